@@ -1,0 +1,32 @@
+"""geoplan: health- and fitness-facility coverage planning for China.
+
+From facility records, a road network and population to coverage by travel-time circle,
+ranked gap lists and self-contained maps.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    ConfigError,
+    DataQualityWarning,
+    GeoplanError,
+    InputError,
+    InputFileNotFoundError,
+    NetworkError,
+    OutputExistsError,
+)
+from .rules import Rule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DataQualityWarning",
+    "GeoplanError",
+    "InputError",
+    "InputFileNotFoundError",
+    "NetworkError",
+    "OutputExistsError",
+    "Rule",
+    "__version__",
+]

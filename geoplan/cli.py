@@ -1,0 +1,110 @@
+"""Command line: parse, call the library, exit 0 (ok), 1 (user error) or 2 (usage)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import GeoplanError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="geoplan", description="Health- and fitness-facility coverage planning for China."
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: tracebacks)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress or log lines")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a project file (TOML) and write its outputs")
+    run.add_argument("project", type=Path, help="project file, e.g. data/demo/tuanchengshan.toml")
+    _add_out(run)
+
+    demo = sub.add_parser("demo", help="run the demo project (团城山街道, 黄石)")
+    _add_out(demo)
+
+    tt = sub.add_parser("traveltimes", help="nearest facility and travel time per demand point")
+    tt.add_argument("--network", type=Path, required=True, help="OSM XML/PBF, GraphML, lines")
+    tt.add_argument("--facilities", type=Path, required=True, help="facility records")
+    tt.add_argument("--demand", type=Path, required=True, help="demand points, lines or raster")
+    tt.add_argument("--mode", choices=("walk", "bike", "drive"), default="walk")
+    tt.add_argument("--walk-speed", type=float, default=70.0, help="walking speed in m/min")
+    tt.add_argument("--out", type=Path, required=True, help="output CSV")
+    tt.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    return parser
+
+
+def _add_out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``geoplan`` command; returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    level = logging.WARNING if args.quiet else (logging.INFO if args.verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="geoplan: %(levelname)s: %(message)s")
+    try:
+        return _dispatch(args)
+    except GeoplanError as exc:
+        if args.verbose >= 2:
+            raise
+        print(f"geoplan: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("geoplan: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from . import project
+
+    if args.command in ("run", "demo"):
+        path = args.project if args.command == "run" else project.DEMO_PROJECT
+        result = project.run_project(
+            path, args.out, overwrite=args.overwrite, progress=not args.quiet
+        )
+        if not args.quiet:
+            _print_summary(result.summary, args.out)
+        return 0
+    if args.command == "traveltimes":
+        table = project.write_travel_times(
+            network=args.network,
+            facilities=args.facilities,
+            demand=args.demand,
+            mode=args.mode,
+            walk_speed_m_per_min=args.walk_speed,
+            out=args.out,
+            overwrite=args.overwrite,
+        )
+        if not args.quiet:
+            print(f"wrote {len(table)} rows to {args.out}")
+        return 0
+    raise AssertionError(args.command)  # argparse guarantees a known command
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    print(f"{summary['area']}: {summary['population_total']:,.0f} residents")
+    fac = summary["facilities"]
+    print(f"facilities: read {fac['read']}, used {fac['used']}, rejected {fac['rejected']}")
+    for rule in summary["rules"]:
+        target = rule["target_share"]
+        status = ""
+        if target is not None:
+            status = " — met" if rule["met"] else f" — target {target:.0%} not met"
+        print(
+            f"  {rule['name_zh']} / {rule['name_en']}: "
+            f"{rule['share_covered']:.1%} ({rule['population_covered']:,.0f}){status}"
+        )
+    if summary.get("facilities_hypothetical"):
+        print("  (facilities are a hypothetical scenario / 设施为假设情景)")
+    print(f"outputs in {out}")

@@ -1,0 +1,31 @@
+"""Exceptions and warnings: one package base class, each subclass also a built-in."""
+
+from __future__ import annotations
+
+
+class GeoplanError(Exception):
+    """Base class of the errors geoplan raises on purpose (user errors: no CLI traceback)."""
+
+
+class InputError(GeoplanError, ValueError):
+    """An input file or table cannot be used as given (bad header, empty file, unknown format)."""
+
+
+class InputFileNotFoundError(GeoplanError, FileNotFoundError):
+    """An input file named by the user or the project does not exist."""
+
+
+class ConfigError(GeoplanError, ValueError):
+    """A project file or parameter is missing, misspelled or out of range."""
+
+
+class NetworkError(GeoplanError, ValueError):
+    """A road network cannot be read or has nothing usable for the requested mode."""
+
+
+class OutputExistsError(GeoplanError, FileExistsError):
+    """An output would overwrite an existing file without ``--overwrite``."""
+
+
+class DataQualityWarning(UserWarning):
+    """Rows were dropped, coerced or look suspicious; filter with ``warnings.filterwarnings``."""

@@ -1,0 +1,149 @@
+"""The engine on a hand-drawn network, with hand-computed seconds.
+
+    A(0,0) ──e0── B(100,0) ──e1── C(200,0)
+                    │           ╱
+                   e2         e3 (141.42 m)
+                    │       ╱
+                  D(100,-100)
+
+At 1 m/s (60 m/min) every edge's seconds equal its metres. Facility F sits 10 m off e1's
+middle (fraction 0.5): its access leg is 10 s.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import LineString
+
+from geoplan import engine
+
+SQRT2 = np.sqrt(2.0)
+
+
+@pytest.fixture
+def tiny():
+    xy = {"A": (0, 0), "B": (100, 0), "C": (200, 0), "D": (100, -100)}
+    names = list(xy)
+    nodes = pd.DataFrame(
+        {"node_id": range(4), "x": [xy[n][0] for n in names], "y": [xy[n][1] for n in names]}
+    )
+    pairs = [("A", "B"), ("B", "C"), ("B", "D"), ("C", "D")]
+    edges = gpd.GeoDataFrame(
+        {
+            "u": [names.index(a) for a, _ in pairs],
+            "v": [names.index(b) for _, b in pairs],
+            "length_m": [100.0, 100.0, 100.0, 100 * SQRT2],
+        },
+        geometry=[LineString([xy[a], xy[b]]) for a, b in pairs],
+        crs=32650,
+    )
+    return SimpleNamespace(nodes=nodes, edges=edges, crs=edges.crs)
+
+
+def times(network, *, oneway_e1=False):
+    forward = network.edges["length_m"].to_numpy().copy()
+    backward = forward.copy()
+    if oneway_e1:
+        backward[1] = np.inf
+    return forward, backward
+
+
+def snap(network, points):
+    x, y = np.array(points, dtype=float).T
+    return engine.snap_points(network, x, y)
+
+
+def test_snap_to_nearest_edge_with_fraction_and_access(tiny):
+    s = snap(tiny, [(150, 10), (0, -5), (100, -60), (180, -3)])
+    np.testing.assert_array_equal(s.edge, [1, 0, 2, 1])
+    np.testing.assert_allclose(s.fraction, [0.5, 0.0, 0.6, 0.8])
+    np.testing.assert_allclose(s.snap_distance_m, [10, 5, 0, 3])
+
+
+def test_snap_skips_edges_the_mode_cannot_use(tiny):
+    usable = np.array([True, False, True, True])
+    s = engine.snap_points(tiny, np.array([150.0]), np.array([10.0]), usable=usable)
+    assert s.edge[0] != 1
+
+
+@pytest.mark.parametrize(
+    ("point", "expected_s"),
+    [
+        ((0, -5), 5 + 100 + 50 + 10),  # access 5, A→B 100, B→F 50, F's access 10
+        ((100, -60), 60 + 50 + 10),  # on e2, 60 m from B
+        ((180, -3), 3 + 30 + 10),  # same edge as F, beyond it: direct 30 m back
+        ((120, 4), 4 + 30 + 10),  # same edge, before F
+        ((100, -200), 100 + 100 + 50 + 10),  # 100 m below D: access to D, then D→B→F
+    ],
+)
+def test_two_way_times_by_hand(tiny, point, expected_s):
+    f, b = times(tiny)
+    near = engine.nearest_facility(
+        tiny, f, b, snap(tiny, [(150, 10)]), snap(tiny, [point]), access_speed_m_per_min=60
+    )
+    assert near.travel_time_s[0] == pytest.approx(expected_s, abs=1e-9)
+    assert near.facility[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("point", "expected_s"),
+    [
+        # beyond F on the one-way B→C: must go on to C, round by D and B: 20 + 141.42 + 100 + 50
+        ((180, -3), 3 + 20 + 100 * SQRT2 + 100 + 50 + 10),
+        ((120, 4), 4 + 30 + 10),  # before F: drive on to it
+        ((0, -5), 5 + 100 + 50 + 10),
+    ],
+)
+def test_one_way_street_is_honoured_demand_to_facility(tiny, point, expected_s):
+    f, b = times(tiny, oneway_e1=True)
+    near = engine.nearest_facility(
+        tiny, f, b, snap(tiny, [(150, 10)]), snap(tiny, [point]), access_speed_m_per_min=60
+    )
+    assert near.travel_time_s[0] == pytest.approx(expected_s, abs=1e-9)
+
+
+def test_nearest_of_several_facilities_and_node_times(tiny):
+    f, b = times(tiny)
+    facilities = snap(tiny, [(150, 10), (0, 0), (100, -100)])  # F, at A, at D
+    demand = snap(tiny, [(10, 0), (190, 0), (100, -90)])
+    near = engine.nearest_facility(tiny, f, b, facilities, demand, access_speed_m_per_min=60)
+    np.testing.assert_allclose(near.travel_time_s, [10, 40 + 10, 10])
+    np.testing.assert_array_equal(near.facility, [1, 0, 2])
+    np.testing.assert_allclose(near.node_time_s, [0, 60, 60, 0])
+
+
+def test_access_speed_scales_only_the_legs(tiny):
+    f, b = times(tiny)
+    near = engine.nearest_facility(
+        tiny, f, b, snap(tiny, [(150, 10)]), snap(tiny, [(0, -5)]), access_speed_m_per_min=30
+    )  # 0.5 m/s: legs take twice as long
+    assert near.travel_time_s[0] == pytest.approx(10 + 100 + 50 + 20)
+
+
+def test_unreachable_is_nan_not_a_sentinel(tiny):
+    f, b = times(tiny)
+    f[:], b[:] = np.inf, np.inf
+    f[0] = b[0] = 100.0  # only A-B is open; facility on e1 cannot be reached
+    near = engine.nearest_facility(
+        tiny, f, b, snap(tiny, [(150, 10)]), snap(tiny, [(0, -5)]), access_speed_m_per_min=60
+    )
+    assert np.isnan(near.travel_time_s[0])
+    assert near.facility[0] == -1
+
+
+def test_no_facilities_means_everyone_unreachable(tiny):
+    f, b = times(tiny)
+    empty = snap(tiny, [(0, 0)]).take(np.array([], dtype=int))
+    near = engine.nearest_facility(tiny, f, b, empty, snap(tiny, [(0, -5), (100, 0)]))
+    assert np.isnan(near.travel_time_s).all()
+    assert (near.facility == -1).all()
+
+
+def test_parallel_arcs_keep_the_cheapest():
+    graph = engine._min_csr(np.array([0, 0]), np.array([1, 1]), np.array([5.0, 3.0]), 2)
+    assert graph[0, 1] == 3.0
