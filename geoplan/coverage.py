@@ -147,12 +147,13 @@ def compute_coverage(
             snaps[rule.mode] = (
                 forward_s,
                 backward_s,
+                engine.transposed_street_csr(network, forward_s, backward_s),
                 engine.snap_points(network, *fac_xy, usable=usable),
                 engine.snap_points(network, *dem_xy, usable=usable),
             )
             if rule.mode == "walk":
-                points["snap_distance_m"] = snaps[rule.mode][3].snap_distance_m
-        forward_s, backward_s, fac_snap, dem_snap = snaps[rule.mode]
+                points["snap_distance_m"] = snaps[rule.mode][4].snap_distance_m
+        forward_s, backward_s, base, fac_snap, dem_snap = snaps[rule.mode]
         chosen = np.flatnonzero(np.isin(categories, list(expand_categories(rule.categories))))
         nearest = engine.nearest_facility(
             network,
@@ -161,6 +162,7 @@ def compute_coverage(
             fac_snap.take(chosen),
             dem_snap,
             access_speed_m_per_min=access,
+            base=base,
         )
         node_time_s[rule.id] = nearest.node_time_s
         found = nearest.facility >= 0

@@ -112,6 +112,37 @@ def _partial(fraction: np.ndarray, seconds: np.ndarray) -> np.ndarray:
         return np.where(fraction == 0, 0.0, fraction * seconds)
 
 
+def transposed_street_csr(network, forward_s: np.ndarray, backward_s: np.ndarray) -> sp.csr_array:
+    """The street graph with every arc reversed (so searches run node → facility).
+
+    Build it once per network and mode and pass it to :func:`facility_search` as ``base``.
+    """
+    u, v = _ends(network)
+    return _min_csr(
+        np.concatenate([v, u]),
+        np.concatenate([u, v]),
+        np.concatenate([forward_s, backward_s]),
+        len(network.nodes),
+    )
+
+
+def _with_virtual_rows(base: sp.csr_array, cols: np.ndarray, cost: np.ndarray) -> sp.csr_array:
+    """Append one row (a virtual node) per facility to a square CSR, without re-sorting it.
+
+    ``cols`` and ``cost`` are (F, 2): the arcs from each virtual node to its edge's ends.
+    """
+    n, n_fac = base.shape[0], len(cols)
+    cost = cost.copy()
+    loop = cols[:, 0] == cols[:, 1]  # a self-loop edge: one arc, the cheaper
+    cost[loop, 1] = np.fmin(cost[loop, 0], cost[loop, 1])
+    cost[loop, 0] = np.inf
+    keep = np.isfinite(cost)
+    indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(keep.sum(axis=1))])
+    indices = np.concatenate([base.indices, cols[keep].astype(base.indices.dtype)])
+    data = np.concatenate([base.data, cost[keep]])
+    return sp.csr_array((data, indices, indptr), shape=(n + n_fac, n + n_fac))
+
+
 def facility_search(
     network,
     forward_s: np.ndarray,
@@ -119,13 +150,15 @@ def facility_search(
     facilities: Snap,
     *,
     access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    base: sp.csr_array | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seconds from every node to its nearest facility and that facility's position.
 
     One ``min_only`` Dijkstra on the transposed street graph (times run node → facility,
     which matters on one-way streets) plus one virtual node per facility, joined to its
     edge's end nodes with the partial edge time and the facility's access leg. Returns
-    ``(seconds, facility)`` per node: inf and -1 where no facility is reachable.
+    ``(seconds, facility)`` per node: inf and -1 where no facility is reachable. ``base`` is
+    :func:`transposed_street_csr` of the same times, built here when not given.
     """
     if access_speed_m_per_min <= 0:
         raise ValueError("access_speed_m_per_min must be positive")
@@ -134,21 +167,17 @@ def facility_search(
     n_fac = len(facilities)
     if n_fac == 0:
         return np.full(n_nodes, np.inf), np.full(n_nodes, -1, dtype=np.int64)
+    if base is None:
+        base = transposed_street_csr(network, forward_s, backward_s)
     fe, ft = facilities.edge, facilities.fraction
     f_access = facilities.snap_distance_m / (access_speed_m_per_min / 60.0)
-    virtual = n_nodes + np.arange(n_fac)
-    # Transposed arcs: original u→v becomes v→u; original u→facility becomes facility→u.
-    rows = np.concatenate([v, u, virtual, virtual])
-    cols = np.concatenate([u, v, u[fe], v[fe]])
-    cost = np.concatenate(
-        [
-            forward_s,
-            backward_s,
-            _partial(ft, forward_s[fe]) + f_access,
-            _partial(1 - ft, backward_s[fe]) + f_access,
-        ]
+    # Original arcs u→facility and v→facility, transposed to facility→u and facility→v.
+    cols = np.column_stack([u[fe], v[fe]])
+    cost = np.column_stack(
+        [_partial(ft, forward_s[fe]) + f_access, _partial(1 - ft, backward_s[fe]) + f_access]
     )
-    graph = _min_csr(rows, cols, cost, n_nodes + n_fac)
+    graph = _with_virtual_rows(base, cols, cost)
+    virtual = n_nodes + np.arange(n_fac)
     dist, _, sources = dijkstra(
         graph, directed=True, indices=virtual, min_only=True, return_predecessors=True
     )
@@ -164,6 +193,7 @@ def nearest_facility(
     demand: Snap,
     *,
     access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    base: sp.csr_array | None = None,
 ) -> Nearest:
     """Travel time from every demand point to its nearest facility, in one Dijkstra pass.
 
@@ -181,6 +211,8 @@ def nearest_facility(
         Where facilities and demand points meet the network.
     access_speed_m_per_min : float
         Off-road speed of the access legs (m/min).
+    base : csr_array, optional
+        :func:`transposed_street_csr` of the same times, reused across calls.
     """
     node_s, node_facility = facility_search(
         network,
@@ -188,6 +220,7 @@ def nearest_facility(
         backward_s,
         facilities,
         access_speed_m_per_min=access_speed_m_per_min,
+        base=base,
     )
     u, v = _ends(network)
     access_mps = access_speed_m_per_min / 60.0
