@@ -465,6 +465,7 @@ def demand_from_lines(
     population_column: str | None = None,
     group_column: str | None = None,
     id_column: str | None = None,
+    spacing_m: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Demand points at the midpoints of lines that each carry a population.
 
@@ -483,6 +484,10 @@ def demand_from_lines(
         Ids when not grouping (default ``demand_id``/``id``/``row-<n>``). With
         ``group_column`` the id is the group value as text, and ``id_column`` (if given) only
         names records in messages.
+    spacing_m
+        Spread each line's population evenly over points at most this far apart along it
+        (line length in CRS units, metres for projected data) instead of one midpoint; ids
+        become ``<id>#<k>``. The total is unchanged.
 
     Returns
     -------
@@ -497,6 +502,7 @@ def demand_from_lines(
         population_column=population_column,
         group_column=group_column,
         id_column=id_column,
+        spacing_m=spacing_m,
     )
 
 
@@ -510,6 +516,7 @@ def _lines(
     carry: Sequence[str] = (),
     func: str = "demand_from_lines",
     finish: bool = True,
+    spacing_m: float | None = None,
 ) -> gpd.GeoDataFrame:
     _require_rows(frame, source)
     out_crs = _frame_crs(frame, source)
@@ -549,16 +556,43 @@ def _lines(
             f"population column {pop_col!r}, {kept.size} lines grouped by {gcol!r} into "
             f"{idx.size} cells"
         )
-    mid = shapely.line_interpolate_point(geoms[idx], 0.5, normalized=True)
     for c in carry:
         extras[c] = frame[c].to_numpy()[idx]
+    out_pop = population[idx]
+    if spacing_m is None:
+        points = shapely.line_interpolate_point(geoms[idx], 0.5, normalized=True)
+    else:
+        line, position, pieces, piece = _pieces_along(geoms[idx], spacing_m)
+        points = shapely.line_interpolate_point(geoms[idx][line], position, normalized=True)
+        out_pop = out_pop[line] / pieces
+        out_ids = np.array([f"{i}#{k}" for i, k in zip(out_ids[line], piece, strict=True)])
+        extras = {k: np.asarray(v)[line] for k, v in extras.items()}
+        detail += f", spread every ≤ {spacing_m:g} m into {len(points)} points"
     if not finish:
         return gpd.GeoDataFrame(
-            {"demand_id": out_ids, "population": population[idx], **extras},
-            geometry=mid,
+            {"demand_id": out_ids, "population": out_pop, **extras},
+            geometry=points,
             crs=out_crs,
         )
-    return _finish(out_ids, population[idx], mid, out_crs, extras, func, source, detail)
+    return _finish(out_ids, out_pop, points, out_crs, extras, func, source, detail)
+
+
+def _pieces_along(
+    geoms: np.ndarray, spacing_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut each line into ``ceil(length / spacing_m)`` equal pieces and locate their centres.
+
+    Returns, per piece: the line's position, the piece centre as a fraction of the line,
+    the number of pieces of its line and the piece number (1-based).
+    """
+    if not spacing_m > 0:
+        raise InputError(f"spacing_m must be a positive distance, got {spacing_m}")
+    counts = np.maximum(1, np.ceil(shapely.length(geoms) / spacing_m)).astype(np.int64)
+    line = np.repeat(np.arange(len(geoms)), counts)
+    start = np.repeat(np.cumsum(counts) - counts, counts)
+    piece = np.arange(counts.sum()) - start + 1
+    pieces = counts[line]
+    return line, (piece - 0.5) / pieces, pieces, piece
 
 
 def _check_groups(
@@ -599,6 +633,7 @@ def demand_from_graphml_edges(
     *,
     population_column: str = "population",
     group_column: str | None = "cell_id",
+    spacing_m: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Demand points from population carried on the edges of an (osmnx) GraphML street graph.
 
@@ -616,6 +651,8 @@ def demand_from_graphml_edges(
     group_column
         Edge attribute naming the population cell (see :func:`demand_from_lines`). ``None``
         counts every directed edge — which double-counts two-way streets.
+    spacing_m
+        Spread each cell's population along its first edge (see :func:`demand_from_lines`).
 
     Returns
     -------
@@ -679,9 +716,11 @@ def demand_from_graphml_edges(
         id_column="demand_id",
         carry=("area",),
         finish=False,
+        spacing_m=spacing_m,
     )
     if group_column is not None:
-        ids = ("cell-" + _as_text(lines[group_column])).to_numpy(dtype=object)
+        suffix = lines["demand_id"].str.extract(r"(#\d+)$", expand=False).fillna("")
+        ids = ("cell-" + _as_text(lines[group_column]) + suffix).to_numpy(dtype=object)
         cell_ids = lines[group_column].to_numpy(dtype=object)
         detail = f"{len(edges)} edges, {len(lines)} distinct {group_column!r} cells"
     else:

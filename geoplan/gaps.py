@@ -30,13 +30,15 @@ def find_gaps(
     travel_time_s: np.ndarray,
     facility_id: np.ndarray,
     crs,
-    cell_m: float = 250.0,
+    cell_m: float = 500.0,
+    merge_contiguous: bool = False,
 ) -> gpd.GeoDataFrame:
     """Uncovered population per gap area, largest first.
 
     Uncovered demand points are binned into ``cell_m`` × ``cell_m`` grid cells (metres, in the
-    network CRS); cells that touch (8-neighbourhood) form one gap area. Each area reports its
-    population, travel times (seconds; NaN where no facility is reachable), the facility
+    network CRS, aligned on multiples of ``cell_m``). Each cell is a gap area, or, with
+    ``merge_contiguous``, cells that touch (8-neighbourhood) form one area. Each area reports
+    its population, travel times (seconds; NaN where no facility is reachable), the facility
     nearest to most of its residents, and the unit holding most of them.
 
     Parameters
@@ -60,7 +62,10 @@ def find_gaps(
     ox, oy = ix.min(), iy.min()
     grid = np.zeros((iy.max() - oy + 1, ix.max() - ox + 1), dtype=bool)
     grid[iy - oy, ix - ox] = True
-    labels, _ = ndimage.label(grid, structure=np.ones((3, 3), dtype=int))
+    if merge_contiguous:
+        labels, _ = ndimage.label(grid, structure=np.ones((3, 3), dtype=int))
+    else:
+        labels = np.arange(grid.size).reshape(grid.shape)
     units = points["unit_name"].to_numpy()[mask] if "unit_name" in points else None
     table = pd.DataFrame(
         {

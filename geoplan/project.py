@@ -258,7 +258,8 @@ def _compute(project: Project, stages: Stages) -> RunResult:
             points["unit_name"], points["unit_code"] = names, codes
         by_unit = coverage.by_unit()
     with stages.stage("gaps"):
-        cell_m = float(project.gaps.get("cell_m", 250.0))
+        cell_m = float(project.gaps.get("cell_m", 500.0))
+        merge = bool(project.gaps.get("merge_contiguous", False))
         gaps = pd.concat(
             [
                 find_gaps(
@@ -269,6 +270,7 @@ def _compute(project: Project, stages: Stages) -> RunResult:
                     facility_id=points[column(rule.id, "facility_id")].to_numpy(),
                     crs=network.crs,
                     cell_m=cell_m,
+                    merge_contiguous=merge,
                 )
                 for rule in project.rules
             ],
@@ -469,7 +471,8 @@ def _write_run_record(result: RunResult, path: Path, timings_s: dict[str, float]
         "parameters": {
             "walk_speed_m_per_min": result.project.walk_speed_m_per_min,
             "facilities_max_snap_m": float(result.project.facilities.get("max_snap_m", 500)),
-            "gap_cell_m": float(result.project.gaps.get("cell_m", 250.0)),
+            "gap_cell_m": float(result.project.gaps.get("cell_m", 500.0)),
+            "gap_merge_contiguous": bool(result.project.gaps.get("merge_contiguous", False)),
             "rules": [r.as_dict() for r in result.project.rules],
             "network_crs": result.network.crs.to_string(),
         },

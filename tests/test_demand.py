@@ -466,3 +466,22 @@ def test_read_demand_dispatches_by_suffix_and_geometry(tmp_path):
         read_demand(tmp_path / "x.dat")
     with pytest.raises(InputFileNotFoundError):
         read_demand(tmp_path / "nope.csv")
+
+
+def test_lines_spread_population_evenly_by_spacing():
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from geoplan.demand import demand_from_lines
+
+    lines = gpd.GeoDataFrame(
+        {"demand_id": ["a", "b"], "population": [300.0, 10.0]},
+        geometry=[LineString([(0, 0), (250, 0)]), LineString([(0, 10), (40, 10)])],
+        crs=32650,
+    )
+    out = demand_from_lines(lines, spacing_m=100)
+    # 250 m → 3 pieces of 83.3 m with 100 people each at their centres; 40 m → one midpoint
+    assert list(out["demand_id"]) == ["a#1", "a#2", "a#3", "b#1"]
+    assert list(out["population"]) == [100.0, 100.0, 100.0, 10.0]
+    assert list(out.geometry.x.round(6)) == [41.666667, 125.0, 208.333333, 20.0]
+    assert out["population"].sum() == lines["population"].sum()
