@@ -248,19 +248,10 @@ def _ends(network) -> tuple[np.ndarray, np.ndarray]:
 
 def _same_edge_shortcuts(time, facility, demand, facilities, f_access, forward_s, backward_s):
     """Direct along-edge trips where a demand point and a facility share an edge."""
-    de, dt, fe, ft = demand.edge, demand.fraction, facilities.edge, facilities.fraction
-    shared = np.isin(de, fe)
-    if not shared.any():
+    pairs = _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s)
+    d, f, direct = pairs["d"], pairs["f"], pairs["direct"]
+    if len(d) == 0:
         return time, facility
-    pairs = pd.DataFrame({"d": np.flatnonzero(shared), "edge": de[shared]}).merge(
-        pd.DataFrame({"f": np.arange(len(fe)), "edge": fe}), on="edge"
-    )
-    d, f, e = (pairs[c].to_numpy() for c in ("d", "f", "edge"))
-    ahead = ft[f] >= dt[d]
-    along = np.where(
-        ahead, _partial(ft[f] - dt[d], forward_s[e]), _partial(dt[d] - ft[f], backward_s[e])
-    )
-    direct = along + f_access[f]
     order = np.lexsort((direct, d))
     d, f, direct = d[order], f[order], direct[order]
     first = np.ones(len(d), dtype=bool)
@@ -272,3 +263,92 @@ def _same_edge_shortcuts(time, facility, demand, facilities, f_access, forward_s
     time[d[better]] = direct[better]
     facility[d[better]] = f[better]
     return time, facility
+
+
+def travel_time_matrix(
+    network,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    facilities: Snap,
+    demand: Snap,
+    *,
+    cutoff_s: float,
+    access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    base: sp.csr_array | None = None,
+    max_cells: int = 20_000_000,
+) -> pd.DataFrame:
+    """Facility × demand travel times truncated at ``cutoff_s`` (inclusive), in long form.
+
+    Bounded Dijkstras (``limit=cutoff_s``) from the facilities' virtual nodes, a block of
+    facilities per call so memory stays at about ``max_cells`` floats whatever the number of
+    facilities. Times run demand → facility and equal :func:`nearest_facility`'s for the
+    nearest one. Returns ``demand`` and ``facility`` (positions) and ``travel_time_s``; pairs
+    beyond the cutoff are absent (no sentinel values).
+    """
+    if not cutoff_s > 0:
+        raise ValueError("cutoff_s must be positive")
+    n_nodes, n_fac, n_dem = len(network.nodes), len(facilities), len(demand)
+    empty = pd.DataFrame(
+        {
+            "demand": np.empty(0, np.int64),
+            "facility": np.empty(0, np.int64),
+            "travel_time_s": np.empty(0),
+        }
+    )
+    if n_fac == 0 or n_dem == 0:
+        return empty
+    if base is None:
+        base = transposed_street_csr(network, forward_s, backward_s)
+    u, v = _ends(network)
+    access_mps = access_speed_m_per_min / 60.0
+    fe, ft = facilities.edge, facilities.fraction
+    f_access = facilities.snap_distance_m / access_mps
+    graph = _with_virtual_rows(
+        base,
+        np.column_stack([u[fe], v[fe]]),
+        np.column_stack(
+            [_partial(ft, forward_s[fe]) + f_access, _partial(1 - ft, backward_s[fe]) + f_access]
+        ),
+    )
+    de, dt = demand.edge, demand.fraction
+    d_access = demand.snap_distance_m / access_mps
+    leave_v = _partial(1 - dt, forward_s[de])
+    leave_u = _partial(dt, backward_s[de])
+    shared = _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s)
+    block = max(1, int(max_cells // max(n_nodes + n_fac, n_dem)))
+    parts = []
+    for start in range(0, n_fac, block):
+        chunk = np.arange(start, min(start + block, n_fac))
+        dist = dijkstra(graph, directed=True, indices=n_nodes + chunk, limit=cutoff_s)
+        time = np.minimum(leave_v + dist[:, v[de]], leave_u + dist[:, u[de]])
+        here = (shared["f"] >= chunk[0]) & (shared["f"] <= chunk[-1])
+        rows, cols = shared["f"][here] - chunk[0], shared["d"][here]
+        time[rows, cols] = np.minimum(time[rows, cols], shared["direct"][here])
+        time += d_access
+        f_local, d_idx = np.nonzero(time <= cutoff_s)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "demand": d_idx.astype(np.int64),
+                    "facility": chunk[f_local].astype(np.int64),
+                    "travel_time_s": time[f_local, d_idx],
+                }
+            )
+        )
+    table = pd.concat(parts, ignore_index=True) if parts else empty
+    return table.sort_values(["demand", "facility"], kind="stable", ignore_index=True)
+
+
+def _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s) -> dict:
+    """Every (demand, facility) pair on one edge with its direct along-edge seconds."""
+    de, dt, fe, ft = demand.edge, demand.fraction, facilities.edge, facilities.fraction
+    shared = np.isin(de, fe)
+    pairs = pd.DataFrame({"d": np.flatnonzero(shared), "edge": de[shared]}).merge(
+        pd.DataFrame({"f": np.arange(len(fe)), "edge": fe}), on="edge"
+    )
+    d, f, e = (pairs[c].to_numpy(dtype=np.int64) for c in ("d", "f", "edge"))
+    ahead = ft[f] >= dt[d]
+    along = np.where(
+        ahead, _partial(ft[f] - dt[d], forward_s[e]), _partial(dt[d] - ft[f], backward_s[e])
+    )
+    return {"d": d, "f": f, "direct": along + f_access[f]}

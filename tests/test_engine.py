@@ -147,3 +147,58 @@ def test_no_facilities_means_everyone_unreachable(tiny):
 def test_parallel_arcs_keep_the_cheapest():
     graph = engine._min_csr(np.array([0, 0]), np.array([1, 1]), np.array([5.0, 3.0]), 2)
     assert graph[0, 1] == 3.0
+
+
+def test_matrix_holds_every_pair_within_the_cutoff_inclusive(tiny):
+    f, b = times(tiny, oneway_e1=True)
+    facilities = snap(tiny, [(150, 10), (0, 0)])
+    demand = snap(tiny, [(180, -3), (120, 4), (0, -5)])
+    table = engine.travel_time_matrix(
+        tiny, f, b, facilities, demand, cutoff_s=44.0, access_speed_m_per_min=60
+    )
+    # by hand: (120,4)→F is 4+30+10 = 44 s exactly (kept: inclusive); (0,-5)→A is 5 s;
+    # (120,4)→A is 4+20+100 = 124 s and (180,-3)→F 324 s (one-way detour): beyond 44 s
+    got = {(int(r.demand), int(r.facility)): r.travel_time_s for r in table.itertuples()}
+    assert got.keys() == {(1, 0), (2, 1)}
+    assert got[(1, 0)] == pytest.approx(44.0)
+    assert got[(2, 1)] == pytest.approx(5.0)
+
+
+def test_matrix_equals_one_search_per_facility(tiny_or_real):
+    network, f, b, facilities, demand, cutoff = tiny_or_real
+    table = engine.travel_time_matrix(
+        network, f, b, facilities, demand, cutoff_s=cutoff, max_cells=3 * len(network.nodes)
+    )  # several blocks
+    for j in range(len(facilities)):
+        one = engine.nearest_facility(network, f, b, facilities.take(np.array([j])), demand)
+        expected = {i: t for i, t in enumerate(one.travel_time_s) if t <= cutoff}
+        part = table[table["facility"] == j]
+        assert dict(zip(part["demand"], part["travel_time_s"], strict=True)) == pytest.approx(
+            expected, abs=1e-6
+        )
+
+
+@pytest.fixture(params=["tiny", "tuanchengshan"])
+def tiny_or_real(request, tiny):
+    if request.param == "tiny":
+        f, b = times(tiny)
+        return (
+            tiny,
+            f,
+            b,
+            snap(tiny, [(150, 10), (0, 0), (100, -90)]),
+            snap(tiny, [(10, 0), (190, 0), (100, -60), (180, -3)]),
+            200.0,
+        )
+    network = request.getfixturevalue("tuanchengshan_walk")
+    rng = np.random.default_rng(3)
+    x0, y0, x1, y1 = network.edges.total_bounds
+    f, b = network.edge_times_s("drive")
+    usable = engine.mode_edge_mask(f, b)
+
+    def pts(n):
+        return engine.snap_points(
+            network, rng.uniform(x0, x1, n), rng.uniform(y0, y1, n), usable=usable
+        )
+
+    return network, f, b, pts(8), pts(300), 300.0
