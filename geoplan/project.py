@@ -194,7 +194,7 @@ def run_project(
     _check_outputs_free(out_dir, overwrite=overwrite)
     stages = Stages(STAGES, progress=progress)
     try:
-        result = _compute(project, stages)
+        result = compute_project(project, stages)
         with stages.stage("write"):
             _write_tables(result, out_dir)
         with stages.stage("map"):
@@ -205,7 +205,9 @@ def run_project(
     return result
 
 
-def _compute(project: Project, stages: Stages) -> RunResult:
+def compute_project(project: Project, stages: Stages | None = None) -> RunResult:
+    """Load a project's inputs and compute coverage, units and gaps, writing nothing."""
+    stages = stages or Stages(STAGES)
     from .demand import boundary_from_graphml, demand_from_graphml_edges, read_demand
     from .facilities import read_facilities
     from .network import read_network
