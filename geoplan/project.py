@@ -236,7 +236,11 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         inputs["facilities"] = str(facility_path)
         table = read_facilities(
             facility_path,
-            **{k: v for k, v in project.facilities.items() if k in ("sheet", "layer", "encoding")},
+            **{
+                k: v
+                for k, v in project.facilities.items()
+                if k in ("sheet", "layer", "encoding", "crs", "boundary_tolerance_m")
+            },
             boundary=boundary,
         )
         units = _units(project, boundary, inputs)

@@ -1,0 +1,114 @@
+"""The command line end to end: the demo's outputs, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from geoplan.cli import main
+from geoplan.project import OUTPUT_FILES
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["-q", "demo", "--out", str(out)]) == 0
+    return out
+
+
+def test_demo_writes_every_output(demo_out):
+    for name in OUTPUT_FILES:
+        assert (demo_out / name).stat().st_size > 0, name
+
+
+def test_demo_summary_schema_and_numbers(demo_out):
+    summary = json.loads((demo_out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["area"] == "团城山街道"
+    # GHS-POP cells on the 2024 street segments, each cell counted once
+    assert summary["population_total"] == pytest.approx(108691.2864538, abs=1e-3)
+    fac = summary["facilities"]
+    assert fac["read"] == fac["used"] + fac["rejected"] == 8
+    assert summary["facilities_hypothetical"] is True
+    ids = [r["id"] for r in summary["rules"]]
+    assert ids == ["medical_walk_15", "fitness_walk_15"]
+    for rule in summary["rules"]:
+        assert set(rule) >= {
+            "id",
+            "name_zh",
+            "name_en",
+            "mode",
+            "threshold_min",
+            "population_covered",
+            "share_covered",
+            "target_share",
+            "met",
+        }
+        assert rule["share_covered"] == pytest.approx(
+            rule["population_covered"] / summary["population_total"]
+        )
+        assert 0 < rule["share_covered"] < 1
+        assert rule["met"] is False  # target 100%: the scenario leaves people uncovered
+
+
+def test_demo_tables_agree(demo_out):
+    summary = json.loads((demo_out / "summary.json").read_text(encoding="utf-8"))
+    points = pd.read_csv(demo_out / "coverage_points.csv", encoding="utf-8-sig")
+    by_unit = pd.read_csv(demo_out / "coverage_by_unit.csv", encoding="utf-8-sig")
+    gaps = pd.read_csv(demo_out / "gaps.csv", encoding="utf-8-sig")
+    assert points["population"].sum() == pytest.approx(summary["population_total"], abs=1e-6)
+    assert by_unit["population"].sum() == pytest.approx(summary["population_total"], abs=1e-6)
+    for rule in summary["rules"]:
+        rid = rule["id"]
+        covered = points.loc[points[f"{rid}_covered"], "population"].sum()
+        assert covered == pytest.approx(rule["population_covered"])
+        # inclusive threshold, decided per point from its own travel time
+        assert (points[f"{rid}_covered"] == (points[f"{rid}_time_s"] <= 15 * 60)).all()
+        uncovered = summary["population_total"] - rule["population_covered"]
+        rule_gaps = gaps[gaps["rule_id"] == rid]
+        assert rule_gaps["population"].sum() == pytest.approx(uncovered, abs=1e-6)
+        assert list(rule_gaps["rank"]) == list(range(1, len(rule_gaps) + 1))
+        assert rule_gaps["population"].is_monotonic_decreasing
+
+
+def test_csv_outputs_have_a_bom_for_excel(demo_out):
+    assert (demo_out / "gaps.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_run_record_has_hashes_versions_and_timings(demo_out):
+    record = json.loads((demo_out / "run.json").read_text(encoding="utf-8"))
+    assert all(len(v["sha256"]) == 64 for v in record["inputs"].values())
+    assert set(record["inputs"]) >= {"network", "demand", "facilities", "boundary"}
+    assert record["versions"]["scipy"]
+    assert record["stage_timings_s"]["snap+engine"] >= 0
+
+
+def test_refuses_to_overwrite(demo_out, capsys):
+    assert main(["demo", "--out", str(demo_out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("geoplan: error: ")
+    assert "--overwrite" in err
+    assert err.count("\n") == 1
+
+
+def test_missing_project_file_is_one_line(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"geoplan: error: project file {tmp_path / 'nope.toml'} does not exist\n"
+
+
+def test_bad_project_names_the_key(tmp_path, capsys):
+    bad = tmp_path / "p.toml"
+    bad.write_text(
+        '[project]\narea = "x"\n[network]\npath = "n"\n[demand]\npath = "d"\n'
+        '[facilities]\npath = "f"\n[[rules]]\nid = "r"\ncategories = ["medical"]\n'
+        'mode = "swim"\nthreshold_min = 15\n',
+        encoding="utf-8",
+    )
+    assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 1
+    assert "mode 'swim' is not one of walk, bike, drive" in capsys.readouterr().err
+
+
+def test_usage_error_exits_2(capsys):
+    assert main(["run"]) == 2
