@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     tt.add_argument("--walk-speed", type=float, default=70.0, help="walking speed in m/min")
     tt.add_argument("--out", type=Path, required=True, help="output CSV")
     tt.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    for command in sub.choices.values():  # -v/-q also after the command name
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     return parser
 
 

@@ -29,7 +29,7 @@ def test_demo_summary_schema_and_numbers(demo_out):
     # GHS-POP cells on the 2024 street segments, each cell counted once
     assert summary["population_total"] == pytest.approx(108691.2864538, abs=1e-3)
     fac = summary["facilities"]
-    assert fac["read"] == fac["used"] + fac["rejected"] == 8
+    assert fac["read"] == fac["used"] + fac["rejected"] == 10
     assert summary["facilities_hypothetical"] is True
     ids = [r["id"] for r in summary["rules"]]
     assert ids == ["medical_walk_15", "fitness_walk_15"]
