@@ -1,0 +1,188 @@
+"""Coverage, gaps and units on a hand-drawn network with hand-computed minutes.
+
+    A(0,0) ──── B(600,0) ──── C(1200,0)        residential streets, walked at 60 m/min
+
+Facility F (a community health station) stands at A. Residents: P1 at 300 m (5 min), P2 at
+B (10 min exactly), P3 at C (20 min). A 10-minute rule covers P1 and P2 (inclusive ≤).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, Point, box
+
+from geoplan.coverage import compute_coverage, expand_categories, nearest_table
+from geoplan.errors import ConfigError
+from geoplan.gaps import find_gaps
+from geoplan.network import Network
+from geoplan.rules import Rule
+from geoplan.units import assign_units, units_from_frame
+
+CRS = "EPSG:32650"
+
+
+@pytest.fixture
+def line_network():
+    nodes = pd.DataFrame({"node_id": [1, 2, 3], "x": [0.0, 600.0, 1200.0], "y": [0.0] * 3})
+    edges = gpd.GeoDataFrame(
+        {
+            "u": [0, 1],
+            "v": [1, 2],
+            "length_m": [600.0, 600.0],
+            "highway": ["residential", "residential"],
+            "oneway": [False, False],
+            "name": ["甲路", "乙路"],
+        },
+        geometry=[LineString([(0, 0), (600, 0)]), LineString([(600, 0), (1200, 0)])],
+        crs=CRS,
+    )
+    return Network(nodes=nodes, edges=edges, crs=CRS)
+
+
+@pytest.fixture
+def facilities():
+    return gpd.GeoDataFrame(
+        {
+            "facility_id": ["F", "G"],
+            "name": ["甲站", "乙健身点"],
+            "category": ["community_health_station", "fitness_square"],
+        },
+        geometry=[Point(0, 0), Point(1200, 0)],
+        crs=CRS,
+    )
+
+
+@pytest.fixture
+def demand():
+    return gpd.GeoDataFrame(
+        {"demand_id": ["P1", "P2", "P3"], "population": [100.0, 50.0, 25.0]},
+        geometry=[Point(300, 0), Point(600, 0), Point(1200, 0)],
+        crs=CRS,
+    )
+
+
+def rule(threshold_min, categories=("medical",)):
+    return Rule("r", "规则", "rule", tuple(categories), "walk", threshold_min, 1.0)
+
+
+def test_inclusive_threshold_by_hand(line_network, facilities, demand):
+    cov = compute_coverage(line_network, facilities, demand, [rule(10)], walk_speed_m_per_min=60)
+    points = cov.points
+    np.testing.assert_allclose(points["r_time_s"], [300, 600, 1200])
+    assert list(points["r_covered"]) == [True, True, False]  # P2 at exactly 10 min is in
+    assert list(points["r_facility_id"]) == ["F", "F", "F"]
+    (summary,) = cov.summary()
+    assert summary["population_covered"] == 150.0
+    assert summary["share_covered"] == pytest.approx(150 / 175)
+    assert summary["met"] is False
+
+
+def test_just_below_threshold_is_out(line_network, facilities, demand):
+    cov = compute_coverage(line_network, facilities, demand, [rule(9.999)], walk_speed_m_per_min=60)
+    assert list(cov.points["r_covered"]) == [True, False, False]
+
+
+def test_rule_uses_only_its_categories(line_network, facilities, demand):
+    cov = compute_coverage(
+        line_network, facilities, demand, [rule(10, ["fitness"])], walk_speed_m_per_min=60
+    )
+    np.testing.assert_allclose(cov.points["r_time_s"], [900, 600, 0])
+    assert list(cov.points["r_facility_id"]) == ["G", "G", "G"]
+
+
+def test_no_facility_of_the_category_leaves_everyone_uncovered(line_network, facilities, demand):
+    cov = compute_coverage(
+        line_network, facilities, demand, [rule(10, ["ems"])], walk_speed_m_per_min=60
+    )
+    assert cov.points["r_time_s"].isna().all()
+    assert not cov.points["r_covered"].any()
+    assert cov.summary()[0]["population_covered"] == 0.0
+
+
+def test_unknown_category_in_a_rule_is_a_config_error():
+    with pytest.raises(ConfigError, match="'hospitalz' is neither a category key nor a group"):
+        expand_categories(["hospitalz"])
+
+
+def test_by_unit_splits_population(line_network, facilities, demand):
+    cov = compute_coverage(line_network, facilities, demand, [rule(10)], walk_speed_m_per_min=60)
+    units = units_from_frame(
+        gpd.GeoDataFrame(
+            {"name": ["西片", "东片"], "code": ["W", "E"]},
+            geometry=[box(-10, -10, 450, 10), box(450, -10, 1210, 10)],
+            crs=CRS,
+        ),
+        name_column="name",
+        code_column="code",
+    )
+    names, codes = assign_units(
+        cov.points["x"].to_numpy(), cov.points["y"].to_numpy(), CRS, units, outside="outside"
+    )
+    cov.points["unit_name"], cov.points["unit_code"] = names, codes
+    table = cov.by_unit().set_index("unit_code")
+    assert table.loc["W", "population"] == 100.0
+    assert table.loc["E", "population"] == 75.0
+    assert table.loc["E", "r_population_covered"] == 50.0
+    assert table.loc["E", "r_share_covered"] == pytest.approx(50 / 75)
+
+
+def test_nearest_table_joins_back_by_id(line_network, facilities, demand):
+    table = nearest_table(line_network, facilities, demand, mode="walk", walk_speed_m_per_min=60)
+    assert list(table["demand_id"]) == ["P1", "P2", "P3"]
+    assert table["facility_id"][0] == "F"
+    assert table["facility_id"][1] in {"F", "G"}  # B is 600 s from both: a tie
+    assert table["facility_id"][2] == "G"
+    np.testing.assert_allclose(table["travel_time_s"], [300, 600, 0])
+
+
+def test_gaps_rank_uncovered_cells_by_population():
+    points = pd.DataFrame(
+        {
+            "x": [10.0, 20.0, 600.0, 1600.0, 1700.0],
+            "y": [10.0, 20.0, 10.0, 10.0, 10.0],
+            "population": [5.0, 5.0, 30.0, 7.0, 0.0],
+            "unit_name": ["甲", "甲", "乙", "丙", "丙"],
+        }
+    )
+    covered = np.array([False, False, False, False, False])
+    times = np.array([1000.0, 1200.0, np.nan, 950.0, 960.0])
+    gaps = find_gaps(
+        points,
+        rule_id="r",
+        covered=covered,
+        travel_time_s=times,
+        facility_id=np.array(["F", "F", None, "G", "G"], dtype=object),
+        crs=CRS,
+        cell_m=500,
+    )
+    # cells: [0,500) holds 10 people, [500,1000) 30 (unreachable), [1500,2000) 7 (+ a zero)
+    assert list(gaps["population"]) == [30.0, 10.0, 7.0]
+    assert list(gaps["rank"]) == [1, 2, 3]
+    assert list(gaps["gap_id"]) == ["r-001", "r-002", "r-003"]
+    assert gaps["unreachable_population"].iloc[0] == 30.0
+    assert np.isnan(gaps["median_travel_time_s"].iloc[0])
+    assert gaps["median_travel_time_s"].iloc[1] == 1100.0
+    assert gaps["nearest_facility_id"].iloc[1] == "F"
+    assert gaps["unit_name"].iloc[2] == "丙"
+    assert gaps.geometry.iloc[1].equals(box(0, 0, 500, 500))
+
+
+def test_gaps_merge_touching_cells_when_asked():
+    points = pd.DataFrame(
+        {"x": [10.0, 510.0, 2600.0], "y": [10.0, 510.0, 10.0], "population": [1.0, 2.0, 4.0]}
+    )
+    gaps = find_gaps(
+        points,
+        rule_id="r",
+        covered=np.zeros(3, bool),
+        travel_time_s=np.ones(3) * 2000,
+        facility_id=np.array(["F"] * 3, dtype=object),
+        crs=CRS,
+        cell_m=500,
+        merge_contiguous=True,
+    )
+    assert list(gaps["population"]) == [4.0, 3.0]  # the two diagonal cells form one area
+    assert list(gaps["n_points"]) == [1, 2]
