@@ -8,6 +8,7 @@ import logging
 import platform
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import tomllib
 
 from . import _io
 from ._paths import REPO_ROOT, shared_path
