@@ -112,3 +112,33 @@ def test_bad_project_names_the_key(tmp_path, capsys):
 
 def test_usage_error_exits_2(capsys):
     assert main(["run"]) == 2
+
+
+def test_traveltimes_command_keeps_the_inputs_ids(tmp_path, capsys):
+    from geoplan._paths import REPO_ROOT, shared_path
+
+    demand = tmp_path / "居民点.csv"
+    demand.write_text(
+        "demand_id,lon,lat,人口\nH-1,115.0357,30.2019,10\nH-2,115.0100,30.2190,20\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "times.csv"
+    args = [
+        "traveltimes",
+        "--network", str(shared_path("osm/huangshi_tuanchengshan_all_2022.graphml")),
+        "--facilities", str(REPO_ROOT / "data/facilities/tuanchengshan_scenario.csv"),
+        "--demand", str(demand),
+        "--mode", "walk",
+        "--out", str(out),
+    ]  # fmt: skip
+    assert main(args) == 0
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert list(table.columns) == [
+        "demand_id", "facility_id", "travel_time_s", "demand_snap_m", "facility_snap_m",
+    ]  # fmt: skip
+    assert list(table["demand_id"]) == ["H-1", "H-2"]
+    # H-1 stands at the community health centre, H-2 beside the 大泉路 court
+    assert list(table["facility_id"]) == ["TCS-CHC-01", "TCS-FIT-03"]
+    assert table["travel_time_s"].iloc[0] < 60
+    assert main(args) == 1  # exists: refuses without --overwrite
+    assert "--overwrite" in capsys.readouterr().err
