@@ -36,6 +36,16 @@ def _parser() -> argparse.ArgumentParser:
     tt.add_argument("--walk-speed", type=float, default=70.0, help="walking speed in m/min")
     tt.add_argument("--out", type=Path, required=True, help="output CSV")
     tt.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+    batch = sub.add_parser("batch", help="run many areas on Dask and merge their summaries")
+    batch.add_argument(
+        "config", type=Path, help="folder of project TOML files, or a batch TOML file"
+    )
+    batch.add_argument(
+        "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: local)"
+    )
+    batch.add_argument("--workers", type=int, help="local worker processes (default: CPUs)")
+    _add_out(batch)
     for command in sub.choices.values():  # -v/-q also after the command name
         command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
         command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
@@ -54,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    level = logging.WARNING if args.quiet else (logging.INFO if args.verbose else logging.WARNING)
+    level = logging.ERROR if args.quiet else (logging.INFO if args.verbose else logging.WARNING)
     logging.basicConfig(level=level, format="geoplan: %(levelname)s: %(message)s")
     try:
         return _dispatch(args)
@@ -91,6 +101,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         if not args.quiet:
             print(f"wrote {len(table)} rows to {args.out}")
+        return 0
+    if args.command == "batch":
+        from .parallel import run_batch
+
+        table = run_batch(
+            args.config,
+            args.out,
+            scheduler=args.scheduler,
+            n_workers=args.workers,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        )
+        if not args.quiet:
+            print(f"{table['slug'].nunique()} areas, {len(table)} area × rule rows")
+            print(f"outputs in {args.out} (batch_summary.csv, index.html)")
         return 0
     raise AssertionError(args.command)  # argparse guarantees a known command
 

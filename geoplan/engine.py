@@ -280,23 +280,16 @@ def travel_time_matrix(
     """Facility × demand travel times truncated at ``cutoff_s`` (inclusive), in long form.
 
     Bounded Dijkstras (``limit=cutoff_s``) from the facilities' virtual nodes, a block of
-    facilities per call so memory stays at about ``max_cells`` floats whatever the number of
-    facilities. Times run demand → facility and equal :func:`nearest_facility`'s for the
-    nearest one. Returns ``demand`` and ``facility`` (positions) and ``travel_time_s``; pairs
-    beyond the cutoff are absent (no sentinel values).
+    facilities per call so memory stays at about ``max_cells`` floats. Only the (facility,
+    node) pairs a search reached are expanded to the demand points whose edge ends at that
+    node, so the work follows the pairs within reach, not facilities × demand points. Times
+    run demand → facility and equal :func:`nearest_facility`'s for the nearest one. Returns
+    ``demand`` and ``facility`` (positions) and ``travel_time_s``; pairs beyond the cutoff are
+    absent (no sentinel values).
     """
     if not cutoff_s > 0:
         raise ValueError("cutoff_s must be positive")
-    n_nodes, n_fac, n_dem = len(network.nodes), len(facilities), len(demand)
-    empty = pd.DataFrame(
-        {
-            "demand": np.empty(0, np.int64),
-            "facility": np.empty(0, np.int64),
-            "travel_time_s": np.empty(0),
-        }
-    )
-    if n_fac == 0 or n_dem == 0:
-        return empty
+    n_nodes, n_fac = len(network.nodes), len(facilities)
     if base is None:
         base = transposed_street_csr(network, forward_s, backward_s)
     u, v = _ends(network)
@@ -311,32 +304,45 @@ def travel_time_matrix(
         ),
     )
     de, dt = demand.edge, demand.fraction
-    d_access = demand.snap_distance_m / access_mps
-    leave_v = _partial(1 - dt, forward_s[de])
-    leave_u = _partial(dt, backward_s[de])
+    exits = [  # demand points grouped by the node they leave their edge through
+        _points_by_node(v[de], _partial(1 - dt, forward_s[de]), n_nodes),
+        _points_by_node(u[de], _partial(dt, backward_s[de]), n_nodes),
+    ]
     shared = _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s)
-    block = max(1, int(max_cells // max(n_nodes + n_fac, n_dem)))
-    parts = []
+    d_parts, f_parts, t_parts = [shared["d"]], [shared["f"]], [shared["direct"]]
+    block = max(1, int(max_cells // (n_nodes + n_fac)))
     for start in range(0, n_fac, block):
         chunk = np.arange(start, min(start + block, n_fac))
         dist = dijkstra(graph, directed=True, indices=n_nodes + chunk, limit=cutoff_s)
-        time = np.minimum(leave_v + dist[:, v[de]], leave_u + dist[:, u[de]])
-        here = (shared["f"] >= chunk[0]) & (shared["f"] <= chunk[-1])
-        rows, cols = shared["f"][here] - chunk[0], shared["d"][here]
-        time[rows, cols] = np.minimum(time[rows, cols], shared["direct"][here])
-        time += d_access
-        f_local, d_idx = np.nonzero(time <= cutoff_s)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "demand": d_idx.astype(np.int64),
-                    "facility": chunk[f_local].astype(np.int64),
-                    "travel_time_s": time[f_local, d_idx],
-                }
-            )
-        )
-    table = pd.concat(parts, ignore_index=True) if parts else empty
-    return table.sort_values(["demand", "facility"], kind="stable", ignore_index=True)
+        f_local, node = np.nonzero(np.isfinite(dist[:, :n_nodes]))
+        reached_s = dist[f_local, node]
+        for order, indptr, leave_s in exits:
+            counts = indptr[node + 1] - indptr[node]
+            pair = np.repeat(np.arange(len(node)), counts)
+            offset = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
+            d = order[np.repeat(indptr[node], counts) + offset]
+            d_parts.append(d)
+            f_parts.append(chunk[f_local[pair]])
+            t_parts.append(leave_s[d] + reached_s[pair])
+    d = np.concatenate(d_parts).astype(np.int64)
+    f = np.concatenate(f_parts).astype(np.int64)
+    t = np.concatenate(t_parts) + demand.snap_distance_m[d] / access_mps
+    keep = t <= cutoff_s
+    d, f, t = d[keep], f[keep], t[keep]
+    order = np.lexsort((t, f, d))
+    d, f, t = d[order], f[order], t[order]
+    first = np.ones(len(d), dtype=bool)
+    first[1:] = (d[1:] != d[:-1]) | (f[1:] != f[:-1])
+    return pd.DataFrame({"demand": d[first], "facility": f[first], "travel_time_s": t[first]})
+
+
+def _points_by_node(
+    node: np.ndarray, leave_s: np.ndarray, n_nodes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Demand points sorted by exit node, a CSR index into them, and their exit seconds."""
+    order = np.argsort(node, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(node, minlength=n_nodes))])
+    return order, indptr, leave_s
 
 
 def _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s) -> dict:
