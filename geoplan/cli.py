@@ -46,6 +46,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--workers", type=int, help="local worker processes (default: CPUs)")
     _add_out(batch)
+    cf = sub.add_parser(
+        "check-facilities", help="check a facility file: rejects and QA findings (zh/en)"
+    )
+    cf.add_argument("file", type=Path, help="facility records (CSV, XLSX, GeoJSON, GPKG …)")
+    cf.add_argument("--boundary", type=Path, help="study-area polygons (any layer, or GraphML)")
+    cf.add_argument("--network", type=Path, help="street network (OSM, GraphML, road lines)")
+    cf.add_argument("--crs", help="coordinate system: wgs84, cgcs2000, gcj02, bd09, EPSG:…")
+    cf.add_argument("--sheet", help="worksheet of a workbook (default: first non-empty)")
+    cf.add_argument("--out", type=Path, help="folder for qa.csv and rejects.csv (default: .)")
+    cf.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    check = sub.add_parser("check", help="check a project against a plan's rule pack")
+    check.add_argument("project", type=Path, help="project file, e.g. data/demo/tuanchengshan.toml")
+    check.add_argument("--plan", required=True, help="rule pack id (e.g. leshan_shizhong) or file")
+    check.add_argument(
+        "--unit-level",
+        choices=("village", "township", "county", "city"),
+        help="level of the project's units (default: [units] level in the project file)",
+    )
+    _add_out(check)
+    init = sub.add_parser("init", help="start a project for one of the plans' places")
+    init.add_argument("place", help="name or adcode, e.g. 平罗县, 乐山市市中区, 445102")
+    init.add_argument("--out", type=Path, required=True, help="project folder to create")
+    init.add_argument("--overwrite", action="store_true", help="replace existing files")
     for command in sub.choices.values():  # -v/-q also after the command name
         command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
         command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
@@ -116,6 +139,43 @@ def _dispatch(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"{table['slug'].nunique()} areas, {len(table)} area × rule rows")
             print(f"outputs in {args.out} (batch_summary.csv, index.html)")
+        return 0
+    if args.command == "check-facilities":
+        from .qa import check_facilities_file
+
+        report = check_facilities_file(
+            args.file,
+            boundary=args.boundary,
+            network=args.network,
+            crs=args.crs,
+            sheet=args.sheet,
+            out=args.out,
+            overwrite=args.overwrite,
+        )
+        if not args.quiet:
+            print(report.text())
+        return 0
+    if args.command == "check":
+        from .checks import describe, run_check
+
+        result = run_check(
+            args.project,
+            args.plan,
+            args.out,
+            overwrite=args.overwrite,
+            unit_level=args.unit_level,
+        )
+        if not args.quiet:
+            print("\n".join(describe(result)))
+            print(f"outputs in {args.out} (checks.csv, indicators.csv, summary.json …)")
+        return 0
+    if args.command == "init":
+        from .places import init_project
+
+        paths = init_project(args.place, args.out, overwrite=args.overwrite)
+        if not args.quiet:
+            print(f"wrote {', '.join(paths)} to {args.out}")
+            print(f"next: fill in the TODO inputs of {paths['project.toml']}, check its rules")
         return 0
     raise AssertionError(args.command)  # argparse guarantees a known command
 

@@ -7,6 +7,14 @@ reason code and a bilingual message naming the row and the fix), so
 
 Reason codes, checked in this order (one per record):
 
+``notes_row``
+    a table row that is a note or heading, not a facility: its first cell starts with
+    ``注：``/``备注：``/``说明：``/``数据来源：``/``填表人：`` … (or ``注1.``), or it is a lone
+    section heading such as ``一、乡镇卫生院``; it holds no coordinates. Government exports
+    put such lines under the table.
+``total_row``
+    a table row whose first cell is ``合计``/``总计``/``小计``/``共计`` (or ``Total``) and that
+    holds no coordinates.
 ``missing_name``
     the name cell is empty.
 ``missing_category``
@@ -35,7 +43,15 @@ Reason codes, checked in this order (one per record):
 Coordinates may be WGS84, CGCS2000 (taken as WGS84), GCJ-02 (高德/腾讯), BD-09 (百度) or any
 EPSG system; they are converted to WGS84 (``coord_source`` records the original system).
 Capacity cells (beds, doctors, nurses) that are not numbers become NaN with a
-:class:`~geoplan.errors.DataQualityWarning` naming the rows; they never reject a record.
+:class:`~geoplan.errors.DataQualityWarning` naming the rows; they never reject a record, and
+``FacilityTable.capacity_issues`` lists them (one row per cell) for :mod:`geoplan.qa`.
+
+Tables as government exports have them: title rows above the header and blank lines are not
+records; a second header row under merged group titles (``人员情况`` above ``医师数`` and
+``护士数``, or a row of units such as ``张``/``人``) is combined with the first; notes and
+total rows under the table are rejects (``notes_row``, ``total_row``). A workbook is read
+from its first non-empty sheet unless ``sheet=`` is given; when several sheets look like
+facility tables, ``sheet=`` is required.
 """
 
 from __future__ import annotations
@@ -49,8 +65,8 @@ import math
 import re
 import unicodedata
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +90,7 @@ from .schema import (
 )
 
 __all__ = [
+    "CAPACITY_ISSUE_COLUMNS",
     "CHINA_LAT_RANGE",
     "CHINA_LON_RANGE",
     "REASON_CODES",
@@ -112,6 +129,8 @@ REJECT_COLUMNS: tuple[str, ...] = (
 """Leading columns of ``FacilityTable.rejects``; the input's own columns follow as text."""
 
 REASON_CODES: tuple[str, ...] = (
+    "notes_row",
+    "total_row",
     "missing_name",
     "missing_category",
     "unknown_category",
@@ -124,6 +143,17 @@ REASON_CODES: tuple[str, ...] = (
     "outside_area",
 )
 """Every reason code :func:`read_facilities` can give, in the order the checks run."""
+
+CAPACITY_ISSUE_COLUMNS: tuple[str, ...] = (
+    "source_row",
+    "facility_id",
+    "name",
+    "field",
+    "column",
+    "value",
+)
+"""Columns of ``FacilityTable.capacity_issues``: the record, the canonical field (``beds``,
+``doctors``, ``nurses``), the input's header and the cell text that is not a number."""
 
 CHINA_LON_RANGE = (73.0, 136.0)
 CHINA_LAT_RANGE = (3.0, 54.0)
@@ -140,6 +170,16 @@ _WARN_ROWS_SHOWN = 10
 # --------------------------------------------------------------------------- the table
 
 
+def _no_capacity_issues() -> pd.DataFrame:
+    """An empty ``capacity_issues`` table."""
+    return pd.DataFrame(
+        {
+            c: pd.Series([], dtype="int64" if c == "source_row" else "str")
+            for c in CAPACITY_ISSUE_COLUMNS
+        }
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class FacilityTable:
     """Facilities read from one input.
@@ -151,15 +191,20 @@ class FacilityTable:
     rejects : pandas.DataFrame
         One row per rejected record: :data:`REJECT_COLUMNS`, then the input's columns as text.
     read : int
-        Records read (blank lines and title rows are not records).
+        Records read (blank lines, title rows and header rows are not records; notes and
+        total rows under a table are, and are rejected).
     source : str
         The file (or the label of an in-memory table) the records came from.
+    capacity_issues : pandas.DataFrame
+        One row per capacity cell of a used record that is not a non-negative number (read
+        as NaN): :data:`CAPACITY_ISSUE_COLUMNS`.
     """
 
     used: gpd.GeoDataFrame
     rejects: pd.DataFrame
     read: int
     source: str = ""
+    capacity_issues: pd.DataFrame = field(default_factory=_no_capacity_issues)
 
     def __post_init__(self) -> None:
         if self.read != len(self.used) + len(self.rejects):
@@ -437,7 +482,19 @@ def _table_records(source: str, table: list[list[str]], start_row: int = 1) -> _
         raise _missing_columns_error(source, _unique_headers(table[best]), vector=False)
     if header_at != nonblank[0]:
         logger.info("%s: header found on row %d", source, start_row + header_at)
-    columns = _unique_headers(table[header_at])
+    header = table[header_at]
+    after = [i for i in nonblank if i > header_at]
+    combined = _second_header(header, table[after[0]]) if after else None
+    if combined is not None:
+        logger.info(
+            "%s: rows %d and %d are one two-row header; columns read as %s",
+            source,
+            start_row + header_at,
+            start_row + after[0],
+            ", ".join(c for c in combined if c),
+        )
+        header, header_at = combined, after[0]
+    columns = _unique_headers(header)
     width = len(columns)
     values, rows = [], []
     for i in nonblank:
@@ -457,6 +514,67 @@ def _table_records(source: str, table: list[list[str]], start_row: int = 1) -> _
             f"{source}: the header is there but no data rows follow; add one row per facility"
         )
     return _Records(source, columns, values, rows)
+
+
+_UNIT_CELL = re.compile(
+    r"^[(（]?(张|人|名|个|所|家|床|床位|辆|台|万元|元|米|m|km|公里|千米|平方米|㎡|m2|度|°|"
+    r"人次|张/千人|人/千人)[)）]?$",
+    re.IGNORECASE,
+)
+
+
+def _second_header(header: Sequence[str], row: Sequence[str]) -> list[str] | None:
+    """The header combined with the row under it when that row is a second header row.
+
+    Government exports often head a table with two rows: group titles in merged cells
+    (``人员情况`` over ``医师数`` and ``护士数``) with the other headers merged across both
+    rows, or the headers with a row of units (``张``, ``人``) below. Only the top-left cell of
+    a merged range holds the text, so the first row has empty cells under a group title's
+    span and the second is empty where a header spans both rows.
+
+    ``row`` is taken as a second header row when it holds text only (no numbers), its name
+    cell is empty, and either all its cells are units or it has a cell under an empty header
+    cell (the rest of a merged title) or its cells name a column the first row lacks.
+    A cell under a group title keeps its own name when that is an accepted column name
+    (``医师数``), else group and cell joined when that is (``床位`` over ``实有`` →
+    ``实有床位``), else ``group/cell``; a unit joins its header as ``床位数（张）``.
+
+    Returns
+    -------
+    list of str or None
+        The combined header cells, or None when ``row`` is a record.
+    """
+    width = len(header)
+    top = [c.strip() for c in header]
+    sub = [c.strip() for c in [*row[:width], *[""] * (width - len(row))]]
+    filled = [j for j, c in enumerate(sub) if c]
+    if not filled or any(_parse_number(sub[j]) is not None for j in filled):
+        return None
+    names = _unique_headers(header)
+    name_col = match_columns(names).get("name")
+    if name_col is not None and sub[names.index(name_col)]:
+        return None
+    if all(_UNIT_CELL.match(unicodedata.normalize("NFKC", sub[j])) for j in filled):
+        return [f"{t}（{u}）" if t and u else t or u for t, u in zip(top, sub, strict=True)]
+    combined, group = [], ""
+    for t, u in zip(top, sub, strict=True):
+        if t:
+            group = t if u else ""
+            combined.append(_grouped_name(t, u) if u else t)
+        else:
+            group = group if u else ""
+            combined.append(_grouped_name(group, u) if group and u else u)
+    under_merge = any(sub[j] and not top[j] for j in filled)
+    more = len(match_columns(_unique_headers(combined))) > len(match_columns(names))
+    return combined if under_merge or more else None
+
+
+def _grouped_name(group: str, cell: str) -> str:
+    """The column name of ``cell`` under the merged group title ``group``."""
+    for candidate in (cell, f"{cell}{group}", f"{group}{cell}"):
+        if match_columns([candidate]):
+            return candidate
+    return f"{group}/{cell}"
 
 
 def _decode(data: bytes, source: str, encoding: str | None) -> str:
@@ -523,8 +641,9 @@ def _read_excel(path: Path, sheet: str | int | None) -> _Records:
         ) from exc
     try:
         names = book.sheetnames
+        others: list[str] = []  # other sheets that look like facility tables
         if sheet is None:
-            ws = book.worksheets[0]
+            ws, others = _default_sheet(book, path.name)
         elif isinstance(sheet, int) and 0 <= sheet < len(names):
             ws = book.worksheets[sheet]
         elif isinstance(sheet, str) and sheet in names:
@@ -536,7 +655,57 @@ def _read_excel(path: Path, sheet: str | int | None) -> _Records:
         table = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
     finally:
         book.close()
-    return _table_records(f"{path.name} [{ws.title}]", table)
+    try:
+        return _table_records(f"{path.name} [{ws.title}]", table)
+    except InputError as exc:
+        if not others:
+            raise
+        raise InputError(
+            f"{exc}. The sheet {others[0]!r} looks like a facility table: choose it with "
+            f"sheet={others[0]!r} (command line: --sheet {others[0]})"
+        ) from exc
+
+
+def _sheet_head(ws: Any) -> list[list[str]]:
+    """The first non-blank rows of a worksheet, enough to find a header."""
+    head: list[list[str]] = []
+    for row in ws.iter_rows(values_only=True):
+        cells = [_cell_text(v) for v in row]
+        if any(c.strip() for c in cells):
+            head.append(cells)
+            if len(head) >= _HEADER_SCAN_ROWS:
+                break
+    return head
+
+
+def _default_sheet(book: Any, source: str) -> tuple[Any, list[str]]:
+    """The first non-empty worksheet, and the names of other sheets that look like tables.
+
+    Raises
+    ------
+    InputError
+        Several sheets look like facility tables (a header with name, category and
+        coordinate columns): the caller must choose one.
+    """
+    heads = [(ws, _sheet_head(ws)) for ws in book.worksheets]
+    tables = [ws.title for ws, head in heads if any(_has_required(r, vector=False) for r in head)]
+    if len(tables) > 1:
+        shown = ", ".join(repr(t) for t in tables)
+        raise InputError(
+            f"{source}: {len(tables)} sheets look like facility tables ({shown}); choose one "
+            f"with sheet= (e.g. sheet={tables[0]!r}; command line: --sheet {tables[0]})"
+        )
+    nonempty = [ws for ws, head in heads if head]
+    ws = nonempty[0] if nonempty else book.worksheets[0]
+    if len(book.worksheets) > 1:
+        logger.info(
+            "%s: reading sheet %r, the first non-empty of %d sheets (%s)",
+            source,
+            ws.title,
+            len(book.worksheets),
+            ", ".join(repr(w.title) for w in book.worksheets),
+        )
+    return ws, [t for t in tables if t != ws.title]
 
 
 def _vector_records(source: str, frame: gpd.GeoDataFrame, declared: _Crs | None) -> _Records:
@@ -652,7 +821,9 @@ def read_facilities(
     layer : str or int, optional
         Layer of a GeoPackage (default: the first).
     sheet : str or int, optional
-        Worksheet of a workbook (default: the first).
+        Worksheet of a workbook, by name or position. Default: the first non-empty sheet (the
+        log says which); when several sheets look like facility tables, an InputError asks
+        for ``sheet=``.
     encoding : str, optional
         Text encoding of a CSV (or Shapefile attributes); overrides detection.
     crs : str, optional
@@ -676,7 +847,8 @@ def read_facilities(
         The file does not exist.
     InputError
         Empty file, no data rows, a header without name/category/coordinate columns, an
-        unreadable file or an unsupported extension.
+        unreadable file, an unsupported extension, or a workbook with several facility
+        sheets and no ``sheet=``.
     """
     path = Path(path)
     if not path.exists():
@@ -1035,8 +1207,13 @@ def _check_boundary(rows: list[_Row], boundary: Any, tolerance_m: float) -> None
             )
 
 
-def _capacities(rows: list[_Row], records: _Records, cols: dict[str, str]) -> dict[str, np.ndarray]:
-    """Beds, doctors and nurses of the used rows; bad cells → NaN and one warning per column."""
+def _capacities(
+    rows: list[_Row], records: _Records, cols: dict[str, str], issues: list[tuple]
+) -> dict[str, np.ndarray]:
+    """Beds, doctors and nurses of the used rows; bad cells → NaN and one warning per column.
+
+    Each bad cell is appended to ``issues`` as a row of :data:`CAPACITY_ISSUE_COLUMNS`.
+    """
     out: dict[str, np.ndarray] = {}
     for canonical in ("beds", "doctors", "nurses"):
         values = np.full(len(rows), np.nan)
@@ -1050,6 +1227,9 @@ def _capacities(rows: list[_Row], records: _Records, cols: dict[str, str]) -> di
             value = _parse_count(text)
             if value is None:
                 bad.append((row.source_row, text))
+                issues.append(
+                    (row.source_row, row.facility_id, row.name, canonical, cols[canonical], text)
+                )
             else:
                 values[k] = value
         if bad:
@@ -1064,6 +1244,58 @@ def _capacities(rows: list[_Row], records: _Records, cols: dict[str, str]) -> di
                 stacklevel=5,  # the caller of read_facilities
             )
     return out
+
+
+_NOTE_CELL = re.compile(
+    r"^[*※#]*(?:(?:注|备注|附注|说明|填表说明|数据来源|资料来源|来源|填表人|填报人|制表人|"
+    r"审核人|负责人|联系人|联系电话|填报单位|制表单位|填报日期|制表日期|统计时间|统计日期|"
+    r"截止日期|截至日期|notes?|sources?)\d*:|注\d+[、.])",
+    re.IGNORECASE,
+)
+_HEADING_CELL = re.compile(
+    r"^(?:[一二三四五六七八九十]+[、.]|\([一二三四五六七八九十]+\)|"
+    r"第[一二三四五六七八九十\d]+(?:部分|类|章|节))"
+)
+_TOTAL_CELL = re.compile(
+    r"^(?:合计|总计|小计|共计|总合计|total|grandtotal|subtotal|sum)(?:[(:].*)?$", re.IGNORECASE
+)
+
+
+def _notes_or_total(
+    cells: Sequence[str], get: Callable[[str], str], cols: dict[str, str], source_row: int
+) -> _Reject | None:
+    """The ``notes_row`` / ``total_row`` reject of a table row that is no record, or None.
+
+    A row is a note when its first non-empty cell starts like ``注：``, ``数据来源：``,
+    ``填表人：`` or ``注1.``, or is a lone section heading (``一、乡镇卫生院``); a total row when
+    that cell is ``合计``/``总计``/``小计``/``共计``. Rows with a number in a coordinate column
+    are never either.
+    """
+    first = next((c.strip() for c in cells if c.strip()), "")
+    if not first:
+        return None
+    coordinate_cells = [get(c) for c in ("lon", "lat", "lonlat") if c in cols]
+    if any(re.search(r"\d", unicodedata.normalize("NFKC", t)) for t in coordinate_cells):
+        return None
+    compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", first))
+    shown = first if len(first) <= 30 else first[:30] + "…"
+    zh, en = f"第 {source_row} 行", f"row {source_row}"
+    if _TOTAL_CELL.match(compact):
+        return _Reject(
+            "total_row",
+            f"{zh}：“{shown}”是合计行，不是设施记录，未读入；无需处理，也可从表中删除该行。",
+            f"{en}: {shown!r} is a total row, not a facility record; left out (nothing to fix; "
+            "you may delete the row).",
+        )
+    alone = sum(1 for c in cells if c.strip()) == 1
+    if _NOTE_CELL.match(compact) or (alone and _HEADING_CELL.match(compact)):
+        return _Reject(
+            "notes_row",
+            f"{zh}：“{shown}”是注释或标题行，不是设施记录，未读入；无需处理，也可从表中删除该行。",
+            f"{en}: {shown!r} is a note or heading, not a facility record; left out (nothing to "
+            "fix; you may delete the row).",
+        )
+    return None
 
 
 def _start_row(
@@ -1081,6 +1313,12 @@ def _start_row(
         j = positions.get(canonical)
         return "" if j is None else cells[j]
 
+    if records.kind == "row":
+        skipped = _notes_or_total(cells, get, cols, source_row)
+        if skipped is not None:
+            label_zh, label_en = _labels("row", source_row, "")
+            row = _Row(index, source_row, label_zh, label_en, f"row-{source_row}", "", skipped)
+            return row
     name = get("name").strip()
     fid = get("facility_id").strip()
     if fid and get("osm_type").strip() and cols["facility_id"].casefold() == "osm_id":
@@ -1115,9 +1353,12 @@ def _start_row(
     return row
 
 
-def _used_frame(rows: list[_Row], records: _Records, cols: dict[str, str]) -> gpd.GeoDataFrame:
-    """The ``used`` GeoDataFrame of the accepted rows."""
-    capacity = _capacities(rows, records, cols)
+def _used_frame(
+    rows: list[_Row], records: _Records, cols: dict[str, str]
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The ``used`` GeoDataFrame of the accepted rows, and their capacity issues."""
+    issues: list[tuple] = []
+    capacity = _capacities(rows, records, cols, issues)
     if "address" in cols:
         j = records.columns.index(cols["address"])
         address = [records.values[r.index][j].strip() or None for r in rows]
@@ -1138,7 +1379,14 @@ def _used_frame(rows: list[_Row], records: _Records, cols: dict[str, str]) -> gp
             shapely.points([r.lon for r in rows], [r.lat for r in rows]), crs="EPSG:4326"
         ),
     )
-    return used[list(USED_COLUMNS)]
+    if issues:
+        frame = pd.DataFrame(issues, columns=list(CAPACITY_ISSUE_COLUMNS))
+        frame = frame.astype({c: "str" for c in CAPACITY_ISSUE_COLUMNS[1:]})
+        frame = frame.astype({"source_row": "int64"})
+        frame = frame.sort_values("source_row", kind="stable", ignore_index=True)
+    else:
+        frame = _no_capacity_issues()
+    return used[list(USED_COLUMNS)], frame
 
 
 def _rejects_frame(rows: list[_Row], records: _Records) -> pd.DataFrame:
@@ -1180,9 +1428,9 @@ def _build(
     _check_duplicates(rows, records.kind)
     _check_boundary([r for r in rows if r.reject is None], boundary, tolerance_m)
 
-    used = _used_frame([r for r in rows if r.reject is None], records, cols)
+    used, capacity_issues = _used_frame([r for r in rows if r.reject is None], records, cols)
     rejects = _rejects_frame([r for r in rows if r.reject is not None], records)
-    table = FacilityTable(used, rejects, len(rows), source)
+    table = FacilityTable(used, rejects, len(rows), source, capacity_issues)
     if len(rejects):
         logger.warning(
             "%s: %d of %d facility records rejected (%s); see FacilityTable.rejects",
