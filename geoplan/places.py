@@ -1,0 +1,447 @@
+"""The places of the five health plans, and ``geoplan init`` for a new project there.
+
+The shared data hold one WGS84/CGCS2000 polygon for each of 13 counties, districts and cities
+named by the plans (``boundaries/targets_admin_tianditu_wgs84.geojson``): 钦州市 and its
+钦南区/钦北区/灵山县/浦北县, 北海市 and its 海城区/银海区/铁山港区/合浦县, 潮州市湘桥区, 平罗县
+and 乐山市市中区. :func:`init_project` writes a project folder for one of them: the boundary,
+a commented ``project.toml`` with the rules of that place's plan (to be checked), and an empty
+facility table with the Chinese headers geoplan reads.
+
+No township (乡镇/街道) or village polygons exist in the shared data for these places; the
+project therefore reports coverage for the whole county only until the planner adds a
+``[units]`` layer of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from . import _io
+from ._paths import shared_path
+from .errors import ConfigError, OutputExistsError
+from .schema import normalize_text
+
+__all__ = [
+    "BOUNDARY_FILE",
+    "INIT_FILES",
+    "TEMPLATE_HEADERS",
+    "available_places",
+    "find_place",
+    "init_project",
+    "place_boundary",
+]
+
+BOUNDARY_FILE = "boundaries/targets_admin_tianditu_wgs84.geojson"
+"""The 13 polygons, relative to the shared data folder (WGS84/CGCS2000; never the GCJ-02 file)."""
+
+INIT_FILES: tuple[str, ...] = ("boundary.geojson", "project.toml", "facilities_template.csv")
+"""Files :func:`init_project` writes."""
+
+TEMPLATE_HEADERS: tuple[str, ...] = (
+    "编号",
+    "名称",
+    "类型",
+    "经度",
+    "纬度",
+    "坐标系",
+    "地址",
+    "床位数",
+    "执业(助理)医师数",
+    "注册护士数",
+)
+"""Header of ``facilities_template.csv`` (read by :func:`geoplan.facilities.read_facilities`)."""
+
+# Parents of the 13 places (adcode prefixes), for full names such as 乐山市市中区.
+_PROVINCES = {"44": "广东省", "45": "广西壮族自治区", "51": "四川省", "64": "宁夏回族自治区"}
+_PREFECTURES = {
+    "4451": "潮州市",
+    "4505": "北海市",
+    "4507": "钦州市",
+    "5111": "乐山市",
+    "6402": "石嘴山市",
+}
+_ENGLISH = {
+    "450700": "Qinzhou",
+    "450702": "Qinnan District, Qinzhou",
+    "450703": "Qinbei District, Qinzhou",
+    "450721": "Lingshan County, Qinzhou",
+    "450722": "Pubei County, Qinzhou",
+    "450500": "Beihai",
+    "450502": "Haicheng District, Beihai",
+    "450503": "Yinhai District, Beihai",
+    "450512": "Tieshangang District, Beihai",
+    "450521": "Hepu County, Beihai",
+    "445102": "Xiangqiao District, Chaozhou",
+    "640221": "Pingluo County, Shizuishan",
+    "511102": "Shizhong District, Leshan",
+}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one plan asks for, as project rules (see plans/plans_digest.md)."""
+
+    code: str
+    title: str
+    file: str
+    status: str
+    rules: str  # TOML text of the [[rules]] tables, with comments
+    pack: str  # id of the plan's rule pack (geoplan check --plan)
+
+
+_MEDICAL_15 = """\
+# From the plan: "居民15分钟到达医疗卫生机构的比例达到100%" (2025 target, 乐山市市中区 plan L44).
+# TO CHECK / 待核对: the plan names no travel mode; walking is assumed here. Change mode to
+# "bike" or "drive" if the district means another mode. "医疗卫生机构" is undefined in the plan:
+# "medical" counts every hospital, health centre, clinic and village clinic.
+[[rules]]
+id = "medical_walk_15"
+name_zh = "居民15分钟到达医疗卫生机构"
+name_en = "Medical facility within 15 minutes"
+categories = ["medical"]
+mode = "walk"
+threshold_min = 15
+target_share = 1.0
+
+# The plan also wants a "15分钟可及圈" for TCM (L148) without a number; uncomment to check it.
+# Only TCM hospitals and clinics are a category: 中医馆 inside health centres are not
+# separate records.
+# [[rules]]
+# id = "tcm_walk_15"
+# name_zh = "中医服务15分钟可及圈"
+# name_en = "TCM service within 15 minutes"
+# categories = ["tcm_hospital", "tcm_clinic"]
+# mode = "walk"
+# threshold_min = 15
+"""
+
+_PRIMARY_30 = """\
+# From the plan: "打造30分钟基层医疗服务圈" (北海 13th Five-Year plan, B L333). The plan covers
+# 2016–2020: its targets have expired; check the current plan before reporting.
+# TO CHECK / 待核对: the plan names no travel mode and no target share; walking is assumed here
+# (30 minutes of driving is a very different circle). "基层医疗卫生机构" = township hospitals,
+# community health centres and stations, village clinics.
+[[rules]]
+id = "primary_care_30"
+name_zh = "30分钟基层医疗服务圈"
+name_en = "Primary care within 30 minutes"
+categories = [
+    "central_township_hospital",
+    "township_hospital",
+    "community_hospital",
+    "community_health_centre",
+    "community_health_station",
+    "village_clinic",
+]
+mode = "walk"
+threshold_min = 30
+"""
+
+_FITNESS_15 = """\
+# From the plan: "{quote}" ({where}). No target share is given.
+# TO CHECK / 待核对: the plan names no travel mode; walking is assumed here.
+[[rules]]
+id = "fitness_walk_15"
+name_zh = "15分钟健身圈"
+name_en = "Fitness venue within a 15-minute walk"
+categories = ["fitness"]
+mode = "walk"
+threshold_min = 15
+"""
+
+_PINGLUO = """\
+# The 平罗县 plan sets NO travel-time goal (its rules are presence rules, e.g. standardised
+# village clinics in 黄渠桥镇西润村, 灵沙乡西灵村, 红崖子乡水泉子村 and 王家沟村, P L577).
+# EXAMPLE ONLY / 仅为示例, not from the plan: replace or delete this rule.
+[[rules]]
+id = "medical_walk_15"
+name_zh = "15分钟步行可达医疗卫生机构（示例，非规划指标）"
+name_en = "Medical facility within a 15-minute walk (example, not a plan target)"
+categories = ["medical"]
+mode = "walk"
+threshold_min = 15
+"""
+
+_PLANS: dict[str, _Plan] = {
+    "4507": _Plan(
+        "Q",
+        "钦州市卫生健康发展“十四五”规划（2021—2025）",
+        "qinzhou_2021-2025.txt",
+        "issued 2023-01-06 (钦政发〔2023〕1号)",
+        _FITNESS_15.format(quote="打造具有创新活力的“15分钟健身圈”", where="钦州 plan, Q L321"),
+        "qinzhou",
+    ),
+    "4505": _Plan(
+        "B",
+        "北海市卫生与健康“十三五”规划（2016—2020）",
+        "beihai_2016-2020.txt",
+        "13th Five-Year plan, expired",
+        _PRIMARY_30,
+        "beihai",
+    ),
+    "445102": _Plan(
+        "X",
+        "湘桥区卫生健康事业发展“十四五”规划（征求意见稿）",
+        "chaozhou_xiangqiao_2021-2025_draft.txt",
+        "draft for comment, 2022-10",
+        _FITNESS_15.format(quote="努力构建全区15分钟健身圈", where="湘桥区 plan, X L333"),
+        "xiangqiao",
+    ),
+    "640221": _Plan(
+        "P",
+        "平罗县卫生健康事业发展“十四五”规划（2021—2025年）",
+        "pingluo_2021-2025.txt",
+        "no issuer or date in the file",
+        _PINGLUO,
+        "pingluo",
+    ),
+    "511102": _Plan(
+        "L",
+        "乐山市市中区“十四五”卫生健康发展规划（征求意见稿）",
+        "leshan_shizhong_2021-2025_draft.txt",
+        "draft",
+        _MEDICAL_15,
+        "leshan_shizhong",
+    ),
+}
+
+
+def _plan_of(adcode: str) -> _Plan:
+    return _PLANS.get(adcode) or _PLANS[adcode[:4]]
+
+
+def _level(name: str, adcode: str) -> str:
+    if adcode.endswith("00"):
+        return "city"
+    return "county" if name.endswith(("县", "旗")) else "district"
+
+
+def _full_name(name: str, adcode: str) -> str:
+    parts = [_PROVINCES.get(adcode[:2], "")]
+    if not adcode.endswith("00"):
+        parts.append(_PREFECTURES.get(adcode[:4], ""))
+    return "".join(parts) + name
+
+
+def _read_boundaries() -> gpd.GeoDataFrame:
+    frame = gpd.read_file(shared_path(BOUNDARY_FILE))
+    frame["adcode"] = frame["adcode"].astype(str)
+    return frame
+
+
+def available_places() -> pd.DataFrame:
+    """The places :func:`init_project` knows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``adcode``, ``name``, ``level`` (``city``, ``district`` or ``county``),
+        ``full_name`` (with province and prefecture), ``name_en`` and ``plan`` (the plan's
+        file in ``plans/source/``), one row per polygon of :data:`BOUNDARY_FILE`.
+    """
+    frame = _read_boundaries()
+    rows = [
+        {
+            "adcode": code,
+            "name": name,
+            "level": _level(name, code),
+            "full_name": _full_name(name, code),
+            "name_en": _ENGLISH.get(code, name),
+            "plan": _plan_of(code).file,
+        }
+        for code, name in zip(frame["adcode"], frame["name"], strict=True)
+    ]
+    return pd.DataFrame(rows).astype("str")
+
+
+def _short(name: str) -> str:
+    return re.sub(r"(自治县|县|区|市)$", "", name) if len(name) > 2 else name
+
+
+def find_place(place: str) -> pd.Series:
+    """The row of :func:`available_places` named by ``place``.
+
+    ``place`` is an adcode (``"445102"``), a name (``"湘桥区"``, ``"平罗县"``), a full name
+    (``"乐山市市中区"``, ``"宁夏回族自治区石嘴山市平罗县"``) or a short name (``"钦州"``,
+    ``"湘桥"``).
+
+    Raises
+    ------
+    ConfigError
+        No place matches (the message lists the places), or several do (it lists those).
+    """
+    places = available_places()
+    query = normalize_text(place)
+    if not query:
+        raise ConfigError("give a place name or adcode, e.g. 平罗县 or 640221")
+    names = [normalize_text(n) for n in places["name"]]
+    fulls = [normalize_text(f) for f in places["full_name"]]
+    shorts = [normalize_text(_short(n)) for n in places["name"]]
+    steps = (
+        [c == query for c in places["adcode"]],
+        [n == query for n in names],
+        [f == query for f in fulls],
+        [query.endswith(n) for n in names],  # with a parent: 潮州市湘桥区, 乐山市中区
+        [s == query for s in shorts],  # 钦州, 湘桥, 平罗
+        [query in n for n in names],  # part of a name: 钦 → 钦州市, 钦南区, 钦北区
+    )
+    for step in steps:
+        hit = places[step]
+        if len(hit) == 1:
+            return hit.iloc[0]
+        if len(hit) > 1:
+            raise ConfigError(
+                f"place {place!r} matches {len(hit)} places: {_listing(hit)}; give the full "
+                "name or the adcode"
+            )
+    raise ConfigError(f"unknown place {place!r}; known places: {_listing(places)}")
+
+
+def _listing(frame: pd.DataFrame) -> str:
+    return ", ".join(f"{r.full_name} ({r.adcode})" for r in frame.itertuples())
+
+
+def place_boundary(place: str) -> gpd.GeoDataFrame:
+    """The polygon of one place (WGS84) with ``name``, ``adcode``, ``level`` and ``source``."""
+    row = find_place(place)
+    frame = _read_boundaries()
+    hit = frame[frame["adcode"] == row["adcode"]]
+    return gpd.GeoDataFrame(
+        {
+            "name": [row["name"]],
+            "adcode": [row["adcode"]],
+            "level": [row["level"]],
+            "full_name": [row["full_name"]],
+            "source": [str(hit["source"].iloc[0]) if "source" in hit else ""],
+        },
+        geometry=hit.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
+
+
+def init_project(place: str, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
+    """Create a project folder for one of the plans' places.
+
+    Writes ``boundary.geojson`` (the polygon, WGS84, with name and adcode), ``project.toml``
+    (a commented template: the boundary, placeholders for the planner's road network,
+    population and facilities, and the rules of that place's plan marked as to be checked)
+    and ``facilities_template.csv`` (UTF-8 with BOM, only the header
+    :data:`TEMPLATE_HEADERS`).
+
+    Parameters
+    ----------
+    place : str
+        Name or adcode (see :func:`find_place`).
+    out_dir : path
+        Folder to create (or fill).
+    overwrite : bool, default False
+        Replace files that already exist.
+
+    Returns
+    -------
+    dict
+        File name → path of each file written.
+
+    Raises
+    ------
+    ConfigError
+        Unknown or ambiguous place.
+    OutputExistsError
+        A file would be overwritten without ``overwrite``.
+    """
+    boundary = place_boundary(place)
+    row = boundary.iloc[0]
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(f"{out_dir} exists and is not a folder; choose another --out")
+    existing = [n for n in INIT_FILES if (out_dir / n).exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(
+            f"{out_dir} already holds {', '.join(existing)}; choose another --out or add "
+            "--overwrite"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / name for name in INIT_FILES}
+    features = json.loads(boundary.to_json(drop_id=True, ensure_ascii=False))
+    _io.write_text(
+        paths["boundary.geojson"], json.dumps(features, ensure_ascii=False, indent=1) + "\n"
+    )
+    _io.write_text(paths["project.toml"], _project_toml(row))
+    _io.write_text(
+        paths["facilities_template.csv"], ",".join(TEMPLATE_HEADERS) + "\n", encoding="utf-8-sig"
+    )
+    return paths
+
+
+def _project_toml(row: pd.Series) -> str:
+    """The commented project file of one place."""
+    plan = _plan_of(str(row["adcode"]))
+    name, code = str(row["name"]), str(row["adcode"])
+    name_en = _ENGLISH.get(code, name)
+    return f"""\
+# geoplan project: {row["full_name"]} ({name_en}), adcode {code}.
+# Created by `geoplan init`. Fill in the three inputs marked TODO, check the rules, then run:
+#     geoplan run project.toml --out result
+# Relative paths are relative to this file; "shared:..." paths read geoplan's shared data folder.
+
+[project]
+area = "{name}"
+area_en = "{name_en}"
+notes_zh = ["规则取自{plan.title}；规划未说明的参数（如出行方式）须核对。"]
+notes_en = [
+    "Rules from the {name} plan ({plan.file}); travel mode and other unstated values: to check.",
+]
+
+[boundary]
+# The {name} polygon (WGS84/CGCS2000), simplified, from {row["source"]},
+# as stored in geoplan's shared data ({BOUNDARY_FILE}).
+# It is a simplified outline: check it against the official boundary before reporting.
+path = "boundary.geojson"
+
+# [units]
+# Optional: your own township (乡镇/街道) or village polygons, to report coverage per unit.
+# None are available in geoplan's data for {name}: without them coverage is for the whole area.
+# path = "townships.gpkg"
+# name_column = "name"
+# code_column = "code"
+
+[network]
+# TODO: the road network. Accepted: OSM XML/PBF (.osm, .osm.bz2, .osm.pbf; e.g. a Geofabrik
+# extract of the province clipped to the boundary), osmnx GraphML (.graphml), or road lines
+# (GeoPackage, GeoJSON, Shapefile, GeoParquet).
+path = "roads.osm.pbf"
+walk_speed_m_per_min = 70
+
+[demand]
+# TODO: where people live. Accepted: a population raster (.tif; counts per cell, or density
+# per km² such as WorldPop *_pd_* files), points with a population column (CSV/XLSX with
+# 经度/纬度, or GeoJSON/GPKG), polygons with a population (e.g. 村/社区 with 常住人口; spread over
+# the area), or street lines with a population.
+path = "population.tif"
+
+[facilities]
+# TODO: your facility records. facilities_template.csv has the headers geoplan reads
+# (编号, 名称, 类型, 经度, 纬度, 坐标系, 地址, 床位数, 执业(助理)医师数, 注册护士数); CSV (UTF-8,
+# GBK or UTF-16), XLSX, GeoJSON, GeoPackage and Shapefile are accepted. 坐标系 per row: WGS84,
+# CGCS2000, GCJ-02 (高德/腾讯), BD-09 (百度) or an EPSG code; empty = the crs below.
+# Rows without coordinates are rejected (missing_coordinates); they can be placed from their
+# address or name with geoplan.geocode.geocode_missing (each with a precision flag).
+path = "facilities_template.csv"
+crs = "wgs84"
+max_snap_m = 500
+
+[gaps]
+cell_m = 500
+merge_contiguous = false
+
+# ---- Rules from the {name} plan: {plan.title}
+# ({plan.status}; shared data plans/source/{plan.file}). TO CHECK before reporting.
+# The plan's presence rules and ratios are checked by: geoplan check project.toml --plan {plan.pack}
+
+{plan.rules}"""
