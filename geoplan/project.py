@@ -64,6 +64,7 @@ class Project:
     rules: tuple[Rule, ...]
     boundary: dict | None = None
     units: dict | None = None
+    geocode: dict | None = None
     gaps: dict = field(default_factory=dict)
     notes_zh: tuple[str, ...] = ()
     notes_en: tuple[str, ...] = ()
@@ -119,6 +120,7 @@ def load_project(path: str | Path) -> Project:
         rules=rules,
         boundary=data.get("boundary"),
         units=data.get("units"),
+        geocode=data.get("geocode"),
         gaps=data.get("gaps", {}),
         notes_zh=tuple(meta.get("notes_zh", ())),
         notes_en=tuple(meta.get("notes_en", ())),
@@ -243,6 +245,8 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
             },
             boundary=boundary,
         )
+        if project.geocode is not None:
+            table = _geocode(project, table, boundary, inputs)
         units = _units(project, boundary, inputs)
     with stages.stage("snap+engine"):
         used, rejects = _reject_far_from_road(
@@ -298,6 +302,28 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         network,
         stages.timings_s,
         inputs,
+    )
+
+
+def _geocode(project: Project, table, boundary, inputs: dict):
+    """Place records without coordinates from the [geocode] gazetteer sources (offline)."""
+    from .geocode import GazetteerGeocoder, geocode_missing
+
+    config = project.geocode
+    admin = {level: project.resolve(path) for level, path in config.get("admin", {}).items()}
+    osm = [project.resolve(path) for path in config.get("osm", [])]
+    for level, path in admin.items():
+        inputs[f"geocode_{level}"] = str(path)
+    for i, path in enumerate(osm):
+        inputs[f"geocode_osm_{i + 1}"] = str(path)
+    if not admin and not osm:
+        raise ConfigError(f"{project.path.name}: [geocode] needs 'admin' layers or 'osm' files")
+    geocoder = GazetteerGeocoder.from_sources(admin=admin, osm=osm)
+    return geocode_missing(
+        table,
+        geocoder,
+        min_precision=config.get("min_precision", "county"),
+        boundary=boundary,
     )
 
 

@@ -1,0 +1,73 @@
+"""Project files: a run on a real OSM extract with a record placed by the offline gazetteer."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from geoplan._paths import shared_path
+from geoplan.errors import ConfigError
+from geoplan.project import load_project, run_project
+
+
+@pytest.fixture
+def bupt_project(tmp_path):
+    osm = shared_path("osm/beijing_bupt_haidian_cn.osm.bz2")
+    (tmp_path / "facilities.csv").write_text(
+        "编号,名称,类型,经度,纬度,地址\n"
+        "A,北京邮电大学社区卫生服务中心,社区卫生服务中心,,,\n"
+        "B,无名诊所,诊所,,,查无此地\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "people.csv").write_text(
+        "demand_id,lon,lat,人口\nP1,116.3560,39.9610,100\nP2,116.3530,39.9640,50\n",
+        encoding="utf-8",
+    )
+    toml = tmp_path / "p.toml"
+    toml.write_text(
+        f"""
+[project]
+area = "北邮"
+[network]
+path = "{osm}"
+[demand]
+path = "people.csv"
+[facilities]
+path = "facilities.csv"
+[geocode]
+osm = ["{osm}"]
+min_precision = "street"
+[[rules]]
+id = "medical_walk_15"
+categories = ["medical"]
+mode = "walk"
+threshold_min = 15
+""",
+        encoding="utf-8",
+    )
+    return toml
+
+
+def test_records_without_coordinates_are_geocoded_or_rejected(bupt_project, tmp_path):
+    result = run_project(bupt_project, tmp_path / "out")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["facilities"] == {"read": 2, "used": 1, "rejected": 1}
+    used = result.facilities.set_index("facility_id")
+    assert used.loc["A", "coord_source"] == "geocoded"
+    assert used.loc["A", "geocode_precision"] == "exact"
+    rejects = pd.read_csv(tmp_path / "out" / "rejects.csv", encoding="utf-8-sig")
+    assert list(rejects["reason_code"]) == ["geocode_failed"]
+    assert summary["population_total"] == 150.0
+    # both residents stand a few hundred metres from the centre
+    assert summary["rules"][0]["share_covered"] == 1.0
+
+
+def test_geocode_table_needs_a_source(bupt_project, tmp_path):
+    text = bupt_project.read_text(encoding="utf-8")
+    start = text.index("[geocode]")
+    end = text.index("[[rules]]")
+    bupt_project.write_text(text[:start] + "[geocode]\n" + text[end:], encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[geocode\] needs 'admin' layers or 'osm' files"):
+        run_project(load_project(bupt_project), tmp_path / "out")
