@@ -249,6 +249,7 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
             table = _geocode(project, table, boundary, inputs)
         units = _units(project, boundary, inputs)
     with stages.stage("snap+engine"):
+        warnings_ = _coordinate_warnings(table.used, network)
         used, rejects = _reject_far_from_road(
             network, table.used, table.rejects, float(project.facilities.get("max_snap_m", 500))
         )
@@ -290,6 +291,7 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         names = dict(zip(used["facility_id"], used["name"], strict=True))
         gaps["nearest_facility_name"] = gaps["nearest_facility_id"].map(names)
     summary = _summary(project, coverage, table.read, used, rejects, points)
+    summary["warnings"] = warnings_
     return RunResult(
         project,
         summary,
@@ -341,6 +343,24 @@ def _units(project: Project, boundary, inputs: dict) -> gpd.GeoDataFrame | None:
         return None
     frame = boundary.assign(unit_name=project.area, unit_code=boundary.get("unit_code", ""))
     return units_from_frame(frame, name_column="unit_name", code_column="unit_code")
+
+
+def _coordinate_warnings(used: gpd.GeoDataFrame, network) -> list[dict]:
+    """Facilities declared WGS84 that sit where GCJ-02/BD-09 positions would: a warning."""
+    from .qa import detect_gcj02
+
+    finding = detect_gcj02(used, network)
+    if finding is None:
+        return []
+    logger.warning("%s", finding.message_en)
+    return [
+        {
+            "check": finding.check,
+            "message_zh": finding.message_zh,
+            "message_en": finding.message_en,
+            **{k: float(v) for k, v in finding.values.items()},
+        }
+    ]
 
 
 def _reject_far_from_road(network, used, rejects, max_snap_m: float):

@@ -71,3 +71,21 @@ def test_geocode_table_needs_a_source(bupt_project, tmp_path):
     bupt_project.write_text(text[:start] + "[geocode]\n" + text[end:], encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\[geocode\] needs 'admin' layers or 'osm' files"):
         run_project(load_project(bupt_project), tmp_path / "out")
+
+
+def test_a_run_warns_when_wgs84_facilities_look_like_gcj02(tmp_path):
+    from geoplan._paths import REPO_ROOT
+
+    demo = (REPO_ROOT / "data/demo/tuanchengshan.toml").read_text(encoding="utf-8")
+    scenario = REPO_ROOT / "data/facilities/tuanchengshan_scenario.csv"
+    shifted = REPO_ROOT / "tests/data/bad/gcj02_as_wgs84.csv"  # GCJ-02 points read as WGS84
+    for name, facilities in (("ok.toml", scenario), ("shifted.toml", shifted)):
+        (tmp_path / name).write_text(
+            demo.replace('"../facilities/tuanchengshan_scenario.csv"', f'"{facilities}"'),
+            encoding="utf-8",
+        )
+    result = run_project(tmp_path / "shifted.toml", tmp_path / "out")
+    (warning,) = result.summary["warnings"]
+    assert warning["check"] == "gcj02_suspected"
+    assert 'crs = "gcj02"' in warning["message_en"]
+    assert run_project(tmp_path / "ok.toml", tmp_path / "out_ok").summary["warnings"] == []
