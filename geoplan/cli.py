@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: local)"
     )
-    batch.add_argument("--workers", type=int, help="local worker processes (default: CPUs)")
+    batch.add_argument("--workers", type=int, help="local workers (default: min(CPUs, areas))")
     _add_out(batch)
     cf = sub.add_parser(
         "check-facilities", help="check a facility file: rejects and QA findings (zh/en)"
