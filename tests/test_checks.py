@@ -1,0 +1,365 @@
+"""Plan checks on the real 团城山 data: the demo as shipped, and an enriched copy.
+
+The enriched copy adds hand-made facilities with service columns (中医馆, 中医药服务,
+公共卫生医师数, 全科医生数, 发热门诊) and splits the real boundary into two "village" units,
+so every kind of rule is computed; its expected values are derived from the inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geoplan._paths import shared_path
+from geoplan.checks import (
+    ALL_UNITS,
+    CHECK_COLUMNS,
+    compare,
+    compute_checks,
+    find_column,
+    find_columns,
+    service_flags,
+    truthy,
+)
+from geoplan.cli import main
+from geoplan.demand import boundary_from_graphml
+from geoplan.errors import ConfigError
+from geoplan.facilities import read_facilities
+from geoplan.project import DEMO_PROJECT, compute_project, load_project
+from geoplan.rules import load_pack
+from geoplan.schema import GROUPS
+
+DRIVE_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
+SPLIT_LON = 115.02
+
+HEADER = (
+    "编号,名称,类型,经度,纬度,床位数,执业(助理)医师数,注册护士数,"
+    "中医馆,中医药服务,公共卫生医师数,全科医生数,发热门诊"
+)
+ROWS = """
+E-CHC,东片社区卫生服务中心,社区卫生服务中心,115.035700,30.201900,30,12,15,是,,1,3,有
+E-CHS,东片社区卫生服务站,社区卫生服务站,115.031550,30.195250,0,2,3,,有,0,1,
+W-CHS1,西片社区卫生服务站一,社区卫生服务站,115.019760,30.186330,0,2,2,,否,2,1,
+W-CHS2,西片社区卫生服务站二,社区卫生服务站,115.014840,30.191540,0,1,2,,,,0,
+W-CLN,西片诊所,诊所,115.010970,30.208440,0,1,1,,,,,
+E-TCM,东片中医诊所,中医诊所,115.026070,30.200660,0,2,1,,,,,
+E-FIT,东片全民健身中心,全民健身中心,115.023340,30.193930,,,,,,,,
+"""
+FACILITIES = HEADER + ROWS
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def test_truthy_and_columns():
+    for yes in ("是", "有", "yes", "Y", "1", "true", "TRUE", "√", 2, 1.0, "３"):
+        assert truthy(yes) is True, yes
+    for no in ("否", "无", "no", "0", "false", 0, "×"):
+        assert truthy(no) is False, no
+    for unknown in ("", None, math.nan, "待定", "nan"):
+        assert truthy(unknown) is None, unknown
+    headers = ["编号", "是否设置中医馆", "公共卫生人员数", "中医药服务"]
+    assert find_column(headers, ["中医馆", "tcm_hall"]) == "是否设置中医馆"
+    assert find_column(headers, ["人员数"], exact=True) is None  # no count by containment
+    assert find_columns(headers, ["中医馆", "中医药服务"]) == ["是否设置中医馆", "中医药服务"]
+    frame = pd.DataFrame({"a": ["是", "否", "", "否"], "b": ["", "有", "", ""]})
+    assert service_flags(frame, ["a", "b"]).tolist() == [True, True, None, False]
+    assert compare(9.0, ">=", 9.0) and not compare(9.0, ">", 9.0)
+    assert compare(94.9, "about", 100.0, tolerance=0.06) and not compare(94.9, "about", 100.0)
+    with pytest.raises(ConfigError):
+        compare(1.0, "==", 1.0)
+
+
+# ----------------------------------------------------------------------------- the demo
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("check") / "leshan"
+    code = main(["-q", "check", str(DEMO_PROJECT), "--plan", "leshan_shizhong", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_demo_check_writes_the_files(demo_out):
+    pack = load_pack("leshan_shizhong")
+    for name in ("checks.csv", "indicators.csv", "presence_gaps.csv", "summary.json"):
+        assert (demo_out / name).exists(), name
+    assert (demo_out / "checks.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # BOM for Excel
+    checks = pd.read_csv(demo_out / "checks.csv", encoding="utf-8-sig", dtype={"unit_code": str})
+    assert tuple(checks.columns) == CHECK_COLUMNS
+    # the demo has one unit (the 街道 boundary): one row per rule
+    assert checks["rule_id"].tolist() == list(pack.rule_ids)
+    rows = checks.set_index("rule_id")
+    summary = json.loads((demo_out / "summary.json").read_text(encoding="utf-8"))
+    assert [c["rule_id"] for c in summary["checks"]] == list(pack.rule_ids)
+    assert summary["area_differs_from_plan"] is True
+    population = summary["project"]["population_in_units"]
+
+    # the 15-minute circle is computed for the 街道 and judged against 100 %
+    medical = rows.loc["medical_15"]
+    assert medical["unit_name"] == "团城山街道"
+    assert medical["status"] in ("met", "not met")
+    assert medical["mode"] == "walk" and medical["threshold_min"] == 15
+    assert medical["target"] == 100
+    assert medical["source"].startswith("leshan_shizhong_2021-2025_draft.txt:44")
+    run = compute_project(load_project(DEMO_PROJECT))
+    by_unit = run.by_unit.set_index("unit_name")
+    own = by_unit.loc["团城山街道", "medical_walk_15_share_covered"] * 100
+    assert medical["value"] == pytest.approx(own, abs=1e-3)  # same circle as the demo's rule
+    assert population == pytest.approx(by_unit.loc["团城山街道", "population"])
+
+    # ratios from the facility file's 床位数 / 医师数 / 护士数
+    table = read_facilities(
+        DEMO_PROJECT.parent.parent / "facilities" / "tuanchengshan_scenario.csv"
+    ).used
+    health = table[
+        table["category"].isin(GROUPS["medical"] + GROUPS["ems"] + GROUPS["public_health"])
+    ]
+    for rule_id, column, target in (
+        ("beds_per_1000", "beds", 9),
+        ("doctors_per_1000", "doctors", 3.5),
+        ("nurses_per_1000", "nurses", 4.5),
+    ):
+        row = rows.loc[rule_id]
+        expected = health[column].sum() / population * 1000
+        assert row["value"] == pytest.approx(expected, abs=1e-4)
+        assert row["target"] == target
+        assert row["status"] == ("met" if expected >= target else "not met")
+        needed = max(0.0, target * population / 1000 - health[column].sum())
+        assert row["shortfall"] == pytest.approx(needed, abs=0.1)
+        assert row["access_2sfca"] > 0
+
+    # what the inputs cannot support is said plainly
+    for rule_id, words in (
+        ("tcm_15", "中医馆"),
+        ("tcm_hall_primary", "中医馆"),
+        ("tcm_service_village", "中医药服务"),
+        ("village_primary_care", "village"),
+        ("psych_clinic_district", "county"),
+        ("family_doctors_per_10000", "家庭医生数"),
+    ):
+        assert rows.loc[rule_id, "status"] == "not computable", rule_id
+        assert words in rows.loc[rule_id, "note"], rule_id
+    reasons = {c["rule_id"]: c["reason"] for c in summary["not_computable"]}
+    assert "village or community (村/社区) polygons" in reasons["village_primary_care"]
+    assert set(rows.index[rows["status"] == "not modelled"]) == {
+        "community_health_service_coverage",
+        "county_sub_centres",
+    }
+
+    # one map layer per failing rule, and only those
+    failing = {p.stem.removeprefix("failing_") for p in demo_out.glob("failing_*.geojson")}
+    assert failing == set(rows.index[rows["status"] == "not met"])
+    for rule_id in failing:
+        layer = gpd.read_file(demo_out / f"failing_{rule_id}.geojson")
+        assert len(layer) > 0 and layer.crs.to_epsg() == 4326
+
+
+def test_demo_indicators(demo_out):
+    indicators = pd.read_csv(demo_out / "indicators.csv", encoding="utf-8-sig")
+    table = pd.read_csv(shared_path("plans/plan_indicators.csv"), dtype=str)
+    assert len(indicators) == table["plan_file"].str.contains("leshan").sum()
+    by_name = indicators.set_index("indicator_zh")
+    checks = pd.read_csv(demo_out / "checks.csv", encoding="utf-8-sig").set_index("rule_id")
+    beds = by_name.loc["每千常住人口床位数"]
+    assert beds["current"] == pytest.approx(checks.loc["beds_per_1000", "value"], abs=1e-3)
+    assert beds["status"] == checks.loc["beds_per_1000", "status"]
+    share = by_name.loc["居民15分钟到达医疗卫生机构的比例"]
+    assert share["current"] == pytest.approx(checks.loc["medical_15", "value"], abs=1e-3)
+    assert share["status"] in ("met", "not met")
+    assert by_name.loc["中医15分钟可及圈", "status"] == "not computable from the inputs"
+    assert "中医馆" in by_name.loc["中医15分钟可及圈", "missing"]
+    assert by_name.loc["孕产妇死亡率", "status"] == "not computable from the inputs"
+    assert set(indicators["current_area"]) == {"团城山街道"}
+
+
+def test_check_refuses_to_overwrite(demo_out, capsys):
+    args = ["check", str(DEMO_PROJECT), "--plan", "leshan_shizhong", "--out", str(demo_out)]
+    assert main(["-q", *args]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    stale = demo_out / "failing_old_rule.geojson"
+    stale.write_text("{}", encoding="utf-8")
+    assert main(["-q", *args, "--overwrite"]) == 0
+    assert not stale.exists()  # an earlier check's layer is not left behind
+
+
+def test_check_accepts_a_pack_path_and_reports_on_stdout(tmp_path, capsys):
+    pack = tmp_path / "mine.toml"
+    source = load_pack("beihai").path
+    pack.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["check", str(DEMO_PROJECT), "--plan", str(pack), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "primary_care_30" in text and "nurses_per_doctor" in text
+    checks = pd.read_csv(out / "checks.csv", encoding="utf-8-sig").set_index("rule_id")
+    assert checks.loc["primary_care_30", "status"] == "reported"  # no share in the plan
+    assert checks.loc["primary_care_30", "threshold_min"] == 30
+
+
+def test_unknown_pack_and_level(tmp_path, capsys):
+    assert main(["check", str(DEMO_PROJECT), "--plan", "nowhere", "--out", str(tmp_path)]) == 1
+    assert "bundled pack" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="unit level"):
+        compute_checks(DEMO_PROJECT, "pingluo", unit_level="province")
+
+
+# ----------------------------------------------------------------------------- enriched
+
+
+@pytest.fixture(scope="module")
+def enriched(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("enriched")
+    (folder / "facilities.csv").write_text(FACILITIES, encoding="utf-8")
+    boundary = boundary_from_graphml(shared_path(DRIVE_2024), name="团城山").to_crs(4326)
+    area = boundary.geometry.union_all()
+    west = shapely.box(100, 0, SPLIT_LON, 60).intersection(area)
+    east = shapely.box(SPLIT_LON, 0, 130, 60).intersection(area)
+    units = gpd.GeoDataFrame(
+        {"name": ["西片", "东片"], "code": ["W", "E"]}, geometry=[west, east], crs=4326
+    )
+    units.to_file(folder / "villages.geojson", driver="GeoJSON")
+    project = DEMO_PROJECT.read_text(encoding="utf-8")
+    project = project.replace(
+        'path = "../facilities/tuanchengshan_scenario.csv"', 'path = "facilities.csv"'
+    ).replace(
+        "[gaps]",
+        '[units]\npath = "villages.geojson"\nname_column = "name"\ncode_column = "code"\n'
+        'level = "village"\n\n[gaps]',
+    )
+    path = folder / "project.toml"
+    path.write_text(project, encoding="utf-8")
+    return load_project(path)
+
+
+@pytest.fixture(scope="module")
+def leshan(enriched):
+    return compute_checks(enriched, "leshan_shizhong")
+
+
+def _rows(result, rule_id):
+    rows = result.checks[result.checks["rule_id"] == rule_id]
+    return rows.set_index("unit_name")
+
+
+def test_enriched_facility_presence(leshan):
+    hall = _rows(leshan, "tcm_hall_primary")
+    assert hall.loc["东片", "status"] == "met" and hall.loc["东片", "value"] == 100
+    assert hall.loc["西片", "status"] == "not applicable"
+    assert hall.loc[ALL_UNITS, "status"] == "met"
+    village = _rows(leshan, "tcm_service_village")
+    assert village.loc["东片", "status"] == "met"
+    assert village.loc["西片", "status"] == "not met"
+    assert village.loc["西片", ("value", "shortfall")].tolist() == [0.0, 2.0]
+    assert village.loc[ALL_UNITS, "value"] == pytest.approx(100 / 3, abs=1e-3)
+    gaps = leshan.gaps[leshan.gaps["rule_id"] == "tcm_service_village"].set_index("facility_id")
+    assert set(gaps.index) == {"W-CHS1", "W-CHS2"}
+    assert gaps.loc["W-CHS1", "reason"].endswith("no")
+    assert "blank" in gaps.loc["W-CHS2", "reason"]
+    assert set(leshan.failing["tcm_service_village"]["facility_id"]) == {"W-CHS1", "W-CHS2"}
+    physician = _rows(leshan, "public_health_physician")  # counts: 1, 0 (east); 2, blank (west)
+    assert physician.loc["东片", "value"] == 50 and physician.loc["西片", "value"] == 50
+    assert (physician["status"] == "not met").all()
+    assert (_rows(leshan, "fever_clinic_central")["status"] == "not applicable").all()
+    assert _rows(leshan, "fever_sentinel_primary").loc["东片", "status"] == "met"
+
+
+def test_enriched_unit_presence_and_levels(leshan, enriched):
+    villages = _rows(leshan, "village_primary_care")
+    assert villages.loc["东片", "value"] == 2 and villages.loc["西片", "value"] == 2
+    assert (villages["status"] == "met").all()
+    assert villages.loc[ALL_UNITS, ("value", "target")].tolist() == [2, 2]
+    psych = _rows(leshan, "psych_clinic_district")
+    assert psych["status"].tolist() == ["not computable"]
+    assert "village" in psych["note"].iloc[0]  # the units are villages, the rule wants a county
+    assert leshan.summary["project"]["unit_level"] == "village"
+    # declared otherwise, the village rule is the one that cannot be computed
+    county = compute_checks(enriched, "leshan_shizhong", unit_level="county")
+    assert _rows(county, "village_primary_care")["status"].tolist() == ["not computable"]
+    assert "精神心理门诊" in _rows(county, "psych_clinic_district")["note"].iloc[0]
+
+
+def test_enriched_circles(leshan, enriched):
+    medical = _rows(leshan, "medical_15")
+    tcm = _rows(leshan, "tcm_15")
+    assert set(medical.index) == {"西片", "东片", ALL_UNITS}
+    # TCM: the TCM clinic, the centre with a 中医馆 and the station offering TCM — a subset
+    assert (tcm["status"] == "reported").all()
+    assert 0 < tcm.loc[ALL_UNITS, "value"] <= medical.loc[ALL_UNITS, "value"] + 1e-9
+    assert "not counted" in tcm.loc[ALL_UNITS, "note"]  # W-CHS2 has no value
+    run = compute_project(replace(enriched, rules=(leshan.pack.circles[0],)))
+    by_unit = run.by_unit.set_index("unit_name")
+    for unit in ("西片", "东片"):
+        share = by_unit.loc[unit, "medical_15_share_covered"] * 100
+        assert medical.loc[unit, "value"] == pytest.approx(share, abs=1e-3)
+        pop = by_unit.loc[unit, "population"]
+        covered = by_unit.loc[unit, "medical_15_population_covered"]
+        if medical.loc[unit, "status"] == "not met":
+            assert medical.loc[unit, "shortfall"] == pytest.approx(pop - covered, abs=0.1)
+
+
+def test_enriched_ratios(leshan):
+    assert leshan.summary["project"]["units"] == 2
+    run_units = leshan.run.by_unit.set_index("unit_name")["population"]
+    # beds 30 / 0, doctors 16 / 4, nurses 19 / 5 (east / west; the fitness centre has none)
+    for rule_id, east, west in (
+        ("beds_per_1000", 30, 0),
+        ("doctors_per_1000", 16, 4),
+        ("nurses_per_1000", 19, 5),
+    ):
+        rows = _rows(leshan, rule_id)
+        assert rows.loc["东片", "value"] == pytest.approx(east / run_units["东片"] * 1000, 1e-3)
+        assert rows.loc["西片", "value"] == pytest.approx(west / run_units["西片"] * 1000, 1e-3)
+        total = run_units["东片"] + run_units["西片"]
+        assert rows.loc[ALL_UNITS, "value"] == pytest.approx((east + west) / total * 1000, 1e-3)
+        assert (rows["status"] == "not met").all()
+        assert np.isfinite(rows["access_2sfca"]).all()
+    failing = leshan.failing["beds_per_1000"]
+    assert set(failing["unit_name"]) == {"东片", "西片"}
+    indicators = leshan.indicators.set_index("indicator_zh")
+    assert indicators.loc["每千常住人口床位数", "current"] == pytest.approx(
+        _rows(leshan, "beds_per_1000").loc[ALL_UNITS, "value"], abs=1e-3
+    )
+
+
+def test_enriched_other_packs(enriched):
+    qinzhou = compute_checks(enriched, "qinzhou")
+    gps = _rows(qinzhou, "gps_per_10000")  # 全科医生数: east 3 + 1, west 1 + 0
+    run_units = qinzhou.run.by_unit.set_index("unit_name")["population"]
+    assert gps.loc["东片", "value"] == pytest.approx(4 / run_units["东片"] * 10_000, 1e-3)
+    assert gps.loc["西片", "value"] == pytest.approx(1 / run_units["西片"] * 10_000, 1e-3)
+    assert _rows(qinzhou, "sampling_walk_15")["status"].tolist() == ["not computable"]
+    assert "taxonomy" in _rows(qinzhou, "sampling_walk_15")["note"].iloc[0]
+    assert (_rows(qinzhou, "fitness_15")["status"] == "reported").all()
+    assert (_rows(qinzhou, "village_primary_care")["status"] == "met").all()
+    assert _rows(qinzhou, "pharmacists_per_1000")["status"].tolist() == ["not computable"]
+
+    beihai = compute_checks(enriched, "beihai")
+    ratio = _rows(beihai, "nurses_per_doctor")  # 医护比: east 19 / 16, west 5 / 4
+    assert ratio.loc["东片", "value"] == pytest.approx(19 / 16)
+    assert ratio.loc["西片", "value"] == pytest.approx(5 / 4)
+    assert ratio.loc[ALL_UNITS, "value"] == pytest.approx(24 / 20)
+    assert (ratio["status"] == "not met").all()  # below 1 : 1.37
+    beds = _rows(beihai, "nurses_per_bed_hospitals")  # no hospital in the area
+    assert (beds["status"] == "no data").all()
+    primary = _rows(beihai, "primary_beds_per_1000")
+    assert primary.loc["东片", "value"] == pytest.approx(30 / run_units["东片"] * 1000, 1e-3)
+    county = _rows(beihai, "tcm_hospital_per_county")
+    assert county["status"].tolist() == ["not computable"]
+
+    pingluo = compute_checks(enriched, "pingluo")  # no circles at all
+    assert not (pingluo.checks["rule_type"] == "circle").any()
+    assert _rows(pingluo, "public_health_physician").loc["东片", "status"] == "not met"
+    assert _rows(pingluo, "beds_per_1000").loc["东片", "status"] == "not met"
+
+    xiangqiao = compute_checks(enriched, "xiangqiao")
+    fitness = _rows(xiangqiao, "fitness_15")
+    assert fitness.loc[ALL_UNITS, "target"] == 100
+    assert _rows(xiangqiao, "sports_area_per_capita")["status"].tolist() == ["not computable"]
