@@ -69,6 +69,64 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("place", help="name or adcode, e.g. 平罗县, 乐山市市中区, 445102")
     init.add_argument("--out", type=Path, required=True, help="project folder to create")
     init.add_argument("--overwrite", action="store_true", help="replace existing files")
+    sc = sub.add_parser(
+        "scenario", help="what-if: add, close or move facilities; coverage before and after"
+    )
+    sc.add_argument(
+        "project", type=Path, help="project file, or a scenario file with a [scenario] table"
+    )
+    sc.add_argument("--add", type=Path, help="facility file with facilities to add")
+    sc.add_argument(
+        "--close", action="append", default=[], metavar="ID,ID", help="facility ids to close"
+    )
+    sc.add_argument(
+        "--move",
+        action="append",
+        default=[],
+        metavar="ID=LON,LAT",
+        help="move a facility to a WGS84 position (repeatable)",
+    )
+    _add_out(sc)
+    st = sub.add_parser(
+        "sites", help="rank candidate sites and choose new ones for a rule (or 片区: --catchments)"
+    )
+    st.add_argument("project", type=Path, help="project file, e.g. data/demo/tuanchengshan.toml")
+    st.add_argument("--rule", required=True, help="rule id (its facilities, mode and threshold)")
+    source = st.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--candidates", type=Path, help="candidate sites: a table with id and lon/lat, or points"
+    )
+    source.add_argument(
+        "--grid", type=float, metavar="M", help="candidates on an M-metre grid, snapped to streets"
+    )
+    source.add_argument(
+        "--gap-nodes", action="store_true", help="candidates at the street nodes of the uncovered"
+    )
+    source.add_argument(
+        "--catchments",
+        type=int,
+        metavar="K",
+        help="instead of siting: K sub-centres among the rule's facilities and their 片区",
+    )
+    st.add_argument("--candidates-crs", help="coordinate system of --candidates (default wgs84)")
+    st.add_argument(
+        "--exclude",
+        type=Path,
+        action="append",
+        default=[],
+        help="polygons where no site may go (repeatable)",
+    )
+    st.add_argument("--model", choices=("mclp", "lscp", "pmedian"), default="mclp")
+    st.add_argument("--p", type=int, help="number of new sites (mclp, pmedian)")
+    st.add_argument(
+        "--target-share",
+        type=float,
+        default=1.0,
+        help="lscp: share of the coverable residents to cover (default 1)",
+    )
+    st.add_argument("--time-limit", type=float, default=60.0, help="solver time limit, seconds")
+    st.add_argument("--tier", help="--catchments: only facilities of this tier (e.g. township)")
+    _add_out(st)
     for command in sub.choices.values():  # -v/-q also after the command name
         command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
         command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
@@ -176,6 +234,44 @@ def _dispatch(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"wrote {', '.join(paths)} to {args.out}")
             print(f"next: fill in the TODO inputs of {paths['project.toml']}, check its rules")
+        return 0
+    if args.command == "scenario":
+        from .scenario import scenario_from_cli
+
+        result = scenario_from_cli(
+            args.project,
+            add=args.add,
+            close=args.close,
+            move=args.move,
+            out=args.out,
+            overwrite=args.overwrite,
+        )
+        if not args.quiet:
+            print("\n".join(result.describe()))
+            print(f"outputs in {args.out} (scenario_summary.json, scenario_map.html …)")
+        return 0
+    if args.command == "sites":
+        from . import sites
+
+        lines = sites.sites_from_cli(
+            args.project,
+            rule=args.rule,
+            candidates=args.candidates,
+            candidates_crs=args.candidates_crs,
+            grid_m=args.grid,
+            gap_nodes=args.gap_nodes,
+            catchments_k=args.catchments,
+            tier=args.tier,
+            exclude=args.exclude,
+            model=args.model,
+            p=args.p,
+            target_share=args.target_share,
+            time_limit_s=args.time_limit,
+            out=args.out,
+            overwrite=args.overwrite,
+        )
+        if not args.quiet:
+            print("\n".join(lines))
         return 0
     raise AssertionError(args.command)  # argparse guarantees a known command
 

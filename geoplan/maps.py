@@ -40,7 +40,15 @@ from ._io import write_text
 from .errors import InputError
 from .schema import CATEGORIES, GROUP_LABELS, TIER_LABELS
 
-__all__ = ["BAND_COLOURS", "GROUP_COLOURS", "coverage_map", "map_html", "save_map"]
+__all__ = [
+    "BAND_COLOURS",
+    "GROUP_COLOURS",
+    "FeatureLayer",
+    "coverage_map",
+    "feature_map",
+    "map_html",
+    "save_map",
+]
 
 BAND_COLOURS: tuple[str, ...] = ("#006837", "#66bd63", "#f59d3d", "#d73027", "#8c8c8c")
 """Street colours: ≤ ⅓ threshold, ≤ ⅔, ≤ threshold, > threshold, unreachable."""
@@ -646,17 +654,7 @@ def _legend_html(
             f"top {MAX_RANK_LABELS} labelled with their rank by uncovered population"
             "</span></div>"
         )
-    if has_boundary:
-        parts.append(
-            f'<div class="gp-row"><span class="gp-sym">'
-            f"{_swatch_line(_BOUNDARY_COLOUR, dashed=True, width=2)}</span>"
-            "<span>边界 / boundary</span></div>"
-        )
-    if attribution:
-        parts.append(
-            '<div class="gp-attr">数据 / Data: ' + "; ".join(_e(a) for a in attribution) + "</div>"
-        )
-    parts.append("</div>")
+    parts.extend(_legend_footer(has_boundary=has_boundary, attribution=attribution))
     return "\n".join(parts)
 
 
@@ -1036,3 +1034,376 @@ def map_html(m: folium.Map) -> str:
 def save_map(m: folium.Map, path: str | Path) -> None:
     """Write ``m`` as one self-contained HTML file (atomically), loading nothing online."""
     write_text(path, map_html(m))
+
+
+# --------------------------------------------------------------------------- feature maps
+
+_FEATURE_KINDS = ("points", "lines", "areas", "markers")
+_MARKER_SHAPES = ("cross", "arrow", "plus", "star", "ring", "label")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
+
+
+class FeatureLayer:
+    """One toggleable layer of :func:`feature_map`.
+
+    Parameters
+    ----------
+    name : str
+        Layer-control label (escaped).
+    frame : GeoDataFrame
+        The features, any CRS (a frame without CRS must be lon/lat).
+    kind : {"points", "lines", "areas", "markers"}
+        Circle markers, polylines, polygons, or fixed-size symbols (``shape``).
+    style : mapping
+        Leaflet path options for every feature (``color``, ``weight``, ``fillOpacity`` …;
+        points also ``radius``); markers read ``color`` and ``size`` (px).
+    colour_column, radius_column, tooltip_column : str, optional
+        Per-feature colour (``#rrggbb``; the fill of points, the line of lines, both for
+        areas and markers), circle radius in pixels, and plain-text tooltip (escaped; line
+        breaks kept).
+    shape : {"cross", "arrow", "plus", "star", "ring", "label"}
+        Symbol of a markers layer; ``arrow`` points along ``rotation_column`` (degrees
+        clockwise from north) and ``label`` shows ``label_column``'s text in a disc.
+    show : bool
+        Whether the layer is on when the map opens.
+    swatch : str, optional
+        Colour of the layer-control swatch (default: the style's colour).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        frame: gpd.GeoDataFrame,
+        *,
+        kind: str = "points",
+        style: Mapping | None = None,
+        colour_column: str | None = None,
+        radius_column: str | None = None,
+        tooltip_column: str | None = None,
+        shape: str = "cross",
+        rotation_column: str | None = None,
+        label_column: str | None = None,
+        show: bool = True,
+        swatch: str | None = None,
+    ) -> None:
+        if kind not in _FEATURE_KINDS:
+            raise InputError(f"layer {name!r}: kind must be one of {_FEATURE_KINDS}, got {kind!r}")
+        if shape not in _MARKER_SHAPES:
+            raise InputError(f"layer {name!r}: shape must be one of {_MARKER_SHAPES}")
+        columns = (colour_column, radius_column, tooltip_column, rotation_column, label_column)
+        _require(frame, [c for c in columns if c is not None], f"layer {name!r}")
+        self.name = str(name)
+        self.frame = frame
+        self.kind = kind
+        self.style = dict(style or {})
+        self.colour_column = colour_column
+        self.radius_column = radius_column
+        self.tooltip_column = tooltip_column
+        self.shape = shape
+        self.rotation_column = rotation_column
+        self.label_column = label_column
+        self.show = bool(show)
+        self.swatch = swatch
+
+
+def _safe_colour(value: object, default: str = _OTHER_COLOUR) -> str:
+    """A ``#rgb``/``#rrggbb`` colour, else ``default`` (never raw text into HTML/CSS)."""
+    text = "" if _missing(value) else str(value)
+    return text if _COLOUR.match(text) else default
+
+
+def _tooltip_html(value: object) -> str | None:
+    if _missing(value) or str(value) == "":
+        return None
+    return "<br>".join(_e(line) for line in str(value).splitlines())
+
+
+def _marker_svg(shape: str, colour: str, size: int, rotation_deg: float, label: str) -> str:
+    """Inline SVG (or a disc with escaped text) for one marker; no fonts or files needed."""
+    s = size
+    h = s / 2
+    if shape == "label":
+        return (
+            f'<div class="gp-rank" style="background:{colour};width:{s}px;height:{s}px;'
+            f'line-height:{s - 3}px">{_e(label)}</div>'
+        )
+    if shape == "cross":
+        a, b = s * 0.2, s * 0.8
+        path = f"M{a:.1f} {a:.1f}L{b:.1f} {b:.1f}M{b:.1f} {a:.1f}L{a:.1f} {b:.1f}"
+        body = (
+            f'<path d="{path}" stroke="#fff" stroke-width="{s * 0.34:.1f}" '
+            'stroke-linecap="round"/>'
+            f'<path d="{path}" stroke="{colour}" stroke-width="{s * 0.2:.1f}" '
+            'stroke-linecap="round"/>'
+        )
+    elif shape == "arrow":
+        body = (
+            f'<path d="M{s * 0.1:.1f} {s * 0.15:.1f}L{s * 0.95:.1f} {h:.1f}L{s * 0.1:.1f} '
+            f'{s * 0.85:.1f}L{s * 0.3:.1f} {h:.1f}Z" fill="{colour}" stroke="#fff" '
+            'stroke-width="1.2" stroke-linejoin="round" '
+            f'transform="rotate({rotation_deg - 90:.1f} {h:.1f} {h:.1f})"/>'
+        )
+    elif shape == "plus":
+        a, b = s * 0.28, s * 0.72
+        body = (
+            f'<circle cx="{h:.1f}" cy="{h:.1f}" r="{h - 1:.1f}" fill="{colour}" stroke="#fff" '
+            'stroke-width="1.5"/>'
+            f'<path d="M{h:.1f} {a:.1f}V{b:.1f}M{a:.1f} {h:.1f}H{b:.1f}" stroke="#fff" '
+            f'stroke-width="{s * 0.14:.1f}" stroke-linecap="round"/>'
+        )
+    elif shape == "star":
+        angles = np.deg2rad(np.arange(10) * 36.0 - 90.0)
+        radii = np.where(np.arange(10) % 2 == 0, h - 1, (h - 1) * 0.45)
+        points = " ".join(
+            f"{h + r * math.cos(t):.1f},{h + r * math.sin(t):.1f}"
+            for r, t in zip(radii, angles, strict=True)
+        )
+        body = (
+            f'<polygon points="{points}" fill="{colour}" stroke="#fff" stroke-width="1.5" '
+            'stroke-linejoin="round"/>'
+        )
+    else:  # ring
+        body = (
+            f'<circle cx="{h:.1f}" cy="{h:.1f}" r="{h - 2:.1f}" fill="#fff" fill-opacity="0.6" '
+            f'stroke="{colour}" stroke-width="2.5" stroke-dasharray="3 2"/>'
+        )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{s}" height="{s}" '
+        f'viewBox="0 0 {s} {s}" style="overflow:visible">{body}</svg>'
+    )
+
+
+def _feature_rows(layer: FeatureLayer) -> list[list]:
+    """``[geometry or [lat, lon], colour, radius, tooltip, marker html]`` per feature."""
+    frame = layer.frame
+    if frame.crs is None:
+        frame = _to_wgs84(frame, f"layer {layer.name!r}")
+    frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
+    if layer.kind in ("lines", "areas"):
+        geoms = _simplified(frame.geometry)
+    else:
+        geoms = frame.geometry.to_crs(4326)
+    n = len(frame)
+    default = _safe_colour(layer.style.get("color"), _OTHER_COLOUR)
+
+    def values(column: str | None) -> list:
+        return [None] * n if column is None else frame[column].tolist()
+
+    colours, radii, tips = (
+        values(layer.colour_column),
+        values(layer.radius_column),
+        values(layer.tooltip_column),
+    )
+    rotations, labels = values(layer.rotation_column), values(layer.label_column)
+    size = int(layer.style.get("size", 18))
+    rows = []
+    for i, geom in enumerate(geoms):
+        colour = None if layer.colour_column is None else _safe_colour(colours[i], default)
+        radius = None
+        if not _missing(radii[i]) and math.isfinite(float(radii[i])):
+            radius = round(float(radii[i]), 2)
+        if layer.kind in ("points", "markers"):
+            point = geom if geom.geom_type == "Point" else geom.representative_point()
+            where: object = [round(point.y, 6), round(point.x, 6)]
+        else:
+            where = _geojson_geometry(geom)
+            if where is None:
+                continue
+        marker = None
+        if layer.kind == "markers":
+            rotation = 0.0 if _missing(rotations[i]) else float(rotations[i])
+            label = "" if _missing(labels[i]) else str(labels[i])
+            marker = _marker_svg(layer.shape, colour or default, size, rotation, label)
+        rows.append([where, colour, radius, _tooltip_html(tips[i]), marker])
+    return rows
+
+
+_FEATURES_JS = """
+function gpFeatureLayer(group, kind, rows, style, size) {
+    /* rows: [geometry | [lat, lon], colour|null, radius|null, tooltip html|null, icon html] */
+    rows.forEach(function (r) {
+        var s = Object.assign({}, style), layer;
+        if (r[1] !== null) {
+            if (kind !== "points") { s.color = r[1]; }
+            s.fillColor = r[1];
+        }
+        if (kind === "points") {
+            if (r[2] !== null) { s.radius = r[2]; }
+            layer = L.circleMarker(r[0], s);
+        } else if (kind === "markers") {
+            layer = L.marker(r[0], {icon: L.divIcon({className: "gp-marker", html: r[4],
+                iconSize: [size, size], iconAnchor: [size / 2, size / 2]}), keyboard: false});
+        } else {
+            layer = L.geoJSON(r[0], {style: function () { return s; }});
+        }
+        if (r[3] !== null) { layer.bindTooltip(r[3], {sticky: kind !== "points"}); }
+        layer.addTo(group);
+    });
+}
+"""
+
+_LEGEND_SYMBOLS = (
+    "dot",
+    "line",
+    "dashed",
+    "area",
+    "cross",
+    "arrow",
+    "plus",
+    "star",
+    "ring",
+    "label",
+    "text",
+)
+
+
+def _legend_symbol(symbol: str, colour: str) -> str:
+    if symbol == "dot":
+        return _swatch_dot(colour, size=11)
+    if symbol in ("line", "dashed"):
+        return _swatch_line(colour, dashed=symbol == "dashed", width=3)
+    if symbol == "area":
+        return (
+            f'<span class="gp-area" style="background:{colour};opacity:0.55;'
+            f'border:1.5px solid {colour}"></span>'
+        )
+    if symbol == "text":
+        return ""
+    return _marker_svg(symbol, colour, 16, 90.0, "1" if symbol == "label" else "")
+
+
+def feature_map(
+    *,
+    title_zh: str,
+    title_en: str,
+    boundary: gpd.GeoDataFrame | None,
+    layers: Sequence[FeatureLayer],
+    legend: Sequence[tuple[str, Sequence[tuple[str, str, str]]]] = (),
+    notes_zh: Sequence[str] = (),
+    notes_en: Sequence[str] = (),
+    attribution: Sequence[str] = (),
+) -> folium.Map:
+    """A map of generic feature layers with a bilingual legend (scenarios, sites, 片区).
+
+    Parameters
+    ----------
+    title_zh, title_en : str
+        Map title (legend and HTML ``<title>``).
+    boundary : GeoDataFrame or None
+        Study-area polygons, any CRS; the map fits to it (else to the layers).
+    layers : sequence of FeatureLayer
+        Drawn in order (later on top); each is one entry of the layer control.
+    legend : sequence of (heading, rows)
+        Legend sections; each row is ``(symbol, colour, label)`` with symbol one of
+        ``dot``, ``line``, ``dashed``, ``area``, ``cross``, ``arrow``, ``plus``, ``star``,
+        ``ring``, ``label`` (a numbered disc) or ``text`` (the label alone). Every text is
+        escaped.
+    notes_zh, notes_en, attribution : sequences of str
+        Warnings shown in the legend (paired by position) and data credits.
+
+    Returns
+    -------
+    folium.Map
+        Write it with :func:`save_map`.
+    """
+    if boundary is not None and boundary.empty:
+        boundary = None
+    boundary_wgs = None if boundary is None else _to_wgs84(boundary, "boundary")
+    frames = [_to_wgs84(layer.frame, f"layer {layer.name!r}") for layer in layers]
+    bounds = _bounds(boundary_wgs, None, None)
+    if bounds is None:
+        boxes = [f.total_bounds for f in frames if not f.empty]
+        boxes = [b for b in boxes if np.all(np.isfinite(b))]
+        if boxes:
+            arr = np.array(boxes)
+            bounds = [
+                [float(arr[:, 1].min()), float(arr[:, 0].min())],
+                [float(arr[:, 3].max()), float(arr[:, 2].max())],
+            ]
+    centre = (
+        [35.0, 105.0]
+        if bounds is None
+        else [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+    )
+    m = folium.Map(
+        location=centre,
+        zoom_start=13,
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=False,
+        zoom_snap=0.25,
+        zoom_delta=0.5,
+    )
+    m.get_root().title = _e(f"{title_zh} / {title_en}")
+    parts = [
+        '<div class="gp-legend" id="gp-legend">',
+        f'<div class="gp-title">{_e(title_zh)}</div>',
+        f'<div class="gp-subtitle">{_e(title_en)}</div>',
+    ]
+    for zh, en in zip_longest(notes_zh, notes_en, fillvalue=""):
+        lines = "<br>".join(_e(t) for t in (zh, en) if t)
+        parts.append(f'<div class="gp-note">⚠ {lines}</div>')
+    for heading, rows in legend:
+        parts.append(f'<div class="gp-h">{_e(heading)}</div>')
+        for symbol, colour, label in rows:
+            if symbol not in _LEGEND_SYMBOLS:
+                raise InputError(f"legend symbol must be one of {_LEGEND_SYMBOLS}, got {symbol!r}")
+            if symbol == "text":
+                parts.append(f'<div class="gp-rule">{_e(label)}</div>')
+                continue
+            sym = _legend_symbol(symbol, _safe_colour(colour))
+            parts.append(
+                f'<div class="gp-row"><span class="gp-sym">{sym}</span>'
+                f"<span>{_e(label)}</span></div>"
+            )
+    parts.extend(_legend_footer(has_boundary=boundary_wgs is not None, attribution=attribution))
+    m.add_child(_Setup(legend_html="\n".join(parts), attribution=attribution))
+    m.add_child(_Script(_FEATURES_JS, wrap=False))
+    if boundary is not None:
+        _boundary_layer(boundary).add_to(m)
+    in_front = []
+    for layer in layers:
+        colour = _safe_colour(layer.swatch or layer.style.get("color"))
+        if layer.kind in ("lines",):
+            swatch = _swatch_line(colour)
+        elif layer.kind == "areas":
+            swatch = _legend_symbol("area", colour)
+        elif layer.kind == "markers":
+            swatch = _legend_symbol(layer.shape if layer.shape != "label" else "dot", colour)
+        else:
+            swatch = _swatch_dot(colour)
+        group = folium.FeatureGroup(name=f"{swatch} {_e(layer.name)}", show=layer.show)
+        style = {k: v for k, v in layer.style.items() if k != "size"}
+        size = int(layer.style.get("size", 18))
+        group.add_child(
+            _Script(
+                f"gpFeatureLayer(parent, {_js(layer.kind)}, {_js(_feature_rows(layer))}, "
+                f"{_js(style)}, {size});"
+            )
+        )
+        group.add_to(m)
+        if layer.kind == "points":
+            in_front.append(group)
+    if in_front:
+        m.add_child(_KeepInFront(in_front))
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    if bounds is not None:
+        m.add_child(_FitBesidePanels(bounds))
+    return m
+
+
+def _legend_footer(*, has_boundary: bool, attribution: Sequence[str]) -> list[str]:
+    """The legend's last lines: the boundary symbol, the data attribution, the closing tag."""
+    parts = []
+    if has_boundary:
+        parts.append(
+            f'<div class="gp-row"><span class="gp-sym">'
+            f"{_swatch_line(_BOUNDARY_COLOUR, dashed=True, width=2)}</span>"
+            "<span>边界 / boundary</span></div>"
+        )
+    if attribution:
+        parts.append(
+            '<div class="gp-attr">数据 / Data: ' + "; ".join(_e(a) for a in attribution) + "</div>"
+        )
+    parts.append("</div>")
+    return parts
