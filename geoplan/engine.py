@@ -7,7 +7,11 @@ walking speed, then the along-edge part to one of the edge's end nodes (one-way 
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,8 +19,9 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 
-from .errors import NetworkError
+from .errors import InputError, NetworkError
 
 logger = logging.getLogger(__name__)
 
@@ -63,36 +68,382 @@ def mode_edge_mask(forward_s: np.ndarray, backward_s: np.ndarray) -> np.ndarray:
 def snap_points(network, x: np.ndarray, y: np.ndarray, *, usable: np.ndarray | None = None) -> Snap:
     """Snap points (network CRS, metres) to the nearest usable edge, exactly.
 
+    The nearest point of every usable edge is found exactly (the distance is GEOS's
+    point-to-segment distance, the fraction equals ``shapely.line_locate_point(...,
+    normalized=True)``); among edges at the same distance the lowest row wins. Candidates come
+    from a k-d tree over short pieces of the edges' straight segments and their vertices (see
+    :class:`_SegmentIndex`), with a bound that proves no other edge is nearer. Indexes are
+    cached by content, and so are the last few snaps of large point sets to all edges: a
+    second mode then only re-snaps the points whose nearest edge it may not use.
+
     Parameters
     ----------
     network : Network
         The street network.
     x, y : array of float
-        Point coordinates in ``network.crs``.
+        Point coordinates in ``network.crs``; must be finite.
     usable : bool array, optional
         Edges the mode may use; others are never snapped to.
     """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    x = np.ascontiguousarray(x, dtype=float).ravel()
+    y = np.ascontiguousarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x and y differ in length ({len(x)} and {len(y)})")
     geoms = np.asarray(network.edges.geometry.values)
-    candidates = np.arange(len(geoms)) if usable is None else np.flatnonzero(usable)
-    if len(candidates) == 0:
+    keep = np.ones(len(geoms), dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
+    if keep.shape != (len(geoms),):
+        raise ValueError(f"usable has shape {keep.shape}; expected one flag per edge")
+    if not keep.any():
         raise NetworkError("the network has no edge usable by this travel mode")
-    points = shapely.points(x, y)
-    if len(points) == 0:
+    if len(x) == 0:
         empty = np.empty(0)
         return Snap(empty.astype(np.int64), empty, empty)
-    tree = shapely.STRtree(geoms[candidates])
-    (point_idx, tree_idx), distance = tree.query_nearest(
-        points, return_distance=True, all_matches=False
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum())} of {len(x)} points have non-finite coordinates "
+            f"(first at position {int(np.flatnonzero(bad)[0])}); drop or fix them before snapping"
+        )
+    edges = _EdgeCoordinates.of(geoms)
+    if keep.mean() >= _SHARE_MIN_USABLE:
+        full = _snap_all_edges(edges, x, y)
+        if full is not None:
+            wrong = ~keep[full.edge]
+            if not wrong.any():
+                return full
+            # The nearest of all edges, where usable, is the nearest usable one (and the
+            # lowest of the usable ones at that distance): only the others are snapped again.
+            redo = np.flatnonzero(wrong)
+            part = _snap_with(_segment_index(edges, keep), x[redo], y[redo])
+            full.edge[redo] = part.edge
+            full.fraction[redo] = part.fraction
+            full.snap_distance_m[redo] = part.snap_distance_m
+            return full
+    return _snap_with(_segment_index(edges, keep), x, y)
+
+
+def _snap_with(index: _SegmentIndex | None, x: np.ndarray, y: np.ndarray) -> Snap:
+    """Snap finite points with one index, in blocks, in a space-filling-curve order."""
+    if index is None:
+        raise NetworkError("the network has no edge usable by this travel mode")
+    order = _spatial_order(x, y)  # neighbours in space, neighbours in memory: 2× faster
+    xs, ys = x[order], y[order]
+    seg = np.empty(len(x), dtype=np.int64)
+    for start in range(0, len(x), _SNAP_CHUNK):
+        part = slice(start, start + _SNAP_CHUNK)
+        seg[part] = index.nearest_segment(xs[part], ys[part])
+    distance_m, fraction = index.locate(seg, xs, ys)
+    edge = np.empty(len(x), dtype=np.int64)
+    edge[order] = index.edge[seg]
+    out_fraction, out_distance_m = np.empty(len(x)), np.empty(len(x))
+    out_fraction[order] = fraction
+    out_distance_m[order] = distance_m
+    return Snap(edge, out_fraction, out_distance_m)
+
+
+def _snap_all_edges(edges: _EdgeCoordinates, x: np.ndarray, y: np.ndarray) -> Snap | None:
+    """Snap to every edge, remembering the answers for large point sets (a small LRU)."""
+    index = _segment_index(edges, None)
+    if index is None:
+        return None
+    if len(x) < _MEMO_MIN_POINTS:
+        return _snap_with(index, x, y)
+    digest = hashlib.blake2b(edges.key, digest_size=20)
+    digest.update(x.view(np.uint8))
+    digest.update(y.view(np.uint8))
+    key = digest.digest()
+    with _SNAP_CACHE_LOCK:
+        snap = _SNAP_MEMO.get(key)
+        if snap is not None:
+            _SNAP_MEMO.move_to_end(key)
+    if snap is None:
+        snap = _snap_with(index, x, y)
+        with _SNAP_CACHE_LOCK:
+            _SNAP_MEMO[key] = snap
+            while len(_SNAP_MEMO) > _SNAP_MEMO_SIZE:
+                _SNAP_MEMO.popitem(last=False)
+    # copies: callers own their arrays, the memo must not change under them
+    return Snap(snap.edge.copy(), snap.fraction.copy(), snap.snap_distance_m.copy())
+
+
+# ---- exact nearest-segment search
+
+_PIECE_M = 10.0
+"""Longest piece (m) whose midpoint stands for a segment in the k-d tree."""
+_SNAP_ROUNDS_K = (3, 16, 64)
+"""Neighbours asked for in successive rounds; points still unproven get a ball query."""
+_SNAP_CHUNK = 1 << 17
+"""Points per block in the first round (bounds memory to a few arrays of chunk × k)."""
+_SNAP_TOL_M = 1e-6
+"""Slack (m) added to the bound so that rounding never drops a candidate."""
+_SNAP_CACHE_SIZE = 3
+"""Indexes kept (all edges and two modes' usable edges)."""
+_SNAP_CACHE: OrderedDict[bytes, _SegmentIndex | None] = OrderedDict()
+_SHARE_MIN_USABLE = 0.9
+"""Snap to all edges first (and re-snap the few misfits) when a mode may use this share."""
+_MEMO_MIN_POINTS = 10_000
+"""Snaps of at least this many points to all edges are remembered ..."""
+_SNAP_MEMO_SIZE = 4
+"""... this many of them (each about 24 bytes per point)."""
+_SNAP_MEMO: OrderedDict[bytes, Snap] = OrderedDict()
+_SNAP_CACHE_LOCK = threading.Lock()
+_NO_SEGMENT = np.iinfo(np.int64).max
+
+
+def _spatial_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Point order along a Z-curve over a 256 × 256 grid (a stable radix sort of uint16)."""
+    if len(x) < 2:
+        return np.arange(len(x))
+    cells = []
+    for v in (x, y):
+        lo, span = float(v.min()), float(v.max() - v.min())
+        cell = ((v - lo) * (255.0 / span)) if span > 0 else np.zeros(len(v))
+        cell = cell.astype(np.uint16)
+        for shift, mask in ((4, 0x0F0F), (2, 0x3333), (1, 0x5555)):
+            cell = (cell | (cell << shift)) & mask
+        cells.append(cell)
+    code = (cells[0] | (cells[1] << 1)).astype(np.uint16)
+    return np.argsort(code, kind="stable")
+
+
+@dataclass(frozen=True, eq=False)
+class _SegmentIndex:
+    """The straight segments of the usable edges, and a k-d tree proving the nearest one.
+
+    Segments are cut into pieces of at most ``_PIECE_M``; the tree holds every piece's
+    midpoint (pointing to its segment) and every distinct vertex (pointing to the lowest
+    segment that ends there). If a segment's nearest point to ``p`` is one of its ends, that
+    vertex is an item at exactly the segment's distance ``d`` (and its segment is at most as
+    far); otherwise it is the foot of the perpendicular, which lies in a piece of half-length
+    at most ``half_m`` whose midpoint is on the same line, so that item is within
+    ``sqrt(d² + half_m²)`` (Pythagoras). Hence once the best distance found, ``d*``, gives
+    ``sqrt(d*² + half_m²) < r``, with ``r`` the distance of the nearest item not looked at,
+    every segment as near as ``d*`` has been looked at (or one of lower position that is as
+    near): the answer is exact. Far from the network the bound is almost ``d*`` itself.
+    """
+
+    ends: np.ndarray  # (m, 4): ax, ay, bx, by per segment, in edge order then along the edge
+    ranking: np.ndarray  # (m, 8): ax, ay, bx, by, dx, dy, len², len (one gather per lookup)
+    edge: np.ndarray  # edge row per segment
+    offset_m: np.ndarray  # length along the edge before the segment
+    length_m: np.ndarray  # segment length
+    edge_length_m: np.ndarray  # geometric length of the segment's edge
+    tree: cKDTree
+    item_segment: np.ndarray
+    half_m: float
+
+    def nearest_segment(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Position of the nearest segment per point (the lowest position among equals)."""
+        n = len(x)
+        best_m = np.full(n, np.inf)
+        best = np.full(n, _NO_SEGMENT, dtype=np.int64)
+        todo = np.arange(n)
+        for k in _SNAP_ROUNDS_K:
+            k = min(k, self.tree.n)
+            dist, item = self.tree.query(np.column_stack([x[todo], y[todo]]), k=k, workers=-1)
+            dist, item = dist.reshape(len(todo), k), item.reshape(len(todo), k)
+            self._merge(todo, *self._rank(x[todo], y[todo], item), best_m, best)
+            reach_m = np.full(len(todo), np.inf) if k == self.tree.n else dist[:, -1]
+            todo = todo[self._bound_m2(best_m[todo]) >= reach_m * reach_m]
+            if len(todo) == 0:
+                return best
+        # Rare: more candidates than the last round held. Every item within the bound.
+        radius_m = np.sqrt(self._bound_m2(best_m[todo])) * (1 + 1e-12)
+        hits = self.tree.query_ball_point(
+            np.column_stack([x[todo], y[todo]]), radius_m, return_sorted=False
+        )
+        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+        item = np.full((len(todo), max(1, int(counts.max()))), self.tree.n, dtype=np.int64)
+        item[np.arange(item.shape[1]) < counts[:, None]] = np.concatenate(
+            [np.asarray(h, dtype=np.int64) for h in hits]
+        )
+        self._merge(todo, *self._rank(x[todo], y[todo], item), best_m, best)
+        return best
+
+    def _bound_m2(self, best_m: np.ndarray) -> np.ndarray:
+        """Squared radius within which every item that could still matter lies."""
+        return (best_m + _SNAP_TOL_M) ** 2 + self.half_m**2
+
+    def _rank(self, x: np.ndarray, y: np.ndarray, item: np.ndarray) -> tuple:
+        """Per point, the nearest segment among its ``item`` row (``tree.n`` = none).
+
+        Distances with GEOS's arithmetic (``Distance::pointToSegment``), bit for bit, so
+        that equal distances are equal here as in shapely; ties go to the lower position.
+        """
+        missing = item >= self.tree.n
+        seg = self.item_segment[np.where(missing, 0, item)]
+        ax, ay, bx, by, dx, dy, len2, length = np.moveaxis(self.ranking[seg], -1, 0)
+        ex = x[:, None] - ax
+        ey = y[:, None] - ay
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (ex * dx + ey * dy) / len2
+            inner = np.abs(ex * dy - ey * dx) / len2 * length
+        to_a = np.sqrt(ex * ex + ey * ey)
+        ex = x[:, None] - bx
+        ey = y[:, None] - by
+        to_b = np.sqrt(ex * ex + ey * ey)
+        dist = np.where(r >= 1, to_b, inner)
+        dist = np.where((r <= 0) | (len2 == 0), to_a, dist)
+        dist[missing] = np.inf
+        low = dist.min(axis=1)
+        low_seg = np.where(dist == low[:, None], seg, _NO_SEGMENT).min(axis=1)
+        return low, low_seg
+
+    @staticmethod
+    def _merge(todo, low, low_seg, best_m, best) -> None:
+        """Keep the better of the old best and a round's best (distance, then position)."""
+        old_m, old = best_m[todo], best[todo]
+        better = (low < old_m) | ((low == old_m) & (low_seg < old))
+        best_m[todo] = np.where(better, low, old_m)
+        best[todo] = np.where(better, low_seg, old)
+
+    def locate(
+        self, seg: np.ndarray, x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Distance (m) to the chosen segments and the fraction along their edges.
+
+        The arithmetic is GEOS's (``Distance::pointToSegment``, ``LengthIndexOfPoint``), so
+        the results equal ``shapely.distance`` and ``shapely.line_locate_point``.
+        """
+        ax, ay, bx, by = self.ends[seg].T
+        dx, dy = bx - ax, by - ay
+        len2 = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = ((x - ax) * dx + (y - ay) * dy) / len2
+            s = ((ay - y) * dx - (ax - x) * dy) / len2
+        to_a = np.sqrt((x - ax) ** 2 + (y - ay) ** 2)
+        to_b = np.sqrt((x - bx) ** 2 + (y - by) ** 2)
+        point = len2 == 0
+        distance_m = np.where(
+            point | (r <= 0), to_a, np.where(r >= 1, to_b, np.abs(s) * np.sqrt(len2))
+        )
+        at_a = (x == ax) & (y == ay)
+        at_b = (x == bx) & (y == by) & ~at_a
+        r = np.where(at_a | point, 0.0, np.where(at_b, 1.0, r))
+        offset, length = self.offset_m[seg], self.length_m[seg]
+        along = np.where(r <= 0, offset, np.where(r <= 1, offset + r * length, offset + length))
+        total = self.edge_length_m[seg]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fraction = np.where(total > 0, along / total, 0.0)  # zero-length edges: 0
+        return distance_m, np.clip(fraction, 0.0, 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class _EdgeCoordinates:
+    """All edges' vertices, flat: their edge row, where a new part (of a multi-part line)
+    starts, and a digest of it all for cache keys."""
+
+    coords: np.ndarray
+    line: np.ndarray
+    new_part: np.ndarray
+    key: bytes
+
+    @classmethod
+    def of(cls, geoms: np.ndarray) -> _EdgeCoordinates:
+        types = shapely.get_type_id(geoms)
+        if np.isin(types, (-1, 1, 2)).all():  # missing, LineString, LinearRing
+            coords, line = shapely.get_coordinates(geoms, return_index=True)
+            new_part = np.zeros(len(line), dtype=bool)
+        else:  # parts of multi-part lines are not joined; measures run on across them
+            parts, part_edge = shapely.get_parts(geoms, return_index=True)
+            coords, part = shapely.get_coordinates(parts, return_index=True)
+            line = part_edge[part]
+            new_part = np.ones(len(part), dtype=bool)
+            new_part[1:] = part[1:] != part[:-1]
+        digest = hashlib.blake2b(f"{_PIECE_M}/{len(geoms)}".encode(), digest_size=20)
+        for array in (coords, line, new_part):
+            digest.update(np.ascontiguousarray(array).view(np.uint8))
+        return cls(coords, line, new_part, digest.digest())
+
+
+def _segment_index(edges: _EdgeCoordinates, keep: np.ndarray | None) -> _SegmentIndex | None:
+    """The :class:`_SegmentIndex` of the kept edges (None: all), cached by content (LRU).
+
+    None when the kept edges have no segment at all (empty geometries).
+    """
+    digest = hashlib.blake2b(edges.key, digest_size=20)
+    if keep is not None and not keep.all():
+        digest.update(np.packbits(keep).view(np.uint8))
+    key = digest.digest()
+    with _SNAP_CACHE_LOCK:
+        if key in _SNAP_CACHE:
+            _SNAP_CACHE.move_to_end(key)
+            return _SNAP_CACHE[key]
+    if keep is None or keep.all():
+        index = _build_segment_index(edges.coords, edges.line, edges.new_part)
+    else:
+        kept = keep[edges.line]
+        index = _build_segment_index(edges.coords[kept], edges.line[kept], edges.new_part[kept])
+    with _SNAP_CACHE_LOCK:
+        _SNAP_CACHE[key] = index
+        while len(_SNAP_CACHE) > _SNAP_CACHE_SIZE:
+            _SNAP_CACHE.popitem(last=False)
+    return index
+
+
+def _build_segment_index(
+    coords: np.ndarray, vertex_edge: np.ndarray, new_part: np.ndarray
+) -> _SegmentIndex | None:
+    """Segments from flat vertex coordinates (edges contiguous and in order), and the tree."""
+    start = np.flatnonzero((vertex_edge[1:] == vertex_edge[:-1]) & ~new_part[1:])
+    n_seg = len(start)
+    if n_seg == 0:
+        return None
+    ends = np.column_stack([coords[start], coords[start + 1]])
+    ax, ay, bx, by = ends.T
+    dx, dy = bx - ax, by - ay
+    len2 = dx * dx + dy * dy
+    length_m = np.sqrt(len2)  # GEOS's length arithmetic
+    edge = vertex_edge[start].astype(np.int64)
+    offset_m, edge_length_m = _along_edge(edge, length_m)
+    # piece midpoints
+    n_pieces = np.maximum(1, np.ceil(length_m / _PIECE_M)).astype(np.int64)
+    piece_seg = np.repeat(np.arange(n_seg), n_pieces)
+    t = (np.arange(len(piece_seg)) - (np.cumsum(n_pieces) - n_pieces)[piece_seg] + 0.5) / (
+        n_pieces[piece_seg]
     )
-    edge = np.empty(len(points), dtype=np.int64)
-    snap_distance_m = np.empty(len(points))
-    edge[point_idx] = candidates[tree_idx]
-    snap_distance_m[point_idx] = distance
-    fraction = shapely.line_locate_point(geoms[edge], points, normalized=True)
-    fraction = np.nan_to_num(fraction, nan=0.0)  # zero-length edges
-    return Snap(edge, np.clip(fraction, 0.0, 1.0), snap_distance_m)
+    mid = np.column_stack([ax[piece_seg] + t * dx[piece_seg], ay[piece_seg] + t * dy[piece_seg]])
+    # distinct vertices, each for the lowest segment ending there
+    both = np.ascontiguousarray(np.concatenate([ends[:, :2], ends[:, 2:]]))
+    vertex, which = np.unique(both.view(np.complex128).ravel(), return_inverse=True)
+    vertex_seg = np.full(len(vertex), _NO_SEGMENT, dtype=np.int64)
+    np.minimum.at(vertex_seg, which, np.tile(np.arange(n_seg), 2))
+    vertex_xy = np.column_stack([vertex.real, vertex.imag])
+    tree = cKDTree(
+        np.concatenate([mid, vertex_xy]), leafsize=16, balanced_tree=False, compact_nodes=False
+    )
+    return _SegmentIndex(
+        ends=ends,
+        ranking=np.column_stack([ax, ay, bx, by, dx, dy, len2, length_m]),
+        edge=edge,
+        offset_m=offset_m,
+        length_m=length_m,
+        edge_length_m=edge_length_m,
+        tree=tree,
+        item_segment=np.concatenate([piece_seg, vertex_seg]),
+        half_m=float((length_m / (2 * n_pieces)).max()) * (1 + 1e-12),
+    )
+
+
+def _along_edge(edge: np.ndarray, length_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment: the length of its edge before it, and its edge's total length.
+
+    Summed segment by segment in order, as GEOS does, so fractions match shapely's.
+    """
+    n = len(edge)
+    first = np.ones(n, dtype=bool)
+    first[1:] = edge[1:] != edge[:-1]
+    position = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    offset_m = np.zeros(n)
+    order = np.argsort(position, kind="stable")
+    bounds = np.searchsorted(position[order], np.arange(1, position.max() + 2))
+    for lo, hi in itertools.pairwise(bounds):
+        idx = order[lo:hi]
+        offset_m[idx] = offset_m[idx - 1] + length_m[idx - 1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = first[1:]
+    total = (offset_m + length_m)[last]
+    return offset_m, total[np.cumsum(first) - 1]
 
 
 def _min_csr(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, n: int) -> sp.csr_array:

@@ -402,7 +402,7 @@ class _Raw:
     notes: list[str] = field(default_factory=list)
 
 
-def read_network(path: str | os.PathLike[str], *, crs: Any = None) -> Network:
+def read_network(path: str | os.PathLike[str], *, crs: Any = None, cache: bool = True) -> Network:
     """Read a street network from OSM XML/PBF, osmnx GraphML or a road-line file.
 
     Parameters
@@ -413,6 +413,11 @@ def read_network(path: str | os.PathLike[str], *, crs: Any = None) -> Network:
     crs : anything ``pyproj.CRS.from_user_input`` accepts, optional
         Projected metric CRS of the result. Default: the source CRS when it is projected in
         metres, else the UTM zone of the data's centre.
+    cache : bool, default True
+        Keep the built network in geoplan's cache (``$GEOPLAN_CACHE``, else
+        ``~/.cache/geoplan``) and reuse it when the same file (by SHA-256), the same ``crs``
+        and the same reading code come again; a damaged entry is rebuilt. False reads the
+        file and leaves the cache alone.
 
     Returns
     -------
@@ -434,22 +439,37 @@ def read_network(path: str | os.PathLike[str], *, crs: Any = None) -> Network:
     target = _user_crs(crs)
     lower = path.name.lower()
     if lower.endswith(".graphml"):
-        raw = _read_graphml(path)
+        kind = "graphml"
     elif lower.endswith(_OSM_SUFFIXES):
-        raw = _read_osm(path)
+        kind = "osm"
     elif lower.endswith(_LINE_SUFFIXES):
-        raw = _read_lines(path)
+        kind = "lines"
     else:
         raise NetworkError(
             f"{path}: unknown network file type; use OSM XML/PBF "
             f"({', '.join(_OSM_SUFFIXES)}), osmnx .graphml, or road lines "
             f"({', '.join(_LINE_SUFFIXES)})"
         )
-    network = _finalize(raw, target=target, source=str(path))
+    key = _cache_key(path, kind, target) if cache else None
+    cached = None if key is None else _from_cache(key, source=str(path))
+    if cached is not None:
+        network, notes = cached
+        notes = [*notes, "from cache"]
+    else:
+        if kind == "graphml":
+            raw = _read_graphml(path)
+        elif kind == "osm":
+            raw = _read_osm(path)
+        else:
+            raw = _read_lines(path)
+        network = _finalize(raw, target=target, source=str(path))
+        notes = raw.notes
+        unknown = sorted(set(network.edges["highway"]) - set(HIGHWAY_RANK))
+        if unknown:
+            notes.append(f"classes not in SPEED_KPH (default speeds): {', '.join(unknown[:10])}")
+        if key is not None:
+            _to_cache(key, network, notes)
     km = float(network.edges["length_m"].sum()) / 1000.0
-    unknown = sorted(set(network.edges["highway"]) - set(HIGHWAY_RANK))
-    if unknown:
-        raw.notes.append(f"classes not in SPEED_KPH (default speeds): {', '.join(unknown[:10])}")
     logger.info(
         "read_network %s: %d nodes, %d edges, %.1f km, %s, %.2f s%s",
         path.name,
@@ -458,9 +478,80 @@ def read_network(path: str | os.PathLike[str], *, crs: Any = None) -> Network:
         km,
         _crs_label(network.crs),
         time.perf_counter() - start,
-        "".join(f"; {note}" for note in raw.notes),
+        "".join(f"; {note}" for note in notes),
     )
     return network
+
+
+# ---- the network cache (geoplan._cache)
+
+_CACHE_KIND = "network"
+_CACHE_LAYOUT = 1  # bump when the cached tables change shape
+
+
+def _cache_key(path: Path, kind: str, target: CRS | None) -> str:
+    """Everything a built network depends on: file bytes, reader, CRS, code and libraries."""
+    from importlib import metadata
+
+    import pyproj
+
+    from . import _cache
+
+    versions = []
+    for dist in ("numpy", "pandas", "geopandas", "shapely", "pyogrio", "networkx", "osmium"):
+        try:
+            versions.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist}=none")
+    return _cache.digest(
+        _CACHE_KIND,
+        _CACHE_LAYOUT,
+        _cache.file_sha256(path),
+        kind,
+        "auto" if target is None else target.to_wkt(),
+        _cache.source_sha256([__file__, _cache.__file__]),
+        ",".join(versions),
+        f"GEOS={shapely.geos_version_string}",
+        f"pyproj={pyproj.__version__},PROJ={pyproj.proj_version_str}",
+    )
+
+
+def _from_cache(key: str, *, source: str) -> tuple[Network, list[str]] | None:
+    """The cached network for ``key`` (None when absent or not usable: then rebuilt)."""
+    from . import _cache
+
+    entry = _cache.load(_CACHE_KIND, key)
+    if entry is None:
+        return None
+    try:
+        edges = entry.tables["edges"]
+        geom_types = shapely.get_type_id(np.asarray(edges.geometry.values))
+        if not isinstance(edges, gpd.GeoDataFrame) or (geom_types != 1).any():
+            raise NetworkError("edge geometries are not all LineStrings")
+        network = Network(
+            nodes=entry.tables["nodes"],
+            edges=edges,
+            crs=CRS.from_json(entry.meta["crs"]),
+            source=source,
+        )
+        if not network.crs.equals(edges.crs):
+            raise NetworkError("the CRS of the edges differs from the network's")
+        notes = [str(note) for note in entry.meta["notes"]]
+    except Exception as exc:  # a bad entry (pyproj, pandas, NetworkError …): rebuild
+        logger.warning("cached network %s unusable (%s); rebuilding it", key[:12], exc)
+        return None
+    return network, notes
+
+
+def _to_cache(key: str, network: Network, notes: list[str]) -> None:
+    from . import _cache
+
+    _cache.save(
+        _CACHE_KIND,
+        key,
+        {"nodes": network.nodes, "edges": network.edges},
+        {"crs": network.crs.to_json(), "notes": list(notes), "source": network.source},
+    )
 
 
 def _user_crs(crs: Any) -> CRS | None:

@@ -1,0 +1,215 @@
+"""A cache of derived tables under :func:`geoplan._paths.cache_dir`, keyed by input content.
+
+An entry is a folder ``<cache>/<kind>/<key>/`` holding one Parquet file per table and a
+``manifest.json`` (format version, key, per-table row counts, column types, geometry CRS,
+the SHA-256 of every file, and free ``meta``). Entries are written into a temporary folder
+and renamed into place, so readers see whole entries or none. Nothing is trusted blindly: a
+manifest that does not parse, a missing or altered file (checksum), or tables that disagree
+with the manifest make :func:`load` delete the entry and answer None, so the caller rebuilds.
+
+Keys come from :func:`digest` over everything the result depends on (the input file's
+SHA-256 from :func:`file_sha256`, options, a fingerprint of the code from
+:func:`source_sha256`, library versions); nothing is ever looked up by path alone.
+Nothing is evicted: delete the folder (``$GEOPLAN_CACHE`` or ``~/.cache/geoplan``) to reclaim
+space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+from pyproj import CRS
+
+from ._paths import cache_dir
+
+__all__ = ["FORMAT_VERSION", "Entry", "digest", "file_sha256", "load", "save", "source_sha256"]
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+"""Layout of an entry; entries written with another version are ignored and replaced."""
+
+_MANIFEST = "manifest.json"
+_GEOMETRY = "geometry"  # column type tag in the manifest
+_TYPES = {"int64", "float64", "bool", "object"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A cache entry as loaded: its tables (by name) and the ``meta`` it was saved with."""
+
+    tables: dict[str, pd.DataFrame]
+    meta: dict[str, Any]
+
+
+def file_sha256(path: str | os.PathLike[str], *, block_bytes: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(block_bytes), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def source_sha256(paths: Iterable[str | os.PathLike[str]]) -> str:
+    """Hex SHA-256 over source files: a key part that changes whenever the code does."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(Path(path).read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def digest(*parts: object) -> str:
+    """A cache key: hex SHA-256 over the ``str`` of each part (and the format version)."""
+    h = hashlib.sha256(f"geoplan-cache-v{FORMAT_VERSION}".encode())
+    for part in parts:
+        h.update(b"\0")
+        h.update(str(part).encode("utf-8"))
+    return h.hexdigest()
+
+
+def load(kind: str, key: str) -> Entry | None:
+    """The entry ``kind/key``, or None when absent; a damaged entry is deleted (None)."""
+    try:
+        folder = cache_dir() / kind / key
+    except OSError:
+        return None
+    if not folder.is_dir():
+        return None
+    try:
+        return _read_entry(folder, key)
+    except Exception as exc:  # anything wrong with an entry means: rebuild it
+        logger.warning("cache entry %s is damaged (%s); rebuilding it", folder, exc)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+
+
+def save(kind: str, key: str, tables: Mapping[str, pd.DataFrame], meta: Mapping[str, Any]) -> bool:
+    """Store ``tables`` (DataFrames or GeoDataFrames) and ``meta`` (JSON) as ``kind/key``.
+
+    Column types kept exactly: int64, float64, bool, object (str or None) and one geometry
+    column (WKB, with its CRS). Returns False, logging why, when the entry cannot be written
+    (read-only cache, unsupported column); the caller goes on without the cache.
+    """
+    try:
+        parent = cache_dir() / kind
+        parent.mkdir(parents=True, exist_ok=True)
+        folder = parent / key
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", dir=parent))
+    except OSError as exc:
+        logger.warning("cannot write to the cache (%s); going on without it", exc)
+        return False
+    try:
+        manifest: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "key": key,
+            "meta": dict(meta),
+            "tables": {},
+        }
+        for name, frame in tables.items():
+            file = f"{name}.parquet"
+            manifest["tables"][name] = _write_table(frame, tmp / file)
+            manifest["tables"][name]["sha256"] = file_sha256(tmp / file)
+        (tmp / _MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)  # a damaged entry left behind
+        os.replace(tmp, folder)
+    except OSError as exc:
+        if folder.is_dir():  # another process stored the same entry first: keep theirs
+            return True
+        logger.warning("cannot write cache entry %s (%s); going on without it", folder, exc)
+        return False
+    except (TypeError, ValueError, pa.ArrowException) as exc:
+        logger.warning("cannot cache %s/%s (%s); going on without it", kind, key[:12], exc)
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return True
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> dict[str, Any]:
+    """One table as Parquet; returns its manifest record (rows, column types, CRS)."""
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    columns: dict[str, str] = {}
+    arrays = []
+    for col in frame.columns:
+        name = str(col)
+        values = frame[col]
+        if col == geometry:
+            columns[name] = _GEOMETRY
+            arrays.append(pa.array(shapely.to_wkb(np.asarray(values.values)), type=pa.binary()))
+            continue
+        kind = _column_type(values)
+        columns[name] = kind
+        if kind == "object":
+            text = np.array(values.to_numpy(dtype=object), dtype=object, copy=True)
+            text[pd.isna(values).to_numpy()] = None
+            arrays.append(pa.array(text, type=pa.string()))
+        else:
+            arrays.append(pa.array(values.to_numpy(dtype=kind)))
+    pq.write_table(pa.table(arrays, names=list(columns)), path, compression="zstd")
+    crs = None
+    if geometry is not None and frame.crs is not None:
+        crs = CRS.from_user_input(frame.crs).to_json()
+    return {"file": path.name, "rows": len(frame), "columns": columns, "crs": crs}
+
+
+def _column_type(values: pd.Series) -> str:
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        return "object"
+    kind = str(values.dtype)
+    if kind not in _TYPES:
+        raise TypeError(f"column {values.name!r} has type {kind}, which the cache does not keep")
+    return kind
+
+
+def _read_entry(folder: Path, key: str) -> Entry:
+    manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+    if manifest.get("format_version") != FORMAT_VERSION or manifest.get("key") != key:
+        raise ValueError("format version or key differs")
+    tables = {}
+    for name, record in manifest["tables"].items():
+        path = folder / record["file"]
+        if file_sha256(path) != record["sha256"]:
+            raise ValueError(f"{record['file']}: checksum differs")
+        tables[name] = _read_table(path, record)
+    return Entry(tables=tables, meta=manifest["meta"])
+
+
+def _read_table(path: Path, record: Mapping[str, Any]) -> pd.DataFrame:
+    table = pq.read_table(path)
+    columns: dict[str, str] = record["columns"]
+    if table.column_names != list(columns) or table.num_rows != record["rows"]:
+        raise ValueError(f"{path.name}: columns or row count differ from the manifest")
+    data: dict[str, Any] = {}
+    geometry = None
+    for name, kind in columns.items():
+        values = table.column(name).to_numpy(zero_copy_only=False)
+        if kind == _GEOMETRY:
+            geometry = name
+            data[name] = shapely.from_wkb(values)
+        elif kind == "object":
+            data[name] = pd.Series(values, dtype=object)
+        elif kind in _TYPES:
+            data[name] = np.asarray(values, dtype=kind)
+        else:
+            raise ValueError(f"{path.name}: unknown column type {kind!r}")
+    if geometry is None:
+        return pd.DataFrame(data)
+    crs = None if record.get("crs") is None else CRS.from_json(record["crs"])
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=crs)

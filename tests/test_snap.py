@@ -1,0 +1,321 @@
+"""engine.snap_points: exact nearest edge, against brute force over every edge with shapely.
+
+The k-d tree search must give what GEOS gives when asked about every edge: the same
+distance (to 1e-9 m; in practice bit for bit), the same fraction as
+``shapely.line_locate_point(normalized=True)`` on the chosen edge, and among edges at the
+same distance the lowest row. Hand-made networks cover the corner cases (one edge, zero-length
+edges and segments, loops, ties); the real 团城山 (curved, multi-vertex edges) and Wuhan
+networks cover scale.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import LineString
+
+from geoplan import engine
+from geoplan._paths import shared_path
+from geoplan.errors import InputError, NetworkError
+from geoplan.network import read_network
+
+
+def make_network(lines: list[list[tuple[float, float]]]) -> SimpleNamespace:
+    """A network of the given polylines; nodes are their first and last vertices."""
+    ends = sorted({tuple(line[0]) for line in lines} | {tuple(line[-1]) for line in lines})
+    pos = {xy: i for i, xy in enumerate(ends)}
+    nodes = pd.DataFrame(
+        {"node_id": range(len(ends)), "x": [p[0] for p in ends], "y": [p[1] for p in ends]}
+    )
+    geoms = [LineString(line) for line in lines]
+    edges = gpd.GeoDataFrame(
+        {
+            "u": [pos[tuple(line[0])] for line in lines],
+            "v": [pos[tuple(line[-1])] for line in lines],
+            "length_m": [g.length for g in geoms],
+        },
+        geometry=geoms,
+        crs=32650,
+    )
+    return SimpleNamespace(nodes=nodes, edges=edges, crs=edges.crs)
+
+
+def brute_force(network, x, y, usable=None):
+    """Per point: the minimum GEOS distance and every edge that attains it."""
+    geoms = np.asarray(network.edges.geometry.values)
+    dist = shapely.distance(shapely.points(x, y)[:, None], geoms[None, :])
+    if usable is not None:
+        dist[:, ~np.asarray(usable)] = np.inf
+    return dist.min(axis=1), dist
+
+
+def assert_exact(network, snap, x, y, usable=None, *, ties_lowest=True):
+    """Distance, edge (lowest among equals) and fraction as brute force gives them."""
+    best, dist = brute_force(network, x, y, usable)
+    np.testing.assert_allclose(snap.snap_distance_m, best, rtol=0, atol=1e-9)
+    rows = np.arange(len(x))
+    np.testing.assert_allclose(dist[rows, snap.edge], best, rtol=0, atol=1e-9)
+    if ties_lowest:
+        lowest = np.argmax(dist <= best[:, None] + 1e-9, axis=1)
+        exact_ties = (dist == best[:, None]).sum(axis=1) > 1
+        # where GEOS itself says several edges are equally near, we take the lowest
+        np.testing.assert_array_equal(snap.edge[exact_ties], lowest[exact_ties])
+    geoms = np.asarray(network.edges.geometry.values)
+    expected = shapely.line_locate_point(geoms[snap.edge], shapely.points(x, y), normalized=True)
+    expected = np.clip(np.nan_to_num(expected, nan=0.0), 0.0, 1.0)
+    np.testing.assert_allclose(snap.fraction, expected, rtol=0, atol=1e-9)
+
+
+@pytest.fixture(autouse=True)
+def fresh_index_cache():
+    engine._SNAP_CACHE.clear()
+    engine._SNAP_MEMO.clear()
+    yield
+    engine._SNAP_CACHE.clear()
+    engine._SNAP_MEMO.clear()
+
+
+# ---------------------------------------------------------------------- hand-made networks
+
+
+def test_one_edge_fewer_tree_items_than_neighbours_asked():
+    net = make_network([[(0, 0), (10, 0)]])
+    x, y = np.array([5.0, -3.0, 14.0, 10.0]), np.array([2.0, 4.0, -3.0, 0.0])
+    snap = engine.snap_points(net, x, y)
+    np.testing.assert_array_equal(snap.edge, [0, 0, 0, 0])
+    np.testing.assert_allclose(snap.snap_distance_m, [2.0, 5.0, 5.0, 0.0])
+    np.testing.assert_allclose(snap.fraction, [0.5, 0.0, 1.0, 1.0])
+
+
+def test_multi_vertex_edge_fraction_is_along_the_whole_edge():
+    net = make_network([[(0, 0), (10, 0), (10, 10), (30, 10)]])  # 40 m long
+    snap = engine.snap_points(net, np.array([12.0, 20.0, 11.0]), np.array([5.0, 12.0, -1.0]))
+    np.testing.assert_allclose(snap.fraction, [15 / 40, 30 / 40, 10 / 40])
+    np.testing.assert_allclose(snap.snap_distance_m, [2.0, 2.0, np.hypot(1, 1)])
+
+
+def test_zero_length_edges_and_repeated_vertices():
+    lines = [
+        [(0, 0), (0, 0)],  # a zero-length edge (a point)
+        [(5, 5), (5, 5), (15, 5), (15, 5), (25, 5)],  # repeated vertices inside
+        [(0, 20), (40, 20)],
+    ]
+    net = make_network(lines)
+    x = np.array([-1.0, 0.0, 6.0, 15.0, 20.0, 26.0, 30.0])
+    y = np.array([-1.0, 0.0, 6.0, 5.0, 4.0, 5.0, 19.0])
+    snap = engine.snap_points(net, x, y)
+    assert_exact(net, snap, x, y)
+    assert snap.edge[0] == 0 and snap.fraction[0] == 0.0
+
+
+def test_closed_loop_edge():
+    square = [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0)]
+    net = make_network([square, [(20, 0), (30, 0)]])
+    x, y = np.array([5.0, 9.0, 1.0, 16.0]), np.array([5.0, 5.0, 9.0, 1.0])
+    snap = engine.snap_points(net, x, y)
+    assert_exact(net, snap, x, y)
+    # the centre is 5 m from all four sides: the first side in the ring (GEOS's choice)
+    assert snap.fraction[0] == pytest.approx(5 / 40)
+
+
+def test_multi_part_and_missing_geometries():
+    """A MultiLineString edge is not joined across its gap; None geometries are skipped."""
+    net = make_network([[(0, 0), (10, 0)], [(0, 20), (10, 20)]])
+    geoms = list(net.edges.geometry.values)
+    geoms[0] = shapely.MultiLineString([[(0, 0), (10, 0)], [(30, 0), (40, 0)]])
+    net.edges = net.edges.set_geometry(geoms)
+    x, y = np.array([20.0, 35.0, 5.0]), np.array([1.0, 1.0, 19.0])
+    snap = engine.snap_points(net, x, y)
+    assert_exact(net, snap, x, y)  # (20, 1) is 10 m from both parts, not 1 m from a bridge
+    np.testing.assert_allclose(snap.snap_distance_m, [np.hypot(10, 1), 1.0, 1.0])
+    np.testing.assert_allclose(snap.fraction[1], 15 / 20)
+    net.edges = net.edges.set_geometry([None, geoms[1]])
+    snap = engine.snap_points(net, x, y)
+    np.testing.assert_array_equal(snap.edge, [1, 1, 1])
+
+
+def test_ties_go_to_the_lowest_edge_row():
+    # a cross: four edges meet at (0, 0); points on the diagonals are equally far from two
+    arms = [[(0, 0), (100, 0)], [(0, 0), (0, 100)], [(-100, 0), (0, 0)], [(0, -100), (0, 0)]]
+    net = make_network(arms)
+    x = np.array([0.0, 10.0, -10.0, -10.0, 10.0])
+    y = np.array([0.0, 10.0, 10.0, -10.0, -10.0])
+    snap = engine.snap_points(net, x, y)
+    np.testing.assert_array_equal(snap.edge, [0, 0, 1, 2, 0])
+    assert_exact(net, snap, x, y)
+
+
+def test_points_on_vertices_and_nodes_snap_at_zero_distance():
+    net = make_network([[(0, 0), (10, 0), (10, 10)], [(10, 10), (20, 10)]])
+    x, y = np.array([10.0, 10.0, 20.0, 0.0]), np.array([0.0, 10.0, 10.0, 0.0])
+    snap = engine.snap_points(net, x, y)
+    np.testing.assert_array_equal(snap.snap_distance_m, 0.0)
+    np.testing.assert_array_equal(snap.edge, [0, 0, 1, 0])
+    np.testing.assert_allclose(snap.fraction, [0.5, 1.0, 1.0, 0.0])
+
+
+def test_unusable_edges_are_never_chosen():
+    net = make_network([[(0, 0), (100, 0)], [(0, 5), (100, 5)], [(0, 50), (100, 50)]])
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-50, 150, 200), rng.uniform(-50, 100, 200)
+    usable = np.array([False, True, True])
+    snap = engine.snap_points(net, x, y, usable=usable)
+    assert usable[snap.edge].all()
+    assert_exact(net, snap, x, y, usable)
+    with pytest.raises(NetworkError, match="no edge usable"):
+        engine.snap_points(net, x, y, usable=np.zeros(3, dtype=bool))
+
+
+def test_empty_input_and_bad_coordinates():
+    net = make_network([[(0, 0), (10, 0)]])
+    empty = engine.snap_points(net, np.array([]), np.array([]))
+    assert len(empty) == 0 and empty.edge.dtype == np.int64
+    with pytest.raises(InputError, match="non-finite"):
+        engine.snap_points(net, np.array([1.0, np.nan]), np.array([1.0, 2.0]))
+    with pytest.raises(InputError, match="non-finite"):
+        engine.snap_points(net, np.array([np.inf]), np.array([1.0]))
+
+
+def test_dense_grid_with_far_points_exercises_every_round(monkeypatch):
+    """A street grid with points near and far; small rounds force the ball-query fallback."""
+    lines = [[(0, j * 50.0), (500, j * 50.0)] for j in range(11)]
+    lines += [[(i * 50.0, 0), (i * 50.0, 500)] for i in range(11)]
+    net = make_network(lines)
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.uniform(-20, 520, 2000), rng.uniform(-5000, 5000, 500)])
+    y = np.concatenate([rng.uniform(-20, 520, 2000), rng.uniform(-5000, 5000, 500)])
+    x[:50], y[:50] = 25.0, 25.0 + rng.integers(0, 10, 50) * 50.0  # ties between 4 streets
+    reference = engine.snap_points(net, x, y)
+    assert_exact(net, reference, x, y)
+    for rounds in ((2,), (1, 2), (3, 16, 64)):
+        engine._SNAP_CACHE.clear()
+        monkeypatch.setattr(engine, "_SNAP_ROUNDS_K", rounds)
+        monkeypatch.setattr(engine, "_SNAP_CHUNK", 97)
+        snap = engine.snap_points(net, x, y)
+        np.testing.assert_array_equal(snap.edge, reference.edge)
+        np.testing.assert_array_equal(snap.snap_distance_m, reference.snap_distance_m)
+        np.testing.assert_array_equal(snap.fraction, reference.fraction)
+
+
+@pytest.mark.parametrize("piece_m", [0.5, 20.0, 1000.0])
+def test_piece_length_changes_speed_not_answers(monkeypatch, piece_m):
+    rng = np.random.default_rng(5)
+    lines = [
+        [tuple(p) for p in rng.uniform(0, 300, (rng.integers(2, 6), 2)).round(1)] for _ in range(40)
+    ]
+    net = make_network(lines)
+    x, y = rng.uniform(-100, 400, 1500), rng.uniform(-100, 400, 1500)
+    monkeypatch.setattr(engine, "_PIECE_M", piece_m)
+    snap = engine.snap_points(net, x, y)
+    assert_exact(net, snap, x, y)
+
+
+def test_answers_do_not_depend_on_the_other_points():
+    rng = np.random.default_rng(8)
+    lines = [[(0, 0), (100, 0)], [(0, 0), (0, 100)], [(100, 0), (100, 100)], [(0, 100), (100, 100)]]
+    net = make_network(lines)
+    x, y = rng.uniform(-50, 150, 300), rng.uniform(-50, 150, 300)
+    x[:20], y[:20] = 50.0, 50.0  # the centre: equally far from all four
+    full = engine.snap_points(net, x, y)
+    perm = rng.permutation(300)
+    shuffled = engine.snap_points(net, x[perm], y[perm])
+    np.testing.assert_array_equal(shuffled.edge, full.edge[perm])
+    np.testing.assert_array_equal(shuffled.fraction, full.fraction[perm])
+    one = engine.snap_points(net, x[:1], y[:1])
+    assert one.edge[0] == full.edge[0] == 0
+
+
+def test_index_is_reused_and_keyed_by_content():
+    net = make_network([[(0, 0), (10, 0)], [(0, 5), (10, 5)]])
+    engine.snap_points(net, np.array([1.0]), np.array([1.0]))
+    engine.snap_points(net, np.array([2.0]), np.array([4.0]))
+    assert len(engine._SNAP_CACHE) == 1
+    engine.snap_points(net, np.array([2.0]), np.array([4.0]), usable=np.array([True, False]))
+    assert len(engine._SNAP_CACHE) == 2
+    with pytest.raises(ValueError, match="one flag per edge"):
+        engine.snap_points(net, np.array([2.0]), np.array([4.0]), usable=np.array([True]))
+    moved = make_network([[(0, 0), (10, 0)], [(0, 50), (10, 50)]])  # same shape, other place
+    snap = engine.snap_points(moved, np.array([2.0]), np.array([4.0]))
+    assert snap.edge[0] == 0 and snap.snap_distance_m[0] == 4.0
+
+
+def test_sharing_a_snap_to_all_edges_between_modes_changes_nothing(monkeypatch):
+    """Re-snapping only the misfits of an all-edges snap equals snapping the mode directly."""
+    rng = np.random.default_rng(21)
+    lines = [
+        [tuple(p) for p in rng.uniform(0, 1000, (rng.integers(2, 5), 2)).round(2)]
+        for _ in range(300)
+    ]
+    net = make_network(lines)
+    x, y = rng.uniform(-200, 1200, 30_000), rng.uniform(-200, 1200, 30_000)
+    x[:100], y[:100] = shapely.get_coordinates(net.edges.geometry.values)[:100].T  # ties
+    masks = {"all": None, "most": rng.random(300) < 0.95, "half": rng.random(300) < 0.5}
+    monkeypatch.setattr(engine, "_MEMO_MIN_POINTS", 1000)
+    shared = {name: engine.snap_points(net, x, y, usable=m) for name, m in masks.items()}
+    assert len(engine._SNAP_MEMO) == 1  # "all" and "most" shared one snap; "half" did not
+    shared["all"].edge[:] = -1  # callers may change their arrays; the memo keeps its own
+    again = engine.snap_points(net, x, y, usable=masks["most"])
+    np.testing.assert_array_equal(again.edge, shared["most"].edge)
+    engine._SNAP_CACHE.clear()
+    engine._SNAP_MEMO.clear()
+    monkeypatch.setattr(engine, "_SHARE_MIN_USABLE", 2.0)  # never share
+    for name, mask in masks.items():
+        direct = engine.snap_points(net, x, y, usable=mask)
+        if name != "all":
+            np.testing.assert_array_equal(direct.edge, shared[name].edge)
+        np.testing.assert_array_equal(direct.fraction, shared[name].fraction)
+        np.testing.assert_array_equal(direct.snap_distance_m, shared[name].snap_distance_m)
+        sample = slice(0, 2000)
+        assert_exact(net, direct.take(sample), x[sample], y[sample], mask)
+    assert not engine._SNAP_MEMO
+
+
+# ---------------------------------------------------------------------- real networks
+
+
+def test_tuanchengshan_curved_edges_equal_brute_force(tuanchengshan_walk):
+    network = tuanchengshan_walk
+    assert (shapely.get_num_coordinates(network.edges.geometry.values) > 2).sum() > 300
+    rng = np.random.default_rng(20261124)
+    x0, y0, x1, y1 = network.edges.total_bounds
+    pad = 3000.0
+    x = rng.uniform(x0 - pad, x1 + pad, 3000)
+    y = rng.uniform(y0 - pad, y1 + pad, 3000)
+    nodes = network.nodes.sample(200, random_state=1)  # exactly on junctions: ties
+    x = np.concatenate([x, nodes["x"].to_numpy()])
+    y = np.concatenate([y, nodes["y"].to_numpy()])
+    snap = engine.snap_points(network, x, y)
+    assert_exact(network, snap, x, y)
+    forward_s, backward_s = network.edge_times_s("drive")
+    usable = engine.mode_edge_mask(forward_s, backward_s)
+    assert not usable.all()
+    snap = engine.snap_points(network, x, y, usable=usable)
+    assert_exact(network, snap, x, y, usable)
+
+
+@pytest.mark.slow
+def test_wuhan_equals_the_strtree_nearest_query():
+    """200,000 points over the Wuhan FUA against GEOS's own nearest-edge query."""
+    network = read_network(shared_path("osm/wuhan_fua_osm_streets.parquet"))
+    rng = np.random.default_rng(42)
+    x0, y0, x1, y1 = network.edges.total_bounds
+    x, y = rng.uniform(x0, x1, 200_000), rng.uniform(y0, y1, 200_000)
+    snap = engine.snap_points(network, x, y)
+    geoms = np.asarray(network.edges.geometry.values)
+    points = shapely.points(x, y)
+    (point_idx, edge_idx), dist = shapely.STRtree(geoms).query_nearest(
+        points, return_distance=True, all_matches=True
+    )
+    best = np.full(len(x), np.inf)
+    np.minimum.at(best, point_idx, dist)
+    np.testing.assert_allclose(snap.snap_distance_m, best, rtol=0, atol=1e-9)
+    lowest = np.full(len(x), len(geoms))
+    np.minimum.at(lowest, point_idx, edge_idx)
+    np.testing.assert_array_equal(snap.edge, lowest)  # ties: the lowest row
+    expected = shapely.line_locate_point(geoms[snap.edge], points, normalized=True)
+    np.testing.assert_allclose(snap.fraction, expected, rtol=0, atol=1e-9)
