@@ -78,42 +78,52 @@ def find_gaps(
             "iy": iy,
         }
     )
-    rows = []
-    for cluster, part in table.groupby("cluster", sort=False):
-        times = part["time"].to_numpy()
-        finite = np.isfinite(times)
-        cells = part[["ix", "iy"]].drop_duplicates().to_numpy()
-        boxes = shapely.box(
-            cells[:, 0] * cell_m,
-            cells[:, 1] * cell_m,
-            (cells[:, 0] + 1) * cell_m,
-            (cells[:, 1] + 1) * cell_m,
-        )
-        rows.append(
-            {
-                "cluster": cluster,
-                "population": float(part["population"].sum()),
-                "n_points": len(part),
-                "median_travel_time_s": float(np.median(times[finite])) if finite.any() else np.nan,
-                "max_travel_time_s": float(times[finite].max()) if finite.any() else np.nan,
-                "unreachable_population": float(part["population"].to_numpy()[~finite].sum()),
-                "nearest_facility_id": _heaviest(part, "facility"),
-                "unit_name": _heaviest(part, "unit"),
-                "geometry": shapely.union_all(boxes),
-            }
-        )
-    gaps = pd.DataFrame(rows).sort_values(
-        ["population", "cluster"], ascending=[False, True], kind="stable"
+    table["unreachable"] = np.where(np.isfinite(table["time"]), 0.0, table["population"])
+    grouped = table.groupby("cluster", sort=False)
+    gaps = grouped.agg(
+        population=("population", "sum"),
+        n_points=("population", "size"),
+        median_travel_time_s=("time", "median"),
+        max_travel_time_s=("time", "max"),
+        unreachable_population=("unreachable", "sum"),
     )
+    gaps["nearest_facility_id"] = _heaviest(table, "facility")
+    gaps["unit_name"] = _heaviest(table, "unit")
+    gaps["geometry"] = _cluster_cells(table, cell_m)
+    gaps = gaps.reset_index()
+    gaps = gaps.sort_values(["population", "cluster"], ascending=[False, True], kind="stable")
     gaps["rank"] = np.arange(1, len(gaps) + 1)
     gaps["rule_id"] = rule_id
     gaps["gap_id"] = [f"{rule_id}-{r:03d}" for r in gaps["rank"]]
     return gpd.GeoDataFrame(gaps[[*GAP_COLUMNS, "geometry"]], geometry="geometry", crs=crs)
 
 
-def _heaviest(part: pd.DataFrame, key: str):
-    """The value of ``key`` holding the most population in ``part`` (None if all missing)."""
-    weights = part.dropna(subset=[key]).groupby(key)["population"].sum()
+def _heaviest(table: pd.DataFrame, key: str) -> pd.Series:
+    """Per cluster, the value of ``key`` holding the most population (None if all missing)."""
+    weights = table.dropna(subset=[key]).groupby(["cluster", key], sort=True)["population"].sum()
     if weights.empty:
-        return None
-    return weights.sort_values(ascending=False, kind="stable").index[0]
+        return pd.Series(None, index=table["cluster"].unique(), dtype=object)
+    best = weights.reset_index().sort_values(
+        ["cluster", "population"], ascending=[True, False], kind="stable"
+    )
+    return best.drop_duplicates("cluster").set_index("cluster")[key]
+
+
+def _cluster_cells(table: pd.DataFrame, cell_m: float) -> pd.Series:
+    """Per cluster, the union of its grid cells (one box when the cluster is one cell)."""
+    cells = table[["cluster", "ix", "iy"]].drop_duplicates()
+    boxes = shapely.box(
+        cells["ix"] * cell_m,
+        cells["iy"] * cell_m,
+        (cells["ix"] + 1) * cell_m,
+        (cells["iy"] + 1) * cell_m,
+    )
+    cells = cells.assign(geometry=boxes)
+    counts = cells["cluster"].value_counts()
+    single = cells[cells["cluster"].map(counts) == 1].set_index("cluster")["geometry"]
+    multi = (
+        cells[cells["cluster"].map(counts) > 1]
+        .groupby("cluster")["geometry"]
+        .agg(lambda part: shapely.union_all(part.to_numpy()))
+    )
+    return pd.concat([single, multi])
