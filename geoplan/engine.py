@@ -171,13 +171,15 @@ def _snap_all_edges(edges: _EdgeCoordinates, x: np.ndarray, y: np.ndarray) -> Sn
 _PIECE_M = 10.0
 """Longest piece (m) whose midpoint stands for a segment in the k-d tree."""
 _SNAP_ROUNDS_K = (3, 16, 64)
-"""Neighbours asked for in successive rounds; points still unproven get a ball query."""
+"""Neighbours asked for in the first rounds (then 4× more per round, up to every item)."""
+_SNAP_CELLS = 1 << 22
+"""Candidates (points × neighbours) per block of a round: bounds its memory."""
 _SNAP_CHUNK = 1 << 17
 """Points per block in the first round (bounds memory to a few arrays of chunk × k)."""
 _SNAP_TOL_M = 1e-6
 """Slack (m) added to the bound so that rounding never drops a candidate."""
-_SNAP_CACHE_SIZE = 3
-"""Indexes kept (all edges and two modes' usable edges)."""
+_SNAP_CACHE_SIZE = 4
+"""Indexes kept (all edges and three modes' usable edges)."""
 _SNAP_CACHE: OrderedDict[bytes, _SegmentIndex | None] = OrderedDict()
 _SHARE_MIN_USABLE = 0.9
 """Snap to all edges first (and re-snap the few misfits) when a mode may use this share."""
@@ -229,35 +231,35 @@ class _SegmentIndex:
     length_m: np.ndarray  # segment length
     edge_length_m: np.ndarray  # geometric length of the segment's edge
     tree: cKDTree
-    item_segment: np.ndarray
+    item_segment: np.ndarray  # segment per tree item
     half_m: float
 
     def nearest_segment(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Position of the nearest segment per point (the lowest position among equals)."""
+        """Position of the nearest segment per point (the lowest position among equals).
+
+        Rounds of k nearest items (``_SNAP_ROUNDS_K``, then 4× more each time) for the points
+        not yet proven, in blocks of about ``_SNAP_CELLS`` candidates; a round asking for
+        every item proves every point.
+        """
         n = len(x)
         best_m = np.full(n, np.inf)
         best = np.full(n, _NO_SEGMENT, dtype=np.int64)
         todo = np.arange(n)
-        for k in _SNAP_ROUNDS_K:
-            k = min(k, self.tree.n)
-            dist, item = self.tree.query(np.column_stack([x[todo], y[todo]]), k=k, workers=-1)
-            dist, item = dist.reshape(len(todo), k), item.reshape(len(todo), k)
-            self._merge(todo, *self._rank(x[todo], y[todo], item), best_m, best)
-            reach_m = np.full(len(todo), np.inf) if k == self.tree.n else dist[:, -1]
-            todo = todo[self._bound_m2(best_m[todo]) >= reach_m * reach_m]
-            if len(todo) == 0:
-                return best
-        # Rare: more candidates than the last round held. Every item within the bound.
-        radius_m = np.sqrt(self._bound_m2(best_m[todo])) * (1 + 1e-12)
-        hits = self.tree.query_ball_point(
-            np.column_stack([x[todo], y[todo]]), radius_m, return_sorted=False
-        )
-        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-        item = np.full((len(todo), max(1, int(counts.max()))), self.tree.n, dtype=np.int64)
-        item[np.arange(item.shape[1]) < counts[:, None]] = np.concatenate(
-            [np.asarray(h, dtype=np.int64) for h in hits]
-        )
-        self._merge(todo, *self._rank(x[todo], y[todo], item), best_m, best)
+        rounds = list(_SNAP_ROUNDS_K)
+        k = 1
+        while len(todo):
+            k = min(rounds.pop(0) if rounds else 4 * k, self.tree.n)
+            block = max(1, _SNAP_CELLS // k)
+            unproven = []
+            for start in range(0, len(todo), block):
+                part = todo[start : start + block]
+                dist, item = self.tree.query(np.column_stack([x[part], y[part]]), k=k, workers=-1)
+                dist, item = dist.reshape(len(part), k), item.reshape(len(part), k)
+                self._merge(part, *self._rank(x[part], y[part], item), best_m, best)
+                if k < self.tree.n:
+                    reach_m = dist[:, -1]
+                    unproven.append(part[self._bound_m2(best_m[part]) >= reach_m * reach_m])
+            todo = np.concatenate(unproven) if unproven else todo[:0]
         return best
 
     def _bound_m2(self, best_m: np.ndarray) -> np.ndarray:
@@ -359,17 +361,20 @@ class _EdgeCoordinates:
 def _segment_index(edges: _EdgeCoordinates, keep: np.ndarray | None) -> _SegmentIndex | None:
     """The :class:`_SegmentIndex` of the kept edges (None: all), cached by content (LRU).
 
-    None when the kept edges have no segment at all (empty geometries).
+    None when the kept edges have no segment at all (empty geometries). (A mode does not
+    share the all-edges tree with unusable items skipped: the points that need a mode's own
+    answer are those nearest to an edge it may not use, exactly where that would not work.)
     """
+    everything = keep is None or bool(keep.all())
     digest = hashlib.blake2b(edges.key, digest_size=20)
-    if keep is not None and not keep.all():
+    if not everything:
         digest.update(np.packbits(keep).view(np.uint8))
     key = digest.digest()
     with _SNAP_CACHE_LOCK:
         if key in _SNAP_CACHE:
             _SNAP_CACHE.move_to_end(key)
             return _SNAP_CACHE[key]
-    if keep is None or keep.all():
+    if everything:
         index = _build_segment_index(edges.coords, edges.line, edges.new_part)
     else:
         kept = keep[edges.line]

@@ -182,7 +182,7 @@ def test_empty_input_and_bad_coordinates():
 
 
 def test_dense_grid_with_far_points_exercises_every_round(monkeypatch):
-    """A street grid with points near and far; small rounds force the ball-query fallback."""
+    """A street grid with points near and far; small first rounds force the growing ones."""
     lines = [[(0, j * 50.0), (500, j * 50.0)] for j in range(11)]
     lines += [[(i * 50.0, 0), (i * 50.0, 500)] for i in range(11)]
     net = make_network(lines)
@@ -196,6 +196,7 @@ def test_dense_grid_with_far_points_exercises_every_round(monkeypatch):
         engine._SNAP_CACHE.clear()
         monkeypatch.setattr(engine, "_SNAP_ROUNDS_K", rounds)
         monkeypatch.setattr(engine, "_SNAP_CHUNK", 97)
+        monkeypatch.setattr(engine, "_SNAP_CELLS", 50)
         snap = engine.snap_points(net, x, y)
         np.testing.assert_array_equal(snap.edge, reference.edge)
         np.testing.assert_array_equal(snap.snap_distance_m, reference.snap_distance_m)
@@ -273,6 +274,20 @@ def test_sharing_a_snap_to_all_edges_between_modes_changes_nothing(monkeypatch):
         sample = slice(0, 2000)
         assert_exact(net, direct.take(sample), x[sample], y[sample], mask)
     assert not engine._SNAP_MEMO
+
+
+def test_nearest_usable_edge_behind_a_long_unusable_one():
+    """Hundreds of pieces of a motorway-like edge come first; the search keeps growing."""
+    lines = [[(0, 0), (2000, 0)], [(0, 500), (2000, 500)]]
+    lines += [[(5000 + 10 * i, 0), (5000 + 10 * i, 5)] for i in range(30)]
+    net = make_network(lines)
+    usable = np.ones(len(lines), dtype=bool)
+    usable[0] = False  # 1 of 32 edges: snapped to all edges first, then again
+    x, y = np.linspace(100, 1900, 50), np.full(50, 1.0)
+    snap = engine.snap_points(net, x, y, usable=usable)
+    np.testing.assert_array_equal(snap.edge, 1)
+    np.testing.assert_allclose(snap.snap_distance_m, 499.0)
+    assert_exact(net, snap, x, y, usable)
 
 
 # ---------------------------------------------------------------------- real networks

@@ -1,0 +1,313 @@
+"""Benchmark: a whole ``geoplan run`` on the real Wuhan network with a million demand points.
+
+Run: ``.venv/bin/python scripts/bench_run.py`` (``--points``, ``--facilities``, ``--repeats``).
+
+The network is real (the Wuhan FUA streets, 82,902 nodes). The demand and the facilities are
+**synthetic placements on that real network**: ``--points`` seeded uniform points in the
+network's bounding box with a random population (1–200 persons each), written to a temporary
+GeoParquet, and ``--facilities`` records of random medical and fitness categories placed on
+random streets (within 30 m of one), written as a temporary CSV with Chinese headers
+(``编号,名称,类型,经度,纬度``, WGS84). A temporary project file has three rules: walk 15 min
+to medical, walk 15 min to fitness, drive 15 min to medical.
+
+Each run is ``geoplan.project.run_project`` in a fresh child process, so that its peak
+memory (``run.json``'s ``peak_memory_mb``, the process's maximum resident set) is its own.
+The first run starts from an empty network cache (``GEOPLAN_CACHE`` in the temporary folder),
+the others reuse it. ``--profile`` adds the ten most expensive functions of one warm run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from geoplan._paths import shared_path
+
+NETWORK = "osm/wuhan_fua_osm_streets.parquet"
+MEDICAL_TYPES = ("社区卫生服务中心", "社区卫生服务站", "综合医院", "诊所", "村卫生室")
+FITNESS_TYPES = ("全民健身中心", "健身广场", "健身路径", "体育馆", "社区多功能运动场")
+STAGES = ("load", "snap+engine", "coverage", "gaps", "write", "map")
+TARGET_S = 10.0
+TARGET_MB = 2048.0
+
+PROJECT = """\
+# Benchmark project written by scripts/bench_run.py: a real network (Wuhan FUA, OSM) with
+# SYNTHETIC demand points and facilities placed at random on it.
+[project]
+area = "武汉（基准测试，合成需求与设施）"
+area_en = "Wuhan FUA benchmark (synthetic demand and facilities on the real network)"
+notes_zh = ["需求点与设施为随机合成，仅用于性能测试。"]
+notes_en = ["Demand points and facilities are random synthetic placements, for timing only."]
+hypothetical_facilities = true
+
+[network]
+path = "{network}"
+walk_speed_m_per_min = 70
+
+[demand]
+path = "{demand}"
+
+[facilities]
+path = "{facilities}"
+crs = "wgs84"
+max_snap_m = 500
+
+[gaps]
+cell_m = 500
+
+[[rules]]
+id = "medical_walk_15"
+name_zh = "15分钟步行可达医疗卫生机构"
+name_en = "Medical facility within a 15-minute walk"
+categories = ["medical"]
+mode = "walk"
+threshold_min = 15
+
+[[rules]]
+id = "fitness_walk_15"
+name_zh = "15分钟健身圈（步行）"
+name_en = "Fitness venue within a 15-minute walk"
+categories = ["fitness"]
+mode = "walk"
+threshold_min = 15
+
+[[rules]]
+id = "medical_drive_15"
+name_zh = "15分钟车程可达医疗卫生机构"
+name_en = "Medical facility within a 15-minute drive"
+categories = ["medical"]
+mode = "drive"
+threshold_min = 15
+"""
+
+
+def write_inputs(folder: Path, n_points: int, n_facilities: int, seed: int) -> Path:
+    """Synthetic demand (GeoParquet) and facilities (CSV) on the real network; the TOML."""
+    network_path = shared_path(NETWORK)
+    edges = gpd.read_parquet(network_path)
+    crs = edges.crs
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = edges.total_bounds
+    demand = gpd.GeoDataFrame(
+        {
+            "demand_id": [f"d{i}" for i in range(n_points)],
+            "population": rng.integers(1, 201, n_points).astype(float),
+        },
+        geometry=shapely.points(rng.uniform(x0, x1, n_points), rng.uniform(y0, y1, n_points)),
+        crs=crs,
+    )
+    demand_path = folder / "demand_synthetic.parquet"
+    demand.to_parquet(demand_path)
+
+    lines = np.asarray(edges.geometry.values)[rng.integers(0, len(edges), n_facilities)]
+    on_line = shapely.line_interpolate_point(
+        lines, rng.uniform(0, 1, n_facilities), normalized=True
+    )
+    angle = rng.uniform(0, 2 * np.pi, n_facilities)
+    offset = rng.uniform(0, 30, n_facilities)
+    fx = shapely.get_x(on_line) + offset * np.cos(angle)
+    fy = shapely.get_y(on_line) + offset * np.sin(angle)
+    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(fx, fy)
+    medical = rng.random(n_facilities) < 0.5
+    kinds = np.where(
+        medical,
+        rng.choice(MEDICAL_TYPES, n_facilities),
+        rng.choice(FITNESS_TYPES, n_facilities),
+    )
+    facilities = pd.DataFrame(
+        {
+            "编号": [f"F{i:04d}" for i in range(n_facilities)],
+            "名称": [f"合成设施{i}（{k}）" for i, k in enumerate(kinds)],
+            "类型": kinds,
+            "经度": np.round(lon, 6),
+            "纬度": np.round(lat, 6),
+        }
+    )
+    facility_path = folder / "facilities_synthetic.csv"
+    facilities.to_csv(facility_path, index=False, encoding="utf-8-sig")
+    project_path = folder / "wuhan_bench.toml"
+    project_path.write_text(
+        PROJECT.format(network=network_path, demand=demand_path, facilities=facility_path),
+        encoding="utf-8",
+    )
+    return project_path
+
+
+def child(project: str, out: str, profile: bool) -> None:
+    """One run in this process; prints wall seconds and per-stage peaks as JSON (last line)."""
+    import resource
+    from contextlib import contextmanager
+
+    from geoplan import project as project_module
+    from geoplan.project import run_project
+
+    peak_after_mb: dict[str, float] = {}
+    original = project_module.Stages.stage
+
+    @contextmanager
+    def stage(self, name):  # the process's peak resident memory when each stage ends
+        with original(self, name):
+            yield
+        peak_after_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    project_module.Stages.stage = stage
+    start = time.perf_counter()
+    if profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run_project(project, out, overwrite=True)
+        profiler.disable()
+        stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime")
+        stats.print_stats(12)
+        stats.sort_stats("cumulative").print_stats(40)
+    else:
+        run_project(project, out, overwrite=True)
+    print(json.dumps({"wall_s": time.perf_counter() - start, "peak_after_mb": peak_after_mb}))
+
+
+def run_child(project: Path, out: Path, env: dict, *, profile: bool = False) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(project), str(out)]
+    if profile:
+        cmd.append("--profile")
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    process_s = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"child run failed:\n{done.stderr}")
+    if profile:
+        print(done.stderr)
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    reported = json.loads(done.stdout.strip().splitlines()[-1])
+    wall = reported["wall_s"]
+    return {
+        "peak_after_mb": reported["peak_after_mb"],
+        "stages": record["stage_timings_s"],
+        "peak_mb": record["peak_memory_mb"],
+        "wall_s": wall,
+        "process_s": process_s,
+        "summary": json.loads((out / "summary.json").read_text(encoding="utf-8")),
+        "sizes_mb": {p.name: p.stat().st_size / 1e6 for p in sorted(out.iterdir()) if p.is_file()},
+    }
+
+
+def run_batch_copies(project: Path, folder: Path, copies: int, workers: int, env: dict) -> float:
+    """Seconds for ``copies`` areas (the same project) through ``run_batch`` in a child."""
+    batch_dir = folder / "batch"
+    batch_dir.mkdir(exist_ok=True)
+    text = project.read_text(encoding="utf-8")
+    for i in range(copies):
+        (batch_dir / f"area{i:02d}.toml").write_text(
+            text.replace('area_en = "Wuhan FUA benchmark', f'area_en = "Copy {i} of the Wuhan'),
+            encoding="utf-8",
+        )
+    code = (
+        "import sys, time; from geoplan.parallel import run_batch; t = time.perf_counter(); "
+        "run_batch(sys.argv[1], sys.argv[2], n_workers=int(sys.argv[3]), overwrite=True); "
+        "print(time.perf_counter() - t)"
+    )
+    cmd = [sys.executable, "-c", code, str(batch_dir), str(folder / "out_batch"), str(workers)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"batch run failed:\n{done.stderr}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--facilities", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3, help="warm runs after the cold one")
+    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--profile", action="store_true", help="cProfile one more warm run")
+    parser.add_argument("--keep", type=Path, help="write inputs and outputs here and keep them")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N copies of the project with geoplan.parallel.run_batch (throughput)",
+    )
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="for --batch")
+    parser.add_argument("--child", nargs=2, metavar=("PROJECT", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child, profile=args.profile)
+        return
+
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="geoplan_bench_run_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    project = write_inputs(folder, args.points, args.facilities, args.seed)
+    print(f"inputs written in {time.perf_counter() - start:.1f} s to {folder}")
+    env = {**os.environ, "GEOPLAN_CACHE": str(folder / "cache")}
+    runs = [("cold cache", run_child(project, folder / "out_cold", env))]
+    for i in range(args.repeats):
+        runs.append((f"warm #{i + 1}", run_child(project, folder / f"out_warm{i + 1}", env)))
+    if args.profile:
+        run_child(project, folder / "out_profile", env, profile=True)
+
+    batch_s = None
+    if args.batch:
+        batch_s = run_batch_copies(project, folder, args.batch, args.workers, env)
+    summary = runs[-1][1]["summary"]
+    print(
+        f"\nWuhan FUA network (real, 82,902 nodes) with {args.points:,} synthetic demand points "
+        f"and {args.facilities} synthetic facilities ({summary['facilities']['used']} used); "
+        f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}\n"
+    )
+    header = f"{'run':12s}" + "".join(f"{s:>12s}" for s in STAGES)
+    print(header + f"{'total':>10s}{'process':>10s}{'peak MB':>10s}")
+    for name, run in runs:
+        cells = "".join(f"{run['stages'].get(s, float('nan')):12.2f}" for s in STAGES)
+        print(
+            f"{name:12s}{cells}{run['wall_s']:10.2f}{run['process_s']:10.2f}{run['peak_mb']:10.0f}"
+        )
+    warm = [run for name, run in runs[1:]] or [runs[0][1]]
+    median = {s: statistics.median(r["stages"].get(s, np.nan) for r in warm) for s in STAGES}
+    total = statistics.median(r["wall_s"] for r in warm)
+    peak = max(r["peak_mb"] for _, r in runs)
+    cells = "".join(f"{median[s]:12.2f}" for s in STAGES)
+    print(f"{'warm median':12s}{cells}{total:10.2f}{'':10s}{peak:10.0f}")
+    after = runs[-1][1]["peak_after_mb"]
+    cells = "".join(f"{after.get(s, float('nan')):12.0f}" for s in STAGES)
+    print(f"{'peak MB by':12s}{cells}   (process peak when the stage ends, last run)")
+    print(
+        "\nshare of the warm median total: "
+        + ", ".join(f"{s} {median[s] / total:.0%}" for s in STAGES)
+    )
+    print(
+        f"target ≤ {TARGET_S:.0f} s: {'met' if total <= TARGET_S else 'NOT met'} "
+        f"({total:.2f} s, run_project wall time, warm cache); "
+        f"target ≤ {TARGET_MB / 1024:.0f} GB: {'met' if peak <= TARGET_MB else 'NOT met'} "
+        f"({peak:.0f} MB peak resident)"
+    )
+    print("outputs (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1][1]["sizes_mb"].items()))
+    for rule in summary["rules"]:
+        print(f"  {rule['id']}: {rule['share_covered']:.1%} of the population covered")
+    if batch_s is not None:
+        print(
+            f"\nbatch: {args.batch} copies with run_batch on {args.workers} workers in "
+            f"{batch_s:.1f} s = {batch_s / args.batch:.1f} s per area "
+            f"({total * args.batch / batch_s:.2f}× the throughput of one run at a time, "
+            f"{total:.1f} s each)"
+        )
+
+
+if __name__ == "__main__":
+    main()
