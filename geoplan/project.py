@@ -456,9 +456,11 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
             table.to_excel(writer, sheet_name="gaps", index=False)
             result.by_unit.to_excel(writer, sheet_name="coverage_by_unit", index=False)
     with _io.atomic_path(out_dir / "gaps.gpkg") as tmp:
-        gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG")
+        gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
         uncovered = _uncovered_points(result)
-        uncovered.to_file(tmp, layer="uncovered_points", driver="GPKG")
+        uncovered.to_file(
+            tmp, layer="uncovered_points", driver="GPKG", engine="pyogrio", use_arrow=True
+        )
 
 
 def _uncovered_points(result: RunResult) -> gpd.GeoDataFrame:
@@ -479,19 +481,12 @@ def _uncovered_points(result: RunResult) -> gpd.GeoDataFrame:
 def _write_map(result: RunResult, path: Path) -> None:
     from . import maps
 
-    points = result.coverage.points
-    demand = gpd.GeoDataFrame(
-        points[["demand_id", "population"]].copy(),
-        geometry=gpd.points_from_xy(points["x"], points["y"]),
-        crs=result.network.crs,
-    )
+    demand = _map_demand(result)
     edges = result.network.edges
     street_minutes = gpd.GeoDataFrame(geometry=edges.geometry.values, crs=result.network.crs)
     u = edges["u"].to_numpy()
     v = edges["v"].to_numpy()
     for rule in result.project.rules:
-        demand[f"{rule.id}_covered"] = points[column(rule.id, "covered")].to_numpy()
-        demand[f"{rule.id}_minutes"] = points[column(rule.id, "time_s")].to_numpy() / 60
         node_s = result.coverage.node_time_s[rule.id]
         # Display only: a street's colour is its better end's time.
         street_s = np.minimum(node_s[u], node_s[v])
@@ -512,6 +507,67 @@ def _write_map(result: RunResult, path: Path) -> None:
         attribution=ATTRIBUTION,
     )
     maps.save_map(m, path)
+
+
+MAP_MAX_POINTS = 20_000
+"""Above this many demand points the map shows uncovered residents per ``MAP_CELL_M`` cell."""
+MAP_CELL_M = 100.0
+
+
+def _map_demand(result: RunResult) -> gpd.GeoDataFrame:
+    """Demand for the map: every point, or uncovered residents per 100 m cell when many.
+
+    The map is for display; coverage was decided per point. Aggregated rows carry one rule's
+    uncovered population each (covered for the other rules) and its population-weighted
+    mean minutes.
+    """
+    points = result.coverage.points
+    rules = result.project.rules
+    if len(points) <= MAP_MAX_POINTS:
+        frame = points[["demand_id", "population", "x", "y"]].copy()
+        for rule in rules:
+            frame[f"{rule.id}_covered"] = points[column(rule.id, "covered")].to_numpy()
+            frame[f"{rule.id}_minutes"] = points[column(rule.id, "time_s")].to_numpy() / 60
+    else:
+        parts = []
+        cell_x = np.floor(points["x"].to_numpy() / MAP_CELL_M)
+        cell_y = np.floor(points["y"].to_numpy() / MAP_CELL_M)
+        for rule in rules:
+            out = ~points[column(rule.id, "covered")].to_numpy()
+            pop = points["population"].to_numpy()[out]
+            minutes = points[column(rule.id, "time_s")].to_numpy()[out] / 60
+            cells = (
+                pd.DataFrame(
+                    {
+                        "cx": cell_x[out],
+                        "cy": cell_y[out],
+                        "population": pop,
+                        "weighted": np.where(np.isfinite(minutes), minutes * pop, np.nan),
+                    }
+                )
+                .groupby(["cx", "cy"], as_index=False)
+                .sum(min_count=1)
+            )
+            part = pd.DataFrame(
+                {
+                    "demand_id": [f"{rule.id}-cell-{i}" for i in range(len(cells))],
+                    "population": cells["population"].to_numpy(),
+                    "x": (cells["cx"].to_numpy() + 0.5) * MAP_CELL_M,
+                    "y": (cells["cy"].to_numpy() + 0.5) * MAP_CELL_M,
+                }
+            )
+            for other in rules:
+                part[f"{other.id}_covered"] = other.id != rule.id
+                part[f"{other.id}_minutes"] = np.nan
+            with np.errstate(invalid="ignore", divide="ignore"):
+                part[f"{rule.id}_minutes"] = (cells["weighted"] / cells["population"]).to_numpy()
+            parts.append(part)
+        frame = pd.concat(parts, ignore_index=True)
+    return gpd.GeoDataFrame(
+        frame.drop(columns=["x", "y"]),
+        geometry=gpd.points_from_xy(frame["x"], frame["y"]),
+        crs=result.network.crs,
+    )
 
 
 def _write_run_record(result: RunResult, path: Path, timings_s: dict[str, float]) -> None:

@@ -89,3 +89,19 @@ def test_a_run_warns_when_wgs84_facilities_look_like_gcj02(tmp_path):
     assert warning["check"] == "gcj02_suspected"
     assert 'crs = "gcj02"' in warning["message_en"]
     assert run_project(tmp_path / "ok.toml", tmp_path / "out_ok").summary["warnings"] == []
+
+
+def test_large_demand_is_shown_per_cell_on_the_map_with_totals_kept(monkeypatch):
+    from geoplan import project
+    from geoplan.coverage import column
+
+    result = project.compute_project(load_project(project.DEMO_PROJECT))
+    points = result.coverage.points
+    monkeypatch.setattr(project, "MAP_MAX_POINTS", 100)
+    shown = project._map_demand(result)
+    assert len(shown) < len(points)
+    for rule in result.project.rules:
+        uncovered = points.loc[~points[column(rule.id, "covered")], "population"].sum()
+        rows = shown[~shown[f"{rule.id}_covered"]]
+        assert rows["population"].sum() == pytest.approx(uncovered)
+        assert rows[f"{rule.id}_minutes"].min() > 15  # every uncovered resident is beyond 15 min
