@@ -230,28 +230,13 @@ def facility_attributes(project: Project) -> pd.DataFrame:
     Uses the facility reader's parsers (same encoding detection, header search and row
     numbers), so ``source_row`` matches :func:`geoplan.facilities.read_facilities`.
     """
-    from . import facilities as fac
+    from .facilities import read_raw_records
 
     path = project.resolve(project.facilities["path"])
-    suffix = path.suffix.lower()
     options = project.facilities
-    if suffix in fac._TABLE_SUFFIXES:
-        records = fac._read_text_table(path, options.get("encoding"))
-    elif suffix in fac._EXCEL_SUFFIXES:
-        records = fac._read_excel(path, options.get("sheet"))
-    elif suffix in fac._VECTOR_SUFFIXES:
-        records = fac._read_vector(
-            path,
-            options.get("layer"),
-            options.get("encoding"),
-            fac._declared_crs(options.get("crs")),
-        )
-    else:
-        return pd.DataFrame({"source_row": pd.Series([], dtype=np.int64)})
-    frame = pd.DataFrame(records.values, columns=records.columns, dtype=object)
-    frame = frame.loc[:, ~frame.columns.duplicated()]
-    frame["source_row"] = np.asarray(records.rows, dtype=np.int64)
-    return frame
+    return read_raw_records(
+        path, **{k: options.get(k) for k in ("layer", "sheet", "encoding", "crs")}
+    )
 
 
 def _number(values: pd.Series) -> np.ndarray:
@@ -738,14 +723,21 @@ def _attribute_headers(ctx: _Context, rule: PresenceRule) -> list[str]:
     return find_columns(ctx.attribute_columns, rule.attribute) if rule.attribute else []
 
 
+def _attribute_missing(ctx: _Context, rule: PresenceRule, headers: list[str]) -> bool:
+    """Record the rule as not computable when the facility file lacks its service column."""
+    if headers:
+        return False
+    reason = (
+        f"the facility file has no column for this service (accepted headers: "
+        f"{', '.join(rule.attribute)})"
+    )
+    _not_computable(ctx, "presence", rule.id, reason, rule=rule)
+    return True
+
+
 def _facility_presence(ctx: _Context, rule: PresenceRule) -> None:
     headers = _attribute_headers(ctx, rule)
-    if not headers:
-        reason = (
-            f"the facility file has no column for this service (accepted headers: "
-            f"{', '.join(rule.attribute)})"
-        )
-        _not_computable(ctx, "presence", rule.id, reason, rule=rule)
+    if _attribute_missing(ctx, rule, headers):
         return
     keys = expand_categories(rule.categories)
     fac = ctx.facilities[ctx.facilities["category"].isin(keys)]
@@ -824,12 +816,7 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
         _not_computable(ctx, "presence", rule.id, reason, rule=rule)
         return
     headers = _attribute_headers(ctx, rule)
-    if rule.attribute and not headers:
-        reason = (
-            f"the facility file has no column for this service (accepted headers: "
-            f"{', '.join(rule.attribute)})"
-        )
-        _not_computable(ctx, "presence", rule.id, reason, rule=rule)
+    if rule.attribute and _attribute_missing(ctx, rule, headers):
         return
     keys = expand_categories(rule.categories)
     fac = ctx.facilities[ctx.facilities["category"].isin(keys)]

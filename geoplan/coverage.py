@@ -184,7 +184,9 @@ def compute_coverage(
 
 def _xy(frame: gpd.GeoDataFrame, crs) -> tuple[np.ndarray, np.ndarray]:
     """Point coordinates in ``crs`` (metres)."""
-    geometry = frame.geometry.to_crs(crs) if frame.crs is not None else frame.geometry
+    geometry = frame.geometry
+    if frame.crs is not None and not frame.crs.equals(crs):
+        geometry = geometry.to_crs(crs)
     return geometry.x.to_numpy(dtype=float), geometry.y.to_numpy(dtype=float)
 
 

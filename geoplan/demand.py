@@ -1065,13 +1065,11 @@ def _ids(
             if col is not None:
                 break
     if col is None:
-        ids = np.array([f"row-{i}" for i in numbers], dtype=object)
-        return ids, np.array([f"record {i}" for i in numbers], dtype=object)
+        ids = ("row-" + pd.Series(numbers).astype(str)).to_numpy(dtype=object)
+        return ids, _RecordLabels(numbers)
     raw = frame[col]
     ids = _as_text(raw).to_numpy(dtype=object)
-    labels = np.array(
-        [f"record {i} ({col} {v!r})" for i, v in zip(numbers, ids, strict=True)], dtype=object
-    )
+    labels = _RecordLabels(numbers, ids, col)
     missing = raw.isna().to_numpy() | (pd.Series(ids, dtype=object).str.strip() == "").to_numpy()
     _raise_rows(missing, labels, f"{source}: empty id in column {col!r}")
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
@@ -1086,17 +1084,36 @@ def _ids(
 
 def _as_text(values: pd.Series) -> pd.Series:
     """Ids as text; integral floats (``7.0`` from a numeric column) become ``"7"``."""
+    missing = values.isna()
     if pd.api.types.is_float_dtype(values.dtype):
         arr = values.to_numpy(dtype=np.float64)
         if np.all(np.isnan(arr) | (arr == np.round(arr))):
-            return pd.Series(
-                [None if math.isnan(v) else str(int(v)) for v in arr],
-                index=values.index,
-                dtype=object,
-            )
-    return pd.Series(
-        [None if pd.isna(v) else str(v).strip() for v in values], index=values.index, dtype=object
-    )
+            values = values.astype("Int64")
+    text = values.astype(str).str.strip().astype(object)
+    return text.where(~missing, None)
+
+
+class _RecordLabels:
+    """Labels like ``record 3 (id 'A7')`` for messages, built only for the records named.
+
+    Indexing with one position gives its label; with a mask or positions, a subset.
+    """
+
+    def __init__(self, numbers: np.ndarray, ids: np.ndarray | None = None, column=None):
+        self._numbers = np.asarray(numbers)
+        self._ids = ids
+        self._column = column
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __getitem__(self, key):
+        if np.ndim(key) == 0:
+            if self._ids is None:
+                return f"record {self._numbers[key]}"
+            return f"record {self._numbers[key]} ({self._column} {self._ids[key]!r})"
+        ids = None if self._ids is None else self._ids[key]
+        return _RecordLabels(self._numbers[key], ids, self._column)
 
 
 def _numbers(values: pd.Series) -> np.ndarray:

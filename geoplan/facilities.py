@@ -98,6 +98,7 @@ __all__ = [
     "FacilityTable",
     "read_facilities",
     "read_facilities_frame",
+    "read_raw_records",
     "write_rejects",
 ]
 
@@ -862,21 +863,7 @@ def read_facilities(
         raise InputError(f"{path.name}: the file is empty; add a header row and facility rows")
     suffix = path.suffix.lower()
     declared = _declared_crs(crs)
-    if suffix in _TABLE_SUFFIXES:
-        records = _read_text_table(path, encoding)
-    elif suffix in _EXCEL_SUFFIXES:
-        records = _read_excel(path, sheet)
-    elif suffix in _VECTOR_SUFFIXES:
-        records = _read_vector(path, layer, encoding, declared)
-    elif suffix == ".xls":
-        raise InputError(
-            f"{path.name}: old Excel .xls files are not supported; save the sheet as .xlsx or CSV"
-        )
-    else:
-        raise InputError(
-            f"{path.name}: unknown file type {suffix or '(no extension)'!r}; give a CSV, XLSX, "
-            "GeoJSON, GeoPackage or Shapefile"
-        )
+    records = _read_records(path, layer=layer, sheet=sheet, encoding=encoding, declared=declared)
     ignored = [
         name
         for name, value, kinds in (
@@ -889,6 +876,45 @@ def read_facilities(
     if ignored:
         logger.warning("%s: option(s) %s do not apply to %s files", path.name, ignored, suffix)
     return _build(records, declared, boundary, boundary_tolerance_m, source=str(path))
+
+
+def _read_records(path: Path, *, layer, sheet, encoding, declared) -> _Records:
+    """The file's records by format (encodings, header search, spreadsheet row numbers)."""
+    suffix = path.suffix.lower()
+    if suffix in _TABLE_SUFFIXES:
+        return _read_text_table(path, encoding)
+    if suffix in _EXCEL_SUFFIXES:
+        return _read_excel(path, sheet)
+    if suffix in _VECTOR_SUFFIXES:
+        return _read_vector(path, layer, encoding, declared)
+    if suffix == ".xls":
+        raise InputError(
+            f"{path.name}: old Excel .xls files are not supported; save the sheet as .xlsx or CSV"
+        )
+    raise InputError(
+        f"{path.name}: unknown file type {suffix or '(no extension)'!r}; give a CSV, XLSX, "
+        "GeoJSON, GeoPackage or Shapefile"
+    )
+
+
+def read_raw_records(
+    path: str | Path,
+    *,
+    layer: str | int | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    crs: str | None = None,
+) -> pd.DataFrame:
+    """A facility file's own columns as read, with ``source_row`` matching
+    :func:`read_facilities` (for attribute columns the taxonomy does not know, e.g. 中医馆)."""
+    path = Path(path)
+    records = _read_records(
+        path, layer=layer, sheet=sheet, encoding=encoding, declared=_declared_crs(crs)
+    )
+    frame = pd.DataFrame(records.values, columns=records.columns, dtype=object)
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    frame["source_row"] = np.asarray(records.rows, dtype=np.int64)
+    return frame
 
 
 def read_facilities_frame(

@@ -993,46 +993,27 @@ def change_layers(changes: pd.DataFrame) -> list:
                 tooltip_column="tip",
             )
         )
-    closed = changes[changes["action"] == "close"]
-    if len(closed):
-        layers.append(
-            maps.FeatureLayer(
-                f"关闭 / closed facilities ({len(closed)})",
-                gpd.GeoDataFrame(
-                    {
-                        "tip": [
-                            f"关闭 closed: {r.name}（{r.facility_id}）" for r in closed.itertuples()
-                        ]
-                    },
-                    geometry=gpd.points_from_xy(closed["lon_before"], closed["lat_before"]),
-                    crs=4326,
-                ),
-                kind="markers",
-                shape="cross",
-                style={"color": CLOSED_COLOUR, "size": 20},
-                tooltip_column="tip",
+    for action, zh, en, side, shape, colour in (
+        ("close", "关闭", "closed", "before", "cross", CLOSED_COLOUR),
+        ("add", "新增", "added", "after", "plus", GAINED_COLOUR),
+    ):
+        chosen = changes[changes["action"] == action]
+        if len(chosen):
+            tips = [f"{zh} {en}: {r.name}（{r.facility_id}）" for r in chosen.itertuples()]
+            layers.append(
+                maps.FeatureLayer(
+                    f"{zh} / {en} facilities ({len(chosen)})",
+                    gpd.GeoDataFrame(
+                        {"tip": tips},
+                        geometry=gpd.points_from_xy(chosen[f"lon_{side}"], chosen[f"lat_{side}"]),
+                        crs=4326,
+                    ),
+                    kind="markers",
+                    shape=shape,
+                    style={"color": colour, "size": 20},
+                    tooltip_column="tip",
+                )
             )
-        )
-    added = changes[changes["action"] == "add"]
-    if len(added):
-        layers.append(
-            maps.FeatureLayer(
-                f"新增 / added facilities ({len(added)})",
-                gpd.GeoDataFrame(
-                    {
-                        "tip": [
-                            f"新增 added: {r.name}（{r.facility_id}）" for r in added.itertuples()
-                        ]
-                    },
-                    geometry=gpd.points_from_xy(added["lon_after"], added["lat_after"]),
-                    crs=4326,
-                ),
-                kind="markers",
-                shape="plus",
-                style={"color": GAINED_COLOUR, "size": 20},
-                tooltip_column="tip",
-            )
-        )
     return layers
 
 
