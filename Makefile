@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+SYSTEM_STAMP := $(VENV)/.system-stamp
 DEMO_OUT ?= out/demo
 
 .PHONY: demo test bench clean
@@ -14,10 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-demo: $(STAMP)
+# Debian's chromium and fonts-noto-cjk (browser tests, reports); see the script.
+$(SYSTEM_STAMP): scripts/install_system_deps.sh $(STAMP)
+	bash scripts/install_system_deps.sh
+	@touch $(SYSTEM_STAMP)
+
+demo: $(SYSTEM_STAMP)
 	$(BIN)/geoplan demo --out $(DEMO_OUT) --overwrite
 
-test: $(STAMP)
+test: $(SYSTEM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import pytest
 
 from geoplan._paths import shared_path
@@ -13,3 +16,69 @@ def tuanchengshan_walk():
     from geoplan.network import read_network
 
     return read_network(shared_path("osm/huangshi_tuanchengshan_all_2022.graphml"))
+
+
+# --------------------------------------------------------------------------- browser
+
+
+@dataclass
+class OfflinePage:
+    """A Playwright page that may load only ``file:`` and ``data:`` URLs.
+
+    ``console_errors`` collects console errors and uncaught exceptions, ``dialogs`` every
+    alert/confirm/prompt that fired (each is dismissed), ``blocked`` every URL refused.
+    A test may add its own ``page.route`` afterwards: the latest route wins.
+    """
+
+    page: object
+    console_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    def open(self, path: Path, fragment: str = "", settle_ms: int = 300) -> None:
+        """Load a local HTML file (optionally with ``#fragment``) and let it settle."""
+        url = Path(path).resolve().as_uri() + (f"#{fragment}" if fragment else "")
+        self.page.goto(url, wait_until="load")
+        self.page.wait_for_timeout(settle_ms)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """Debian's Chromium driven by Playwright (installed by `make test`; never skipped)."""
+    from playwright.sync_api import sync_playwright
+
+    from geoplan.browser import find_chromium
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=find_chromium(), args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def offline_page(chromium_browser):
+    """A fresh 1400×900 page with the network blocked; see :class:`OfflinePage`."""
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    state = OfflinePage(page)
+
+    def gate(route) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            state.blocked.append(url)
+            route.abort()
+
+    def on_dialog(dialog) -> None:
+        state.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.route("**/*", gate)
+    page.on("console", lambda m: m.type == "error" and state.console_errors.append(m.text))
+    page.on("pageerror", lambda exc: state.console_errors.append(f"uncaught: {exc}"))
+    page.on("dialog", on_dialog)
+    yield state
+    context.close()
