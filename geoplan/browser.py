@@ -1,4 +1,4 @@
-"""Headless Chromium, offline: screenshots of HTML maps (used by reports and tests).
+"""Headless Chromium, offline: screenshots and PDFs of HTML pages (maps, reports).
 
 Chromium runs with a throw-away profile, no background networking and, unless
 ``--allow-network`` is given, a proxy that points nowhere (``127.0.0.1:9``), so a map that
@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["find_chromium", "screenshot"]
+__all__ = ["find_chromium", "print_pdf", "screenshot"]
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
@@ -39,14 +39,19 @@ def screenshot(
     html_path: str | Path,
     out_path: str | Path,
     *,
+    fragment: str = "",
     width: int = 1400,
     height: int = 900,
+    scale: float = 1.0,
     budget_ms: int = 5000,
     chromium: str | None = None,
     allow_network: bool = False,
     timeout_s: float = 120.0,
 ) -> Path:
-    """Render ``html_path`` to the PNG ``out_path`` and return its path.
+    """Render ``html_path`` (opened at ``#fragment`` if given) to the PNG ``out_path``.
+
+    ``width`` × ``height`` is the window in CSS pixels; ``scale`` the device pixel ratio (the
+    PNG is ``scale`` times larger). Returns the PNG's path.
 
     Raises
     ------
@@ -55,12 +60,71 @@ def screenshot(
     RuntimeError
         If Chromium fails or writes no screenshot.
     """
+    return _run(
+        html_path,
+        out_path,
+        [
+            "--hide-scrollbars",
+            f"--force-device-scale-factor={scale:g}",
+            f"--window-size={width},{height}",
+            f"--virtual-time-budget={budget_ms}",
+            "--screenshot={out}",
+        ],
+        fragment=fragment,
+        chromium=chromium,
+        allow_network=allow_network,
+        timeout_s=timeout_s,
+    )
+
+
+def print_pdf(
+    html_path: str | Path,
+    pdf_path: str | Path,
+    *,
+    budget_ms: int = 5000,
+    chromium: str | None = None,
+    allow_network: bool = False,
+    timeout_s: float = 120.0,
+) -> Path:
+    """Print ``html_path`` to the PDF ``pdf_path`` (page size and margins from its @page CSS).
+
+    No browser header or footer (date, URL) is added. Returns the PDF's path.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the HTML file or Chromium is missing.
+    RuntimeError
+        If Chromium fails or writes no PDF.
+    """
+    return _run(
+        html_path,
+        pdf_path,
+        [f"--virtual-time-budget={budget_ms}", "--no-pdf-header-footer", "--print-to-pdf={out}"],
+        chromium=chromium,
+        allow_network=allow_network,
+        timeout_s=timeout_s,
+    )
+
+
+def _run(
+    html_path: str | Path,
+    out_path: str | Path,
+    options: list[str],
+    *,
+    fragment: str = "",
+    chromium: str | None,
+    allow_network: bool,
+    timeout_s: float,
+) -> Path:
+    """Run headless Chromium offline on ``html_path``; ``{out}`` in ``options`` is the output."""
     html_path = Path(html_path).resolve()
     if not html_path.is_file():
         raise FileNotFoundError(f"no such HTML file: {html_path}")
     out_path = Path(out_path).resolve()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     binary = find_chromium(chromium)
+    url = html_path.as_uri() + (f"#{fragment}" if fragment else "")
     with tempfile.TemporaryDirectory(prefix="geoplan-chromium-") as profile:
         command = [
             binary,
@@ -72,16 +136,12 @@ def screenshot(
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
             f"--user-data-dir={profile}",
-            f"--window-size={width},{height}",
-            f"--virtual-time-budget={budget_ms}",
-            f"--screenshot={out_path}",
+            *(option.replace("{out}", str(out_path)) for option in options),
         ]
         if not allow_network:
             command.append("--proxy-server=127.0.0.1:9")
-        command.append(html_path.as_uri())
+        command.append(url)
         if out_path.exists():
             out_path.unlink()
         try:

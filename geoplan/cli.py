@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the demo project (团城山街道, 黄石)")
     _add_out(demo)
+    for command in (run, demo):
+        _add_map_options(command)
 
     tt = sub.add_parser("traveltimes", help="nearest facility and travel time per demand point")
     tt.add_argument("--network", type=Path, required=True, help="OSM XML/PBF, GraphML, lines")
@@ -127,10 +129,35 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--time-limit", type=float, default=60.0, help="solver time limit, seconds")
     st.add_argument("--tier", help="--catchments: only facilities of this tier (e.g. township)")
     _add_out(st)
+    rp = sub.add_parser(
+        "report", help="an HTML (and PDF) report of a result folder; a gallery for a batch"
+    )
+    rp.add_argument("result_dir", type=Path, help="output folder of run, demo, check, scenario …")
+    rp.add_argument("--out", type=Path, help="report file (default: RESULT_DIR/report.html)")
+    rp.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language")
+    rp.add_argument(
+        "--pdf",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print a PDF beside the report (default: when Chromium is found)",
+    )
+    rp.add_argument("--overwrite", action="store_true", help="replace existing reports")
     for command in sub.choices.values():  # -v/-q also after the command name
         command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
         command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     return parser
+
+
+def _add_map_options(parser: argparse.ArgumentParser) -> None:
+    from .maps import BASEMAPS, LANGS
+
+    parser.add_argument("--lang", choices=LANGS, help="one map in this language (default: [map])")
+    parser.add_argument(
+        "--basemap",
+        choices=tuple(BASEMAPS),
+        help="map tiles (default: [map] basemap, else none = offline); tianditu reads its key "
+        "from $GEOPLAN_TIANDITU_KEY",
+    )
 
 
 def _add_out(parser: argparse.ArgumentParser) -> None:
@@ -165,7 +192,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("run", "demo"):
         path = args.project if args.command == "run" else project.DEMO_PROJECT
         result = project.run_project(
-            path, args.out, overwrite=args.overwrite, progress=not args.quiet
+            path,
+            args.out,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            lang=args.lang,
+            basemap=args.basemap,
         )
         if not args.quiet:
             _print_summary(result.summary, args.out)
@@ -272,6 +304,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         if not args.quiet:
             print("\n".join(lines))
+        return 0
+    if args.command == "report":
+        from .report import write_reports
+
+        written = write_reports(
+            args.result_dir,
+            out=args.out,
+            lang=args.lang,
+            pdf=args.pdf,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        )
+        if not args.quiet:
+            for path in [*written.reports, *written.pdfs, written.gallery]:
+                if path is not None:
+                    print(f"wrote {path}")
+            for note in written.notes:
+                print(f"note: {note}")
         return 0
     raise AssertionError(args.command)  # argparse guarantees a known command
 

@@ -1,18 +1,25 @@
 """Self-contained, offline HTML coverage maps (the only module that imports folium).
 
 :func:`coverage_map` builds a :class:`folium.Map` with one toggleable layer per theme:
-boundary, per-rule travel-time bands on the streets, per-rule uncovered population and ranked
-gap areas, and the facilities by category, plus a bilingual legend. :func:`save_map` writes it
-as one HTML file that loads nothing from the network: Leaflet's JS and CSS (from
-``xstatic-leaflet``) are inlined and folium's other CDN resources (jQuery, Bootstrap,
-Awesome Markers, Font Awesome) are dropped — the map uses only Leaflet primitives
-(circle markers, polylines, polygons, div icons), so it needs none of them.
+boundary, per-rule travel-time bands on the streets, uncovered residents, ranked gap areas and
+the share covered per unit, and the facilities by category, with a legend in one language
+(``lang="zh"`` or ``"en"``; every UI string comes from one table, :data:`UI_STRINGS`).
+:func:`save_map` writes it as one HTML file that loads nothing from the network: Leaflet's JS
+and CSS (from ``xstatic-leaflet``) are inlined and folium's other CDN resources (jQuery,
+Bootstrap, Awesome Markers, Font Awesome) are dropped — the map uses only Leaflet primitives
+(circle markers, polylines, polygons, div icons), so it needs none of them. The only URLs a
+map may hold are the tile templates of a basemap chosen explicitly (:data:`BASEMAPS`); for
+Amap's GCJ-02 tiles every overlay coordinate is shifted from WGS84 to GCJ-02 first.
 
 Every user-supplied string (names, addresses, titles, notes, attribution) is HTML-escaped
 before it reaches a popup, tooltip, layer name or the legend. The data of the layers is
 embedded as compact JSON and drawn by a few lines of JavaScript (street geometry once,
 delta-encoded; per rule only a band code per street), so a county with 100k streets stays a
 file a browser opens.
+
+Hooks for tests and report images: ``window.gpMap`` (the ``L.Map``), ``window.gpLayers``
+(stable keys such as ``bands:<rule_id>`` → layer), and the URL fragment
+``#rule=<rule_id>&static=1`` (one rule's overlays only; ``static`` hides the layer control).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from itertools import zip_longest
 from pathlib import Path
@@ -37,18 +45,29 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from ._io import write_text
+from .coords import wgs84_to_gcj02
 from .errors import InputError
 from .schema import CATEGORIES, GROUP_LABELS, TIER_LABELS
 
 __all__ = [
     "BAND_COLOURS",
+    "BASEMAPS",
     "GROUP_COLOURS",
+    "LANGS",
+    "MAX_RANK_LABELS",
+    "UI_STRINGS",
+    "UNIT_SHARE_CLASSES",
+    "Basemap",
     "FeatureLayer",
     "coverage_map",
     "feature_map",
     "map_html",
     "save_map",
 ]
+
+LANGS: tuple[str, ...] = ("zh", "en")
+"""Map languages: every label, layer name, popup and note is in one of them."""
+_HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 BAND_COLOURS: tuple[str, ...] = ("#006837", "#66bd63", "#f59d3d", "#d73027", "#8c8c8c")
 """Street colours: ≤ ⅓ threshold, ≤ ⅔, ≤ threshold, > threshold, unreachable."""
@@ -66,13 +85,201 @@ _GAP_COLOUR = "#7a0177"
 _BOUNDARY_COLOUR = "#3a3a3a"
 _BACKGROUND = "#ebe8e1"
 
+UNIT_SHARE_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (0.0, "< 50%", "#a6611a"),
+    (0.5, "50–80%", "#dfc27d"),
+    (0.8, "80–95%", "#80cdc1"),
+    (0.95, "95–<100%", "#35978f"),
+    (1.0, "100%", "#01665e"),
+)
+"""Choropleth of the share covered per unit: (lower bound 0..1, label, fill colour)."""
+_NO_RESIDENTS_COLOUR = "#bdbdbd"
+_SHARE_EPS = 1e-9  # a share within this of a class bound counts as reaching it
+
 MAX_RANK_LABELS = 10
-"""Gap areas ranked this high or better get a numbered marker (all get a polygon and popup)."""
+"""Gap areas ranked this high or better get a marker with rank and uncovered population."""
 _MAX_RADIUS_PX = 10.0
 _MIN_RADIUS_PX = 1.5
 _SIMPLIFY_M = 1.0  # street/boundary simplification tolerance in a projected CRS
 _SIMPLIFY_DEG = 1e-5  # ... and in degrees when the input is geographic
 _FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
+
+# --------------------------------------------------------------------------- UI strings
+
+UI_STRINGS: dict[str, tuple[str, str]] = {
+    "boundary": ("边界", "Boundary"),
+    "data": ("数据", "Data"),
+    "share_heading": ("人口覆盖率", "Share of population covered"),
+    "target_paren": ("（目标 {pct}）", " (target {pct})"),
+    "bands_heading": ("街道至最近设施的出行时间", "Travel time to the nearest facility (streets)"),
+    "band_le": ("≤ {m} 分钟", "≤ {m} min"),
+    "band_within": ("≤ {m} 分钟（阈值内）", "≤ {m} min (within threshold)"),
+    "band_beyond": ("> {m} 分钟（超出阈值）", "> {m} min (beyond threshold)"),
+    "unreachable": ("不可达", "unreachable"),
+    "symbols": ("符号", "Symbols"),
+    "other_facilities": ("其他设施", "other facilities"),
+    "uncovered_symbol": (
+        "未覆盖人口（圆面积∝人口）",
+        "uncovered residents (circle area ∝ people)",
+    ),
+    "gap_symbol": (
+        "缺口区域；前 {n} 名标注排名与未覆盖人口",
+        "gap area; the top {n} labelled with rank and uncovered residents",
+    ),
+    "units_heading": ("各单元人口覆盖率", "Share of residents covered per unit"),
+    "no_residents": ("无人口", "no residents"),
+    "layer_bands": ("{rule}：出行时间分段", "{rule}: travel-time bands"),
+    "layer_uncovered": ("{rule}：未覆盖人口", "{rule}: uncovered residents"),
+    "layer_gaps": ("{rule}：缺口区域排名", "{rule}: ranked gap areas"),
+    "layer_units": ("{rule}：各单元覆盖率", "{rule}: share covered per unit"),
+    "layer_facilities": ("设施：{category}（{n}）", "Facilities: {category} ({n})"),
+    "layer_basemap": ("底图：{name}", "Basemap: {name}"),
+    "category": ("类别", "category"),
+    "tier": ("级别", "tier"),
+    "address": ("地址", "address"),
+    "beds": ("床位", "beds"),
+    "doctors": ("医生", "doctors"),
+    "nurses": ("护士", "nurses"),
+    "facility_id": ("编号", "ID"),
+    "rule": ("覆盖规则", "rule"),
+    "population": ("人口", "population"),
+    "median_time": ("中位出行时间", "median travel time"),
+    "nearest": ("最近设施", "nearest facility"),
+    "unit": ("所在单元", "unit"),
+    "share_covered": ("覆盖率", "share covered"),
+    "target": ("目标", "target"),
+    "gap_title": (
+        "缺口 #{rank}（按未覆盖人口排名）",
+        "Gap #{rank} (ranked by uncovered residents)",
+    ),
+    "gap_tooltip": ("缺口 #{rank}：{pop}人", "Gap #{rank}: {pop} people"),
+    "people": ("{pop}人", "{pop} people"),
+    "minutes": ("{m} 分钟", "{m} min"),
+    "uncovered_tip": ("未覆盖人口：", "Uncovered residents: "),
+    "to_nearest": ("至最近设施：", "To the nearest facility: "),
+    "threshold": ("{rule}（阈值 {m} 分钟）", "{rule} (threshold {m} min)"),
+    "banner": (
+        "假设情景：图中设施并非真实设施",
+        "Hypothetical scenario: the facilities shown are not real",
+    ),
+    "crs_none": ("无底图（离线）", "No basemap (offline)"),
+    "crs_osm": (
+        "底图：OpenStreetMap（WGS84），图层未偏移",
+        "Basemap: OpenStreetMap (WGS84); overlays unshifted",
+    ),
+    "crs_tianditu": (
+        "底图：天地图（CGCS2000，与 WGS84 相差 1 米以内），图层未偏移",
+        "Basemap: Tianditu (CGCS2000, within a metre of WGS84); overlays unshifted",
+    ),
+    "crs_amap": (
+        "底图：高德地图（GCJ-02），图层已由 WGS84 转换为 GCJ-02 以对齐底图",
+        "Basemap: Amap (GCJ-02); overlays shifted from WGS84 to GCJ-02 to match it",
+    ),
+}
+"""Every UI text of the maps: key → (Chinese, English); ``{name}`` fields are filled in."""
+
+
+def _t(key: str, lang: str | None, **values: object) -> str:
+    """UI string ``key`` in ``lang`` (``None``: "中文 / English"), fields filled, not escaped."""
+    zh, en = UI_STRINGS[key]
+    if lang is None:
+        return f"{zh.format(**values)} / {en.format(**values)}"
+    return (zh if lang == "zh" else en).format(**values)
+
+
+def _pick(pair: Sequence[str], lang: str | None) -> str:
+    """``(zh, en)`` → the one for ``lang`` ("zh / en" when ``lang`` is None)."""
+    zh, en = pair
+    if lang is None:
+        return f"{zh} / {en}" if zh != en else zh
+    return zh if lang == "zh" else en
+
+
+def _colon(lang: str | None) -> str:
+    return "：" if lang in ("zh", None) else ": "
+
+
+def _check_lang(lang: object) -> str:
+    if lang not in LANGS:
+        raise InputError(f"map language must be one of {', '.join(LANGS)}, got {lang!r}")
+    return str(lang)
+
+
+# --------------------------------------------------------------------------- basemaps
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """A tile basemap: Leaflet URL templates, its coordinate system and credit."""
+
+    key: str
+    name: tuple[str, str]
+    """(Chinese, English) name."""
+    tiles: tuple[str, ...]
+    """Leaflet URL templates, drawn bottom to top (``{tk}`` is the key option)."""
+    subdomains: str
+    credit: str
+    gcj02: bool
+    """True: the tiles are in GCJ-02, so overlays are shifted from WGS84 to GCJ-02."""
+    needs_key: bool = False
+    max_native_zoom: int = 18
+
+
+_TIANDITU = (
+    "https://t{s}.tianditu.gov.cn/%s_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER=%s&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+    "&TILECOL={x}&tk={tk}"
+)
+BASEMAPS: dict[str, Basemap] = {
+    "none": Basemap("none", ("无底图", "no basemap"), (), "", "", gcj02=False),
+    "osm": Basemap(
+        "osm",
+        ("OpenStreetMap", "OpenStreetMap"),
+        ("https://tile.openstreetmap.org/{z}/{x}/{y}.png",),
+        "",
+        "© OpenStreetMap contributors",
+        gcj02=False,
+        max_native_zoom=19,
+    ),
+    "tianditu": Basemap(
+        "tianditu",
+        ("天地图", "Tianditu"),
+        (_TIANDITU % ("vec", "vec"), _TIANDITU % ("cva", "cva")),
+        "01234567",
+        "© 天地图 Tianditu",
+        gcj02=False,
+        needs_key=True,
+    ),
+    "amap": Basemap(
+        "amap",
+        ("高德地图", "Amap"),
+        (
+            "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+            "&x={x}&y={y}&z={z}",
+        ),
+        "1234",
+        "© 高德地图 AutoNavi",
+        gcj02=True,
+    ),
+}
+"""Basemaps by name; ``none`` (the default) keeps the map offline."""
+_KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def _basemap(name: str | None, key: str | None) -> Basemap:
+    """The chosen :class:`Basemap`; a missing or malformed key is an :class:`InputError`."""
+    spec = BASEMAPS.get("none" if name is None else str(name))
+    if spec is None:
+        raise InputError(f"basemap must be one of {', '.join(BASEMAPS)}, got {name!r}")
+    if spec.needs_key:
+        if not key:
+            raise InputError(
+                f"basemap {spec.key!r} needs a key: set GEOPLAN_TIANDITU_KEY (or the variable "
+                "named by [map] basemap_key_env) or pass basemap_key"
+            )
+        if not _KEY.match(str(key)):
+            raise InputError(f"the {spec.key} key must be letters, digits, '_' or '-' only")
+    return spec
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -116,6 +323,13 @@ def _fmt_num(value: object) -> str:
     return f"{number:,.0f}" if number.is_integer() else f"{number:,.1f}"
 
 
+def _fmt_people(value: object) -> str:
+    """Residents as a whole number with thousands separators (estimates carry no decimals)."""
+    if _missing(value) or not math.isfinite(float(value)):
+        return "—"
+    return f"{round(float(value)):,}"
+
+
 def _fmt_pct(share: object) -> str:
     """0.873 → ``87.3%``, 1.0 → ``100%``; NaN → ``—``."""
     if _missing(share):
@@ -128,10 +342,10 @@ def _fmt_min(minutes: float) -> str:
     return f"{minutes:g}" if float(minutes).is_integer() else f"{minutes:.1f}"
 
 
-def _minutes_text(minutes: object) -> str:
+def _minutes_text(minutes: object, lang: str) -> str:
     if _missing(minutes) or not math.isfinite(float(minutes)):
-        return "不可达 / unreachable"
-    return f"{float(minutes):.1f} 分钟 min"
+        return _t("unreachable", lang)
+    return _t("minutes", lang, m=f"{float(minutes):.1f}")
 
 
 def _to_wgs84(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
@@ -152,13 +366,35 @@ def _require(frame: gpd.GeoDataFrame, columns: Sequence[str], what: str) -> None
         raise InputError(f"{what} lacks column(s) {', '.join(missing)}")
 
 
-def _simplified(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
-    """Douglas–Peucker at about a metre, then WGS84."""
-    if geoms.crs is not None and geoms.crs.is_projected:
-        geoms = geoms.simplify(_SIMPLIFY_M, preserve_topology=True)
-    elif len(geoms):
-        geoms = geoms.simplify(_SIMPLIFY_DEG, preserve_topology=True)
-    return geoms.to_crs(4326)
+def _gcj02_xy(xy: np.ndarray) -> np.ndarray:
+    lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+    return np.column_stack([lon, lat])
+
+
+def _display(geoms: gpd.GeoSeries, *, gcj02: bool, simplify: bool = False) -> gpd.GeoSeries:
+    """Geometries as drawn: simplified (≈1 m) if asked, lon/lat, shifted to GCJ-02 if asked.
+
+    ``geoms`` must have a CRS; the result is labelled EPSG:4326 even when shifted.
+    """
+    if simplify and len(geoms):
+        projected = geoms.crs is not None and geoms.crs.is_projected
+        geoms = geoms.simplify(_SIMPLIFY_M if projected else _SIMPLIFY_DEG, preserve_topology=True)
+    geoms = geoms.to_crs(4326)
+    if gcj02 and len(geoms):
+        shifted = shapely.transform(np.asarray(geoms.values), _gcj02_xy)
+        geoms = gpd.GeoSeries(shifted, index=geoms.index, crs=4326)
+    return geoms
+
+
+def _display_frame(
+    frame: gpd.GeoDataFrame, what: str, *, gcj02: bool, simplify: bool = False
+) -> gpd.GeoDataFrame:
+    """``frame`` without empty geometries, its geometry as drawn (see :func:`_display`)."""
+    if frame.crs is None:
+        frame = _to_wgs84(frame, what)
+    frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
+    shown = _display(frame.geometry, gcj02=gcj02, simplify=simplify)
+    return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=shown)
 
 
 def _geojson_geometry(geom) -> dict | None:
@@ -169,21 +405,24 @@ def _geojson_geometry(geom) -> dict | None:
     return shapely.geometry.mapping(rounded)
 
 
-def _category_label(key: object) -> tuple[str, str, str]:
-    """``(name_zh, name_en, group)`` of a category key; the key itself when unknown."""
+def _category_label(key: object, lang: str | None) -> tuple[str, str]:
+    """``(name, group)`` of a category key in ``lang``; the key itself when unknown."""
     cat = CATEGORIES.get(str(key))
     if cat is None:
-        return str(key), str(key), ""
-    return cat.name_zh, cat.name_en, cat.group
+        return str(key), ""
+    return _pick((cat.name_zh, cat.name_en), lang), cat.group
 
 
-def _tier_label(tier: object) -> str:
+def _tier_label(tier: object, lang: str) -> str:
     if _missing(tier) or str(tier) == "":
         return "—"
     if str(tier) in TIER_LABELS:
-        zh, en = TIER_LABELS[str(tier)]
-        return f"{zh} / {en}"
+        return _pick(TIER_LABELS[str(tier)], lang)
     return str(tier)
+
+
+def _rule_name(rule: Mapping, lang: str) -> str:
+    return str(rule.get(f"name_{lang}", ""))
 
 
 def _group_colour(group: str) -> str:
@@ -200,6 +439,18 @@ def _swatch_dot(colour: str, *, size: int = 10, border: str = "#fff") -> str:
 def _swatch_line(colour: str, *, dashed: bool = False, width: int = 3) -> str:
     style = "dashed" if dashed else "solid"
     return f'<span class="gp-line" style="border-top:{width}px {style} {colour}"></span>'
+
+
+def _swatch_area(colour: str, *, opacity: float = 0.55) -> str:
+    return (
+        f'<span class="gp-area" style="background:{colour};opacity:{opacity};'
+        f'border:1.5px solid {colour}"></span>'
+    )
+
+
+def _legend_row(symbol: str, label: str) -> str:
+    """One legend row: a symbol (HTML) and an already escaped label."""
+    return f'<div class="gp-row"><span class="gp-sym">{symbol}</span><span>{label}</span></div>'
 
 
 def _band_edges(threshold_min: float) -> tuple[float, float, float]:
@@ -219,19 +470,30 @@ def _band_codes(minutes: np.ndarray, threshold_min: float) -> np.ndarray:
     return codes
 
 
-def _band_labels(thresholds: Sequence[float]) -> list[str]:
-    """Bilingual labels of the five bands; several thresholds are joined with ``|``."""
+def _band_labels(thresholds: Sequence[float], lang: str) -> list[str]:
+    """Labels of the five bands; several thresholds are joined with ``|``."""
     ts = sorted({float(t) for t in thresholds}) or [15.0]
 
     def join(k: int) -> str:
         return " | ".join(_fmt_min(_band_edges(t)[k]) for t in ts)
 
     return [
-        f"≤ {join(0)} 分钟 min",
-        f"≤ {join(1)} 分钟 min",
-        f"≤ {join(2)} 分钟 min（阈值内 within threshold）",
-        f"> {join(2)} 分钟 min（超出阈值 beyond threshold）",
-        "不可达 unreachable",
+        _t("band_le", lang, m=join(0)),
+        _t("band_le", lang, m=join(1)),
+        _t("band_within", lang, m=join(2)),
+        _t("band_beyond", lang, m=join(2)),
+        _t("unreachable", lang),
+    ]
+
+
+def _share_colours(share: np.ndarray) -> list[str]:
+    """Fill colour per unit from its share covered (:data:`UNIT_SHARE_CLASSES`; NaN grey)."""
+    share = np.asarray(share, dtype=float)
+    bounds = np.array([c[0] for c in UNIT_SHARE_CLASSES[1:]]) - _SHARE_EPS
+    index = np.searchsorted(bounds, np.nan_to_num(share, nan=0.0), side="right")
+    colours = [UNIT_SHARE_CLASSES[i][2] for i in index.tolist()]
+    return [
+        _NO_RESIDENTS_COLOUR if math.isnan(s) else c for s, c in zip(share, colours, strict=True)
     ]
 
 
@@ -256,7 +518,11 @@ class _Script(MacroElement):
 
 
 class _Setup(MacroElement):
-    """Panes, helper functions, scale bar, attribution and the legend (fixed box)."""
+    """Panes, helpers, scale bar, attribution, legend and banner; the page's language and tiles.
+
+    ``lang`` becomes ``<html lang>`` and ``tile_urls`` are the only URL templates
+    :func:`map_html` lets through (see :func:`_check_offline`).
+    """
 
     _template = Template(
         """
@@ -269,11 +535,12 @@ class _Setup(MacroElement):
 </script>
 {% endmacro %}
 {% macro html(this, kwargs) %}
-{{ this.legend_html }}
+{{ this.body_html }}
 {% endmacro %}
 {% macro script(this, kwargs) %}
 (function (map) {
     map.createPane("gpBoundary").style.zIndex = 340;
+    map.createPane("gpUnits").style.zIndex = 350;
     map.createPane("gpBands").style.zIndex = 360;
     map.attributionControl.setPrefix("Leaflet");
     {%- for text in this.attribution %}
@@ -285,38 +552,100 @@ class _Setup(MacroElement):
 """
     )
 
-    def __init__(self, *, legend_html: str, attribution: Sequence[str]) -> None:
+    def __init__(
+        self,
+        *,
+        body_html: str,
+        attribution: Sequence[str],
+        lang: str | None,
+        tile_urls: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         self._name = "GeoplanSetup"
-        self.legend_html = legend_html
+        self.body_html = body_html
         self.attribution = [_js(_e(a)) for a in attribution]
         self.css = _CSS
         self.helpers = _HELPERS_JS
+        self.lang = _HTML_LANG.get(lang or "zh", "zh-CN")
+        self.tile_urls = tuple(tile_urls)
 
 
 class _KeepInFront(MacroElement):
-    """Bring the facility layers back to the top whenever another overlay is switched on."""
+    """Keep facility layers on top and unit hit areas at the bottom when overlays change.
+
+    Runs on ``overlayadd`` (the layer control) and ``gpreorder`` (the URL fragment).
+    """
 
     _template = Template(
         """
 {% macro script(this, kwargs) %}
-(function (map, groups) {
-    map.on("overlayadd", function () {
-        groups.forEach(function (g) { if (map.hasLayer(g)) { g.bringToFront(); } });
+(function (map, front, back) {
+    map.on("overlayadd gpreorder", function () {
+        back.forEach(function (g) { if (map.hasLayer(g)) { g.bringToBack(); } });
+        front.forEach(function (g) { if (map.hasLayer(g)) { g.bringToFront(); } });
     });
-})({{ this._parent.get_name() }}, [{% for g in this.groups %}{{ g.get_name() }},{% endfor %}]);
+})({{ this._parent.get_name() }}, [{% for g in this.front %}{{ g.get_name() }},{% endfor %}],
+   [{% for g in this.back %}{{ g.get_name() }},{% endfor %}]);
 {% endmacro %}
 """
     )
 
-    def __init__(self, groups: Sequence[folium.FeatureGroup]) -> None:
+    def __init__(
+        self, front: Sequence[folium.FeatureGroup], back: Sequence[folium.FeatureGroup] = ()
+    ) -> None:
         super().__init__()
         self._name = "GeoplanKeepInFront"
-        self.groups = list(groups)
+        self.front = list(front)
+        self.back = list(back)
+
+
+class _Hooks(MacroElement):
+    """``window.gpMap``, ``window.gpLayers`` and the ``#rule=…&static=1`` fragment."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function (map, layers, rules) {
+    var perRule = ["bands", "uncovered", "gaps", "units"], always = ["boundary", "facilities"];
+    window.gpMap = map;
+    window.gpLayers = layers;
+    function apply() {
+        var params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+        var rule = params.get("rule");
+        if (rule !== null && rules.indexOf(rule) >= 0) {
+            Object.keys(layers).forEach(function (key) {
+                var cut = key.indexOf(":"), kind = cut < 0 ? key : key.slice(0, cut), show;
+                if (perRule.indexOf(kind) >= 0) { show = key.slice(cut + 1) === rule; }
+                else if (always.indexOf(kind) >= 0) { show = true; }
+                else { return; }
+                if (show !== map.hasLayer(layers[key])) {
+                    if (show) { map.addLayer(layers[key]); } else { map.removeLayer(layers[key]); }
+                }
+            });
+            map.fire("gpreorder");
+        }
+        map.getContainer().classList.toggle("gp-static", params.get("static") === "1");
+    }
+    apply();
+    window.addEventListener("hashchange", apply);
+})({{ this._parent.get_name() }}, {{ this.layers_js() }}, {{ this.rules }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, layers: Mapping[str, folium.FeatureGroup], rule_ids: Sequence[str]) -> None:
+        super().__init__()
+        self._name = "GeoplanHooks"
+        self.layers = dict(layers)
+        self.rules = _js(list(rule_ids))
+
+    def layers_js(self) -> str:
+        items = ",".join(f"{_js(key)}:{group.get_name()}" for key, group in self.layers.items())
+        return "{" + items + "}"
 
 
 class _FitBesidePanels(MacroElement):
-    """Fit the map to ``bounds`` in the space left free by the legend and the layer list."""
+    """Fit the map to ``bounds`` in the space left free by the legend, layer list and banner."""
 
     _template = Template(
         """
@@ -324,14 +653,16 @@ class _FitBesidePanels(MacroElement):
 (function (map, bounds) {
     var touched = false;
     function fit() {
-        var size = map.getSize(), left = 16, right = 16;
+        var size = map.getSize(), left = 16, right = 16, top = 16;
         var legend = document.getElementById("gp-legend");
         var layers = document.querySelector(".leaflet-control-layers");
+        var banner = document.getElementById("gp-banner");
         if (legend && size.x > 2.5 * legend.offsetWidth) { left += legend.offsetWidth + 10; }
         if (layers && size.x - left - layers.offsetWidth > 400) {
             right += layers.offsetWidth + 10;
         }
-        map.fitBounds(bounds, {paddingTopLeft: [left, 16], paddingBottomRight: [right, 16],
+        if (banner) { top += banner.offsetHeight + 10; }
+        map.fitBounds(bounds, {paddingTopLeft: [left, top], paddingBottomRight: [right, 16],
                               animate: false});
     }
     fit();
@@ -357,12 +688,14 @@ _CSS = f"""
     overflow-y: auto; }}
 .leaflet-control-layers label {{ max-width: 290px; white-space: normal; margin: 2px 0; }}
 .leaflet-control-attribution {{ font-size: 11px; }}
+.gp-static .leaflet-control-layers, .gp-static .leaflet-control-zoom {{ display: none; }}
 .gp-legend {{ position: fixed; left: 10px; bottom: 22px; z-index: 1000; max-width: 370px;
     max-height: calc(100% - 110px); overflow-y: auto; background: rgba(255,255,255,0.94);
     border: 1px solid #bbb; border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,0.3);
     padding: 9px 12px; font: 12px/1.45 {_FONT}; color: #222; }}
 .gp-legend .gp-title {{ font-size: 16px; font-weight: bold; }}
 .gp-legend .gp-subtitle {{ font-size: 13px; color: #444; margin-bottom: 4px; }}
+.gp-legend .gp-crs {{ font-size: 11px; color: #555; margin: 2px 0 3px; }}
 .gp-legend .gp-h {{ font-weight: bold; margin: 7px 0 2px; border-bottom: 1px solid #ddd; }}
 .gp-legend .gp-row {{ display: flex; align-items: center; gap: 6px; margin: 1px 0; }}
 .gp-legend .gp-sym {{ flex: 0 0 26px; display: flex; justify-content: center; }}
@@ -371,12 +704,25 @@ _CSS = f"""
 .gp-legend .gp-met {{ color: #1a7a32; font-weight: bold; }}
 .gp-legend .gp-unmet {{ color: #b2182b; font-weight: bold; }}
 .gp-legend .gp-attr {{ margin-top: 7px; color: #666; font-size: 11px; }}
+.gp-banner {{ position: fixed; top: 10px; left: 50%; transform: translateX(-50%);
+    z-index: 1001; max-width: 46%; background: #b2182b; color: #fff; text-align: center;
+    border: 2px solid #fff; border-radius: 6px; box-shadow: 0 1px 6px rgba(0,0,0,0.45);
+    padding: 6px 16px; font: bold 15px/1.35 {_FONT}; }}
 .gp-dot {{ display: inline-block; border-radius: 50%; border: 1.5px solid #fff;
     box-shadow: 0 0 0 1px rgba(0,0,0,0.25); vertical-align: middle; }}
 .gp-line {{ display: inline-block; width: 24px; height: 0; vertical-align: middle; }}
 .gp-area {{ display: inline-block; width: 20px; height: 12px; vertical-align: middle; }}
 .gp-rank {{ background: {_GAP_COLOUR}; color: #fff; border: 1.5px solid #fff; border-radius: 50%;
     box-shadow: 0 1px 3px rgba(0,0,0,0.5); text-align: center; font: bold 11px/17px {_FONT}; }}
+.gp-rank-label {{ position: absolute; transform: translate(-50%, -50%); white-space: nowrap;
+    background: {_GAP_COLOUR}; color: #fff; border: 1.5px solid #fff; border-radius: 8px;
+    box-shadow: 0 1px 3px rgba(0,0,0,0.5); padding: 1px 5px; text-align: center;
+    font: 10px/12px {_FONT}; }}
+.gp-rank-label b {{ display: block; font-size: 11px; }}
+.gp-rank-sep {{ display: none; }}
+.gp-rank-pop {{ display: block; }}
+.gp-rank-label.gp-compact {{ border-radius: 50%; min-width: 9px; padding: 2px 4px; }}
+.gp-rank-label.gp-compact .gp-rank-pop {{ display: none; }}
 .gp-pop {{ font: 12px/1.4 {_FONT}; }}
 .gp-pop table {{ border-collapse: collapse; margin-top: 3px; }}
 .gp-pop th {{ text-align: left; font-weight: normal; color: #555; padding: 1px 8px 1px 0;
@@ -425,17 +771,53 @@ function gpFacilities(group, rows, style) {
             .addTo(group);
     });
 }
-function gpGaps(group, rows, style) {
-    /* rows: [geojson geometry, [lat, lon] label point or null, rank, tooltip, popup] */
+function gpGaps(map, group, rows, style) {
+    /* rows (by rank): [geojson geometry, [lat, lon] label point or null, rank, tooltip, popup,
+       label html]; the best rank is drawn on top */
+    var labels = [];
     rows.slice().reverse().forEach(function (r) {
         L.geoJSON(r[0], {style: function () { return style; }})
             .bindTooltip(r[3], {sticky: true}).bindPopup(r[4], {maxWidth: 360}).addTo(group);
         if (r[1] === null) { return; }
-        var icon = L.divIcon({className: "gp-rank", html: String(r[2]),
-                              iconSize: [20, 20], iconAnchor: [10, 10]});
-        L.marker(r[1], {icon: icon, keyboard: false, riseOnHover: true,
-                        zIndexOffset: 1000 - r[2]}).bindTooltip(r[3])
-            .bindPopup(r[4], {maxWidth: 360}).addTo(group);
+        var icon = L.divIcon({className: "gp-rank-icon", html: r[5],
+                              iconSize: [0, 0], iconAnchor: [0, 0]});
+        labels.unshift(L.marker(r[1], {icon: icon, keyboard: false, riseOnHover: true,
+                                       zIndexOffset: 1000 - r[2]}).bindTooltip(r[3])
+            .bindPopup(r[4], {maxWidth: 360}).addTo(group));
+    });
+    function declutter() {
+        /* a label that overlaps a better-ranked one shows its rank only */
+        var placed = [];
+        labels.forEach(function (marker) {
+            var el = marker.getElement(), box, r;
+            if (!el || !el.firstChild) { return; }
+            box = el.firstChild;
+            box.classList.remove("gp-compact");
+            r = box.getBoundingClientRect();
+            if (placed.some(function (p) {
+                return r.left < p.right && p.left < r.right && r.top < p.bottom &&
+                    p.top < r.bottom;
+            })) {
+                box.classList.add("gp-compact");
+                r = box.getBoundingClientRect();
+            }
+            placed.push(r);
+        });
+    }
+    map.on("zoomend", declutter);
+    group.on("add", declutter);
+}
+function gpUnits(group, rows, style) {
+    /* rows: [geojson geometry, fill colour, popup html]. The fill is drawn below the streets
+       (pane gpUnits, not interactive); an invisible copy in the overlay pane takes the
+       clicks, since a canvas above would swallow them. */
+    rows.forEach(function (r) {
+        L.geoJSON(r[0], {pane: "gpUnits", interactive: false, style: function () {
+            return Object.assign({}, style, {fillColor: r[1]});
+        }}).addTo(group);
+        L.geoJSON(r[0], {style: function () { return {stroke: false, fill: true,
+                                                      fillOpacity: 0}; }})
+            .bindPopup(r[2], {maxWidth: 360}).addTo(group);
     });
 }
 """.replace("%MIN%", str(_MIN_RADIUS_PX)).replace("%MAX%", str(_MAX_RADIUS_PX))
@@ -465,23 +847,42 @@ def _encode_lines(geoms: gpd.GeoSeries) -> tuple[list[list[int]], np.ndarray]:
     return encoded, row
 
 
-def _boundary_layer(boundary: gpd.GeoDataFrame) -> folium.FeatureGroup:
-    group = folium.FeatureGroup(name=_e("边界 / Boundary"), show=True)
-    geoms = _simplified(boundary.geometry)
-    features = [g for g in (_geojson_geometry(geom) for geom in geoms) if g is not None]
+def _boundary_layer(
+    boundary: gpd.GeoDataFrame, lang: str | None, *, fill_opacity: float = 0.65
+) -> folium.FeatureGroup:
+    """The study area outline (``boundary`` as drawn, see :func:`_display_frame`)."""
+    group = folium.FeatureGroup(name=_e(_t("boundary", lang)), show=True)
+    features = [g for g in (_geojson_geometry(geom) for geom in boundary.geometry) if g]
     style = {
         "color": _BOUNDARY_COLOUR,
         "weight": 2,
         "dashArray": "6 4",
-        "fill": True,
+        "fill": fill_opacity > 0,
         "fillColor": "#ffffff",
-        "fillOpacity": 0.65,
+        "fillOpacity": fill_opacity,
     }
     data = {"type": "GeometryCollection", "geometries": features}
     code = (
         f"var style = {_js(style)};\n"
         f"L.geoJSON({_js(data)}, {{style: function () {{ return style; }}, "
         'pane: "gpBoundary", interactive: false}).addTo(parent);'
+    )
+    group.add_child(_Script(code))
+    return group
+
+
+def _basemap_layer(spec: Basemap, key: str | None, lang: str) -> folium.FeatureGroup:
+    """The basemap's tile layers in one group (an overlay of the layer control)."""
+    group = folium.FeatureGroup(
+        name=_e(_t("layer_basemap", lang, name=_pick(spec.name, lang))), show=True
+    )
+    options: dict = {"maxNativeZoom": spec.max_native_zoom, "maxZoom": 20}
+    if spec.subdomains:
+        options["subdomains"] = spec.subdomains
+    if spec.needs_key:
+        options["tk"] = str(key)
+    code = "\n".join(
+        f"L.tileLayer({_js(url)}, {_js(options)}).addTo(parent);" for url in spec.tiles
     )
     group.add_child(_Script(code))
     return group
@@ -494,6 +895,7 @@ def _band_styles() -> list[dict]:
 
 
 def _uncovered_rows(demand: gpd.GeoDataFrame, rule_id: str) -> list[list]:
+    """``[lat, lon, population, minutes or None]`` of the uncovered points (``demand`` drawn)."""
     covered = demand[f"{rule_id}_covered"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     population = pd.to_numeric(demand["population"], errors="coerce").to_numpy(dtype=float)
     minutes = pd.to_numeric(demand[f"{rule_id}_minutes"], errors="coerce").to_numpy(dtype=float)
@@ -528,37 +930,40 @@ def _radius_scale(rows_per_rule: Sequence[Sequence[Sequence]]) -> float:
     return largest / math.sqrt(max_pop)
 
 
-def _facility_popup(row: Mapping) -> tuple[str, str]:
+def _popup(title: str, fields: Sequence[tuple[str, object]], lang: str) -> str:
+    """A popup: bold title and a table of (UI key, value); every text escaped."""
+    cells = "".join(f"<tr><th>{_e(_t(k, lang))}</th><td>{_e(v)}</td></tr>" for k, v in fields)
+    return f'<div class="gp-pop"><b>{_e(title)}</b><table>{cells}</table></div>'
+
+
+def _facility_popup(row: Mapping, lang: str) -> tuple[str, str]:
     """(tooltip, popup) HTML for one facility, every value escaped."""
     name = "" if _missing(row.get("name")) else str(row.get("name"))
-    zh, en, _ = _category_label(row.get("category"))
-    tooltip = f"<b>{_e(name)}</b><br>{_e(zh)} / {_e(en)}"
+    category, _ = _category_label(row.get("category"), lang)
+    tooltip = f"<b>{_e(name)}</b><br>{_e(category)}"
     fields = [
-        ("类别 category", f"{zh} / {en}"),
-        ("级别 tier", _tier_label(row.get("tier"))),
-        ("地址 address", "—" if _missing(row.get("address")) else str(row.get("address"))),
-        ("床位 beds", _fmt_num(row.get("beds"))),
-        ("医生 doctors", _fmt_num(row.get("doctors"))),
-        ("护士 nurses", _fmt_num(row.get("nurses"))),
-        ("编号 ID", "—" if _missing(row.get("facility_id")) else str(row.get("facility_id"))),
+        ("category", category),
+        ("tier", _tier_label(row.get("tier"), lang)),
+        ("address", "—" if _missing(row.get("address")) else str(row.get("address"))),
+        ("beds", _fmt_num(row.get("beds"))),
+        ("doctors", _fmt_num(row.get("doctors"))),
+        ("nurses", _fmt_num(row.get("nurses"))),
+        ("facility_id", "—" if _missing(row.get("facility_id")) else str(row.get("facility_id"))),
     ]
-    cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in fields)
-    popup = f'<div class="gp-pop"><b>{_e(name)}</b><table>{cells}</table></div>'
-    return tooltip, popup
+    return tooltip, _popup(name, fields, lang)
 
 
 def _gap_rows(
-    gaps: gpd.GeoDataFrame, rule: Mapping, facility_names: Mapping[str, str]
+    gaps: gpd.GeoDataFrame, rule: Mapping, facility_names: Mapping[str, str], lang: str
 ) -> list[list]:
+    """Rows for ``gpGaps``; ``gaps`` as drawn, with ``_label_lat``/``_label_lon``."""
     rule_gaps = gaps[gaps["rule_id"].astype(str) == str(rule["id"])]
     if rule_gaps.empty:
         return []
     rule_gaps = rule_gaps.sort_values("rank")
-    label_points = rule_gaps.geometry.representative_point().to_crs(4326)
-    shapes = _simplified(gpd.GeoSeries(rule_gaps.geometry, crs=gaps.crs))
     rows = []
-    for (_, gap), shape, point in zip(rule_gaps.iterrows(), shapes, label_points, strict=True):
-        geometry = _geojson_geometry(shape)
+    for _, gap in rule_gaps.iterrows():
+        geometry = _geojson_geometry(gap.geometry)
         if geometry is None:
             continue
         rank = int(gap["rank"])
@@ -568,22 +973,48 @@ def _gap_rows(
             name = None if _missing(fid) else facility_names.get(str(fid), str(fid))
         median_s = gap.get("median_travel_time_s")
         median_min = None if _missing(median_s) else float(median_s) / 60
-        tooltip = f"缺口 gap #{rank}: {_fmt_num(gap.get('population'))} 人 people"
+        population = _fmt_people(gap.get("population"))
         fields = [
-            ("覆盖规则 rule", f"{rule.get('name_zh', '')} / {rule.get('name_en', '')}"),
-            ("人口 population", _fmt_num(gap.get("population"))),
-            ("中位出行时间 median travel time", _minutes_text(median_min)),
-            ("最近设施 nearest facility", "—" if _missing(name) else str(name)),
+            ("rule", _rule_name(rule, lang)),
+            ("population", population),
+            ("median_time", _minutes_text(median_min, lang)),
+            ("nearest", "—" if _missing(name) else str(name)),
         ]
         if not _missing(gap.get("unit_name")):
-            fields.append(("所在单元 unit", str(gap.get("unit_name"))))
-        cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in fields)
-        popup = (
-            f'<div class="gp-pop"><b>缺口 Gap #{rank}（按人口排名 ranked by population）</b>'
-            f"<table>{cells}</table></div>"
-        )
-        label = [round(point.y, 6), round(point.x, 6)] if rank <= MAX_RANK_LABELS else None
-        rows.append([geometry, label, rank, _e(tooltip), popup])
+            fields.append(("unit", str(gap.get("unit_name"))))
+        popup = _popup(_t("gap_title", lang, rank=rank), fields, lang)
+        tooltip = _e(_t("gap_tooltip", lang, rank=rank, pop=population))
+        label = None
+        label_html = None
+        if rank <= MAX_RANK_LABELS:
+            label = [round(float(gap["_label_lat"]), 6), round(float(gap["_label_lon"]), 6)]
+            people = _e(_t("people", lang, pop=population))
+            label_html = (
+                f'<div class="gp-rank-label"><b>{rank}</b><span class="gp-rank-sep"> · </span>'
+                f'<span class="gp-rank-pop">{people}</span></div>'
+            )
+        rows.append([geometry, label, rank, tooltip, popup, label_html])
+    return rows
+
+
+def _unit_rows(units: gpd.GeoDataFrame, rule: Mapping, lang: str) -> list[list]:
+    """Rows for ``gpUnits``: geometry, fill colour by share covered, popup."""
+    share = pd.to_numeric(units[f"{rule['id']}_share_covered"], errors="coerce").to_numpy(float)
+    target = rule.get("target_share")
+    rows = []
+    for (_, unit), colour, value in zip(
+        units.iterrows(), _share_colours(share), share, strict=True
+    ):
+        geometry = _geojson_geometry(unit.geometry)
+        if geometry is None:
+            continue
+        fields = [
+            ("rule", _rule_name(rule, lang)),
+            ("population", _fmt_people(unit.get("population"))),
+            ("share_covered", _fmt_pct(value)),
+            ("target", _fmt_pct(target)),
+        ]
+        rows.append([geometry, colour, _popup(str(unit.get("unit_name")), fields, lang)])
     return rows
 
 
@@ -592,70 +1023,74 @@ def _gap_rows(
 
 def _legend_html(
     *,
-    title_zh: str,
-    title_en: str,
+    title: str,
+    crs_note: str,
     rules: Sequence[Mapping],
     groups_present: Sequence[str],
-    notes_zh: Sequence[str],
-    notes_en: Sequence[str],
+    notes: Sequence[str],
     attribution: Sequence[str],
     has_boundary: bool,
+    has_units: bool,
+    lang: str,
 ) -> str:
     parts = [
         '<div class="gp-legend" id="gp-legend">',
-        f'<div class="gp-title">{_e(title_zh)}</div>',
-        f'<div class="gp-subtitle">{_e(title_en)}</div>',
+        f'<div class="gp-title">{_e(title)}</div>',
+        f'<div class="gp-crs" id="gp-crs-note">{_e(crs_note)}</div>',
     ]
-    for zh, en in zip_longest(notes_zh, notes_en, fillvalue=""):
-        lines = "<br>".join(_e(t) for t in (zh, en) if t)
-        parts.append(f'<div class="gp-note">⚠ {lines}</div>')
+    parts += [f'<div class="gp-note">⚠ {_e(note)}</div>' for note in notes if note]
     if rules:
-        parts.append('<div class="gp-h">人口覆盖率 / Share of population covered</div>')
+        parts.append(f'<div class="gp-h">{_e(_t("share_heading", lang))}</div>')
         for rule in rules:
             share = rule.get("share_covered")
             target = rule.get("target_share")
             cls = ""
             if not _missing(target) and not _missing(share):
                 cls = "gp-met" if float(share) >= float(target) - 1e-12 else "gp-unmet"
-            target_text = "" if _missing(target) else f" (目标 target {_fmt_pct(target)})"
+            target_text = "" if _missing(target) else _t("target_paren", lang, pct=_fmt_pct(target))
             parts.append(
-                f'<div class="gp-rule">{_e(rule.get("name_zh", ""))} / '
-                f"{_e(rule.get('name_en', ''))}: "
+                f'<div class="gp-rule">{_e(_rule_name(rule, lang) + _colon(lang))}'
                 f'<span class="{cls}">{_e(_fmt_pct(share))}</span>{_e(target_text)}</div>'
             )
-        parts.append(
-            '<div class="gp-h">街道至最近设施的出行时间 / Travel time to the nearest facility '
-            "(streets)</div>"
-        )
-        labels = _band_labels([float(r["threshold_min"]) for r in rules])
+        parts.append(f'<div class="gp-h">{_e(_t("bands_heading", lang))}</div>')
+        labels = _band_labels([float(r["threshold_min"]) for r in rules], lang)
         for k, label in enumerate(labels):
             swatch = _swatch_line(BAND_COLOURS[k], dashed=k == 4, width=2 if k == 4 else 3)
-            parts.append(
-                f'<div class="gp-row"><span class="gp-sym">{swatch}</span>'
-                f"<span>{_e(label)}</span></div>"
-            )
-    parts.append('<div class="gp-h">符号 / Symbols</div>')
+            parts.append(_legend_row(swatch, _e(label)))
+        if has_units:
+            parts.append(f'<div class="gp-h">{_e(_t("units_heading", lang))}</div>')
+            for _, label, colour in UNIT_SHARE_CLASSES:
+                parts.append(_legend_row(_swatch_area(colour), _e(label)))
+    parts.append(f'<div class="gp-h">{_e(_t("symbols", lang))}</div>')
     for group in groups_present:
-        zh, en = GROUP_LABELS.get(group, ("其他设施", "other facilities"))
-        parts.append(
-            f'<div class="gp-row"><span class="gp-sym">{_swatch_dot(_group_colour(group))}'
-            f"</span><span>{_e(zh)} / {_e(en)}</span></div>"
-        )
+        label = _pick(GROUP_LABELS[group], lang) if group in GROUP_LABELS else None
+        label = label or _t("other_facilities", lang)
+        parts.append(_legend_row(_swatch_dot(_group_colour(group)), _e(label)))
     if rules:
-        parts.append(
-            f'<div class="gp-row"><span class="gp-sym">'
-            f"{_swatch_dot(_UNCOVERED_COLOUR, size=12, border=_UNCOVERED_COLOUR)}</span>"
-            "<span>未覆盖人口（圆面积∝人口）/ uncovered population (area ∝ people)</span></div>"
+        dot = _swatch_dot(_UNCOVERED_COLOUR, size=12, border=_UNCOVERED_COLOUR)
+        parts.append(_legend_row(dot, _e(_t("uncovered_symbol", lang))))
+        area = (
+            '<span class="gp-area" style="background:rgba(122,1,119,0.1);'
+            f'border:2px solid {_GAP_COLOUR}"></span>'
         )
-        parts.append(
-            f'<div class="gp-row"><span class="gp-sym"><span class="gp-area" '
-            f'style="background:rgba(122,1,119,0.1);border:2px solid {_GAP_COLOUR}"></span>'
-            f"</span><span>缺口区域，前 {MAX_RANK_LABELS} 名标注排名（按未覆盖人口）/ gap area, "
-            f"top {MAX_RANK_LABELS} labelled with their rank by uncovered population"
-            "</span></div>"
-        )
-    parts.extend(_legend_footer(has_boundary=has_boundary, attribution=attribution))
+        parts.append(_legend_row(area, _e(_t("gap_symbol", lang, n=MAX_RANK_LABELS))))
+    parts.extend(_legend_footer(has_boundary=has_boundary, attribution=attribution, lang=lang))
     return "\n".join(parts)
+
+
+def _legend_footer(
+    *, has_boundary: bool, attribution: Sequence[str], lang: str | None
+) -> list[str]:
+    """The legend's last lines: the boundary symbol, the data attribution, the closing tag."""
+    parts = []
+    if has_boundary:
+        line = _swatch_line(_BOUNDARY_COLOUR, dashed=True, width=2)
+        parts.append(_legend_row(line, _e(_t("boundary", lang))))
+    if attribution:
+        credits = "; ".join(attribution)
+        parts.append(f'<div class="gp-attr">{_e(_t("data", lang) + _colon(lang) + credits)}</div>')
+    parts.append("</div>")
+    return parts
 
 
 # --------------------------------------------------------------------------- public API
@@ -674,14 +1109,18 @@ def coverage_map(
     notes_zh: Sequence[str] = (),
     notes_en: Sequence[str] = (),
     attribution: Sequence[str] = (),
-    basemap: bool = False,
+    lang: str = "zh",
+    basemap: str | None = None,
+    basemap_key: str | None = None,
+    units: gpd.GeoDataFrame | None = None,
+    hypothetical: bool = False,
 ) -> folium.Map:
-    """Build the coverage map of a project.
+    """Build the coverage map of a project, in one language.
 
     Parameters
     ----------
     title_zh, title_en : str
-        Map title (legend and HTML ``<title>``).
+        Map title (legend and HTML ``<title>``); the one for ``lang`` is shown.
     boundary : GeoDataFrame or None
         Study-area polygons, any CRS.
     facilities : GeoDataFrame
@@ -689,8 +1128,8 @@ def coverage_map(
         ``address``, ``beds``, ``doctors``, ``nurses`` (NaN allowed; missing columns shown
         as "—").
     rules : sequence of mappings
-        Each with ``id``, ``name_zh``, ``name_en``, ``threshold_min``, ``share_covered``
-        (0..1) and ``target_share`` (float or None).
+        Each with ``id``, ``name_zh``, ``name_en``, ``threshold_min`` (minutes),
+        ``share_covered`` (0..1) and ``target_share`` (0..1 or None).
     street_minutes : GeoDataFrame
         Street lines with one float column per rule id: minutes to that rule's nearest
         facility (NaN = unreachable). For display only.
@@ -700,17 +1139,29 @@ def coverage_map(
         Polygons with ``rule_id``, ``rank``, ``population``, ``median_travel_time_s`` and
         ``nearest_facility_name`` (or ``nearest_facility_id``, looked up in ``facilities``).
     notes_zh, notes_en : sequences of str
-        Shown in the legend as warnings (paired by position).
+        Warnings shown in the legend (those for ``lang``).
     attribution : sequence of str
         Data credits, shown in the legend and the map's attribution control.
-    basemap : bool
-        Add OpenStreetMap tiles (an explicit opt-in: the map is then no longer offline).
+    lang : {"zh", "en"}
+        Language of every label, layer name, popup, note and ``<html lang>``.
+    basemap : {None, "none", "osm", "tianditu", "amap"}
+        Tiles under the overlays (an explicit opt-in: the map is then no longer offline).
+        ``amap`` is GCJ-02: every overlay is shifted from WGS84 to GCJ-02 to match it.
+    basemap_key : str, optional
+        The Tianditu key (``tk``), required for ``tianditu``; it is written into the HTML.
+    units : GeoDataFrame, optional
+        Unit polygons (any CRS) with ``unit_name``, ``population`` and per rule
+        ``<id>_share_covered`` (0..1): one choropleth layer per rule.
+    hypothetical : bool
+        Show a banner that the facilities are a hypothetical scenario.
 
     Returns
     -------
     folium.Map
         Write it with :func:`save_map` (``Map.save`` would reference CDNs).
     """
+    lang = _check_lang(lang)
+    spec = _basemap(basemap, basemap_key)
     rules = list(rules)
     for rule in rules:
         missing = [k for k in ("id", "name_zh", "name_en", "threshold_min") if k not in rule]
@@ -725,23 +1176,35 @@ def coverage_map(
     )
     _require(gaps, ["rule_id", "rank", "population"], "gaps")
     _require(facilities, ["category"], "facilities")
+    if units is not None:
+        _require(
+            units, ["unit_name", "population", *(f"{i}_share_covered" for i in rule_ids)], "units"
+        )
 
-    facilities = _to_wgs84(facilities, "facilities")
-    demand_wgs = _to_wgs84(demand, "demand")
+    # Everything as drawn: simplified, lon/lat, and shifted to GCJ-02 for a GCJ-02 basemap.
+    shift = spec.gcj02
+    facilities = _display_frame(facilities, "facilities", gcj02=shift)
+    demand = _display_frame(demand, "demand", gcj02=shift)
     if boundary is not None and boundary.empty:
         boundary = None
-    boundary_wgs = None if boundary is None else _to_wgs84(boundary, "boundary")
-    # Frames without CRS are accepted as lon/lat (or rejected); the others keep their
-    # projected CRS until simplified.
-    if boundary is not None and boundary.crs is None:
-        boundary = boundary_wgs
-    if street_minutes.crs is None:
-        street_minutes = _to_wgs84(street_minutes, "street_minutes")
+    if boundary is not None:
+        boundary = _display_frame(boundary, "boundary", gcj02=shift, simplify=True)
+    if units is not None:
+        units = _display_frame(units, "units", gcj02=shift, simplify=True)
+    streets = _display_frame(street_minutes, "street_minutes", gcj02=shift, simplify=True)
     if gaps.crs is None:
         gaps = _to_wgs84(gaps, "gaps")
+    gaps = gaps[~(gaps.geometry.isna() | gaps.geometry.is_empty)]
+    labels = _display(gaps.geometry.representative_point(), gcj02=shift)
+    gaps = _display_frame(
+        gaps.assign(_label_lat=labels.y.to_numpy(), _label_lon=labels.x.to_numpy()),
+        "gaps",
+        gcj02=shift,
+        simplify=True,
+    )
 
     m = folium.Map(
-        location=_centre(boundary_wgs, demand_wgs, facilities),
+        location=_centre(boundary, demand, facilities),
         zoom_start=13,
         tiles=None,
         prefer_canvas=True,
@@ -749,35 +1212,46 @@ def coverage_map(
         zoom_snap=0.25,
         zoom_delta=0.5,
     )
-    m.get_root().title = _e(f"{title_zh} / {title_en}")
-    if basemap:
-        folium.TileLayer("OpenStreetMap", name=_e("OpenStreetMap 底图 / basemap")).add_to(m)
+    title = title_zh if lang == "zh" else title_en
+    m.get_root().title = _e(title)
+    layers: dict[str, folium.FeatureGroup] = {}
+    if spec.tiles:
+        layers["basemap"] = _basemap_layer(spec, basemap_key, lang).add_to(m)
 
     categories = list(dict.fromkeys(facilities["category"].dropna()))
-    groups_present = list(dict.fromkeys(_category_label(c)[2] for c in categories))
+    groups_present = list(dict.fromkeys(_category_label(c, lang)[1] for c in categories))
     legend = _legend_html(
-        title_zh=title_zh,
-        title_en=title_en,
+        title=title,
+        crs_note=_t(f"crs_{spec.key}", lang),
         rules=rules,
         groups_present=groups_present,
-        notes_zh=list(notes_zh),
-        notes_en=list(notes_en),
+        notes=list(notes_zh if lang == "zh" else notes_en),
         attribution=list(attribution),
-        has_boundary=boundary_wgs is not None,
+        has_boundary=boundary is not None,
+        has_units=units is not None and bool(rules),
+        lang=lang,
     )
-    m.add_child(_Setup(legend_html=legend, attribution=attribution))
+    banner = f'<div class="gp-banner" id="gp-banner">⚠ {_e(_t("banner", lang))}</div>'
+    credits = [*attribution, *([spec.credit] if spec.credit else [])]
+    setup = _Setup(
+        body_html=legend + ("\n" + banner if hypothetical else ""),
+        attribution=credits,
+        lang=lang,
+        tile_urls=spec.tiles,
+    )
+    m.add_child(setup)
 
     if boundary is not None:
-        _boundary_layer(boundary).add_to(m)
+        fill = 0.25 if spec.tiles else 0.65
+        layers["boundary"] = _boundary_layer(boundary, lang, fill_opacity=fill).add_to(m)
 
     # Street geometry once (delta-encoded), band codes per rule.
-    streets = street_minutes[~(street_minutes.geometry.isna() | street_minutes.geometry.is_empty)]
-    lines, part_row = _encode_lines(_simplified(streets.geometry))
+    lines, part_row = _encode_lines(streets.geometry)
     lines_var = f"gp_lines_{m.get_name()}"
     if rules:
         m.add_child(_Script(f"var {lines_var} = gpDecodeLines({_js(lines)});", wrap=False))
 
-    uncovered_rows = {rid: _uncovered_rows(demand_wgs, rid) for rid in rule_ids}
+    uncovered_rows = {rid: _uncovered_rows(demand, rid) for rid in rule_ids}
     k = _radius_scale(list(uncovered_rows.values()))
     facility_names = {}
     if "facility_id" in facilities and "name" in facilities:
@@ -799,16 +1273,28 @@ def coverage_map(
         "fillColor": _GAP_COLOUR,
         "fillOpacity": 0.1,
     }
+    unit_style = {"color": "#4d4d4d", "weight": 1, "opacity": 0.8, "fillOpacity": 0.3}
+    unit_groups = []
     for i, rule in enumerate(rules):
         rid = str(rule["id"])
-        name = f"{rule['name_zh']} / {rule['name_en']}"
+        name = _rule_name(rule, lang)
         threshold = float(rule["threshold_min"])
+
+        if units is not None:
+            group = folium.FeatureGroup(
+                name=f"{_swatch_area(UNIT_SHARE_CLASSES[2][2])} "
+                + _e(_t("layer_units", lang, rule=name)),
+                show=i == 0,
+            )
+            rows = _unit_rows(units, rule, lang)
+            group.add_child(_Script(f"gpUnits(parent, {_js(rows)}, {_js(unit_style)});"))
+            layers[f"units:{rid}"] = group.add_to(m)
+            unit_groups.append(group)
+
         minutes = pd.to_numeric(streets[rid], errors="coerce").to_numpy(dtype=float)
         codes = "".join(map(str, _band_codes(minutes, threshold)[part_row].tolist()))
-
         bands = folium.FeatureGroup(
-            name=f"{_swatch_line(BAND_COLOURS[0])} "
-            + _e(f"{rule['name_zh']}：出行时间分段 / {rule['name_en']}: travel-time bands"),
+            name=f"{_swatch_line(BAND_COLOURS[0])} " + _e(_t("layer_bands", lang, rule=name)),
             show=i == 0,
         )
         bands.add_child(
@@ -817,19 +1303,19 @@ def coverage_map(
                 f"{_js(list(_BAND_DRAW_ORDER))});"
             )
         )
-        bands.add_to(m)
+        layers[f"bands:{rid}"] = bands.add_to(m)
 
         uncovered = folium.FeatureGroup(
             name=f"{_swatch_dot(_UNCOVERED_COLOUR, border=_UNCOVERED_COLOUR)} "
-            + _e(f"{rule['name_zh']}：未覆盖人口 / {rule['name_en']}: uncovered population"),
+            + _e(_t("layer_uncovered", lang, rule=name)),
             show=i == 0,
         )
         text = {
-            "pop": _e("未覆盖人口 uncovered population: "),
-            "time": _e("至最近设施 to nearest facility: "),
-            "unit": _e(" 分钟 min"),
-            "unreachable": _e("不可达 / unreachable"),
-            "threshold": "<br>" + _e(f"{name}（阈值 threshold {_fmt_min(threshold)} 分钟 min）"),
+            "pop": _e(_t("uncovered_tip", lang)),
+            "time": _e(_t("to_nearest", lang)),
+            "unit": _e(_t("minutes", lang, m="")),
+            "unreachable": _e(_t("unreachable", lang)),
+            "threshold": "<br>" + _e(_t("threshold", lang, rule=name, m=_fmt_min(threshold))),
         }
         uncovered.add_child(
             _Script(
@@ -837,29 +1323,26 @@ def coverage_map(
                 f"{_js(uncovered_style)}, {_js(text)});"
             )
         )
-        uncovered.add_to(m)
+        layers[f"uncovered:{rid}"] = uncovered.add_to(m)
 
         gap_group = folium.FeatureGroup(
             name='<span class="gp-rank" style="display:inline-block;width:16px;'
-            'font-size:10px;line-height:14px">1</span> '
-            + _e(f"{rule['name_zh']}：缺口区域排名 / {rule['name_en']}: ranked gap areas"),
+            'font-size:10px;line-height:14px">1</span> ' + _e(_t("layer_gaps", lang, rule=name)),
             show=i == 0,
         )
+        rows = _gap_rows(gaps, rule, facility_names, lang)
         gap_group.add_child(
-            _Script(
-                f"gpGaps(parent, {_js(_gap_rows(gaps, rule, facility_names))}, {_js(gap_style)});"
-            )
+            _Script(f"gpGaps({m.get_name()}, parent, {_js(rows)}, {_js(gap_style)});")
         )
-        gap_group.add_to(m)
+        layers[f"gaps:{rid}"] = gap_group.add_to(m)
 
     facility_groups = []
     for category in categories:
-        zh, en, group = _category_label(category)
+        label, group = _category_label(category, lang)
         subset = facilities[facilities["category"] == category]
-        subset = subset[~(subset.geometry.isna() | subset.geometry.is_empty)]
         rows = []
         for (_, row), geom in zip(subset.iterrows(), subset.geometry, strict=True):
-            tooltip, popup = _facility_popup(row)
+            tooltip, popup = _facility_popup(row, lang)
             rows.append([round(geom.y, 6), round(geom.x, 6), tooltip, popup])
         colour = _group_colour(group)
         style = {
@@ -871,17 +1354,19 @@ def coverage_map(
             "fillOpacity": 0.95,
         }
         fg = folium.FeatureGroup(
-            name=f"{_swatch_dot(colour)} " + _e(f"设施：{zh} / Facilities: {en} ({len(rows)})"),
+            name=f"{_swatch_dot(colour)} "
+            + _e(_t("layer_facilities", lang, category=label, n=len(rows))),
             show=True,
         )
         fg.add_child(_Script(f"gpFacilities(parent, {_js(rows)}, {_js(style)});"))
-        fg.add_to(m)
+        layers[f"facilities:{category}"] = fg.add_to(m)
         facility_groups.append(fg)
-    if facility_groups:
-        m.add_child(_KeepInFront(facility_groups))
+    if facility_groups or unit_groups:
+        m.add_child(_KeepInFront(facility_groups, unit_groups))
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    bounds = _bounds(boundary_wgs, demand_wgs, facilities)
+    m.add_child(_Hooks(layers, rule_ids))
+    bounds = _bounds(boundary, demand, facilities)
     if bounds is not None:
         m.add_child(_FitBesidePanels(bounds))
     return m
@@ -927,6 +1412,7 @@ _DROPPED = (
 )
 _REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)
 _CSS_REMOTE = re.compile(r"url\(\s*[\"']?\s*(?:https?:)?//|@import", re.I)
+_TILE_TEMPLATE = re.compile(r"(?:https?:)?//[^\s\"'<>\\]*\{[xyz]\}[^\s\"'<>\\]*", re.I)
 
 
 @functools.lru_cache(maxsize=1)
@@ -976,8 +1462,13 @@ def _needs_jquery(m: folium.Map) -> bool:
     return False
 
 
-def _check_offline(text: str) -> None:
-    """Raise if the HTML still references a network resource."""
+def _check_offline(text: str, tile_urls: Sequence[str] = ()) -> None:
+    """Raise if the HTML references a network resource.
+
+    Markup attributes (``<script src>``, ``<link href>``, ``<img src>`` …) and style sheets
+    may not point online at all; a tile URL template (``…{x}…``) anywhere, scripts included,
+    must be one of ``tile_urls``, the templates of an explicitly chosen basemap.
+    """
     finder = _ResourceFinder()
     finder.feed(text)
     finder.close()
@@ -985,12 +1476,25 @@ def _check_offline(text: str) -> None:
     for style in re.findall(r"<style\b[^>]*>(.*?)</style>", text, re.I | re.S):
         if _CSS_REMOTE.search(style):
             problems.append("a <style> block with a remote url() or @import")
+    allowed = set(tile_urls)
+    problems += [f"tile URL {url}" for url in _TILE_TEMPLATE.findall(text) if url not in allowed]
     if problems:
         raise RuntimeError(
             "the map HTML would load resources from the network: "
             + "; ".join(problems)
             + " (a folium update may have added a CDN resource; inline or drop it in maps.py)"
         )
+
+
+def _setup_of(m: folium.Map) -> _Setup | None:
+    """The map's :class:`_Setup` element (language, basemap tiles), if any."""
+    stack = [m]
+    while stack:
+        element = stack.pop()
+        if isinstance(element, _Setup):
+            return element
+        stack.extend(element._children.values())
+    return None
 
 
 def map_html(m: folium.Map) -> str:
@@ -1006,7 +1510,10 @@ def map_html(m: folium.Map) -> str:
             "the map uses folium.Popup or keep_in_front, whose code needs jQuery, which the "
             "offline HTML leaves out; bind popups with Leaflet as maps.py does"
         )
+    setup = _setup_of(m)
     text = m.get_root().render()
+    if setup is not None:
+        text = re.sub(r"<html>", f'<html lang="{setup.lang}">', text, count=1)
     js, css = _leaflet_assets()
 
     def script(match: re.Match) -> str:
@@ -1027,7 +1534,7 @@ def map_html(m: folium.Map) -> str:
 
     text = _SCRIPT_SRC.sub(lambda mt: script(mt), text)
     text = _LINK_HREF.sub(lambda mt: link(mt), text)
-    _check_offline(text)
+    _check_offline(text, () if setup is None else setup.tile_urls)
     return text
 
 
@@ -1175,14 +1682,9 @@ def _marker_svg(shape: str, colour: str, size: int, rotation_deg: float, label: 
 
 def _feature_rows(layer: FeatureLayer) -> list[list]:
     """``[geometry or [lat, lon], colour, radius, tooltip, marker html]`` per feature."""
-    frame = layer.frame
-    if frame.crs is None:
-        frame = _to_wgs84(frame, f"layer {layer.name!r}")
-    frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
-    if layer.kind in ("lines", "areas"):
-        geoms = _simplified(frame.geometry)
-    else:
-        geoms = frame.geometry.to_crs(4326)
+    simplify = layer.kind in ("lines", "areas")
+    frame = _display_frame(layer.frame, f"layer {layer.name!r}", gcj02=False, simplify=simplify)
+    geoms = frame.geometry
     n = len(frame)
     default = _safe_colour(layer.style.get("color"), _OTHER_COLOUR)
 
@@ -1263,10 +1765,7 @@ def _legend_symbol(symbol: str, colour: str) -> str:
     if symbol in ("line", "dashed"):
         return _swatch_line(colour, dashed=symbol == "dashed", width=3)
     if symbol == "area":
-        return (
-            f'<span class="gp-area" style="background:{colour};opacity:0.55;'
-            f'border:1.5px solid {colour}"></span>'
-        )
+        return _swatch_area(colour)
     if symbol == "text":
         return ""
     return _marker_svg(symbol, colour, 16, 90.0, "1" if symbol == "label" else "")
@@ -1282,8 +1781,9 @@ def feature_map(
     notes_zh: Sequence[str] = (),
     notes_en: Sequence[str] = (),
     attribution: Sequence[str] = (),
+    lang: str | None = None,
 ) -> folium.Map:
-    """A map of generic feature layers with a bilingual legend (scenarios, sites, 片区).
+    """A map of generic feature layers with a legend (scenarios, sites, 片区).
 
     Parameters
     ----------
@@ -1299,18 +1799,24 @@ def feature_map(
         ``ring``, ``label`` (a numbered disc) or ``text`` (the label alone). Every text is
         escaped.
     notes_zh, notes_en, attribution : sequences of str
-        Warnings shown in the legend (paired by position) and data credits.
+        Warnings shown in the legend and data credits.
+    lang : {None, "zh", "en"}
+        ``None`` (default): title, notes and the map's own labels in both languages; else
+        only those of ``lang`` (layer and legend texts are the caller's).
 
     Returns
     -------
     folium.Map
         Write it with :func:`save_map`.
     """
+    if lang is not None:
+        _check_lang(lang)
     if boundary is not None and boundary.empty:
         boundary = None
-    boundary_wgs = None if boundary is None else _to_wgs84(boundary, "boundary")
+    if boundary is not None:
+        boundary = _display_frame(boundary, "boundary", gcj02=False, simplify=True)
     frames = [_to_wgs84(layer.frame, f"layer {layer.name!r}") for layer in layers]
-    bounds = _bounds(boundary_wgs, None, None)
+    bounds = _bounds(boundary, None, None)
     if bounds is None:
         boxes = [f.total_bounds for f in frames if not f.empty]
         boxes = [b for b in boxes if np.all(np.isfinite(b))]
@@ -1334,15 +1840,19 @@ def feature_map(
         zoom_snap=0.25,
         zoom_delta=0.5,
     )
-    m.get_root().title = _e(f"{title_zh} / {title_en}")
-    parts = [
-        '<div class="gp-legend" id="gp-legend">',
-        f'<div class="gp-title">{_e(title_zh)}</div>',
-        f'<div class="gp-subtitle">{_e(title_en)}</div>',
-    ]
-    for zh, en in zip_longest(notes_zh, notes_en, fillvalue=""):
-        lines = "<br>".join(_e(t) for t in (zh, en) if t)
-        parts.append(f'<div class="gp-note">⚠ {lines}</div>')
+    m.get_root().title = _e(_pick((title_zh, title_en), lang))
+    parts = ['<div class="gp-legend" id="gp-legend">']
+    if lang is None:
+        parts.append(f'<div class="gp-title">{_e(title_zh)}</div>')
+        parts.append(f'<div class="gp-subtitle">{_e(title_en)}</div>')
+        notes = [
+            "<br>".join(_e(t) for t in pair if t)
+            for pair in zip_longest(notes_zh, notes_en, fillvalue="")
+        ]
+    else:
+        parts.append(f'<div class="gp-title">{_e(_pick((title_zh, title_en), lang))}</div>')
+        notes = [_e(t) for t in (notes_zh if lang == "zh" else notes_en) if t]
+    parts += [f'<div class="gp-note">⚠ {note}</div>' for note in notes]
     for heading, rows in legend:
         parts.append(f'<div class="gp-h">{_e(heading)}</div>')
         for symbol, colour, label in rows:
@@ -1351,16 +1861,14 @@ def feature_map(
             if symbol == "text":
                 parts.append(f'<div class="gp-rule">{_e(label)}</div>')
                 continue
-            sym = _legend_symbol(symbol, _safe_colour(colour))
-            parts.append(
-                f'<div class="gp-row"><span class="gp-sym">{sym}</span>'
-                f"<span>{_e(label)}</span></div>"
-            )
-    parts.extend(_legend_footer(has_boundary=boundary_wgs is not None, attribution=attribution))
-    m.add_child(_Setup(legend_html="\n".join(parts), attribution=attribution))
+            parts.append(_legend_row(_legend_symbol(symbol, _safe_colour(colour)), _e(label)))
+    parts.extend(
+        _legend_footer(has_boundary=boundary is not None, attribution=attribution, lang=lang)
+    )
+    m.add_child(_Setup(body_html="\n".join(parts), attribution=attribution, lang=lang))
     m.add_child(_Script(_FEATURES_JS, wrap=False))
     if boundary is not None:
-        _boundary_layer(boundary).add_to(m)
+        _boundary_layer(boundary, lang).add_to(m)
     in_front = []
     for layer in layers:
         colour = _safe_colour(layer.swatch or layer.style.get("color"))
@@ -1390,20 +1898,3 @@ def feature_map(
     if bounds is not None:
         m.add_child(_FitBesidePanels(bounds))
     return m
-
-
-def _legend_footer(*, has_boundary: bool, attribution: Sequence[str]) -> list[str]:
-    """The legend's last lines: the boundary symbol, the data attribution, the closing tag."""
-    parts = []
-    if has_boundary:
-        parts.append(
-            f'<div class="gp-row"><span class="gp-sym">'
-            f"{_swatch_line(_BOUNDARY_COLOUR, dashed=True, width=2)}</span>"
-            "<span>边界 / boundary</span></div>"
-        )
-    if attribution:
-        parts.append(
-            '<div class="gp-attr">数据 / Data: ' + "; ".join(_e(a) for a in attribution) + "</div>"
-        )
-    parts.append("</div>")
-    return parts

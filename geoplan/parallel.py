@@ -75,7 +75,7 @@ import pandas as pd
 
 from . import _io
 from .errors import ConfigError, GeoplanError, InputError, OutputExistsError
-from .project import OUTPUT_FILES, SHARED_PREFIX, Project, load_project, run_project
+from .project import GUARDED_FILES, SHARED_PREFIX, Project, load_project, run_project
 
 logger = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ def run_area(area: Area, out_dir: str | Path, *, overwrite: bool = False) -> dic
 
 
 def _check_free(area_dir: Path, *, overwrite: bool) -> None:
-    existing = [n for n in OUTPUT_FILES if (area_dir / n).exists()]
+    existing = [n for n in GUARDED_FILES if (area_dir / n).exists()]
     if existing and not overwrite:
         raise OutputExistsError(
             f"{area_dir} already holds {', '.join(existing)}; choose another --out or add "
@@ -580,7 +580,7 @@ def _check_batch_free(out_dir: Path, areas: list[Area], *, overwrite: bool) -> N
         return
     existing = [n for n in BATCH_FILES if (out_dir / n).exists()]
     existing += [
-        f"{a.slug}/{n}" for a in areas for n in OUTPUT_FILES if (out_dir / a.slug / n).exists()
+        f"{a.slug}/{n}" for a in areas for n in GUARDED_FILES if (out_dir / a.slug / n).exists()
     ]
     if existing:
         shown = ", ".join(existing[:5]) + (" …" if len(existing) > 5 else "")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import os
 import platform
 import sys
 import time
@@ -23,7 +25,7 @@ from . import _io
 from ._paths import REPO_ROOT, shared_path
 from .coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
 from .engine import DEFAULT_WALK_SPEED_M_PER_MIN, snap_points
-from .errors import ConfigError, InputFileNotFoundError, OutputExistsError
+from .errors import ConfigError, InputError, InputFileNotFoundError, OutputExistsError
 from .gaps import find_gaps
 from .rules import Rule, check_unique_ids, rule_from_mapping
 from .units import assign_units, read_units, units_from_frame
@@ -42,6 +44,10 @@ OUTPUT_FILES = (
     "rejects.csv",
     "run.json",
 )
+MAP_LANG_FILES = ("map_zh.html", "map_en.html")
+"""Maps in further languages (``[map] langs`` beyond the first, which writes ``map.html``)."""
+GUARDED_FILES = (*OUTPUT_FILES, *MAP_LANG_FILES)
+"""Every file a run may write: the overwrite guards refuse to replace any of them."""
 ATTRIBUTION = (
     "© OpenStreetMap contributors, ODbL 1.0",
     "GHS-POP R2023A, European Commission JRC, CC BY 4.0",
@@ -49,6 +55,81 @@ ATTRIBUTION = (
 SHARED_PREFIX = "shared:"
 DEMAND_FAR_FROM_ROAD_M = 500.0
 """Demand points farther than this from the walk network are counted and reported."""
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """The optional ``[map]`` table: languages, basemap, and where the basemap key comes from.
+
+    The first of ``langs`` writes ``map.html``, each further one ``map_<lang>.html``. The key
+    is read from the environment variable ``basemap_key_env``, never from the project file.
+    """
+
+    langs: tuple[str, ...] = ("zh",)
+    basemap: str = "none"
+    basemap_key_env: str = "GEOPLAN_TIANDITU_KEY"
+
+    def files(self) -> list[tuple[str, str]]:
+        """``(lang, file name)`` of every map to write."""
+        return [
+            (lang, "map.html" if i == 0 else f"map_{lang}.html")
+            for i, lang in enumerate(self.langs)
+        ]
+
+    def key(self) -> str | None:
+        """The basemap key from the environment (None if not needed); empty → an error."""
+        from .maps import BASEMAPS
+
+        if not BASEMAPS[self.basemap].needs_key:
+            return None
+        key = os.environ.get(self.basemap_key_env, "").strip()
+        if not key:
+            raise InputError(
+                f"basemap {self.basemap!r} needs a key: set the environment variable "
+                f"{self.basemap_key_env} (named by [map] basemap_key_env), or choose another "
+                "basemap (--basemap none)"
+            )
+        return key
+
+
+_MAP_KEYS = ("langs", "basemap", "basemap_key_env")
+
+
+def _map_options(table: object, where: str) -> MapOptions:
+    """Parse and check the ``[map]`` table (absent: the defaults)."""
+    from .maps import BASEMAPS, LANGS
+
+    if table is None:
+        return MapOptions()
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [map] must be a table")
+    unknown = sorted(set(table) - set(_MAP_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: [map] has unknown key(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(_MAP_KEYS)} (a basemap key is never stored in the file: it is read "
+            "from the environment variable named by basemap_key_env)"
+        )
+    langs = table.get("langs", ["zh"])
+    if (
+        not isinstance(langs, list)
+        or not langs
+        or any(lang not in LANGS for lang in langs)
+        or len(set(langs)) != len(langs)
+    ):
+        raise ConfigError(
+            f"{where}: [map] langs must be a list of distinct languages from {list(LANGS)}, "
+            f"got {langs!r}"
+        )
+    basemap = table.get("basemap", "none")
+    if basemap not in BASEMAPS:
+        raise ConfigError(
+            f"{where}: [map] basemap must be one of {', '.join(BASEMAPS)}, got {basemap!r}"
+        )
+    env = table.get("basemap_key_env", MapOptions.basemap_key_env)
+    if not isinstance(env, str) or not env:
+        raise ConfigError(f"{where}: [map] basemap_key_env must be an environment variable name")
+    return MapOptions(langs=tuple(langs), basemap=basemap, basemap_key_env=env)
 
 
 @dataclass(frozen=True)
@@ -69,6 +150,7 @@ class Project:
     notes_zh: tuple[str, ...] = ()
     notes_en: tuple[str, ...] = ()
     hypothetical_facilities: bool = False
+    map: MapOptions = field(default_factory=MapOptions)
 
     @property
     def walk_speed_m_per_min(self) -> float:
@@ -125,6 +207,7 @@ def load_project(path: str | Path) -> Project:
         notes_zh=tuple(meta.get("notes_zh", ())),
         notes_en=tuple(meta.get("notes_en", ())),
         hypothetical_facilities=bool(meta.get("hypothetical_facilities", False)),
+        map=_map_options(data.get("map"), where),
     )
 
 
@@ -172,6 +255,7 @@ class RunResult:
     network: object
     timings_s: dict[str, float]
     inputs: dict[str, str]
+    units: gpd.GeoDataFrame | None = None
 
 
 STAGES = ("load", "snap+engine", "coverage", "gaps", "write", "map")
@@ -183,15 +267,20 @@ def run_project(
     *,
     overwrite: bool = False,
     progress: bool = False,
+    lang: str | None = None,
+    basemap: str | None = None,
 ) -> RunResult:
     """Run a project end to end and write its outputs into ``out_dir``.
 
     Refuses to overwrite existing outputs unless ``overwrite``. Writes ``summary.json``,
     ``coverage_by_unit.csv``, ``coverage_points.csv``, ``gaps.csv``/``.xlsx``/``.gpkg``,
-    ``map.html``, ``rejects.csv`` and ``run.json``.
+    ``map.html`` (plus ``map_<lang>.html`` per further ``[map] langs``), ``rejects.csv`` and
+    ``run.json``. ``lang`` (one map in that language) and ``basemap`` override ``[map]``.
     """
     if not isinstance(project, Project):
         project = load_project(project)
+    project = _with_map_overrides(project, lang=lang, basemap=basemap)
+    basemap_key = project.map.key()  # fail before computing when the key is missing
     out_dir = Path(out_dir)
     _check_outputs_free(out_dir, overwrite=overwrite)
     stages = Stages(STAGES, progress=progress)
@@ -200,7 +289,7 @@ def run_project(
         with stages.stage("write"):
             _write_tables(result, out_dir)
         with stages.stage("map"):
-            _write_map(result, out_dir / "map.html")
+            _write_maps(result, out_dir, basemap_key=basemap_key)
         _write_run_record(result, out_dir / "run.json", stages.timings_s)
     finally:
         stages.close()
@@ -304,6 +393,7 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         network,
         stages.timings_s,
         inputs,
+        units,
     )
 
 
@@ -428,7 +518,7 @@ def _summary(project, coverage, read, used, rejects, points) -> dict:
 def _check_outputs_free(out_dir: Path, *, overwrite: bool) -> None:
     if overwrite or not out_dir.exists():
         return
-    existing = [name for name in OUTPUT_FILES if (out_dir / name).exists()]
+    existing = [name for name in GUARDED_FILES if (out_dir / name).exists()]
     if existing:
         raise OutputExistsError(
             f"{out_dir} already holds {', '.join(existing)}; "
@@ -478,7 +568,20 @@ def _uncovered_points(result: RunResult) -> gpd.GeoDataFrame:
     return frame.to_crs(4326)
 
 
-def _write_map(result: RunResult, path: Path) -> None:
+def _with_map_overrides(project: Project, *, lang: str | None, basemap: str | None) -> Project:
+    """``project`` with ``[map]`` overridden (the command line's ``--lang``/``--basemap``)."""
+    if lang is None and basemap is None:
+        return project
+    table = {
+        "langs": [lang] if lang is not None else list(project.map.langs),
+        "basemap": basemap if basemap is not None else project.map.basemap,
+        "basemap_key_env": project.map.basemap_key_env,
+    }
+    return dataclasses.replace(project, map=_map_options(table, "command line"))
+
+
+def _write_maps(result: RunResult, out_dir: Path, *, basemap_key: str | None) -> None:
+    """One coverage map per ``[map] langs`` (``map.html``, then ``map_<lang>.html``)."""
     from . import maps
 
     demand = _map_demand(result)
@@ -491,22 +594,39 @@ def _write_map(result: RunResult, path: Path) -> None:
         # Display only: a street's colour is its better end's time.
         street_s = np.minimum(node_s[u], node_s[v])
         street_minutes[rule.id] = np.where(np.isfinite(street_s), street_s / 60, np.nan)
-    rules = result.summary["rules"]
     project = result.project
-    m = maps.coverage_map(
-        title_zh=f"{project.area} 设施可达性",
-        title_en=f"{project.area_en}: facility access",
-        boundary=result.boundary,
-        facilities=result.facilities,
-        rules=rules,
-        street_minutes=street_minutes,
-        demand=demand,
-        gaps=result.gaps,
-        notes_zh=project.notes_zh,
-        notes_en=project.notes_en,
-        attribution=ATTRIBUTION,
-    )
-    maps.save_map(m, path)
+    units = _map_units(result)
+    for lang, name in project.map.files():
+        m = maps.coverage_map(
+            title_zh=f"{project.area} 设施可达性",
+            title_en=f"{project.area_en}: facility access",
+            boundary=result.boundary,
+            facilities=result.facilities,
+            rules=result.summary["rules"],
+            street_minutes=street_minutes,
+            demand=demand,
+            gaps=result.gaps,
+            notes_zh=project.notes_zh,
+            notes_en=project.notes_en,
+            attribution=ATTRIBUTION,
+            lang=lang,
+            basemap=project.map.basemap,
+            basemap_key=basemap_key,
+            units=units,
+            hypothetical=project.hypothetical_facilities,
+        )
+        maps.save_map(m, out_dir / name)
+
+
+def _map_units(result: RunResult) -> gpd.GeoDataFrame | None:
+    """The run's unit polygons with their population and per-rule share covered."""
+    if result.units is None:
+        return None
+    keys = ["unit_code", "unit_name"]
+    table = result.by_unit.astype({k: str for k in keys})
+    units = result.units.astype({k: str for k in keys})
+    shares = [column(rule.id, "share_covered") for rule in result.project.rules]
+    return units.merge(table[[*keys, "population", *shares]], on=keys, how="left")
 
 
 MAP_MAX_POINTS = 20_000

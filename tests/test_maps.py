@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, Point, Polygon, box
 
-from geoplan import maps
+from geoplan import coords, maps
+from geoplan.errors import InputError
 from geoplan.schema import CATEGORIES
 
 HOSTILE = '<script>alert("x")</script> & 卫生站'
@@ -148,6 +149,11 @@ def page(inputs, tmp_path) -> str:
     return path.read_text(encoding="utf-8")
 
 
+@pytest.fixture()
+def page_en(inputs) -> str:
+    return maps.map_html(maps.coverage_map(**inputs, lang="en"))
+
+
 def _layer_names(text: str) -> list[str]:
     """Overlay names as the browser sees them (folium writes them as JSON strings)."""
     keys = re.findall(r'("(?:[^"\\]|\\.)*")\s*:\s*feature_group_\w+', text)
@@ -163,34 +169,103 @@ class _Attrs(HTMLParser):
         self.urls += [v for k, v in attrs if k in ("src", "href") and v]
 
 
-def test_every_layer_is_named_in_the_layer_control(page):
+def test_every_layer_is_named_in_the_layer_control_in_chinese(page):
     names = _layer_names(page)
     for rule in ("15分钟步行可达医疗卫生机构", "30分钟步行可达体育健身设施"):
         for what in ("出行时间分段", "未覆盖人口", "缺口区域排名"):
-            assert any(f"{rule}：{what}" in n for n in names), (rule, what)
-    for what in ("travel-time bands", "uncovered population", "ranked gap areas"):
-        assert sum(what in n for n in names) == 2
-    assert any("边界 / Boundary" in n for n in names)
-    facility_layers = [n for n in names if "Facilities:" in n]
+            assert sum(n.endswith(f"{rule}：{what}") for n in names) == 1, (rule, what)
+    assert "边界" in names
+    facility_layers = [n for n in names if "</span> 设施：" in n]
     assert len(facility_layers) == 2  # one per category present
+    medical = next(c for c in CATEGORIES.values() if c.group == "medical")
+    assert any(f"设施：{medical.name_zh}（2）" in n for n in facility_layers)
     # only the first rule's layers are shown by default
     shown = re.findall(r"(feature_group_\w+)\.addTo\(map_\w+\)", page)
     assert len(shown) == 1 + 3 + 2
 
 
-def test_legend_in_both_languages_with_coverage_and_notes(page):
+def test_every_layer_is_named_in_the_layer_control_in_english(page_en):
+    names = _layer_names(page_en)
+    for rule in ("15-min walk to medical", "30-min walk to fitness"):
+        for what in ("travel-time bands", "uncovered residents", "ranked gap areas"):
+            assert sum(n.endswith(f"{rule}: {what}") for n in names) == 1, (rule, what)
+    assert "Boundary" in names
+    medical = next(c for c in CATEGORIES.values() if c.group == "medical")
+    assert any(f"Facilities: {medical.name_en} (2)" in n for n in names)
+
+
+def test_legend_in_chinese_with_coverage_and_notes(page):
     for text in (
-        "测试区 设施可达性",
-        "Test area: facility access",
-        "15分钟步行可达医疗卫生机构 / 15-min walk to medical: ",
-        "49.5%</span> (目标 target 100%)",
-        "30-min walk to fitness: ",
+        "<title>测试区 设施可达性</title>",
+        '<html lang="zh-CN">',
+        '<div class="gp-title">测试区 设施可达性</div>',
+        "15分钟步行可达医疗卫生机构：",
+        "49.5%</span>（目标 100%）",
+        "30分钟步行可达体育健身设施：",
         "设施为假设情景",
-        "facilities are a hypothetical scenario",
         "≤ 5 | 10 分钟",
-        "unreachable",
+        "≤ 15 | 30 分钟（阈值内）",
+        "不可达",
+        "数据：",
     ):
         assert text in page, text
+    assert "Test area" not in page and "hypothetical scenario" not in page
+
+
+def test_legend_in_english_with_coverage_and_notes(page_en):
+    for text in (
+        "<title>Test area: facility access</title>",
+        '<html lang="en">',
+        "15-min walk to medical: ",
+        "49.5%</span> (target 100%)",
+        "30-min walk to fitness: ",
+        "facilities are a hypothetical scenario",
+        "≤ 5 | 10 min",
+        "≤ 15 | 30 min (within threshold)",
+        "unreachable",
+        "Data: ",
+    ):
+        assert text in page_en, text
+    assert "测试区" not in page_en and "设施为假设情景" not in page_en
+
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _ui_chunks(lang: str) -> set[str]:
+    """Distinctive literal pieces of the UI strings of one language."""
+    k = 0 if lang == "zh" else 1
+    chunks = set()
+    for pair in maps.UI_STRINGS.values():
+        for piece in re.split(r"\{\w+\}", pair[k]):
+            piece = piece.strip(" :：()（）;；")
+            if lang == "zh" and CJK.search(piece) and len(piece) >= 2:
+                chunks.add(piece)
+            if lang == "en" and len(piece) >= 8 and " " in piece:
+                chunks.add(piece)
+    return chunks
+
+
+def test_chinese_map_has_no_english_ui_text_and_vice_versa(inputs, page, page_en):
+    leaflet_js = maps._leaflet_assets()[0]
+    zh, en = page.replace(leaflet_js, ""), page_en.replace(leaflet_js, "")
+    english = _ui_chunks("en")
+    assert len(english) > 20
+    assert [c for c in english if c in zh] == []
+    assert [c for c in english if c in en]  # the check can fail
+    chinese = _ui_chunks("zh")
+    assert len(chinese) > 20
+    assert [c for c in chinese if c in en] == []
+    # In English, Chinese text comes only from the data (names and addresses).
+    data = [*inputs["facilities"]["name"], *inputs["facilities"]["address"].dropna()]
+    for value in sorted(data, key=len, reverse=True):
+        en = en.replace(html.escape(value), "").replace(value, "")
+    assert CJK.findall(en) == []
+
+
+def test_unknown_language_is_an_input_error(inputs):
+    with pytest.raises(InputError, match="language must be one of zh, en"):
+        maps.coverage_map(**inputs, lang="fr")
 
 
 def test_attribution_in_legend_and_attribution_control(page):
@@ -298,10 +373,270 @@ def test_missing_rule_column_is_a_clear_error(inputs):
         maps.coverage_map(**inputs)
 
 
-def test_basemap_is_an_explicit_opt_in(inputs):
-    assert "tile.openstreetmap.org" not in maps.map_html(maps.coverage_map(**inputs))
-    with_tiles = maps.map_html(maps.coverage_map(**inputs, basemap=True))
-    assert "tile.openstreetmap.org" in with_tiles
+TILE_HOSTS = ("tile.openstreetmap.org", "tianditu.gov.cn", "autonavi.com")
+
+
+def _render(inputs, **options) -> str:
+    return maps.map_html(maps.coverage_map(**{**inputs, **options}))
+
+
+@pytest.mark.parametrize("basemap", [None, "none", "osm", "tianditu", "amap"])
+def test_tile_urls_only_for_the_chosen_basemap(inputs, basemap):
+    text = _render(inputs, basemap=basemap, basemap_key="KEY123")
+    chosen = maps.BASEMAPS["none" if basemap is None else basemap]
+    for template in chosen.tiles:
+        assert _js_string(template) in text
+    hosts = [h for h in TILE_HOSTS if h in text]
+    assert hosts == [h for h in TILE_HOSTS if any(h in t for t in chosen.tiles)]
+    assert ("L.tileLayer(" in text) is bool(chosen.tiles)
+    assert ('"basemap":feature_group_' in text) is bool(chosen.tiles)
+    if chosen.credit:
+        assert html.escape(chosen.credit) in text  # in the attribution control
+    if basemap == "tianditu":
+        assert '"tk":"KEY123"' in text and text.count("L.tileLayer(") == 2  # vec + cva labels
+
+
+def _js_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def test_tianditu_needs_a_key(inputs):
+    with pytest.raises(InputError, match="GEOPLAN_TIANDITU_KEY"):
+        maps.coverage_map(**inputs, basemap="tianditu")
+    with pytest.raises(InputError, match="letters, digits"):
+        maps.coverage_map(**inputs, basemap="tianditu", basemap_key='x"};alert(1)//')
+    with pytest.raises(InputError, match="basemap must be one of none, osm, tianditu, amap"):
+        maps.coverage_map(**inputs, basemap=True)
+
+
+def test_offline_check_rejects_tile_urls_nobody_chose(inputs):
+    m = maps.coverage_map(**inputs)
+    m.add_child(maps._Script('L.tileLayer("https://evil.example/{z}/{x}/{y}.png");', wrap=False))
+    with pytest.raises(RuntimeError, match=r"tile URL https://evil\.example"):
+        maps.map_html(m)
+    chosen = maps.coverage_map(**inputs, basemap="osm")
+    chosen.add_child(maps._Script('L.tileLayer("//evil.example/{z}/{x}/{y}.png");', wrap=False))
+    with pytest.raises(RuntimeError, match="tile URL //evil"):
+        maps.map_html(chosen)
+    # a chosen basemap allows its tile templates, never a remote script or style sheet
+    linked = maps.coverage_map(**inputs, basemap="osm")
+    linked.get_root().header.add_child(folium.JavascriptLink("https://example.org/evil.js"))
+    with pytest.raises(RuntimeError, match=r"evil\.js"):
+        maps.map_html(linked)
+
+
+CRS_NOTES = {
+    ("none", "zh"): "无底图（离线）",
+    ("none", "en"): "No basemap (offline)",
+    ("osm", "zh"): "OpenStreetMap（WGS84），图层未偏移",
+    ("osm", "en"): "OpenStreetMap (WGS84); overlays unshifted",
+    ("tianditu", "zh"): "天地图（CGCS2000",
+    ("tianditu", "en"): "Tianditu (CGCS2000, within a metre of WGS84); overlays unshifted",
+    ("amap", "zh"): "高德地图（GCJ-02），图层已由 WGS84 转换为 GCJ-02 以对齐底图",
+    ("amap", "en"): "Amap (GCJ-02); overlays shifted from WGS84 to GCJ-02 to match it",
+}
+
+
+@pytest.mark.parametrize(("basemap", "lang"), list(CRS_NOTES))
+def test_crs_note_names_the_basemap_coordinates(inputs, basemap, lang):
+    text = _render(inputs, basemap=basemap, basemap_key="KEY", lang=lang)
+    note = re.search(r'<div class="gp-crs" id="gp-crs-note">([^<]*)</div>', text)
+    assert note is not None and CRS_NOTES[basemap, lang] in note.group(1)
+
+
+def _call_args(text: str, function: str) -> list[list]:
+    """The JSON rows passed to every ``function(parent, rows, …)`` call in the page."""
+    decoder = json.JSONDecoder()
+    out = []
+    for match in re.finditer(rf"{function}\((?:map_\w+, )?parent, ", text):
+        rows, _ = decoder.raw_decode(text, match.end())
+        out.append(rows)
+    return out
+
+
+def _facility_lonlat(text: str) -> np.ndarray:
+    rows = [r for call in _call_args(text, "gpFacilities") for r in call]
+    return np.array([[r[1], r[0]] for r in rows])
+
+
+@pytest.mark.parametrize("basemap", ["none", "osm", "tianditu", "amap"])
+def test_overlays_are_shifted_to_gcj02_only_for_amap(inputs, basemap):
+    text = _render(inputs, basemap=basemap, basemap_key="KEY")
+    wgs = np.array([[p.x, p.y] for p in inputs["facilities"].geometry])
+    order = [0, 1, 2]  # medical f1, f2, then fitness f3
+    shown = _facility_lonlat(text)
+    if basemap == "amap":
+        lon, lat = coords.wgs84_to_gcj02(wgs[:, 0], wgs[:, 1])
+        expected = np.column_stack([lon, lat])[order]
+        assert np.abs(expected - wgs).max() > 1e-3  # the check can fail: GCJ-02 moves points
+    else:
+        expected = wgs[order]
+    np.testing.assert_allclose(shown, expected, atol=1e-6, rtol=0)
+    # the streets, the uncovered points and the bounds move with the facilities
+    first = json.loads(re.search(r"gpDecodeLines\((\[.*?\]\])\)", text).group(1))[0]
+    street = np.array([first[1] / 1e6, first[0] / 1e6])
+    x0, y0 = 115.0, 30.205
+    shift = basemap == "amap"
+    expect = np.array(coords.wgs84_to_gcj02(x0, y0)) if shift else np.array([x0, y0])
+    np.testing.assert_allclose(street, expect, atol=2e-6, rtol=0)
+    uncovered = _call_args(text, "gpUncovered")[0][0]  # d3 at (115.016, 30.217)
+    expect = np.array(coords.wgs84_to_gcj02(115.016, 30.217)) if shift else [115.016, 30.217]
+    np.testing.assert_allclose([uncovered[1], uncovered[0]], expect, atol=2e-6, rtol=0)
+    bounds = json.loads(re.search(r"\}\)\(map_\w+, (\[\[[^\]]*\],\[[^\]]*\]\])\);", text).group(1))
+    corner = coords.wgs84_to_gcj02(115.0, 30.2) if shift else (115.0, 30.2)
+    np.testing.assert_allclose(bounds[0][::-1], corner, atol=2e-6, rtol=0)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_banner_only_for_a_hypothetical_scenario(inputs, lang):
+    text = {
+        "zh": "假设情景：图中设施并非真实设施",
+        "en": "Hypothetical scenario: the facilities shown are not real",
+    }
+    shown = _render(inputs, lang=lang, hypothetical=True)
+    assert re.search(
+        rf'<div class="gp-banner" id="gp-banner">⚠ {re.escape(text[lang])}</div>', shown
+    )
+    assert 'id="gp-banner"' not in _render(inputs, lang=lang)
+
+
+def test_scale_bar_is_metric(page):
+    assert 'L.control.scale({position: "bottomright", imperial: false' in page
+
+
+def _units(inputs, shares: list[float], names: list[str] | None = None) -> gpd.GeoDataFrame:
+    """One 2 km-wide strip per share, side by side, in UTM."""
+    x0, y0 = 115.0, 30.2
+    n = len(shares)
+    names = names or [f"单元{i}" for i in range(n)]
+    return gpd.GeoDataFrame(
+        {
+            "unit_name": names,
+            "population": [1000.0 + i for i in range(n)],
+            "walk_med_share_covered": shares,
+            "walk_fit_share_covered": [1.0] * n,
+        },
+        geometry=_utm([box(x0 + i * 0.004, y0, x0 + (i + 1) * 0.004, y0 + 0.02) for i in range(n)]),
+    )
+
+
+def test_unit_choropleth_classes_and_popups(inputs):
+    shares = [0.49, 0.5, 0.8, 0.95, 1.0, 0.95 - 1e-12, np.nan]
+    text = _render(inputs, units=_units(inputs, shares))
+    calls = _call_args(text, "gpUnits")
+    assert len(calls) == 2  # one layer per rule
+    colours = [row[1] for row in calls[0]]
+    palette = [c[2] for c in maps.UNIT_SHARE_CLASSES]
+    assert colours == [*palette, palette[3], "#bdbdbd"]
+    assert [row[1] for row in calls[1]] == [palette[4]] * len(shares)
+    popup = calls[0][0][2]
+    for part in (
+        "<b>单元0</b>",
+        "15分钟步行可达医疗卫生机构",
+        "1,000",
+        "49%",
+        "<th>目标</th><td>100%</td>",
+    ):
+        assert part in popup, part
+    for _, label, colour in maps.UNIT_SHARE_CLASSES:
+        assert f'{colour}"></span></span><span>{html.escape(label)}</span>' in text
+    assert "units:walk_med" in text and "units:walk_fit" in text
+    # the second rule has no target: a dash
+    assert "<th>目标</th><td>—</td>" in calls[1][0][2]
+
+
+def test_units_need_their_share_columns(inputs):
+    units = _units(inputs, [0.5, 0.6, 0.7]).drop(columns="walk_fit_share_covered")
+    with pytest.raises(InputError, match=r"units lacks column.*walk_fit_share_covered"):
+        maps.coverage_map(**inputs, units=units)
+
+
+@pytest.mark.parametrize(("lang", "people"), [("zh", "510人"), ("en", "510 people")])
+def test_gap_labels_carry_rank_and_uncovered_population(inputs, lang, people):
+    text = _render(inputs, lang=lang)
+    rows = _call_args(text, "gpGaps")[0]
+    (gap,) = rows
+    assert gap[2] == 1 and gap[1] is not None
+    assert gap[5] == (
+        '<div class="gp-rank-label"><b>1</b><span class="gp-rank-sep"> · </span>'
+        f'<span class="gp-rank-pop">{people}</span></div>'
+    )
+
+
+def test_gap_label_only_for_the_top_ranks(inputs):
+    gaps = inputs["gaps"].iloc[[0]].copy()
+    gaps["rank"] = [maps.MAX_RANK_LABELS + 1]
+    rows = _call_args(_render(inputs, gaps=gaps), "gpGaps")[0]
+    assert rows[0][1] is None and rows[0][5] is None
+    assert rows[0][3] == f"缺口 #{maps.MAX_RANK_LABELS + 1}：510人"
+
+
+HOSTILE_NAMES = ("<img src=x onerror=alert(1)>", "</script><script>alert(1)</script>")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("evil", HOSTILE_NAMES)
+def test_hostile_names_appear_only_escaped(inputs, lang, evil):
+    facilities = inputs["facilities"].copy()
+    facilities["name"] = evil
+    facilities["address"] = evil
+    gaps = inputs["gaps"].copy()
+    gaps["nearest_facility_name"] = evil
+    rules = [{**r, "name_zh": evil, "name_en": evil} for r in inputs["rules"]]
+    text = _render(
+        {**inputs, "facilities": facilities, "gaps": gaps, "rules": rules},
+        title_zh=evil,
+        title_en=evil,
+        notes_zh=[evil],
+        notes_en=[evil],
+        attribution=[evil],
+        units=_units(inputs, [0.5, 0.9, 1.0], names=[evil] * 3),
+        lang=lang,
+        hypothetical=True,
+    )
+    assert evil not in text
+    assert "<script>alert" not in text and "<img src=x" not in text
+    assert text.count(html.escape(evil)) >= 10
+
+
+def test_hooks_name_every_overlay_of_the_layer_control(inputs):
+    text = _render(inputs, units=_units(inputs, [0.5, 0.9, 1.0]), basemap="osm")
+    hooks = re.search(r"\}\)\((map_\w+), (\{[^}]*\}), (\[[^\]]*\])\);", text)
+    assert hooks is not None
+    layers = dict(re.findall(r'"([^"]+)":(feature_group_\w+)', hooks.group(2)))
+    medical = next(k for k, c in CATEGORIES.items() if c.group == "medical")
+    fitness = next(k for k, c in CATEGORIES.items() if c.group == "fitness")
+    expected = {"basemap", "boundary", f"facilities:{medical}", f"facilities:{fitness}"}
+    expected |= {
+        f"{kind}:{rule}"
+        for kind in ("bands", "uncovered", "gaps", "units")
+        for rule in ("walk_med", "walk_fit")
+    }
+    assert set(layers) == expected
+    control = re.search(r"overlays :  \{(.*?)\},\s*\};", text, re.S).group(1)
+    assert sorted(re.findall(r"feature_group_\w+", control)) == sorted(layers.values())
+    assert json.loads(hooks.group(3)) == ["walk_med", "walk_fit"]
+    assert "window.gpMap = map;" in text and "window.gpLayers = layers;" in text
+    assert 'params.get("static") === "1"' in text
+
+
+def test_feature_map_language(inputs):
+    layer = maps.FeatureLayer("x", inputs["facilities"], kind="points")
+    common = {
+        "title_zh": "标题",
+        "title_en": "Title",
+        "boundary": inputs["boundary"],
+        "layers": [layer],
+    }
+    both = maps.map_html(maps.feature_map(**common))
+    assert "边界 / Boundary" in both and "<title>标题 / Title</title>" in both
+    zh = maps.map_html(maps.feature_map(**common, lang="zh"))
+    assert "边界" in _layer_names(zh) and "Boundary" not in _layer_names(zh)
+    assert "<title>标题</title>" in zh and '<div class="gp-subtitle">' not in zh
+    en = maps.map_html(maps.feature_map(**common, lang="en"))
+    assert "Boundary" in _layer_names(en) and "边界" not in en and '<html lang="en">' in en
+    with pytest.raises(InputError, match="language"):
+        maps.feature_map(**common, lang="de")
 
 
 def test_save_map_leaves_only_the_file(inputs, tmp_path):

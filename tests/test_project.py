@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -105,3 +106,98 @@ def test_large_demand_is_shown_per_cell_on_the_map_with_totals_kept(monkeypatch)
         rows = shown[~shown[f"{rule.id}_covered"]]
         assert rows["population"].sum() == pytest.approx(uncovered)
         assert rows[f"{rule.id}_minutes"].min() > 15  # every uncovered resident is beyond 15 min
+
+
+# --------------------------------------------------------------------------- [map] table
+
+
+def _demo_with_map(tmp_path, table: str) -> Path:
+    """The demo project with its [map] table replaced by ``table`` (absolute input paths)."""
+    from geoplan.project import DEMO_PROJECT
+
+    text = DEMO_PROJECT.read_text(encoding="utf-8")
+    text = text[: text.index("[map]")] + table
+    text = text.replace(
+        '"../facilities/tuanchengshan_scenario.csv"',
+        f'"{(DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()}"',
+    )
+    path = tmp_path / "project.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_map_table_defaults_and_values(tmp_path):
+    from geoplan.project import DEMO_PROJECT, MapOptions
+
+    assert load_project(_demo_with_map(tmp_path, "")).map == MapOptions(("zh",), "none")
+    demo = load_project(DEMO_PROJECT).map
+    assert demo.langs == ("zh", "en")
+    assert demo.files() == [("zh", "map.html"), ("en", "map_en.html")]
+    table = '[map]\nlangs = ["en"]\nbasemap = "amap"\nbasemap_key_env = "MY_KEY"\n'
+    options = load_project(_demo_with_map(tmp_path, table)).map
+    assert options == MapOptions(("en",), "amap", "MY_KEY")
+    assert options.files() == [("en", "map.html")]
+    assert options.key() is None  # Amap needs no key
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[map]\nlangs = ["fr"]\n', r"langs must be a list of distinct languages"),
+        ('[map]\nlangs = ["zh", "zh"]\n', r"langs must be a list of distinct languages"),
+        ("[map]\nlangs = []\n", r"langs must be a list"),
+        ('[map]\nbasemap = "google"\n', r"basemap must be one of none, osm, tianditu, amap"),
+        ('[map]\nbasemap_key = "abc"\n', r"unknown key\(s\) basemap_key.*never stored"),
+    ],
+)
+def test_map_table_errors_name_the_key(tmp_path, table, message):
+    with pytest.raises(ConfigError, match=message):
+        load_project(_demo_with_map(tmp_path, table))
+
+
+def test_demo_writes_a_map_per_language(tmp_path):
+    from geoplan.project import DEMO_PROJECT
+
+    result = run_project(DEMO_PROJECT, tmp_path)
+    zh = (tmp_path / "map.html").read_text(encoding="utf-8")
+    en = (tmp_path / "map_en.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in zh and '<html lang="en">' in en
+    assert "假设情景：图中设施并非真实设施" in zh  # hypothetical_facilities = true
+    assert "Hypothetical scenario: the facilities shown are not real" in en
+    assert "<title>Tuanchengshan Subdistrict, Xialu District, Huangshi: facility access" in en
+    # the per-unit choropleth of every rule, from the run's units and by-unit table
+    for rule in result.project.rules:
+        assert f'"units:{rule.id}":feature_group_' in zh
+    share = result.by_unit.set_index("unit_name").loc["团城山街道", "medical_walk_15_share_covered"]
+    assert f"<th>覆盖率<\\/th><td>{share * 100:.1f}%<\\/td>" in zh  # "</" escaped in scripts
+    assert not (tmp_path / "map_zh.html").exists()
+
+
+def test_overrides_and_overwrite_check_know_the_language_maps(tmp_path, monkeypatch):
+    from geoplan.errors import InputError, OutputExistsError
+    from geoplan.project import DEMO_PROJECT
+
+    (tmp_path / "map_en.html").write_text("old", encoding="utf-8")
+    with pytest.raises(OutputExistsError, match=r"map_en\.html"):
+        run_project(DEMO_PROJECT, tmp_path)
+    monkeypatch.delenv("GEOPLAN_TIANDITU_KEY", raising=False)
+    out = tmp_path / "tianditu"
+    with pytest.raises(InputError, match="set the environment variable GEOPLAN_TIANDITU_KEY"):
+        run_project(DEMO_PROJECT, out, basemap="tianditu")
+    assert not out.exists()  # it failed before computing or writing anything
+    monkeypatch.setenv("GEOPLAN_TIANDITU_KEY", "abc123")
+    run_project(DEMO_PROJECT, out, basemap="tianditu", lang="en")
+    text = (out / "map.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in text and '"tk":"abc123"' in text
+    assert not (out / "map_en.html").exists()  # --lang: one map only
+    assert "abc123" not in (DEMO_PROJECT.read_text(encoding="utf-8"))
+
+
+def test_missing_key_variable_named_by_the_project(tmp_path, monkeypatch):
+    from geoplan.errors import InputError
+
+    monkeypatch.delenv("GEOPLAN_TEST_NO_SUCH_KEY", raising=False)
+    table = '[map]\nbasemap = "tianditu"\nbasemap_key_env = "GEOPLAN_TEST_NO_SUCH_KEY"\n'
+    project = _demo_with_map(tmp_path, table)
+    with pytest.raises(InputError, match="GEOPLAN_TEST_NO_SUCH_KEY"):
+        run_project(project, tmp_path / "out")

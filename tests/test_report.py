@@ -1,0 +1,343 @@
+"""`geoplan report`: the HTML/PDF report of a result folder and the gallery of a batch.
+
+Everything is built from real runs of the demo project (团城山街道) into ``tmp_path``: the
+Chinese report with its PDF through the CLI, the English one and a copy with hostile strings
+without Chromium (the fallback path, and fast), a two-area batch through ``run_batch``. The
+report is opened in Debian's Chromium (Playwright, network blocked) and its screenshot saved to
+``out/test-artifacts/report.png``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from geoplan import browser, report
+from geoplan.cli import main
+from geoplan.maps import _check_offline
+from geoplan.parallel import areas_from, run_batch
+from geoplan.project import DEMO_PROJECT, run_project
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "out" / "test-artifacts"
+SCENARIO = REPO / "data" / "facilities" / "tuanchengshan_scenario.csv"
+RELOCATION = REPO / "data" / "demo" / "relocation.toml"
+CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
+PNG = b"\x89PNG\r\n\x1a\n"
+IMG = re.compile(r"<img src='data:image/png;base64,([A-Za-z0-9+/=]+)'")
+
+HOSTILE_AREA = "团城山<b id=gp-injected>街道</b>"
+HOSTILE_NOTE = '<img src=x onerror="window.gpPwned=1;alert(1)">'
+HOSTILE_FACILITY = "</script><script>window.gpPwned=2;alert(2)</script>"
+
+
+def _no_chromium(*args, **kwargs):
+    raise FileNotFoundError("Chromium not found (disabled by the test)")
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report-demo") / "demo"
+    run_project(DEMO_PROJECT, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def zh_report(demo_dir) -> Path:
+    """The Chinese report and PDF, written by the CLI with the defaults."""
+    assert main(["-q", "report", str(demo_dir)]) == 0
+    return demo_dir / "report.html"
+
+
+@pytest.fixture(scope="module")
+def en_report(demo_dir) -> Path:
+    """The English report, Chromium missing (no maps, no PDF: the fallback path)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(browser, "find_chromium", _no_chromium)
+        written = report.write_reports(demo_dir, lang="en")
+    assert written.pdfs == [] and written.reports == [demo_dir / "report_en.html"]
+    return demo_dir / "report_en.html"
+
+
+@pytest.fixture(scope="module")
+def hostile_report(demo_dir, tmp_path_factory) -> Path:
+    """A copy of the demo results carrying payloads in area, notes, a rule and a facility."""
+    folder = tmp_path_factory.mktemp("report-hostile") / "hostile"
+    shutil.copytree(demo_dir, folder, ignore=shutil.ignore_patterns("report*"))
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    summary["area"] = HOSTILE_AREA
+    summary["notes_zh"] = [HOSTILE_NOTE]
+    summary["rules"][0]["name_zh"] = HOSTILE_NOTE
+    (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False), "utf-8")
+    gaps = pd.read_csv(folder / "gaps.csv", encoding="utf-8-sig")
+    gaps["nearest_facility_name"] = HOSTILE_FACILITY
+    gaps.to_csv(folder / "gaps.csv", index=False, encoding="utf-8-sig")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(browser, "find_chromium", _no_chromium)
+        report.write_reports(folder)
+    return folder / "report.html"
+
+
+class _Text(HTMLParser):
+    """Visible text of a page (no style or script content)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("style", "script")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("style", "script")
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def _visible_text(page: str) -> str:
+    parser = _Text()
+    parser.feed(page)
+    return "".join(parser.parts)
+
+
+def _rule_section(page: str, rule_id: str) -> str:
+    start = page.index(f"<section class='page' id='rule-{rule_id}'>")
+    return page[start : page.index("</section>", start)]
+
+
+def _offline(page: str) -> None:
+    """maps' offline check, on the page with its (large, harmless) base64 images shortened."""
+    _check_offline(re.sub(r"(data:image/png;base64,)[A-Za-z0-9+/=]+", r"\1AAAA", page))
+
+
+def _summary(folder: Path) -> dict:
+    return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def test_report_holds_summary_shares_maps_and_warning(zh_report, demo_dir):
+    page = zh_report.read_text(encoding="utf-8")
+    summary = _summary(demo_dir)
+    assert summary["facilities_hypothetical"]
+    assert "class='warning'" in page and "假设情景" in page
+    images = []
+    for rule in summary["rules"]:
+        assert f"<b>{rule['share_covered']:.1%}</b>" in page  # as in the summary table
+        section = _rule_section(page, rule["id"])
+        static_map = base64.b64decode(IMG.search(section).group(1))
+        assert static_map.startswith(PNG)
+        assert int.from_bytes(static_map[16:20], "big") >= 1200  # PNG width: print quality
+        images.append(static_map)
+        assert "<h3>缺口列表" in section
+        assert section.count("<tr>") == 1 + report.GAP_ROWS  # header + the top 20 gaps
+    assert images[0] != images[1]  # each rule's own layers (#rule=<id>&static=1)
+    gaps = pd.read_csv(demo_dir / "gaps.csv", encoding="utf-8-sig")
+    top = gaps[gaps["rule_id"] == summary["rules"][0]["id"]].nsmallest(1, "rank").iloc[0]
+    assert f"{top['population']:,.0f}" in page and html.escape(top["nearest_facility_name"]) in page
+    _offline(page)  # no http(s) resource anywhere
+    assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:)?//", page, re.I)
+
+
+def test_report_pdf_is_written_by_default(zh_report):
+    pdf = zh_report.with_suffix(".pdf")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page\b", data)) >= 3  # summary, one page per rule …
+    assert b"/MediaBox [0 0 594.9" in data  # A4
+
+
+def test_report_includes_checks_and_scenarios_found_in_subfolders(demo_dir, tmp_path):
+    folder = tmp_path / "combined"
+    shutil.copytree(demo_dir, folder / "run", ignore=shutil.ignore_patterns("report*"))
+    plan = ["check", str(DEMO_PROJECT), "--plan", "leshan_shizhong", "--out"]
+    assert main(["-q", *plan, str(folder / "check")]) == 0
+    assert main(["-q", "scenario", str(RELOCATION), "--out", str(folder / "scenario")]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(browser, "find_chromium", _no_chromium)
+        report.write_reports(folder)
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    checks = _summary(folder / "check")
+    section = page[page.index("<section class='page' id='checks'>") :]
+    for check in checks["checks"]:
+        assert html.escape(check["name_zh"]) in section
+    assert section.count("<span class='bad'>未达标</span>") == checks["counts"]["not met"]
+    scenario = json.loads((folder / "scenario" / "scenario_summary.json").read_text("utf-8"))
+    section = page[page.index("<section class='page' id='scenarios'>") :]
+    for rule in scenario["rules"]:
+        row = section[section.index(html.escape(rule["name_zh"])) :].split("</tr>")[0]
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+        assert cells == [
+            f"{rule['before']['share']:.1%}",
+            f"{rule['after']['share']:.1%}",
+            f"{100 * rule['change']['share']:+.1f}",
+            f"{rule['change']['population_covered']:+,.0f}",
+            f"{rule['gained']['population']:,.0f}",
+            f"{rule['lost']['population']:,.0f}",
+        ]
+    assert html.escape(scenario["changes"][0]["name"]) in section
+    text = _visible_text(page)
+    assert "✓ 规划指标核查" in text and "✓ 情景推演" in text
+
+
+def test_report_absent_parts_are_named(zh_report):
+    text = _visible_text(zh_report.read_text(encoding="utf-8"))
+    assert "✗ 规划指标核查" in text and "geoplan check" in text
+    assert "✗ 情景推演" in text and "geoplan scenario" in text
+
+
+def test_hostile_strings_are_escaped(hostile_report):
+    page = hostile_report.read_text(encoding="utf-8")
+    for payload in (HOSTILE_AREA, HOSTILE_NOTE, HOSTILE_FACILITY):
+        assert payload not in page
+        assert html.escape(payload) in page
+    assert "<script" not in page.lower()
+    assert "gp-injected>" not in page
+
+
+def test_without_chromium_the_report_says_so(hostile_report, en_report):
+    page = hostile_report.read_text(encoding="utf-8")
+    assert "未找到 Chromium" in page
+    assert not hostile_report.with_suffix(".pdf").exists()
+    for rule in _summary(hostile_report.parent)["rules"]:
+        section = _rule_section(page, rule["id"])
+        assert "class='note image-note'" in section  # the note in the map's place
+        assert len(IMG.findall(section)) == 2  # the two charts, no map
+    assert "Chromium was not found" in en_report.read_text(encoding="utf-8")
+
+
+def test_english_report_has_no_chinese_ui(en_report, demo_dir):
+    page = en_report.read_text(encoding="utf-8")
+    assert "<html lang='en'>" in page and "Hypothetical scenario" in page
+    summary = _summary(demo_dir)
+    for rule in summary["rules"]:
+        assert f"<b>{rule['share_covered']:.1%}</b>" in page
+        assert html.escape(rule["name_en"]) in page
+    data = set()  # Chinese data values may appear as they are
+    for source in (summary, json.loads((demo_dir / "run.json").read_text(encoding="utf-8"))):
+        data |= set(_strings(source))
+    gaps = pd.read_csv(demo_dir / "gaps.csv", encoding="utf-8-sig")
+    data |= set(gaps["nearest_facility_name"].dropna()) | set(gaps["unit_name"].dropna())
+    text = _visible_text(page)
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, "")
+    assert CJK.findall(text) == []
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_report_opens_offline_with_a_cjk_font(zh_report, offline_page):
+    offline_page.open(zh_report)
+    page = offline_page.page
+    assert offline_page.console_errors == [] and offline_page.blocked == []
+    assert offline_page.dialogs == []
+    heading = page.locator("h1").inner_text()
+    assert re.search(r"[\u4e00-\u9fff]", heading)
+    cdp = page.context.new_cdp_session(page)
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "h1"})["nodeId"]
+    cdp.send("CSS.enable")
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    cjk = [f for f in fonts if "CJK" in f["familyName"]]
+    assert cjk, fonts
+    assert sum(f["glyphCount"] for f in cjk) >= len(re.findall(r"[\u4e00-\u9fff]", heading))
+    images = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
+    assert images and all(images)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    assert (ARTIFACTS / "report.png").stat().st_size > 100_000
+
+
+def test_hostile_report_runs_nothing_in_a_browser(hostile_report, offline_page):
+    offline_page.open(hostile_report)
+    page = offline_page.page
+    assert offline_page.dialogs == [] and offline_page.blocked == []
+    assert page.evaluate("window.gpPwned === undefined")
+    assert page.locator("#gp-injected").count() == 0
+    assert HOSTILE_AREA in page.locator("h1").inner_text()  # shown as text
+
+
+# --------------------------------------------------------------------------- gallery
+
+
+@pytest.fixture(scope="module")
+def batch_dir(tmp_path_factory) -> Path:
+    """A two-area batch (the demo with all facilities, and with every second one)."""
+    folder = tmp_path_factory.mktemp("report-areas")
+    facilities = pd.read_csv(SCENARIO, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    demo = DEMO_PROJECT.read_text(encoding="utf-8")
+    line = 'path = "../facilities/tuanchengshan_scenario.csv"'
+    assert line in demo
+    for slug, rows in (("all", facilities), ("every_second", facilities.iloc[::2])):
+        rows.to_csv(folder / f"{slug}.csv", index=False, encoding="utf-8")
+        text = demo.replace(line, f'path = "{slug}.csv"')
+        text = text.replace('area = "团城山街道"', f'area = "团城山街道 {slug}"')
+        (folder / f"{slug}.toml").write_text(text, encoding="utf-8")
+    out = tmp_path_factory.mktemp("report-batch")
+    run_batch(areas_from(folder), out, n_workers=2)
+    return out
+
+
+def test_gallery_of_a_batch_has_a_card_per_area_with_working_links(batch_dir):
+    assert main(["-q", "report", str(batch_dir), "--no-pdf"]) == 0
+    index = (batch_dir / "index.html").read_text(encoding="utf-8")
+    _offline(index)
+    cards = re.findall(r"<article class='card'>(.*?)</article>", index, re.S)
+    assert len(cards) == 2
+    for slug, card in zip(("all", "every_second"), cards, strict=True):
+        summary = _summary(batch_dir / slug)
+        assert html.escape(summary["area"]) in card
+        for rule in summary["rules"]:
+            assert f"<b>{rule['share_covered']:.1%}</b>" in card
+        thumbnail = base64.b64decode(IMG.search(card).group(1))
+        assert thumbnail.startswith(PNG)
+        assert int.from_bytes(thumbnail[16:20], "big") == report.THUMB_WIDTH_PX
+        links = set(re.findall(r"href='([^']+)'", card))
+        assert links == {f"{slug}/report.html", f"{slug}/map.html"}
+        for link in links:
+            assert (batch_dir / link).is_file()
+        assert not (batch_dir / slug / "report.pdf").exists()  # --no-pdf
+    # the two areas really differ
+    assert cards[0].count("%</b>") == cards[1].count("%</b>") and cards[0] != cards[1]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("make", ["empty", "missing", "other"])
+def test_cli_error_for_a_folder_without_results(tmp_path, capsys, make):
+    folder = tmp_path / "x"
+    if make != "missing":
+        folder.mkdir()
+    if make == "other":
+        (folder / "summary.json").write_text('{"something": 1}', encoding="utf-8")
+    assert main(["report", str(folder)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("geoplan: error:") and "--out folder of geoplan run" in err
+
+
+def test_cli_refuses_to_overwrite_a_report(zh_report, capsys):
+    assert main(["report", str(zh_report.parent), "--no-pdf"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--overwrite" in err and "report.html" in err
