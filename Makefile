@@ -22,6 +22,7 @@ $(SYSTEM_STAMP): scripts/install_system_deps.sh $(STAMP)
 
 demo: $(SYSTEM_STAMP)
 	$(BIN)/geoplan demo --out $(DEMO_OUT) --overwrite
+	$(BIN)/geoplan report $(DEMO_OUT) --overwrite
 
 test: $(SYSTEM_STAMP)
 	$(BIN)/ruff check .

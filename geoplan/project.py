@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -693,6 +694,7 @@ def _map_demand(result: RunResult) -> gpd.GeoDataFrame:
 def _write_run_record(result: RunResult, path: Path, timings_s: dict[str, float]) -> None:
     record = {
         "project": str(result.project.path),
+        "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "inputs": {
             name: {"path": p, "sha256": _sha256(Path(p))} for name, p in result.inputs.items()
         },

@@ -11,6 +11,24 @@ from geoplan._paths import shared_path
 
 
 @pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """The demo project (团城山街道) run once; tests may add files but not change its outputs."""
+    from geoplan.project import DEMO_PROJECT, run_project
+
+    out = tmp_path_factory.mktemp("demo-run") / "demo"
+    run_project(DEMO_PROJECT, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """``out/test-artifacts/`` in the repo (git-ignored): screenshots the test run saves."""
+    folder = Path(__file__).resolve().parents[1] / "out" / "test-artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tuanchengshan_walk():
     """The 团城山 2022 walking network (osmnx GraphML), loaded once."""
     from geoplan.network import read_network

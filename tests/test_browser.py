@@ -20,7 +20,6 @@ from geoplan.project import load_project, run_project
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo" / "tuanchengshan.toml"
-ARTIFACTS = REPO / "out" / "test-artifacts"
 
 # Payloads that would set a global or open a dialog if any of them were parsed as HTML/JS.
 HOSTILE_NAMES = (
@@ -64,13 +63,6 @@ def _write_hostile_project(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    run_project(load_project(DEMO), out)
-    return out
-
-
-@pytest.fixture(scope="module")
 def hostile_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hostile")
     run_project(load_project(_write_hostile_project(folder)), folder / "out")
@@ -91,7 +83,9 @@ def _layer_states(page) -> dict[str, bool]:
 
 
 @pytest.mark.parametrize("name", ["map.html", "map_en.html"])
-def test_demo_map_opens_offline_and_is_saved_as_screenshot(offline_page, demo_dir, name):
+def test_demo_map_opens_offline_and_is_saved_as_screenshot(
+    offline_page, demo_dir, artifacts_dir, name
+):
     offline_page.open(demo_dir / name, settle_ms=800)
     _assert_clean(offline_page)
     page = offline_page.page
@@ -99,8 +93,7 @@ def test_demo_map_opens_offline_and_is_saved_as_screenshot(offline_page, demo_di
     assert page.locator("#gp-legend").is_visible()
     assert page.locator(".leaflet-control-scale-line").first.inner_text().strip()
     assert page.locator("#gp-banner").is_visible()  # the demo's facilities are hypothetical
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / name.replace(".html", ".png").replace("map", "demo_map")
+    shot = artifacts_dir / name.replace(".html", ".png").replace("map", "demo_map")
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 50_000
 

@@ -23,7 +23,6 @@ from matplotlib.text import Text
 
 from geoplan import charts
 from geoplan.coverage import OUTSIDE_UNITS
-from geoplan.project import DEMO_PROJECT, run_project
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 PERCENT = re.compile(r"\d+\.\d%")
@@ -37,10 +36,9 @@ WATCHED_RC = (
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(demo_dir):
     """The demo's summary, demand points and coverage by unit."""
-    out = tmp_path_factory.mktemp("charts-demo")
-    run_project(DEMO_PROJECT, out)
+    out = demo_dir
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     points = pd.read_csv(out / "coverage_points.csv", encoding="utf-8-sig")
     by_unit = pd.read_csv(out / "coverage_by_unit.csv", encoding="utf-8-sig", dtype=str)

@@ -24,10 +24,9 @@ from geoplan import browser, report
 from geoplan.cli import main
 from geoplan.maps import _check_offline
 from geoplan.parallel import areas_from, run_batch
-from geoplan.project import DEMO_PROJECT, run_project
+from geoplan.project import DEMO_PROJECT
 
 REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "out" / "test-artifacts"
 SCENARIO = REPO / "data" / "facilities" / "tuanchengshan_scenario.csv"
 RELOCATION = REPO / "data" / "demo" / "relocation.toml"
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
@@ -41,13 +40,6 @@ HOSTILE_FACILITY = "</script><script>window.gpPwned=2;alert(2)</script>"
 
 def _no_chromium(*args, **kwargs):
     raise FileNotFoundError("Chromium not found (disabled by the test)")
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("report-demo") / "demo"
-    run_project(DEMO_PROJECT, out)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +238,7 @@ def _strings(value) -> list[str]:
     return []
 
 
-def test_report_opens_offline_with_a_cjk_font(zh_report, offline_page):
+def test_report_opens_offline_with_a_cjk_font(zh_report, offline_page, artifacts_dir):
     offline_page.open(zh_report)
     page = offline_page.page
     assert offline_page.console_errors == [] and offline_page.blocked == []
@@ -263,9 +255,8 @@ def test_report_opens_offline_with_a_cjk_font(zh_report, offline_page):
     assert sum(f["glyphCount"] for f in cjk) >= len(re.findall(r"[\u4e00-\u9fff]", heading))
     images = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
     assert images and all(images)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
-    assert (ARTIFACTS / "report.png").stat().st_size > 100_000
+    page.screenshot(path=str(artifacts_dir / "report.png"), full_page=True)
+    assert (artifacts_dir / "report.png").stat().st_size > 100_000
 
 
 def test_hostile_report_runs_nothing_in_a_browser(hostile_report, offline_page):
