@@ -600,7 +600,10 @@ class _KeepInFront(MacroElement):
 
 
 class _Hooks(MacroElement):
-    """``window.gpMap``, ``window.gpLayers`` and the ``#rule=…&static=1`` fragment."""
+    """``window.gpMap``, ``window.gpLayers`` and the ``#rule=…&static=1`` fragment.
+
+    :func:`feature_map` keys its layers ``boundary`` and ``features:<index>`` (no rules).
+    """
 
     _template = Template(
         """
@@ -1867,10 +1870,11 @@ def feature_map(
     )
     m.add_child(_Setup(body_html="\n".join(parts), attribution=attribution, lang=lang))
     m.add_child(_Script(_FEATURES_JS, wrap=False))
+    hooked: dict[str, folium.FeatureGroup] = {}
     if boundary is not None:
-        _boundary_layer(boundary, lang).add_to(m)
+        hooked["boundary"] = _boundary_layer(boundary, lang).add_to(m)
     in_front = []
-    for layer in layers:
+    for index, layer in enumerate(layers):
         colour = _safe_colour(layer.swatch or layer.style.get("color"))
         if layer.kind in ("lines",):
             swatch = _swatch_line(colour)
@@ -1889,12 +1893,13 @@ def feature_map(
                 f"{_js(style)}, {size});"
             )
         )
-        group.add_to(m)
+        hooked[f"features:{index}"] = group.add_to(m)
         if layer.kind == "points":
             in_front.append(group)
     if in_front:
         m.add_child(_KeepInFront(in_front))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.add_child(_Hooks(hooked, []))
     if bounds is not None:
         m.add_child(_FitBesidePanels(bounds))
     return m

@@ -98,23 +98,13 @@ def test_demo_map_opens_offline_and_is_saved_as_screenshot(
     assert shot.stat().st_size > 50_000
 
 
-def test_every_layer_is_in_the_control_and_toggles(offline_page, demo_dir):
-    offline_page.open(demo_dir / "map.html")
-    page = offline_page.page
+def _assert_every_layer_toggles(page) -> None:
+    """Every overlay in gpLayers is in the layer control (and only those); each click flips it."""
     layers = page.evaluate(LAYERS_JS)
-    keys = {row["key"] for row in layers}
-    rules = [r.id for r in load_project(DEMO).rules]
-    expected = {"boundary"} | {
-        f"{kind}:{r}" for kind in ("bands", "uncovered", "gaps") for r in rules
-    }
-    assert expected <= keys
-    assert any(k.startswith("facilities:") for k in keys)
-    assert any(k.startswith("units:") for k in keys)
     control_ids = page.evaluate(
         "() => [...document.querySelectorAll('.leaflet-control-layers-selector')]"
         ".map(input => input.layerId)"
     )
-    # Every overlay in gpLayers is in the control, and the control holds nothing else.
     assert sorted(control_ids) == sorted(row["id"] for row in layers)
     for row in layers:
         checkbox = page.locator(".leaflet-control-layers-selector").nth(
@@ -125,6 +115,43 @@ def test_every_layer_is_in_the_control_and_toggles(offline_page, demo_dir):
         assert _layer_states(page)[row["key"]] is (not row["on"]), row["key"]
         checkbox.click()
         assert _layer_states(page)[row["key"]] is row["on"], row["key"]
+
+
+def test_every_layer_is_in_the_control_and_toggles(offline_page, demo_dir):
+    offline_page.open(demo_dir / "map.html")
+    page = offline_page.page
+    keys = set(_layer_states(page))
+    rules = [r.id for r in load_project(DEMO).rules]
+    kinds = ("bands", "uncovered", "gaps", "units")
+    assert {"boundary"} | {f"{kind}:{r}" for kind in kinds for r in rules} <= keys
+    assert any(k.startswith("facilities:") for k in keys)
+    _assert_every_layer_toggles(page)
+    _assert_clean(offline_page)
+
+
+@pytest.fixture(scope="module")
+def feature_maps(tmp_path_factory) -> dict[str, Path]:
+    """The relocation scenario's difference map and the MCLP sites map of the demo."""
+    from geoplan import cli
+
+    out = tmp_path_factory.mktemp("feature-maps")
+    relocation = REPO / "data" / "demo" / "relocation.toml"
+    assert cli.main(["-q", "scenario", str(relocation), "--out", str(out / "scenario")]) == 0
+    sites = ["-q", "sites", str(DEMO), "--rule", "medical_walk_15", "--grid", "250"]
+    assert cli.main([*sites, "--model", "mclp", "--p", "2", "--out", str(out / "sites")]) == 0
+    return {
+        "scenario": out / "scenario" / "scenario_map.html",
+        "sites": out / "sites" / "sites_map.html",
+    }
+
+
+@pytest.mark.parametrize("which", ["scenario", "sites"])
+def test_scenario_and_sites_maps_open_offline_and_toggle(offline_page, feature_maps, which):
+    offline_page.open(feature_maps[which])
+    page = offline_page.page
+    keys = set(_layer_states(page))
+    assert "boundary" in keys and "features:0" in keys
+    _assert_every_layer_toggles(page)
     _assert_clean(offline_page)
 
 
