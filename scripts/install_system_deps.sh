@@ -6,7 +6,7 @@ set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+fc-list 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null || missing+=(fonts-noto-cjk)  # no -q: no SIGPIPE
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing system packages: ${missing[*]}"
