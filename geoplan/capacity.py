@@ -418,16 +418,8 @@ def access_by_unit(access: pd.Series, demand: pd.Series, unit_of: pd.Series) -> 
         Statistics are NaN in a unit without residents.
     """
     population = _values(demand, "demand")
-    index = demand.index
-    for series, name in ((access, "access"), (unit_of, "unit_of")):
-        if not isinstance(series, pd.Series):
-            raise InputError(f"{name} must be a pandas Series indexed by demand_id")
-        _check_unique(series.index, f"{name} index")
-        absent = ~index.isin(series.index)
-        if absent.any():
-            named = ", ".join(map(str, index[absent][:_MAX_NAMED]))
-            raise InputError(f"{name} lacks {int(absent.sum())} demand ids ({named})")
-    values = access.reindex(index).to_numpy(dtype=np.float64)
+    values = _aligned(access, demand.index, "access").astype(np.float64)
+    units = _aligned(unit_of, demand.index, "unit_of")
     if not np.isfinite(values).all():
         raise InputError(
             "access has missing or infinite values; two_step_fca gives 0 for points that "
@@ -436,7 +428,7 @@ def access_by_unit(access: pd.Series, demand: pd.Series, unit_of: pd.Series) -> 
     unit_name = unit_of.name if unit_of.name is not None else "unit"
     frame = pd.DataFrame(
         {
-            "unit": unit_of.reindex(index).to_numpy(),
+            "unit": units,
             "population": population,
             "n_points": 1,
             "weighted": values * population,
@@ -458,6 +450,25 @@ def access_by_unit(access: pd.Series, demand: pd.Series, unit_of: pd.Series) -> 
     )
     table.index.name = unit_name
     return table
+
+
+def _aligned(series: pd.Series, index: pd.Index, name: str) -> np.ndarray:
+    """The values of ``series`` in the order of ``index`` (every id of ``index`` required).
+
+    Positions come from ``get_indexer`` (a hash lookup), not ``isin``, which pandas runs
+    element by element in Python for Arrow-backed strings (seconds per million ids).
+    """
+    if not isinstance(series, pd.Series):
+        raise InputError(f"{name} must be a pandas Series indexed by demand_id")
+    if series.index.equals(index):
+        return series.to_numpy()
+    _check_unique(series.index, f"{name} index")
+    pos = series.index.get_indexer(index)
+    absent = pos < 0
+    if absent.any():
+        named = ", ".join(map(str, index[absent][:_MAX_NAMED]))
+        raise InputError(f"{name} lacks {int(absent.sum())} demand ids ({named})")
+    return series.to_numpy()[pos]
 
 
 def per_thousand(total: Any, population: Any, *, per: float = 1000) -> Any:

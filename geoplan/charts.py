@@ -24,6 +24,7 @@ from matplotlib.text import Text
 
 __all__ = [
     "CJK_FONT_NAMES",
+    "MODE_LABELS",
     "ChartFont",
     "chart_font",
     "coverage_by_unit_chart",
@@ -56,7 +57,8 @@ _BAR = "#3b6ea8"
 _BAR_ALL = "#1f3d5c"
 _TARGET = "#c0392b"
 _GRID = "#d9d9d9"
-_MODE = {"walk": ("步行", "walk"), "bike": ("骑行", "bike"), "drive": ("驾车", "drive")}
+MODE_LABELS = {"walk": ("步行", "walk"), "bike": ("骑行", "bike"), "drive": ("驾车", "drive")}
+"""Travel modes' labels: key → (中文, English); the report's tables use them too."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,8 @@ class _Labels:
         return self.data(first, second, rule.get("id"), default="rule")
 
     def mode(self, rule: dict) -> str:
-        zh, en = _MODE.get(str(rule.get("mode")), (str(rule.get("mode")), str(rule.get("mode"))))
+        mode = str(rule.get("mode"))
+        zh, en = MODE_LABELS.get(mode, (mode, mode))
         return self.t(zh, en)
 
 

@@ -43,23 +43,23 @@ from .capacity import (
     two_step_fca,
 )
 from .coverage import OUTSIDE_UNITS, column, compute_coverage, expand_categories
-from .errors import ConfigError, OutputExistsError
+from .errors import ConfigError, DataQualityWarning, OutputExistsError
 from .gaps import find_gaps
 from .indicators import track
 from .project import Project, RunResult, compute_project, load_project
 from .rules import (
     CAPACITY_COLUMNS,
-    COMPARATORS,
     KINDS,
     LEVELS,
     PresenceRule,
     RatioTarget,
     Rule,
     RulePack,
+    compare,
     load_pack,
 )
 from .schema import normalize_text
-from .units import assign_units, read_units, units_from_frame
+from .units import assign_units
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,6 @@ FALSE_WORDS = frozenset(
     {"否", "无", "没有", "no", "n", "false", "f", "0", "×", "✗", "未设置", "未建", "不具备"}
 )
 _POPULATION_RULE = "population_only"
-_OUTSIDE_FACILITY = OUTSIDE_UNITS
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -205,25 +204,6 @@ def service_flags(frame: pd.DataFrame, headers: Sequence[str]) -> pd.Series:
     return flags
 
 
-def compare(value: float, comparator: str, target: float, *, tolerance: float = 0.05) -> bool:
-    """``value`` against ``target`` with one of :data:`geoplan.rules.COMPARATORS`.
-
-    ``about`` passes within ``tolerance`` × target (relative).
-    """
-    eps = 1e-9 * max(1.0, abs(target))
-    if comparator == ">=":
-        return value >= target - eps
-    if comparator == ">":
-        return value > target + eps
-    if comparator == "<=":
-        return value <= target + eps
-    if comparator == "<":
-        return value < target - eps
-    if comparator == "about":
-        return abs(value - target) <= tolerance * abs(target) + eps
-    raise ConfigError(f"comparator {comparator!r} is not one of {', '.join(COMPARATORS)}")
-
-
 def facility_attributes(project: Project) -> pd.DataFrame:
     """The facility file's own columns as text, with ``source_row`` to join on.
 
@@ -282,6 +262,7 @@ class _Context:
     missing: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     access_note: str = ""
+    access_matrices: dict[tuple[str, float, bytes], pd.DataFrame] = field(default_factory=dict)
 
     @property
     def unit_names(self) -> list[tuple[str, str]]:
@@ -336,7 +317,7 @@ def compute_checks(
     ctx = _context(project, pack, run, unit_level)
     for rule in pack.circles:
         if rule.id in skipped:
-            _not_computable(ctx, "circle", rule.id, skipped[rule.id], rule=rule)
+            _not_computable(ctx, "circle", rule, skipped[rule.id])
         elif rule.id in pack.circle_filters:
             _filtered_circle(ctx, rule)
         else:
@@ -415,16 +396,14 @@ def _check_free(out_dir: Path, *, overwrite: bool) -> None:
 def _computable_circles(pack: RulePack) -> tuple[list[Rule], dict[str, str]]:
     circles, skipped = [], {}
     for rule in pack.circles:
-        try:
-            expand_categories(rule.categories)
-        except ConfigError:
-            unknown = [c for c in rule.categories if not _known_category(c)]
+        unknown = [c for c in rule.categories if not _known_category(c)]
+        if unknown:
             skipped[rule.id] = (
                 f"facility categories {', '.join(unknown)} are not in geoplan's taxonomy, so no "
                 "facility file can supply them"
             )
-            continue
-        circles.append(rule)
+        else:
+            circles.append(rule)
     return circles, skipped
 
 
@@ -445,14 +424,14 @@ def _context(project: Project, pack: RulePack, run: RunResult, unit_level: str |
     extra = [clash.get(c, c) for c in extra]
     facilities = used.merge(attributes, on="source_row", how="left")
     facilities = gpd.GeoDataFrame(facilities, geometry="geometry", crs=used.crs)
-    units = _units(project, run)
+    units = _units(run)
     if units is not None:
         names, codes = assign_units(
             facilities.geometry.x.to_numpy(),
             facilities.geometry.y.to_numpy(),
             facilities.crs,
             units,
-            outside=_OUTSIDE_FACILITY,
+            outside=OUTSIDE_UNITS,
         )
     else:
         names = np.full(len(facilities), ALL_UNITS, dtype=object)
@@ -484,28 +463,14 @@ def _context(project: Project, pack: RulePack, run: RunResult, unit_level: str |
     return ctx
 
 
-def _units(project: Project, run: RunResult) -> gpd.GeoDataFrame | None:
-    """The project's units with their population (residents of the run's demand points)."""
-    if project.units:
-        units = read_units(
-            project.resolve(project.units["path"]),
-            name_column=project.units.get("name_column"),
-            code_column=project.units.get("code_column"),
-        )
-    elif run.boundary is not None:
-        boundary = run.boundary
-        code = boundary["unit_code"] if "unit_code" in boundary else ""
-        units = units_from_frame(
-            boundary.assign(unit_name=project.area, unit_code=code),
-            name_column="unit_name",
-            code_column="unit_code",
-        )
-    else:
+def _units(run: RunResult) -> gpd.GeoDataFrame | None:
+    """The run's units (its [units] layer, else the boundary) with their residents."""
+    if run.units is None:
         return None
     by_unit = run.by_unit[run.by_unit["unit_name"] != OUTSIDE_UNITS]
     population = by_unit.set_index(["unit_code", "unit_name"])["population"]
-    keys = pd.MultiIndex.from_arrays([units["unit_code"], units["unit_name"]])
-    units = units.copy()
+    keys = pd.MultiIndex.from_arrays([run.units["unit_code"], run.units["unit_name"]])
+    units = run.units.copy()
     units["population"] = population.reindex(keys).fillna(0.0).to_numpy(dtype=np.float64)
     return units
 
@@ -528,10 +493,8 @@ def _unit_level(project: Project, given: str | None) -> tuple[str | None, str]:
 def _row(
     ctx: _Context,
     rule_type: str,
-    rule_id: str,
+    rule,
     *,
-    name_zh: str,
-    name_en: str,
     unit: tuple[str, str],
     value: float = math.nan,
     value_unit: str = "",
@@ -545,14 +508,15 @@ def _row(
     note: str = "",
     access_2sfca: float = math.nan,
 ) -> None:
-    source = ctx.pack.sources[rule_id]
+    """Append one row of ``checks.csv`` for ``rule`` (any pack rule: id, name_zh, name_en)."""
+    source = ctx.pack.sources[rule.id]
     notes = [n for n in (note, source.note) if n]
     ctx.rows.append(
         {
-            "rule_id": rule_id,
+            "rule_id": rule.id,
             "rule_type": rule_type,
-            "name_zh": name_zh,
-            "name_en": name_en,
+            "name_zh": rule.name_zh,
+            "name_en": rule.name_en,
             "kind": source.kind,
             "kind_en": KINDS[source.kind],
             "unit_name": unit[0],
@@ -581,21 +545,19 @@ def _units_for_rows(ctx: _Context) -> list[tuple[str, str]]:
     return [*units, (ALL_UNITS, "")] if len(units) > 1 else units or [(ALL_UNITS, "")]
 
 
-def _not_computable(ctx: _Context, rule_type: str, rule_id: str, reason: str, *, rule) -> None:
+def _not_computable(ctx: _Context, rule_type: str, rule, reason: str) -> None:
     circle = isinstance(rule, Rule)
     _row(
         ctx,
         rule_type,
-        rule_id,
-        name_zh=rule.name_zh,
-        name_en=rule.name_en,
+        rule,
         unit=(ALL_UNITS, ""),
         status=NOT_COMPUTABLE,
         mode=rule.mode if circle else "",
         threshold_min=rule.threshold_min if circle else math.nan,
         note=reason,
     )
-    indicator = ctx.pack.sources[rule_id].indicator
+    indicator = ctx.pack.sources[rule.id].indicator
     if indicator:
         ctx.missing[indicator] = reason
 
@@ -604,9 +566,7 @@ def _not_modelled(ctx: _Context, item) -> None:
     _row(
         ctx,
         "not_modelled",
-        item.id,
-        name_zh=item.name_zh,
-        name_en=item.name_en,
+        item,
         unit=(ALL_UNITS, ""),
         status="not modelled",
         note=item.reason,
@@ -646,9 +606,7 @@ def _circle(ctx: _Context, rule: Rule, points: pd.DataFrame, gaps: gpd.GeoDataFr
         _row(
             ctx,
             "circle",
-            rule.id,
-            name_zh=rule.name_zh,
-            name_en=rule.name_en,
+            rule,
             unit=unit,
             value=share * 100,
             value_unit="% of residents",
@@ -680,7 +638,7 @@ def _filtered_circle(ctx: _Context, rule: Rule) -> None:
             f"the facility file has no column telling which facilities offer the service "
             f"(accepted headers: {', '.join(flt.columns)})"
         )
-        _not_computable(ctx, "circle", rule.id, reason, rule=rule)
+        _not_computable(ctx, "circle", rule, reason)
         return
     fac = ctx.facilities
     keys = expand_categories(rule.categories)
@@ -705,7 +663,8 @@ def _filtered_circle(ctx: _Context, rule: Rule) -> None:
         travel_time_s=points[column(rule.id, "time_s")].to_numpy(),
         facility_id=points[column(rule.id, "facility_id")].to_numpy(),
         crs=ctx.run.network.crs,
-        cell_m=float(ctx.project.gaps.get("cell_m", 500.0)),
+        cell_m=ctx.project.gap_cell_m,
+        merge_contiguous=ctx.project.gap_merge_contiguous,
     )
     gaps = gpd.GeoDataFrame(gaps, geometry="geometry", crs=ctx.run.network.crs)
     _circle(ctx, rule, points, gaps)
@@ -731,7 +690,7 @@ def _attribute_missing(ctx: _Context, rule: PresenceRule, headers: list[str]) ->
         f"the facility file has no column for this service (accepted headers: "
         f"{', '.join(rule.attribute)})"
     )
-    _not_computable(ctx, "presence", rule.id, reason, rule=rule)
+    _not_computable(ctx, "presence", rule, reason)
     return True
 
 
@@ -758,9 +717,7 @@ def _facility_presence(ctx: _Context, rule: PresenceRule) -> None:
         _row(
             ctx,
             "presence",
-            rule.id,
-            name_zh=rule.name_zh,
-            name_en=rule.name_en,
+            rule,
             unit=unit,
             value=100.0 * yes / n if n else math.nan,
             value_unit="% of facilities",
@@ -813,7 +770,7 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
             f"needs {level_en} ({level_zh}) polygons as units: {have}; add a [units] layer of "
             f'{level_en} polygons with level = "{rule.level}"'
         )
-        _not_computable(ctx, "presence", rule.id, reason, rule=rule)
+        _not_computable(ctx, "presence", rule, reason)
         return
     headers = _attribute_headers(ctx, rule)
     if rule.attribute and _attribute_missing(ctx, rule, headers):
@@ -852,9 +809,7 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
         _row(
             ctx,
             "presence",
-            rule.id,
-            name_zh=rule.name_zh,
-            name_en=rule.name_en,
+            rule,
             unit=unit,
             value=float(count),
             value_unit="facilities in the unit",
@@ -872,9 +827,7 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
         _row(
             ctx,
             "presence",
-            rule.id,
-            name_zh=rule.name_zh,
-            name_en=rule.name_en,
+            rule,
             unit=(ALL_UNITS, ""),
             value=float(len(ctx.unit_names) - n_fail),
             value_unit="units meeting the rule",
@@ -895,8 +848,14 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
 
 
 def _within_shares(ctx: _Context, rule: PresenceRule, fac: gpd.GeoDataFrame) -> dict[str, float]:
-    probe = Rule(f"{rule.id}_within", rule.name_zh, rule.name_en, rule.categories, rule.mode, 1.0)
-    probe = replace(probe, threshold_min=float(rule.within_min))
+    probe = Rule(
+        f"{rule.id}_within",
+        rule.name_zh,
+        rule.name_en,
+        rule.categories,
+        rule.mode,
+        float(rule.within_min),
+    )
     coverage = compute_coverage(
         ctx.run.network,
         fac,
@@ -925,51 +884,35 @@ def _within_shares(ctx: _Context, rule: PresenceRule, fac: gpd.GeoDataFrame) -> 
 # ----------------------------------------------------------------------------- ratios
 
 
-def _quantity(ctx: _Context, key: str, aliases: Sequence[str]) -> tuple[np.ndarray, str] | None:
-    """Values of one capacity quantity per facility and where they came from."""
+def _quantity(ctx: _Context, key: str, aliases: Sequence[str]) -> np.ndarray | None:
+    """Values of one capacity quantity per facility (None when the file has no such column)."""
     if key in ("beds", "doctors", "nurses") and not aliases:
         values = ctx.facilities[key].to_numpy(dtype=np.float64)
-        if np.isnan(values).all():
-            return None
-        return values, key
+        return None if np.isnan(values).all() else values
     header = find_column(
         ctx.attribute_columns, aliases or CAPACITY_COLUMNS.get(key, ()), exact=True
     )
-    if header is None:
-        return None
-    return _number(ctx.facilities[header]), header
+    return None if header is None else _number(ctx.facilities[header])
 
 
 def _ratio(ctx: _Context, rule: RatioTarget) -> None:
-    aliases = rule.columns
-    num = _quantity(ctx, rule.numerator, aliases)
-    if num is None:
-        accepted = aliases or CAPACITY_COLUMNS.get(rule.numerator, ()) or (rule.numerator,)
-        _not_computable(
-            ctx,
-            "ratio",
-            rule.id,
-            f"the facility file has no {rule.numerator} column "
-            f"(accepted headers: {', '.join(accepted)})",
-            rule=rule,
-        )
-        return
-    den = None
+    quantities = [(rule.numerator, rule.columns)]
     if rule.denominator != "population":
-        den = _quantity(ctx, rule.denominator, ())
-        if den is None:
-            accepted = CAPACITY_COLUMNS.get(rule.denominator, ()) or (rule.denominator,)
-            _not_computable(
-                ctx,
-                "ratio",
-                rule.id,
-                f"the facility file has no {rule.denominator} column "
-                f"(accepted headers: {', '.join(accepted)})",
-                rule=rule,
+        quantities.append((rule.denominator, ()))
+    found = []
+    for key, aliases in quantities:
+        values = _quantity(ctx, key, aliases)
+        if values is None:
+            accepted = aliases or CAPACITY_COLUMNS.get(key, ()) or (key,)
+            reason = (
+                f"the facility file has no {key} column (accepted headers: {', '.join(accepted)})"
             )
+            _not_computable(ctx, "ratio", rule, reason)
             return
+        found.append(values)
+    num, den = found[0], (found[1] if len(found) > 1 else None)
     if ctx.units is None:
-        _not_computable(ctx, "ratio", rule.id, "the project has no units or boundary", rule=rule)
+        _not_computable(ctx, "ratio", rule, "the project has no units or boundary")
         return
     fac = ctx.facilities
     categories = rule.categories or _default_categories(rule)
@@ -977,8 +920,8 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
     table = gpd.GeoDataFrame(
         {
             "facility_id": fac["facility_id"].to_numpy()[mask],
-            "num": num[0][mask],
-            **({"den": den[0][mask]} if den is not None else {}),
+            "num": num[mask],
+            **({"den": den[mask]} if den is not None else {}),
         },
         geometry=fac.geometry.to_numpy()[mask],
         crs=fac.crs,
@@ -994,7 +937,7 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
         crs=units.crs,
     )
     scopes = [(units, False)] + ([(area, True)] if len(units) > 1 else [])
-    access = _access(ctx, table, rule) if den is None else {}
+    access = _access(ctx, rule, mask, num[mask]) if den is None else {}
     failing = []
     tolerance = ctx.pack.about_tolerance
     for frame, is_area in scopes:
@@ -1019,8 +962,7 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
                 )
                 if not ok and not is_area:
                     failing.append(unit[0])
-            label = "population" if rule.denominator == "population" else rule.denominator
-            note = f"{rule.numerator} {total:,.1f} / {label} {base:,.1f}"
+            note = f"{rule.numerator} {total:,.1f} / {rule.denominator} {base:,.1f}"
             if missing:
                 note += (
                     f"; {missing} facilities have no {rule.numerator} value: the sum is a "
@@ -1030,9 +972,7 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
             _row(
                 ctx,
                 "ratio",
-                rule.id,
-                name_zh=rule.name_zh,
-                name_en=rule.name_en,
+                rule,
                 unit=unit,
                 value=value,
                 value_unit=rule.unit_label,
@@ -1058,47 +998,37 @@ def _access_catchment(pack: RulePack) -> tuple[str, float]:
     """Mode and minutes of the 2SFCA supplement's catchment."""
     if pack.access_cutoff_min is not None:
         return pack.access_mode, pack.access_cutoff_min
-    circles = [c for c in pack.circles if _known_category(c.categories[0])]
+    circles, _ = _computable_circles(pack)
     if circles:
         return circles[0].mode, circles[0].threshold_min
     return "walk", 15.0
 
 
-def _access(ctx: _Context, table: gpd.GeoDataFrame, rule: RatioTarget) -> dict[str, float]:
+def _access(
+    ctx: _Context, rule: RatioTarget, mask: np.ndarray, supply: np.ndarray
+) -> dict[str, float]:
     """Population-weighted mean 2SFCA access per unit, × ``rule.per`` (a geoplan supplement).
 
-    Supply is the numerator per facility (facilities without a value are left out); the
-    catchment is :func:`_access_catchment`. Keyed by unit name; the all-units entry too.
+    ``supply`` is the numerator of the facilities ``ctx.facilities[mask]`` (NaN: left out);
+    the catchment is :func:`_access_catchment`. Keyed by unit name; the all-units entry too.
     """
-    supply = table[np.isfinite(table["num"].to_numpy())]
     points = ctx.run.coverage.points
     if "unit_name" not in points or len(points) == 0:
         return {}
     mode, minutes = _access_catchment(ctx.pack)
-    network = ctx.run.network
-    walk = ctx.project.walk_speed_m_per_min
     cutoff_s = minutes * 60.0
     demand = pd.Series(points["population"].to_numpy(), index=points["demand_id"].to_numpy())
-    if len(supply):
-        forward_s, backward_s = network.edge_times_s(mode, walk_speed_m_per_min=walk)
-        usable = engine.mode_edge_mask(forward_s, backward_s)
-        xy = supply.geometry.to_crs(network.crs)
-        fac_snap = engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=usable)
-        dem_snap = engine.snap_points(
-            network, points["x"].to_numpy(), points["y"].to_numpy(), usable=usable
-        )
-        matrix = engine.travel_time_matrix(
-            network,
-            forward_s,
-            backward_s,
-            fac_snap,
-            dem_snap,
-            cutoff_s=cutoff_s,
-            access_speed_m_per_min=walk,
-        )
-        ids = [f"f{i}" for i in range(len(supply))]
+    rows = np.flatnonzero(np.isfinite(supply))
+    if len(rows):
+        matrix = _access_matrix(ctx, mode, cutoff_s, mask)
+        local = np.full(len(supply), -1, dtype=np.int64)
+        local[rows] = np.arange(len(rows))
+        facility = local[matrix["facility"].to_numpy()]
+        kept = facility >= 0
+        matrix = matrix[kept].assign(facility=facility[kept])
+        ids = [f"f{i}" for i in range(len(rows))]
         times = travel_times_by_id(matrix, demand.index, ids)
-        values = pd.Series(supply["num"].to_numpy(), index=ids)
+        values = pd.Series(supply[rows], index=ids)
         access = two_step_fca(times, values, demand, cutoff_s=cutoff_s)
     else:
         access = pd.Series(0.0, index=demand.index)
@@ -1116,6 +1046,37 @@ def _access(ctx: _Context, table: gpd.GeoDataFrame, rule: RatioTarget) -> dict[s
     return out
 
 
+def _access_matrix(ctx: _Context, mode: str, cutoff_s: float, mask: np.ndarray) -> pd.DataFrame:
+    """Travel times within the catchment from the run's demand points to ``ctx.facilities[mask]``.
+
+    Positions into ``coverage.points`` and the masked facilities. Computed once per set of
+    facilities (ratios over the same categories share it; a facility's pairs do not depend on
+    the others, so each ratio keeps the rows of its facilities with a value).
+    """
+    key = (mode, cutoff_s, mask.tobytes())
+    if key not in ctx.access_matrices:
+        network = ctx.run.network
+        walk = ctx.project.walk_speed_m_per_min
+        points = ctx.run.coverage.points
+        forward_s, backward_s = network.edge_times_s(mode, walk_speed_m_per_min=walk)
+        usable = engine.mode_edge_mask(forward_s, backward_s)
+        xy = ctx.facilities.geometry[mask].to_crs(network.crs)
+        fac_snap = engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=usable)
+        dem_snap = engine.snap_points(
+            network, points["x"].to_numpy(), points["y"].to_numpy(), usable=usable
+        )
+        ctx.access_matrices[key] = engine.travel_time_matrix(
+            network,
+            forward_s,
+            backward_s,
+            fac_snap,
+            dem_snap,
+            cutoff_s=cutoff_s,
+            access_speed_m_per_min=walk,
+        )
+    return ctx.access_matrices[key]
+
+
 def _default_categories(rule: RatioTarget) -> tuple[str, ...]:
     """Fitness venues for sports-ground area, health facilities for every other quantity."""
     if "sports_area_m2" in (rule.numerator, rule.denominator):
@@ -1126,51 +1087,25 @@ def _default_categories(rule: RatioTarget) -> tuple[str, ...]:
 def _ratio_values(
     table: gpd.GeoDataFrame, units: gpd.GeoDataFrame, rule: RatioTarget
 ) -> list[tuple[float, float, float, int]]:
-    """Per unit: (value, numerator total, denominator total, facilities missing a value)."""
-    n = len(units)
-    if len(table) == 0:
-        zero = [0.0] * n
-        bases = units["population"].to_numpy(dtype=np.float64) if "den" not in table else zero
-        return [
-            (
-                float(per_thousand(0.0, b, per=rule.per)) if "den" not in table else math.nan,
-                0.0,
-                float(b),
-                0,
-            )
-            for b in bases
-        ]
-    columns = ["num", "den"] if "den" in table else ["num"]
+    """Per unit: (value, numerator total, denominator total, facilities missing a value).
+
+    Facilities count in the first unit holding them (:func:`capacity_ratios`). With a facility
+    denominator only facilities that report both numbers count, as for 医护比 and 床护比.
+    """
+    columns = ["num"]
+    if "den" in table:
+        both = table["num"].notna() & table["den"].notna()
+        table = table.assign(num=table["num"].where(both), den=table["den"].where(both))
+        columns.append("den")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # facilities outside every unit: counted in none
+        # facilities outside every unit: counted in none
+        warnings.simplefilter("ignore", DataQualityWarning)
         ratios = capacity_ratios(table, units, columns=columns, per=rule.per)
-    out = []
-    label = f"per_{rule.per:g}"
-    for i in range(n):
-        row = ratios.iloc[i]
-        if "den" not in table:
-            out.append(
-                (
-                    float(row[f"num_{label}"]),
-                    float(row["num"]),
-                    float(row["population"]),
-                    int(row["num_missing"]),
-                )
-            )
-            continue
-        # Both numbers known, as capacity_ratios does for 医护比 and 床护比.
-        unit_rows = _in_unit(table, units.iloc[[i]])
-        both = unit_rows.dropna(subset=["num", "den"])
-        total, base = float(both["num"].sum()), float(both["den"].sum())
-        value = total / base * rule.per if base > 0 else math.nan
-        missing = int(len(unit_rows) - len(both))
-        out.append((value, total, base, missing))
-    return out
-
-
-def _in_unit(table: gpd.GeoDataFrame, unit: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    geometry = unit.to_crs(table.crs).geometry.iloc[0]
-    return table[table.geometry.intersects(geometry)]
+    total = ratios["num"].to_numpy(dtype=np.float64)
+    base = ratios["den" if "den" in table else "population"].to_numpy(dtype=np.float64)
+    value = per_thousand(total, base, per=rule.per)  # NaN without a denominator
+    missing = ratios["num_missing"].to_numpy(dtype=np.int64)
+    return list(zip(value.tolist(), total.tolist(), base.tolist(), missing.tolist(), strict=True))
 
 
 # ----------------------------------------------------------------------------- indicators

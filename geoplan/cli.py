@@ -12,6 +12,9 @@ from .errors import GeoplanError
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .maps import LANGS
+    from .rules import MODES
+
     parser = argparse.ArgumentParser(
         prog="geoplan", description="Health- and fitness-facility coverage planning for China."
     )
@@ -34,8 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     tt.add_argument("--network", type=Path, required=True, help="OSM XML/PBF, GraphML, lines")
     tt.add_argument("--facilities", type=Path, required=True, help="facility records")
     tt.add_argument("--demand", type=Path, required=True, help="demand points, lines or raster")
-    tt.add_argument("--mode", choices=("walk", "bike", "drive"), default="walk")
-    tt.add_argument("--walk-speed", type=float, default=70.0, help="walking speed in m/min")
+    tt.add_argument("--mode", choices=MODES, default="walk")
+    tt.add_argument(
+        "--walk-speed", type=float, help="walking speed in m/min (default: as in project files)"
+    )
     tt.add_argument("--out", type=Path, required=True, help="output CSV")
     tt.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
@@ -134,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("result_dir", type=Path, help="output folder of run, demo, check, scenario …")
     rp.add_argument("--out", type=Path, help="report file (default: RESULT_DIR/report.html)")
-    rp.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language")
+    rp.add_argument("--lang", choices=LANGS, default="zh", help="report language")
     rp.add_argument(
         "--pdf",
         action=argparse.BooleanOptionalAction,
@@ -203,12 +208,16 @@ def _dispatch(args: argparse.Namespace) -> int:
             _print_summary(result.summary, args.out)
         return 0
     if args.command == "traveltimes":
+        from .engine import DEFAULT_WALK_SPEED_M_PER_MIN
+
         table = project.write_travel_times(
             network=args.network,
             facilities=args.facilities,
             demand=args.demand,
             mode=args.mode,
-            walk_speed_m_per_min=args.walk_speed,
+            walk_speed_m_per_min=(
+                DEFAULT_WALK_SPEED_M_PER_MIN if args.walk_speed is None else args.walk_speed
+            ),
             out=args.out,
             overwrite=args.overwrite,
         )

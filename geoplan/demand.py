@@ -899,13 +899,11 @@ def read_demand(path: PathLike, **kw: Any) -> gpd.GeoDataFrame:
             + ", ".join(RASTER_SUFFIXES + GRAPHML_SUFFIXES + TABLE_SUFFIXES + VECTOR_SUFFIXES)
         )
     frame, source = _load(path)
-    if not isinstance(frame, gpd.GeoDataFrame):
-        return _points(
-            frame, source, **{"population_column": None, "id_column": None, "crs": None, **kw}
-        )
-    _require_rows(frame, source)
-    geoms = _geometry_array(frame)
-    types = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist())
+    types = {_POINT}  # a plain Parquet table (no geometry): points from coordinate columns
+    if isinstance(frame, gpd.GeoDataFrame):
+        _require_rows(frame, source)
+        geoms = _geometry_array(frame)
+        types = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist())
     if types <= {_POINT, _MULTIPOINT}:
         opts = {"population_column": None, "id_column": None, "crs": None, **kw}
         return _points(frame, source, **opts)

@@ -499,6 +499,31 @@ def _with_virtual_rows(base: sp.csr_array, cols: np.ndarray, cost: np.ndarray) -
     return sp.csr_array((data, indices, indptr), shape=(n + n_fac, n + n_fac))
 
 
+def _facility_graph(
+    network,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    facilities: Snap,
+    access_mps: float,
+    base: sp.csr_array | None,
+) -> sp.csr_array:
+    """The transposed street graph plus one virtual node per facility (rows ``n_nodes + i``).
+
+    The original arcs u→facility and v→facility (partial edge time plus the facility's access
+    leg), transposed to facility→u and facility→v. ``base`` is :func:`transposed_street_csr`
+    of the same times, built here when None.
+    """
+    if base is None:
+        base = transposed_street_csr(network, forward_s, backward_s)
+    u, v = _ends(network)
+    fe, ft = facilities.edge, facilities.fraction
+    f_access = facilities.snap_distance_m / access_mps
+    cost = np.column_stack(
+        [_partial(ft, forward_s[fe]) + f_access, _partial(1 - ft, backward_s[fe]) + f_access]
+    )
+    return _with_virtual_rows(base, np.column_stack([u[fe], v[fe]]), cost)
+
+
 def facility_search(
     network,
     forward_s: np.ndarray,
@@ -518,21 +543,13 @@ def facility_search(
     """
     if access_speed_m_per_min <= 0:
         raise ValueError("access_speed_m_per_min must be positive")
-    u, v = _ends(network)
     n_nodes = len(network.nodes)
     n_fac = len(facilities)
     if n_fac == 0:
         return np.full(n_nodes, np.inf), np.full(n_nodes, -1, dtype=np.int64)
-    if base is None:
-        base = transposed_street_csr(network, forward_s, backward_s)
-    fe, ft = facilities.edge, facilities.fraction
-    f_access = facilities.snap_distance_m / (access_speed_m_per_min / 60.0)
-    # Original arcs u→facility and v→facility, transposed to facility→u and facility→v.
-    cols = np.column_stack([u[fe], v[fe]])
-    cost = np.column_stack(
-        [_partial(ft, forward_s[fe]) + f_access, _partial(1 - ft, backward_s[fe]) + f_access]
+    graph = _facility_graph(
+        network, forward_s, backward_s, facilities, access_speed_m_per_min / 60.0, base
     )
-    graph = _with_virtual_rows(base, cols, cost)
     virtual = n_nodes + np.arange(n_fac)
     dist, _, sources = dijkstra(
         graph, directed=True, indices=virtual, min_only=True, return_predecessors=True
@@ -646,19 +663,10 @@ def travel_time_matrix(
     if not cutoff_s > 0:
         raise ValueError("cutoff_s must be positive")
     n_nodes, n_fac = len(network.nodes), len(facilities)
-    if base is None:
-        base = transposed_street_csr(network, forward_s, backward_s)
     u, v = _ends(network)
     access_mps = access_speed_m_per_min / 60.0
-    fe, ft = facilities.edge, facilities.fraction
     f_access = facilities.snap_distance_m / access_mps
-    graph = _with_virtual_rows(
-        base,
-        np.column_stack([u[fe], v[fe]]),
-        np.column_stack(
-            [_partial(ft, forward_s[fe]) + f_access, _partial(1 - ft, backward_s[fe]) + f_access]
-        ),
-    )
+    graph = _facility_graph(network, forward_s, backward_s, facilities, access_mps, base)
     de, dt = demand.edge, demand.fraction
     exits = [  # demand points grouped by the node they leave their edge through
         _points_by_node(v[de], _partial(1 - dt, forward_s[de]), n_nodes),

@@ -90,6 +90,7 @@ from .schema import (
 )
 
 __all__ = [
+    "CAPACITY_FIELDS",
     "CAPACITY_ISSUE_COLUMNS",
     "CHINA_LAT_RANGE",
     "CHINA_LON_RANGE",
@@ -144,6 +145,10 @@ REASON_CODES: tuple[str, ...] = (
     "outside_area",
 )
 """Every reason code :func:`read_facilities` can give, in the order the checks run."""
+
+CAPACITY_FIELDS: tuple[str, ...] = ("beds", "doctors", "nurses")
+"""Capacity columns of ``FacilityTable.used`` (float, NaN where the cell is empty or not a
+non-negative number)."""
 
 CAPACITY_ISSUE_COLUMNS: tuple[str, ...] = (
     "source_row",
@@ -374,11 +379,14 @@ def _parse_count(text: str) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
-def _in_china(lon: float, lat: float) -> bool:
-    """Whether lon/lat fall in the China ranges used to recognise swapped columns."""
+def _in_china(lon: Any, lat: Any) -> Any:
+    """Whether lon/lat fall in the China ranges used to recognise swapped columns (floats or
+    arrays; NaN is outside)."""
     return (
-        CHINA_LON_RANGE[0] <= lon <= CHINA_LON_RANGE[1]
-        and CHINA_LAT_RANGE[0] <= lat <= CHINA_LAT_RANGE[1]
+        (lon >= CHINA_LON_RANGE[0])
+        & (lon <= CHINA_LON_RANGE[1])
+        & (lat >= CHINA_LAT_RANGE[0])
+        & (lat <= CHINA_LAT_RANGE[1])
     )
 
 
@@ -396,7 +404,7 @@ class _Records:
     kind: str = "row"  # "row" (tables) or "feature" (vector layers)
     xy: list[tuple[float, float] | None] | None = None  # geometry coordinates (vector only)
     crs: _Crs | None = None  # system of ``xy``
-    wkt: list[str] | None = None  # geometry as text, for the rejects
+    geoms: np.ndarray | None = None  # each record's geometry as read (vector only)
 
 
 @dataclass
@@ -722,7 +730,7 @@ def _vector_records(source: str, frame: gpd.GeoDataFrame, declared: _Crs | None)
     else:
         crs = _crs_from_pyproj(pyproj.CRS.from_user_input(frame.crs))
     geoms = frame.geometry.to_numpy()
-    values, rows, xy, wkt = [], [], [], []
+    values, rows, xy = [], [], []
     polygons = 0
     for i, (cells, geom) in enumerate(
         zip(props.itertuples(index=False, name=None), geoms, strict=True)
@@ -740,14 +748,14 @@ def _vector_records(source: str, frame: gpd.GeoDataFrame, declared: _Crs | None)
         values.append(text)
         rows.append(i + 1)
         xy.append(point)
-        wkt.append("" if empty else shapely.to_wkt(frame.geometry.iloc[i], rounding_precision=7))
     if polygons:
         logger.info("%s: %d non-point features placed at an interior point", source, polygons)
     if not values:
         raise InputError(f"{source}: the layer has no features; add one feature per facility")
     if not _has_required(columns, vector=True):
         raise _missing_columns_error(source, columns, vector=True)
-    return _Records(source, columns, values, rows, kind="feature", xy=xy, crs=crs, wkt=wkt)
+    kept = geoms[np.asarray(rows) - 1]  # rows are 1-based feature positions
+    return _Records(source, columns, values, rows, kind="feature", xy=xy, crs=crs, geoms=kept)
 
 
 def _read_vector(
@@ -1210,17 +1218,29 @@ def _boundary_metric(boundary: Any) -> tuple[shapely.Geometry, pyproj.CRS]:
     return geom, series.crs
 
 
+def _distance_outside_m(boundary: Any, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Metres from each WGS84 point to ``boundary`` (see :func:`_boundary_metric`): 0 inside,
+    NaN for points without finite coordinates."""
+    geom, metric = _boundary_metric(boundary)
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    dist = np.full(len(lon), np.nan)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", metric, always_xy=True).transform(
+        lon[ok], lat[ok]
+    )
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    inside = shapely.contains_xy(geom, x, y)
+    part = np.zeros(len(x))
+    if (~inside).any():
+        part[~inside] = shapely.distance(geom, shapely.points(x[~inside], y[~inside]))
+    dist[ok] = part
+    return dist
+
+
 def _check_boundary(rows: list[_Row], boundary: Any, tolerance_m: float) -> None:
     if boundary is None or not rows:
         return
-    geom, metric = _boundary_metric(boundary)
-    lon = np.array([r.lon for r in rows])
-    lat = np.array([r.lat for r in rows])
-    x, y = pyproj.Transformer.from_crs("EPSG:4326", metric, always_xy=True).transform(lon, lat)
-    inside = shapely.contains_xy(geom, x, y)
-    dist = np.zeros(len(rows))
-    if (~inside).any():
-        dist[~inside] = shapely.distance(geom, shapely.points(x[~inside], y[~inside]))
+    dist = _distance_outside_m(boundary, [r.lon for r in rows], [r.lat for r in rows])
     for row, d in zip(rows, dist, strict=True):
         if d > tolerance_m:
             row.reject = _Reject(
@@ -1241,7 +1261,7 @@ def _capacities(
     Each bad cell is appended to ``issues`` as a row of :data:`CAPACITY_ISSUE_COLUMNS`.
     """
     out: dict[str, np.ndarray] = {}
-    for canonical in ("beds", "doctors", "nurses"):
+    for canonical in CAPACITY_FIELDS:
         values = np.full(len(rows), np.nan)
         out[canonical] = values
         if canonical not in cols:
@@ -1428,8 +1448,10 @@ def _rejects_frame(rows: list[_Row], records: _Records) -> pd.DataFrame:
     for j, column in enumerate(records.columns):
         key = f"input_{column}" if column in REJECT_COLUMNS else column
         data[key] = [records.values[r.index][j] for r in rows]
-    if records.wkt is not None:
-        data["geometry"] = [records.wkt[r.index] for r in rows]
+    if records.geoms is not None:  # the geometry as text (only rejects need it)
+        geoms = records.geoms[[r.index for r in rows]]
+        wkt = shapely.to_wkt(geoms, rounding_precision=7)
+        data["geometry"] = np.where(shapely.is_missing(geoms) | shapely.is_empty(geoms), "", wkt)
     rejects = pd.DataFrame(data)
     text_columns = [c for c in rejects.columns if c != "source_row"]
     return rejects.astype(dict.fromkeys(text_columns, "str"))

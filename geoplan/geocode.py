@@ -70,9 +70,18 @@ from .errors import (
     InputError,
     InputFileNotFoundError,
 )
-from .facilities import REJECT_COLUMNS, USED_COLUMNS, FacilityTable
+from .facilities import (
+    CAPACITY_FIELDS,
+    DEFAULT_BOUNDARY_TOLERANCE_M,
+    REJECT_COLUMNS,
+    USED_COLUMNS,
+    FacilityTable,
+    _distance_outside_m,
+    _labels,
+    _parse_count,
+)
 from .schema import CATEGORIES, match_columns, normalize_text, resolve_category
-from .units import CODE_COLUMNS, NAME_COLUMNS
+from .units import CODE_COLUMNS, NAME_COLUMNS, _first_present
 
 __all__ = [
     "GAZETTEER_COLUMNS",
@@ -404,12 +413,12 @@ def gazetteer_from_admin(
             raise InputError(
                 f"{source}: column {given!r} not found; columns: {list(frame.columns)}"
             )
-    name_col = name_column or _first_column(frame, NAME_COLUMNS)
+    name_col = name_column or _first_present(frame, NAME_COLUMNS)
     if name_col is None:
         raise InputError(
             f"{source}: no name column (looked for {', '.join(NAME_COLUMNS)}); pass name_column="
         )
-    code_col = code_column or _first_column(frame, CODE_COLUMNS)
+    code_col = code_column or _first_present(frame, CODE_COLUMNS)
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     if crs is not None:
         frame = coords.geometry_to_wgs84(frame, crs)
@@ -439,14 +448,6 @@ def gazetteer_from_admin(
         shapely.get_y(points)[keep],
         geoms[keep],
     )
-
-
-def _first_column(frame: pd.DataFrame, candidates: Sequence[str]) -> str | None:
-    lower = {str(c).lower(): c for c in frame.columns}
-    for candidate in candidates:
-        if candidate.lower() in lower:
-            return lower[candidate.lower()]
-    return None
 
 
 def _code_text(value: object) -> str:
@@ -1303,31 +1304,6 @@ def _input_columns(rejects: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _parse_count(text: str) -> float | None:
-    """A non-negative count ('1,200', '120张' allowed); NaN for blank; None if not a number."""
-    text = unicodedata.normalize("NFKC", text).strip().replace(",", "").replace(" ", "")
-    if not text:
-        return math.nan
-    for unit in ("张", "人", "名", "床", "个"):
-        text = text.removesuffix(unit)
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-def _label(kind: str, source_row: int, name: str) -> tuple[str, str]:
-    zh, en = (
-        (f"第 {source_row} 个要素", f"feature {source_row}")
-        if kind == "feature"
-        else (f"第 {source_row} 行", f"row {source_row}")
-    )
-    if name:
-        zh, en = f"{zh}（名称={name}）", f"{en} (name={name})"
-    return zh, en
-
-
 def _query_text(address: str, name: str) -> str:
     address, name = address.strip(), name.strip()
     if address and name and name not in address:
@@ -1341,7 +1317,7 @@ def geocode_missing(
     *,
     min_precision: str = "county",
     boundary: Any = None,
-    boundary_tolerance_m: float = 100.0,
+    boundary_tolerance_m: float = DEFAULT_BOUNDARY_TOLERANCE_M,
 ) -> FacilityTable:
     """Geocode the records rejected only for ``missing_coordinates``.
 
@@ -1402,13 +1378,15 @@ def geocode_missing(
     new_rows: list[dict[str, Any]] = []
     issues: list[dict[str, Any]] = []
     updates: dict[Any, tuple[str, str, str]] = {}
-    outside = _outside_boundary(answers, boundary, boundary_tolerance_m) if asked else None
+    outside = None
+    if asked and boundary is not None:  # metres outside, as read_facilities measures them
+        outside = _distance_outside_m(boundary, answers["lon"], answers["lat"])
     for k, i in enumerate(asked):
         answer = answers.iloc[k]
         source_row = int(rejects.at[i, "source_row"])
         name = str(rejects.at[i, "name"])
         fid = str(rejects.at[i, "facility_id"])
-        zh_label, en_label = _label(kind, source_row, name)
+        zh_label, en_label = _labels(kind, source_row, name)
         text = queries[i]
         precision = str(answer["geocode_precision"])
         if precision not in accept:
@@ -1468,7 +1446,7 @@ def geocode_missing(
         used = used.sort_values("source_row", kind="stable").reset_index(drop=True)
         used = gpd.GeoDataFrame(used, geometry="geometry", crs="EPSG:4326")
     extra: dict[str, Any] = {}
-    if issues and "capacity_issues" in {f.name for f in dataclasses.fields(table)}:
+    if issues:
         extra["capacity_issues"] = pd.concat(
             [table.capacity_issues, pd.DataFrame(issues)], ignore_index=True
         ).astype(table.capacity_issues.dtypes.to_dict())
@@ -1519,7 +1497,7 @@ def _used_row(
         "address": cell(i, "address").strip() or None,
     }
     issues: list[dict[str, Any]] = []
-    for canonical in ("beds", "doctors", "nurses"):
+    for canonical in CAPACITY_FIELDS:
         text = cell(i, canonical)
         value = _parse_count(text)
         if value is None:
@@ -1553,30 +1531,3 @@ def _used_row(
         }
     )
     return row, issues
-
-
-def _outside_boundary(
-    answers: pd.DataFrame, boundary: Any, tolerance_m: float
-) -> np.ndarray | None:
-    """Distance (m) of each geocoded point outside ``boundary`` (0 inside, NaN if failed)."""
-    if boundary is None:
-        return None
-    if isinstance(boundary, gpd.GeoDataFrame | gpd.GeoSeries):
-        series = gpd.GeoSeries(boundary.geometry.to_numpy(), crs=boundary.crs or "EPSG:4326")
-    elif isinstance(boundary, shapely.Geometry):
-        series = gpd.GeoSeries([boundary], crs="EPSG:4326")
-    else:
-        raise InputError(
-            "boundary must be a GeoDataFrame, GeoSeries or shapely geometry, not "
-            f"{type(boundary).__name__}"
-        )
-    metric = series.to_crs(series.to_crs("EPSG:4326").estimate_utm_crs())
-    geom = shapely.union_all(metric.to_numpy())
-    ok = answers["lon"].notna().to_numpy()
-    dist = np.full(len(answers), np.nan)
-    if ok.any():
-        pts = gpd.GeoSeries(
-            gpd.points_from_xy(answers["lon"][ok], answers["lat"][ok]), crs="EPSG:4326"
-        ).to_crs(metric.crs)
-        dist[ok] = shapely.distance(geom, pts.to_numpy())
-    return dist

@@ -40,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._paths import shared_path
+from .rules import compare
 
 __all__ = [
     "ABOUT_TOLERANCE",
@@ -259,28 +260,11 @@ def parse_target(text: object) -> Target:
     per_year = _PER_YEAR.search(t)
     if per_year:
         verb, amount, unit, _ = per_year.groups()
-        sign = -1.0 if verb in _DOWN_WORDS else 1.0
-        form = "relative" if unit == "%" else "points"
-        return Target(
-            form,
-            value=sign * float(amount),
-            direction="down" if sign < 0 else "up",
-            per_year=True,
-            text=t,
-            note=f"{'−' if sign < 0 else '+'}{amount}{'%' if unit == '%' else ' points'} a year",
-        )
+        return _change(t, verb, amount, unit, per_year=True, when="a year")
     since = _SINCE.search(t)
     if since:
         year, verb, amount, unit = since.groups()
-        sign = -1.0 if verb in _DOWN_WORDS else 1.0
-        form = "relative" if unit == "%" else "points"
-        return Target(
-            form,
-            value=sign * float(amount),
-            direction="down" if sign < 0 else "up",
-            text=t,
-            note=f"{'−' if sign < 0 else '+'}{amount}{'%' if unit == '%' else ' points'} vs {year}",
-        )
+        return _change(t, verb, amount, unit, per_year=False, when=f"vs {year}")
     growth = _GROWTH.search(t)
     if growth and not _PLAIN.match(t):
         verb, amount = growth.groups()
@@ -303,6 +287,20 @@ def parse_target(text: object) -> Target:
         low, high = sorted(float(v) for v in match.groups())
         return Target("range", low=low, high=high, text=t, note="inclusive range")
     return _number_target(t)
+
+
+def _change(t: str, verb: str, amount: str, unit: str, *, per_year: bool, when: str) -> Target:
+    """A change from the baseline: ``relative`` (in %) or ``points``, signed by the verb."""
+    sign = -1.0 if verb in _DOWN_WORDS else 1.0
+    percent = unit == "%"
+    return Target(
+        "relative" if percent else "points",
+        value=sign * float(amount),
+        direction="down" if sign < 0 else "up",
+        per_year=per_year,
+        text=t,
+        note=f"{'−' if sign < 0 else '+'}{amount}{'%' if percent else ' points'} {when}",
+    )
 
 
 def _first_word(t: str, *, numbers_allowed: bool = False) -> Target | None:
@@ -481,15 +479,7 @@ def evaluate(
     limit = target.threshold(baseline, years=years)
     if limit is None:
         return "no data"
-    eps = 1e-9 * max(1.0, abs(limit))
-    op = target.comparator()
-    ok = {
-        ">=": current >= limit - eps,
-        ">": current > limit + eps,
-        "<=": current <= limit + eps,
-        "<": current < limit - eps,
-        "about": abs(current - limit) <= tolerance * abs(limit) + eps,
-    }[op]
+    ok = compare(current, target.comparator(), limit, tolerance=tolerance)
     return "met" if ok else "not met"
 
 
@@ -664,7 +654,7 @@ def indicator_table(
                 "threshold": threshold if threshold is not None else math.nan,
                 "range_low": target.low if target.low is not None else math.nan,
                 "range_high": target.high if target.high is not None else math.nan,
-                "maintain": target.maintain(baseline),
+                "maintain": at_baseline == "met",  # Target.maintain, at this tolerance
                 "status_at_baseline": at_baseline or "",
                 "current": value if value is not None else math.nan,
                 "status": status,

@@ -41,7 +41,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from ._io import write_text
@@ -286,8 +286,12 @@ def _basemap(name: str | None, key: str | None) -> Basemap:
 
 
 def _e(value: object) -> str:
-    """HTML-escape any value as text."""
-    return html.escape(str(value), quote=True)
+    """HTML-escape any value as text; ``{`` too, so Jinja never reads ``{{``/``{%`` in it.
+
+    folium's layer control is rendered by Jinja and its output compiled as a template once
+    more (branca), so a layer name such as ``{{ 7*7 }}`` would otherwise be evaluated.
+    """
+    return html.escape(str(value), quote=True).replace("{", "&#123;")
 
 
 def _js(value: object) -> str:
@@ -397,12 +401,17 @@ def _display_frame(
     return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=shown)
 
 
-def _geojson_geometry(geom) -> dict | None:
-    """GeoJSON geometry with coordinates rounded to 6 decimals (about 0.1 m)."""
-    if geom is None or geom.is_empty:
-        return None
-    rounded = shapely.transform(geom, lambda c: np.round(c, 6))
-    return shapely.geometry.mapping(rounded)
+def _geojson_geometries(geoms: gpd.GeoSeries) -> list[dict | None]:
+    """GeoJSON geometry per geometry, coordinates rounded to 6 decimals (about 0.1 m).
+
+    ``None`` for a missing or empty geometry. One rounding pass over all coordinates.
+    """
+    rounded = shapely.transform(np.asarray(geoms.values), lambda c: np.round(c, 6))
+    skip = shapely.is_missing(rounded) | shapely.is_empty(rounded)
+    return [
+        None if s else shapely.geometry.mapping(g)
+        for g, s in zip(rounded.tolist(), skip.tolist(), strict=True)
+    ]
 
 
 def _category_label(key: object, lang: str | None) -> tuple[str, str]:
@@ -441,9 +450,9 @@ def _swatch_line(colour: str, *, dashed: bool = False, width: int = 3) -> str:
     return f'<span class="gp-line" style="border-top:{width}px {style} {colour}"></span>'
 
 
-def _swatch_area(colour: str, *, opacity: float = 0.55) -> str:
+def _swatch_area(colour: str) -> str:
     return (
-        f'<span class="gp-area" style="background:{colour};opacity:{opacity};'
+        f'<span class="gp-area" style="background:{colour};opacity:0.55;'
         f'border:1.5px solid {colour}"></span>'
     )
 
@@ -500,7 +509,41 @@ def _share_colours(share: np.ndarray) -> list[str]:
 # --------------------------------------------------------------------------- map elements
 
 
-class _Script(MacroElement):
+class _Verbatim(Element):
+    """Markup put into the page as it is (branca's ``Element(text)`` compiles it as Jinja)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs) -> str:
+        # Jinja drops one trailing newline of a template; keep the page as it was.
+        return self._text.removesuffix("\n")
+
+
+class _Macro(MacroElement):
+    """A :class:`MacroElement` whose rendered macros go into the page verbatim.
+
+    branca's ``MacroElement.render`` wraps each macro's output in ``Element(output)``, which
+    compiles that output as a Jinja template once more: the layer data (megabytes for a
+    county) would be lexed by Jinja, and ``{{ … }}`` in a name would be evaluated.
+    """
+
+    def render(self, **kwargs) -> None:
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise RuntimeError("a map element can only be rendered inside a folium Figure")
+        module = self._template.module
+        for part in ("header", "html", "script"):
+            macro = getattr(module, part, None)
+            if macro is not None:
+                section = getattr(figure, part)
+                section.add_child(_Verbatim(macro(self, kwargs)), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+class _Script(_Macro):
     """A JavaScript snippet in the map script; the parent layer is the variable ``parent``."""
 
     _template = Template("{% macro script(this, kwargs) %}{{ this.code() }}{% endmacro %}")
@@ -517,7 +560,7 @@ class _Script(MacroElement):
         return f"(function (parent) {{\n{self._code}\n}})({self._parent.get_name()});"
 
 
-class _Setup(MacroElement):
+class _Setup(_Macro):
     """Panes, helpers, scale bar, attribution, legend and banner; the page's language and tiles.
 
     ``lang`` becomes ``<html lang>`` and ``tile_urls`` are the only URL templates
@@ -570,7 +613,7 @@ class _Setup(MacroElement):
         self.tile_urls = tuple(tile_urls)
 
 
-class _KeepInFront(MacroElement):
+class _KeepInFront(_Macro):
     """Keep facility layers on top and unit hit areas at the bottom when overlays change.
 
     Runs on ``overlayadd`` (the layer control) and ``gpreorder`` (the URL fragment).
@@ -599,7 +642,7 @@ class _KeepInFront(MacroElement):
         self.back = list(back)
 
 
-class _Hooks(MacroElement):
+class _Hooks(_Macro):
     """``window.gpMap``, ``window.gpLayers`` and the ``#rule=…&static=1`` fragment.
 
     :func:`feature_map` keys its layers ``boundary`` and ``features:<index>`` (no rules).
@@ -647,7 +690,7 @@ class _Hooks(MacroElement):
         return "{" + items + "}"
 
 
-class _FitBesidePanels(MacroElement):
+class _FitBesidePanels(_Macro):
     """Fit the map to ``bounds`` in the space left free by the legend, layer list and banner."""
 
     _template = Template(
@@ -855,7 +898,7 @@ def _boundary_layer(
 ) -> folium.FeatureGroup:
     """The study area outline (``boundary`` as drawn, see :func:`_display_frame`)."""
     group = folium.FeatureGroup(name=_e(_t("boundary", lang)), show=True)
-    features = [g for g in (_geojson_geometry(geom) for geom in boundary.geometry) if g]
+    features = [g for g in _geojson_geometries(boundary.geometry) if g]
     style = {
         "color": _BOUNDARY_COLOUR,
         "weight": 2,
@@ -903,19 +946,11 @@ def _uncovered_rows(demand: gpd.GeoDataFrame, rule_id: str) -> list[list]:
     population = pd.to_numeric(demand["population"], errors="coerce").to_numpy(dtype=float)
     minutes = pd.to_numeric(demand[f"{rule_id}_minutes"], errors="coerce").to_numpy(dtype=float)
     mask = ~covered & (population > 0)
-    xs = np.round(demand.geometry.x.to_numpy()[mask], 6)
-    ys = np.round(demand.geometry.y.to_numpy()[mask], 6)
-    rows = []
-    for lat, lon, pop, mins in zip(ys, xs, population[mask], minutes[mask], strict=True):
-        rows.append(
-            [
-                float(lat),
-                float(lon),
-                round(float(pop), 1),
-                round(float(mins), 1) if math.isfinite(mins) else None,
-            ]
-        )
-    return rows
+    lons = np.round(demand.geometry.x.to_numpy()[mask], 6).tolist()
+    lats = np.round(demand.geometry.y.to_numpy()[mask], 6).tolist()
+    pops = [round(p, 1) for p in population[mask].tolist()]
+    mins = [round(t, 1) if math.isfinite(t) else None for t in minutes[mask].tolist()]
+    return [list(row) for row in zip(lats, lons, pops, mins, strict=True)]
 
 
 def _radius_scale(rows_per_rule: Sequence[Sequence[Sequence]]) -> float:
@@ -964,33 +999,44 @@ def _gap_rows(
     if rule_gaps.empty:
         return []
     rule_gaps = rule_gaps.sort_values("rank")
+
+    def column(name: str) -> list:
+        return rule_gaps[name].tolist() if name in rule_gaps else [None] * len(rule_gaps)
+
     rows = []
-    for _, gap in rule_gaps.iterrows():
-        geometry = _geojson_geometry(gap.geometry)
+    for geometry, rank, name, fid, median_s, pop, unit, lat, lon in zip(
+        _geojson_geometries(rule_gaps.geometry),
+        rule_gaps["rank"].tolist(),
+        column("nearest_facility_name"),
+        column("nearest_facility_id"),
+        column("median_travel_time_s"),
+        rule_gaps["population"].tolist(),
+        column("unit_name"),
+        rule_gaps["_label_lat"].tolist(),
+        rule_gaps["_label_lon"].tolist(),
+        strict=True,
+    ):
         if geometry is None:
             continue
-        rank = int(gap["rank"])
-        name = gap.get("nearest_facility_name")
+        rank = int(rank)
         if _missing(name):
-            fid = gap.get("nearest_facility_id")
             name = None if _missing(fid) else facility_names.get(str(fid), str(fid))
-        median_s = gap.get("median_travel_time_s")
         median_min = None if _missing(median_s) else float(median_s) / 60
-        population = _fmt_people(gap.get("population"))
+        population = _fmt_people(pop)
         fields = [
             ("rule", _rule_name(rule, lang)),
             ("population", population),
             ("median_time", _minutes_text(median_min, lang)),
             ("nearest", "—" if _missing(name) else str(name)),
         ]
-        if not _missing(gap.get("unit_name")):
-            fields.append(("unit", str(gap.get("unit_name"))))
+        if not _missing(unit):
+            fields.append(("unit", str(unit)))
         popup = _popup(_t("gap_title", lang, rank=rank), fields, lang)
         tooltip = _e(_t("gap_tooltip", lang, rank=rank, pop=population))
         label = None
         label_html = None
         if rank <= MAX_RANK_LABELS:
-            label = [round(float(gap["_label_lat"]), 6), round(float(gap["_label_lon"]), 6)]
+            label = [round(float(lat), 6), round(float(lon), 6)]
             people = _e(_t("people", lang, pop=population))
             label_html = (
                 f'<div class="gp-rank-label"><b>{rank}</b><span class="gp-rank-sep"> · </span>'
@@ -1005,19 +1051,23 @@ def _unit_rows(units: gpd.GeoDataFrame, rule: Mapping, lang: str) -> list[list]:
     share = pd.to_numeric(units[f"{rule['id']}_share_covered"], errors="coerce").to_numpy(float)
     target = rule.get("target_share")
     rows = []
-    for (_, unit), colour, value in zip(
-        units.iterrows(), _share_colours(share), share, strict=True
+    for geometry, name, population, colour, value in zip(
+        _geojson_geometries(units.geometry),
+        units["unit_name"].tolist(),
+        units["population"].tolist(),
+        _share_colours(share),
+        share,
+        strict=True,
     ):
-        geometry = _geojson_geometry(unit.geometry)
         if geometry is None:
             continue
         fields = [
             ("rule", _rule_name(rule, lang)),
-            ("population", _fmt_people(unit.get("population"))),
+            ("population", _fmt_people(population)),
             ("share_covered", _fmt_pct(value)),
             ("target", _fmt_pct(target)),
         ]
-        rows.append([geometry, colour, _popup(str(unit.get("unit_name")), fields, lang)])
+        rows.append([geometry, colour, _popup(str(name), fields, lang)])
     return rows
 
 
@@ -1206,15 +1256,8 @@ def coverage_map(
         simplify=True,
     )
 
-    m = folium.Map(
-        location=_centre(boundary, demand, facilities),
-        zoom_start=13,
-        tiles=None,
-        prefer_canvas=True,
-        control_scale=False,
-        zoom_snap=0.25,
-        zoom_delta=0.5,
-    )
+    bounds = _bounds(boundary, demand) or _bounds(facilities)
+    m = _new_map(bounds)
     title = title_zh if lang == "zh" else title_en
     m.get_root().title = _e(title)
     layers: dict[str, folium.FeatureGroup] = {}
@@ -1369,19 +1412,14 @@ def coverage_map(
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     m.add_child(_Hooks(layers, rule_ids))
-    bounds = _bounds(boundary, demand, facilities)
     if bounds is not None:
         m.add_child(_FitBesidePanels(bounds))
     return m
 
 
 def _bounds(*frames: gpd.GeoDataFrame | None) -> list[list[float]] | None:
-    """``[[south, west], [north, east]]`` of the boundary and demand, else the facilities."""
-    boundary, demand, facilities = frames
-    chosen = [f for f in (boundary, demand) if f is not None and not f.empty]
-    if not chosen and facilities is not None and not facilities.empty:
-        chosen = [facilities]
-    boxes = [f.total_bounds for f in chosen]
+    """``[[south, west], [north, east]]`` around the frames (lon/lat); None if none has any."""
+    boxes = [f.total_bounds for f in frames if f is not None and not f.empty]
     boxes = [b for b in boxes if np.all(np.isfinite(b))]
     if not boxes:
         return None
@@ -1392,11 +1430,22 @@ def _bounds(*frames: gpd.GeoDataFrame | None) -> list[list[float]] | None:
     ]
 
 
-def _centre(*frames: gpd.GeoDataFrame | None) -> list[float]:
-    bounds = _bounds(*frames)
-    if bounds is None:
-        return [35.0, 105.0]
-    return [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+def _new_map(bounds: list[list[float]] | None) -> folium.Map:
+    """An empty map (no tiles, canvas, fine zoom steps) centred on ``bounds`` (else China)."""
+    centre = (
+        [35.0, 105.0]
+        if bounds is None
+        else [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+    )
+    return folium.Map(
+        location=centre,
+        zoom_start=13,
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=False,
+        zoom_snap=0.25,
+        zoom_delta=0.5,
+    )
 
 
 # --------------------------------------------------------------------------- offline HTML
@@ -1415,7 +1464,10 @@ _DROPPED = (
 )
 _REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)
 _CSS_REMOTE = re.compile(r"url\(\s*[\"']?\s*(?:https?:)?//|@import", re.I)
-_TILE_TEMPLATE = re.compile(r"(?:https?:)?//[^\s\"'<>\\]*\{[xyz]\}[^\s\"'<>\\]*", re.I)
+_TILE_TEMPLATE = re.compile(r"//[^\s\"'<>\\]*\{[xyz]\}[^\s\"'<>\\]*", re.I)
+"""A tile URL template from its ``//``; the literal start lets ``re`` skip ahead through a 30 MB
+page (an optional scheme in front made it try every position: 0.6 s for the Wuhan map)."""
+_SCHEME_BEFORE = re.compile(r"https?:\Z", re.I)
 
 
 @functools.lru_cache(maxsize=1)
@@ -1465,6 +1517,15 @@ def _needs_jquery(m: folium.Map) -> bool:
     return False
 
 
+def _tile_templates(text: str) -> list[str]:
+    """Every tile URL template (``…{x}…``) in ``text``, with its ``http:``/``https:`` if any."""
+    urls = []
+    for match in _TILE_TEMPLATE.finditer(text):
+        scheme = _SCHEME_BEFORE.search(text, max(0, match.start() - 6), match.start())
+        urls.append((scheme.group(0) if scheme else "") + match.group(0))
+    return urls
+
+
 def _check_offline(text: str, tile_urls: Sequence[str] = ()) -> None:
     """Raise if the HTML references a network resource.
 
@@ -1480,7 +1541,7 @@ def _check_offline(text: str, tile_urls: Sequence[str] = ()) -> None:
         if _CSS_REMOTE.search(style):
             problems.append("a <style> block with a remote url() or @import")
     allowed = set(tile_urls)
-    problems += [f"tile URL {url}" for url in _TILE_TEMPLATE.findall(text) if url not in allowed]
+    problems += [f"tile URL {url}" for url in _tile_templates(text) if url not in allowed]
     if problems:
         raise RuntimeError(
             "the map HTML would load resources from the network: "
@@ -1535,8 +1596,8 @@ def map_html(m: folium.Map) -> str:
             return ""
         return match.group(0)
 
-    text = _SCRIPT_SRC.sub(lambda mt: script(mt), text)
-    text = _LINK_HREF.sub(lambda mt: link(mt), text)
+    text = _SCRIPT_SRC.sub(script, text)
+    text = _LINK_HREF.sub(link, text)
     _check_offline(text, () if setup is None else setup.tile_urls)
     return text
 
@@ -1683,11 +1744,11 @@ def _marker_svg(shape: str, colour: str, size: int, rotation_deg: float, label: 
     )
 
 
-def _feature_rows(layer: FeatureLayer) -> list[list]:
-    """``[geometry or [lat, lon], colour, radius, tooltip, marker html]`` per feature."""
-    simplify = layer.kind in ("lines", "areas")
-    frame = _display_frame(layer.frame, f"layer {layer.name!r}", gcj02=False, simplify=simplify)
-    geoms = frame.geometry
+def _feature_rows(layer: FeatureLayer, frame: gpd.GeoDataFrame) -> list[list]:
+    """``[geometry or [lat, lon], colour, radius, tooltip, marker html]`` per feature.
+
+    ``frame`` is ``layer.frame`` as drawn (:func:`_display_frame`, lines and areas simplified).
+    """
     n = len(frame)
     default = _safe_colour(layer.style.get("color"), _OTHER_COLOUR)
 
@@ -1701,19 +1762,19 @@ def _feature_rows(layer: FeatureLayer) -> list[list]:
     )
     rotations, labels = values(layer.rotation_column), values(layer.label_column)
     size = int(layer.style.get("size", 18))
+    if layer.kind in ("points", "markers"):
+        points = [g if g.geom_type == "Point" else g.representative_point() for g in frame.geometry]
+        places: list = [[round(p.y, 6), round(p.x, 6)] for p in points]
+    else:
+        places = _geojson_geometries(frame.geometry)
     rows = []
-    for i, geom in enumerate(geoms):
+    for i, where in enumerate(places):
+        if where is None:
+            continue
         colour = None if layer.colour_column is None else _safe_colour(colours[i], default)
         radius = None
         if not _missing(radii[i]) and math.isfinite(float(radii[i])):
             radius = round(float(radii[i]), 2)
-        if layer.kind in ("points", "markers"):
-            point = geom if geom.geom_type == "Point" else geom.representative_point()
-            where: object = [round(point.y, 6), round(point.x, 6)]
-        else:
-            where = _geojson_geometry(geom)
-            if where is None:
-                continue
         marker = None
         if layer.kind == "markers":
             rotation = 0.0 if _missing(rotations[i]) else float(rotations[i])
@@ -1818,31 +1879,17 @@ def feature_map(
         boundary = None
     if boundary is not None:
         boundary = _display_frame(boundary, "boundary", gcj02=False, simplify=True)
-    frames = [_to_wgs84(layer.frame, f"layer {layer.name!r}") for layer in layers]
-    bounds = _bounds(boundary, None, None)
-    if bounds is None:
-        boxes = [f.total_bounds for f in frames if not f.empty]
-        boxes = [b for b in boxes if np.all(np.isfinite(b))]
-        if boxes:
-            arr = np.array(boxes)
-            bounds = [
-                [float(arr[:, 1].min()), float(arr[:, 0].min())],
-                [float(arr[:, 3].max()), float(arr[:, 2].max())],
-            ]
-    centre = (
-        [35.0, 105.0]
-        if bounds is None
-        else [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-    )
-    m = folium.Map(
-        location=centre,
-        zoom_start=13,
-        tiles=None,
-        prefer_canvas=True,
-        control_scale=False,
-        zoom_snap=0.25,
-        zoom_delta=0.5,
-    )
+    shown = [
+        _display_frame(
+            layer.frame,
+            f"layer {layer.name!r}",
+            gcj02=False,
+            simplify=layer.kind in ("lines", "areas"),
+        )
+        for layer in layers
+    ]
+    bounds = _bounds(boundary) or _bounds(*shown)
+    m = _new_map(bounds)
     m.get_root().title = _e(_pick((title_zh, title_en), lang))
     parts = ['<div class="gp-legend" id="gp-legend">']
     if lang is None:
@@ -1874,7 +1921,7 @@ def feature_map(
     if boundary is not None:
         hooked["boundary"] = _boundary_layer(boundary, lang).add_to(m)
     in_front = []
-    for index, layer in enumerate(layers):
+    for index, (layer, frame) in enumerate(zip(layers, shown, strict=True)):
         colour = _safe_colour(layer.swatch or layer.style.get("color"))
         if layer.kind in ("lines",):
             swatch = _swatch_line(colour)
@@ -1889,7 +1936,7 @@ def feature_map(
         size = int(layer.style.get("size", 18))
         group.add_child(
             _Script(
-                f"gpFeatureLayer(parent, {_js(layer.kind)}, {_js(_feature_rows(layer))}, "
+                f"gpFeatureLayer(parent, {_js(layer.kind)}, {_js(_feature_rows(layer, frame))}, "
                 f"{_js(style)}, {size});"
             )
         )

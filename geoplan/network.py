@@ -105,6 +105,7 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy import sparse
 
+from .engine import DEFAULT_WALK_SPEED_M_PER_MIN, _min_csr
 from .errors import ConfigError, InputFileNotFoundError, NetworkError
 
 __all__ = [
@@ -244,7 +245,7 @@ class Network:
         )
 
     def edge_times_s(
-        self, mode: str, *, walk_speed_m_per_min: float = 70.0
+        self, mode: str, *, walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN
     ) -> tuple[np.ndarray, np.ndarray]:
         """Travel seconds per edge for one mode.
 
@@ -303,20 +304,14 @@ class Network:
         forward_s, backward_s = self.edge_times_s(mode, **speed_kw)
         u = self.edges["u"].to_numpy(dtype=np.int64)
         v = self.edges["v"].to_numpy(dtype=np.int64)
-        rows = np.concatenate([u, v])
-        cols = np.concatenate([v, u])
-        time_s = np.concatenate([forward_s, backward_s])
-        keep = np.isfinite(time_s) & (rows != cols)
-        rows, cols, time_s = rows[keep], cols[keep], time_s[keep]
-        order = np.lexsort((time_s, cols, rows))
-        rows, cols, time_s = rows[order], cols[order], time_s[order]
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        rows, cols, time_s = rows[first], cols[first], time_s[first]
-        n = len(self.nodes)
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-        return sparse.csr_array((time_s, cols, indptr), shape=(n, n))
+        arc = u != v
+        u, v = u[arc], v[arc]
+        return _min_csr(
+            np.concatenate([u, v]),
+            np.concatenate([v, u]),
+            np.concatenate([forward_s[arc], backward_s[arc]]),
+            len(self.nodes),
+        )
 
 
 def _check_mode(mode: str) -> None:

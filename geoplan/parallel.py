@@ -76,6 +76,7 @@ import pandas as pd
 from . import _io
 from .errors import ConfigError, GeoplanError, InputError, OutputExistsError
 from .project import GUARDED_FILES, SHARED_PREFIX, Project, load_project, run_project
+from .scenario import check_outputs_free
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +321,8 @@ def run_area(area: Area, out_dir: str | Path, *, overwrite: bool = False) -> dic
         if area.project is not None:
             project: Project | Path = area.project
         else:
-            _check_free(area_dir, overwrite=overwrite)
+            # checked here, before the cut inputs are written into the area folder
+            check_outputs_free(area_dir, GUARDED_FILES, overwrite=overwrite)
             project = _template_project(area, area_dir)
         result = run_project(project, area_dir, overwrite=overwrite)
         record.update(ok=True, error=None, summary=result.summary, area=result.summary["area"])
@@ -330,15 +332,6 @@ def run_area(area: Area, out_dir: str | Path, *, overwrite: bool = False) -> dic
             record["traceback"] = traceback.format_exc()
     record["seconds"] = round(time.perf_counter() - start, 3)
     return record
-
-
-def _check_free(area_dir: Path, *, overwrite: bool) -> None:
-    existing = [n for n in GUARDED_FILES if (area_dir / n).exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(
-            f"{area_dir} already holds {', '.join(existing)}; choose another --out or add "
-            "--overwrite"
-        )
 
 
 def padding_m(project: Project) -> float:

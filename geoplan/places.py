@@ -245,7 +245,11 @@ def available_places() -> pd.DataFrame:
         ``full_name`` (with province and prefecture), ``name_en`` and ``plan`` (the plan's
         file in ``plans/source/``), one row per polygon of :data:`BOUNDARY_FILE`.
     """
-    frame = _read_boundaries()
+    return _places(_read_boundaries())
+
+
+def _places(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """:func:`available_places` of the polygons ``frame`` (as read by ``_read_boundaries``)."""
     rows = [
         {
             "adcode": code,
@@ -276,7 +280,11 @@ def find_place(place: str) -> pd.Series:
     ConfigError
         No place matches (the message lists the places), or several do (it lists those).
     """
-    places = available_places()
+    return _find(place, available_places())
+
+
+def _find(place: str, places: pd.DataFrame) -> pd.Series:
+    """:func:`find_place` among ``places`` (a table of :func:`available_places`)."""
     query = normalize_text(place)
     if not query:
         raise ConfigError("give a place name or adcode, e.g. 平罗县 or 640221")
@@ -309,8 +317,8 @@ def _listing(frame: pd.DataFrame) -> str:
 
 def place_boundary(place: str) -> gpd.GeoDataFrame:
     """The polygon of one place (WGS84) with ``name``, ``adcode``, ``level`` and ``source``."""
-    row = find_place(place)
-    frame = _read_boundaries()
+    frame = _read_boundaries()  # read once: it gives the places and the polygon
+    row = _find(place, _places(frame))
     hit = frame[frame["adcode"] == row["adcode"]]
     return gpd.GeoDataFrame(
         {

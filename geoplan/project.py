@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import _io
+from ._cache import file_sha256
 from ._paths import REPO_ROOT, shared_path
 from .coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
 from .engine import DEFAULT_WALK_SPEED_M_PER_MIN, snap_points
@@ -56,6 +56,10 @@ ATTRIBUTION = (
 SHARED_PREFIX = "shared:"
 DEMAND_FAR_FROM_ROAD_M = 500.0
 """Demand points farther than this from the walk network are counted and reported."""
+DEFAULT_MAX_SNAP_M = 500.0
+"""``[facilities] max_snap_m`` when not given."""
+DEFAULT_GAP_CELL_M = 500.0
+"""``[gaps] cell_m`` when not given."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,21 @@ class Project:
     def walk_speed_m_per_min(self) -> float:
         """Walking speed on the network (m/min)."""
         return float(self.network.get("walk_speed_m_per_min", DEFAULT_WALK_SPEED_M_PER_MIN))
+
+    @property
+    def max_snap_m(self) -> float:
+        """Facilities farther than this from any road are rejected (``far_from_road``)."""
+        return float(self.facilities.get("max_snap_m", DEFAULT_MAX_SNAP_M))
+
+    @property
+    def gap_cell_m(self) -> float:
+        """Grid cell size of the gap lists (m)."""
+        return float(self.gaps.get("cell_m", DEFAULT_GAP_CELL_M))
+
+    @property
+    def gap_merge_contiguous(self) -> bool:
+        """Whether touching uncovered cells are merged into clusters."""
+        return bool(self.gaps.get("merge_contiguous", False))
 
     def resolve(self, value: str) -> Path:
         """An input path: ``shared:…`` from the shared data folder, else relative to the file."""
@@ -341,7 +360,7 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
     with stages.stage("snap+engine"):
         warnings_ = _coordinate_warnings(table.used, network)
         used, rejects = _reject_far_from_road(
-            network, table.used, table.rejects, float(project.facilities.get("max_snap_m", 500))
+            network, table.used, table.rejects, project.max_snap_m
         )
         coverage = compute_coverage(
             network, used, demand, project.rules, walk_speed_m_per_min=project.walk_speed_m_per_min
@@ -359,8 +378,6 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
             points["unit_name"], points["unit_code"] = names, codes
         by_unit = coverage.by_unit()
     with stages.stage("gaps"):
-        cell_m = float(project.gaps.get("cell_m", 500.0))
-        merge = bool(project.gaps.get("merge_contiguous", False))
         gaps = pd.concat(
             [
                 find_gaps(
@@ -370,8 +387,8 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
                     travel_time_s=points[column(rule.id, "time_s")].to_numpy(),
                     facility_id=points[column(rule.id, "facility_id")].to_numpy(),
                     crs=network.crs,
-                    cell_m=cell_m,
-                    merge_contiguous=merge,
+                    cell_m=project.gap_cell_m,
+                    merge_contiguous=project.gap_merge_contiguous,
                 )
                 for rule in project.rules
             ],
@@ -461,31 +478,24 @@ def _reject_far_from_road(network, used, rejects, max_snap_m: float):
     far = snap.snap_distance_m > max_snap_m
     if not far.any():
         return used, rejects
+    rows = used["source_row"].to_numpy()[far]
+    names = used["name"].to_numpy()[far]
+    metres = snap.snap_distance_m[far]
     extra = pd.DataFrame(
         {
-            "source_row": used["source_row"].to_numpy()[far],
+            "source_row": rows,
             "reason_code": "far_from_road",
             "message_zh": [
                 f"第{r}行（{n}）：距最近道路 {d:.0f} 米，超过 {max_snap_m:.0f} 米；请核对坐标"
-                for r, n, d in zip(
-                    used["source_row"][far],
-                    used["name"][far],
-                    snap.snap_distance_m[far],
-                    strict=True,
-                )
+                for r, n, d in zip(rows, names, metres, strict=True)
             ],
             "message_en": [
                 f"row {r} ({n}): {d:.0f} m from the nearest road, more than {max_snap_m:.0f} m; "
                 "check the coordinates or raise facilities.max_snap_m"
-                for r, n, d in zip(
-                    used["source_row"][far],
-                    used["name"][far],
-                    snap.snap_distance_m[far],
-                    strict=True,
-                )
+                for r, n, d in zip(rows, names, metres, strict=True)
             ],
             "facility_id": used["facility_id"].to_numpy()[far],
-            "name": used["name"].to_numpy()[far],
+            "name": names,
         }
     )
     return used[~far].reset_index(drop=True), pd.concat([rejects, extra], ignore_index=True)
@@ -696,13 +706,13 @@ def _write_run_record(result: RunResult, path: Path, timings_s: dict[str, float]
         "project": str(result.project.path),
         "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "inputs": {
-            name: {"path": p, "sha256": _sha256(Path(p))} for name, p in result.inputs.items()
+            name: {"path": p, "sha256": file_sha256(p)} for name, p in result.inputs.items()
         },
         "parameters": {
             "walk_speed_m_per_min": result.project.walk_speed_m_per_min,
-            "facilities_max_snap_m": float(result.project.facilities.get("max_snap_m", 500)),
-            "gap_cell_m": float(result.project.gaps.get("cell_m", 500.0)),
-            "gap_merge_contiguous": bool(result.project.gaps.get("merge_contiguous", False)),
+            "facilities_max_snap_m": result.project.max_snap_m,
+            "gap_cell_m": result.project.gap_cell_m,
+            "gap_merge_contiguous": result.project.gap_merge_contiguous,
             "rules": [r.as_dict() for r in result.project.rules],
             "network_crs": result.network.crs.to_string(),
         },
@@ -713,14 +723,6 @@ def _write_run_record(result: RunResult, path: Path, timings_s: dict[str, float]
         "platform": platform.platform(),
     }
     _io.write_text(path, json.dumps(record, ensure_ascii=False, indent=2) + "\n")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _peak_memory_mb() -> float:

@@ -57,9 +57,12 @@ from ._io import write_csv
 from .engine import snap_points
 from .errors import DataQualityWarning, InputError, InputFileNotFoundError, OutputExistsError
 from .facilities import (
-    CHINA_LAT_RANGE,
-    CHINA_LON_RANGE,
+    _VECTOR_SUFFIXES,
     FacilityTable,
+    _distance_outside_m,
+    _fmt,
+    _in_china,
+    _labels,
     read_facilities,
     write_rejects,
 )
@@ -123,7 +126,6 @@ without a boundary)."""
 
 _CAPACITY_ZH = {"beds": "床位数", "doctors": "医师数", "nurses": "护士数"}
 _DECLARED_WGS84 = {"wgs84", "cgcs2000"}
-_VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
 _SHOWN_PER_CHECK = 3
 _GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -157,17 +159,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _labels(kind: str, source_row: int, name: str) -> tuple[str, str]:
-    """('第 12 行（名称=…）', 'row 12 (name=…)'), as in the rejects."""
-    if kind == "feature":
-        zh, en = f"第 {source_row} 个要素", f"feature {source_row}"
-    else:
-        zh, en = f"第 {source_row} 行", f"row {source_row}"
-    if name:
-        zh, en = f"{zh}（名称={name}）", f"{en} (name={name})"
-    return zh, en
-
-
 def _kind(table: FacilityTable) -> str:
     """'feature' for GIS layers, else 'row' (how records are named in messages)."""
     return "feature" if Path(table.source).suffix.lower() in _VECTOR_SUFFIXES else "row"
@@ -196,10 +187,6 @@ def _finding(
 def _lonlat(used: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     geom = used.geometry.to_crs("EPSG:4326") if used.crs is not None else used.geometry
     return shapely.get_x(geom.to_numpy()), shapely.get_y(geom.to_numpy())
-
-
-def _fmt_deg(value: float) -> str:
-    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 # --------------------------------------------------------------------------- GCJ-02 / BD-09
@@ -521,17 +508,11 @@ def tier_findings(used: gpd.GeoDataFrame, *, kind: str = "row") -> list[Finding]
 
 def _outside_china(used: gpd.GeoDataFrame, kind: str) -> list[Finding]:
     lon, lat = _lonlat(used)
-    inside = (
-        (lon >= CHINA_LON_RANGE[0])
-        & (lon <= CHINA_LON_RANGE[1])
-        & (lat >= CHINA_LAT_RANGE[0])
-        & (lat <= CHINA_LAT_RANGE[1])
-    )
     out = []
-    for i in np.flatnonzero(~inside):
+    for i in np.flatnonzero(~_in_china(lon, lat)):
         row = used.iloc[i]
         zh, en = _labels(kind, int(row["source_row"]), _text(row["name"]))
-        where = f"{_fmt_deg(lon[i])}, {_fmt_deg(lat[i])}"
+        where = f"{_fmt(lon[i])}, {_fmt(lat[i])}"
         out.append(
             _finding(
                 "outside_china",
@@ -547,14 +528,9 @@ def _outside_china(used: gpd.GeoDataFrame, kind: str) -> list[Finding]:
 
 def _outside_area(used: gpd.GeoDataFrame, boundary: Any, kind: str) -> list[Finding]:
     """Used points at least 1 m outside the boundary, with the distance."""
-    from .facilities import _boundary_metric
-
     if used.empty:
         return []
-    geom, metric = _boundary_metric(boundary)
-    lon, lat = _lonlat(used)
-    x, y = pyproj.Transformer.from_crs("EPSG:4326", metric, always_xy=True).transform(lon, lat)
-    dist = shapely.distance(geom, shapely.points(x, y))
+    dist = _distance_outside_m(boundary, *_lonlat(used))
     out = []
     for i in np.flatnonzero(dist >= 1.0):
         row = used.iloc[i]

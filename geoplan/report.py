@@ -40,6 +40,7 @@ import pandas as pd
 from . import _io, browser, charts, schema
 from .coverage import OUTSIDE_UNITS
 from .errors import InputError, OutputExistsError
+from .maps import LANGS
 from .project import ATTRIBUTION, DEMO_PROJECT, Stages
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ __all__ = [
     "write_reports",
 ]
 
-LANGS = ("zh", "en")
 GAP_ROWS = 20
 """Gap areas listed per rule (the largest by uncovered residents)."""
 MAX_UNITS_IN_CHART = 40
@@ -68,9 +68,10 @@ FONT_STACK = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 )
 _BATCH_INDEX_TITLE = "<title>geoplan batch:"
+_STAGES = ("maps", "report", "pdf")
+"""The stages of writing one report."""
 _HINT = "pass the --out folder of geoplan run, demo, check, scenario or batch"
 
-_MODES = {"walk": ("步行", "walk"), "bike": ("骑行", "bike"), "drive": ("驾车", "drive")}
 _STATUS = {
     "met": ("达标", "met"),
     "not met": ("未达标", "not met"),
@@ -187,6 +188,11 @@ class ResultFolder:
                 return str(part.summary["area"]), str(part.summary.get("area_en") or "")
         project = self.checks[0].summary.get("project", {}) if self.checks else {}
         return str(project.get("area", "")), str(project.get("area_en") or "")
+
+    def area_in(self, lang: str) -> str:
+        """The area's name in ``lang``: in English ``area_en``, else the Chinese name."""
+        zh, en = self.area
+        return zh if lang == "zh" else (en or zh)
 
     @property
     def hypothetical(self) -> bool:
@@ -602,8 +608,7 @@ class _Report:
     # -- header
 
     def area(self) -> str:
-        zh, en = self.results.area
-        return zh if self.lang == "zh" else (en or zh)
+        return self.results.area_in(self.lang)
 
     def title(self) -> str:
         return self.tr(
@@ -733,7 +738,7 @@ class _Report:
             rows.append(
                 [
                     f"{_e(tr.name(rule))}<br><small class='muted'>{_e(kinds)}</small>",
-                    _e(tr.pair(_MODES, rule.get("mode"))),
+                    _e(tr.pair(charts.MODE_LABELS, rule.get("mode"))),
                     _num(rule.get("threshold_min"), 0),
                     _num(rule.get("population_covered")),
                     f"<b>{_pct(rule.get('share_covered'))}</b>",
@@ -808,7 +813,8 @@ class _Report:
         covered, share = rule.get("population_covered"), rule.get("share_covered")
         total = self.run.get("population_total")
         uncovered = None if _missing(total) or _missing(covered) else total - covered
-        minutes, mode = _num(rule.get("threshold_min")), tr.pair(_MODES, rule.get("mode"))
+        minutes = _num(rule.get("threshold_min"))
+        mode = tr.pair(charts.MODE_LABELS, rule.get("mode"))
         headline = tr(
             f"{_pct(share)} 的居民（{_num(covered)} 人）在{minutes}分钟{mode}范围内，"
             f"未覆盖 {_num(uncovered)} 人",
@@ -1216,7 +1222,7 @@ def write_reports(
     if results is not None:
         page = Path(out) if out else folder / _report_name(lang)
         _check_free([page, *([page.with_suffix(".pdf")] if make_pdf else [])], overwrite=overwrite)
-        stages = Stages(("maps", "report", "pdf"), progress=progress)
+        stages = Stages(_STAGES, progress=progress)
         try:
             _write_one(results, page, lang, chrome, make_pdf, stages, written)
         finally:
@@ -1253,7 +1259,7 @@ def _write_one(
     written: Written,
 ) -> dict[str, Shot]:
     """One report (and its PDF); returns its screenshots (a gallery's thumbnails)."""
-    stages = stages or Stages(("maps", "report", "pdf"))
+    stages = stages or Stages(_STAGES)
     report = _Report(results, lang, page, chrome)
     with stages.stage("maps"):
         report.shots = chrome.shoot(_shot_jobs(results, lang), report.tr)
@@ -1349,8 +1355,7 @@ def gallery_html(
 
 def _card_html(card: _Card, start: Path, tr: _Tr) -> str:
     summary = card.results.run.summary
-    zh, en = card.results.area
-    area = zh if tr.lang == "zh" else (en or zh)
+    area = card.results.area_in(tr.lang)
     first = next((s for k, s in card.shots.items() if k.startswith("rule:") and s.png), None)
     if first is not None:
         thumb = f"<img src='{_data_uri(_thumbnail(first.png))}' alt='{_e(area, quote=True)}'>"

@@ -52,17 +52,9 @@ class Rule:
 
 def rule_from_mapping(data: Mapping, *, where: str = "rule") -> Rule:
     """Build a :class:`Rule` from a TOML table, with messages that name the bad key."""
-    missing = [k for k in ("id", "categories", "mode", "threshold_min") if k not in data]
-    if missing:
-        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}")
-    rule_id = str(data["id"])
-    if not _RULE_ID.match(rule_id):
-        raise ConfigError(
-            f"{where}: id {rule_id!r} must start with a letter and use only letters, digits and _"
-        )
-    mode = str(data["mode"])
-    if mode not in MODES:
-        raise ConfigError(f"{where} {rule_id}: mode {mode!r} is not one of {', '.join(MODES)}")
+    _require(data, ("id", "categories", "mode", "threshold_min"), where)
+    rule_id = _rule_id(data, where)
+    mode = _mode(data, f"{where} {rule_id}")
     categories = data["categories"]
     if isinstance(categories, str):
         categories = [categories]
@@ -90,12 +82,17 @@ def rule_from_mapping(data: Mapping, *, where: str = "rule") -> Rule:
     )
 
 
-def check_unique_ids(rules: Iterable[Rule]) -> None:
-    """Raise if two rules share an id (output columns are keyed by it)."""
+def check_unique_ids(rules: Iterable[Rule], *, where: str | None = None) -> None:
+    """Raise if two rules share an id (output columns are keyed by it).
+
+    Any object with an ``id`` will do (a pack checks all its kinds of rule together);
+    ``where`` prefixes the message.
+    """
     seen: set[str] = set()
     for rule in rules:
         if rule.id in seen:
-            raise ConfigError(f"rule id {rule.id!r} is used twice; rule ids must be unique")
+            prefix = f"{where}: " if where else ""
+            raise ConfigError(f"{prefix}rule id {rule.id!r} is used twice; rule ids must be unique")
         seen.add(rule.id)
 
 
@@ -133,6 +130,27 @@ COMPARATORS: dict[str, str] = {
 """Comparators of ratio targets (``about``: within the pack's tolerance, default ±5 %)."""
 
 PRESENCE_SCOPES = ("unit", "facility")
+
+
+def compare(value: float, comparator: str, target: float, *, tolerance: float = 0.05) -> bool:
+    """``value`` against ``target`` with one of :data:`COMPARATORS`.
+
+    ``about`` passes within ``tolerance`` × target (relative). Every comparison allows a
+    rounding margin of 1e-9 × max(1, |target|).
+    """
+    eps = 1e-9 * max(1.0, abs(target))
+    if comparator == ">=":
+        return value >= target - eps
+    if comparator == ">":
+        return value > target + eps
+    if comparator == "<=":
+        return value <= target + eps
+    if comparator == "<":
+        return value < target - eps
+    if comparator == "about":
+        return abs(value - target) <= tolerance * abs(target) + eps
+    raise ConfigError(f"comparator {comparator!r} is not one of {', '.join(COMPARATORS)}")
+
 
 CAPACITY_COLUMNS: dict[str, tuple[str, ...]] = {
     "beds": (),
@@ -436,12 +454,7 @@ def pack_from_mapping(data: Mapping, *, where: str = "pack", path: Path | None =
         )
         skipped.append(item)
         sources[item.id] = _source(table, here, plan_file)
-    ids = [*circles, *presence, *ratios, *skipped]
-    seen: set[str] = set()
-    for item in ids:
-        if item.id in seen:
-            raise ConfigError(f"{where}: rule id {item.id!r} is used twice; ids must be unique")
-        seen.add(item.id)
+    check_unique_ids([*circles, *presence, *ratios, *skipped], where=where)
     tolerance = float(meta.get("about_tolerance", 0.05))
     if not 0 <= tolerance < 1:
         raise ConfigError(f"{where}: about_tolerance must be within 0..1, got {tolerance}")
@@ -451,9 +464,7 @@ def pack_from_mapping(data: Mapping, *, where: str = "pack", path: Path | None =
     cutoff = access.get("cutoff_min")
     if cutoff is not None and not float(cutoff) > 0:
         raise ConfigError(f"{where}: [access] cutoff_min must be positive")
-    access_mode = str(access.get("mode", "walk"))
-    if access_mode not in MODES:
-        raise ConfigError(f"{where}: [access] mode {access_mode!r} is not one of {MODES}")
+    access_mode = _mode(access, f"{where} [access]")
     return RulePack(
         id=pack_id,
         name_zh=str(meta.get("name_zh", pack_id)),
@@ -497,6 +508,13 @@ def _rule_id(table: Mapping, where: str) -> str:
             f"{where}: id {rule_id!r} must start with a letter and use only letters, digits and _"
         )
     return rule_id
+
+
+def _mode(table: Mapping, where: str) -> str:
+    mode = str(table.get("mode", "walk"))
+    if mode not in MODES:
+        raise ConfigError(f"{where}: mode {mode!r} is not one of {', '.join(MODES)}")
+    return mode
 
 
 def _strings(value: object, where: str, key: str) -> tuple[str, ...]:
@@ -566,9 +584,7 @@ def _presence(table: Mapping, where: str) -> PresenceRule:
     within = table.get("within_min")
     if within is not None and not float(within) > 0:
         raise ConfigError(f"{where} {rule_id}: within_min must be positive")
-    mode = str(table.get("mode", "walk"))
-    if mode not in MODES:
-        raise ConfigError(f"{where} {rule_id}: mode {mode!r} is not one of {', '.join(MODES)}")
+    mode = _mode(table, f"{where} {rule_id}")
     min_count = int(table.get("min_count", 1))
     if min_count < 1:
         raise ConfigError(f"{where} {rule_id}: min_count must be ≥ 1")

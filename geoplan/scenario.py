@@ -229,13 +229,13 @@ def _check_lonlat(fid: str, lon: float, lat: float) -> None:
 def _added_table(
     add: str | Path | FacilityTable | gpd.GeoDataFrame | None, boundary
 ) -> tuple[gpd.GeoDataFrame | None, pd.DataFrame]:
-    """The added facilities (used) and their rejects, from a file, table or GeoDataFrame."""
+    """The added facilities (used, EPSG:4326) and their rejects, from a file, table or frame."""
     if add is None:
         return None, pd.DataFrame()
     if isinstance(add, (str, Path)):
         add = read_facilities(add, boundary=boundary)
     if isinstance(add, FacilityTable):
-        return add.used, add.rejects
+        return add.used.to_crs(4326), add.rejects
     if isinstance(add, gpd.GeoDataFrame):
         missing = [c for c in ("facility_id", "category") if c not in add.columns]
         if missing:
@@ -254,15 +254,17 @@ def _changed_facilities(
     before: RunResult,
     *,
     add: str | Path | FacilityTable | gpd.GeoDataFrame | None,
-    close: Iterable[str],
+    close: tuple[str, ...],
     move: Mapping[str, tuple[float, float]],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
-    """The scenario's facility table, the change list and the rejected added records."""
+    """The scenario's facility table, the change list and the rejected added records.
+
+    ``close`` comes from :func:`parse_ids` (unique, order kept).
+    """
     used = before.facilities.reset_index(drop=True)
     ids = used["facility_id"].astype(str)
     known = set(ids)
-    close = parse_ids(list(close))
-    move = {str(k): (float(v[0]), float(v[1])) for k, v in (move or {}).items()}
+    move = {str(k): (float(v[0]), float(v[1])) for k, v in move.items()}
     rejected_ids = set(before.rejects.get("facility_id", pd.Series(dtype=object)).astype(str))
 
     def unknown_error(what: str, fid: str) -> ConfigError:
@@ -333,7 +335,7 @@ def _changed_facilities(
         dup = added["facility_id"].astype(str)
         if dup.duplicated().any():
             raise ConfigError(f"added facility ids repeat: {sorted(set(dup[dup.duplicated()]))}")
-        after = pd.concat([after, added.to_crs(4326)], ignore_index=True)
+        after = pd.concat([after, added], ignore_index=True)
     if len(add_rejects):
         logger.warning("%d added record(s) rejected (see the scenario's rejects)", len(add_rejects))
     facilities_after = gpd.GeoDataFrame(after, geometry="geometry", crs=4326).reset_index(drop=True)
@@ -347,7 +349,7 @@ def _changed_facilities(
         lon0, lat0 = lonlat_before[fid]
         rows.append((fid, names[fid], cats[fid], "move", lon0, lat0, lon, lat))
     if added is not None:
-        for _, row in added.to_crs(4326).iterrows():
+        for _, row in added.iterrows():
             g = row.geometry
             rows.append(
                 (
@@ -398,6 +400,13 @@ def _moved_m(changes: pd.DataFrame, crs) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the scenario
+
+
+def _run(project: Project | RunResult | str | Path) -> RunResult:
+    """A run already at hand, or the project (file) computed now."""
+    if isinstance(project, RunResult):
+        return project
+    return compute_project(project if isinstance(project, Project) else load_project(project))
 
 
 def demand_frame(result: RunResult) -> gpd.GeoDataFrame:
@@ -458,10 +467,7 @@ def run_scenario(
     name_zh, name_en : str
         A name for the scenario (summary and map title).
     """
-    if isinstance(project, RunResult):
-        before = project
-    else:
-        before = compute_project(project if isinstance(project, Project) else load_project(project))
+    before = _run(project)
     move = dict(move or {})
     close = parse_ids(list(close))
     if not close and not move and add is None:
@@ -472,7 +478,9 @@ def run_scenario(
     after = recompute_coverage(before, facilities_after)
     points = _compare_points(before, after)
     by_unit = _compare_units(before, after, points)
-    summary = _summary(before, points, changes, rejects, facilities_after, (name_zh, name_en))
+    summary = _summary(
+        before, after, points, changes, rejects, facilities_after, (name_zh, name_en)
+    )
     return ScenarioResult(
         before, after, facilities_after, changes, points, by_unit, summary, rejects
     )
@@ -525,36 +533,35 @@ def _compare_units(before: RunResult, after: Coverage, points: pd.DataFrame) -> 
     return out
 
 
-def _share(part: float, whole: float) -> float:
-    return part / whole if whole > 0 else float("nan")
+def _state(row: Mapping) -> dict:
+    """A row of :meth:`Coverage.summary` as the scenario summary's before/after entry."""
+    return {
+        "population_covered": row["population_covered"],
+        "share": row["share_covered"],
+        "met": row["met"],
+    }
 
 
-def _summary(before, points, changes, rejects, facilities_after, names) -> dict:
+def _summary(before, after, points, changes, rejects, facilities_after, names) -> dict:
     project = before.project
     population = points["population"].to_numpy()
     total = float(population.sum())
     rules = []
-    for rule in project.rules:
+    for rule, row_b, row_a in zip(
+        project.rules, before.coverage.summary(), after.summary(), strict=True
+    ):
         r = rule.id
-        cov_b = float(population[points[f"{r}_covered_before"].to_numpy()].sum())
-        cov_a = float(population[points[f"{r}_covered_after"].to_numpy()].sum())
         gained = points[f"{r}_gained"].to_numpy()
         lost = points[f"{r}_lost"].to_numpy()
-        target = rule.target_share
-
-        def state(covered: float, target: float | None = target) -> dict:
-            share = _share(covered, total)
-            met = None if target is None else bool(share >= target - 1e-12)
-            return {"population_covered": covered, "share": share, "met": met}
-
+        b, a = _state(row_b), _state(row_a)
         rules.append(
             {
                 **rule.as_dict(),
-                "before": state(cov_b),
-                "after": state(cov_a),
+                "before": b,
+                "after": a,
                 "change": {
-                    "population_covered": cov_a - cov_b,
-                    "share": _share(cov_a, total) - _share(cov_b, total),
+                    "population_covered": a["population_covered"] - b["population_covered"],
+                    "share": a["share"] - b["share"],
                 },
                 "gained": {
                     "population": float(population[gained].sum()),
@@ -649,10 +656,11 @@ def check_outputs_free(out_dir: str | Path, names: Sequence[str], *, overwrite: 
         )
 
 
-def _lonlat(x: np.ndarray, y: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray]:
+def _lonlat(x, y, crs, *, digits: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Projected ``x``/``y`` in ``crs`` as WGS84 lon/lat rounded to ``digits`` decimals."""
     to = Transformer.from_crs(crs, 4326, always_xy=True)
     lon, lat = to.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    return np.round(lon, 6), np.round(lat, 6)
+    return np.round(np.asarray(lon), digits), np.round(np.asarray(lat), digits)
 
 
 def changed_points_table(result: ScenarioResult) -> pd.DataFrame:
@@ -697,11 +705,7 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path, *, overwrite: bo
         ).to_file(tmp, layer="facility_changes", driver="GPKG")
         moves = changes[changes["action"] == "move"]
         if len(moves):
-            lines = [
-                LineString([(r.lon_before, r.lat_before), (r.lon_after, r.lat_after)])
-                for r in moves.itertuples(index=False)
-            ]
-            gpd.GeoDataFrame(moves, geometry=lines, crs=4326).to_file(
+            gpd.GeoDataFrame(moves, geometry=_move_lines(moves), crs=4326).to_file(
                 tmp, layer="moves", driver="GPKG"
             )
     from . import maps
@@ -921,6 +925,14 @@ def facility_layers(facilities: gpd.GeoDataFrame, *, name_zh: str, name_en: str)
     ]
 
 
+def _move_lines(moves: pd.DataFrame) -> list[LineString]:
+    """Each move as a WGS84 line from its position before to its position after."""
+    return [
+        LineString([(r.lon_before, r.lat_before), (r.lon_after, r.lat_after)])
+        for r in moves.itertuples(index=False)
+    ]
+
+
 def _bearing_deg(changes: pd.DataFrame) -> np.ndarray:
     """Screen bearing (degrees clockwise from north, Web Mercator) of each move."""
     to = Transformer.from_crs(4326, 3857, always_xy=True)
@@ -943,10 +955,7 @@ def change_layers(changes: pd.DataFrame) -> list:
                     for r in moves.itertuples(index=False)
                 ]
             },
-            geometry=[
-                LineString([(r.lon_before, r.lat_before), (r.lon_after, r.lat_after)])
-                for r in moves.itertuples(index=False)
-            ],
+            geometry=_move_lines(moves),
             crs=4326,
         )
         t = 0.72

@@ -27,15 +27,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 
 from . import _io, engine, siting
+from .capacity import travel_times_by_id
 from .coverage import Coverage, column, expand_categories
 from .errors import ConfigError, InputError, InputFileNotFoundError
-from .project import ATTRIBUTION, Project, RunResult, compute_project, load_project
+from .project import ATTRIBUTION, Project, RunResult, load_project
 from .rules import Rule
 from .scenario import (
     _json_safe,
+    _lonlat,
+    _run,
     check_outputs_free,
     difference_layers,
     facility_layers,
@@ -93,25 +95,13 @@ def find_rule(project: Project, rule_id: str) -> Rule:
     raise ConfigError(f"unknown rule id {rule_id!r}; the project's rules are: {known}")
 
 
-def _run(project: Project | RunResult | str | Path) -> RunResult:
-    if isinstance(project, RunResult):
-        return project
-    return compute_project(project if isinstance(project, Project) else load_project(project))
-
-
-def _mode_times(result: RunResult, rule: Rule):
-    """Edge times, usable-edge mask and transposed CSR of the rule's mode."""
+def _mode_times(result: RunResult, mode: str):
+    """Forward and backward edge seconds of ``mode`` and its usable-edge mask."""
     forward_s, backward_s = result.network.edge_times_s(
-        rule.mode, walk_speed_m_per_min=result.project.walk_speed_m_per_min
+        mode, walk_speed_m_per_min=result.project.walk_speed_m_per_min
     )
     usable = engine.mode_edge_mask(forward_s, backward_s)
     return forward_s, backward_s, usable
-
-
-def _lonlat(x, y, crs) -> tuple[np.ndarray, np.ndarray]:
-    to = Transformer.from_crs(crs, 4326, always_xy=True)
-    lon, lat = to.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    return np.round(np.asarray(lon), 7), np.round(np.asarray(lat), 7)
 
 
 def _candidate_frame(ids, source: str, x, y, snap_m, crs) -> gpd.GeoDataFrame:
@@ -172,7 +162,7 @@ def grid_candidates(result: RunResult, rule: Rule, *, spacing_m: float) -> gpd.G
     gx, gy = gx[inside], gy[inside]
     if len(gx) == 0:
         raise ConfigError(f"no {spacing_m:g} m grid cell centre lies inside the boundary")
-    _, _, usable = _mode_times(result, rule)
+    _, _, usable = _mode_times(result, rule.mode)
     snap = engine.snap_points(network, gx, gy, usable=usable)
     lines = np.asarray(network.edges.geometry.values)[snap.edge]
     on_street = shapely.line_interpolate_point(lines, snap.fraction, normalized=True)
@@ -198,7 +188,7 @@ def gap_node_candidates(result: RunResult, rule: Rule) -> gpd.GeoDataFrame:
     uncovered &= points["population"].to_numpy(dtype=float) > 0
     if not uncovered.any():
         raise ConfigError(f"rule {rule.id}: no uncovered residents, so no gap nodes to try")
-    _, _, usable = _mode_times(result, rule)
+    _, _, usable = _mode_times(result, rule.mode)
     network = result.network
     snap = engine.snap_points(
         network,
@@ -226,10 +216,10 @@ def read_candidates(
     Parameters
     ----------
     path : str or Path
-        CSV (UTF-8 or GBK), XLSX, or a vector file (GeoJSON, GPKG, Shapefile …). Tables need
-        lon/lat columns (``lon``/``经度``, ``lat``/``纬度`` …); the id column is
-        ``candidate_id``, ``site_id`` or any facility-id spelling (``编号``, ``id`` …), else
-        ids ``cand-1`` … are made.
+        CSV (UTF-8, GBK or UTF-16, as facility files), XLSX, or a vector file (GeoJSON,
+        GPKG, Shapefile …). Tables need lon/lat columns (``lon``/``经度``, ``lat``/``纬度``
+        …); the id column is ``candidate_id``, ``site_id`` or any facility-id spelling
+        (``编号``, ``id`` …), else ids ``cand-1`` … are made.
     crs : str, optional
         Coordinate system of the lon/lat: ``wgs84`` (default), ``cgcs2000``, ``gcj02`` or
         ``bd09`` (converted to WGS84); for vector files it overrides the layer's label.
@@ -243,17 +233,11 @@ def read_candidates(
         raise InputFileNotFoundError(f"candidate file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
-        raw = path.read_bytes()
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = raw.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise InputError(f"{path.name}: not UTF-8 or GBK text")
         import io
 
+        from .facilities import _decode  # the facility files' decoder: UTF-8, GBK, UTF-16
+
+        text = _decode(path.read_bytes(), path.name, None)
         sep = "\t" if suffix == ".tsv" else ","
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
         geometry = None
@@ -367,7 +351,9 @@ def site_travel_times(
 
     One :func:`geoplan.engine.travel_time_matrix` call over the rule's existing facilities
     and the candidates (snapped exactly as :func:`geoplan.coverage.compute_coverage` snaps
-    facilities). Returns the table, the existing ids and the candidate ids.
+    facilities). Returns the table (ids as categoricals, as
+    :func:`geoplan.capacity.travel_times_by_id` names them), the existing ids and the
+    candidate ids.
     """
     network = result.network
     existing = existing_facilities(result, rule)
@@ -380,7 +366,7 @@ def site_travel_times(
     cand = candidates.geometry.to_crs(network.crs)
     fx = np.concatenate([ex.x.to_numpy(dtype=float), cand.x.to_numpy(dtype=float)])
     fy = np.concatenate([ex.y.to_numpy(dtype=float), cand.y.to_numpy(dtype=float)])
-    forward_s, backward_s, usable = _mode_times(result, rule)
+    forward_s, backward_s, usable = _mode_times(result, rule.mode)
     points = result.coverage.points
     facility_snap = engine.snap_points(network, fx, fy, usable=usable)
     demand_snap = engine.snap_points(
@@ -395,15 +381,7 @@ def site_travel_times(
         cutoff_s=rule.threshold_s,
         access_speed_m_per_min=result.project.walk_speed_m_per_min,
     )
-    ids = np.array([*existing_ids, *candidate_ids], dtype=object)
-    demand_ids = points["demand_id"].to_numpy(dtype=object)
-    table = pd.DataFrame(
-        {
-            "demand_id": demand_ids[matrix["demand"].to_numpy()],
-            "facility_id": ids[matrix["facility"].to_numpy()],
-            "travel_time_s": matrix["travel_time_s"].to_numpy(dtype=float),
-        }
-    )
+    table = travel_times_by_id(matrix, points["demand_id"], [*existing_ids, *candidate_ids])
     return table, existing_ids, candidate_ids
 
 
@@ -524,8 +502,7 @@ def select_sites(
     elif gap_nodes:
         table = gap_node_candidates(run, the_rule)
     elif isinstance(candidates, gpd.GeoDataFrame):
-        missing = [c for c in ("candidate_id",) if c not in candidates]
-        if missing:
+        if "candidate_id" not in candidates.columns:
             raise InputError("candidate GeoDataFrame needs a candidate_id column")
         points = candidates.geometry.to_crs(network.crs)
         table = _candidate_frame(
@@ -543,8 +520,8 @@ def select_sites(
     table, n_excluded = exclude_candidates(table, layers)
     if len(table) == 0:
         raise ConfigError(f"all {n_all} candidates fall inside the exclusion layers")
-    _, _, usable = _mode_times(run, the_rule)
     if np.isnan(table["snap_distance_m"]).any():
+        _, _, usable = _mode_times(run, the_rule.mode)
         snap = engine.snap_points(
             network, table["x"].to_numpy(), table["y"].to_numpy(), usable=usable
         )
@@ -572,7 +549,7 @@ def select_sites(
     table = table.merge(ranked, on="candidate_id", how="left")
     table = table.sort_values("rank", kind="stable").reset_index(drop=True)
     table["selected"] = table["candidate_id"].isin(chosen)
-    table["lon"], table["lat"] = _lonlat(table["x"], table["y"], network.crs)
+    table["lon"], table["lat"] = _lonlat(table["x"], table["y"], network.crs, digits=7)
     table = gpd.GeoDataFrame(table, geometry="geometry", crs=network.crs)
     after = _after_coverage(run, the_rule, table[table["selected"]])
     summary = _sites_summary(
@@ -940,8 +917,7 @@ def catchments(
         )
     network = run.network
     walk = run.project.walk_speed_m_per_min
-    forward_s, backward_s = network.edge_times_s(mode, walk_speed_m_per_min=walk)
-    usable = engine.mode_edge_mask(forward_s, backward_s)
+    forward_s, backward_s, usable = _mode_times(run, mode)
     base = engine.transposed_street_csr(network, forward_s, backward_s)
     xy = tier_table.geometry.to_crs(network.crs)
     fac_snap = engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=usable)
@@ -956,13 +932,7 @@ def catchments(
         access_speed_m_per_min=walk,
         base=base,
     )
-    between = pd.DataFrame(
-        {
-            "from_id": ids[matrix["demand"].to_numpy()],
-            "to_id": ids[matrix["facility"].to_numpy()],
-            "travel_time_s": matrix["travel_time_s"].to_numpy(dtype=float),
-        }
-    )
+    between = travel_times_by_id(matrix, ids, ids)  # from a facility (demand_id) to a hub
     points = run.coverage.points
     dem_snap = engine.snap_points(
         network, points["x"].to_numpy(), points["y"].to_numpy(), usable=usable
@@ -1036,24 +1006,24 @@ def catchments(
 def _hub_areas(facilities: gpd.GeoDataFrame, points: pd.DataFrame, crs) -> gpd.GeoDataFrame:
     """Per hub: the convex hull of its facilities and demand points (display only)."""
     fac_xy = facilities.geometry.to_crs(crs)
+    fac_coords = np.column_stack([fac_xy.x.to_numpy(), fac_xy.y.to_numpy()])
+    pt_coords = np.column_stack([points["x"].to_numpy(), points["y"].to_numpy()])
+    fac_hub = facilities["hub_id"].astype(str).to_numpy()
+    pt_hub = points["hub_id"].astype(str).to_numpy()
+    population = points["population"].to_numpy()
     names = dict(zip(facilities["facility_id"].astype(str), facilities["name"], strict=True))
     rows = []
     for hub in facilities.loc[facilities["is_hub"], "facility_id"].astype(str):
-        mine = facilities["hub_id"].astype(str).to_numpy() == hub
-        pts = points["hub_id"].astype(str).to_numpy() == hub
-        coords = np.concatenate(
-            [
-                np.column_stack([fac_xy.x.to_numpy()[mine], fac_xy.y.to_numpy()[mine]]),
-                np.column_stack([points["x"].to_numpy()[pts], points["y"].to_numpy()[pts]]),
-            ]
-        )
+        mine = fac_hub == hub
+        pts = pt_hub == hub
+        coords = np.concatenate([fac_coords[mine], pt_coords[pts]])
         hull = shapely.multipoints(coords).convex_hull.buffer(30.0)
         rows.append(
             {
                 "hub_id": hub,
                 "name": names.get(hub, hub),
                 "facilities": int(mine.sum()),
-                "population": float(points["population"].to_numpy()[pts].sum()),
+                "population": float(population[pts].sum()),
                 "geometry": hull,
             }
         )
@@ -1167,7 +1137,7 @@ def write_catchments(result: Catchments, out_dir: str | Path, *, overwrite: bool
     fac_table["lon"], fac_table["lat"] = fac.geometry.x.round(7), fac.geometry.y.round(7)
     _io.write_csv(fac_table, out_dir / "catchment_facilities.csv")
     points = result.points.copy()
-    points["lon"], points["lat"] = _lonlat(points["x"], points["y"], crs)
+    points["lon"], points["lat"] = _lonlat(points["x"], points["y"], crs, digits=7)
     _io.write_csv(points.drop(columns=["x", "y"]), out_dir / "catchment_points.csv")
     with _io.atomic_path(out_dir / "catchments.gpkg") as tmp:
         result.areas.to_crs(4326).to_file(tmp, layer="catchments", driver="GPKG")

@@ -550,7 +550,8 @@ def sub_centres(
     hubs_allowed = (
         tuple(ids.tolist()) if candidates is None else _id_tuple(candidates, "candidates")
     )
-    outside = [c for c in hubs_allowed if c not in set(ids.tolist())]
+    in_tier = set(ids.tolist())
+    outside = [c for c in hubs_allowed if c not in in_tier]
     if outside:
         raise ConfigError(f"hub candidates not in weights: {_examples(outside)}")
     if (
@@ -617,6 +618,17 @@ class _Table:
         return len(self.candidates)
 
     @property
+    def n_facilities(self) -> int:
+        """Existing facilities and candidates: the range of ``col``."""
+        return self.n_existing + self.n_candidates
+
+    def facility_ids(self) -> np.ndarray:
+        """Ids by facility position (``col``), as an object array."""
+        ids = np.empty(self.n_facilities, dtype=object)
+        ids[:] = [*self.existing, *self.candidates]
+        return ids
+
+    @property
     def total_population(self) -> float:
         return float(self.population.sum())
 
@@ -661,8 +673,7 @@ def _id_tuple(values: Iterable[Hashable], name: str) -> tuple:
     """Ids as a tuple without duplicates (first kept); a bare string is an error."""
     if isinstance(values, (str, bytes)):
         raise ConfigError(f"{name} must be a list of facility ids, not the string {values!r}")
-    out = tuple(dict.fromkeys(_plain(v) for v in values))
-    return out
+    return tuple(dict.fromkeys(_plain(v) for v in values))
 
 
 def _plain(value: Any) -> Any:
@@ -1121,7 +1132,7 @@ def _nearest_assignment(
 
     Returns the assignment table, weighted seconds, persons served and the penalty part.
     """
-    open_ = np.zeros(table.n_existing + table.n_candidates, dtype=bool)
+    open_ = np.zeros(table.n_facilities, dtype=bool)
     open_[: table.n_existing] = True
     open_[table.n_existing + np.asarray(chosen, dtype=np.int64)] = True
     sel = open_[table.col]
@@ -1134,12 +1145,10 @@ def _nearest_assignment(
     first[1:] = r[1:] != r[:-1]
     r, c, t = r[first], c[first], t[first]
     pop = table.population
-    facilities = np.empty(table.n_existing + table.n_candidates, dtype=object)
-    facilities[:] = [*table.existing, *table.candidates]
     assignment = pd.DataFrame(
         {
             "demand_id": table.demand_ids.to_numpy()[r],
-            "facility_id": facilities[c],
+            "facility_id": table.facility_ids()[c],
             "share": np.ones(len(r)),
             "population": pop[r],
             "travel_time_s": t,
@@ -1177,15 +1186,14 @@ def _capacitated(
     """
     cover = cutoff_s is not None
     pop = table.population
-    cap = _capacities(capacity, (*table.existing, *table.candidates))
+    cap = _capacities(capacity, table.facility_ids())
     sel = pop[table.row] > 0
     if cover:
         sel &= table.time_s <= cutoff_s
     r, c, t = table.row[sel], table.col[sel], table.time_s[sel]
     used, local = np.unique(r, return_inverse=True)
     local = local.reshape(-1)
-    n_fac = table.n_existing + table.n_candidates
-    pairs = sp.csr_array((t, (local, c)), shape=(len(used), n_fac))
+    pairs = sp.csr_array((t, (local, c)), shape=(len(used), table.n_facilities))
     pairs.sort_indices()
     key = (
         pairs
@@ -1218,12 +1226,10 @@ def _capacitated(
     pos, col = spread["pos"].to_numpy(), spread["col"].to_numpy()
     time_s = _pair_time(table, pos, col)
     assigned = pop[pos] * spread["share"].to_numpy()
-    facilities = np.empty(n_fac, dtype=object)
-    facilities[:] = [*table.existing, *table.candidates]
     assignment = pd.DataFrame(
         {
             "demand_id": table.demand_ids.to_numpy()[pos],
-            "facility_id": facilities[col],
+            "facility_id": table.facility_ids()[col],
             "share": spread["share"].to_numpy(),
             "population": assigned,
             "travel_time_s": time_s,
@@ -1343,7 +1349,7 @@ def _rows(rows: np.ndarray, cols: np.ndarray, values, n_rows: int, n_cols: int) 
 
 def _pair_time(table: _Table, pos: np.ndarray, col: np.ndarray) -> np.ndarray:
     """Table time of (demand position, facility position) pairs that are in the table."""
-    n_fac = table.n_existing + table.n_candidates
+    n_fac = table.n_facilities
     keys = table.row * n_fac + table.col  # sorted: the table is sorted by row, then col
     return table.time_s[np.searchsorted(keys, pos.astype(np.int64) * n_fac + col)]
 
@@ -1352,7 +1358,7 @@ def _sort_key(values: pd.Series) -> pd.Series:
     return values.map(str)
 
 
-def _capacities(capacity: pd.Series, facilities: tuple) -> np.ndarray:
+def _capacities(capacity: pd.Series, facilities: np.ndarray) -> np.ndarray:
     if not isinstance(capacity, pd.Series):
         raise ConfigError("capacity must be a pandas Series of persons by facility id")
     missing = [f for f in facilities if f not in capacity.index]

@@ -12,31 +12,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 
 import pandas as pd
+from _bench import WUHAN, timed
 
 from geoplan._paths import shared_path
 from geoplan.network import read_network
 
 NETWORKS = (
-    "osm/wuhan_fua_osm_streets.parquet",
+    WUHAN,
     "osm/huangshi_tuanchengshan_all_2022.graphml",
     "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml",
     "osm/andorra_ad.osm.pbf",
     "osm/beijing_bupt_haidian_cn.osm.bz2",
 )
-
-
-def timed(fn, repeats: int):
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
 
 
 def main() -> None:

@@ -17,33 +17,15 @@ Stages timed (median of ``--repeats`` runs each, in this one process): snapping 
 from __future__ import annotations
 
 import argparse
-import resource
-import statistics
-import time
 
 import numpy as np
 import pandas as pd
+from _bench import WUHAN, peak_mb, timed
 
 from geoplan import engine
 from geoplan._paths import shared_path
 from geoplan.capacity import travel_times_by_id, two_step_fca
 from geoplan.network import read_network
-
-
-def timed(fn, repeats: int):
-    """Median seconds of ``repeats`` calls and the last result."""
-    seconds = []
-    result = None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
-
-
-def peak_mb() -> float:
-    """Peak resident memory of this process so far (MB; Linux reports KB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main() -> None:
@@ -56,9 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     cutoff_s = args.cutoff_min * 60.0
 
-    load_s, network = timed(
-        lambda: read_network(shared_path("osm/wuhan_fua_osm_streets.parquet")), 1
-    )
+    load_s, network = timed(lambda: read_network(shared_path(WUHAN)), 1)
     print(f"network: {network!r}, loaded in {load_s:.2f} s")
     print(
         f"SYNTHETIC placements on the real network: {args.facilities:,} facilities and "

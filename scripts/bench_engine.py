@@ -29,8 +29,6 @@ Three tables:
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import geopandas as gpd
 import networkx as nx
@@ -38,6 +36,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
+from _bench import WUHAN, timed
 from scipy.sparse.csgraph import dijkstra
 
 from geoplan import engine
@@ -45,16 +44,6 @@ from geoplan._paths import shared_path
 from geoplan.network import Network, read_network
 
 WALK_15_MIN_S = 900.0
-
-
-def timed(fn, repeats: int):
-    """Median seconds of ``repeats`` calls and the last result."""
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
 
 
 def main() -> None:
@@ -67,9 +56,7 @@ def main() -> None:
     parser.add_argument("--tiles", default="3x4", help="rows x columns of the large graph")
     args = parser.parse_args()
 
-    load_s, network = timed(
-        lambda: read_network(shared_path("osm/wuhan_fua_osm_streets.parquet"), cache=False), 1
-    )
+    load_s, network = timed(lambda: read_network(shared_path(WUHAN), cache=False), 1)
     rng = np.random.default_rng(args.seed)
     print(
         f"Wuhan FUA walk network: {len(network.nodes):,} nodes, {len(network.edges):,} edges "

@@ -32,11 +32,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from _bench import WUHAN, peak_mb
 from pyproj import Transformer
 
 from geoplan._paths import shared_path
 
-NETWORK = "osm/wuhan_fua_osm_streets.parquet"
 MEDICAL_TYPES = ("社区卫生服务中心", "社区卫生服务站", "综合医院", "诊所", "村卫生室")
 FITNESS_TYPES = ("全民健身中心", "健身广场", "健身路径", "体育馆", "社区多功能运动场")
 STAGES = ("load", "snap+engine", "coverage", "gaps", "write", "map")
@@ -96,7 +96,7 @@ threshold_min = 15
 
 def write_inputs(folder: Path, n_points: int, n_facilities: int, seed: int) -> Path:
     """Synthetic demand (GeoParquet) and facilities (CSV) on the real network; the TOML."""
-    network_path = shared_path(NETWORK)
+    network_path = shared_path(WUHAN)
     edges = gpd.read_parquet(network_path)
     crs = edges.crs
     rng = np.random.default_rng(seed)
@@ -148,7 +148,6 @@ def write_inputs(folder: Path, n_points: int, n_facilities: int, seed: int) -> P
 
 def child(project: str, out: str, profile: bool) -> None:
     """One run in this process; prints wall seconds and per-stage peaks as JSON (last line)."""
-    import resource
     from contextlib import contextmanager
 
     from geoplan import project as project_module
@@ -161,7 +160,7 @@ def child(project: str, out: str, profile: bool) -> None:
     def stage(self, name):  # the process's peak resident memory when each stage ends
         with original(self, name):
             yield
-        peak_after_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_after_mb[name] = peak_mb()
 
     project_module.Stages.stage = stage
     start = time.perf_counter()

@@ -13,25 +13,14 @@ synthetic population per demand point (gamma distributed, mean 50). Timings are 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import pandas as pd
+from _bench import WUHAN, timed
 
 from geoplan import engine, siting
 from geoplan._paths import shared_path
 from geoplan.network import read_network
-
-
-def timed(fn, repeats: int):
-    """Median seconds of ``repeats`` calls and the last result."""
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
 
 
 def place(network, usable: np.ndarray, n: int, rng: np.random.Generator) -> engine.Snap:
@@ -53,9 +42,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261124)
     args = parser.parse_args()
 
-    load_s, network = timed(
-        lambda: read_network(shared_path("osm/wuhan_fua_osm_streets.parquet")), 1
-    )
+    load_s, network = timed(lambda: read_network(shared_path(WUHAN)), 1)
     forward_s, backward_s = network.edge_times_s("walk")
     usable = engine.mode_edge_mask(forward_s, backward_s)
     area = "the whole network"

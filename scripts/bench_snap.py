@@ -24,27 +24,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import numpy as np
 import shapely
+from _bench import WUHAN, timed
 from bench_engine import tiled
 from scipy.spatial import cKDTree
 
 from geoplan import engine
 from geoplan._paths import shared_path
 from geoplan.network import read_network
-
-
-def timed(fn, repeats: int):
-    """Median seconds of ``repeats`` calls and the last result."""
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
 
 
 def strtree_snap(network, x, y):
@@ -104,7 +93,7 @@ def point_sets(network, n: int, rng) -> dict[str, tuple[np.ndarray, np.ndarray]]
     return {"uniform in bbox": uniform, "near streets (≤100 m)": near}
 
 
-def bench(network, label: str, n: int, rng, repeats: int, *, before: bool = True) -> None:
+def bench(network, label: str, n: int, rng, repeats: int) -> None:
     print(
         f"\n[{label}] {len(network.nodes):,} nodes, {len(network.edges):,} edges; "
         f"{n:,} points; medians of {repeats} runs; load average {os.getloadavg()[0]:.1f} "
@@ -119,10 +108,9 @@ def bench(network, label: str, n: int, rng, repeats: int, *, before: bool = True
             ("geoplan exact k-d snap, cold (index built)", cold_s, ""),
             ("geoplan exact k-d snap, warm (index cached)", warm_s, ""),
         ]
-        if before:
-            before_s, old = timed(lambda x=x, y=y: strtree_snap(network, x, y), repeats)
-            check(network, exact, old, x, y)
-            rows.insert(0, ("before: STRtree nearest + line_locate_point", before_s, "exact"))
+        before_s, old = timed(lambda x=x, y=y: strtree_snap(network, x, y), repeats)
+        check(network, exact, old, x, y)
+        rows.insert(0, ("before: STRtree nearest + line_locate_point", before_s, "exact"))
         approx_s, (a_edge, a_dist) = timed(
             lambda x=x, y=y: approximate_snap(tree_edge, x, y), repeats
         )
@@ -166,7 +154,7 @@ def main() -> None:
     parser.add_argument("--no-large", action="store_true", help="skip the ~1M-node graph")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    network = read_network(shared_path("osm/wuhan_fua_osm_streets.parquet"))
+    network = read_network(shared_path(WUHAN))
     bench(network, "Wuhan FUA (real network)", args.points, rng, args.repeats)
     if not args.no_large:
         large = tiled(network)
@@ -176,7 +164,6 @@ def main() -> None:
             args.points,
             rng,
             args.repeats,
-            before=True,
         )
 
 

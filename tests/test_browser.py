@@ -21,15 +21,16 @@ from geoplan.project import load_project, run_project
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo" / "tuanchengshan.toml"
 
-# Payloads that would set a global or open a dialog if any of them were parsed as HTML/JS.
+# Payloads that would set a global or open a dialog if any of them were parsed as HTML/JS;
+# the Jinja ones would show "42" (or vanish) if a rendered page were compiled as a template.
 HOSTILE_NAMES = (
     '<img src=x onerror="window.gpPwned=1;alert(1)">',
     "</script><script>window.gpPwned=2;alert(2)</script>",
 )
-HOSTILE_ADDRESS = '"><svg onload="window.gpPwned=3;alert(3)">'
+HOSTILE_ADDRESS = '"><svg onload="window.gpPwned=3;alert(3)">{{ 6*7 }}{# gp #}'
 HOSTILE_AREA = {
-    "zh": "团城山<b id=gp-injected>街道</b>",
-    "en": "Tuancheng<b id=gp-injected>shan</b>",
+    "zh": "团城山<b id=gp-injected>街道</b>{{ 6*7 }}",
+    "en": "Tuancheng<b id=gp-injected>shan</b>{% if 1 %}{{ 6*7 }}{% endif %}",
 }
 
 LAYERS_JS = """() => Object.entries(window.gpLayers).map(([key, layer]) => ({

@@ -333,6 +333,18 @@ def test_capacity_ratios_by_hand(two_units):
     assert "beds" not in per_10k and "nurses_per_doctor" not in per_10k
 
 
+def test_capacity_ratios_without_facilities(two_units):
+    """No facility at all: sums 0, ratios per resident 0 and 医护比 undefined (plan checks)."""
+    empty = gpd.GeoDataFrame(
+        {"facility_id": [], "doctors": [], "nurses": []}, geometry=[], crs="EPSG:32650"
+    )
+    table = capacity_ratios(empty, two_units, per=10_000)
+    assert table["n_facilities"].tolist() == [0, 0]
+    assert table["doctors"].tolist() == [0.0, 0.0] and table["nurses_missing"].tolist() == [0, 0]
+    assert table["doctors_per_10000"].tolist() == [0.0, 0.0]
+    assert table["nurses_per_doctor"].isna().all()
+
+
 def test_capacity_ratios_needs_a_capacity_column(two_units):
     facilities = gpd.GeoDataFrame({"facility_id": ["a"]}, geometry=[Point(1, 1)], crs="EPSG:32650")
     with pytest.raises(InputError, match="none of the capacity columns"):
@@ -359,6 +371,17 @@ def test_access_by_unit_by_hand():
         access_by_unit(access.replace(0.0, np.nan), demand, unit_of)
     with pytest.raises(InputError, match="unit_of lacks 1"):
         access_by_unit(access, demand, unit_of.drop("e"))
+    # Series in another order are aligned by id, not by position.
+    shuffled = access_by_unit(
+        access.iloc[::-1], demand, unit_of.loc[["c", "e", "a", "d", "b"]].rename("unit_name")
+    )
+    pd.testing.assert_frame_equal(shuffled, table)
+    with pytest.raises(InputError, match=r"access lacks 2 demand ids \(b, d\)"):
+        access_by_unit(access.drop(["b", "d"]), demand, unit_of)
+    with pytest.raises(InputError, match="access index has duplicate ids: a"):
+        access_by_unit(pd.concat([access, access.loc[["a"]]]), demand, unit_of)
+    with pytest.raises(InputError, match="unit_of must be a pandas Series"):
+        access_by_unit(access, demand, unit_of.to_dict())
 
 
 def test_module_exports():

@@ -179,4 +179,5 @@ def test_without_cjk_font_charts_use_english_and_drawable_labels(demo, monkeypat
     for text in _texts(figure):
         _, codepoints = _resolved(text)
         assert all(ord(c) in codepoints for c in text.get_text() if not c.isspace())
-    charts.png_bytes(figure)  # any missing glyph would warn, and warnings are errors here
+    # any missing glyph would warn, and warnings are errors here
+    assert charts.png_bytes(figure).startswith(b"\x89PNG")

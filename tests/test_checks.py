@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 import shapely
 
+from geoplan import engine
 from geoplan._paths import shared_path
+from geoplan.capacity import travel_times_by_id, two_step_fca
 from geoplan.checks import (
     ALL_UNITS,
     CHECK_COLUMNS,
@@ -29,11 +31,12 @@ from geoplan.checks import (
     truthy,
 )
 from geoplan.cli import main
+from geoplan.coverage import expand_categories
 from geoplan.demand import boundary_from_graphml
 from geoplan.errors import ConfigError
 from geoplan.facilities import read_facilities
 from geoplan.project import DEMO_PROJECT, compute_project, load_project
-from geoplan.rules import load_pack
+from geoplan.rules import load_pack, pack_from_mapping
 from geoplan.schema import GROUPS
 
 DRIVE_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
@@ -107,6 +110,7 @@ def test_demo_check_writes_the_files(demo_out):
     medical = rows.loc["medical_15"]
     assert medical["unit_name"] == "团城山街道"
     assert medical["status"] in ("met", "not met")
+    assert medical["status"] == ("met" if medical["value"] >= 100 else "not met")
     assert medical["mode"] == "walk" and medical["threshold_min"] == 15
     assert medical["target"] == 100
     assert medical["source"].startswith("leshan_shizhong_2021-2025_draft.txt:44")
@@ -136,6 +140,11 @@ def test_demo_check_writes_the_files(demo_out):
         needed = max(0.0, target * population / 1000 - health[column].sum())
         assert row["shortfall"] == pytest.approx(needed, abs=0.1)
         assert row["access_2sfca"] > 0
+        # 2SFCA conserves supply: every facility has residents in reach, so the mean access
+        # × residents is the whole supply (the rounding of the value to 1e-4 aside).
+        assert row["access_2sfca"] * population / 1000 == pytest.approx(
+            health[column].sum(), rel=1e-3
+        )
 
     # what the inputs cannot support is said plainly
     for rule_id, words in (
@@ -175,6 +184,8 @@ def test_demo_indicators(demo_out):
     share = by_name.loc["居民15分钟到达医疗卫生机构的比例"]
     assert share["current"] == pytest.approx(checks.loc["medical_15", "value"], abs=1e-3)
     assert share["status"] in ("met", "not met")
+    assert share["threshold"] == 100
+    assert share["status"] == ("met" if share["current"] >= 100 else "not met")
     assert by_name.loc["中医15分钟可及圈", "status"] == "not computable from the inputs"
     assert "中医馆" in by_name.loc["中医15分钟可及圈", "missing"]
     assert by_name.loc["孕产妇死亡率", "status"] == "not computable from the inputs"
@@ -363,3 +374,81 @@ def test_enriched_other_packs(enriched):
     fitness = _rows(xiangqiao, "fitness_15")
     assert fitness.loc[ALL_UNITS, "target"] == 100
     assert _rows(xiangqiao, "sports_area_per_capita")["status"].tolist() == ["not computable"]
+
+
+def test_enriched_access_2sfca_equals_2sfca_of_the_ratios_own_facilities(leshan, enriched):
+    """The supplement's shared travel-time matrix gives what a matrix of only the ratio's
+    facilities (health facilities reporting doctors) gives, per unit."""
+    run = leshan.run
+    network, points, used = run.network, run.coverage.points, run.facilities
+    walk = enriched.walk_speed_m_per_min
+    health = expand_categories(("medical", "ems", "public_health"))
+    supply = used[used["category"].isin(health) & used["doctors"].notna()]
+    assert 0 < len(supply) < len(used)  # the fitness centre is left out
+    forward_s, backward_s = network.edge_times_s("walk", walk_speed_m_per_min=walk)
+    usable = engine.mode_edge_mask(forward_s, backward_s)
+    xy = supply.geometry.to_crs(network.crs)
+    matrix = engine.travel_time_matrix(
+        network,
+        forward_s,
+        backward_s,
+        engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=usable),
+        engine.snap_points(network, points["x"].to_numpy(), points["y"].to_numpy(), usable=usable),
+        cutoff_s=15 * 60.0,  # the pack's first circle: 15 minutes' walk
+        access_speed_m_per_min=walk,
+    )
+    ids = supply["facility_id"].to_numpy()
+    demand = pd.Series(points["population"].to_numpy(), index=points["demand_id"].to_numpy())
+    doctors = pd.Series(supply["doctors"].to_numpy(), index=ids)
+    access = two_step_fca(
+        travel_times_by_id(matrix, demand.index, ids), doctors, demand, cutoff_s=900.0
+    ).to_numpy()
+    rows = _rows(leshan, "doctors_per_1000")
+    for unit in ("东片", "西片"):
+        inside = (points["unit_name"] == unit).to_numpy()
+        expected = np.average(access[inside], weights=demand.to_numpy()[inside]) * 1000
+        assert expected > 0
+        assert rows.loc[unit, "access_2sfca"] == pytest.approx(expected, abs=1e-4)
+    population = leshan.summary["project"]["population_in_units"]
+    assert rows.loc[ALL_UNITS, "access_2sfca"] * population / 1000 == pytest.approx(
+        doctors.sum(), rel=1e-3
+    )
+
+
+def test_ratios_per_million(enriched):
+    """``per`` of a million (the column label of capacity_ratios is 'per_1000000')."""
+    source = {"file": "x.txt", "line": 1, "quote": "q"}
+    pack = pack_from_mapping(
+        {
+            "pack": {"id": "million"},
+            "ratios": [
+                {
+                    "id": "beds_per_million",
+                    "numerator": "beds",
+                    "target": 1000,
+                    "per": 1_000_000,
+                    "kind": "预期性",
+                    "source": source,
+                },
+                {
+                    "id": "nurses_per_doctor_million",
+                    "numerator": "nurses",
+                    "denominator": "doctors",
+                    "target": 1,
+                    "per": 1_000_000,
+                    "kind": "预期性",
+                    "source": source,
+                },
+            ],
+        }
+    )
+    result = compute_checks(enriched, pack)
+    run_units = result.run.by_unit.set_index("unit_name")["population"]
+    beds = _rows(result, "beds_per_million")
+    assert beds.loc["东片", "value"] == pytest.approx(30 / run_units["东片"] * 1e6, 1e-6)
+    assert beds.loc["西片", "value"] == 0
+    assert beds.loc["东片", "value_unit"] == "per 1,000,000 residents"
+    nurses = _rows(result, "nurses_per_doctor_million")  # east 19 / 16, west 5 / 4
+    assert nurses.loc["东片", "value"] == pytest.approx(19 / 16 * 1e6)
+    assert nurses.loc[ALL_UNITS, "value"] == pytest.approx(24 / 20 * 1e6)
+    assert (nurses["status"] == "met").all()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from geoplan.cli import main
-from geoplan.project import OUTPUT_FILES
+from geoplan.engine import DEFAULT_WALK_SPEED_M_PER_MIN
+from geoplan.project import OUTPUT_FILES, STAGES
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +83,16 @@ def test_run_record_has_hashes_versions_and_timings(demo_out):
     record = json.loads((demo_out / "run.json").read_text(encoding="utf-8"))
     assert all(len(v["sha256"]) == 64 for v in record["inputs"].values())
     assert set(record["inputs"]) >= {"network", "demand", "facilities", "boundary"}
+    for entry in record["inputs"].values():  # the SHA-256 of the file's bytes
+        assert entry["sha256"] == hashlib.sha256(Path(entry["path"]).read_bytes()).hexdigest()
     assert record["versions"]["scipy"]
     assert record["stage_timings_s"]["snap+engine"] >= 0
+    assert list(record["stage_timings_s"]) == list(STAGES)
+    # the demo's [facilities] max_snap_m and [gaps] table, as the run used them
+    parameters = record["parameters"]
+    assert parameters["facilities_max_snap_m"] == 500.0
+    assert parameters["gap_cell_m"] == 500.0 and parameters["gap_merge_contiguous"] is False
+    assert parameters["walk_speed_m_per_min"] == 70.0
 
 
 def test_refuses_to_overwrite(demo_out, capsys):
@@ -112,6 +123,8 @@ def test_bad_project_names_the_key(tmp_path, capsys):
 
 def test_usage_error_exits_2(capsys):
     assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: geoplan run") and "required: project" in err
 
 
 def test_traveltimes_command_keeps_the_inputs_ids(tmp_path, capsys):
@@ -142,3 +155,7 @@ def test_traveltimes_command_keeps_the_inputs_ids(tmp_path, capsys):
     assert table["travel_time_s"].iloc[0] < 60
     assert main(args) == 1  # exists: refuses without --overwrite
     assert "--overwrite" in capsys.readouterr().err
+    # the default walking speed is the engine's: half of it doubles every time
+    assert main([*args, "--overwrite", "--walk-speed", str(DEFAULT_WALK_SPEED_M_PER_MIN / 2)]) == 0
+    slow = pd.read_csv(out, encoding="utf-8-sig")
+    assert slow["travel_time_s"].to_numpy() == pytest.approx(2 * table["travel_time_s"].to_numpy())

@@ -138,6 +138,26 @@ def test_nearest_table_joins_back_by_id(line_network, facilities, demand):
     np.testing.assert_allclose(table["travel_time_s"], [300, 600, 0])
 
 
+def test_access_legs_off_the_street_by_hand(line_network, facilities):
+    # F 30 m and G 40 m off the street's ends; P 40 m off it at x = 300, Q on it at x = 1000.
+    # At 1 m/s: P→F 40 + 300 + 30 = 370 s (→G 980 s), Q→G 200 + 40 = 240 s (→F 1030 s)
+    off = facilities.set_geometry([Point(0, 30), Point(1200, -40)], crs=CRS)
+    demand = gpd.GeoDataFrame(
+        {"demand_id": ["P", "Q"], "population": [1.0, 2.0]},
+        geometry=[Point(300, 40), Point(1000, 0)],
+        crs=CRS,
+    )
+    table = nearest_table(line_network, off, demand, mode="walk", walk_speed_m_per_min=60)
+    assert list(table["facility_id"]) == ["F", "G"]
+    np.testing.assert_allclose(table["travel_time_s"], [370, 240])
+    np.testing.assert_allclose(table["demand_snap_m"], [40, 0])
+    np.testing.assert_allclose(table["facility_snap_m"], [30, 40])  # the chosen facility's leg
+    cov = compute_coverage(line_network, off, demand, [rule(10)], walk_speed_m_per_min=60)
+    np.testing.assert_allclose(cov.points["snap_distance_m"], [40, 0])
+    np.testing.assert_allclose(cov.points["r_time_s"], [370, 1030])  # medical: F only
+    assert list(cov.points["r_covered"]) == [True, False]
+
+
 def test_gaps_rank_uncovered_cells_by_population():
     points = pd.DataFrame(
         {

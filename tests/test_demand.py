@@ -461,6 +461,24 @@ def test_read_demand_dispatches_by_suffix_and_geometry(tmp_path):
     assert read_demand(tmp_path / "lines.gpkg")["population"].sum() == 3.0
     with pytest.raises(InputError, match="group"):
         read_demand(DATA / "lines_cells_conflict.geojson", group_column="cell_id")
+    points = gpd.GeoDataFrame(
+        {"id": ["a", "b"], "pop": [4.0, 6.5]},
+        geometry=[shapely.Point(500000, 3350000), shapely.Point(500100, 3350000)],
+        crs="EPSG:32650",
+    )
+    points.to_file(tmp_path / "points.gpkg")
+    out = read_demand(tmp_path / "points.gpkg")
+    assert out["demand_id"].tolist() == ["a", "b"]
+    assert out["population"].tolist() == [4.0, 6.5]
+    assert out.crs.to_epsg() == 32650
+    # a Parquet table without geometry: points from its coordinate columns
+    pd.DataFrame({"lon": [114.9, 115.0], "lat": [30.2, 30.3], "人口": [3.0, 5.0]}).to_parquet(
+        tmp_path / "table.parquet"
+    )
+    table = read_demand(tmp_path / "table.parquet")
+    assert table["population"].tolist() == [3.0, 5.0]
+    assert table.crs.to_epsg() == 4326
+    assert (table.geometry.iloc[1].x, table.geometry.iloc[1].y) == (115.0, 30.3)
     (tmp_path / "x.dat").write_text("?", "utf-8")
     with pytest.raises(InputError, match="unknown demand file type"):
         read_demand(tmp_path / "x.dat")
@@ -469,14 +487,12 @@ def test_read_demand_dispatches_by_suffix_and_geometry(tmp_path):
 
 
 def test_lines_spread_population_evenly_by_spacing():
-    import geopandas as gpd
-    from shapely.geometry import LineString
-
-    from geoplan.demand import demand_from_lines
-
     lines = gpd.GeoDataFrame(
         {"demand_id": ["a", "b"], "population": [300.0, 10.0]},
-        geometry=[LineString([(0, 0), (250, 0)]), LineString([(0, 10), (40, 10)])],
+        geometry=[
+            shapely.LineString([(0, 0), (250, 0)]),
+            shapely.LineString([(0, 10), (40, 10)]),
+        ],
         crs=32650,
     )
     out = demand_from_lines(lines, spacing_m=100)

@@ -69,6 +69,11 @@ def test_snap_skips_edges_the_mode_cannot_use(tiny):
     usable = np.array([True, False, True, True])
     s = engine.snap_points(tiny, np.array([150.0]), np.array([10.0]), usable=usable)
     assert s.edge[0] != 1
+    # by hand: e0 and e2 are 50.99 m away (at B); e3 (the line x - y = 200) is 60/√2 = 42.43 m,
+    # its foot (180, -20) is 20√2 m along its 100√2 m from C: fraction 0.2
+    assert s.edge[0] == 3
+    assert s.snap_distance_m[0] == pytest.approx(60 / SQRT2)
+    assert s.fraction[0] == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize(
@@ -147,6 +152,10 @@ def test_no_facilities_means_everyone_unreachable(tiny):
 def test_parallel_arcs_keep_the_cheapest():
     graph = engine._min_csr(np.array([0, 0]), np.array([1, 1]), np.array([5.0, 3.0]), 2)
     assert graph[0, 1] == 3.0
+    assert graph.nnz == 1  # one arc kept, not the two summed (8.0)
+    # closed directions (inf) are left out; a zero-second arc stays as an explicit entry
+    graph = engine._min_csr(np.array([0, 1]), np.array([1, 0]), np.array([np.inf, 0.0]), 2)
+    assert graph.nnz == 1 and graph[1, 0] == 0.0
 
 
 def test_matrix_holds_every_pair_within_the_cutoff_inclusive(tiny):

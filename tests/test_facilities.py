@@ -682,6 +682,30 @@ def test_read_facilities_frame_geodataframe():
     assert table.used.geometry.iloc[1].equals(shapely.Point(106.6, 38.95))
 
 
+def test_rejected_features_keep_their_own_geometry_as_text():
+    ring = shapely.box(106.60, 39.00, 106.61, 39.01)
+    frame = gpd.GeoDataFrame(
+        {
+            "name": ["某体育公园", "无位置卫生院", "", "某药房"],
+            "type": ["体育公园", "卫生院", "", "pharmacy"],
+        },
+        geometry=[ring, shapely.Point(), None, shapely.Point(106.55, 38.91)],
+        crs="EPSG:4326",
+    )
+    table = read_facilities_frame(frame)
+    _balanced(table)
+    assert table.read == 3  # the blank feature (no cells, no geometry) is no record
+    assert table.used["source_row"].tolist() == [1]
+    rejects = table.rejects
+    assert rejects["source_row"].tolist() == [2, 4]
+    assert rejects["reason_code"].tolist() == ["missing_coordinates", "unknown_category"]
+    assert rejects["geometry"].tolist() == ["", "POINT (106.55 38.91)"]
+    # a rejected polygon is written as the polygon, not as the point it was placed at
+    frame.loc[0, "type"] = "no such type"
+    polygon = read_facilities_frame(frame).rejects
+    assert polygon["geometry"].iloc[0] == shapely.to_wkt(ring, rounding_precision=7)
+
+
 def test_read_facilities_frame_errors():
     with pytest.raises(InputError, match="mine: the header has no column for category"):
         read_facilities_frame(

@@ -444,6 +444,21 @@ def test_geocode_missing_moves_resolved_records(geocoder, counties):
     assert "“西润村卫生室”" in failed["message_zh"] and "'西润村卫生室'" in failed["message_en"]
     assert "2 places" in failed["message_en"]
     assert "G-003" in set(out.capacity_issues["facility_id"])
+    assert out.capacity_issues.values.tolist() == [
+        [4, "G-003", "姚伏镇中心卫生院", "nurses", "注册护士数", "约12"]
+    ]
+    # 灵山县's point, measured from 平罗县 in UTM 48N (the county's zone)
+    far = gazetteer_from_admin(counties[counties["adcode"] == "450721"])
+    point = gpd.GeoSeries(gpd.points_from_xy(far["lon"], far["lat"]), crs=4326).to_crs(32648)
+    metres = boundary.to_crs(32648).geometry.iloc[0].distance(point.iloc[0])
+    assert 1_700_000 < metres < 2_000_000
+    outside = out.rejects[out.rejects["source_row"] == 9].iloc[0]
+    assert outside["message_en"] == (
+        "row 9 (name=灵山县人民医院): the place geocoded from '广西钦州市灵山县 灵山县人民医院' "
+        f"(灵山县) lies {metres:,.0f} m outside the study area; fill in the coordinates or check "
+        "the address."
+    )
+    assert f"在研究区边界外 {metres:,.0f} 米" in outside["message_zh"]
     assert len(table.used) == 1  # the input table is unchanged
 
 

@@ -78,8 +78,21 @@ def test_parse_every_form(text, form, value, direction):
         assert target.value == pytest.approx(value)
     if direction is not None:
         assert target.direction == direction
-    if text == "力争每年降低0.5个百分点以上":
-        assert target.per_year
+    assert target.per_year == (text == "力争每年降低0.5个百分点以上")
+
+
+@pytest.mark.parametrize(
+    ("text", "note"),
+    [
+        ("力争每年降低0.5个百分点以上", "−0.5 points a year"),
+        ("每年提高2%", "+2% a year"),
+        ("较2015年下降3个点", "−3 points vs 2015"),
+        ("比2015年降低10%", "−10% vs 2015"),
+        ("增长30%", "baseline × 1.3"),
+    ],
+)
+def test_change_targets_say_how_they_were_read(text, note):
+    assert parse_target(text).note == note
 
 
 def test_parse_cases_cover_every_form():
@@ -118,6 +131,10 @@ STATUS_CASES = [
     ("力争每年降低0.5个百分点以上", 45.0, 47.53, 5, "met"),  # 47.53 − 2.5 = 45.03
     ("力争每年降低0.5个百分点以上", 45.1, 47.53, 5, "not met"),
     ("力争每年降低0.5个百分点以上", 45.0, 47.53, None, "no data"),  # year unknown
+    (">=90", 90 - 1e-8, None, None, "met"),  # within the rounding margin (1e-9 × 90)
+    ("＜8", 8 - 1e-9, None, None, "not met"),
+    ("每年提高2%", 1.0404, 1.0, 2, "met"),  # 1.0 × 1.02²
+    ("每年提高2%", 1.04, 1.0, 2, "not met"),
     ("≥90", None, None, None, "no data"),
     ("≥90", math.nan, None, None, "no data"),
     ("", 5.0, None, None, "no target"),
@@ -245,6 +262,20 @@ def test_track_one_plan_with_current_values():
     assert by_name.loc["每万人拥有家庭医生数", "missing"] == "needs a 家庭医生数 column"
     assert "health" in by_name.loc["孕产妇死亡率", "missing"]
     assert by_name.loc["区属医疗机构数", "status"] == "no target"
+
+
+@pytest.mark.parametrize("tolerance", [ABOUT_TOLERANCE, 0.2])
+def test_maintain_means_met_at_the_baseline(real, tolerance):
+    table = real if tolerance == ABOUT_TOLERANCE else indicator_table(tolerance=tolerance)
+    assert table["maintain"].sum() > 10
+    pd.testing.assert_series_equal(
+        table["maintain"], table["status_at_baseline"] == "met", check_names=False
+    )
+    if tolerance == ABOUT_TOLERANCE:  # Target.maintain uses the default tolerance
+        for record in table.to_dict("records"):
+            baseline = record["baseline_value"]
+            expected = parse_row(record).maintain(float(baseline) if baseline else None)
+            assert record["maintain"] == expected, record["indicator_zh"]
 
 
 def test_tolerance_is_a_parameter():

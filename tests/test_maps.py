@@ -320,7 +320,11 @@ def _without_scripts(text: str) -> str:
 
 def test_no_tiles_and_rank_markers_are_div_icons(page):
     assert "L.tileLayer" not in page
-    assert "gpGaps(" in page and "L.divIcon" in page
+    assert re.search(r"function gpGaps\(.*?L\.divIcon\(\{className: \"gp-rank-icon\"", page, re.S)
+    labels = [row[5] for call in _call_args(page, "gpGaps") for row in call]
+    assert labels and all(
+        label.startswith('<div class="gp-rank-label"><b>1</b>') for label in labels
+    )
 
 
 def test_remote_resource_left_after_rendering_raises(inputs):
@@ -363,7 +367,15 @@ def test_empty_inputs_still_render(inputs, tmp_path):
     inputs["gaps"] = inputs["gaps"].iloc[:0]
     path = tmp_path / "empty.html"
     maps.save_map(maps.coverage_map(**inputs), path)
-    assert "gpDecodeLines" in path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    assert "gpDecodeLines" in text
+    assert _call_args(text, "gpFacilities") == []
+    assert _call_args(text, "gpGaps") == [[], []]  # one empty gap layer per rule
+    assert [len(rows) for rows in _call_args(text, "gpUncovered")] == [2, 4]
+    assert '"boundary":feature_group_' not in text and 'id="gp-legend"' in text
+    # without a boundary the map fits the demand points
+    bounds = _fitted_bounds(text)
+    np.testing.assert_allclose(bounds, [[30.203, 115.003], [30.218, 115.019]], atol=2e-6)
 
 
 def test_missing_rule_column_is_a_clear_error(inputs):
@@ -454,6 +466,13 @@ def _call_args(text: str, function: str) -> list[list]:
     return out
 
 
+def _fitted_bounds(text: str) -> list[list[float]]:
+    """The ``[[south, west], [north, east]]`` the map fits to (``_FitBesidePanels``)."""
+    found = re.search(r"\}\)\(map_\w+, (\[\[[^\]]*\],\[[^\]]*\]\])\);", text)
+    assert found is not None, "no fitBounds call"
+    return json.loads(found.group(1))
+
+
 def _facility_lonlat(text: str) -> np.ndarray:
     rows = [r for call in _call_args(text, "gpFacilities") for r in call]
     return np.array([[r[1], r[0]] for r in rows])
@@ -482,7 +501,7 @@ def test_overlays_are_shifted_to_gcj02_only_for_amap(inputs, basemap):
     uncovered = _call_args(text, "gpUncovered")[0][0]  # d3 at (115.016, 30.217)
     expect = np.array(coords.wgs84_to_gcj02(115.016, 30.217)) if shift else [115.016, 30.217]
     np.testing.assert_allclose([uncovered[1], uncovered[0]], expect, atol=2e-6, rtol=0)
-    bounds = json.loads(re.search(r"\}\)\(map_\w+, (\[\[[^\]]*\],\[[^\]]*\]\])\);", text).group(1))
+    bounds = _fitted_bounds(text)
     corner = coords.wgs84_to_gcj02(115.0, 30.2) if shift else (115.0, 30.2)
     np.testing.assert_allclose(bounds[0][::-1], corner, atol=2e-6, rtol=0)
 
@@ -649,6 +668,101 @@ def test_frame_without_crs_must_be_lon_lat(inputs):
     inputs["demand"] = inputs["demand"].set_crs(None, allow_override=True)
     with pytest.raises(ValueError, match="demand has no CRS"):
         maps.coverage_map(**inputs)
+
+
+def test_uncovered_circles_are_the_uncovered_residents(page):
+    med, fit = _call_args(page, "gpUncovered")
+    # [lat, lon, residents, minutes]; d5 has no residents, d4's minutes are NaN (unreachable)
+    assert [row[2:] for row in med] == [[450.0, 21.0], [60.0, None]]
+    assert [row[2:] for row in fit] == [[80.0, 20.0], [300.0, 24.0], [450.0, 33.0], [60.0, None]]
+    np.testing.assert_allclose(
+        [row[:2] for row in med], [[30.217, 115.016], [30.218, 115.018]], atol=2e-6, rtol=0
+    )
+
+
+def test_gap_popups_name_rule_residents_time_nearest_and_unit(inputs):
+    gaps = inputs["gaps"].assign(
+        nearest_facility_name=[None, None], nearest_facility_id=["f1", "zz"], unit_name=["甲", None]
+    )
+    med, fit = _call_args(_render(inputs, gaps=gaps), "gpGaps")
+    assert med[0][3] == "缺口 #1：510人" and fit[0][3] == "缺口 #1：890人"
+    for part in (
+        "<b>缺口 #1（按未覆盖人口排名）</b>",
+        "<th>覆盖规则</th><td>15分钟步行可达医疗卫生机构</td>",
+        "<th>人口</th><td>510</td>",
+        "<th>中位出行时间</th><td>21.0 分钟</td>",
+        "<th>最近设施</th><td>团城山社区卫生服务中心</td>",  # looked up by its id
+        "<th>所在单元</th><td>甲</td>",
+    ):
+        assert part in med[0][4], part
+    for part in (
+        "<th>人口</th><td>890</td>",
+        "<th>中位出行时间</th><td>不可达</td>",
+        "<th>最近设施</th><td>zz</td>",  # an id not among the facilities stays as it is
+    ):
+        assert part in fit[0][4], part
+    assert "所在单元" not in fit[0][4]
+
+
+JINJA = '{{ "gp" ~ "pwned" }}{# gp-comment #}'
+
+
+def test_jinja_syntax_in_user_strings_stays_text(inputs):
+    """Rendered output is never compiled as a template again (branca would do so)."""
+    facilities = inputs["facilities"].copy()
+    facilities["name"] = JINJA
+    facilities["category"] = [JINJA, *facilities["category"].iloc[1:]]
+    gaps = inputs["gaps"].assign(nearest_facility_name=JINJA)
+    rules = [{**r, "name_zh": JINJA, "name_en": JINJA} for r in inputs["rules"]]
+    text = _render(
+        {**inputs, "facilities": facilities, "gaps": gaps, "rules": rules},
+        title_zh=JINJA,
+        notes_zh=[JINJA],
+        attribution=[JINJA],
+        units=_units(inputs, [0.5, 0.9, 1.0], names=[JINJA] * 3),
+    )
+    assert "gppwned" not in text
+    shown = html.escape(JINJA).replace("{", "&#123;")
+    assert text.count(shown) >= 10  # legend, popups, tooltips, layer names
+    assert f"<title>{shown}</title>" in text
+    assert any(JINJA in html.unescape(n) for n in _layer_names(text))  # the layer control
+    assert _js_string(f"facilities:{JINJA}") in text  # a gpLayers key, data as it is
+
+
+def test_tile_templates_are_found_with_their_scheme():
+    osm = maps.BASEMAPS["osm"].tiles[0]
+    text = f'a "HTTP://evil.example/{{z}}/{{x}}.png" b \'//x.example/{{x}}\' "{osm}" http{osm[5:]}'
+    assert maps._tile_templates(text) == [
+        "HTTP://evil.example/{z}/{x}.png",
+        "//x.example/{x}",
+        osm,
+        "http" + osm[5:],
+    ]
+    maps._check_offline(f'<script>L.tileLayer("{osm}");</script>', [osm])
+    with pytest.raises(RuntimeError, match=r"tile URL http://tile\.openstreetmap"):
+        maps._check_offline(f'<script>L.tileLayer("http{osm[5:]}");</script>', [osm])
+
+
+def test_geojson_geometries_round_and_skip_missing_or_empty():
+    geoms = gpd.GeoSeries([Point(115.12345678, 30.1), None, Point(), box(0, 0, 1e-7, 1)])
+    shapes = maps._geojson_geometries(geoms)
+    assert shapes[0] == {"type": "Point", "coordinates": (115.123457, 30.1)}
+    assert shapes[1] is None and shapes[2] is None
+    assert shapes[3]["type"] == "Polygon" and {x for x, _ in shapes[3]["coordinates"][0]} == {0.0}
+
+
+def test_feature_map_fits_the_boundary_else_its_layers(inputs):
+    layer = maps.FeatureLayer("x", inputs["facilities"], kind="points")
+    common = {"title_zh": "标题", "title_en": "Title", "layers": [layer]}
+
+    def fitted(boundary) -> list:
+        text = maps.map_html(maps.feature_map(**common, boundary=boundary))
+        return _fitted_bounds(text)
+
+    assert fitted(None) == [[30.204, 115.005], [30.216, 115.015]]  # the facilities
+    np.testing.assert_allclose(
+        fitted(inputs["boundary"]), [[30.2, 115.0], [30.22, 115.02]], atol=1e-5
+    )
 
 
 def test_uncovered_circles_shrink_when_there_are_many_points():

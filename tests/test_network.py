@@ -579,3 +579,13 @@ def test_wuhan_parquet_is_fast_and_complete():
     assert seconds < 5.0
     graph = net.to_csr("drive")
     assert graph.shape == (82_902, 82_902)
+    # one entry per directed node pair a car may use: the fastest of its parallel edges
+    fd, bd = net.edge_times_s("drive")
+    u, v = net.edges["u"].to_numpy(), net.edges["v"].to_numpy()
+    arcs = pd.DataFrame(
+        {"a": np.concatenate([u, v]), "b": np.concatenate([v, u]), "s": np.concatenate([fd, bd])}
+    )
+    fastest = arcs[np.isfinite(arcs["s"])].groupby(["a", "b"])["s"].min()
+    assert 0 < graph.nnz == len(fastest) < 2 * len(net.edges)
+    a, b = (fastest.index.get_level_values(k).to_numpy() for k in ("a", "b"))
+    np.testing.assert_array_equal(graph[a, b], fastest.to_numpy())

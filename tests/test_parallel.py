@@ -34,6 +34,7 @@ from geoplan.parallel import (
     areas_from,
     index_html,
     padding_m,
+    run_area,
     run_batch,
 )
 from geoplan.project import DEMO_PROJECT, OUTPUT_FILES, load_project, run_project
@@ -216,6 +217,18 @@ def test_template_split_by_polygons_keeps_coverage(tmp_path, serial):
     assert boundary["unit_name"].tolist() == ["东片"]
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "西片 &lt;W&amp;1&gt;" in page and "<W&1>" not in page
+
+
+def test_template_area_refuses_existing_outputs_before_writing_inputs(tmp_path):
+    area = areas_from(HALVES)[1]
+    (tmp_path / area.slug).mkdir()
+    (tmp_path / area.slug / "map.html").write_text("kept", encoding="utf-8")
+    record = run_area(area, tmp_path)
+    assert not record["ok"] and record["summary"] is None
+    assert record["error"].startswith("OutputExistsError") and "map.html" in record["error"]
+    assert "traceback" not in record  # an expected error, not a crash
+    assert not (tmp_path / area.slug / "inputs").exists()
+    assert (tmp_path / area.slug / "map.html").read_text(encoding="utf-8") == "kept"
 
 
 def test_areas_from_batch_file(tmp_path, areas_dir):

@@ -47,6 +47,13 @@ def test_available_places_are_the_13_polygons():
     full = dict(zip(places["adcode"], places["full_name"], strict=True))
     assert full["511102"] == "四川省乐山市市中区"
     assert full["640221"] == "宁夏回族自治区石嘴山市平罗县"
+    assert full["450700"] == "广西壮族自治区钦州市"  # a city: no prefecture repeated
+    english = dict(zip(places["adcode"], places["name_en"], strict=True))
+    assert english["640221"] == "Pingluo County, Shizuishan"
+    assert english["450700"] == "Qinzhou"
+    plans = dict(zip(places["adcode"], places["plan"], strict=True))
+    assert plans["450721"] == plans["450700"] == "qinzhou_2021-2025.txt"  # the city's plan
+    assert plans["445102"] == "chaozhou_xiangqiao_2021-2025_draft.txt"
 
 
 @pytest.mark.parametrize(
@@ -79,7 +86,7 @@ def test_ambiguous_and_unknown_places_list_the_matches():
         assert name in str(err.value)
     with pytest.raises(ConfigError, match=r"unknown place '潮州'.*湘桥区 \(445102\)"):
         find_place("潮州")  # the city itself is not among the polygons
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="give a place name or adcode"):
         find_place("")
 
 
@@ -163,8 +170,8 @@ def test_boundary_is_the_wgs84_polygon_not_the_gcj02_one(tmp_path):
 
 def test_template_reads_as_an_empty_facility_table(tmp_path):
     init_project("平罗县", tmp_path)
-    with pytest.raises(InputError):  # a header without rows: a clear error, not a crash
-        read_facilities(tmp_path / "facilities_template.csv")
+    with pytest.raises(InputError, match="the header is there but no data rows follow"):
+        read_facilities(tmp_path / "facilities_template.csv")  # a clear error, not a crash
 
 
 def test_init_refuses_to_overwrite(tmp_path):

@@ -201,3 +201,23 @@ def test_missing_key_variable_named_by_the_project(tmp_path, monkeypatch):
     project = _demo_with_map(tmp_path, table)
     with pytest.raises(InputError, match="GEOPLAN_TEST_NO_SUCH_KEY"):
         run_project(project, tmp_path / "out")
+
+
+def test_optional_parameters_default_as_the_functions_do():
+    import dataclasses
+    import inspect
+
+    from geoplan import project
+    from geoplan.gaps import find_gaps
+
+    demo = load_project(project.DEMO_PROJECT)
+    bare = dataclasses.replace(demo, facilities={"path": demo.facilities["path"]}, gaps={})
+    assert (bare.max_snap_m, bare.gap_cell_m, bare.gap_merge_contiguous) == (500.0, 500.0, False)
+    assert bare.gap_cell_m == inspect.signature(find_gaps).parameters["cell_m"].default
+    custom = dataclasses.replace(
+        demo,
+        facilities={**demo.facilities, "max_snap_m": 80},
+        gaps={"cell_m": 250, "merge_contiguous": True},
+    )
+    assert custom.max_snap_m == 80.0
+    assert (custom.gap_cell_m, custom.gap_merge_contiguous) == (250.0, True)

@@ -136,8 +136,12 @@ def test_findings_are_ordered_file_first_then_by_row(tuanchengshan_walk):
 def test_detect_needs_enough_declared_points(tuanchengshan_walk):
     table = read_facilities(BAD / "gcj02_as_wgs84.csv")
     assert detect_gcj02(table.used.iloc[:4], tuanchengshan_walk) is None
-    assert detect_gcj02(table.used.iloc[:4], tuanchengshan_walk, min_points=3) is not None
-    assert detect_gcj02(table.used.geometry, tuanchengshan_walk) is not None  # a GeoSeries
+    few = detect_gcj02(table.used.iloc[:4], tuanchengshan_walk, min_points=3)
+    assert few is not None and few.check == "gcj02_suspected"
+    assert few.values["n_points"] == 4.0
+    series = detect_gcj02(table.used.geometry, tuanchengshan_walk)  # a GeoSeries
+    assert series is not None and series.check == "gcj02_suspected"
+    assert series.values == detect_gcj02(table.used, tuanchengshan_walk).values
     # projected input is converted first
     utm = table.used.to_crs(tuanchengshan_walk.crs)
     assert detect_gcj02(utm, tuanchengshan_walk).check == "gcj02_suspected"

@@ -310,6 +310,9 @@ def test_gallery_of_a_batch_has_a_card_per_area_with_working_links(batch_dir):
         assert not (batch_dir / slug / "report.pdf").exists()  # --no-pdf
     # the two areas really differ
     assert cards[0].count("%</b>") == cards[1].count("%</b>") and cards[0] != cards[1]
+    shares = [re.findall(r"<b>(\d+\.\d%)</b>", card) for card in cards]
+    assert len(shares[0]) == len(_summary(batch_dir / "all")["rules"])
+    assert shares[0] != shares[1]  # every second facility: other shares, not just another name
 
 
 # --------------------------------------------------------------------------- errors
@@ -332,3 +335,12 @@ def test_cli_refuses_to_overwrite_a_report(zh_report, capsys):
     assert main(["report", str(zh_report.parent), "--no-pdf"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--overwrite" in err and "report.html" in err
+
+
+def test_unknown_language_is_refused(demo_dir):
+    from geoplan.errors import InputError
+
+    assert report.LANGS == ("zh", "en")
+    with pytest.raises(InputError, match="unknown report language 'fr'"):
+        report.write_reports(demo_dir, lang="fr")
+    assert main(["report", str(demo_dir), "--lang", "fr"]) == 2  # argparse: not a choice

@@ -8,6 +8,7 @@ import tomllib
 import pandas as pd
 import pytest
 
+from geoplan import checks, indicators, rules
 from geoplan._paths import shared_path
 from geoplan.errors import ConfigError
 from geoplan.rules import (
@@ -17,6 +18,7 @@ from geoplan.rules import (
     RulePack,
     available_packs,
     check_unique_ids,
+    compare,
     load_pack,
     pack_from_mapping,
     packs_dir,
@@ -244,3 +246,52 @@ def test_pack_files_are_plain_toml():
     for pack_id in available_packs():
         data = tomllib.loads((packs_dir() / f"{pack_id}.toml").read_text(encoding="utf-8"))
         assert data["pack"]["id"] == pack_id
+
+
+def test_rule_and_pack_messages_name_the_key():
+    with pytest.raises(ConfigError, match=r"^rule: missing key\(s\) mode, threshold_min$"):
+        rule_from_mapping({"id": "r", "categories": ["medical"]})
+    good = {"id": "r", "categories": ["medical"], "mode": "walk", "threshold_min": 5}
+    with pytest.raises(ConfigError, match=r"^x #1: id '1r' must start with a letter"):
+        rule_from_mapping({**good, "id": "1r"}, where="x #1")
+    with pytest.raises(ConfigError, match=r"^rule r: mode 'fly' is not one of walk, bike, drive$"):
+        rule_from_mapping({**good, "mode": "fly"})
+    with pytest.raises(ConfigError, match=r"^rule r: threshold_min must be positive"):
+        rule_from_mapping({**good, "threshold_min": 0})
+    presence = {
+        "id": "u",
+        "scope": "unit",
+        "level": "village",
+        "categories": ["village_clinic"],
+        "mode": "boat",
+        "kind": "预期性",
+        "source": {"file": "x.txt", "line": 1, "quote": "q"},
+    }
+    with pytest.raises(ConfigError, match=r"^pack \[\[presence\]\] #1 u: mode 'boat' is not"):
+        pack_from_mapping({"pack": {"id": "p"}, "presence": [presence]})
+    with pytest.raises(ConfigError, match=r"^pack \[access\]: mode 'boat' is not one of"):
+        pack_from_mapping({**_minimal(), "access": {"mode": "boat"}})
+    pack = pack_from_mapping({**_minimal(), "access": {"mode": "bike", "cutoff_min": 10}})
+    assert (pack.access_mode, pack.access_cutoff_min) == ("bike", 10.0)
+    # ids are unique across the kinds of rule, not only among circles
+    clash = {**_minimal(), "presence": [{**presence, "id": "c1", "mode": "walk"}]}
+    with pytest.raises(ConfigError, match=r"^pack: rule id 'c1' is used twice"):
+        pack_from_mapping(clash)
+    rule = rule_from_mapping(good)
+    with pytest.raises(ConfigError, match=r"^rule id 'r' is used twice"):
+        check_unique_ids([rule, rule])
+    with pytest.raises(ConfigError, match=r"^p.toml: rule id 'r' is used twice"):
+        check_unique_ids([rule, rule], where="p.toml")
+
+
+def test_compare_is_shared_and_inclusive_within_rounding():
+    assert checks.compare is compare and indicators.compare is compare
+    assert rules.COMPARATORS.keys() == {">=", ">", "<=", "<", "about"}
+    assert compare(9.0 - 1e-9, ">=", 9.0) and not compare(8.99, ">=", 9.0)
+    assert compare(9.0 + 1e-6, ">", 9.0) and not compare(9.0 + 1e-9, ">", 9.0)
+    assert compare(14.0 + 1e-9, "<=", 14.0) and not compare(14.01, "<=", 14.0)
+    assert compare(7.99, "<", 8.0) and not compare(8.0 - 1e-9, "<", 8.0)
+    assert compare(95.0, "about", 100.0) and not compare(94.9, "about", 100.0)
+    assert compare(-10.5, "about", -10.0, tolerance=0.05)  # relative to |target|
+    with pytest.raises(ConfigError, match="not one of"):
+        compare(1.0, "==", 1.0)

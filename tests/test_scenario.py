@@ -156,6 +156,23 @@ def test_before_reuses_the_run_and_after_keeps_units(before, relocation):
     b = next(r for r in before.summary["rules"] if r["id"] == MEDICAL)
     s = next(r for r in relocation.summary["rules"] if r["id"] == MEDICAL)
     assert s["before"]["population_covered"] == b["population_covered"]
+    # before and after are the coverage summaries (same share and target test as a run)
+    for item, b, a in zip(
+        relocation.summary["rules"],
+        before.coverage.summary(),
+        relocation.after.summary(),
+        strict=True,
+    ):
+        assert item["id"] == b["id"] == a["id"]
+        for state, row in ((item["before"], b), (item["after"], a)):
+            assert state == {
+                "population_covered": row["population_covered"],
+                "share": row["share_covered"],
+                "met": row["met"],
+            }
+    assert {r["id"]: r["share_covered"] for r in before.summary["rules"]} == {
+        r["id"]: r["before"]["share"] for r in relocation.summary["rules"]
+    }
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from geoplan.cli import main
 from geoplan.coverage import column, compute_coverage
 from geoplan.errors import ConfigError, InputError
 from geoplan.project import DEMO_PROJECT, compute_project, load_project
+from geoplan.scenario import demand_frame
 from geoplan.sites import (
     CATCHMENT_FILES,
     SITES_FILES,
@@ -48,15 +49,6 @@ def grid_mclp(run):
     return select_sites(run, rule=MEDICAL, grid_m=250, model="mclp", p=2)
 
 
-def _demand(run) -> gpd.GeoDataFrame:
-    points = run.coverage.points
-    return gpd.GeoDataFrame(
-        {"demand_id": points["demand_id"], "population": points["population"]},
-        geometry=gpd.points_from_xy(points["x"], points["y"]),
-        crs=run.network.crs,
-    )
-
-
 def test_top_grid_candidates_add_what_a_recomputed_coverage_gains(run, rule, grid_mclp):
     """evaluate_candidates' figure = an independent compute_coverage with the site added."""
     ranked = grid_mclp.candidates.sort_values("rank")
@@ -74,7 +66,7 @@ def test_top_grid_candidates_add_what_a_recomputed_coverage_gains(run, rule, gri
         again = compute_coverage(
             run.network,
             gpd.GeoDataFrame(facilities, crs=run.network.crs),
-            _demand(run),
+            demand_frame(run),
             [rule],
             walk_speed_m_per_min=run.project.walk_speed_m_per_min,
         )
@@ -123,6 +115,14 @@ def test_mclp_summary_and_recomputed_coverage_agree(grid_mclp):
     assert s["covered_population_after"] - s["covered_population_before"] >= best_alone - 1e-6
     chosen = grid_mclp.selected()
     assert chosen["candidate_id"].tolist() == s["selected"]
+    # the table the models read: ids of the run's demand and of existing + candidate sites,
+    # only pairs within the rule's threshold
+    times = grid_mclp.travel_times
+    assert set(times["demand_id"]) <= set(grid_mclp.run.coverage.points["demand_id"])
+    known = set(grid_mclp.candidates["candidate_id"]) | set(grid_mclp.siting.existing)
+    assert set(times["facility_id"]) <= known
+    assert set(times["facility_id"]) >= set(s["selected"])
+    assert (times["travel_time_s"] <= grid_mclp.rule.threshold_s).all()
     assert chosen["gained_population"].sum() == pytest.approx(
         s["covered_population_after"] - s["covered_population_before"], abs=1e-6
     )
@@ -165,8 +165,13 @@ def test_candidates_from_a_file(run, tmp_path):
     )
     table = read_candidates(path, network_crs=run.network.crs)
     assert table["candidate_id"].tolist() == ["S1", "S2"]
+    assert table["snap_distance_m"].isna().all()  # not snapped yet: select_sites does it
     result = select_sites(run, rule=MEDICAL, candidates=path, model="mclp", p=1)
     assert len(result.summary["sites"]["selected"]) == 1
+    assert result.summary["sites"]["candidates_source"] == "file sites.csv"
+    snapped = result.candidates.set_index("candidate_id")["snap_distance_m"]
+    assert np.isfinite(snapped).all() and (snapped >= 0).all()
+    assert snapped["S1"] < 5.0  # S1 is the street corner the scenario tests move to
     bad = tmp_path / "bad.csv"
     bad.write_text("编号,名称\nS1,x\n", encoding="utf-8")
     with pytest.raises(InputError, match="longitude and latitude"):
@@ -175,6 +180,15 @@ def test_candidates_from_a_file(run, tmp_path):
     clash.write_text("编号,经度,纬度\nTCS-CHC-01,115.0150,30.2011\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="equal existing facility ids"):
         select_sites(run, rule=MEDICAL, candidates=clash, model="mclp", p=1)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk", "utf-16"])
+def test_candidate_files_are_decoded_like_facility_files(tmp_path, encoding):
+    path = tmp_path / "sites.csv"
+    path.write_bytes("编号,名称,经度,纬度\n西1,西区,115.0150,30.2011\n".encode(encoding))
+    table = read_candidates(path)
+    assert table["candidate_id"].tolist() == ["西1"]
+    assert (table["x"].iloc[0], table["y"].iloc[0]) == pytest.approx((115.0150, 30.2011))
 
 
 @pytest.mark.parametrize(
@@ -271,3 +285,10 @@ def test_cli_catchments(tmp_path, capsys):
     assert "2 sub-centres" in capsys.readouterr().out
     for name in CATCHMENT_FILES:
         assert (out / name).exists(), name
+    summary = json.loads((out / "catchments_summary.json").read_text(encoding="utf-8"))
+    assert summary["k"] == 2 and len(summary["hubs"]) == 2
+    assert [row["hub_id"] for row in summary["per_hub"]] == summary["hubs"]
+    points = pd.read_csv(out / "catchment_points.csv", encoding="utf-8-sig")
+    assert sum(row["population"] for row in summary["per_hub"]) == pytest.approx(
+        points["population"].sum()
+    )

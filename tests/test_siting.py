@@ -316,6 +316,30 @@ def test_evaluate_candidates_ranks_new_population():
     assert ranked["new_points"].tolist() == [2, 1, 1]
 
 
+def test_evaluate_candidates_breaks_ties_by_points_then_candidate_order():
+    # A and B both add 4 persons, A from one point and B from two: B first. C (900 s, beyond
+    # the cutoff) and D (no pair) add nothing: the order the candidates are given decides.
+    table = _table([("a", "A", 1.0), ("b1", "B", 1.0), ("b2", "B", 1.0), ("c", "C", 900.0)])
+    pop = pd.Series({"a": 4.0, "b1": 2.0, "b2": 2.0, "c": 1.0})
+    ranked = siting.evaluate_candidates(table, pop, cutoff_s=100, candidates=["A", "D", "C", "B"])
+    assert ranked["candidate_id"].tolist() == ["B", "A", "D", "C"]
+    assert ranked["new_population"].tolist() == [4.0, 4.0, 0.0, 0.0]
+    assert ranked["new_points"].tolist() == [2, 1, 0, 0]
+
+
+def test_duplicate_pairs_keep_the_fastest_and_unknown_facilities_are_ignored():
+    # d1-A appears at 500 s (beyond the cutoff) and at 50 s: the 50 s pair counts. Facility Q
+    # is neither existing nor a candidate: its pair to d2 is left out.
+    table = _table([("d1", "A", 500.0), ("d2", "Q", 1.0), ("d1", "A", 50.0), ("d2", "B", 80.0)])
+    pop = pd.Series({"d1": 3.0, "d2": 5.0})
+    result = siting.mclp(table, pop, p=1, cutoff_s=60, candidates=["A", "B"])
+    assert result.selected == ("A",) and result.covered_population == pytest.approx(3.0)
+    assert result.coverable_population == pytest.approx(3.0)  # d2 only via Q or B at 80 s
+    median = siting.pmedian(table, pop, p=2, candidates=["A", "B"])
+    got = median.assignment.set_index("demand_id")["travel_time_s"].to_dict()
+    assert got == {"d1": 50.0, "d2": 80.0}
+
+
 def test_sub_centres_partition_a_line_of_facilities():
     # Facilities at 0, 1, 2 and 10, 11, 12 (weight 1 each): hubs at 1 and 11 cost 1 + 1 per
     # cluster = 4 weighted seconds; every other pair of hubs costs more.
@@ -330,6 +354,13 @@ def test_sub_centres_partition_a_line_of_facilities():
     assert result.assignment["travel_time_s"].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
     with pytest.raises(ConfigError, match="k must be"):
         siting.sub_centres(between, pd.Series(1.0, index=list(pos)), k=7)
+    # Only the outer ends may be hubs: both are, at 0 + 1 + 2 seconds per cluster.
+    ends = siting.sub_centres(
+        between, pd.Series(1.0, index=list(pos)), k=2, candidates=["h0", "h12"]
+    )
+    assert ends.hubs == ("h0", "h12") and ends.weighted_time_s == pytest.approx(6.0)
+    with pytest.raises(ConfigError, match="not in weights"):
+        siting.sub_centres(between, pd.Series(1.0, index=list(pos)), k=1, candidates=["h99"])
 
 
 # ----------------------------------------------------------------------------- contracts
