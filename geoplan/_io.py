@@ -1,12 +1,15 @@
-"""Atomic output writing: every file appears whole or not at all."""
+"""Atomic output writing (every file appears whole or not at all) and reading TOML inputs."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+
+from .errors import ConfigError
 
 
 @contextlib.contextmanager
@@ -36,3 +39,11 @@ def write_csv(frame, path: str | Path) -> None:
     """Write a DataFrame as CSV in UTF-8 with BOM (so Excel shows Chinese), atomically."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+
+
+def read_toml(path: Path) -> dict:
+    """The tables of a UTF-8 TOML file; a :class:`ConfigError` naming the file if it is not one."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a valid UTF-8 TOML file ({exc})") from None

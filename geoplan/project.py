@@ -9,7 +9,6 @@ import os
 import platform
 import sys
 import time
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -193,10 +192,7 @@ def load_project(path: str | Path) -> Project:
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(f"project file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a valid UTF-8 TOML file ({exc})") from None
+    data = _io.read_toml(path)
     where = path.name
     for table in ("project", "network", "demand", "facilities"):
         needs_path = table != "project"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from ._io import read_toml
 from .errors import ConfigError
 
 MODES = ("walk", "bike", "drive")
@@ -404,10 +404,7 @@ def load_pack(id_or_path: str | Path) -> RulePack:
         path = packs_dir() / f"{text}.toml"
     if not path.is_file():
         raise ConfigError(f"rule pack file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a valid UTF-8 TOML file ({exc})") from None
+    data = read_toml(path)
     return pack_from_mapping(data, where=path.name, path=path.resolve())
 
 

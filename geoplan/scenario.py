@@ -174,15 +174,10 @@ def load_scenario_file(path: str | Path) -> ScenarioFile | None:
     ``name_en``, ``add`` (facility file), ``close`` (list of ids) and ``[[scenario.move]]``
     tables with ``id``, ``lon``, ``lat`` (WGS84).
     """
-    import tomllib
-
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(f"project or scenario file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a valid UTF-8 TOML file ({exc})") from None
+    data = _io.read_toml(path)
     table = data.get("scenario")
     if table is None:
         return None
@@ -283,7 +278,7 @@ def _changed_facilities(
         if fid in close:
             raise ConfigError(f"{fid!r} is both closed and moved; choose one")
         _check_lonlat(fid, lon, lat)
-    max_snap_m = float(before.project.facilities.get("max_snap_m", 500))
+    max_snap_m = before.project.max_snap_m
     after = used[~ids.isin(close)].copy()
     lonlat_before = {fid: (g.x, g.y) for fid, g in zip(ids, used.geometry, strict=True)}
     if move:

@@ -738,9 +738,19 @@ def test_tile_templates_are_found_with_their_scheme():
         osm,
         "http" + osm[5:],
     ]
-    maps._check_offline(f'<script>L.tileLayer("{osm}");</script>', [osm])
+    maps.check_offline(f'<script>L.tileLayer("{osm}");</script>', [osm])
     with pytest.raises(RuntimeError, match=r"tile URL http://tile\.openstreetmap"):
-        maps._check_offline(f'<script>L.tileLayer("http{osm[5:]}");</script>', [osm])
+        maps.check_offline(f'<script>L.tileLayer("http{osm[5:]}");</script>', [osm])
+
+
+def test_tile_templates_after_a_large_base64_image_are_still_found():
+    """An embedded image full of ``//`` neither hides a tile URL nor makes the scan quadratic."""
+    image = "data:image/png;base64," + "ab//cd+/" * 200_000  # 1.6 MB, 200,000 × "//"
+    evil = "https://evil.example/{z}/{x}/{y}.png"
+    page = f"<img src='{image}'><script>L.tileLayer(\"{evil}\");</script>"
+    assert maps._tile_templates(page) == [evil]
+    with pytest.raises(RuntimeError, match=r"tile URL https://evil\.example"):
+        maps.check_offline(page)
 
 
 def test_geojson_geometries_round_and_skip_missing_or_empty():

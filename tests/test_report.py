@@ -22,7 +22,7 @@ import pytest
 
 from geoplan import browser, report
 from geoplan.cli import main
-from geoplan.maps import _check_offline
+from geoplan.maps import check_offline
 from geoplan.parallel import areas_from, run_batch
 from geoplan.project import DEMO_PROJECT
 
@@ -108,11 +108,6 @@ def _rule_section(page: str, rule_id: str) -> str:
     return page[start : page.index("</section>", start)]
 
 
-def _offline(page: str) -> None:
-    """maps' offline check, on the page with its (large, harmless) base64 images shortened."""
-    _check_offline(re.sub(r"(data:image/png;base64,)[A-Za-z0-9+/=]+", r"\1AAAA", page))
-
-
 def _summary(folder: Path) -> dict:
     return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
 
@@ -139,7 +134,7 @@ def test_report_holds_summary_shares_maps_and_warning(zh_report, demo_dir):
     gaps = pd.read_csv(demo_dir / "gaps.csv", encoding="utf-8-sig")
     top = gaps[gaps["rule_id"] == summary["rules"][0]["id"]].nsmallest(1, "rank").iloc[0]
     assert f"{top['population']:,.0f}" in page and html.escape(top["nearest_facility_name"]) in page
-    _offline(page)  # no http(s) resource anywhere
+    check_offline(page)  # no http(s) resource anywhere
     assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:)?//", page, re.I)
 
 
@@ -292,7 +287,7 @@ def batch_dir(tmp_path_factory) -> Path:
 def test_gallery_of_a_batch_has_a_card_per_area_with_working_links(batch_dir):
     assert main(["-q", "report", str(batch_dir), "--no-pdf"]) == 0
     index = (batch_dir / "index.html").read_text(encoding="utf-8")
-    _offline(index)
+    check_offline(index)
     cards = re.findall(r"<article class='card'>(.*?)</article>", index, re.S)
     assert len(cards) == 2
     for slug, card in zip(("all", "every_second"), cards, strict=True):

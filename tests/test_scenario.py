@@ -235,7 +235,7 @@ def test_write_scenario_outputs(relocation, tmp_path):
     moves = gpd.read_file(out / "changed_points.gpkg", layer="moves")
     assert moves.geometry.iloc[0].coords[-1] == pytest.approx(MOVE_TO)
     html = (out / "scenario_map.html").read_text(encoding="utf-8")
-    maps._check_offline(html)  # nothing loaded from the network (save_map checks it too)
+    maps.check_offline(html)  # nothing loaded from the network (save_map checks it too)
     assert "获得覆盖" in html and "失去覆盖" in html and "迁移" in html
     assert "假设" in html  # the hypothetical label stays on the map
     with pytest.raises(FileExistsError):

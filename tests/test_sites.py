@@ -210,7 +210,7 @@ def test_write_sites(grid_mclp, tmp_path):
     out = write_sites(grid_mclp, tmp_path / "out")
     for name in SITES_FILES:
         assert (out / name).stat().st_size > 0, name
-    maps._check_offline((out / "sites_map.html").read_text(encoding="utf-8"))
+    maps.check_offline((out / "sites_map.html").read_text(encoding="utf-8"))
     with pytest.raises(FileExistsError):
         write_sites(grid_mclp, out)
 
