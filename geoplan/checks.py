@@ -22,7 +22,6 @@ village polygons, no ``中医馆`` column …), never silently skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import warnings
@@ -205,18 +204,23 @@ def service_flags(frame: pd.DataFrame, headers: Sequence[str]) -> pd.Series:
 
 
 def facility_attributes(project: Project) -> pd.DataFrame:
-    """The facility file's own columns as text, with ``source_row`` to join on.
+    """The facility files' own columns as text, with ``source_file`` and ``source_row`` to
+    join on (the columns of several files are united; cells a file lacks are empty).
 
     Uses the facility reader's parsers (same encoding detection, header search and row
-    numbers), so ``source_row`` matches :func:`geoplan.facilities.read_facilities`.
+    numbers), so the rows match :func:`geoplan.project.read_project_facilities`.
     """
     from .facilities import read_raw_records
 
-    path = project.resolve(project.facilities["path"])
-    options = project.facilities
-    return read_raw_records(
-        path, **{k: options.get(k) for k in ("layer", "sheet", "encoding", "crs")}
-    )
+    frames = []
+    for options in project.facility_tables:
+        path = project.resolve(options["path"])
+        frame = read_raw_records(
+            path, **{k: options.get(k) for k in ("layer", "sheet", "encoding", "crs")}
+        )
+        frame.insert(0, "source_file", str(options["path"]))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def _number(values: pd.Series) -> np.ndarray:
@@ -372,9 +376,7 @@ def run_check(
     for rule_id, layer in result.failing.items():
         with _io.atomic_path(out_dir / f"{FAILING_PREFIX}{rule_id}.geojson") as tmp:
             layer.to_crs(4326).to_file(tmp, driver="GeoJSON")
-    _io.write_text(
-        out_dir / "summary.json", json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n"
-    )
+    _io.write_json(out_dir / "summary.json", result.summary)
     return result
 
 
@@ -418,11 +420,12 @@ def _known_category(name: str) -> bool:
 def _context(project: Project, pack: RulePack, run: RunResult, unit_level: str | None) -> _Context:
     attributes = facility_attributes(project)
     used = run.facilities.copy()
-    extra = [c for c in attributes.columns if c != "source_row"]
+    keys = ["source_file", "source_row"]
+    extra = [c for c in attributes.columns if c not in keys]
     clash = {c: f"input_{c}" for c in extra if c in used.columns}
     attributes = attributes.rename(columns=clash)
     extra = [clash.get(c, c) for c in extra]
-    facilities = used.merge(attributes, on="source_row", how="left")
+    facilities = used.merge(attributes, on=keys, how="left")
     facilities = gpd.GeoDataFrame(facilities, geometry="geometry", crs=used.crs)
     units = _units(run)
     if units is not None:
@@ -432,6 +435,7 @@ def _context(project: Project, pack: RulePack, run: RunResult, unit_level: str |
             facilities.crs,
             units,
             outside=OUTSIDE_UNITS,
+            tolerance_m=run.area.unit_tolerance_m if run.area is not None else 0.0,
         )
     else:
         names = np.full(len(facilities), ALL_UNITS, dtype=object)
@@ -455,7 +459,10 @@ def _context(project: Project, pack: RulePack, run: RunResult, unit_level: str |
         unit_level_source=level_source,
         demand=demand,
     )
-    outside = float(points.loc[points.get("unit_name") == OUTSIDE_UNITS, "population"].sum())
+    if "unit_name" in points:
+        outside = float(points.loc[points["unit_name"] == OUTSIDE_UNITS, "population"].sum())
+    else:
+        outside = 0.0
     if outside > 0:
         ctx.notes.append(
             f"{outside:,.0f} residents lie outside every unit; they count in no unit's values."
@@ -484,7 +491,8 @@ def _unit_level(project: Project, given: str | None) -> tuple[str | None, str]:
     level = (project.boundary or {}).get("level")
     if level in LEVELS:
         return level, "[boundary] level"
-    return None, f"the only unit is the study-area boundary ({project.area}), level not declared"
+    what = "boundary" if project.boundary else "whole area (no boundary or units)"
+    return None, f"the only unit is the study {what} ({project.area}), level not declared"
 
 
 # ----------------------------------------------------------------------------- rows

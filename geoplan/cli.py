@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import GeoplanError
+from .errors import ConfigError, GeoplanError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,8 +72,14 @@ def _parser() -> argparse.ArgumentParser:
         help="level of the project's units (default: [units] level in the project file)",
     )
     _add_out(check)
-    init = sub.add_parser("init", help="start a project for one of the plans' places")
-    init.add_argument("place", help="name or adcode, e.g. 平罗县, 乐山市市中区, 445102")
+    init = sub.add_parser(
+        "init", help="start a project: for one of the plans' places, or any area (--boundary)"
+    )
+    init.add_argument("place", nargs="?", help="name or adcode, e.g. 平罗县, 乐山市市中区, 445102")
+    init.add_argument(
+        "--boundary", type=Path, help="instead of a place: the area's polygon file (any layer)"
+    )
+    init.add_argument("--name", help="with --boundary: the area's name (default: from the file)")
     init.add_argument("--out", type=Path, required=True, help="project folder to create")
     init.add_argument("--overwrite", action="store_true", help="replace existing files")
     sc = sub.add_parser(
@@ -269,9 +275,18 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"outputs in {args.out} (checks.csv, indicators.csv, summary.json …)")
         return 0
     if args.command == "init":
-        from .places import init_project
+        from .places import init_from_boundary, init_project
 
-        paths = init_project(args.place, args.out, overwrite=args.overwrite)
+        if (args.place is None) == (args.boundary is None):
+            raise ConfigError("give a place (e.g. 平罗县) or --boundary FILE, not both")
+        if args.boundary is not None:
+            paths = init_from_boundary(
+                args.boundary, args.out, name=args.name, overwrite=args.overwrite
+            )
+        else:
+            if args.name is not None:
+                raise ConfigError("--name goes with --boundary (a place has its own name)")
+            paths = init_project(args.place, args.out, overwrite=args.overwrite)
         if not args.quiet:
             print(f"wrote {', '.join(paths)} to {args.out}")
             print(f"next: fill in the TODO inputs of {paths['project.toml']}, check its rules")

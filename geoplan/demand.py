@@ -21,6 +21,7 @@ after a CSV header); ``row-<n>`` ids use the same numbering.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -698,6 +699,13 @@ def demand_from_graphml_edges(
             f"{path.name}: {len(missing_nodes)} edges have no geometry and nodes without x/y: "
             + ", ".join(missing_nodes[:_MAX_NAMED])
         )
+    for name, label in ((population_column, "population_column"), (group_column, "group_column")):
+        if name is not None and not any(name in d for *_, d in edges):
+            found = sorted({k for *_, d in edges for k in d} - {"geometry"})
+            raise InputError(
+                f"{path.name}: no edge has the attribute {name!r} ({label}); edge attributes: "
+                f"{', '.join(found[:_MAX_NAMED]) or 'none'}"
+            )
     columns: dict[str, list[Any]] = {
         population_column: [d.get(population_column) for *_, d in edges],
         "area": [d.get("area") for *_, d in edges],
@@ -888,10 +896,13 @@ def read_demand(path: PathLike, **kw: Any) -> gpd.GeoDataFrame:
     path = _existing_path(path, "path")
     suffix = path.suffix.lower()
     if suffix in RASTER_SUFFIXES:
+        _check_options(kw, demand_from_raster, path.name, "raster")
         return demand_from_raster(path, **kw)
     if suffix in GRAPHML_SUFFIXES:
+        _check_options(kw, demand_from_graphml_edges, path.name, "GraphML edge")
         return demand_from_graphml_edges(path, **kw)
     if suffix in TABLE_SUFFIXES:
+        _check_options(kw, demand_from_points, path.name, "point")
         return demand_from_points(path, **kw)
     if suffix not in VECTOR_SUFFIXES:
         raise InputError(
@@ -905,12 +916,15 @@ def read_demand(path: PathLike, **kw: Any) -> gpd.GeoDataFrame:
         geoms = _geometry_array(frame)
         types = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist())
     if types <= {_POINT, _MULTIPOINT}:
+        _check_options(kw, demand_from_points, source, "point")
         opts = {"population_column": None, "id_column": None, "crs": None, **kw}
         return _points(frame, source, **opts)
     if types <= {_LINESTRING, _LINEARRING, _MULTILINESTRING}:
+        _check_options(kw, demand_from_lines, source, "line")
         opts = {"population_column": None, "group_column": None, "id_column": None, **kw}
         return _lines(frame, source, **opts)
     if types <= {_POLYGON, _MULTIPOLYGON}:
+        _check_options(kw, demand_from_polygons, source, "polygon")
         opts = {"population_column": None, "points": None, "id_column": None, **kw}
         _check_points_option(opts["points"])
         return _polygons(frame, source, **opts)
@@ -921,6 +935,21 @@ def read_demand(path: PathLike, **kw: Any) -> gpd.GeoDataFrame:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _check_options(kw: dict, reader: Any, source: str, kind: str) -> None:
+    """Refuse options ``reader`` does not take (an InputError naming them, not a TypeError)."""
+    accepted = [
+        name
+        for name, param in inspect.signature(reader).parameters.items()
+        if param.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(kw) - set(accepted))
+    if unknown:
+        raise InputError(
+            f"{source}: option(s) {', '.join(unknown)} do not apply to {kind} demand; "
+            f"its options: {', '.join(accepted)}"
+        )
 
 
 def _existing_path(path: PathLike, arg: str) -> Path:

@@ -23,6 +23,10 @@ class NetworkError(GeoplanError, ValueError):
     """A road network cannot be read or has nothing usable for the requested mode."""
 
 
+class OutputError(GeoplanError, ValueError):
+    """An output cannot be written as asked (e.g. a number JSON cannot hold)."""
+
+
 class OutputExistsError(GeoplanError, FileExistsError):
     """An output would overwrite an existing file without ``--overwrite``."""
 

@@ -53,7 +53,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import html
-import json
 import logging
 import math
 import os
@@ -73,7 +72,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import _io
+from . import _io, config
 from .errors import ConfigError, GeoplanError, InputError, OutputExistsError
 from .project import GUARDED_FILES, SHARED_PREFIX, Project, load_project, run_project
 from .scenario import check_outputs_free
@@ -208,24 +207,17 @@ def _areas_from_file(path: Path) -> list[Area]:
             "with [[areas]] or [batch] (see geoplan.parallel)"
         )
     where = path.name
+    tables = config.validate(data, config.BATCH_FILE, file=where)
+    if not tables:
+        raise ConfigError(f"{where}: a batch file needs [[areas]] tables or a [batch] table")
     seen: set[str] = set()
     areas: list[Area] = []
-    entries = data.get("areas", [])
-    if not isinstance(entries, list):
-        raise ConfigError(f"{where}: 'areas' must be a list of [[areas]] tables")
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "project" not in entry:
-            raise ConfigError(f'{where}: [[areas]] #{i + 1} needs project = "path.toml"')
-        project_path = _resolve(path, str(entry["project"]), key=f"[[areas]] #{i + 1} project")
+    for i, entry in enumerate(tables.get("areas", [])):
+        project_path = _resolve(path, entry["project"], key=f"[[areas]] #{i + 1} project")
         slug = entry.get("slug")
         areas.append(_project_area(project_path, _try_toml(project_path), seen, slug=slug))
-    batch = data.get("batch")
-    if batch is not None:
-        if not isinstance(batch, dict) or "template" not in batch or "units" not in batch:
-            raise ConfigError(f'{where}: [batch] needs template = "….toml" and units = "…"')
-        areas.extend(_template_areas(path, batch, seen))
-    for key in set(data) - {"areas", "batch"}:
-        logger.warning("%s: unknown table or key %r ignored", where, key)
+    if "batch" in tables:
+        areas.extend(_template_areas(path, tables["batch"], seen))
     return areas
 
 
@@ -381,7 +373,10 @@ def _template_project(area: Area, area_dir: Path) -> Project:
     )
     with _io.atomic_path(boundary_path) as tmp:
         boundary.to_file(tmp, driver="GeoJSON")
-    tolerance = max(pad, float(template.facilities.get("boundary_tolerance_m", 0.0)))
+    facility_tables = tuple(
+        {**t, "boundary_tolerance_m": max(pad, float(t.get("boundary_tolerance_m", 0.0)))}
+        for t in template.facility_tables
+    )
     note_zh = (
         f"本区域由模板 {template.path.name} 按 {Path(area.units).name} 的多边形切分："
         f"人口仅计多边形内；设施与道路取边界外 {pad:,.0f} 米以内。"
@@ -396,7 +391,7 @@ def _template_project(area: Area, area_dir: Path) -> Project:
         area_en=area.name,
         demand={"path": str(demand_path.resolve())},
         boundary={"path": str(boundary_path.resolve())},
-        facilities={**template.facilities, "boundary_tolerance_m": tolerance},
+        facility_tables=facility_tables,
         network=_clipped_network(template, padded, inputs),
         notes_zh=(*template.notes_zh, note_zh),
         notes_en=(*template.notes_en, note_en),
@@ -405,13 +400,9 @@ def _template_project(area: Area, area_dir: Path) -> Project:
 
 def _template_demand(project: Project) -> gpd.GeoDataFrame:
     """The template's demand points, read as :func:`geoplan.project.compute_project` does."""
-    from .demand import demand_from_graphml_edges, read_demand
+    from .project import read_project_demand
 
-    path = project.resolve(project.demand["path"])
-    options = {k: v for k, v in project.demand.items() if k not in ("path", "format")}
-    if project.demand.get("format") == "graphml_edges":
-        return demand_from_graphml_edges(path, **options)
-    return read_demand(path, **options)
+    return read_project_demand(project)
 
 
 def _first_unit(points: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> np.ndarray:
@@ -527,9 +518,7 @@ def run_batch(
         "n_failed": len(failed),
         "seconds": round(time.perf_counter() - start, 3),
     }
-    _io.write_text(
-        out_dir / "batch_summary.json", json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-    )
+    _io.write_json(out_dir / "batch_summary.json", document)
     _io.write_text(out_dir / "index.html", index_html(records))
     logger.info(
         "batch: %d areas, %d failed, %.1f s, outputs in %s",

@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import _io
 from ._paths import shared_path
+from .config import project_template
 from .errors import ConfigError, OutputExistsError
 from .schema import normalize_text
 
@@ -33,6 +34,7 @@ __all__ = [
     "TEMPLATE_HEADERS",
     "available_places",
     "find_place",
+    "init_from_boundary",
     "init_project",
     "place_boundary",
 ]
@@ -40,8 +42,9 @@ __all__ = [
 BOUNDARY_FILE = "boundaries/targets_admin_tianditu_wgs84.geojson"
 """The 13 polygons, relative to the shared data folder (WGS84/CGCS2000; never the GCJ-02 file)."""
 
-INIT_FILES: tuple[str, ...] = ("boundary.geojson", "project.toml", "facilities_template.csv")
-"""Files :func:`init_project` writes."""
+BOUNDARY_NAME = "boundary.geojson"
+INIT_FILES: tuple[str, ...] = (BOUNDARY_NAME, "project.toml", "facilities_template.csv")
+"""Files :func:`init_project` and :func:`init_from_boundary` write."""
 
 TEMPLATE_HEADERS: tuple[str, ...] = (
     "编号",
@@ -364,7 +367,13 @@ def init_project(place: str, out_dir: str | Path, *, overwrite: bool = False) ->
         A file would be overwritten without ``overwrite``.
     """
     boundary = place_boundary(place)
-    row = boundary.iloc[0]
+    return _write_init(out_dir, boundary, _project_toml(boundary.iloc[0]), overwrite=overwrite)
+
+
+def _write_init(
+    out_dir: str | Path, boundary: gpd.GeoDataFrame, project_text: str, *, overwrite: bool
+) -> dict[str, Path]:
+    """Write the :data:`INIT_FILES` (refusing to replace any without ``overwrite``)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputExistsError(f"{out_dir} exists and is not a folder; choose another --out")
@@ -377,10 +386,8 @@ def init_project(place: str, out_dir: str | Path, *, overwrite: bool = False) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in INIT_FILES}
     features = json.loads(boundary.to_json(drop_id=True, ensure_ascii=False))
-    _io.write_text(
-        paths["boundary.geojson"], json.dumps(features, ensure_ascii=False, indent=1) + "\n"
-    )
-    _io.write_text(paths["project.toml"], _project_toml(row))
+    _io.write_text(paths[BOUNDARY_NAME], json.dumps(features, ensure_ascii=False, indent=1) + "\n")
+    _io.write_text(paths["project.toml"], project_text)
     _io.write_text(
         paths["facilities_template.csv"], ",".join(TEMPLATE_HEADERS) + "\n", encoding="utf-8-sig"
     )
@@ -388,68 +395,116 @@ def init_project(place: str, out_dir: str | Path, *, overwrite: bool = False) ->
 
 
 def _project_toml(row: pd.Series) -> str:
-    """The commented project file of one place."""
+    """The commented project file of one place (the schema's template with the plan's rules)."""
     plan = _plan_of(str(row["adcode"]))
     name, code = str(row["name"]), str(row["adcode"])
     name_en = _ENGLISH.get(code, name)
-    return f"""\
-# geoplan project: {row["full_name"]} ({name_en}), adcode {code}.
-# Created by `geoplan init`. Fill in the three inputs marked TODO, check the rules, then run:
-#     geoplan run project.toml --out result
-# Relative paths are relative to this file; "shared:..." paths read geoplan's shared data folder.
+    header = [
+        f"geoplan project: {row['full_name']} ({name_en}), adcode {code}.",
+        "Created by `geoplan init`. Fill in the three inputs marked TODO, check the rules,",
+        "then run:",
+        "    geoplan run project.toml --out result",
+        "Every table and key is listed with its meaning, range and default (docs/project-file.md);",
+        "keys commented out take their default. Relative paths are relative to this file;",
+        '"shared:..." paths read geoplan\'s shared data folder.',
+    ]
+    values = {
+        "project": {
+            "area": name,
+            "area_en": name_en,
+            "notes_zh": [f"规则取自{plan.title}；规划未说明的参数（如出行方式）须核对。"],
+            "notes_en": [
+                f"Rules from the {name} plan ({plan.file}); travel mode and other unstated "
+                "values: to check."
+            ],
+        },
+        "boundary": {"path": BOUNDARY_NAME},
+    }
+    comments = {
+        "boundary": [
+            f"The {name} polygon (WGS84/CGCS2000), simplified, from {row['source']},",
+            f"as stored in geoplan's shared data ({BOUNDARY_FILE}).",
+            "It is a simplified outline: check it against the official boundary before reporting.",
+        ],
+        "units": [
+            f"None are available in geoplan's data for {name}: without them coverage is for the "
+            "whole area.",
+        ],
+        **_TODO_COMMENTS,
+    }
+    rules = (
+        f"# ---- Rules from the {name} plan: {plan.title}\n"
+        f"# ({plan.status}; shared data plans/source/{plan.file}). TO CHECK before reporting.\n"
+        "# The plan's presence rules and ratios are checked by: geoplan check project.toml "
+        f"--plan {plan.pack}\n\n{plan.rules}"
+    )
+    return project_template(header=header, values=values, comments=comments, rules=rules)
 
-[project]
-area = "{name}"
-area_en = "{name_en}"
-notes_zh = ["规则取自{plan.title}；规划未说明的参数（如出行方式）须核对。"]
-notes_en = [
-    "Rules from the {name} plan ({plan.file}); travel mode and other unstated values: to check.",
-]
 
-[boundary]
-# The {name} polygon (WGS84/CGCS2000), simplified, from {row["source"]},
-# as stored in geoplan's shared data ({BOUNDARY_FILE}).
-# It is a simplified outline: check it against the official boundary before reporting.
-path = "boundary.geojson"
+_TODO_COMMENTS = {
+    "network": ["TODO: your road network (e.g. a Geofabrik extract clipped to the boundary)."],
+    "demand": ["TODO: where people live (e.g. a WorldPop or GHS-POP raster of the area)."],
+    "facilities": [
+        "TODO: your facility records. facilities_template.csv has the headers geoplan reads",
+        f"({', '.join(TEMPLATE_HEADERS)}).",
+        "坐标系 per row: WGS84, CGCS2000, GCJ-02 (高德/腾讯), BD-09 (百度) or an EPSG code;",
+        "empty = the crs key. Rows without coordinates are rejected unless [geocode] places them.",
+    ],
+}
 
-# [units]
-# Optional: your own township (乡镇/街道) or village polygons, to report coverage per unit.
-# None are available in geoplan's data for {name}: without them coverage is for the whole area.
-# path = "townships.gpkg"
-# name_column = "name"
-# code_column = "code"
 
-[network]
-# TODO: the road network. Accepted: OSM XML/PBF (.osm, .osm.bz2, .osm.pbf; e.g. a Geofabrik
-# extract of the province clipped to the boundary), osmnx GraphML (.graphml), or road lines
-# (GeoPackage, GeoJSON, Shapefile, GeoParquet).
-path = "roads.osm.pbf"
-walk_speed_m_per_min = 70
+def init_from_boundary(
+    boundary: str | Path,
+    out_dir: str | Path,
+    *,
+    name: str | None = None,
+    overwrite: bool = False,
+) -> dict[str, Path]:
+    """Create a blank project folder for any area from a polygon file the user gives.
 
-[demand]
-# TODO: where people live. Accepted: a population raster (.tif; counts per cell, or density
-# per km² such as WorldPop *_pd_* files), points with a population column (CSV/XLSX with
-# 经度/纬度, or GeoJSON/GPKG), polygons with a population (e.g. 村/社区 with 常住人口; spread over
-# the area), or street lines with a population.
-path = "population.tif"
+    Writes ``boundary.geojson`` (the polygons in WGS84 with ``name`` and ``code``),
+    ``project.toml`` (every table and key of :data:`geoplan.config.PROJECT_FILE` with its
+    meaning, range and default as comments; one example rule to replace) and
+    ``facilities_template.csv``. A layer of several polygons is also the ``[units]`` (one unit
+    per polygon). ``name`` defaults to the polygon's name (one polygon) or the file's stem.
+    """
+    from .units import read_units
 
-[facilities]
-# TODO: your facility records. facilities_template.csv has the headers geoplan reads
-# (编号, 名称, 类型, 经度, 纬度, 坐标系, 地址, 床位数, 执业(助理)医师数, 注册护士数); CSV (UTF-8,
-# GBK or UTF-16), XLSX, GeoJSON, GeoPackage and Shapefile are accepted. 坐标系 per row: WGS84,
-# CGCS2000, GCJ-02 (高德/腾讯), BD-09 (百度) or an EPSG code; empty = the crs below.
-# Rows without coordinates are rejected (missing_coordinates); they can be placed from their
-# address or name with geoplan.geocode.geocode_missing (each with a precision flag).
-path = "facilities_template.csv"
-crs = "wgs84"
-max_snap_m = 500
-
-[gaps]
-cell_m = 500
-merge_contiguous = false
-
-# ---- Rules from the {name} plan: {plan.title}
-# ({plan.status}; shared data plans/source/{plan.file}). TO CHECK before reporting.
-# The plan's presence rules and ratios are checked by: geoplan check project.toml --plan {plan.pack}
-
-{plan.rules}"""
+    source = Path(boundary)
+    layer = read_units(source)
+    if layer.crs is None:
+        raise ConfigError(f"{source}: the boundary has no coordinate system; save it with one")
+    layer = layer.to_crs(4326)
+    area = (name or "").strip() or (
+        str(layer["unit_name"].iloc[0]) if len(layer) == 1 else source.stem.split(".")[0]
+    )
+    frame = gpd.GeoDataFrame(
+        {"name": layer["unit_name"].to_numpy(), "code": layer["unit_code"].to_numpy()},
+        geometry=layer.geometry.to_numpy(),
+        crs=4326,
+    )
+    header = [
+        f"geoplan project: {area}, from the boundary {source.name}.",
+        "Created by `geoplan init --boundary`. Fill in the inputs marked TODO, replace the example",
+        "rule with your plan's, then run:",
+        "    geoplan run project.toml --out result",
+        "Every table and key is listed with its meaning, range and default (docs/project-file.md);",
+        "keys commented out take their default. Relative paths are relative to this file.",
+    ]
+    values: dict[str, dict] = {
+        "project": {"area": area, "area_en": area},
+        "boundary": {"path": BOUNDARY_NAME},
+    }
+    comments = {
+        "boundary": [f"The polygons of {source.name}, in WGS84."],
+        "rules": [
+            "EXAMPLE / 示例: a 15-minute walk to a medical facility. Replace it with your plan's",
+            "circles (geoplan/data/packs/ holds the rules of five plans, with citations).",
+        ],
+        **_TODO_COMMENTS,
+    }
+    if len(frame) > 1:
+        values["units"] = {"path": BOUNDARY_NAME, "name_column": "name", "code_column": "code"}
+        comments["units"] = [f"Each of the {len(frame)} polygons of {source.name} is a unit."]
+    text = project_template(header=header, values=values, comments=comments)
+    return _write_init(out_dir, frame, text, overwrite=overwrite)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import platform
+import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,12 +20,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import _io
+from . import _io, config
 from ._cache import file_sha256
 from ._paths import REPO_ROOT, shared_path
+from .config import DEFAULT_AREA_TOLERANCE_M, DEFAULT_GAP_CELL_M, DEFAULT_MAX_SNAP_M
 from .coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
 from .engine import DEFAULT_WALK_SPEED_M_PER_MIN, snap_points
 from .errors import ConfigError, InputError, InputFileNotFoundError, OutputExistsError
+from .facilities import DEFAULT_BOUNDARY_TOLERANCE_M
 from .gaps import find_gaps
 from .rules import Rule, check_unique_ids, rule_from_mapping
 from .units import assign_units, read_units, units_from_frame
@@ -55,10 +57,9 @@ ATTRIBUTION = (
 SHARED_PREFIX = "shared:"
 DEMAND_FAR_FROM_ROAD_M = 500.0
 """Demand points farther than this from the walk network are counted and reported."""
-DEFAULT_MAX_SNAP_M = 500.0
-"""``[facilities] max_snap_m`` when not given."""
-DEFAULT_GAP_CELL_M = 500.0
-"""``[gaps] cell_m`` when not given."""
+AREA_HULL_BUFFER_M = 100.0
+"""Without a boundary or units, the area's polygon is the hull of residents and facilities
+buffered by this much (for maps, site grids and per-unit facility counts)."""
 
 
 @dataclass(frozen=True)
@@ -96,56 +97,32 @@ class MapOptions:
         return key
 
 
-_MAP_KEYS = ("langs", "basemap", "basemap_key_env")
-
-
-def _map_options(table: object, where: str) -> MapOptions:
-    """Parse and check the ``[map]`` table (absent: the defaults)."""
-    from .maps import BASEMAPS, LANGS
-
-    if table is None:
-        return MapOptions()
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [map] must be a table")
-    unknown = sorted(set(table) - set(_MAP_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{where}: [map] has unknown key(s) {', '.join(unknown)}; allowed: "
-            f"{', '.join(_MAP_KEYS)} (a basemap key is never stored in the file: it is read "
-            "from the environment variable named by basemap_key_env)"
-        )
-    langs = table.get("langs", ["zh"])
-    if (
-        not isinstance(langs, list)
-        or not langs
-        or any(lang not in LANGS for lang in langs)
-        or len(set(langs)) != len(langs)
-    ):
-        raise ConfigError(
-            f"{where}: [map] langs must be a list of distinct languages from {list(LANGS)}, "
-            f"got {langs!r}"
-        )
-    basemap = table.get("basemap", "none")
-    if basemap not in BASEMAPS:
-        raise ConfigError(
-            f"{where}: [map] basemap must be one of {', '.join(BASEMAPS)}, got {basemap!r}"
-        )
-    env = table.get("basemap_key_env", MapOptions.basemap_key_env)
-    if not isinstance(env, str) or not env:
-        raise ConfigError(f"{where}: [map] basemap_key_env must be an environment variable name")
-    return MapOptions(langs=tuple(langs), basemap=basemap, basemap_key_env=env)
+def _map_options(table: Mapping | None, where: str) -> MapOptions:
+    """The ``[map]`` table (absent: the defaults), checked against the schema."""
+    table = config.check_table(config.MAP, table or {}, file=where, label="[map]")
+    return MapOptions(
+        langs=tuple(table["langs"]),
+        basemap=table["basemap"],
+        basemap_key_env=table["basemap_key_env"],
+    )
 
 
 @dataclass(frozen=True)
 class Project:
-    """A parsed project file: where the inputs are and which rules to check."""
+    """A parsed project file: where the inputs are and which rules to check.
+
+    The tables are the validated mappings of :mod:`geoplan.config` with the defaults filled
+    in (``project.network["walk_speed_m_per_min"]``). ``facility_tables`` holds one mapping
+    per facility file (``[facilities]`` or each ``[[facilities]]``); ``facilities`` is that
+    mapping when there is exactly one.
+    """
 
     path: Path
     area: str
     area_en: str
     network: dict
     demand: dict
-    facilities: dict
+    facility_tables: tuple[dict, ...]
     rules: tuple[Rule, ...]
     boundary: dict | None = None
     units: dict | None = None
@@ -157,14 +134,28 @@ class Project:
     map: MapOptions = field(default_factory=MapOptions)
 
     @property
+    def facilities(self) -> dict:
+        """The facility table of a project with one facility file.
+
+        Raises :class:`ConfigError` when the project has several: read ``facility_tables``.
+        """
+        if len(self.facility_tables) != 1:
+            raise ConfigError(
+                f"{self.path.name}: this step reads one facility file, but the project has "
+                f"{len(self.facility_tables)} ([[facilities]])"
+            )
+        return self.facility_tables[0]
+
+    @property
     def walk_speed_m_per_min(self) -> float:
         """Walking speed on the network (m/min)."""
         return float(self.network.get("walk_speed_m_per_min", DEFAULT_WALK_SPEED_M_PER_MIN))
 
     @property
     def max_snap_m(self) -> float:
-        """Facilities farther than this from any road are rejected (``far_from_road``)."""
-        return float(self.facilities.get("max_snap_m", DEFAULT_MAX_SNAP_M))
+        """Largest ``max_snap_m`` of the facility files: the limit for facilities a scenario
+        adds or moves (each file's own rows are judged by its own)."""
+        return max(float(t.get("max_snap_m", DEFAULT_MAX_SNAP_M)) for t in self.facility_tables)
 
     @property
     def gap_cell_m(self) -> float:
@@ -188,43 +179,68 @@ class Project:
 
 
 def load_project(path: str | Path) -> Project:
-    """Read and check a project TOML file; every problem names the key to fix."""
+    """Read and check a project TOML file; every problem names the file, table and key.
+
+    The tables and keys are those of :data:`geoplan.config.PROJECT_FILE`
+    (``docs/project-file.md``).
+    """
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(f"project file {path} does not exist")
-    data = _io.read_toml(path)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.toml"))
+        hint = f" ({', '.join(found[:5])})" if found else ""
+        raise ConfigError(f"{path} is a folder; give the project .toml file in it{hint}")
     where = path.name
-    for table in ("project", "network", "demand", "facilities"):
-        needs_path = table != "project"
-        if not isinstance(data.get(table), dict) or (needs_path and "path" not in data[table]):
-            raise ConfigError(f"{where}: missing [{table}] table (with a 'path' key)")
-    if "area" not in data["project"]:
-        raise ConfigError(f"{where}: [project] needs 'area' (the name of the area)")
-    raw_rules = data.get("rules")
-    if not isinstance(raw_rules, list) or not raw_rules:
-        raise ConfigError(f"{where}: add at least one [[rules]] table")
+    tables = config.validate(_io.read_toml(path), config.PROJECT_FILE, file=where)
     rules = tuple(
-        rule_from_mapping(r, where=f"{where} [[rules]] #{i + 1}") for i, r in enumerate(raw_rules)
+        rule_from_mapping(r, where=f"[[rules]] #{i + 1}", file=where)
+        for i, r in enumerate(tables["rules"])
     )
-    check_unique_ids(rules)
-    meta = data["project"]
+    check_unique_ids(rules, where=where)
+    meta = tables["project"]
     return Project(
         path=path.resolve(),
-        area=str(meta["area"]),
-        area_en=str(meta.get("area_en", meta["area"])),
-        network=data["network"],
-        demand=data["demand"],
-        facilities=data["facilities"],
+        area=meta["area"],
+        area_en=meta["area_en"],
+        network=tables["network"],
+        demand=tables["demand"],
+        facility_tables=_facility_tables(tables["facilities"], where),
         rules=rules,
-        boundary=data.get("boundary"),
-        units=data.get("units"),
-        geocode=data.get("geocode"),
-        gaps=data.get("gaps", {}),
-        notes_zh=tuple(meta.get("notes_zh", ())),
-        notes_en=tuple(meta.get("notes_en", ())),
-        hypothetical_facilities=bool(meta.get("hypothetical_facilities", False)),
-        map=_map_options(data.get("map"), where),
+        boundary=tables.get("boundary"),
+        units=tables.get("units"),
+        geocode=tables.get("geocode"),
+        gaps=tables.get("gaps") or config.check_table(config.GAPS, {}),
+        notes_zh=tuple(meta["notes_zh"]),
+        notes_en=tuple(meta["notes_en"]),
+        hypothetical_facilities=meta["hypothetical_facilities"],
+        map=_map_options(tables.get("map"), where),
     )
+
+
+def _facility_tables(tables: list[dict], where: str) -> tuple[dict, ...]:
+    """The facility tables with their id prefixes: with several files each gets one (its own
+    ``id_prefix``, else the file's name without suffix) and no two may share one."""
+    if len(tables) > 1:
+        tables = [{"id_prefix": _file_stem(t["path"]), **t} for t in tables]
+    seen: dict[str, int] = {}
+    for i, table in enumerate(tables):
+        prefix = table.get("id_prefix")
+        if prefix is None:
+            continue
+        if prefix in seen:
+            raise ConfigError(
+                f"{where}: [[facilities]] #{seen[prefix] + 1} and #{i + 1} would share the id "
+                f"prefix {prefix!r}; give them different id_prefix values"
+            )
+        seen[prefix] = i
+    return tuple(tables)
+
+
+def _file_stem(value: str) -> str:
+    """``health`` of ``shared:lists/health.xlsx``; characters not allowed in ids become _."""
+    name = Path(value.removeprefix(SHARED_PREFIX)).name.split(".")[0]
+    return re.sub(r"[\s,:=]+", "_", name) or "file"
 
 
 class Stages:
@@ -272,6 +288,7 @@ class RunResult:
     timings_s: dict[str, float]
     inputs: dict[str, str]
     units: gpd.GeoDataFrame | None = None
+    area: StudyArea | None = None
 
 
 STAGES = ("load", "snap+engine", "coverage", "gaps", "write", "map")
@@ -315,8 +332,6 @@ def run_project(
 def compute_project(project: Project, stages: Stages | None = None) -> RunResult:
     """Load a project's inputs and compute coverage, units and gaps, writing nothing."""
     stages = stages or Stages(STAGES)
-    from .demand import boundary_from_graphml, demand_from_graphml_edges, read_demand
-    from .facilities import read_facilities
     from .network import read_network
 
     inputs: dict[str, str] = {}
@@ -324,54 +339,36 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         network_path = project.resolve(project.network["path"])
         inputs["network"] = str(network_path)
         network = read_network(network_path)
-        boundary = None
-        if project.boundary:
-            boundary_path = project.resolve(project.boundary["path"])
-            inputs["boundary"] = str(boundary_path)
-            if project.boundary.get("format") == "graphml" or boundary_path.suffix == ".graphml":
-                boundary = boundary_from_graphml(boundary_path, name=project.area)
-            else:
-                boundary = read_units(boundary_path)
-        demand_path = project.resolve(project.demand["path"])
-        inputs["demand"] = str(demand_path)
-        demand_options = {k: v for k, v in project.demand.items() if k not in ("path", "format")}
-        if project.demand.get("format") == "graphml_edges":
-            demand = demand_from_graphml_edges(demand_path, **demand_options)
-        else:
-            demand = read_demand(demand_path, **demand_options)
-        facility_path = project.resolve(project.facilities["path"])
-        inputs["facilities"] = str(facility_path)
-        table = read_facilities(
-            facility_path,
-            **{
-                k: v
-                for k, v in project.facilities.items()
-                if k in ("sheet", "layer", "encoding", "crs", "boundary_tolerance_m")
-            },
-            boundary=boundary,
-        )
-        if project.geocode is not None:
-            table = _geocode(project, table, boundary, inputs)
-        units = _units(project, boundary, inputs)
+        boundary = read_boundary(project, inputs)
+        demand = read_project_demand(project, inputs)
+        table, snap_limits_m = read_project_facilities(project, boundary, inputs)
+        units_layer = _units_layer(project, inputs)
     with stages.stage("snap+engine"):
         warnings_ = _coordinate_warnings(table.used, network)
         used, rejects = _reject_far_from_road(
-            network, table.used, table.rejects, project.max_snap_m
+            network,
+            table.used,
+            table.rejects,
+            snap_limits_m,
+            several=len(project.facility_tables) > 1,
         )
+        demand = demand.to_crs(network.crs) if demand.crs != network.crs else demand
+        area = study_area(project, boundary, units_layer, demand, used, network.crs)
+        demand, outside = _residents(demand, area, project)
         coverage = compute_coverage(
             network, used, demand, project.rules, walk_speed_m_per_min=project.walk_speed_m_per_min
         )
     with stages.stage("coverage"):
         points = coverage.points
-        if units is not None:
-            names, codes = assign_units(
-                points["x"].to_numpy(),
-                points["y"].to_numpy(),
-                network.crs,
-                units,
-                outside=OUTSIDE_UNITS,
-            )
-            points["unit_name"], points["unit_code"] = names, codes
+        names, codes = assign_units(
+            points["x"].to_numpy(),
+            points["y"].to_numpy(),
+            network.crs,
+            area.units,
+            outside=OUTSIDE_UNITS,
+            tolerance_m=area.unit_tolerance_m,
+        )
+        points["unit_name"], points["unit_code"] = names, codes
         by_unit = coverage.by_unit()
     with stages.stage("gaps"):
         gaps = pd.concat(
@@ -394,6 +391,8 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         names = dict(zip(used["facility_id"], used["name"], strict=True))
         gaps["nearest_facility_name"] = gaps["nearest_facility_id"].map(names)
     summary = _summary(project, coverage, table.read, used, rejects, points)
+    summary["study_area"] = {"source": area.source, "tolerance_m": area.tolerance_m}
+    summary["demand_outside_area"] = outside
     summary["warnings"] = warnings_
     return RunResult(
         project,
@@ -407,46 +406,261 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         network,
         stages.timings_s,
         inputs,
-        units,
+        area.units,
+        area,
     )
 
 
-def _geocode(project: Project, table, boundary, inputs: dict):
-    """Place records without coordinates from the [geocode] gazetteer sources (offline)."""
-    from .geocode import GazetteerGeocoder, geocode_missing
-
-    config = project.geocode
-    admin = {level: project.resolve(path) for level, path in config.get("admin", {}).items()}
-    osm = [project.resolve(path) for path in config.get("osm", [])]
-    for level, path in admin.items():
-        inputs[f"geocode_{level}"] = str(path)
-    for i, path in enumerate(osm):
-        inputs[f"geocode_osm_{i + 1}"] = str(path)
-    if not admin and not osm:
-        raise ConfigError(f"{project.path.name}: [geocode] needs 'admin' layers or 'osm' files")
-    geocoder = GazetteerGeocoder.from_sources(admin=admin, osm=osm)
-    return geocode_missing(
-        table,
-        geocoder,
-        min_precision=config.get("min_precision", "county"),
-        boundary=boundary,
-    )
+# --------------------------------------------------------------------------- reading inputs
 
 
-def _units(project: Project, boundary, inputs: dict) -> gpd.GeoDataFrame | None:
-    """The admin units: the [units] layer if given, else the boundary as one unit."""
-    if project.units:
-        path = project.resolve(project.units["path"])
-        inputs["units"] = str(path)
-        return read_units(
-            path,
-            name_column=project.units.get("name_column"),
-            code_column=project.units.get("code_column"),
-        )
-    if boundary is None:
+def read_boundary(project: Project, inputs: dict | None = None) -> gpd.GeoDataFrame | None:
+    """The ``[boundary]`` polygons (None without a boundary)."""
+    from .demand import boundary_from_graphml
+
+    if not project.boundary:
         return None
+    path = project.resolve(project.boundary["path"])
+    if inputs is not None:
+        inputs["boundary"] = str(path)
+    if project.boundary.get("format") == "graphml" or path.suffix == ".graphml":
+        return boundary_from_graphml(path, name=project.area)
+    return read_units(path)
+
+
+def read_project_demand(project: Project, inputs: dict | None = None) -> gpd.GeoDataFrame:
+    """The demand points of ``[demand]``, read with its options (as every command reads them)."""
+    from .demand import demand_from_graphml_edges, read_demand
+
+    path = project.resolve(project.demand["path"])
+    if inputs is not None:
+        inputs["demand"] = str(path)
+    options = {k: v for k, v in project.demand.items() if k not in ("path", "format")}
+    if project.demand.get("format") == "graphml_edges":
+        return demand_from_graphml_edges(path, **options)
+    return read_demand(path, **options)
+
+
+FACILITY_READ_KEYS = ("sheet", "layer", "encoding", "crs", "boundary_tolerance_m")
+"""Keys of a facility table passed to :func:`geoplan.facilities.read_facilities`."""
+
+
+def read_project_facilities(project: Project, boundary, inputs: dict | None = None):
+    """Every facility file of the project, read, geocoded and concatenated.
+
+    Returns the combined :class:`~geoplan.facilities.FacilityTable` (``source_file`` on every
+    used and rejected row: the path as written in the project; ids prefixed
+    ``<id_prefix>:`` where the table has one) and, per used row, its file's ``max_snap_m``.
+    """
+    from .facilities import FacilityTable, read_facilities
+
+    geocoder = _geocoder(project, inputs) if project.geocode is not None else None
+    tables, limits = [], []
+    several = len(project.facility_tables) > 1
+    for i, options in enumerate(project.facility_tables):
+        path = project.resolve(options["path"])
+        if inputs is not None:
+            inputs[f"facilities_{i + 1}" if several else "facilities"] = str(path)
+        read = {k: options[k] for k in FACILITY_READ_KEYS if k in options}
+        table = read_facilities(path, **read, boundary=boundary)
+        if geocoder is not None:
+            from .geocode import geocode_missing
+
+            table = geocode_missing(
+                table,
+                geocoder,
+                min_precision=project.geocode.get("min_precision", "county"),
+                boundary=boundary,
+                boundary_tolerance_m=float(
+                    options.get("boundary_tolerance_m", DEFAULT_BOUNDARY_TOLERANCE_M)
+                ),
+            )
+        tables.append(_labelled(table, options))
+        limits.append(
+            np.full(len(table.used), float(options.get("max_snap_m", DEFAULT_MAX_SNAP_M)))
+        )
+    if len(tables) == 1:
+        return tables[0], limits[0]
+    used = gpd.GeoDataFrame(
+        pd.concat([t.used for t in tables], ignore_index=True), geometry="geometry", crs=4326
+    )
+    duplicated = used["facility_id"][used["facility_id"].duplicated()]
+    if len(duplicated):  # distinct prefixes and ids unique per file make this impossible
+        raise InputError(f"facility ids repeat across files: {sorted(set(duplicated))[:10]}")
+    combined = FacilityTable(
+        used,
+        pd.concat([t.rejects for t in tables], ignore_index=True),
+        sum(t.read for t in tables),
+        "; ".join(t.source for t in tables),
+        pd.concat([t.capacity_issues for t in tables], ignore_index=True),
+    )
+    return combined, np.concatenate(limits)
+
+
+def _labelled(table, options: Mapping):
+    """``table`` with ``source_file`` after ``source_row`` and ids prefixed by ``id_prefix``."""
+    source = str(options["path"])
+    prefix = options.get("id_prefix")
+
+    def label(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()
+        if "source_row" in frame:
+            frame.insert(frame.columns.get_loc("source_row") + 1, "source_file", source)
+        else:
+            frame["source_file"] = source
+        if prefix is not None and "facility_id" in frame:
+            ids = frame["facility_id"].astype(str)
+            given = frame["facility_id"].notna() & (ids != "") & (ids != "nan")
+            frame.loc[given, "facility_id"] = prefix + ":" + ids[given]
+        return frame
+
+    return dataclasses.replace(
+        table,
+        used=gpd.GeoDataFrame(label(table.used), geometry="geometry", crs=table.used.crs),
+        rejects=label(table.rejects),
+        capacity_issues=label(table.capacity_issues),
+    )
+
+
+def _geocoder(project: Project, inputs: dict | None):
+    """The offline gazetteer of ``[geocode]`` (its admin layers and OSM files)."""
+    from .geocode import GazetteerGeocoder
+
+    table = project.geocode  # the schema made sure it names admin layers or OSM files
+    admin = {level: project.resolve(path) for level, path in table.get("admin", {}).items()}
+    osm = [project.resolve(path) for path in table.get("osm", [])]
+    if inputs is not None:
+        for level, path in admin.items():
+            inputs[f"geocode_{level}"] = str(path)
+        for i, path in enumerate(osm):
+            inputs[f"geocode_osm_{i + 1}"] = str(path)
+    return GazetteerGeocoder.from_sources(admin=admin, osm=osm)
+
+
+def _units_layer(project: Project, inputs: dict) -> gpd.GeoDataFrame | None:
+    """The ``[units]`` layer (None without one)."""
+    if not project.units:
+        return None
+    path = project.resolve(project.units["path"])
+    inputs["units"] = str(path)
+    return read_units(
+        path,
+        name_column=project.units.get("name_column"),
+        code_column=project.units.get("code_column"),
+    )
+
+
+# --------------------------------------------------------------------------- the study area
+
+
+@dataclass(frozen=True)
+class StudyArea:
+    """The study area every command shares (run, check, scenario, sites).
+
+    * ``source = "boundary"``: the ``[boundary]`` polygons; residents farther than
+      ``[boundary] tolerance_m`` outside them are not residents of the area;
+    * ``"units"``: no boundary, the union of the ``[units]`` polygons, likewise with
+      ``[units] tolerance_m``;
+    * ``"demand"``: neither; every resident of the demand file is in the area, whose polygon
+      is the hull of the residents and the used facilities (+ :data:`AREA_HULL_BUFFER_M`).
+
+    ``units`` are the ``[units]`` layer, else the boundary, else that hull, as one unit named
+    ``[project] area``; a resident outside every unit but within ``unit_tolerance_m`` of one
+    counts in the nearest.
+    """
+
+    geometry: object  # shapely geometry in the network CRS
+    source: str
+    tolerance_m: float
+    units: gpd.GeoDataFrame
+    unit_tolerance_m: float
+
+
+def study_area(
+    project: Project,
+    boundary: gpd.GeoDataFrame | None,
+    units: gpd.GeoDataFrame | None,
+    demand: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    crs,
+) -> StudyArea:
+    """The :class:`StudyArea` of a project's inputs (``crs``: the network's, metric)."""
+    import shapely
+
+    def one_unit(geometry) -> gpd.GeoDataFrame:
+        frame = gpd.GeoDataFrame(
+            {"unit_name": [project.area], "unit_code": [""]}, geometry=[geometry], crs=crs
+        )
+        return units_from_frame(frame, name_column="unit_name", code_column="unit_code")
+
+    if boundary is not None:
+        geometry = shapely.union_all(boundary.to_crs(crs).geometry.values)
+        tolerance = float((project.boundary or {}).get("tolerance_m", DEFAULT_AREA_TOLERANCE_M))
+        source = "boundary"
+    elif units is not None:
+        geometry = shapely.union_all(units.to_crs(crs).geometry.values)
+        tolerance = float(project.units.get("tolerance_m", DEFAULT_AREA_TOLERANCE_M))
+        source = "units"
+    else:
+        xy = [demand.geometry.to_crs(crs), facilities.geometry.to_crs(crs)]
+        points = shapely.multipoints(
+            np.column_stack(
+                [
+                    np.concatenate([g.x.to_numpy() for g in xy]),
+                    np.concatenate([g.y.to_numpy() for g in xy]),
+                ]
+            )
+        )
+        geometry = points.convex_hull.buffer(AREA_HULL_BUFFER_M)
+        return StudyArea(geometry, "demand", 0.0, one_unit(geometry), 0.0)
+    if units is not None:
+        unit_tolerance = float(project.units.get("tolerance_m", DEFAULT_AREA_TOLERANCE_M))
+        return StudyArea(geometry, source, tolerance, units, unit_tolerance)
     frame = boundary.assign(unit_name=project.area, unit_code=boundary.get("unit_code", ""))
-    return units_from_frame(frame, name_column="unit_name", code_column="unit_code")
+    layer = units_from_frame(frame, name_column="unit_name", code_column="unit_code")
+    return StudyArea(geometry, source, tolerance, layer, tolerance)
+
+
+def _residents(demand: gpd.GeoDataFrame, area: StudyArea, project: Project):
+    """The demand points inside the study area (within its tolerance), and what was left out.
+
+    ``demand`` is in the network CRS. Raises :class:`InputError` when nobody is left.
+    """
+    import shapely
+
+    x, y = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
+    inside = np.ones(len(demand), dtype=bool)
+    if area.source != "demand":
+        shapely.prepare(area.geometry)
+        inside = shapely.contains_xy(area.geometry, x, y)
+        rest = np.flatnonzero(~inside)
+        if len(rest):
+            near = shapely.dwithin(
+                area.geometry, shapely.points(x[rest], y[rest]), area.tolerance_m
+            )
+            inside[rest[near]] = True
+    population = demand["population"].to_numpy(dtype=float)
+    outside = {
+        "points": int((~inside).sum()),
+        "population": float(population[~inside].sum()),
+    }
+    if outside["points"]:
+        logger.warning(
+            "%d demand points (%s residents) lie more than %g m outside the study area "
+            "(%s) and are not counted / 研究区域外的居民点不计入",
+            outside["points"],
+            f"{outside['population']:,.0f}",
+            area.tolerance_m,
+            area.source,
+        )
+    if not inside.any() or population[inside].sum() <= 0:
+        raise InputError(
+            f"{project.path.name}: no residents of the demand file lie within the study area "
+            f"({area.source}, +{area.tolerance_m:g} m); do the demand and the "
+            f"{area.source} describe the same place? / 研究区域内没有居民"
+        )
+    kept = demand if inside.all() else demand[inside].reset_index(drop=True)
+    return kept, outside
 
 
 def _coordinate_warnings(used: gpd.GeoDataFrame, network) -> list[dict]:
@@ -467,28 +681,41 @@ def _coordinate_warnings(used: gpd.GeoDataFrame, network) -> list[dict]:
     ]
 
 
-def _reject_far_from_road(network, used, rejects, max_snap_m: float):
-    """Move facilities farther than ``max_snap_m`` from any road into the rejects."""
+def _reject_far_from_road(network, used, rejects, max_snap_m, *, several: bool = False):
+    """Move facilities farther than ``max_snap_m`` (one value, or one per row) from any road
+    into the rejects; with ``several`` files the messages name each row's file."""
     xy = used.geometry.to_crs(network.crs)
     snap = snap_points(network, xy.x.to_numpy(), xy.y.to_numpy())
-    far = snap.snap_distance_m > max_snap_m
+    limits = np.broadcast_to(np.asarray(max_snap_m, dtype=float), (len(used),))
+    far = snap.snap_distance_m > limits
     if not far.any():
         return used, rejects
     rows = used["source_row"].to_numpy()[far]
     names = used["name"].to_numpy()[far]
     metres = snap.snap_distance_m[far]
+    limit = limits[far]
+    files = (
+        used["source_file"].astype(str).to_numpy()[far] + " "
+        if several and "source_file" in used
+        else np.full(len(rows), "", dtype=object)
+    )
     extra = pd.DataFrame(
         {
             "source_row": rows,
+            **(
+                {"source_file": used["source_file"].to_numpy()[far]}
+                if "source_file" in used
+                else {}
+            ),
             "reason_code": "far_from_road",
             "message_zh": [
-                f"第{r}行（{n}）：距最近道路 {d:.0f} 米，超过 {max_snap_m:.0f} 米；请核对坐标"
-                for r, n, d in zip(rows, names, metres, strict=True)
+                f"{f}第{r}行（{n}）：距最近道路 {d:.0f} 米，超过 {m:.0f} 米；请核对坐标"
+                for f, r, n, d, m in zip(files, rows, names, metres, limit, strict=True)
             ],
             "message_en": [
-                f"row {r} ({n}): {d:.0f} m from the nearest road, more than {max_snap_m:.0f} m; "
+                f"{f}row {r} ({n}): {d:.0f} m from the nearest road, more than {m:.0f} m; "
                 "check the coordinates or raise facilities.max_snap_m"
-                for r, n, d in zip(rows, names, metres, strict=True)
+                for f, r, n, d, m in zip(files, rows, names, metres, limit, strict=True)
             ],
             "facility_id": used["facility_id"].to_numpy()[far],
             "name": names,
@@ -501,13 +728,24 @@ def _summary(project, coverage, read, used, rejects, points) -> dict:
     far = None
     if "snap_distance_m" in points:
         far = points["snap_distance_m"] > DEMAND_FAR_FROM_ROAD_M
+    facilities = {"read": int(read), "used": len(used), "rejected": len(rejects)}
+    if len(project.facility_tables) > 1:
+        facilities["files"] = [
+            {
+                "source_file": str(t["path"]),
+                "id_prefix": t.get("id_prefix"),
+                "used": int((used["source_file"] == t["path"]).sum()),
+                "rejected": int((rejects["source_file"] == t["path"]).sum()),
+            }
+            for t in project.facility_tables
+        ]
     return {
         "area": project.area,
         "area_en": project.area_en,
         "population_total": float(points["population"].sum()),
         "demand_points": len(points),
         "rules": coverage.summary(),
-        "facilities": {"read": int(read), "used": len(used), "rejected": len(rejects)},
+        "facilities": facilities,
         "facilities_hypothetical": project.hypothetical_facilities,
         "notes_zh": list(project.notes_zh),
         "notes_en": list(project.notes_en),
@@ -535,9 +773,7 @@ def _check_outputs_free(out_dir: Path, *, overwrite: bool) -> None:
 
 def _write_tables(result: RunResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    _io.write_text(
-        out_dir / "summary.json", json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n"
-    )
+    _io.write_json(out_dir / "summary.json", result.summary)
     _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
     points = result.coverage.points.drop(columns=["x", "y"])
     _io.write_csv(points, out_dir / "coverage_points.csv")
@@ -707,6 +943,8 @@ def _write_run_record(result: RunResult, path: Path, timings_s: dict[str, float]
         "parameters": {
             "walk_speed_m_per_min": result.project.walk_speed_m_per_min,
             "facilities_max_snap_m": result.project.max_snap_m,
+            "facility_files": [dict(t) for t in result.project.facility_tables],
+            "study_area": result.summary.get("study_area"),
             "gap_cell_m": result.project.gap_cell_m,
             "gap_merge_contiguous": result.project.gap_merge_contiguous,
             "rules": [r.as_dict() for r in result.project.rules],
@@ -718,7 +956,7 @@ def _write_run_record(result: RunResult, path: Path, timings_s: dict[str, float]
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-    _io.write_text(path, json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+    _io.write_json(path, record)
 
 
 def _peak_memory_mb() -> float:

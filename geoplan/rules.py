@@ -50,35 +50,28 @@ class Rule:
         }
 
 
-def rule_from_mapping(data: Mapping, *, where: str = "rule") -> Rule:
-    """Build a :class:`Rule` from a TOML table, with messages that name the bad key."""
-    _require(data, ("id", "categories", "mode", "threshold_min"), where)
-    rule_id = _rule_id(data, where)
-    mode = _mode(data, f"{where} {rule_id}")
-    categories = data["categories"]
-    if isinstance(categories, str):
-        categories = [categories]
-    if not categories:
-        raise ConfigError(f"{where} {rule_id}: categories is empty")
-    try:
-        threshold = float(data["threshold_min"])
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where} {rule_id}: threshold_min must be a number of minutes") from None
-    if not threshold > 0:
-        raise ConfigError(f"{where} {rule_id}: threshold_min must be positive, got {threshold}")
-    target = data.get("target_share")
-    if target is not None:
-        target = float(target)
-        if not 0 <= target <= 1:
-            raise ConfigError(f"{where} {rule_id}: target_share must be within 0..1, got {target}")
+def rule_from_mapping(
+    data: Mapping, *, where: str = "rule", file: str = "", extra_keys: Iterable[str] = ()
+) -> Rule:
+    """Build a :class:`Rule` from a TOML table, checked against the schema's ``[[rules]]``.
+
+    ``where`` names the table in messages (``[[rules]] #2``), ``file`` the file; ``extra_keys``
+    are further keys the caller reads itself (a pack's citations). Unknown keys, missing ones,
+    wrong types and values out of range (``threshold_min`` above 0 and at most 240 minutes,
+    ``target_share`` 0..1) are a :class:`ConfigError` naming the key
+    (see :data:`geoplan.config.RULE`).
+    """
+    from .config import RULE, check_table
+
+    table = check_table(RULE, data, file=file, label=where, extra=extra_keys)
     return Rule(
-        id=rule_id,
-        name_zh=str(data.get("name_zh", rule_id)),
-        name_en=str(data.get("name_en", rule_id)),
-        categories=tuple(str(c) for c in categories),
-        mode=mode,
-        threshold_min=threshold,
-        target_share=target,
+        id=table["id"],
+        name_zh=table["name_zh"],
+        name_en=table["name_en"],
+        categories=tuple(table["categories"]),
+        mode=table["mode"],
+        threshold_min=table["threshold_min"],
+        target_share=table.get("target_share"),
     )
 
 
@@ -130,6 +123,8 @@ COMPARATORS: dict[str, str] = {
 """Comparators of ratio targets (``about``: within the pack's tolerance, default ±5 %)."""
 
 PRESENCE_SCOPES = ("unit", "facility")
+CIRCLE_SOURCE_KEYS = ("indicator", "kind", "source", "mode_note", "note", "attribute")
+"""Keys a pack's ``[[circles]]`` table has besides the rule's own (citations, a filter)."""
 
 
 def compare(value: float, comparator: str, target: float, *, tolerance: float = 0.05) -> bool:
@@ -422,7 +417,9 @@ def pack_from_mapping(data: Mapping, *, where: str = "pack", path: Path | None =
     filters: dict[str, AttributeFilter] = {}
     for i, table in enumerate(_tables(data, "circles", where)):
         here = f"{where} [[circles]] #{i + 1}"
-        rule = rule_from_mapping(table, where=here)
+        rule = rule_from_mapping(
+            table, where=f"[[circles]] #{i + 1}", file=where, extra_keys=CIRCLE_SOURCE_KEYS
+        )
         circles.append(rule)
         sources[rule.id] = _source(table, here, plan_file, circle=True)
         if "attribute" in table:

@@ -10,7 +10,6 @@ rule ``after − before = gained − lost`` (persons).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +22,7 @@ import pandas as pd
 from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
-from . import _io
+from . import _io, config
 from .coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
 from .engine import snap_points
 from .errors import ConfigError, InputError, InputFileNotFoundError, OutputExistsError
@@ -178,11 +177,9 @@ def load_scenario_file(path: str | Path) -> ScenarioFile | None:
     if not path.exists():
         raise InputFileNotFoundError(f"project or scenario file {path} does not exist")
     data = _io.read_toml(path)
-    table = data.get("scenario")
-    if table is None:
+    if "scenario" not in data:
         return None
-    if not isinstance(table, dict) or "project" not in table:
-        raise ConfigError(f"{path.name}: [scenario] needs 'project' (the project file)")
+    table = config.validate(data, config.SCENARIO_FILE, file=path.name)["scenario"]
 
     def local(value: str) -> Path:
         target = Path(value)
@@ -191,27 +188,14 @@ def load_scenario_file(path: str | Path) -> ScenarioFile | None:
             raise InputFileNotFoundError(f"{path.name}: file {target} does not exist")
         return target.resolve()
 
-    move: dict[str, tuple[float, float]] = {}
-    for i, item in enumerate(table.get("move", [])):
-        missing = [k for k in ("id", "lon", "lat") if k not in item]
-        if missing:
-            raise ConfigError(f"{path.name} [[scenario.move]] #{i + 1}: missing {missing}")
-        try:
-            move[str(item["id"])] = (float(item["lon"]), float(item["lat"]))
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"{path.name} [[scenario.move]] #{i + 1}: lon and lat must be numbers"
-            ) from None
-    close = table.get("close", [])
-    if isinstance(close, str):
-        close = [close]
+    move = {str(item["id"]): (item["lon"], item["lat"]) for item in table["move"]}
     return ScenarioFile(
         path=path.resolve(),
-        project=local(str(table["project"])),
-        name_zh=str(table.get("name_zh", "")),
-        name_en=str(table.get("name_en", "")),
-        add=local(str(table["add"])) if table.get("add") else None,
-        close=parse_ids([str(c) for c in close]),
+        project=local(table["project"]),
+        name_zh=table["name_zh"],
+        name_en=table["name_en"],
+        add=local(table["add"]) if table.get("add") else None,
+        close=parse_ids(table["close"]),
         move=move,
     )
 
@@ -681,10 +665,7 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path, *, overwrite: bo
     out_dir = Path(out_dir)
     check_outputs_free(out_dir, SCENARIO_FILES, overwrite=overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _io.write_text(
-        out_dir / "scenario_summary.json",
-        json.dumps(_json_safe(result.summary), ensure_ascii=False, indent=2) + "\n",
-    )
+    _io.write_json(out_dir / "scenario_summary.json", _json_safe(result.summary))
     _io.write_csv(result.by_unit, out_dir / "scenario_by_unit.csv")
     table = changed_points_table(result)
     _io.write_csv(table, out_dir / "changed_points.csv")

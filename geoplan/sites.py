@@ -121,7 +121,10 @@ def _candidate_frame(ids, source: str, x, y, snap_m, crs) -> gpd.GeoDataFrame:
 
 
 def _study_area(result: RunResult) -> shapely.Geometry:
-    """The boundary in the network CRS, else the hull of the demand points (+ 100 m)."""
+    """The run's study area in the network CRS (:class:`geoplan.project.StudyArea`: the
+    boundary, else the units, else the hull of residents and facilities + 100 m)."""
+    if result.area is not None:
+        return result.area.geometry
     crs = result.network.crs
     if result.boundary is not None and not result.boundary.empty:
         return shapely.union_all(result.boundary.to_crs(crs).geometry.values)
@@ -681,10 +684,7 @@ def write_sites(result: SitesResult, out_dir: str | Path, *, overwrite: bool = F
             gpd.GeoDataFrame(
                 table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs=4326
             ).to_file(tmp, layer=name, driver="GPKG")
-    _io.write_text(
-        out_dir / "summary.json",
-        json.dumps(_json_safe(result.summary), ensure_ascii=False, indent=2) + "\n",
-    )
+    _io.write_json(out_dir / "summary.json", _json_safe(result.summary))
     from . import maps
 
     maps.save_map(sites_map(result), out_dir / "sites_map.html")
@@ -1142,10 +1142,7 @@ def write_catchments(result: Catchments, out_dir: str | Path, *, overwrite: bool
     with _io.atomic_path(out_dir / "catchments.gpkg") as tmp:
         result.areas.to_crs(4326).to_file(tmp, layer="catchments", driver="GPKG")
         fac.to_file(tmp, layer="facilities", driver="GPKG")
-    _io.write_text(
-        out_dir / "catchments_summary.json",
-        json.dumps(_json_safe(result.summary), ensure_ascii=False, indent=2) + "\n",
-    )
+    _io.write_json(out_dir / "catchments_summary.json", _json_safe(result.summary))
     from . import maps
 
     maps.save_map(catchments_map(result), out_dir / "catchments_map.html")

@@ -62,15 +62,39 @@ def units_from_frame(
 
 
 def assign_units(
-    x: np.ndarray, y: np.ndarray, crs, units: gpd.GeoDataFrame, *, outside: str
+    x: np.ndarray,
+    y: np.ndarray,
+    crs,
+    units: gpd.GeoDataFrame,
+    *,
+    outside: str,
+    tolerance_m: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Unit name and code of each point (first unit containing it; ``outside`` otherwise)."""
+    """Unit name and code of each point: the first unit containing it, else the nearest unit
+    within ``tolerance_m`` metres, else ``outside`` (with code "")."""
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=crs)
-    polygons = units.to_crs(crs) if units.crs is not None else units
+    polygons = units.to_crs(crs) if units.crs is not None and crs is not None else units
     hits = gpd.sjoin(points, polygons, how="left", predicate="within")
     hits = hits[~hits.index.duplicated(keep="first")].sort_index()
-    names = hits["unit_name"].fillna(outside).to_numpy(dtype=object)
-    codes = hits["unit_code"].fillna("").to_numpy(dtype=object)
+    names = hits["unit_name"].to_numpy(dtype=object)
+    codes = hits["unit_code"].to_numpy(dtype=object)
+    missing = np.flatnonzero(pd.isna(names))
+    if tolerance_m > 0 and len(missing):
+        metric = points.crs if points.crs is None or points.crs.is_projected else None
+        metric = metric or points.iloc[missing].estimate_utm_crs()
+        near = gpd.sjoin_nearest(
+            points.iloc[missing].to_crs(metric),
+            polygons[["unit_name", "unit_code", "geometry"]].to_crs(metric),
+            how="inner",
+            max_distance=tolerance_m,
+        )
+        near = near[~near.index.duplicated(keep="first")]
+        rows = points.index.get_indexer(near.index)
+        names[rows] = near["unit_name"].to_numpy(dtype=object)
+        codes[rows] = near["unit_code"].to_numpy(dtype=object)
+    unplaced = pd.isna(names)
+    names[unplaced] = outside
+    codes[unplaced] = ""
     return names, codes
 
 

@@ -118,7 +118,10 @@ def test_bad_project_names_the_key(tmp_path, capsys):
         encoding="utf-8",
     )
     assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 1
-    assert "mode 'swim' is not one of walk, bike, drive" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        'geoplan: error: p.toml: [[rules]] #1 mode: must be one of "walk", "bike", "drive", '
+        'got the text "swim"\n'
+    )
 
 
 def test_usage_error_exits_2(capsys):
