@@ -80,7 +80,9 @@ def _non_finite(value: object, where: str) -> str | None:
 def read_toml(path: Path) -> dict:
     """The tables of a UTF-8 TOML file; a :class:`ConfigError` naming the file if it is not one."""
     if path.is_dir():
-        raise ConfigError(f"{path} is a folder; give the .toml file in it")
+        raise ConfigError(
+            f"{path} is a folder; give the .toml file in it / 这是文件夹，请给出 .toml 文件"
+        )
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -429,12 +429,16 @@ def _check_demand(table: dict, where: str) -> None:
             raise ConfigError(
                 f"{where} {key.name}: does not apply to {' or '.join(formats)} demand "
                 f"({Path(str(table['path'])).name}); it is for {', '.join(key.applies)} inputs"
+                f" / 该选项不适用于此格式的人口数据"
             )
 
 
 def _check_geocode(table: dict, where: str) -> None:
     if not table.get("admin") and not table.get("osm"):
-        raise ConfigError(f"{where}: needs `admin` layers or `osm` files (the gazetteer sources)")
+        raise ConfigError(
+            f"{where}: needs `admin` layers or `osm` files (the gazetteer sources) / "
+            "须提供 admin 行政区图层或 osm 文件"
+        )
 
 
 PROJECT = Table(
@@ -1072,7 +1076,8 @@ def validate(data: Mapping[str, Any], schema: FileSchema, *, file: str) -> dict[
             if table.required:
                 raise ConfigError(
                     f"{file}: missing {table.title} table ({_first_sentence(table.en)}); "
-                    f"see {DOC_PATH.parent.name}/{DOC_PATH.name}"
+                    f"see {DOC_PATH.parent.name}/{DOC_PATH.name} / "
+                    f"缺少 {table.title}（{table.short_zh}）"
                 )
             continue
         out[table.name] = _check_shape(table, raw, file)
@@ -1087,7 +1092,8 @@ def _check_shape(table: Table, raw: Any, file: str) -> Any:
     if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
         shapes = f"a [{table.name}] table or " if table.shape == "table_or_array" else ""
         raise ConfigError(
-            f"{file}: {table.name} must be {shapes}one or more [[{table.name}]] tables"
+            f"{file}: {table.name} must be {shapes}one or more [[{table.name}]] tables / "
+            f"{table.short_zh}须写成 [[{table.name}]] 表"
         )
     return [
         check_table(table, item, file=file, label=f"[[{table.name}]] #{i + 1}")
@@ -1106,7 +1112,9 @@ def check_table(
     label = label or table.title
     prefix = f"{file}: " if file else ""
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{prefix}{label} must be a table of keys, got {_show(raw)}")
+        raise ConfigError(
+            f"{prefix}{label} must be a table of keys, got {_show(raw)} / {label} 须为表"
+        )
     extra = set(extra)
     names = {k.name for k in table.keys}
     for name in raw:
@@ -1118,7 +1126,10 @@ def check_table(
             value = raw[key.name]
             if isinstance(key.kind, Tables):
                 if not isinstance(value, list):
-                    raise ConfigError(f"{prefix}{label} {key.name}: must be {key.kind.describe()}")
+                    raise ConfigError(
+                        f"{prefix}{label} {key.name}: must be {key.kind.describe()} / "
+                        f"{key.zh}须为表数组"
+                    )
                 out[key.name] = [
                     check_table(
                         key.kind.table, item, file=file, label=f"[[{key.kind.table.name}]] #{i + 1}"
@@ -1132,9 +1143,12 @@ def check_table(
                 expected = exc.args[0] if exc.args else _type_text(key)
                 raise ConfigError(
                     f"{prefix}{label} {key.name}: must be {expected}, got {_show(value)}{key.hint}"
+                    f" / {key.name}（{key.zh}）的类型或取值范围不对"
                 ) from None
         elif key.required:
-            raise ConfigError(f"{prefix}{label}: missing `{key.name}` ({key.en})")
+            raise ConfigError(
+                f"{prefix}{label}: missing `{key.name}` ({key.en}) / 缺少 {key.name}（{key.zh}）"
+            )
         elif key.default is not None:
             out[key.name] = json.loads(json.dumps(key.default))  # a fresh copy
     for key in table.keys:
@@ -1157,33 +1171,44 @@ def _show(value: Any) -> str:
 
 def _unknown_key(prefix: str, name: str, label: str, table: Table) -> str:
     head = f"{prefix}`{name}`: unknown key in {label}"
+    zh = f" / {label} 中没有 `{name}` 这个键"
     folded = name.casefold()
     for key in table.keys:
         if folded in (a.casefold() for a in key.aliases) or folded == key.name.casefold():
-            return f"{head}; did you mean `{key.name}`?{table.unknown_hint}"
+            return (
+                f"{head}; did you mean `{key.name}`?{table.unknown_hint}{zh}，应为 `{key.name}`？"
+            )
     names = [k.name for k in table.keys]
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
     if close:
-        return f"{head}; did you mean `{close[0]}`?{table.unknown_hint}"
+        return f"{head}; did you mean `{close[0]}`?{table.unknown_hint}{zh}，应为 `{close[0]}`？"
     homes = [t for t in _all_tables() if t is not table and name in {k.name for k in t.keys}]
     if homes and name != "path":
-        return f"{head}; it belongs in {' or '.join(t.title for t in homes)}{table.unknown_hint}"
+        where = " or ".join(t.title for t in homes)
+        return f"{head}; it belongs in {where}{table.unknown_hint}{zh}，应写在 {where} 中"
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     if close:
-        return f"{head}; did you mean `{close[0]}`?{table.unknown_hint}"
-    return f"{head}; known keys: {', '.join(names)}{table.unknown_hint}"
+        return f"{head}; did you mean `{close[0]}`?{table.unknown_hint}{zh}，应为 `{close[0]}`？"
+    return f"{head}; known keys: {', '.join(names)}{table.unknown_hint}{zh}"
 
 
 def _unknown_table(file: str, name: str, value: Any, schema: FileSchema) -> str:
     if not isinstance(value, dict | list):
         homes = [t for t in schema.tables if name in {k.name for k in t.keys}]
         if homes:
-            return f"{file}: `{name}`: a key outside any table; it belongs in {homes[0].title}"
-        return f"{file}: `{name}`: unknown top-level key; the file holds tables only"
+            return (
+                f"{file}: `{name}`: a key outside any table; it belongs in {homes[0].title} / "
+                f"`{name}` 应写在 {homes[0].title} 中"
+            )
+        return (
+            f"{file}: `{name}`: unknown top-level key; the file holds tables only / "
+            f"未知的顶层键 `{name}`"
+        )
     names = [t.name for t in schema.tables]
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     hint = f"did you mean [{close[0]}]?" if close else f"known tables: {', '.join(names)}"
-    return f"{file}: [{name}]: unknown table in a {schema.name}; {hint}"
+    zh = f"，应为 [{close[0]}]？" if close else ""
+    return f"{file}: [{name}]: unknown table in a {schema.name}; {hint} / 未知的表 [{name}]{zh}"
 
 
 def _all_tables() -> tuple[Table, ...]:

@@ -704,7 +704,7 @@ def demand_from_graphml_edges(
             found = sorted({k for *_, d in edges for k in d} - {"geometry"})
             raise InputError(
                 f"{path.name}: no edge has the attribute {name!r} ({label}); edge attributes: "
-                f"{', '.join(found[:_MAX_NAMED]) or 'none'}"
+                f"{', '.join(found[:_MAX_NAMED]) or 'none'} / 边上没有人口字段 {name!r}"
             )
     columns: dict[str, list[Any]] = {
         population_column: [d.get(population_column) for *_, d in edges],
@@ -948,7 +948,7 @@ def _check_options(kw: dict, reader: Any, source: str, kind: str) -> None:
     if unknown:
         raise InputError(
             f"{source}: option(s) {', '.join(unknown)} do not apply to {kind} demand; "
-            f"its options: {', '.join(accepted)}"
+            f"its options: {', '.join(accepted)} / 选项 {', '.join(unknown)} 不适用于此类人口数据"
         )
 
 
