@@ -48,6 +48,7 @@ __all__ = [
     "Key",
     "Table",
     "check_table",
+    "check_value",
     "project_template",
     "reference_markdown",
     "validate",
@@ -1157,6 +1158,19 @@ def check_table(
     if table.check is not None:
         table.check(out, f"{prefix}{label}")
     return out
+
+
+def check_value(table: Table, name: str, value: Any, *, where: str) -> Any:
+    """One value given outside a file (a command-line option) checked as ``table``'s key
+    ``name`` would be; ``where`` names it in the message (``--walk-speed``)."""
+    key = table.key(name)
+    try:
+        return key.kind.parse(value)
+    except _Invalid as exc:
+        expected = exc.args[0] if exc.args else _type_text(key)
+        raise ConfigError(
+            f"{where}: must be {expected}, got {_show(value)} / {key.zh}的取值范围不对"
+        ) from None
 
 
 def _show(value: Any) -> str:

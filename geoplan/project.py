@@ -1021,6 +1021,9 @@ def write_travel_times(
     from .network import read_network
 
     out = Path(out)
+    walk_speed_m_per_min = config.check_value(
+        config.NETWORK, "walk_speed_m_per_min", walk_speed_m_per_min, where="--walk-speed"
+    )
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; choose another --out or add --overwrite")
     table = nearest_table(

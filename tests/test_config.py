@@ -641,3 +641,12 @@ def test_init_from_one_polygon_takes_its_name(tmp_path):
     init_from_boundary(source, tmp_path / "proj")
     project = load_project(tmp_path / "proj" / "project.toml")
     assert project.area == "测试镇" and project.units is None
+
+
+def test_traveltimes_walk_speed_is_checked_like_the_project_key(tmp_path, capsys):
+    write_tiny(tmp_path)
+    args = ["traveltimes", "--network", str(TINY_OSM), "--facilities", str(tmp_path / "health.csv")]
+    args += ["--demand", str(tmp_path / "people.csv"), "--out", str(tmp_path / "t.csv")]
+    assert main([*args, "--walk-speed", "1000"]) == 1
+    assert "--walk-speed: must be a number of m/min from 20 to 150" in one_line_error(capsys)
+    assert not (tmp_path / "t.csv").exists()
