@@ -491,8 +491,8 @@ def _unit_level(project: Project, given: str | None) -> tuple[str | None, str]:
     level = (project.boundary or {}).get("level")
     if level in LEVELS:
         return level, "[boundary] level"
-    what = "boundary" if project.boundary else "whole area (no boundary or units)"
-    return None, f"the only unit is the study {what} ({project.area}), level not declared"
+    what = "study-area boundary" if project.boundary else "whole area (no boundary or units)"
+    return None, f"the only unit is the {what} ({project.area}), level not declared"
 
 
 # ----------------------------------------------------------------------------- rows
