@@ -567,8 +567,8 @@ def test_andorra_pbf():
     assert np.isfinite(fd).sum() > 2000 and np.isinf(bd).sum() > np.isinf(fd).sum()
 
 
-def test_wuhan_parquet_is_fast_and_complete():
-    net, seconds = timed_read("osm/wuhan_fua_osm_streets.parquet")
+def test_wuhan_parquet_is_complete():
+    net, _ = timed_read("osm/wuhan_fua_osm_streets.parquet")
     check_invariants(net)
     # nothing dropped: the file has no zero-length edges and no self-loops
     assert len(net.edges) == 92_667
@@ -576,7 +576,6 @@ def test_wuhan_parquet_is_fast_and_complete():
     assert net.edges["length_m"].sum() / 1000 == pytest.approx(7185, rel=1e-3)
     assert net.crs == CRS.from_epsg(32650)  # stored as a nameless UTM 50N, normalised
     assert not net.edges["oneway"].any()  # the file carries no oneway information
-    assert seconds < 5.0
     graph = net.to_csr("drive")
     assert graph.shape == (82_902, 82_902)
     # one entry per directed node pair a car may use: the fastest of its parallel edges
