@@ -33,6 +33,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from importlib import resources
 from itertools import zip_longest
 from pathlib import Path
 
@@ -52,6 +53,7 @@ from .schema import CATEGORIES, GROUP_LABELS, TIER_LABELS
 __all__ = [
     "BAND_COLOURS",
     "BASEMAPS",
+    "COMPACT_MEDIA",
     "GROUP_COLOURS",
     "LANGS",
     "MAX_RANK_LABELS",
@@ -104,6 +106,9 @@ _MIN_RADIUS_PX = 1.5
 _SIMPLIFY_M = 1.0  # street/boundary simplification tolerance in a projected CRS
 _SIMPLIFY_DEG = 1e-5  # ... and in degrees when the input is geographic
 _FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
+COMPACT_MEDIA = "(max-width: 800px), (max-height: 520px)"
+"""Screens that get the compact layout (phones upright or sideways, small tablets): the map
+fills the screen and the legend and the layer list are bottom sheets behind two buttons."""
 
 # --------------------------------------------------------------------------- UI strings
 
@@ -129,10 +134,10 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     ),
     "units_heading": ("各单元人口覆盖率", "Share of residents covered per unit"),
     "no_residents": ("无人口", "no residents"),
-    "layer_bands": ("{rule}：出行时间分段", "{rule}: travel-time bands"),
-    "layer_uncovered": ("{rule}：未覆盖人口", "{rule}: uncovered residents"),
-    "layer_gaps": ("{rule}：缺口区域排名", "{rule}: ranked gap areas"),
-    "layer_units": ("{rule}：各单元覆盖率", "{rule}: share covered per unit"),
+    "layer_bands": ("街道出行时间分段", "Travel-time bands on the streets"),
+    "layer_uncovered": ("未覆盖人口", "Uncovered residents"),
+    "layer_gaps": ("缺口区域排名", "Ranked gap areas"),
+    "layer_units": ("各单元覆盖率", "Share covered per unit"),
     "layer_facilities": ("设施：{category}（{n}）", "Facilities: {category} ({n})"),
     "layer_basemap": ("底图：{name}", "Basemap: {name}"),
     "category": ("类别", "category"),
@@ -163,6 +168,10 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
         "假设情景：图中设施并非真实设施",
         "Hypothetical scenario: the facilities shown are not real",
     ),
+    "rule_pick": ("覆盖规则", "Coverage rule"),
+    "legend_button": ("图例", "Legend"),
+    "layers_button": ("图层", "Layers"),
+    "close": ("关闭", "Close"),
     "crs_none": ("无底图（离线）", "No basemap (offline)"),
     "crs_osm": (
         "底图：OpenStreetMap（WGS84），图层未偏移",
@@ -562,7 +571,7 @@ class _Script(_Macro):
 
 
 class _Setup(_Macro):
-    """Panes, helpers, scale bar, attribution, legend and banner; the page's language and tiles.
+    """Panes, helpers, scale bar, attribution, the interface's HTML; language and tiles.
 
     ``lang`` becomes ``<html lang>`` and ``tile_urls`` are the only URL templates
     :func:`map_html` lets through (see :func:`check_offline`).
@@ -576,6 +585,7 @@ class _Setup(_Macro):
 </style>
 <script>
 {{ this.helpers }}
+gpEarlyLayout({{ this.compact }});
 </script>
 {% endmacro %}
 {% macro html(this, kwargs) %}
@@ -608,8 +618,9 @@ class _Setup(_Macro):
         self._name = "GeoplanSetup"
         self.body_html = body_html
         self.attribution = [_js(_e(a)) for a in attribution]
-        self.css = _CSS
-        self.helpers = _HELPERS_JS
+        self.css = _CSS + _asset("ui.css")
+        self.helpers = _HELPERS_JS + _asset("ui.js")
+        self.compact = _js(COMPACT_MEDIA)
         self.lang = _HTML_LANG.get(lang or "zh", "zh-CN")
         self.tile_urls = tuple(tile_urls)
 
@@ -643,103 +654,61 @@ class _KeepInFront(_Macro):
         self.back = list(back)
 
 
-class _Hooks(_Macro):
-    """``window.gpMap``, ``window.gpLayers`` and the ``#rule=…&static=1`` fragment.
+class _Interface(_Macro):
+    """The page's interface, ``gpInterface`` of ``data/map/ui.js``.
 
+    ``window.gpMap``, ``window.gpLayers`` (``layers``: stable key → layer group), the rule
+    switcher showing one rule's overlays at a time (``#rule=<id>`` too), the legend and layer
+    panels (floating cards on a desktop, bottom sheets on a phone), the static print layout
+    (``&static=1``), and fitting ``bounds`` into the part of the map no panel covers.
     :func:`feature_map` keys its layers ``boundary`` and ``features:<index>`` (no rules).
     """
 
     _template = Template(
         """
 {% macro script(this, kwargs) %}
-(function (map, layers, rules) {
-    var perRule = ["bands", "uncovered", "gaps", "units"], always = ["boundary", "facilities"];
-    window.gpMap = map;
-    window.gpLayers = layers;
-    function apply() {
-        var params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-        var rule = params.get("rule");
-        if (rule !== null && rules.indexOf(rule) >= 0) {
-            Object.keys(layers).forEach(function (key) {
-                var cut = key.indexOf(":"), kind = cut < 0 ? key : key.slice(0, cut), show;
-                if (perRule.indexOf(kind) >= 0) { show = key.slice(cut + 1) === rule; }
-                else if (always.indexOf(kind) >= 0) { show = true; }
-                else { return; }
-                if (show !== map.hasLayer(layers[key])) {
-                    if (show) { map.addLayer(layers[key]); } else { map.removeLayer(layers[key]); }
-                }
-            });
-            map.fire("gpreorder");
-        }
-        map.getContainer().classList.toggle("gp-static", params.get("static") === "1");
-    }
-    apply();
-    window.addEventListener("hashchange", apply);
-})({{ this._parent.get_name() }}, {{ this.layers_js() }}, {{ this.rules }});
+gpInterface({{ this._parent.get_name() }}, {{ this.control.get_name() }}, {{ this.layers_js() }},
+            {{ this.rules }}, {{ this.bounds }}, {{ this.options }});
 {% endmacro %}
 """
     )
 
-    def __init__(self, layers: Mapping[str, folium.FeatureGroup], rule_ids: Sequence[str]) -> None:
+    def __init__(
+        self,
+        control: folium.LayerControl,
+        layers: Mapping[str, folium.FeatureGroup],
+        rule_ids: Sequence[str],
+        bounds: list[list[float]] | None,
+    ) -> None:
         super().__init__()
-        self._name = "GeoplanHooks"
+        self._name = "GeoplanInterface"
+        self.control = control
         self.layers = dict(layers)
         self.rules = _js(list(rule_ids))
+        self.bounds = _js(
+            None if bounds is None else [[round(v, 6) for v in corner] for corner in bounds]
+        )
+        self.options = _js({"compact": COMPACT_MEDIA})
 
     def layers_js(self) -> str:
         items = ",".join(f"{_js(key)}:{group.get_name()}" for key, group in self.layers.items())
         return "{" + items + "}"
 
 
-class _FitBesidePanels(_Macro):
-    """Fit the map to ``bounds`` in the space left free by the legend, layer list and banner."""
-
-    _template = Template(
-        """
-{% macro script(this, kwargs) %}
-(function (map, bounds) {
-    var touched = false;
-    function fit() {
-        var size = map.getSize(), left = 16, right = 16, top = 16;
-        var legend = document.getElementById("gp-legend");
-        var layers = document.querySelector(".leaflet-control-layers");
-        var banner = document.getElementById("gp-banner");
-        if (legend && size.x > 2.5 * legend.offsetWidth) { left += legend.offsetWidth + 10; }
-        if (layers && size.x - left - layers.offsetWidth > 400) {
-            right += layers.offsetWidth + 10;
-        }
-        if (banner) { top += banner.offsetHeight + 10; }
-        map.fitBounds(bounds, {paddingTopLeft: [left, top], paddingBottomRight: [right, 16],
-                              animate: false});
-    }
-    fit();
-    /* refit on resize until the reader moves the map */
-    ["mousedown", "wheel", "touchstart", "keydown"].forEach(function (type) {
-        map.getContainer().addEventListener(type, function () { touched = true; });
-    });
-    map.on("resize", function () { if (!touched) { fit(); } });
-})({{ this._parent.get_name() }}, {{ this.bounds }});
-{% endmacro %}
-"""
-    )
-
-    def __init__(self, bounds: list[list[float]]) -> None:
-        super().__init__()
-        self._name = "GeoplanFitBounds"
-        self.bounds = _js([[round(v, 6) for v in corner] for corner in bounds])
+@functools.cache
+def _asset(name: str) -> str:
+    """A file of ``geoplan/data/map/`` (the interface's CSS and JavaScript) as text."""
+    text = resources.files("geoplan").joinpath("data", "map", name).read_text(encoding="utf-8")
+    if re.search(r"</(?:script|style)", text, re.I):
+        raise RuntimeError(f"{name} cannot be inlined (it contains a closing tag)")
+    return text
 
 
 _CSS = f"""
+:root {{ --gp-font: {_FONT}; }}
 .leaflet-container {{ background: {_BACKGROUND}; font-family: {_FONT}; }}
-.leaflet-control-layers {{ font-size: 11.5px; line-height: 1.3; max-height: calc(100% - 90px);
-    overflow-y: auto; }}
-.leaflet-control-layers label {{ max-width: 290px; white-space: normal; margin: 2px 0; }}
 .leaflet-control-attribution {{ font-size: 11px; }}
-.gp-static .leaflet-control-layers, .gp-static .leaflet-control-zoom {{ display: none; }}
-.gp-legend {{ position: fixed; left: 10px; bottom: 22px; z-index: 1000; max-width: 370px;
-    max-height: calc(100% - 110px); overflow-y: auto; background: rgba(255,255,255,0.94);
-    border: 1px solid #bbb; border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,0.3);
-    padding: 9px 12px; font: 12px/1.45 {_FONT}; color: #222; }}
+.gp-legend {{ font: 12px/1.45 {_FONT}; color: #222; }}
 .gp-legend .gp-title {{ font-size: 16px; font-weight: bold; }}
 .gp-legend .gp-subtitle {{ font-size: 13px; color: #444; margin-bottom: 4px; }}
 .gp-legend .gp-crs {{ font-size: 11px; color: #555; margin: 2px 0 3px; }}
@@ -751,10 +720,6 @@ _CSS = f"""
 .gp-legend .gp-met {{ color: #1a7a32; font-weight: bold; }}
 .gp-legend .gp-unmet {{ color: #b2182b; font-weight: bold; }}
 .gp-legend .gp-attr {{ margin-top: 7px; color: #666; font-size: 11px; }}
-.gp-banner {{ position: fixed; top: 10px; left: 50%; transform: translateX(-50%);
-    z-index: 1001; max-width: 46%; background: #b2182b; color: #fff; text-align: center;
-    border: 2px solid #fff; border-radius: 6px; box-shadow: 0 1px 6px rgba(0,0,0,0.45);
-    padding: 6px 16px; font: bold 15px/1.35 {_FONT}; }}
 .gp-dot {{ display: inline-block; border-radius: 50%; border: 1.5px solid #fff;
     box-shadow: 0 0 0 1px rgba(0,0,0,0.25); vertical-align: middle; }}
 .gp-line {{ display: inline-block; width: 24px; height: 0; vertical-align: middle; }}
@@ -1095,7 +1060,7 @@ def _legend_html(
     parts += [f'<div class="gp-note">⚠ {_e(note)}</div>' for note in notes if note]
     if rules:
         parts.append(f'<div class="gp-h">{_e(_t("share_heading", lang))}</div>')
-        for rule in rules:
+        for index, rule in enumerate(rules):
             share = rule.get("share_covered")
             target = rule.get("target_share")
             cls = ""
@@ -1103,7 +1068,8 @@ def _legend_html(
                 cls = "gp-met" if float(share) >= float(target) - 1e-12 else "gp-unmet"
             target_text = "" if _missing(target) else _t("target_paren", lang, pct=_fmt_pct(target))
             parts.append(
-                f'<div class="gp-rule">{_e(_rule_name(rule, lang) + _colon(lang))}'
+                f'<div class="gp-rule" data-gp-rule="{index}">'
+                f"{_e(_rule_name(rule, lang) + _colon(lang))}"
                 f'<span class="{cls}">{_e(_fmt_pct(share))}</span>{_e(target_text)}</div>'
             )
         parts.append(f'<div class="gp-h">{_e(_t("bands_heading", lang))}</div>')
@@ -1145,6 +1111,79 @@ def _legend_footer(
         parts.append(f'<div class="gp-attr">{_e(_t("data", lang) + _colon(lang) + credits)}</div>')
     parts.append("</div>")
     return parts
+
+
+_ICONS = {
+    "legend": (
+        '<svg class="gp-icon" width="18" height="18" viewBox="0 0 18 18" aria-hidden="true">'
+        f'<rect x="1" y="2" width="4" height="3" fill="{BAND_COLOURS[0]}"/>'
+        f'<rect x="1" y="7.5" width="4" height="3" fill="{BAND_COLOURS[2]}"/>'
+        f'<rect x="1" y="13" width="4" height="3" fill="{BAND_COLOURS[3]}"/>'
+        '<path d="M7 3.5H17M7 9H17M7 14.5H17" stroke="currentColor" stroke-width="1.6"/></svg>'
+    ),
+    "layers": (
+        '<svg class="gp-icon" width="18" height="18" viewBox="0 0 18 18" aria-hidden="true">'
+        '<path d="M9 2L17 6.5L9 11L1 6.5ZM2.5 10L9 13.7L15.5 10M2.5 13L9 16.7L15.5 13" '
+        'fill="none" stroke="currentColor" stroke-width="1.5" stroke-linejoin="round"/></svg>'
+    ),
+}
+
+
+def _rule_mark(index: int) -> str:
+    """Marks a layer-control entry as rule ``index``'s (the switcher hides other rules')."""
+    return f'<i hidden data-gp-rule="{index}"></i>'
+
+
+def _interface_html(
+    legend: str, *, rules: Sequence[Mapping], lang: str | None, banner: str = ""
+) -> str:
+    """The interface around the ``legend`` HTML (``data/map/ui.js`` wires it up).
+
+    A bar with the rule switcher (two rules or more; one rule is named) and the buttons of the
+    two panels, the layer panel (Leaflet's layer control is moved into ``#gp-layers-list``),
+    the legend panel, then the ``banner``. Every text is escaped.
+    """
+    if len(rules) > 1:
+        options = "".join(
+            f'<option value="{i}">{_e(_rule_name(rule, lang))}</option>'
+            for i, rule in enumerate(rules)
+        )
+        pick = (
+            f'<label class="gp-pick"><span class="gp-pick-label">{_e(_t("rule_pick", lang))}'
+            f'</span><select id="gp-rule" class="gp-select">{options}</select></label>'
+        )
+    elif rules:
+        pick = f'<span class="gp-rule-name">{_e(_rule_name(rules[0], lang))}</span>'
+    else:
+        pick = ""
+    panel_ids = {"legend": "gp-legend-panel", "layers": "gp-layers"}
+
+    def button(which: str) -> str:
+        return (
+            f'<button type="button" class="gp-button" id="gp-{which}-button" '
+            f'aria-controls="{panel_ids[which]}" aria-expanded="true">{_ICONS[which]}'
+            f"<span>{_e(_t(f'{which}_button', lang))}</span></button>"
+        )
+
+    def panel(which: str, body: str) -> str:
+        name = _e(_t(f"{which}_button", lang))
+        return (
+            f'<div class="gp-panel" id="{panel_ids[which]}" role="region" aria-label="{name}">'
+            f'<div class="gp-panel-head"><b>{name}</b><button type="button" class="gp-close" '
+            f'data-gp-panel="{which}" aria-label="{_e(_t("close", lang))}">×</button></div>\n'
+            f"{body}\n</div>"
+        )
+
+    return "\n".join(
+        [
+            '<div class="gp-ui" id="gp-ui">',
+            f'<div class="gp-bar">{pick}{button("legend")}{button("layers")}</div>',
+            panel("layers", '<div id="gp-layers-list"></div>'),
+            panel("legend", legend),
+            "</div>",
+            banner,
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- public API
@@ -1257,7 +1296,7 @@ def coverage_map(
         simplify=True,
     )
 
-    bounds = _bounds(boundary, demand) or _bounds(facilities)
+    bounds = _bounds(boundary, demand, gaps) or _bounds(facilities)
     m = _new_map(bounds)
     title = title_zh if lang == "zh" else title_en
     m.get_root().title = _e(title)
@@ -1281,7 +1320,9 @@ def coverage_map(
     banner = f'<div class="gp-banner" id="gp-banner">⚠ {_e(_t("banner", lang))}</div>'
     credits = [*attribution, *([spec.credit] if spec.credit else [])]
     setup = _Setup(
-        body_html=legend + ("\n" + banner if hypothetical else ""),
+        body_html=_interface_html(
+            legend, rules=rules, lang=lang, banner=banner if hypothetical else ""
+        ),
         attribution=credits,
         lang=lang,
         tile_urls=spec.tiles,
@@ -1326,11 +1367,12 @@ def coverage_map(
         rid = str(rule["id"])
         name = _rule_name(rule, lang)
         threshold = float(rule["threshold_min"])
+        mark = _rule_mark(i)
 
         if units is not None:
             group = folium.FeatureGroup(
-                name=f"{_swatch_area(UNIT_SHARE_CLASSES[2][2])} "
-                + _e(_t("layer_units", lang, rule=name)),
+                name=f"{mark}{_swatch_area(UNIT_SHARE_CLASSES[2][2])} "
+                + _e(_t("layer_units", lang)),
                 show=i == 0,
             )
             rows = _unit_rows(units, rule, lang)
@@ -1341,7 +1383,7 @@ def coverage_map(
         minutes = pd.to_numeric(streets[rid], errors="coerce").to_numpy(dtype=float)
         codes = "".join(map(str, _band_codes(minutes, threshold)[part_row].tolist()))
         bands = folium.FeatureGroup(
-            name=f"{_swatch_line(BAND_COLOURS[0])} " + _e(_t("layer_bands", lang, rule=name)),
+            name=f"{mark}{_swatch_line(BAND_COLOURS[0])} " + _e(_t("layer_bands", lang)),
             show=i == 0,
         )
         bands.add_child(
@@ -1353,8 +1395,8 @@ def coverage_map(
         layers[f"bands:{rid}"] = bands.add_to(m)
 
         uncovered = folium.FeatureGroup(
-            name=f"{_swatch_dot(_UNCOVERED_COLOUR, border=_UNCOVERED_COLOUR)} "
-            + _e(_t("layer_uncovered", lang, rule=name)),
+            name=f"{mark}{_swatch_dot(_UNCOVERED_COLOUR, border=_UNCOVERED_COLOUR)} "
+            + _e(_t("layer_uncovered", lang)),
             show=i == 0,
         )
         text = {
@@ -1373,8 +1415,8 @@ def coverage_map(
         layers[f"uncovered:{rid}"] = uncovered.add_to(m)
 
         gap_group = folium.FeatureGroup(
-            name='<span class="gp-rank" style="display:inline-block;width:16px;'
-            'font-size:10px;line-height:14px">1</span> ' + _e(_t("layer_gaps", lang, rule=name)),
+            name=f'{mark}<span class="gp-rank" style="display:inline-block;width:16px;'
+            'font-size:10px;line-height:14px">1</span> ' + _e(_t("layer_gaps", lang)),
             show=i == 0,
         )
         rows = _gap_rows(gaps, rule, facility_names, lang)
@@ -1411,10 +1453,8 @@ def coverage_map(
     if facility_groups or unit_groups:
         m.add_child(_KeepInFront(facility_groups, unit_groups))
 
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    m.add_child(_Hooks(layers, rule_ids))
-    if bounds is not None:
-        m.add_child(_FitBesidePanels(bounds))
+    control = folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.add_child(_Interface(control, layers, rule_ids, bounds))
     return m
 
 
@@ -1918,7 +1958,8 @@ def feature_map(
     parts.extend(
         _legend_footer(has_boundary=boundary is not None, attribution=attribution, lang=lang)
     )
-    m.add_child(_Setup(body_html="\n".join(parts), attribution=attribution, lang=lang))
+    body = _interface_html("\n".join(parts), rules=(), lang=lang)
+    m.add_child(_Setup(body_html=body, attribution=attribution, lang=lang))
     m.add_child(_Script(_FEATURES_JS, wrap=False))
     hooked: dict[str, folium.FeatureGroup] = {}
     if boundary is not None:
@@ -1948,8 +1989,6 @@ def feature_map(
             in_front.append(group)
     if in_front:
         m.add_child(_KeepInFront(in_front))
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    m.add_child(_Hooks(hooked, []))
-    if bounds is not None:
-        m.add_child(_FitBesidePanels(bounds))
+    control = folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.add_child(_Interface(control, hooked, [], bounds))
     return m

@@ -2,9 +2,10 @@
 
 :func:`write_reports` reads what ``geoplan run/demo``, ``check``, ``scenario`` and ``batch``
 wrote into a folder and assembles ``report.html`` (``report_en.html`` in English): the summary
-table, per rule a static map (a Chromium screenshot of ``map.html#rule=<id>&static=1``),
-coverage by unit, the travel-time distribution and the largest gaps, then the plan checks and
-scenarios found, data credits and how to reproduce. Images are embedded as data: URIs; the only
+table, per rule a static map (a Chromium screenshot of ``map.html#rule=<id>&static=1``, the
+map's print layout with the legend beside it), coverage by unit, the travel-time distribution
+and the largest gaps, then the plan checks and scenarios found, data credits and how to
+reproduce. Images are embedded as data: URIs; the only
 links are relative ones to the folder's own files. A folder of several area results (a batch)
 gets a report per area and an ``index.html`` gallery.
 
@@ -59,9 +60,16 @@ GAP_ROWS = 20
 """Gap areas listed per rule (the largest by uncovered residents)."""
 MAX_UNITS_IN_CHART = 40
 """Units drawn in a coverage-by-unit chart: those with the lowest shares when there are more."""
-MAP_WINDOW = (1200, 800)
-"""Static maps: browser window in CSS pixels, rendered at :data:`MAP_SCALE` (print quality)."""
+MAP_WINDOW = (1200, 1100)
+"""Static maps: browser window in CSS pixels, rendered at :data:`MAP_SCALE` (print quality).
+
+The map's static layout puts its legend beside the map (below it if it does not fit), with
+text 1.8 % of the window's width: printed :data:`PRINT_WIDTH_MM` wide, 9.3 pt."""
 MAP_SCALE = 1.5
+PAGE_MARGINS_MM = (15, 14, 16)
+"""A4 page margins of the PDF (mm): top, left and right, bottom."""
+PRINT_WIDTH_MM = 210 - 2 * PAGE_MARGINS_MM[1]
+"""Width of the PDF's text column (mm), the printed width of a static map."""
 THUMB_WIDTH_PX = 480
 """Width of a gallery thumbnail (pixels)."""
 FONT_STACK = (
@@ -556,7 +564,7 @@ pre {{ padding:10px 12px; white-space:pre-wrap; word-break:break-all; }}
 small, .small {{ font-size:12.5px; }}
 footer {{ margin-top:40px; color:var(--muted); font-size:12.5px; padding-top:10px;
   border-top:1px solid var(--line); }}
-@page {{ size:A4; margin:15mm 14mm 16mm; }}
+@page {{ size:A4; margin:{PAGE_MARGINS_MM[0]}mm {PAGE_MARGINS_MM[1]}mm {PAGE_MARGINS_MM[2]}mm; }}
 @media print {{
   body {{ background:#fff; font-size:10.5pt; }}
   main {{ max-width:none; padding:0; }}
@@ -584,7 +592,7 @@ def _shot_jobs(results: ResultFolder, lang: str) -> dict[str, tuple[Path, str]]:
         for rule in results.run.summary["rules"]:
             jobs[f"rule:{rule['id']}"] = (page, f"rule={quote(str(rule['id']))}&static=1")
     for k, part in enumerate(results.scenarios):
-        jobs[f"scenario:{k}"] = (part.folder / "scenario_map.html", "")
+        jobs[f"scenario:{k}"] = (part.folder / "scenario_map.html", "static=1")
     return jobs
 
 

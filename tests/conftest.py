@@ -76,27 +76,44 @@ def chromium_browser():
 
 
 @pytest.fixture
-def offline_page(chromium_browser):
+def open_offline(chromium_browser):
+    """A factory: ``open_offline(**context_options)`` → a fresh :class:`OfflinePage`.
+
+    Every page has the network blocked; its context closes at the end of the test.
+    """
+    contexts = []
+
+    def make(**options) -> OfflinePage:
+        context = chromium_browser.new_context(**options)
+        context.set_default_timeout(10_000)  # a missing element fails in seconds, not 30 s
+        contexts.append(context)
+        page = context.new_page()
+        state = OfflinePage(page)
+
+        def gate(route) -> None:
+            url = route.request.url
+            if url.startswith(("file:", "data:", "blob:", "about:")):
+                route.continue_()
+            else:
+                state.blocked.append(url)
+                route.abort()
+
+        def on_dialog(dialog) -> None:
+            state.dialogs.append(f"{dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+        page.route("**/*", gate)
+        page.on("console", lambda m: m.type == "error" and state.console_errors.append(m.text))
+        page.on("pageerror", lambda exc: state.console_errors.append(f"uncaught: {exc}"))
+        page.on("dialog", on_dialog)
+        return state
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def offline_page(open_offline):
     """A fresh 1400×900 page with the network blocked; see :class:`OfflinePage`."""
-    context = chromium_browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    state = OfflinePage(page)
-
-    def gate(route) -> None:
-        url = route.request.url
-        if url.startswith(("file:", "data:", "blob:", "about:")):
-            route.continue_()
-        else:
-            state.blocked.append(url)
-            route.abort()
-
-    def on_dialog(dialog) -> None:
-        state.dialogs.append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
-
-    page.route("**/*", gate)
-    page.on("console", lambda m: m.type == "error" and state.console_errors.append(m.text))
-    page.on("pageerror", lambda exc: state.console_errors.append(f"uncaught: {exc}"))
-    page.on("dialog", on_dialog)
-    yield state
-    context.close()
+    return open_offline(viewport={"width": 1400, "height": 900})

@@ -3,7 +3,10 @@
 Each test opens a map written by the real pipeline (the demo project, once with hostile
 facility names) and checks what a viewer gets: no console error, no request leaves the
 machine, every layer in the layer control toggles, popups show names as text, and nothing in a
-name runs. The demo map's screenshot is saved to ``out/test-artifacts/`` (the README's image).
+name runs. At phone size (390×844, touch, mobile emulation) and desktop size the map itself
+covers most of the screen on load, the legend and the layer list are one tap away, the rule
+switcher changes the layers shown, and a tapped facility's popup fits the screen. The demo map's
+screenshots are saved to ``out/test-artifacts/`` (the README's images).
 """
 
 from __future__ import annotations
@@ -99,18 +102,18 @@ def test_demo_map_opens_offline_and_is_saved_as_screenshot(
     assert shot.stat().st_size > 50_000
 
 
-def _assert_every_layer_toggles(page) -> None:
-    """Every overlay in gpLayers is in the layer control (and only those); each click flips it."""
-    layers = page.evaluate(LAYERS_JS)
+def _assert_every_layer_toggles(page, keys=None) -> None:
+    """The overlays ``keys`` (default: every one in gpLayers) are exactly the layer control's
+    visible entries; each click on one flips its layer and a second click flips it back."""
+    layers = [row for row in page.evaluate(LAYERS_JS) if keys is None or row["key"] in keys]
+    visible = page.locator(".leaflet-control-layers-selector:visible")
     control_ids = page.evaluate(
         "() => [...document.querySelectorAll('.leaflet-control-layers-selector')]"
-        ".map(input => input.layerId)"
+        ".filter(input => input.checkVisibility()).map(input => input.layerId)"
     )
     assert sorted(control_ids) == sorted(row["id"] for row in layers)
     for row in layers:
-        checkbox = page.locator(".leaflet-control-layers-selector").nth(
-            control_ids.index(row["id"])
-        )
+        checkbox = visible.nth(control_ids.index(row["id"]))
         assert checkbox.is_checked() == row["on"], row["key"]
         checkbox.click()
         assert _layer_states(page)[row["key"]] is (not row["on"]), row["key"]
@@ -118,15 +121,24 @@ def _assert_every_layer_toggles(page) -> None:
         assert _layer_states(page)[row["key"]] is row["on"], row["key"]
 
 
+PER_RULE = ("bands", "uncovered", "gaps", "units")
+
+
+def _keys_of_rule(keys, rule: str) -> set[str]:
+    """The overlays listed while ``rule`` is shown: its own and those of no rule."""
+    return {k for k in keys if k.partition(":")[0] not in PER_RULE or k.partition(":")[2] == rule}
+
+
 def test_every_layer_is_in_the_control_and_toggles(offline_page, demo_dir):
     offline_page.open(demo_dir / "map.html")
     page = offline_page.page
     keys = set(_layer_states(page))
     rules = [r.id for r in load_project(DEMO).rules]
-    kinds = ("bands", "uncovered", "gaps", "units")
-    assert {"boundary"} | {f"{kind}:{r}" for kind in kinds for r in rules} <= keys
+    assert {"boundary"} | {f"{kind}:{r}" for kind in PER_RULE for r in rules} <= keys
     assert any(k.startswith("facilities:") for k in keys)
-    _assert_every_layer_toggles(page)
+    for index, rule in enumerate(rules):  # one rule's layers at a time, by the rule switcher
+        page.select_option("#gp-rule", index=index)
+        _assert_every_layer_toggles(page, _keys_of_rule(keys, rule))
     _assert_clean(offline_page)
 
 
@@ -189,6 +201,274 @@ def test_unknown_rule_in_fragment_keeps_the_defaults(offline_page, demo_dir):
     offline_page.open(demo_dir / "map.html", fragment="rule=no_such_rule")
     assert _layer_states(offline_page.page) == defaults
     _assert_clean(offline_page)
+
+
+# --------------------------------------------------------------------------- phone and desktop
+
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "has_touch": True,
+    "is_mobile": True,
+    "device_scale_factor": 3,
+}
+"""A phone in Chromium's mobile emulation: touch, the page's meta viewport, 3 pixels per px."""
+DESKTOP = {"viewport": {"width": 1400, "height": 1000}}
+DEVICES = {"phone": PHONE, "desktop": DESKTOP}
+TOUCH_PX = 44
+"""Smallest touch target (CSS px), as in Apple's and WCAG 2.5.5's guidance."""
+
+MAP_SHARE_JS = """(n) => {
+    /* the share of an n × n grid of viewport points where the map itself is on top */
+    const map = window.gpMap.getContainer();
+    const over = ".leaflet-control, .leaflet-control-container, #gp-legend, #gp-banner, " +
+        "#gp-ui, .leaflet-popup, .leaflet-tooltip";
+    let free = 0;
+    for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+            const el = document.elementFromPoint((i + 0.5) * innerWidth / n,
+                                                 (j + 0.5) * innerHeight / n);
+            if (el && map.contains(el) && !el.closest(over)) { free++; }
+        }
+    }
+    return free / (n * n);
+}"""
+
+AREA_CORNERS_JS = """() => {
+    /* the study area's bounding box corners, in viewport pixels */
+    const map = window.gpMap, b = window.gpLayers.boundary.getBounds();
+    const box = map.getContainer().getBoundingClientRect();
+    return [b.getSouthWest(), b.getNorthWest(), b.getNorthEast(), b.getSouthEast()].map(c => {
+        const p = map.latLngToContainerPoint(c);
+        return [p.x + box.left, p.y + box.top];
+    });
+}"""
+
+SMALL_TARGETS_JS = """(min) => {
+    /* visible controls a finger uses whose box is smaller than min × min CSS px */
+    const sel = "button, select, a[href], label, .leaflet-control-zoom a, " +
+        ".leaflet-popup-close-button";
+    return [...document.querySelectorAll(sel)].filter(el => el.checkVisibility())
+        .map(el => [el.outerHTML.slice(0, 80), el.getBoundingClientRect()])
+        .filter(([, r]) => r.width < min - 0.5 || r.height < min - 0.5)
+        .map(([html, r]) => `${html} ${Math.round(r.width)}×${Math.round(r.height)}`);
+}"""
+
+
+def _on_the_map(page, x: float, y: float, *, canvas: bool = False) -> bool:
+    """True if the map itself (no panel, control or banner) is on top at (x, y); with
+    ``canvas``, its canvas (where the markers are drawn), not a label over it."""
+    return page.evaluate(
+        """([x, y, canvas]) => {
+            const el = document.elementFromPoint(x, y);
+            return !!el && window.gpMap.getContainer().contains(el) &&
+                !el.closest(".leaflet-control, .leaflet-control-container, .leaflet-popup") &&
+                (!canvas || el.tagName === "CANVAS");
+        }""",
+        [x, y, canvas],
+    )
+
+
+LISTED_RULES_JS = """() => [...document.querySelectorAll("#gp-layers label")]
+    .filter(label => label.checkVisibility())
+    .map(label => label.querySelector("[data-gp-rule]"))
+    .filter(mark => mark !== null).map(mark => Number(mark.dataset.gpRule))"""
+
+
+@pytest.mark.parametrize("name", ["map.html", "map_en.html"])
+@pytest.mark.parametrize("device", list(DEVICES))
+def test_the_map_fills_the_screen_on_load(open_offline, demo_dir, artifacts_dir, device, name):
+    view = open_offline(**DEVICES[device])
+    view.open(demo_dir / name, settle_ms=800)
+    _assert_clean(view)
+    page = view.page
+    share = page.evaluate(MAP_SHARE_JS, 40)
+    assert share >= 0.60, f"{device}: the map itself shows on {share:.0%} of the screen"
+    # the whole area is in view, clear of every panel
+    for x, y in page.evaluate(AREA_CORNERS_JS):
+        assert _on_the_map(page, x, y), (device, x, y)
+    # the hypothetical-scenario banner stays visible, and small
+    banner = page.locator("#gp-banner")
+    assert banner.is_visible()
+    box, size = banner.bounding_box(), DEVICES[device]["viewport"]
+    assert box["width"] * box["height"] <= 0.06 * size["width"] * size["height"]
+    assert page.evaluate(SMALL_TARGETS_JS, TOUCH_PX if device == "phone" else 24) == []
+    if name == "map.html":
+        page.screenshot(path=str(artifacts_dir / f"demo_map_{device}.png"))
+
+
+def test_phone_legend_and_layers_are_one_tap_away(open_offline, demo_dir, artifacts_dir):
+    view = open_offline(**PHONE)
+    view.open(demo_dir / "map.html")
+    page = view.page
+    legend, layers = page.locator("#gp-legend"), page.locator("#gp-layers")
+    assert not legend.is_visible() and not layers.is_visible()
+    page.tap("#gp-legend-button")
+    assert legend.is_visible() and not layers.is_visible()
+    box = page.locator("#gp-legend-panel").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["viewport"]["height"] + 0.5
+    assert "15分钟步行可达医疗卫生机构" in legend.inner_text()
+    assert page.evaluate(SMALL_TARGETS_JS, TOUCH_PX) == []
+    page.screenshot(path=str(artifacts_dir / "demo_map_phone_legend.png"))
+    page.tap("#gp-legend-panel .gp-close")
+    assert not legend.is_visible()
+    page.tap("#gp-legend-button")
+    assert legend.is_visible()
+    page.tap("#gp-legend-button")
+    assert not legend.is_visible()
+    assert page.evaluate(MAP_SHARE_JS, 40) >= 0.60  # closed again: the map is back
+    # the layer list: one tap, one sheet at a time, rows large enough for a finger
+    page.tap("#gp-layers-button")
+    assert layers.is_visible() and not legend.is_visible()
+    assert page.evaluate(SMALL_TARGETS_JS, TOUCH_PX) == []
+    boundary = page.locator("#gp-layers label:visible").first
+    assert "边界" in boundary.inner_text()
+    boundary.tap()
+    assert _layer_states(page)["boundary"] is False
+    boundary.tap()
+    assert _layer_states(page)["boundary"] is True
+    page.tap("#gp-layers .gp-close")
+    assert not layers.is_visible()
+    _assert_clean(view)
+
+
+@pytest.mark.parametrize("device", list(DEVICES))
+def test_switching_rules_changes_the_visible_layers(open_offline, demo_dir, device):
+    rules = load_project(DEMO).rules
+    view = open_offline(**DEVICES[device])
+    view.open(demo_dir / "map.html")
+    page = view.page
+
+    def listed_rules() -> list[int]:
+        """The rules of the layer list's rows, as the reader sees them."""
+        if device == "phone":
+            page.tap("#gp-layers-button")
+        shown = page.evaluate(LISTED_RULES_JS)
+        if device == "phone":
+            page.tap("#gp-layers .gp-close")
+        return shown
+
+    assert listed_rules() == [0] * 4  # units, bands, uncovered, gaps
+    assert page.locator("#gp-rule option:checked").inner_text() == rules[0].name_zh
+    before = page.locator(".folium-map").screenshot()
+    page.select_option("#gp-rule", index=1)
+    for key, on in _layer_states(page).items():
+        kind, _, rule = key.partition(":")
+        if kind in PER_RULE:
+            assert on is (rule == rules[1].id), key
+        else:
+            assert on, key
+    assert page.locator(".folium-map").screenshot() != before
+    assert listed_rules() == [1] * 4  # one rule's layers at a time
+    assert page.locator("#gp-rule option:checked").inner_text() == rules[1].name_zh
+    assert page.evaluate("location.hash").endswith(f"rule={rules[1].id}")  # a link keeps it
+    # the legend marks the rule shown
+    current = page.locator("#gp-legend .gp-rule[data-gp-rule]:not(.gp-other-rule)")
+    assert current.count() == 1 and rules[1].name_zh in current.text_content()
+    # a theme turned off stays off on the next rule
+    if device == "phone":
+        page.tap("#gp-layers-button")
+    page.locator("#gp-layers label:visible").filter(has_text="未覆盖人口").first.click()
+    assert _layer_states(page)[f"uncovered:{rules[1].id}"] is False
+    page.select_option("#gp-rule", index=0)
+    states = _layer_states(page)
+    assert states[f"uncovered:{rules[0].id}"] is False and states[f"bands:{rules[0].id}"]
+    _assert_clean(view)
+
+
+TEXT_SIZES_JS = """(selector) => {
+    /* font size (CSS px) of every visible text in the element */
+    const walker = document.createTreeWalker(document.querySelector(selector),
+                                             NodeFilter.SHOW_TEXT);
+    const sizes = [];
+    while (walker.nextNode()) {
+        const parent = walker.currentNode.parentElement;
+        if (walker.currentNode.textContent.trim() && parent.checkVisibility()) {
+            sizes.push(parseFloat(getComputedStyle(parent).fontSize));
+        }
+    }
+    return sizes;
+}"""
+
+FACILITY_POINTS_JS = """() => {
+    /* [x, y, name] of every facility marker, in viewport pixels */
+    const map = window.gpMap, box = map.getContainer().getBoundingClientRect();
+    return Object.entries(window.gpLayers)
+        .filter(([key]) => key.startsWith("facilities:"))
+        .flatMap(([, group]) => group.getLayers())
+        .map(marker => {
+            const p = map.latLngToContainerPoint(marker.getLatLng());
+            const html = marker.getPopup().getContent();
+            const doc = new DOMParser().parseFromString(html, "text/html");
+            return [p.x + box.left, p.y + box.top, doc.querySelector("b").textContent];
+        });
+}"""
+
+
+@pytest.mark.parametrize("which", ["demo", "hostile"])
+def test_a_tapped_facility_popup_fits_the_phone_screen(open_offline, demo_dir, hostile_dir, which):
+    """Tap each facility on screen, on its marker and 15 px beside it (a finger is 44 px):
+    the nearest facility's popup opens, inside the map and the screen, its text wrapped."""
+    folder = demo_dir if which == "demo" else hostile_dir
+    view = open_offline(**PHONE)
+    view.open(folder / "map.html")
+    page = view.page
+    width, height = PHONE["viewport"]["width"], PHONE["viewport"]["height"]
+    tapped = 0
+    for i in range(len(page.evaluate(FACILITY_POINTS_JS))):
+        for dx, dy in ((0, 0), (15, 0), (0, -15)):
+            markers = page.evaluate(FACILITY_POINTS_JS)
+            x, y = markers[i][0] + dx, markers[i][1] + dy
+            if not (0 < x < width and 0 < y < height and _on_the_map(page, x, y, canvas=True)):
+                continue  # off screen, or under a gap label
+            nearest = min(markers, key=lambda m: (m[0] - x) ** 2 + (m[1] - y) ** 2)[2]
+            page.touchscreen.tap(x, y)
+            popup = page.locator(".leaflet-popup")
+            popup.wait_for(state="visible", timeout=3000)
+            page.wait_for_timeout(350)  # the map pans the popup into view
+            box = popup.bounding_box()
+            frame = page.locator(".folium-map").bounding_box()
+            assert box["x"] >= frame["x"] - 0.5 and box["y"] >= frame["y"] - 0.5, box
+            assert box["x"] + box["width"] <= min(width, frame["x"] + frame["width"]) + 0.5
+            assert box["y"] + box["height"] <= min(height, frame["y"] + frame["height"]) + 0.5
+            content = page.locator(".leaflet-popup-content")
+            overflow = content.evaluate("c => c.scrollWidth - c.clientWidth")
+            assert overflow <= 1, f"{nearest}: text wider than its popup by {overflow} px"
+            assert min(page.evaluate(TEXT_SIZES_JS, ".leaflet-popup-content")) >= 14
+            assert nearest in content.inner_text() and "类别" in content.inner_text()
+            assert page.evaluate(SMALL_TARGETS_JS, TOUCH_PX) == []  # the close button too
+            page.tap(".leaflet-popup-close-button")
+            page.wait_for_function("() => !document.querySelector('.leaflet-popup')")
+            tapped += 1
+    assert tapped >= 15
+    assert page.evaluate("() => window.gpPwned") is None
+    _assert_clean(view)
+
+
+def test_printing_the_map_puts_the_legend_below_it(open_offline, demo_dir):
+    """Printing (beforeprint) lays the page out on A4 with the legend below the map, draws
+    the map for that size, and puts everything back afterwards."""
+    view = open_offline(**DESKTOP)
+    view.open(demo_dir / "map.html")
+    page = view.page
+    canvases = page.locator(".folium-map canvas").count()
+    page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+    frame = page.locator(".folium-map").bounding_box()
+    legend = page.locator("#gp-legend").bounding_box()
+    assert frame["width"] == pytest.approx(718, abs=1)  # A4 less 10 mm margins, at 96 px/in
+    assert legend["y"] >= frame["y"] + frame["height"] - 0.5  # below the map, not over it
+    assert not page.locator("#gp-layers").is_visible()
+    assert not page.locator(".leaflet-control-zoom").is_visible()
+    for x, y in page.evaluate(AREA_CORNERS_JS):
+        assert frame["x"] <= x <= frame["x"] + frame["width"], x
+        assert frame["y"] <= y <= frame["y"] + frame["height"], y
+    # the canvases as drawn for paper (Chromium would print them as last painted on screen)
+    assert page.locator("canvas.gp-print-copy").count() == canvases
+    assert page.pdf(prefer_css_page_size=True)[:4] == b"%PDF"
+    page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+    assert page.locator("canvas.gp-print-copy").count() == 0
+    assert page.locator("#gp-layers").is_visible() and page.locator("#gp-legend").is_visible()
+    assert page.evaluate(MAP_SHARE_JS, 40) >= 0.60
+    _assert_clean(view)
 
 
 # --------------------------------------------------------------------------- hostile input

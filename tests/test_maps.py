@@ -169,11 +169,20 @@ class _Attrs(HTMLParser):
         self.urls += [v for k, v in attrs if k in ("src", "href") and v]
 
 
+def _of_rule(names: list[str], index: int) -> list[str]:
+    """Layer names marked as rule ``index``'s (the switcher lists one rule's at a time)."""
+    return [n for n in names if n.startswith(f'<i hidden data-gp-rule="{index}"></i>')]
+
+
 def test_every_layer_is_named_in_the_layer_control_in_chinese(page):
     names = _layer_names(page)
-    for rule in ("15分钟步行可达医疗卫生机构", "30分钟步行可达体育健身设施"):
-        for what in ("出行时间分段", "未覆盖人口", "缺口区域排名"):
-            assert sum(n.endswith(f"{rule}：{what}") for n in names) == 1, (rule, what)
+    for index in (0, 1):
+        for what in ("街道出行时间分段", "未覆盖人口", "缺口区域排名"):
+            assert sum(n.endswith(what) for n in _of_rule(names, index)) == 1, (index, what)
+    # the rule switcher names the rules
+    for index, rule in enumerate(("15分钟步行可达医疗卫生机构", "30分钟步行可达体育健身设施")):
+        assert f'<option value="{index}">{rule}</option>' in page
+    assert '<span class="gp-pick-label">覆盖规则</span><select id="gp-rule"' in page
     assert "边界" in names
     facility_layers = [n for n in names if "</span> 设施：" in n]
     assert len(facility_layers) == 2  # one per category present
@@ -186,9 +195,12 @@ def test_every_layer_is_named_in_the_layer_control_in_chinese(page):
 
 def test_every_layer_is_named_in_the_layer_control_in_english(page_en):
     names = _layer_names(page_en)
-    for rule in ("15-min walk to medical", "30-min walk to fitness"):
-        for what in ("travel-time bands", "uncovered residents", "ranked gap areas"):
-            assert sum(n.endswith(f"{rule}: {what}") for n in names) == 1, (rule, what)
+    for index in (0, 1):
+        for what in ("Travel-time bands on the streets", "Uncovered residents", "Ranked gap areas"):
+            assert sum(n.endswith(what) for n in _of_rule(names, index)) == 1, (index, what)
+    for index, rule in enumerate(("15-min walk to medical", "30-min walk to fitness")):
+        assert f'<option value="{index}">{rule}</option>' in page_en
+    assert ">Coverage rule</span>" in page_en and ">Legend</span>" in page_en
     assert "Boundary" in names
     medical = next(c for c in CATEGORIES.values() if c.group == "medical")
     assert any(f"Facilities: {medical.name_en} (2)" in n for n in names)
@@ -296,8 +308,10 @@ def test_every_user_string_is_escaped(inputs):
     assert "<b>x</b>" not in text and "<i>unknown</i>" not in text
     assert "&lt;b&gt;x&lt;/b&gt;" in text and "&lt;i&gt;unknown&lt;/i&gt;" in text
     # layer names are HTML for Leaflet's layer control: escaped, then JSON-encoded by folium
-    assert any("&lt;b&gt;x&lt;/b&gt;" in n for n in _layer_names(text))
-    assert not any("<b>x" in n for n in _layer_names(text))
+    names = [n for n in _layer_names(text) if not n.startswith("facilities:")]  # not keys
+    assert any("&lt;i&gt;unknown&lt;/i&gt;" in n for n in names)
+    assert not any("<i>unknown" in n for n in names)
+    assert '<option value="0">&lt;b&gt;x&lt;/b&gt;</option>' in text  # the rule switcher
 
 
 def test_no_network_resources_and_leaflet_inline(page):
@@ -466,11 +480,22 @@ def _call_args(text: str, function: str) -> list[list]:
     return out
 
 
+_INTERFACE = re.compile(
+    r"gpInterface\((map_\w+), (layer_control_\w+), (\{[^}]*\}),\s*(\[[^\]]*\]), "
+    r"(null|\[\[[^\]]*\],\[[^\]]*\]\]), "
+)
+
+
+def _interface_call(text: str) -> re.Match:
+    """The ``gpInterface(map, control, layers, rules, bounds, options)`` call of the page."""
+    found = _INTERFACE.search(text)
+    assert found is not None, "no gpInterface call"
+    return found
+
+
 def _fitted_bounds(text: str) -> list[list[float]]:
-    """The ``[[south, west], [north, east]]`` the map fits to (``_FitBesidePanels``)."""
-    found = re.search(r"\}\)\(map_\w+, (\[\[[^\]]*\],\[[^\]]*\]\])\);", text)
-    assert found is not None, "no fitBounds call"
-    return json.loads(found.group(1))
+    """The ``[[south, west], [north, east]]`` the map fits to (``gpInterface``)."""
+    return json.loads(_interface_call(text).group(5))
 
 
 def _facility_lonlat(text: str) -> np.ndarray:
@@ -620,9 +645,8 @@ def test_hostile_names_appear_only_escaped(inputs, lang, evil):
 
 def test_hooks_name_every_overlay_of_the_layer_control(inputs):
     text = _render(inputs, units=_units(inputs, [0.5, 0.9, 1.0]), basemap="osm")
-    hooks = re.search(r"\}\)\((map_\w+), (\{[^}]*\}), (\[[^\]]*\])\);", text)
-    assert hooks is not None
-    layers = dict(re.findall(r'"([^"]+)":(feature_group_\w+)', hooks.group(2)))
+    hooks = _interface_call(text)
+    layers = dict(re.findall(r'"([^"]+)":(feature_group_\w+)', hooks.group(3)))
     medical = next(k for k, c in CATEGORIES.items() if c.group == "medical")
     fitness = next(k for k, c in CATEGORIES.items() if c.group == "fitness")
     expected = {"basemap", "boundary", f"facilities:{medical}", f"facilities:{fitness}"}
@@ -634,7 +658,8 @@ def test_hooks_name_every_overlay_of_the_layer_control(inputs):
     assert set(layers) == expected
     control = re.search(r"overlays :  \{(.*?)\},\s*\};", text, re.S).group(1)
     assert sorted(re.findall(r"feature_group_\w+", control)) == sorted(layers.values())
-    assert json.loads(hooks.group(3)) == ["walk_med", "walk_fit"]
+    assert json.loads(hooks.group(4)) == ["walk_med", "walk_fit"]
+    assert f"var {hooks.group(2)} = L.control.layers(" in text.replace("let ", "var ")
     assert "window.gpMap = map;" in text and "window.gpLayers = layers;" in text
     assert 'params.get("static") === "1"' in text
 

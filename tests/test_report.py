@@ -263,6 +263,61 @@ def test_hostile_report_runs_nothing_in_a_browser(hostile_report, offline_page):
     assert HOSTILE_AREA in page.locator("h1").inner_text()  # shown as text
 
 
+TEXT_SIZES_JS = """(selector) => {
+    /* font size (CSS px) of every visible text of the element */
+    const walker = document.createTreeWalker(document.querySelector(selector),
+                                             NodeFilter.SHOW_TEXT);
+    const sizes = [];
+    while (walker.nextNode()) {
+        const parent = walker.currentNode.parentElement;
+        if (walker.currentNode.textContent.trim() && parent.checkVisibility()) {
+            sizes.push(parseFloat(getComputedStyle(parent).fontSize));
+        }
+    }
+    return sizes;
+}"""
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"] - 0.5
+        and b["x"] < a["x"] + a["width"] - 0.5
+        and a["y"] < b["y"] + b["height"] - 0.5
+        and b["y"] < a["y"] + a["height"] - 0.5
+    )
+
+
+@pytest.mark.parametrize("name", ["map.html", "map_en.html"])
+def test_static_maps_have_the_legend_outside_the_map_and_readable_in_print(
+    open_offline, demo_dir, name
+):
+    """What the report screenshots (``#rule=<id>&static=1`` at :data:`report.MAP_WINDOW`)."""
+    width, height = report.MAP_WINDOW
+    rules = _summary(demo_dir)["rules"]
+    for rule in rules:
+        view = open_offline(viewport={"width": width, "height": height})
+        view.open(demo_dir / name, fragment=f"rule={rule['id']}&static=1", settle_ms=800)
+        page = view.page
+        frame = page.locator(".folium-map").bounding_box()
+        assert frame["width"] * frame["height"] >= 0.5 * width * height  # still a map first
+        for selector in ("#gp-legend", "#gp-banner"):
+            box = page.locator(selector).bounding_box()
+            assert not _overlap(frame, box), selector  # beside or below the map, not over it
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, selector
+            assert box["y"] >= 0 and box["y"] + box["height"] <= height + 0.5, selector
+        panel = page.locator("#gp-legend-panel")
+        assert panel.evaluate("e => e.scrollHeight - e.clientHeight") <= 1  # nothing cut off
+        # Printed, the screenshot spans the report's text width: every legend text >= 9 pt.
+        smallest = min(page.evaluate(TEXT_SIZES_JS, "#gp-legend"))
+        printed_pt = smallest * (report.PRINT_WIDTH_MM / 25.4 * 72) / width
+        assert printed_pt >= 9, f"legend text prints at {printed_pt:.1f} pt"
+        # the share covered of the rule shown, not the others'
+        shares = page.locator("#gp-legend .gp-rule:visible").all_inner_texts()
+        rule_name = rule["name_en" if name == "map_en.html" else "name_zh"]
+        assert len(shares) == 1 and rule_name in shares[0]
+        assert view.console_errors == [] and view.blocked == []
+
+
 # --------------------------------------------------------------------------- gallery
 
 
