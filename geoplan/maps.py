@@ -17,9 +17,14 @@ embedded as compact JSON and drawn by a few lines of JavaScript (street geometry
 delta-encoded; per rule only a band code per street), so a county with 100k streets stays a
 file a browser opens.
 
+The interface around the map (``data/map/ui.js`` and ``ui.css``, inlined too) shows one rule at
+a time through a rule switcher, keeps the legend and the layer list one tap away on a phone
+(bottom sheets behind two buttons) and floating beside the map on a desktop, and has a static
+layout for the report and for print, with the legend beside or below the map.
+
 Hooks for tests and report images: ``window.gpMap`` (the ``L.Map``), ``window.gpLayers``
 (stable keys such as ``bands:<rule_id>`` → layer), and the URL fragment
-``#rule=<rule_id>&static=1`` (one rule's overlays only; ``static`` hides the layer control).
+``#rule=<rule_id>&static=1`` (one rule's overlays only; ``static``: the static layout).
 """
 
 from __future__ import annotations

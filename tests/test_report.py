@@ -4,7 +4,9 @@ Everything is built from real runs of the demo project (团城山街道) into ``
 Chinese report with its PDF through the CLI, the English one and a copy with hostile strings
 without Chromium (the fallback path, and fast), a two-area batch through ``run_batch``. The
 report is opened in Debian's Chromium (Playwright, network blocked) and its screenshot saved to
-``out/test-artifacts/report.png``.
+``out/test-artifacts/report.png`` (the first rule's static map to ``report_map.png``). The static
+maps themselves are checked at the report's window size: legend beside or below the map, never
+over it, and at least 9 pt once printed.
 """
 
 from __future__ import annotations
@@ -252,6 +254,9 @@ def test_report_opens_offline_with_a_cjk_font(zh_report, offline_page, artifacts
     assert images and all(images)
     page.screenshot(path=str(artifacts_dir / "report.png"), full_page=True)
     assert (artifacts_dir / "report.png").stat().st_size > 100_000
+    # the first rule's section: its static map with the legend beside it (the README's image)
+    rule = page.locator("section.page[id^='rule-'] figure").first
+    rule.screenshot(path=str(artifacts_dir / "report_map.png"))
 
 
 def test_hostile_report_runs_nothing_in_a_browser(hostile_report, offline_page):
