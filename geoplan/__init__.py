@@ -13,6 +13,7 @@ from .errors import (
     InputError,
     InputFileNotFoundError,
     NetworkError,
+    OutputError,
     OutputExistsError,
 )
 from .rules import Rule
@@ -26,6 +27,7 @@ __all__ = [
     "InputError",
     "InputFileNotFoundError",
     "NetworkError",
+    "OutputError",
     "OutputExistsError",
     "Rule",
     "__version__",

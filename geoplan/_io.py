@@ -1,17 +1,37 @@
-"""Atomic output writing (every file appears whole or not at all) and reading TOML inputs."""
+"""Atomic output writing (every file appears whole or not at all), spreadsheets that cannot run
+formulas, and reading TOML inputs.
+
+Every CSV and XLSX geoplan writes goes through :func:`write_csv` / :func:`write_xlsx`. Text
+cells that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``, ``@``, a
+tab or a carriage return) get a leading ``'``, as OWASP recommends for CSV injection; numbers
+stay numbers (a negative number too). CSV text cells are quoted (a ``;`` in a name cannot start
+a new cell where Excel splits on it) and XLSX text cells are always stored as text, never as
+formulas.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import datetime as dt
 import json
 import math
+import numbers
 import os
 import tempfile
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from .errors import ConfigError, OutputError
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""Text starting with one of these is a formula to a spreadsheet (OWASP CSV injection)."""
+XLSX_MAX_ROWS = 1_048_576
+"""Rows of one XLSX sheet, the header included (Excel's limit)."""
 
 
 @contextlib.contextmanager
@@ -37,10 +57,132 @@ def write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> None:
         tmp.write_text(text, encoding=encoding)
 
 
-def write_csv(frame, path: str | Path) -> None:
-    """Write a DataFrame as CSV in UTF-8 with BOM (so Excel shows Chinese), atomically."""
+def neutralise(value: object) -> object:
+    """``value`` with a leading ``'`` if it is text a spreadsheet would run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def safe_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells and column names are neutralised.
+
+    Only text changes: numeric, boolean and date columns are left as they are, so a negative
+    number stays a number.
+    """
+    out = frame.copy(deep=False)
+    out.columns = [neutralise(str(c)) if not isinstance(c, str) else neutralise(c) for c in out]
+    for k in range(out.shape[1]):
+        column = out.iloc[:, k]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype(object)
+        if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+            continue
+        try:  # non-text values (numbers in an object column) are left alone: na=False
+            risky = column.str.startswith(FORMULA_PREFIXES, na=False).astype(bool)
+        except AttributeError:  # no text at all in the column
+            continue
+        if risky.any():
+            column = column.copy()
+            column[risky] = "'" + column[risky]
+            out.isetitem(k, column)
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a table as CSV in UTF-8 with BOM (so Excel shows Chinese), atomically and safely.
+
+    Text cells and column names are neutralised (:func:`safe_table`) and quoted; numbers are
+    written as numbers.
+    """
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+        safe_table(frame).to_csv(
+            tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC
+        )
+
+
+def _xlsx_value(value: object) -> tuple[object, bool]:
+    """``(cell value, is text)`` for openpyxl: numbers as numbers, missing values empty."""
+    if value is None or value is pd.NaT:
+        return None, False
+    if isinstance(value, bool | np.bool_):
+        return bool(value), False
+    if isinstance(value, numbers.Integral):
+        return int(value), False
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            return None, False
+        if math.isinf(number):  # no infinity in a spreadsheet: text, neutralised like any
+            return neutralise("inf" if number > 0 else "-inf"), True
+        return number, False
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime | dt.date) and getattr(value, "tzinfo", None) is None:
+        return value, False
+    return neutralise(str(value)), True
+
+
+def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
+    """Write tables as the sheets of one XLSX workbook, atomically; no cell is a formula.
+
+    Text cells (and column names) are neutralised like :func:`write_csv` and stored with the
+    cell type "string", so even a value that starts with ``=`` stays text.
+
+    Raises
+    ------
+    OutputError
+        A table has more rows than an XLSX sheet holds (use CSV or Parquet for it).
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    for name, frame in sheets.items():
+        if len(frame) + 1 > XLSX_MAX_ROWS:
+            raise OutputError(
+                f"{Path(path).name}: sheet {name!r} has {len(frame):,} rows, more than an XLSX "
+                f"sheet holds ({XLSX_MAX_ROWS - 1:,}); write .csv or .parquet instead"
+            )
+    book = Workbook(write_only=True)
+    for name, frame in sheets.items():
+        sheet = book.create_sheet(title=name)
+
+        def cell(value: object, sheet=sheet) -> object:
+            value, text = _xlsx_value(value)
+            if not text:
+                return value
+            out = WriteOnlyCell(sheet, value=value)
+            out.data_type = "s"  # never "f" (formula), whatever the text starts with
+            return out
+
+        sheet.append([cell(str(c)) for c in frame.columns])
+        for row in frame.itertuples(index=False, name=None):
+            sheet.append([cell(v) for v in row])
+    with atomic_path(path) as tmp:
+        book.save(tmp)
+
+
+TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
+"""Table formats a user may name with ``--out``: the extension decides."""
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, *, sheet: str = "table") -> None:
+    """Write a table in the format its extension names (:data:`TABLE_SUFFIXES`), atomically.
+
+    Parquet keeps types and text exactly (it is not opened by spreadsheets as text).
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        write_csv(frame, path)
+    elif suffix == ".xlsx":
+        write_xlsx({sheet: frame}, path)
+    elif suffix == ".parquet":
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
+    else:
+        raise OutputError(
+            f"{path}: geoplan writes {', '.join(TABLE_SUFFIXES)} tables, not {suffix or 'none'}"
+        )
 
 
 def write_json(path: str | Path, data: object) -> None:

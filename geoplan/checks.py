@@ -42,10 +42,11 @@ from .capacity import (
     two_step_fca,
 )
 from .coverage import OUTSIDE_UNITS, column, compute_coverage, expand_categories
-from .errors import ConfigError, DataQualityWarning, OutputExistsError
+from .errors import ConfigError, DataQualityWarning
 from .gaps import find_gaps
 from .indicators import track
 from .project import Project, RunResult, compute_project, load_project
+from .results import output_folder
 from .rules import (
     CAPACITY_COLUMNS,
     KINDS,
@@ -357,39 +358,29 @@ def run_check(
     overwrite: bool = False,
     unit_level: str | None = None,
 ) -> CheckResult:
-    """:func:`compute_checks`, then write its files into ``out_dir`` (atomically).
+    """:func:`compute_checks`, then write its files into the result folder ``out_dir``.
 
-    Refuses to replace earlier check outputs unless ``overwrite`` (which also removes
-    ``failing_*.geojson`` files of an earlier check so none is left stale).
+    ``--out`` is checked and locked before any work; an earlier result there is replaced
+    only with ``overwrite``, and then exactly: its manifest lists the ``failing_*.geojson``
+    layers it wrote, so none is left stale and no other file is touched
+    (:mod:`geoplan.results`).
     """
-    out_dir = Path(out_dir)
-    _check_free(out_dir, overwrite=overwrite)
-    result = compute_checks(project, pack, unit_level=unit_level)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        for stale in out_dir.glob(f"{FAILING_PREFIX}*.geojson"):
-            if stale.stem.removeprefix(FAILING_PREFIX) not in result.failing:
-                stale.unlink()
-    _io.write_csv(result.checks, out_dir / "checks.csv")
-    _io.write_csv(result.indicators, out_dir / "indicators.csv")
-    _io.write_csv(result.gaps, out_dir / "presence_gaps.csv")
-    for rule_id, layer in result.failing.items():
-        with _io.atomic_path(out_dir / f"{FAILING_PREFIX}{rule_id}.geojson") as tmp:
-            layer.to_crs(4326).to_file(tmp, driver="GeoJSON")
-    _io.write_json(out_dir / "summary.json", result.summary)
+    if not isinstance(project, Project):
+        project = load_project(project)
+    inputs = [*project.input_paths()]
+    if not isinstance(pack, RulePack) and Path(pack).is_file():
+        inputs.append(Path(pack))
+    with output_folder(out_dir, command="check", overwrite=overwrite, inputs=inputs) as staged:
+        result = compute_checks(project, pack, unit_level=unit_level)
+        out = staged.path
+        _io.write_csv(result.checks, out / "checks.csv")
+        _io.write_csv(result.indicators, out / "indicators.csv")
+        _io.write_csv(result.gaps, out / "presence_gaps.csv")
+        for rule_id, layer in result.failing.items():
+            with _io.atomic_path(out / f"{FAILING_PREFIX}{rule_id}.geojson") as tmp:
+                layer.to_crs(4326).to_file(tmp, driver="GeoJSON")
+        _io.write_json(out / "summary.json", result.summary)
     return result
-
-
-def _check_free(out_dir: Path, *, overwrite: bool) -> None:
-    if overwrite or not out_dir.exists():
-        return
-    existing = [name for name in CHECK_FILES if (out_dir / name).exists()]
-    existing += sorted(p.name for p in out_dir.glob(f"{FAILING_PREFIX}*.geojson"))
-    if existing:
-        raise OutputExistsError(
-            f"{out_dir} already holds {', '.join(existing)}; choose another --out or add "
-            "--overwrite"
-        )
 
 
 # ----------------------------------------------------------------------------- context

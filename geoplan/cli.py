@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import ConfigError, GeoplanError
+from .errors import ConfigError, GeoplanError, Interrupted
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     tt.add_argument(
         "--walk-speed", type=float, help="walking speed in m/min (default: as in project files)"
     )
-    tt.add_argument("--out", type=Path, required=True, help="output CSV")
+    tt.add_argument("--out", type=Path, required=True, help="output table: .csv, .xlsx or .parquet")
     tt.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
     batch = sub.add_parser("batch", help="run many areas on Dask and merge their summaries")
@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     cf.add_argument("--network", type=Path, help="street network (OSM, GraphML, road lines)")
     cf.add_argument("--crs", help="coordinate system: wgs84, cgcs2000, gcj02, bd09, EPSG:…")
     cf.add_argument("--sheet", help="worksheet of a workbook (default: first non-empty)")
-    cf.add_argument("--out", type=Path, help="folder for qa.csv and rejects.csv (default: .)")
+    cf.add_argument(
+        "--out", type=Path, help="folder for qa.csv and rejects.csv (default: <file stem>_qa)"
+    )
     cf.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     check = sub.add_parser("check", help="check a project against a plan's rule pack")
     check.add_argument("project", type=Path, help="project file, e.g. data/demo/tuanchengshan.toml")
@@ -144,7 +146,12 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="an HTML (and PDF) report of a result folder; a gallery for a batch"
     )
     rp.add_argument("result_dir", type=Path, help="output folder of run, demo, check, scenario …")
-    rp.add_argument("--out", type=Path, help="report file (default: RESULT_DIR/report.html)")
+    rp.add_argument(
+        "--out",
+        type=Path,
+        help="report file: .html (PDF beside it) or .pdf (HTML beside it); default "
+        "RESULT_DIR/report.html, gallery.html for a batch",
+    )
     rp.add_argument("--lang", choices=LANGS, default="zh", help="report language")
     rp.add_argument(
         "--pdf",
@@ -185,6 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     level = logging.ERROR if args.quiet else (logging.INFO if args.verbose else logging.WARNING)
     logging.basicConfig(level=level, format="geoplan: %(levelname)s: %(message)s")
+    from .results import set_invocation
+
+    set_invocation(list(sys.argv[1:] if argv is None else argv))
     try:
         return _dispatch(args)
     except GeoplanError as exc:
@@ -192,9 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"geoplan: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("geoplan: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # at any moment: one line, nothing half-written
+        text = str(exc) if isinstance(exc, Interrupted) else "interrupted / 已中断"
+        print(f"geoplan: {text}", file=sys.stderr)
         return 130
+    finally:
+        set_invocation(None)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -209,6 +222,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             lang=args.lang,
             basemap=args.basemap,
+            command=args.command,
         )
         if not args.quiet:
             _print_summary(result.summary, args.out)

@@ -23,12 +23,17 @@ class NetworkError(GeoplanError, ValueError):
     """A road network cannot be read or has nothing usable for the requested mode."""
 
 
-class OutputError(GeoplanError, ValueError):
-    """An output cannot be written as asked (e.g. a number JSON cannot hold)."""
-
-
 class OutputExistsError(GeoplanError, FileExistsError):
     """An output would overwrite an existing file without ``--overwrite``."""
+
+
+class OutputError(GeoplanError, OSError):
+    """An output cannot be written as asked: ``--out`` is a file, read-only, locked or holds an
+    input, the disk is full, or a value cannot be written (a number JSON cannot hold)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while writing a result; the message says what was left (nothing half-written)."""
 
 
 class DataQualityWarning(UserWarning):

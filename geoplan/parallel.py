@@ -34,11 +34,14 @@ A batch is a list of :class:`Area` objects, read by :func:`areas_from` from
     to the padded polygon (lines that touch it are kept whole); OSM and GraphML networks are
     used whole (clipping them would mean rewriting the file).
 
-  The derived inputs are written to ``<out>/<slug>/inputs/`` and named in ``run.json``.
+  The derived inputs are written to ``<out>/<slug>/inputs/`` (part of the area's result)
+  and named in ``run.json`` relative to the area folder.
 
 :func:`run_batch` runs the areas on ``dask.distributed``: a :class:`~distributed.LocalCluster`
 by default, or any running scheduler by address. Every task calls
-:func:`geoplan.project.run_project` into ``<out>/<slug>/``. With a remote scheduler the
+:func:`geoplan.project.run_project` into ``<slug>/`` of the batch's staging folder (each area
+a result folder of its own, with its manifest); the batch folder is swapped in whole when
+every task has ended (:mod:`geoplan.results`). With a remote scheduler the
 workers need geoplan installed and the same paths (inputs, ``GEOPLAN_SHARED_DATA`` and the
 output folder) as the client. A failing area is logged with its error and the others go on;
 after the merged outputs are written, :class:`BatchError` names the failed areas.
@@ -73,9 +76,9 @@ import numpy as np
 import pandas as pd
 
 from . import _io, config
-from .errors import ConfigError, GeoplanError, InputError, OutputExistsError
-from .project import GUARDED_FILES, SHARED_PREFIX, Project, load_project, run_project
-from .scenario import check_outputs_free
+from .errors import ConfigError, GeoplanError, InputError
+from .project import SHARED_PREFIX, Project, load_project, run_into, run_project
+from .results import MANIFEST, output_folder
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ SUMMARY_COLUMNS = (
     "met",
 )
 _LINE_SUFFIXES = (".parquet", ".geoparquet", ".geojson", ".gpkg", ".shp")
-_RESERVED = frozenset(name.lower() for name in BATCH_FILES)
+_RESERVED = frozenset(name.lower() for name in (*BATCH_FILES, MANIFEST))
 
 
 class BatchError(GeoplanError):
@@ -311,12 +314,16 @@ def run_area(area: Area, out_dir: str | Path, *, overwrite: bool = False) -> dic
     try:
         area_dir = Path(out_dir) / area.slug
         if area.project is not None:
-            project: Project | Path = area.project
+            result = run_project(area.project, area_dir, overwrite=overwrite)
         else:
-            # checked here, before the cut inputs are written into the area folder
-            check_outputs_free(area_dir, GUARDED_FILES, overwrite=overwrite)
-            project = _template_project(area, area_dir)
-        result = run_project(project, area_dir, overwrite=overwrite)
+            template = load_project(area.template)
+            key = template.map.key()
+            inputs = [*template.input_paths(), area.units]
+            with output_folder(
+                area_dir, command="run", overwrite=overwrite, inputs=inputs
+            ) as staged:  # the cut inputs are part of the area's result (inputs/)
+                project = _template_project(area, staged.path, template)
+                result = run_into(project, staged, basemap_key=key)
         record.update(ok=True, error=None, summary=result.summary, area=result.summary["area"])
     except Exception as exc:  # one area must not stop the batch: report and go on
         record.update(error=f"{type(exc).__name__}: {exc}", summary=None)
@@ -343,11 +350,11 @@ def padding_m(project: Project) -> float:
     return max(rule.threshold_min * top_m_per_min(rule.mode) for rule in project.rules)
 
 
-def _template_project(area: Area, area_dir: Path) -> Project:
-    """The template cut to one polygon: its demand, padded facilities and streets."""
+def _template_project(area: Area, area_dir: Path, template: Project) -> Project:
+    """The template cut to one polygon: its demand, padded facilities and streets, written
+    into ``area_dir/inputs``."""
     from .units import read_units
 
-    template = load_project(area.template)
     units = read_units(area.units, name_column=area.name_column, code_column=area.code_column)
     if units.crs is None:
         raise ConfigError(f"{area.units}: the units layer has no CRS; save it with one")
@@ -468,7 +475,9 @@ def run_batch(
         Workers of the local cluster (one thread each); default ``min(len(areas), CPUs)``.
         Ignored with ``scheduler``.
     overwrite
-        Replace existing outputs; otherwise refuse before starting if any exist.
+        Replace an earlier result in ``out_dir`` (see :mod:`geoplan.results`); otherwise a
+        folder holding one is refused before starting. The batch is one result: written
+        whole (areas included) when every task has ended, or not at all.
     processes
         Local cluster with worker processes (default) or threads in this process.
     progress
@@ -484,7 +493,9 @@ def run_batch(
     BatchError
         After everything is written, when at least one area failed (``.failed``, ``.table``).
     """
+    batch_file = None
     if isinstance(areas, str | Path):
+        batch_file = Path(areas)
         areas = areas_from(areas)
     areas = list(areas)
     if not areas:
@@ -495,31 +506,30 @@ def run_batch(
     if n_workers is not None and n_workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {n_workers}")
     out_dir = Path(out_dir).resolve()
-    _check_batch_free(out_dir, areas, overwrite=overwrite)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = [batch_file] + [p for a in areas for p in (a.project, a.template, a.units)]
 
     start = time.perf_counter()
-    with _quiet_dask_logs():
-        records = _run_on_dask(
-            areas,
-            out_dir,
-            scheduler=scheduler,
-            n_workers=n_workers,
-            overwrite=overwrite,
-            processes=processes,
-            progress=progress,
-        )
-    table = summary_table(records)
-    failed = {r["slug"]: r["error"] for r in records if not r["ok"]}
-    _io.write_csv(table, out_dir / "batch_summary.csv")
-    document = {
-        "areas": records,
-        "n_areas": len(records),
-        "n_failed": len(failed),
-        "seconds": round(time.perf_counter() - start, 3),
-    }
-    _io.write_json(out_dir / "batch_summary.json", document)
-    _io.write_text(out_dir / "index.html", index_html(records))
+    with output_folder(out_dir, command="batch", overwrite=overwrite, inputs=inputs) as staged:
+        with _quiet_dask_logs():
+            records = _run_on_dask(
+                areas,
+                staged.path,
+                scheduler=scheduler,
+                n_workers=n_workers,
+                processes=processes,
+                progress=progress,
+            )
+        table = summary_table(records)
+        failed = {r["slug"]: r["error"] for r in records if not r["ok"]}
+        _io.write_csv(table, staged.path / "batch_summary.csv")
+        document = {
+            "areas": records,
+            "n_areas": len(records),
+            "n_failed": len(failed),
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        _io.write_json(staged.path / "batch_summary.json", document)
+        _io.write_text(staged.path / "index.html", index_html(records))
     logger.info(
         "batch: %d areas, %d failed, %.1f s, outputs in %s",
         len(records),
@@ -557,27 +567,12 @@ def _quiet_dask_logs() -> Iterator[None]:
         dask_logger.setLevel(old)
 
 
-def _check_batch_free(out_dir: Path, areas: list[Area], *, overwrite: bool) -> None:
-    if overwrite or not out_dir.exists():
-        return
-    existing = [n for n in BATCH_FILES if (out_dir / n).exists()]
-    existing += [
-        f"{a.slug}/{n}" for a in areas for n in GUARDED_FILES if (out_dir / a.slug / n).exists()
-    ]
-    if existing:
-        shown = ", ".join(existing[:5]) + (" …" if len(existing) > 5 else "")
-        raise OutputExistsError(
-            f"{out_dir} already holds {shown}; choose another --out or add --overwrite"
-        )
-
-
 def _run_on_dask(
     areas: list[Area],
     out_dir: Path,
     *,
     scheduler: Any,
     n_workers: int | None,
-    overwrite: bool,
     processes: bool,
     progress: bool,
 ) -> list[dict[str, Any]]:
@@ -591,7 +586,6 @@ def _run_on_dask(
             run_area,
             areas,
             out_dir=str(out_dir),
-            overwrite=overwrite,
             key=[f"geoplan-area-{i:05d}" for i in range(len(areas))],
             pure=False,
         )

@@ -25,7 +25,8 @@ import pandas as pd
 from . import _io
 from ._paths import shared_path
 from .config import project_template
-from .errors import ConfigError, OutputExistsError
+from .errors import ConfigError
+from .results import output_folder
 from .schema import normalize_text
 
 __all__ = [
@@ -352,7 +353,8 @@ def init_project(place: str, out_dir: str | Path, *, overwrite: bool = False) ->
     out_dir : path
         Folder to create (or fill).
     overwrite : bool, default False
-        Replace files that already exist.
+        Replace what an earlier ``init`` wrote there (its manifest lists it; the planner's
+        own files stay).
 
     Returns
     -------
@@ -364,34 +366,36 @@ def init_project(place: str, out_dir: str | Path, *, overwrite: bool = False) ->
     ConfigError
         Unknown or ambiguous place.
     OutputExistsError
-        A file would be overwritten without ``overwrite``.
+        The folder holds an earlier result and ``overwrite`` is False.
     """
     boundary = place_boundary(place)
     return _write_init(out_dir, boundary, _project_toml(boundary.iloc[0]), overwrite=overwrite)
 
 
 def _write_init(
-    out_dir: str | Path, boundary: gpd.GeoDataFrame, project_text: str, *, overwrite: bool
+    out_dir: str | Path,
+    boundary: gpd.GeoDataFrame,
+    project_text: str,
+    *,
+    overwrite: bool,
+    inputs: tuple[Path, ...] = (),
 ) -> dict[str, Path]:
-    """Write the :data:`INIT_FILES` (refusing to replace any without ``overwrite``)."""
+    """Write the :data:`INIT_FILES` as one result (an earlier ``init`` replaced only with
+    ``overwrite``; see :mod:`geoplan.results`)."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExistsError(f"{out_dir} exists and is not a folder; choose another --out")
-    existing = [n for n in INIT_FILES if (out_dir / n).exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(
-            f"{out_dir} already holds {', '.join(existing)}; choose another --out or add "
-            "--overwrite"
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: out_dir / name for name in INIT_FILES}
     features = json.loads(boundary.to_json(drop_id=True, ensure_ascii=False))
-    _io.write_text(paths[BOUNDARY_NAME], json.dumps(features, ensure_ascii=False, indent=1) + "\n")
-    _io.write_text(paths["project.toml"], project_text)
-    _io.write_text(
-        paths["facilities_template.csv"], ",".join(TEMPLATE_HEADERS) + "\n", encoding="utf-8-sig"
-    )
-    return paths
+    with output_folder(out_dir, command="init", overwrite=overwrite, inputs=inputs) as staged:
+        _io.write_text(
+            staged.path / BOUNDARY_NAME,
+            json.dumps(features, ensure_ascii=False, indent=1) + "\n",
+        )
+        _io.write_text(staged.path / "project.toml", project_text)
+        _io.write_text(
+            staged.path / "facilities_template.csv",
+            ",".join(TEMPLATE_HEADERS) + "\n",
+            encoding="utf-8-sig",
+        )
+    return {name: out_dir / name for name in INIT_FILES}
 
 
 def _project_toml(row: pd.Series) -> str:
@@ -507,4 +511,4 @@ def init_from_boundary(
         values["units"] = {"path": BOUNDARY_NAME, "name_column": "name", "code_column": "code"}
         comments["units"] = [f"Each of the {len(frame)} polygons of {source.name} is a unit."]
     text = project_template(header=header, values=values, comments=comments)
-    return _write_init(out_dir, frame, text, overwrite=overwrite)
+    return _write_init(out_dir, frame, text, overwrite=overwrite, inputs=(source,))

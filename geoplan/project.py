@@ -26,9 +26,10 @@ from ._paths import REPO_ROOT, shared_path
 from .config import DEFAULT_AREA_TOLERANCE_M, DEFAULT_GAP_CELL_M, DEFAULT_MAX_SNAP_M
 from .coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
 from .engine import DEFAULT_WALK_SPEED_M_PER_MIN, snap_points
-from .errors import ConfigError, InputError, InputFileNotFoundError, OutputExistsError
+from .errors import ConfigError, InputError, InputFileNotFoundError, OutputError
 from .facilities import DEFAULT_BOUNDARY_TOLERANCE_M
 from .gaps import find_gaps
+from .results import Staging, output_files, output_folder
 from .rules import Rule, check_unique_ids, rule_from_mapping
 from .units import assign_units, read_units, units_from_frame
 
@@ -46,10 +47,7 @@ OUTPUT_FILES = (
     "rejects.csv",
     "run.json",
 )
-MAP_LANG_FILES = ("map_zh.html", "map_en.html")
-"""Maps in further languages (``[map] langs`` beyond the first, which writes ``map.html``)."""
-GUARDED_FILES = (*OUTPUT_FILES, *MAP_LANG_FILES)
-"""Every file a run may write: the overwrite guards refuse to replace any of them."""
+"""Files every run writes (besides ``map_<lang>.html`` per further language and manifest.json)."""
 ATTRIBUTION = (
     "© OpenStreetMap contributors, ODbL 1.0",
     "GHS-POP R2023A, European Commission JRC, CC BY 4.0",
@@ -166,6 +164,14 @@ class Project:
     def gap_merge_contiguous(self) -> bool:
         """Whether touching uncovered cells are merged into clusters."""
         return bool(self.gaps.get("merge_contiguous", False))
+
+    def input_paths(self) -> list[Path]:
+        """The project file and every input file it names (each resolved, so it must exist)."""
+        tables = [self.network, self.demand, *self.facility_tables, self.boundary, self.units]
+        named = [t["path"] for t in tables if t and t.get("path")]
+        if self.geocode:
+            named += [*self.geocode.get("admin", {}).values(), *self.geocode.get("osm", [])]
+        return [self.path, *(self.resolve(str(value)) for value in named)]
 
     def resolve(self, value: str) -> Path:
         """An input path: ``shared:…`` from the shared data folder, else relative to the file."""
@@ -305,28 +311,39 @@ def run_project(
     progress: bool = False,
     lang: str | None = None,
     basemap: str | None = None,
+    command: str = "run",
 ) -> RunResult:
-    """Run a project end to end and write its outputs into ``out_dir``.
+    """Run a project end to end and write its outputs into the result folder ``out_dir``.
 
-    Refuses to overwrite existing outputs unless ``overwrite``. Writes ``summary.json``,
-    ``coverage_by_unit.csv``, ``coverage_points.csv``, ``gaps.csv``/``.xlsx``/``.gpkg``,
-    ``map.html`` (plus ``map_<lang>.html`` per further ``[map] langs``), ``rejects.csv`` and
-    ``run.json``. ``lang`` (one map in that language) and ``basemap`` override ``[map]``.
+    Writes ``summary.json``, ``coverage_by_unit.csv``, ``coverage_points.csv``,
+    ``gaps.csv``/``.xlsx``/``.gpkg``, ``map.html`` (plus ``map_<lang>.html`` per further
+    ``[map] langs``), ``rejects.csv``, ``run.json`` and ``manifest.json``, all at once (see
+    :mod:`geoplan.results`: ``--out`` is checked and locked before any work, an earlier
+    result is replaced only with ``overwrite``). ``lang`` (one map in that language) and
+    ``basemap`` override ``[map]``; ``command`` is recorded in the manifest.
     """
     if not isinstance(project, Project):
         project = load_project(project)
     project = _with_map_overrides(project, lang=lang, basemap=basemap)
     basemap_key = project.map.key()  # fail before computing when the key is missing
-    out_dir = Path(out_dir)
-    _check_outputs_free(out_dir, overwrite=overwrite)
+    with output_folder(
+        out_dir, command=command, overwrite=overwrite, inputs=project.input_paths()
+    ) as staged:
+        return run_into(project, staged, progress=progress, basemap_key=basemap_key)
+
+
+def run_into(
+    project: Project, staged: Staging, *, progress: bool = False, basemap_key: str | None = None
+) -> RunResult:
+    """Compute ``project`` and write its outputs into an open result folder (``staged``)."""
     stages = Stages(STAGES, progress=progress)
     try:
         result = compute_project(project, stages)
         with stages.stage("write"):
-            _write_tables(result, out_dir)
+            _write_tables(result, staged.path)
         with stages.stage("map"):
-            _write_maps(result, out_dir, basemap_key=basemap_key)
-        _write_run_record(result, out_dir / "run.json", stages.timings_s)
+            _write_maps(result, staged.path, basemap_key=basemap_key)
+        _write_run_record(result, staged, stages.timings_s)
     finally:
         stages.close()
     return result
@@ -776,17 +793,6 @@ def _summary(project, coverage, read, used, rejects, points) -> dict:
     }
 
 
-def _check_outputs_free(out_dir: Path, *, overwrite: bool) -> None:
-    if overwrite or not out_dir.exists():
-        return
-    existing = [name for name in GUARDED_FILES if (out_dir / name).exists()]
-    if existing:
-        raise OutputExistsError(
-            f"{out_dir} already holds {', '.join(existing)}; "
-            "choose another --out or add --overwrite"
-        )
-
-
 def _write_tables(result: RunResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     _io.write_json(out_dir / "summary.json", result.summary)
@@ -800,10 +806,7 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
     table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
     table["median_travel_time_min"] = (table["median_travel_time_s"] / 60).round(2)
     _io.write_csv(table, out_dir / "gaps.csv")
-    with _io.atomic_path(out_dir / "gaps.xlsx") as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            table.to_excel(writer, sheet_name="gaps", index=False)
-            result.by_unit.to_excel(writer, sheet_name="coverage_by_unit", index=False)
+    _io.write_xlsx({"gaps": table, "coverage_by_unit": result.by_unit}, out_dir / "gaps.xlsx")
     with _io.atomic_path(out_dir / "gaps.gpkg") as tmp:
         gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
         uncovered = _uncovered_points(result)
@@ -949,12 +952,14 @@ def _map_demand(result: RunResult) -> gpd.GeoDataFrame:
     )
 
 
-def _write_run_record(result: RunResult, path: Path, timings_s: dict[str, float]) -> None:
+def _write_run_record(result: RunResult, staged: Staging, timings_s: dict[str, float]) -> None:
+    """run.json: inputs (a path the run derived itself is relative to the result folder)."""
     record = {
         "project": str(result.project.path),
         "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "inputs": {
-            name: {"path": p, "sha256": file_sha256(p)} for name, p in result.inputs.items()
+            name: {"path": staged.record(p), "sha256": file_sha256(p)}
+            for name, p in result.inputs.items()
         },
         "parameters": {
             "walk_speed_m_per_min": result.project.walk_speed_m_per_min,
@@ -972,7 +977,7 @@ def _write_run_record(result: RunResult, path: Path, timings_s: dict[str, float]
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-    _io.write_json(path, record)
+    _io.write_json(staged.path / "run.json", record)
 
 
 def _peak_memory_mb() -> float:
@@ -1014,7 +1019,12 @@ def write_travel_times(
     walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     overwrite: bool = False,
 ) -> pd.DataFrame:
-    """Read the three inputs, compute the nearest-facility table and write it as CSV."""
+    """Read the three inputs, compute the nearest-facility table and write it to ``out``.
+
+    The format follows the extension: ``.csv`` (UTF-8 with BOM), ``.xlsx`` (one sheet
+    ``travel_times``) or ``.parquet``; others are refused before any work, as is an ``out``
+    that is a folder, an input, or exists without ``overwrite``.
+    """
     from .coverage import nearest_table
     from .demand import read_demand
     from .facilities import read_facilities
@@ -1024,14 +1034,19 @@ def write_travel_times(
     walk_speed_m_per_min = config.check_value(
         config.NETWORK, "walk_speed_m_per_min", walk_speed_m_per_min, where="--walk-speed"
     )
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; choose another --out or add --overwrite")
-    table = nearest_table(
-        read_network(network),
-        read_facilities(facilities).used,
-        read_demand(demand),
-        mode=mode,
-        walk_speed_m_per_min=walk_speed_m_per_min,
-    )
-    _io.write_csv(table, out)
+    if not out.is_dir() and out.suffix.lower() not in _io.TABLE_SUFFIXES:
+        raise OutputError(
+            f"--out {out}: geoplan writes {', '.join(_io.TABLE_SUFFIXES)} tables; name a file "
+            "with one of these extensions"
+        )
+    inputs = [network, facilities, demand]
+    with output_files([out], command="traveltimes", overwrite=overwrite, inputs=inputs) as temps:
+        table = nearest_table(
+            read_network(network),
+            read_facilities(facilities).used,
+            read_demand(demand),
+            mode=mode,
+            walk_speed_m_per_min=walk_speed_m_per_min,
+        )
+        _io.write_table(table, temps[0], sheet="travel_times")
     return table

@@ -55,7 +55,7 @@ import shapely
 from . import coords
 from ._io import write_csv
 from .engine import snap_points
-from .errors import DataQualityWarning, InputError, InputFileNotFoundError, OutputExistsError
+from .errors import DataQualityWarning, InputError, InputFileNotFoundError
 from .facilities import (
     _VECTOR_SUFFIXES,
     FacilityTable,
@@ -66,6 +66,7 @@ from .facilities import (
     read_facilities,
     write_rejects,
 )
+from .results import output_folder
 from .schema import CATEGORIES, TIER_LABELS, normalize_text, resolve_category
 
 __all__ = [
@@ -792,9 +793,10 @@ def check_facilities_file(
     sheet : str or int, optional
         Worksheet of a workbook.
     out : str or Path, optional
-        Output folder (default: the current folder).
+        Output folder, a result folder (:mod:`geoplan.results`); default ``<file stem>_qa``
+        in the current folder.
     overwrite : bool, default False
-        Replace existing ``qa.csv``/``rejects.csv``.
+        Replace an earlier check's result in ``out``.
     max_snap_m, same_name_m
         As in :func:`qa_facilities`.
 
@@ -805,34 +807,33 @@ def check_facilities_file(
     Raises
     ------
     OutputExistsError
-        ``qa.csv`` or ``rejects.csv`` exists in ``out`` and ``overwrite`` is False.
+        ``out`` holds a result and ``overwrite`` is False.
     """
-    out_dir = Path.cwd() if out is None else Path(out)
+    path = Path(path)
+    out_dir = Path(f"{path.stem}_qa") if out is None else Path(out)
     targets = (out_dir / "qa.csv", out_dir / "rejects.csv")
-    existing = [p.name for p in targets if p.exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(
-            f"{out_dir} already holds {', '.join(existing)}; choose another --out or add "
-            "--overwrite"
-        )
-    area = read_boundary(boundary) if boundary is not None else None
-    net = None
-    if network is not None:
-        from .network import read_network
+    inputs = (path, boundary, network)
+    with output_folder(
+        out_dir, command="check-facilities", overwrite=overwrite, inputs=inputs
+    ) as staged:
+        area = read_boundary(boundary) if boundary is not None else None
+        net = None
+        if network is not None:
+            from .network import read_network
 
-        net = read_network(network)
-    table, notes = _read_logged(Path(path), crs=crs, sheet=sheet, boundary=area)
-    findings = qa_facilities(
-        table, boundary=area, network=net, max_snap_m=max_snap_m, same_name_m=same_name_m
-    )
-    if net is None:
-        notes.append(
-            "not checked without --network / 未提供路网，未检查: far_from_road, "
-            "gcj02_suspected, bd09_suspected"
+            net = read_network(network)
+        table, notes = _read_logged(path, crs=crs, sheet=sheet, boundary=area)
+        findings = qa_facilities(
+            table, boundary=area, network=net, max_snap_m=max_snap_m, same_name_m=same_name_m
         )
-    if area is None:
-        notes.append("not checked without --boundary / 未提供研究区边界，未检查: outside_area")
-    write_csv(findings, targets[0])
-    write_rejects(table, targets[1])
+        if net is None:
+            notes.append(
+                "not checked without --network / 未提供路网，未检查: far_from_road, "
+                "gcj02_suspected, bd09_suspected"
+            )
+        if area is None:
+            notes.append("not checked without --boundary / 未提供研究区边界，未检查: outside_area")
+        write_csv(findings, staged.path / targets[0].name)
+        write_rejects(table, staged.path / targets[1].name)
     logger.info("check_facilities_file: %d findings written to %s", len(findings), targets[0])
     return QaReport(table, findings, targets, tuple(notes))

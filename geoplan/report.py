@@ -5,22 +5,29 @@ wrote into a folder and assembles ``report.html`` (``report_en.html`` in English
 table, per rule a static map (a Chromium screenshot of ``map.html#rule=<id>&static=1``, the
 map's print layout with the legend beside it), coverage by unit, the travel-time distribution
 and the largest gaps, then the plan checks and scenarios found, data credits and how to
-reproduce. Images are embedded as data: URIs; the only
-links are relative ones to the folder's own files. A folder of several area results (a batch)
-gets a report per area and an ``index.html`` gallery.
+reproduce. Images are embedded as data: URIs; the only links are relative ones to the folder's
+own files. A batch folder gets a report per area and a ``gallery.html``.
 
-What a folder holds is decided by its files, in the folder itself or one of its immediate
-subfolders (e.g. ``out/demo/check/``):
+What a folder holds is decided by its manifest (:mod:`geoplan.results`); a folder without a
+complete one is refused:
 
-* a **run**: ``summary.json`` with ``rules`` and ``population_total`` (``map.html``,
-  ``gaps.csv`` … beside it);
+* a **run** (``geoplan run`` or ``demo``): ``summary.json`` with ``rules`` and
+  ``population_total``, ``map.html``, ``gaps.csv`` … beside it;
 * a **plan check**: ``checks.csv`` beside a ``summary.json`` holding ``checks``;
-* a **scenario**: ``scenario_summary.json``.
+* a **scenario**: ``scenario_summary.json``;
+* plan checks and scenarios written later into immediate subfolders of one of these (e.g.
+  ``out/demo/check/``) are part of its report.
+
+The report's files are added to the result's manifest (``reports``), so a new run removes
+them and ``report --overwrite`` replaces exactly the earlier report's files. ``--out`` names
+an ``.html`` file (a PDF is printed beside it) or a ``.pdf`` (the HTML beside it); outside the
+result folder they are plain files, written whole.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
 import io
@@ -30,7 +37,7 @@ import math
 import os
 import shlex
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +47,10 @@ import pandas as pd
 
 from . import _io, browser, charts, schema
 from .coverage import OUTSIDE_UNITS
-from .errors import InputError, OutputExistsError
+from .errors import InputError, OutputError, OutputExistsError
 from .maps import LANGS
 from .project import ATTRIBUTION, DEMO_PROJECT, Stages
+from .results import MANIFEST, output_files, read_manifest, report_output, require_complete
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +83,6 @@ THUMB_WIDTH_PX = 480
 FONT_STACK = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 )
-_BATCH_INDEX_TITLE = "<title>geoplan batch:"
 _STAGES = ("maps", "report", "pdf")
 """The stages of writing one report."""
 _HINT = "pass the --out folder of geoplan run, demo, check, scenario or batch"
@@ -222,20 +229,25 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def _parts_in(folder: Path) -> tuple[Part | None, list[Part], list[Part]]:
-    """The run, plan checks and scenarios written directly into ``folder``."""
-    run, checks, scenarios = None, [], []
-    if (folder / "summary.json").is_file():
-        summary = _read_json(folder / "summary.json")
-        if "checks" in summary and (folder / "checks.csv").is_file():
-            checks.append(Part(folder, summary))
-        elif {"rules", "area", "population_total"} <= summary.keys():
-            run = Part(folder, summary)
-    if (folder / "scenario_summary.json").is_file():
-        scenario = _read_json(folder / "scenario_summary.json")
-        if {"rules", "area"} <= scenario.keys():
-            scenarios.append(Part(folder, scenario))
-    return run, checks, scenarios
+REPORTED = ("run", "demo", "check", "scenario")
+"""Commands whose result folders get a report (a ``batch`` folder gets a gallery)."""
+
+
+def _part(folder: Path, command: str) -> tuple[str, Part]:
+    """``(kind, part)`` of the result ``command`` wrote into ``folder`` (checked)."""
+    if command == "scenario":
+        summary = _read_json(folder / "scenario_summary.json")
+        if not {"rules", "area"} <= summary.keys():
+            raise InputError(f"{folder / 'scenario_summary.json'}: not a geoplan scenario summary")
+        return "scenario", Part(folder, summary)
+    summary = _read_json(folder / "summary.json")
+    if command == "check":
+        if "checks" not in summary:
+            raise InputError(f"{folder / 'summary.json'}: not a geoplan check summary")
+        return "check", Part(folder, summary)
+    if not {"rules", "area", "population_total"} <= summary.keys():
+        raise InputError(f"{folder / 'summary.json'}: not a geoplan run summary")
+    return "run", Part(folder, summary)
 
 
 def _subfolders(folder: Path) -> list[Path]:
@@ -249,49 +261,63 @@ def _existing_folder(folder: str | Path) -> Path:
     return folder
 
 
-def read_results(folder: str | Path) -> ResultFolder:
-    """The outputs in ``folder`` and its immediate subfolders.
+def read_results(folder: str | Path, notes: list[str] | None = None) -> ResultFolder:
+    """The result in ``folder`` and the results written into its subfolders afterwards.
 
-    The run is the folder's own, else its only subfolder run (several make a gallery, see
-    :func:`gallery_areas`).
+    ``folder`` must hold a complete result of ``run``, ``demo``, ``check`` or ``scenario``
+    (:func:`geoplan.results.require_complete`). A plan check or scenario in an immediate
+    subfolder is included when its manifest names this result as its parent; one written
+    into an earlier result of the folder is left out, and said so in ``notes``.
 
     Raises
     ------
     InputError
-        If no geoplan output is found.
+        If ``folder`` holds no complete result, or an included part was changed or is
+        incomplete.
     """
     folder = _existing_folder(folder)
-    run, checks, scenarios = _parts_in(folder)
-    sub_runs = []
+    manifest = require_complete(folder, commands=REPORTED)
+    parts: dict[str, list[Part]] = {"run": [], "check": [], "scenario": []}
+    kind, part = _part(folder, manifest["command"])
+    parts[kind].append(part)
     for sub in _subfolders(folder):
-        sub_run, sub_checks, sub_scenarios = _parts_in(sub)
-        checks += sub_checks
-        scenarios += sub_scenarios
-        if sub_run is not None:
-            sub_runs.append(sub_run)
-    if run is None and len(sub_runs) == 1:
-        run = sub_runs[0]
-    if run is None and not checks and not scenarios:
-        raise InputError(
-            f"{folder} holds no geoplan results (no summary.json, checks.csv or "
-            f"scenario_summary.json in it or its subfolders); {_HINT}"
-        )
-    return ResultFolder(folder, run, tuple(checks), tuple(scenarios))
+        child = read_manifest(sub)
+        if child is None:
+            if any((sub / name).is_file() for name in ("summary.json", "scenario_summary.json")):
+                _note(notes, f"{sub} has no {MANIFEST}: left out of the report; write it again")
+            continue
+        if (child.get("parent") or {}).get("id") != manifest["id"]:
+            _note(
+                notes,
+                f"{sub} was written into an earlier result of {folder} (geoplan "
+                f"{child.get('command')}): left out of the report; write it again",
+            )
+            continue
+        if child.get("command") in ("check", "scenario"):
+            require_complete(sub)
+            kind, part = _part(sub, child["command"])
+            parts[kind].append(part)
+    run = parts["run"][0] if parts["run"] else None
+    return ResultFolder(folder, run, tuple(parts["check"]), tuple(parts["scenario"]))
+
+
+def _note(notes: list[str] | None, text: str) -> None:
+    logger.warning("%s", text)
+    if notes is not None:
+        notes.append(text)
 
 
 def gallery_areas(folder: str | Path) -> list[Path]:
-    """Area result folders for a gallery, or [] when ``folder`` gets a single report.
-
-    A gallery is a folder without a run of its own that holds a ``batch_summary.json`` or at
-    least two subfolders with a run each.
-    """
+    """The area result folders of a ``geoplan batch`` folder, or [] for any other folder."""
     folder = _existing_folder(folder)
-    if _parts_in(folder)[0] is not None:
+    manifest = read_manifest(folder)
+    if manifest is None or manifest.get("command") != "batch":
         return []
-    areas = [sub for sub in _subfolders(folder) if _parts_in(sub)[0] is not None]
-    if len(areas) >= 2 or (areas and (folder / "batch_summary.json").is_file()):
-        return areas
-    return []
+    return [
+        folder / entry["path"]
+        for entry in manifest.get("results", [])
+        if entry.get("command") in ("run", "demo")
+    ]
 
 
 def _csv(path: Path, **kwargs) -> pd.DataFrame | None:
@@ -1177,20 +1203,52 @@ def _report_name(lang: str) -> str:
     return "report.html" if lang == "zh" else "report_en.html"
 
 
-def _is_batch_index(path: Path) -> bool:
-    """True for the plain table ``geoplan batch`` writes as index.html (a gallery replaces it)."""
-    if path.name != "index.html" or not (path.parent / "batch_summary.json").is_file():
-        return False
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        return _BATCH_INDEX_TITLE in handle.read(4000)
+def _report_paths(
+    folder: Path, out: str | Path | None, lang: str, pdf: bool | None, chrome: _Browser
+) -> tuple[Path, Path | None]:
+    """``(HTML page, PDF or None)`` of a report: the extension of ``--out`` decides."""
+    make_pdf = pdf is not False and chrome.binary is not None
+    if out is None:
+        page = folder / _report_name(lang)
+        return page, page.with_suffix(".pdf") if make_pdf else None
+    out = Path(out)
+    if out.is_dir():
+        raise OutputError(
+            f"--out {out} is a folder; name the report file, e.g. {out / _report_name(lang)}"
+        )
+    suffix = out.suffix.lower()
+    if suffix in (".html", ".htm"):
+        return out, out.with_suffix(".pdf") if make_pdf else None
+    if suffix == ".pdf":
+        if pdf is False:
+            raise InputError(f"--out {out} names a PDF but --no-pdf was given; drop one of them")
+        if chrome.binary is None:
+            raise InputError(f"--out {out}: a PDF needs Chromium ({chrome.reason}); name .html")
+        return out.with_suffix(".html"), out
+    raise InputError(f"--out {out}: a report is an .html file (with its PDF beside) or a .pdf")
 
 
-def _check_free(paths: Sequence[Path], *, overwrite: bool) -> None:
-    existing = [str(p) for p in paths if p.exists() and not _is_batch_index(p)]
-    if existing and not overwrite:
+def _report_paths_free(page: Path, pdf: Path | None) -> None:
+    existing = [str(p) for p in (page, pdf) if p is not None and p.exists()]
+    if existing:
         raise OutputExistsError(
             f"{', '.join(existing)} already exist(s); choose another --out or add --overwrite"
         )
+
+
+@contextlib.contextmanager
+def _report_files(
+    folder: Path, page: Path, pdf: Path | None, *, overwrite: bool
+) -> Iterator[tuple[Path, Path | None]]:
+    """Where to write the page and PDF now: staged in the result ``folder`` (and listed in its
+    manifest) when they go there, else temporary files beside them."""
+    if page.parent.resolve() == folder.resolve() and (pdf is None or pdf.parent == page.parent):
+        with report_output(folder, page=page.name, overwrite=overwrite) as staged:
+            yield staged.path / page.name, None if pdf is None else staged.path / pdf.name
+        return
+    paths = [page] if pdf is None else [page, pdf]
+    with output_files(paths, command="report", overwrite=overwrite, inputs=[folder]) as temps:
+        yield temps[0], temps[1] if pdf is not None else None
 
 
 def write_reports(
@@ -1202,55 +1260,69 @@ def write_reports(
     overwrite: bool = False,
     progress: bool = False,
 ) -> Written:
-    """Write the report of ``result_dir``, or for a folder of areas their reports and a gallery.
+    """Write the report of ``result_dir``, or for a batch folder its areas' reports and a gallery.
 
     ``out`` is the report file (default ``result_dir/report.html``, ``report_en.html`` in
-    English) or, for a gallery, the index (default ``index.html`` / ``index_en.html``; area
-    reports go into the area folders). ``pdf``: None prints a PDF beside each report when
-    Chromium is found, True requires it, False never prints.
+    English; a ``.pdf`` writes the PDF there and the HTML beside it) or, for a gallery, its
+    page (default ``gallery.html`` / ``gallery_en.html``; area reports go into the area
+    folders). ``pdf``: None prints a PDF beside each report when Chromium is found, True
+    requires it, False never prints. Reports written into a result folder are listed in its
+    manifest: ``overwrite`` replaces exactly an earlier report's files (see
+    :mod:`geoplan.results`).
 
     Raises
     ------
     InputError
-        If ``result_dir`` holds no geoplan results, ``lang`` is unknown, or ``pdf`` is True
-        and Chromium is missing.
+        If ``result_dir`` holds no complete geoplan result, ``lang`` or the extension of
+        ``out`` is unknown, or a PDF is required and Chromium is missing.
     OutputExistsError
         If an output exists and ``overwrite`` is False.
     """
     if lang not in LANGS:
         raise InputError(f"unknown report language {lang!r}; use zh or en")
     folder = _existing_folder(result_dir)
+    require_complete(folder, commands=(*REPORTED, "batch"), hashes=False)
     areas = gallery_areas(folder)
-    results = None if areas else read_results(folder)
     chrome = _Browser.find()
     if pdf and chrome.binary is None:
         raise InputError(f"--pdf needs Chromium: {chrome.reason}; or use --no-pdf")
-    make_pdf = pdf is not False and chrome.binary is not None
     written = Written(notes=[] if chrome.binary else [f"no maps or PDF: {chrome.reason}"])
-    if results is not None:
-        page = Path(out) if out else folder / _report_name(lang)
-        _check_free([page, *([page.with_suffix(".pdf")] if make_pdf else [])], overwrite=overwrite)
-        stages = Stages(_STAGES, progress=progress)
-        try:
-            _write_one(results, page, lang, chrome, make_pdf, stages, written)
-        finally:
-            stages.close()
+    if not areas:
+        results = read_results(folder, written.notes)
+        page, pdf_path = _report_paths(folder, out, lang, pdf, chrome)
+        with _report_files(folder, page, pdf_path, overwrite=overwrite) as (tmp, tmp_pdf):
+            stages = Stages(_STAGES, progress=progress)  # after the checks: no bar before them
+            try:
+                _write_one(results, page, tmp, tmp_pdf, lang, chrome, stages)
+            finally:
+                stages.close()
+        written.reports.append(page)
+        written.pdfs += [pdf_path] if pdf_path else []
         return written
-    index = Path(out) if out else folder / ("index.html" if lang == "zh" else "index_en.html")
-    pages = [area / _report_name(lang) for area in areas]
-    pdfs = [p.with_suffix(".pdf") for p in pages] if make_pdf else []
-    _check_free([index, *pages, *pdfs], overwrite=overwrite)
+    index = folder / ("gallery.html" if lang == "zh" else "gallery_en.html")
+    if out is not None:
+        index = Path(out)
+        if index.suffix.lower() not in (".html", ".htm"):
+            raise InputError(f"--out {index}: a gallery is an .html page")
+    pages = [_report_paths(area, None, lang, pdf, chrome) for area in areas]
+    if not overwrite:  # every area is checked before the first report is written
+        for page, pdf_path in [*pages, (index, None)]:
+            _report_paths_free(page, pdf_path)
+    results = [read_results(area, written.notes) for area in areas]
     stages = Stages((*(area.name for area in areas), "index"), progress=progress)
     cards = []
     try:
-        for area, page in zip(areas, pages, strict=True):
+        for area, area_results, (page, pdf_path) in zip(areas, results, pages, strict=True):
             with stages.stage(area.name):
-                area_results = read_results(area)
-                shots = _write_one(area_results, page, lang, chrome, make_pdf, None, written)
+                with _report_files(area, page, pdf_path, overwrite=overwrite) as (tmp, tmp_pdf):
+                    shots = _write_one(area_results, page, tmp, tmp_pdf, lang, chrome, None)
+                written.reports.append(page)
+                written.pdfs += [pdf_path] if pdf_path else []
                 cards.append(_Card(area_results, page, shots))
         with stages.stage("index"):
             text = gallery_html(cards, _failed_areas(folder), index, lang=lang, chrome=chrome)
-            _io.write_text(index, text)
+            with _report_files(folder, index, None, overwrite=overwrite) as (tmp, _):
+                _io.write_text(tmp, text)
             written.gallery = index
     finally:
         stages.close()
@@ -1260,26 +1332,26 @@ def write_reports(
 def _write_one(
     results: ResultFolder,
     page: Path,
+    html_to: Path,
+    pdf_to: Path | None,
     lang: str,
     chrome: _Browser,
-    make_pdf: bool,
     stages: Stages | None,
-    written: Written,
 ) -> dict[str, Shot]:
-    """One report (and its PDF); returns its screenshots (a gallery's thumbnails)."""
+    """One report (and its PDF); returns its screenshots (a gallery's thumbnails).
+
+    ``page`` is where the report will be (its links start there); ``html_to`` and ``pdf_to``
+    are where it is written now.
+    """
     stages = stages or Stages(_STAGES)
     report = _Report(results, lang, page, chrome)
     with stages.stage("maps"):
         report.shots = chrome.shoot(_shot_jobs(results, lang), report.tr)
     with stages.stage("report"):
-        _io.write_text(page, report.html())
-    written.reports.append(page)
+        _io.write_text(html_to, report.html())
     with stages.stage("pdf"):
-        if make_pdf:
-            target = page.with_suffix(".pdf")
-            with _io.atomic_path(target) as tmp:
-                browser.print_pdf(page, tmp, chromium=chrome.binary)
-            written.pdfs.append(target)
+        if pdf_to is not None:
+            browser.print_pdf(html_to, pdf_to, chromium=chrome.binary)
     logger.info("report written: %s", page)
     return report.shots
 

@@ -25,9 +25,10 @@ from shapely.geometry import LineString, Point
 from . import _io, config
 from .coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
 from .engine import snap_points
-from .errors import ConfigError, InputError, InputFileNotFoundError, OutputExistsError
+from .errors import ConfigError, InputError, InputFileNotFoundError
 from .facilities import FacilityTable, read_facilities
 from .project import ATTRIBUTION, Project, RunResult, compute_project, load_project
+from .results import output_folder
 from .rules import Rule
 from .schema import CATEGORIES
 
@@ -40,6 +41,7 @@ SCENARIO_FILES = (
     "changed_points.gpkg",
     "scenario_map.html",
 )
+"""Files every scenario writes (manifest.json besides)."""
 GAINED_COLOUR = "#1a9850"
 LOST_COLOUR = "#d73027"
 COVERED_COLOUR = "#8fb8d8"
@@ -611,28 +613,17 @@ def scenario_from_cli(
         closes = tuple(dict.fromkeys([*spec.close, *closes]))
         moves = {**(spec.move or {}), **moves}
         names = (spec.name_zh, spec.name_en)
-    check_outputs_free(out, SCENARIO_FILES, overwrite=overwrite)
-    result = run_scenario(
-        project, add=add, close=closes, move=moves, name_zh=names[0], name_en=names[1]
-    )
-    write_scenario(result, out, overwrite=overwrite)
+    loaded = load_project(project)
+    inputs = [*loaded.input_paths(), Path(path), add if isinstance(add, str | Path) else None]
+    with output_folder(out, command="scenario", overwrite=overwrite, inputs=inputs) as staged:
+        result = run_scenario(
+            loaded, add=add, close=closes, move=moves, name_zh=names[0], name_en=names[1]
+        )
+        _write_files(result, staged.path)
     return result
 
 
 # --------------------------------------------------------------------------- outputs
-
-
-def check_outputs_free(out_dir: str | Path, names: Sequence[str], *, overwrite: bool) -> None:
-    """Raise :class:`OutputExistsError` if ``out_dir`` holds any of ``names`` (unless asked)."""
-    out_dir = Path(out_dir)
-    if overwrite or not out_dir.exists():
-        return
-    existing = [name for name in names if (out_dir / name).exists()]
-    if existing:
-        raise OutputExistsError(
-            f"{out_dir} already holds {', '.join(existing)}; "
-            "choose another --out or add --overwrite"
-        )
 
 
 def _lonlat(x, y, crs, *, digits: int = 6) -> tuple[np.ndarray, np.ndarray]:
@@ -661,10 +652,14 @@ def changed_points_table(result: ScenarioResult) -> pd.DataFrame:
 
 
 def write_scenario(result: ScenarioResult, out_dir: str | Path, *, overwrite: bool = False) -> Path:
-    """Write the scenario's summary, per-unit table, changed points and difference map."""
-    out_dir = Path(out_dir)
-    check_outputs_free(out_dir, SCENARIO_FILES, overwrite=overwrite)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the scenario's summary, per-unit table, changed points and difference map into
+    the result folder ``out_dir`` (see :mod:`geoplan.results`)."""
+    with output_folder(out_dir, command="scenario", overwrite=overwrite) as staged:
+        _write_files(result, staged.path)
+    return Path(out_dir)
+
+
+def _write_files(result: ScenarioResult, out_dir: Path) -> None:
     _io.write_json(out_dir / "scenario_summary.json", _json_safe(result.summary))
     _io.write_csv(result.by_unit, out_dir / "scenario_by_unit.csv")
     table = changed_points_table(result)
@@ -687,7 +682,6 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path, *, overwrite: bo
     from . import maps
 
     maps.save_map(scenario_map(result), out_dir / "scenario_map.html")
-    return out_dir
 
 
 def _json_safe(value):

@@ -33,12 +33,12 @@ from .capacity import travel_times_by_id
 from .coverage import Coverage, column, expand_categories
 from .errors import ConfigError, InputError, InputFileNotFoundError
 from .project import ATTRIBUTION, Project, RunResult, load_project
+from .results import output_folder
 from .rules import Rule
 from .scenario import (
     _json_safe,
     _lonlat,
     _run,
-    check_outputs_free,
     difference_layers,
     facility_layers,
     recompute_coverage,
@@ -57,6 +57,7 @@ SITES_FILES = (
     "sites_map.html",
     "summary.json",
 )
+"""Files every siting writes (manifest.json besides)."""
 CATCHMENT_FILES = (
     "catchment_facilities.csv",
     "catchment_points.csv",
@@ -64,6 +65,7 @@ CATCHMENT_FILES = (
     "catchments_map.html",
     "catchments_summary.json",
 )
+"""Files every 片区 division writes (manifest.json besides)."""
 CANDIDATE_COLUMNS = ("candidate_id", "source", "x", "y", "snap_distance_m")
 """Columns of a candidate table (plus ``geometry``, points in the network CRS)."""
 _CANDIDATE_ID_ALIASES = ("candidate_id", "site_id", *COLUMN_ALIASES["facility_id"])
@@ -662,23 +664,28 @@ def _flat(prefix: str, value, rows: list) -> None:
 
 
 def write_sites(result: SitesResult, out_dir: str | Path, *, overwrite: bool = False) -> Path:
-    """Write candidates.csv, selected.csv, sites.xlsx, sites.gpkg, sites_map.html, summary.json."""
-    out_dir = Path(out_dir)
-    check_outputs_free(out_dir, SITES_FILES, overwrite=overwrite)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write candidates.csv, selected.csv, sites.xlsx, sites.gpkg, sites_map.html and
+    summary.json into the result folder ``out_dir`` (see :mod:`geoplan.results`)."""
+    with output_folder(out_dir, command="sites", overwrite=overwrite) as staged:
+        _write_sites_files(result, staged.path)
+    return Path(out_dir)
+
+
+def _write_sites_files(result: SitesResult, out_dir: Path) -> None:
     candidates = _candidate_table(result)
     selected = _selected_table(result)
     _io.write_csv(candidates, out_dir / "candidates.csv")
     _io.write_csv(selected, out_dir / "selected.csv")
     rows: list = []
     _flat("", _json_safe(result.summary), rows)
-    with _io.atomic_path(out_dir / "sites.xlsx") as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            selected.to_excel(writer, sheet_name="selected", index=False)
-            candidates.to_excel(writer, sheet_name="candidates", index=False)
-            pd.DataFrame(rows, columns=["key", "value"]).to_excel(
-                writer, sheet_name="summary", index=False
-            )
+    _io.write_xlsx(
+        {
+            "selected": selected,
+            "candidates": candidates,
+            "summary": pd.DataFrame(rows, columns=["key", "value"]),
+        },
+        out_dir / "sites.xlsx",
+    )
     with _io.atomic_path(out_dir / "sites.gpkg") as tmp:
         for name, table in (("candidates", candidates), ("selected", selected)):
             gpd.GeoDataFrame(
@@ -688,7 +695,6 @@ def write_sites(result: SitesResult, out_dir: str | Path, *, overwrite: bool = F
     from . import maps
 
     maps.save_map(sites_map(result), out_dir / "sites_map.html")
-    return out_dir
 
 
 def _class_breaks(values: np.ndarray) -> np.ndarray:
@@ -1127,10 +1133,13 @@ def catchments_map(result: Catchments):
 
 
 def write_catchments(result: Catchments, out_dir: str | Path, *, overwrite: bool = False) -> Path:
-    """Write the 片区 tables, layers, map and summary into ``out_dir``."""
-    out_dir = Path(out_dir)
-    check_outputs_free(out_dir, CATCHMENT_FILES, overwrite=overwrite)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the 片区 tables, layers, map and summary into the result folder ``out_dir``."""
+    with output_folder(out_dir, command="sites", overwrite=overwrite) as staged:
+        _write_catchment_files(result, staged.path)
+    return Path(out_dir)
+
+
+def _write_catchment_files(result: Catchments, out_dir: Path) -> None:
     crs = result.run.network.crs
     fac = result.facilities.to_crs(4326)
     fac_table = pd.DataFrame(fac.drop(columns="geometry"))
@@ -1146,7 +1155,6 @@ def write_catchments(result: Catchments, out_dir: str | Path, *, overwrite: bool
     from . import maps
 
     maps.save_map(catchments_map(result), out_dir / "catchments_map.html")
-    return out_dir
 
 
 def describe_sites(result: SitesResult) -> list[str]:
@@ -1192,39 +1200,41 @@ def sites_from_cli(
     """The ``geoplan sites`` command: compute, write, and return lines to print."""
     loaded = load_project(project)
     the_rule = find_rule(loaded, rule)
-    if catchments_k is not None:
-        check_outputs_free(out, CATCHMENT_FILES, overwrite=overwrite)
-        result = catchments(
+    inputs = [*loaded.input_paths(), *(p for p in exclude if isinstance(p, str | Path))]
+    if isinstance(candidates, str | Path):
+        inputs.append(candidates)
+    with output_folder(out, command="sites", overwrite=overwrite, inputs=inputs) as staged:
+        if catchments_k is not None:
+            result = catchments(
+                loaded,
+                k=catchments_k,
+                tier=tier,
+                categories=the_rule.categories,
+                mode=the_rule.mode,
+                time_limit_s=time_limit_s,
+            )
+            _write_catchment_files(result, staged.path)
+            lines = [f"{loaded.area}: {len(result.hubs)} sub-centres ({the_rule.mode})"]
+            lines += [
+                f"  {row['hub_id']} {row['name']}: {row['facilities']} facilities, "
+                f"{row['population']:,.0f} residents"
+                for row in result.summary["per_hub"]
+            ]
+            return [*lines, f"outputs in {out} (catchments_map.html, catchment_facilities.csv …)"]
+        result = select_sites(
             loaded,
-            k=catchments_k,
-            tier=tier,
-            categories=the_rule.categories,
-            mode=the_rule.mode,
+            rule=rule,
+            model=model,
+            p=p,
+            candidates=candidates,
+            candidates_crs=candidates_crs,
+            grid_m=grid_m,
+            gap_nodes=gap_nodes,
+            exclude=exclude,
+            target_share=target_share,
             time_limit_s=time_limit_s,
         )
-        write_catchments(result, out, overwrite=overwrite)
-        lines = [f"{loaded.area}: {len(result.hubs)} sub-centres ({the_rule.mode})"]
-        lines += [
-            f"  {row['hub_id']} {row['name']}: {row['facilities']} facilities, "
-            f"{row['population']:,.0f} residents"
-            for row in result.summary["per_hub"]
-        ]
-        return [*lines, f"outputs in {out} (catchments_map.html, catchment_facilities.csv …)"]
-    check_outputs_free(out, SITES_FILES, overwrite=overwrite)
-    result = select_sites(
-        loaded,
-        rule=rule,
-        model=model,
-        p=p,
-        candidates=candidates,
-        candidates_crs=candidates_crs,
-        grid_m=grid_m,
-        gap_nodes=gap_nodes,
-        exclude=exclude,
-        target_share=target_share,
-        time_limit_s=time_limit_s,
-    )
-    write_sites(result, out, overwrite=overwrite)
+        _write_sites_files(result, staged.path)
     return [*describe_sites(result), f"outputs in {out} (selected.csv, sites_map.html …)"]
 
 

@@ -196,10 +196,21 @@ def test_check_refuses_to_overwrite(demo_out, capsys):
     args = ["check", str(DEMO_PROJECT), "--plan", "leshan_shizhong", "--out", str(demo_out)]
     assert main(["-q", *args]) == 1
     assert "--overwrite" in capsys.readouterr().err
-    stale = demo_out / "failing_old_rule.geojson"
-    stale.write_text("{}", encoding="utf-8")
-    assert main(["-q", *args, "--overwrite"]) == 0
-    assert not stale.exists()  # an earlier check's layer is not left behind
+
+
+def test_check_overwrite_replaces_exactly_the_earlier_checks_files(tmp_path, capsys):
+    out = tmp_path / "check"
+    args = ["-q", "check", str(DEMO_PROJECT), "--out", str(out)]
+    assert main([*args, "--plan", "leshan_shizhong"]) == 0
+    assert (out / "failing_medical_15.geojson").is_file()
+    mine = out / "failing_my_notes.geojson"
+    mine.write_text("{}", encoding="utf-8")
+    assert main([*args, "--plan", "qinzhou", "--overwrite"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert "failing_medical_15.geojson" not in summary["failing_layers"]
+    layers = {p.name for p in out.glob("failing_*.geojson")}
+    assert layers == {*summary["failing_layers"], mine.name}  # the earlier layer is gone
+    assert mine.read_text(encoding="utf-8") == "{}"  # a file geoplan did not write stays
 
 
 def test_check_accepts_a_pack_path_and_reports_on_stdout(tmp_path, capsys):

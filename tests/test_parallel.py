@@ -138,7 +138,7 @@ def test_batch_summary_files(batch, serial):
 
 def test_batch_refuses_to_overwrite(batch, areas_dir):
     _, out = batch
-    with pytest.raises(OutputExistsError, match=r"batch_summary\.csv"):
+    with pytest.raises(OutputExistsError, match=r"already holds the result of `geoplan batch`"):
         run_batch(areas_from(areas_dir), out)
 
 
@@ -219,7 +219,7 @@ def test_template_split_by_polygons_keeps_coverage(tmp_path, serial):
     assert "西片 &lt;W&amp;1&gt;" in page and "<W&1>" not in page
 
 
-def test_template_area_refuses_existing_outputs_before_writing_inputs(tmp_path):
+def test_template_area_never_replaces_a_file_geoplan_did_not_write(tmp_path):
     area = areas_from(HALVES)[1]
     (tmp_path / area.slug).mkdir()
     (tmp_path / area.slug / "map.html").write_text("kept", encoding="utf-8")

@@ -289,9 +289,8 @@ def test_check_facilities_file_writes_and_refuses_to_overwrite(tmp_path):
     assert rejects["reason_code"].tolist() == ["duplicate_id"]
     with pytest.raises(OutputExistsError) as info:
         check_facilities_file(BAD / "duplicates.csv", out=out)
-    assert str(info.value) == (
-        f"{out} already holds qa.csv, rejects.csv; choose another --out or add --overwrite"
-    )
+    assert str(info.value).startswith(f"{out} already holds the result of `geoplan check-")
+    assert str(info.value).endswith("choose another --out or add --overwrite")
     check_facilities_file(BAD / "swapped.csv", out=out, overwrite=True)
     back = pd.read_csv(out / "qa.csv", encoding="utf-8-sig", dtype=str)
     assert back["check"].tolist() == ["swapped_coordinates"]

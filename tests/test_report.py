@@ -12,6 +12,7 @@ over it, and at least 9 pt once printed.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import re
@@ -74,10 +75,22 @@ def hostile_report(demo_dir, tmp_path_factory) -> Path:
     gaps = pd.read_csv(folder / "gaps.csv", encoding="utf-8-sig")
     gaps["nearest_facility_name"] = HOSTILE_FACILITY
     gaps.to_csv(folder / "gaps.csv", index=False, encoding="utf-8-sig")
+    _reseal(folder)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(browser, "find_chromium", _no_chromium)
         report.write_reports(folder)
     return folder / "report.html"
+
+
+def _reseal(folder: Path) -> None:
+    """Record edited files in the manifest as if geoplan had written them (tests only: the
+    report refuses files changed after the run)."""
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    for entry in manifest["files"]:
+        data = (folder / entry["path"]).read_bytes()
+        entry.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
 class _Text(HTMLParser):
@@ -150,7 +163,7 @@ def test_report_pdf_is_written_by_default(zh_report):
 
 def test_report_includes_checks_and_scenarios_found_in_subfolders(demo_dir, tmp_path):
     folder = tmp_path / "combined"
-    shutil.copytree(demo_dir, folder / "run", ignore=shutil.ignore_patterns("report*"))
+    shutil.copytree(demo_dir, folder, ignore=shutil.ignore_patterns("report*"))
     plan = ["check", str(DEMO_PROJECT), "--plan", "leshan_shizhong", "--out"]
     assert main(["-q", *plan, str(folder / "check")]) == 0
     assert main(["-q", "scenario", str(RELOCATION), "--out", str(folder / "scenario")]) == 0
@@ -346,7 +359,7 @@ def batch_dir(tmp_path_factory) -> Path:
 
 def test_gallery_of_a_batch_has_a_card_per_area_with_working_links(batch_dir):
     assert main(["-q", "report", str(batch_dir), "--no-pdf"]) == 0
-    index = (batch_dir / "index.html").read_text(encoding="utf-8")
+    index = (batch_dir / "gallery.html").read_text(encoding="utf-8")
     check_offline(index)
     cards = re.findall(r"<article class='card'>(.*?)</article>", index, re.S)
     assert len(cards) == 2
