@@ -302,9 +302,11 @@ def read_results(folder: str | Path, notes: list[str] | None = None) -> ResultFo
 
 
 def _note(notes: list[str] | None, text: str) -> None:
-    logger.warning("%s", text)
+    """Add ``text`` to the notes the caller prints, else log it."""
     if notes is not None:
         notes.append(text)
+    else:
+        logger.warning("%s", text)
 
 
 def gallery_areas(folder: str | Path) -> list[Path]:

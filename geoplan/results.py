@@ -607,7 +607,8 @@ def _output_error(exc: BaseException, folder: Path) -> OutputError | None:
             f"no space left on the device of {folder}: nothing was written there; free some "
             "space or choose another --out"
         )
-    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    denied = isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    if denied and exc.filename and folder.resolve() in Path(exc.filename).resolve().parents:
         return OutputError(
             f"cannot write into {folder} ({exc.strerror}): nothing was written there; choose "
             "another --out"
