@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from .errors import InputError, NetworkError
@@ -52,17 +52,61 @@ class Snap:
 @dataclass(frozen=True)
 class Nearest:
     """Nearest facility per point: ``travel_time_s`` (NaN when none is reachable) and
-    ``facility`` (position into the facility array, -1 when none is reachable); also
-    ``node_time_s``, the seconds from every network node (inf when none is reachable)."""
+    ``facility`` (position into the facility array, -1 when none is reachable).
+
+    ``node_time_s`` holds the seconds from every network node to its nearest facility (inf
+    when none is reachable) for a trip that reaches the node over a public street;
+    ``node_time_private_s`` the same for a trip that started on a private street and may
+    still leave through private ones (``private_ways = "endpoints"``; otherwise the same
+    array as ``node_time_s``).
+    """
 
     travel_time_s: np.ndarray
     facility: np.ndarray
     node_time_s: np.ndarray
+    node_time_private_s: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.node_time_private_s is None:
+            object.__setattr__(self, "node_time_private_s", self.node_time_s)
+
+
+@dataclass(frozen=True, eq=False)
+class ModeTimes:
+    """One travel mode on one network, as every command uses it (``Network.mode_times``).
+
+    ``forward_s``/``backward_s``: seconds per edge u→v and v→u, inf where the mode may not go;
+    ``private``: edges usable only at a trip's start or end (None when there are none);
+    ``snappable``: edges points may join (None: every edge the mode may use).
+    """
+
+    forward_s: np.ndarray
+    backward_s: np.ndarray
+    private: np.ndarray | None = None
+    snappable: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.snappable is None:
+            object.__setattr__(self, "snappable", mode_edge_mask(self.forward_s, self.backward_s))
 
 
 def mode_edge_mask(forward_s: np.ndarray, backward_s: np.ndarray) -> np.ndarray:
     """Edges a mode can use in at least one direction."""
     return np.isfinite(forward_s) | np.isfinite(backward_s)
+
+
+def largest_component_edges(network, forward_s: np.ndarray, backward_s: np.ndarray) -> np.ndarray:
+    """Edges with both ends in the mode's largest strongly connected component (by nodes).
+
+    From every node of that component every other one can be reached, so a point joined to
+    one of these edges reaches every facility joined to them. Ties go to the component
+    scipy labels first.
+    """
+    graph = transposed_street_csr(network, forward_s, backward_s)
+    _, labels = connected_components(graph, directed=True, connection="strong")
+    main = int(np.argmax(np.bincount(labels)))
+    u, v = _ends(network)
+    return (labels[u] == main) & (labels[v] == main) & mode_edge_mask(forward_s, backward_s)
 
 
 def snap_points(network, x: np.ndarray, y: np.ndarray, *, usable: np.ndarray | None = None) -> Snap:
@@ -468,17 +512,42 @@ def _partial(fraction: np.ndarray, seconds: np.ndarray) -> np.ndarray:
         return np.where(fraction == 0, 0.0, fraction * seconds)
 
 
-def transposed_street_csr(network, forward_s: np.ndarray, backward_s: np.ndarray) -> sp.csr_array:
+def _layered(private: np.ndarray | None) -> bool:
+    return private is not None and bool(np.any(private))
+
+
+def transposed_street_csr(
+    network, forward_s: np.ndarray, backward_s: np.ndarray, private: np.ndarray | None = None
+) -> sp.csr_array:
     """The street graph with every arc reversed (so searches run node → facility).
 
     Build it once per network and mode and pass it to :func:`facility_search` as ``base``.
+
+    With ``private`` edges (usable only at a trip's start or end) the graph has three layers
+    of the n nodes. A trip from a resident runs R* P* R* (private streets, then public ones,
+    then private ones: out of a compound, across town, into another); read backwards from the
+    facility, the layer says what the rest of the trip may still be: C (rows 0..n-1) — only
+    private streets so far, B (n..2n-1) — public streets seen, A (2n..3n-1) — a private
+    street before a public one seen, so only private streets may follow. Arcs: public C→B,
+    B→B; private C→C, B→A, A→A. Facilities enter layer C (on a private street, or exactly at
+    a node) or B; a trip that starts on a public street uses min(C, B) at its exit node, one
+    that starts on a private street min(C, B, A).
     """
     u, v = _ends(network)
+    rows, cols = np.concatenate([v, u]), np.concatenate([u, v])
+    cost = np.concatenate([forward_s, backward_s])
+    n = len(network.nodes)
+    if not _layered(private):
+        return _min_csr(rows, cols, cost, n)
+    prv = np.concatenate([private, private]).astype(bool)
+    pub = ~prv
     return _min_csr(
-        np.concatenate([v, u]),
-        np.concatenate([u, v]),
-        np.concatenate([forward_s, backward_s]),
-        len(network.nodes),
+        np.concatenate([rows[pub], rows[pub] + n, rows[prv], rows[prv] + n, rows[prv] + 2 * n]),
+        np.concatenate(
+            [cols[pub] + n, cols[pub] + n, cols[prv], cols[prv] + 2 * n, cols[prv] + 2 * n]
+        ),
+        np.concatenate([cost[pub], cost[pub], cost[prv], cost[prv], cost[prv]]),
+        3 * n,
     )
 
 
@@ -506,22 +575,77 @@ def _facility_graph(
     facilities: Snap,
     access_mps: float,
     base: sp.csr_array | None,
+    private: np.ndarray | None = None,
 ) -> sp.csr_array:
-    """The transposed street graph plus one virtual node per facility (rows ``n_nodes + i``).
+    """The transposed street graph plus one virtual node per facility (the last F rows).
 
     The original arcs u→facility and v→facility (partial edge time plus the facility's access
-    leg), transposed to facility→u and facility→v. ``base`` is :func:`transposed_street_csr`
-    of the same times, built here when None.
+    leg), transposed to facility→u and facility→v (into layer C or B when ``private`` is
+    given, see :func:`transposed_street_csr`). ``base`` is :func:`transposed_street_csr` of
+    the same times, built here when None.
     """
     if base is None:
-        base = transposed_street_csr(network, forward_s, backward_s)
+        base = transposed_street_csr(network, forward_s, backward_s, private)
+    n = len(network.nodes)
+    if base.shape[0] != (3 * n if _layered(private) else n):
+        raise ValueError("base was built for another private-edge setting")
     u, v = _ends(network)
     fe, ft = facilities.edge, facilities.fraction
     f_access = facilities.snap_distance_m / access_mps
     cost = np.column_stack(
         [_partial(ft, forward_s[fe]) + f_access, _partial(1 - ft, backward_s[fe]) + f_access]
     )
-    return _with_virtual_rows(base, np.column_stack([u[fe], v[fe]]), cost)
+    cols = np.column_stack([u[fe], v[fe]])
+    if _layered(private):
+        on_private = private[fe]
+        cols = cols + n * np.column_stack([~(on_private | (ft == 0)), ~(on_private | (ft == 1))])
+    return _with_virtual_rows(base, cols, cost)
+
+
+@dataclass(frozen=True)
+class _NodeTimes:
+    """Per node: seconds to the nearest facility and its position (public / private start)."""
+
+    public_s: np.ndarray
+    public_facility: np.ndarray
+    private_s: np.ndarray
+    private_facility: np.ndarray
+
+
+def _node_times(
+    network, forward_s, backward_s, facilities: Snap, access_mps: float, base, private
+) -> _NodeTimes:
+    """One ``min_only`` Dijkstra from every facility's virtual node (see facility_search)."""
+    n, n_fac = len(network.nodes), len(facilities)
+    if n_fac == 0:
+        none_s, none_f = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+        return _NodeTimes(none_s, none_f, none_s, none_f)
+    graph = _facility_graph(network, forward_s, backward_s, facilities, access_mps, base, private)
+    first_virtual = graph.shape[0] - n_fac
+    dist, _, sources = dijkstra(
+        graph,
+        directed=True,
+        indices=first_virtual + np.arange(n_fac),
+        min_only=True,
+        return_predecessors=True,
+    )
+    facility = np.where(sources >= 0, sources - first_virtual, -1).astype(np.int64)
+    if first_virtual == n:
+        return _NodeTimes(dist[:n], facility[:n], dist[:n], facility[:n])
+    layer_s = dist[:first_virtual].reshape(3, n)  # C, B, A
+    layer_f = facility[:first_virtual].reshape(3, n)
+    best = np.argmin(layer_s[:2], axis=0)  # ties: C first
+    public_s, public_f = (
+        np.take_along_axis(layer_s[:2], best[None], 0)[0],
+        layer_f[best, np.arange(n)],
+    )
+    use_a = layer_s[2] < public_s
+    return _NodeTimes(
+        public_s,
+        public_f,
+        np.where(use_a, layer_s[2], public_s),
+        np.where(use_a, layer_f[2], public_f),
+    )
 
 
 def facility_search(
@@ -532,30 +656,29 @@ def facility_search(
     *,
     access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     base: sp.csr_array | None = None,
+    private: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seconds from every node to its nearest facility and that facility's position.
 
     One ``min_only`` Dijkstra on the transposed street graph (times run node → facility,
     which matters on one-way streets) plus one virtual node per facility, joined to its
     edge's end nodes with the partial edge time and the facility's access leg. Returns
-    ``(seconds, facility)`` per node: inf and -1 where no facility is reachable. ``base`` is
+    ``(seconds, facility)`` per node: inf and -1 where no facility is reachable; with
+    ``private`` edges, for a trip that reaches the node over a public street. ``base`` is
     :func:`transposed_street_csr` of the same times, built here when not given.
     """
     if access_speed_m_per_min <= 0:
         raise ValueError("access_speed_m_per_min must be positive")
-    n_nodes = len(network.nodes)
-    n_fac = len(facilities)
-    if n_fac == 0:
-        return np.full(n_nodes, np.inf), np.full(n_nodes, -1, dtype=np.int64)
-    graph = _facility_graph(
-        network, forward_s, backward_s, facilities, access_speed_m_per_min / 60.0, base
+    node = _node_times(
+        network,
+        forward_s,
+        backward_s,
+        facilities,
+        access_speed_m_per_min / 60.0,
+        base,
+        private,
     )
-    virtual = n_nodes + np.arange(n_fac)
-    dist, _, sources = dijkstra(
-        graph, directed=True, indices=virtual, min_only=True, return_predecessors=True
-    )
-    facility = np.where(sources[:n_nodes] >= 0, sources[:n_nodes] - n_nodes, -1)
-    return dist[:n_nodes], facility.astype(np.int64)
+    return node.public_s, node.public_facility
 
 
 def nearest_facility(
@@ -567,6 +690,7 @@ def nearest_facility(
     *,
     access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     base: sp.csr_array | None = None,
+    private: np.ndarray | None = None,
 ) -> Nearest:
     """Travel time from every demand point to its nearest facility, in one Dijkstra pass.
 
@@ -585,33 +709,82 @@ def nearest_facility(
     access_speed_m_per_min : float
         Off-road speed of the access legs (m/min).
     base : csr_array, optional
-        :func:`transposed_street_csr` of the same times, reused across calls.
+        :func:`transposed_street_csr` of the same times (and ``private``), reused across calls.
+    private : bool array, optional
+        Edges usable only at a trip's start or end (``ModeTimes.private``); see
+        :func:`transposed_street_csr`.
     """
-    node_s, node_facility = facility_search(
+    if access_speed_m_per_min <= 0:
+        raise ValueError("access_speed_m_per_min must be positive")
+    access_mps = access_speed_m_per_min / 60.0
+    node = _node_times(network, forward_s, backward_s, facilities, access_mps, base, private)
+    time, facility = point_times(
         network,
         forward_s,
         backward_s,
+        node,
         facilities,
-        access_speed_m_per_min=access_speed_m_per_min,
-        base=base,
+        facilities.snap_distance_m / access_mps,
+        demand,
+        private=private,
     )
-    u, v = _ends(network)
-    access_mps = access_speed_m_per_min / 60.0
-    de, dt = demand.edge, demand.fraction
-    via_v = _partial(1 - dt, forward_s[de]) + node_s[v[de]]
-    via_u = _partial(dt, backward_s[de]) + node_s[u[de]]
-    use_u = via_u < via_v
-    time = np.where(use_u, via_u, via_v)
-    facility = np.where(use_u, node_facility[u[de]], node_facility[v[de]])
-    if len(facilities):
-        f_access = facilities.snap_distance_m / access_mps
-        time, facility = _same_edge_shortcuts(
-            time, facility, demand, facilities, f_access, forward_s, backward_s
-        )
     reachable = np.isfinite(time)
     travel_time_s = np.where(reachable, time + demand.snap_distance_m / access_mps, np.nan)
     facility = np.where(reachable, facility, -1).astype(np.int64)
-    return Nearest(travel_time_s, facility, node_s)
+    return Nearest(travel_time_s, facility, node.public_s, node.private_s)
+
+
+def point_times(
+    network,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    node: _NodeTimes | Nearest,
+    facilities: Snap,
+    facility_access_s: np.ndarray,
+    points: Snap,
+    *,
+    private: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds from points on their edges (access legs not included) to the nearest facility.
+
+    The better of leaving the edge through ``u`` or ``v`` (one-way aware, the node times of
+    a trip starting on a public or a private street as the edge is) and of the direct trip
+    to a facility on the same edge. ``node`` holds the node times (a :class:`Nearest` of the
+    same facilities will do); returns ``(seconds, facility position)``, inf and -1 where no
+    facility is reachable.
+    """
+    if isinstance(node, Nearest):
+        node = _NodeTimes(node.node_time_s, _NO_FACILITY, node.node_time_private_s, _NO_FACILITY)
+    u, v = _ends(network)
+    de, dt = points.edge, points.fraction
+    exits = []
+    for ends, leave_s, at_node in (
+        (v[de], _partial(1 - dt, forward_s[de]), dt == 1),
+        (u[de], _partial(dt, backward_s[de]), dt == 0),
+    ):
+        seconds, facility = node.public_s[ends], _facility_at(node.public_facility, ends)
+        if _layered(private):
+            from_private = private[de] | at_node
+            seconds = np.where(from_private, node.private_s[ends], seconds)
+            facility = np.where(from_private, _facility_at(node.private_facility, ends), facility)
+        exits.append((leave_s + seconds, facility))
+    (via_v, fac_v), (via_u, fac_u) = exits
+    use_u = via_u < via_v
+    time = np.where(use_u, via_u, via_v)
+    facility = np.where(use_u, fac_u, fac_v)
+    if len(facilities):
+        time, facility = _same_edge_shortcuts(
+            time, facility, points, facilities, facility_access_s, forward_s, backward_s
+        )
+    return time, facility
+
+
+_NO_FACILITY = np.full(0, -1, dtype=np.int64)
+
+
+def _facility_at(facility: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The facility per node at ``ends`` (-1 when the node times came without facilities)."""
+    return facility[ends] if len(facility) else np.full(len(ends), -1, dtype=np.int64)
 
 
 def _ends(network) -> tuple[np.ndarray, np.ndarray]:
@@ -649,6 +822,7 @@ def travel_time_matrix(
     access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     base: sp.csr_array | None = None,
     max_cells: int = 20_000_000,
+    private: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Facility × demand travel times truncated at ``cutoff_s`` (inclusive), in long form.
 
@@ -656,31 +830,31 @@ def travel_time_matrix(
     facilities per call so memory stays at about ``max_cells`` floats. Only the (facility,
     node) pairs a search reached are expanded to the demand points whose edge ends at that
     node, so the work follows the pairs within reach, not facilities × demand points. Times
-    run demand → facility and equal :func:`nearest_facility`'s for the nearest one. Returns
-    ``demand`` and ``facility`` (positions) and ``travel_time_s``; pairs beyond the cutoff are
-    absent (no sentinel values).
+    run demand → facility and equal :func:`nearest_facility`'s for the nearest one (with the
+    same ``private`` edges). Returns ``demand`` and ``facility`` (positions) and
+    ``travel_time_s``; pairs beyond the cutoff are absent (no sentinel values).
     """
     if not cutoff_s > 0:
         raise ValueError("cutoff_s must be positive")
     n_nodes, n_fac = len(network.nodes), len(facilities)
-    u, v = _ends(network)
     access_mps = access_speed_m_per_min / 60.0
     f_access = facilities.snap_distance_m / access_mps
-    graph = _facility_graph(network, forward_s, backward_s, facilities, access_mps, base)
-    de, dt = demand.edge, demand.fraction
-    exits = [  # demand points grouped by the node they leave their edge through
-        _points_by_node(v[de], _partial(1 - dt, forward_s[de]), n_nodes),
-        _points_by_node(u[de], _partial(dt, backward_s[de]), n_nodes),
-    ]
+    graph = _facility_graph(network, forward_s, backward_s, facilities, access_mps, base, private)
+    first_virtual = graph.shape[0] - n_fac
+    exits = _exit_groups(network, forward_s, backward_s, demand, private)
     shared = _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s)
     d_parts, f_parts, t_parts = [shared["d"]], [shared["f"]], [shared["direct"]]
-    block = max(1, int(max_cells // (n_nodes + n_fac)))
+    block = max(1, int(max_cells // graph.shape[0]))
     for start in range(0, n_fac, block):
         chunk = np.arange(start, min(start + block, n_fac))
-        dist = dijkstra(graph, directed=True, indices=n_nodes + chunk, limit=cutoff_s)
-        f_local, node = np.nonzero(np.isfinite(dist[:, :n_nodes]))
-        reached_s = dist[f_local, node]
-        for order, indptr, leave_s in exits:
+        dist = dijkstra(graph, directed=True, indices=first_virtual + chunk, limit=cutoff_s)
+        layers = dist[:, :first_virtual].reshape(len(chunk), -1, n_nodes)
+        public = layers[:, :2].min(axis=1)  # C and B (or the one plain layer)
+        by_kind = {False: public, True: layers.min(axis=1)}
+        for from_private, order, indptr, leave_s in exits:
+            reached = by_kind[from_private]
+            f_local, node = np.nonzero(np.isfinite(reached))
+            reached_s = reached[f_local, node]
             counts = indptr[node + 1] - indptr[node]
             pair = np.repeat(np.arange(len(node)), counts)
             offset = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -700,13 +874,38 @@ def travel_time_matrix(
     return pd.DataFrame({"demand": d[first], "facility": f[first], "travel_time_s": t[first]})
 
 
+def _exit_groups(network, forward_s, backward_s, demand: Snap, private) -> list[tuple]:
+    """Demand points grouped by the node they leave their edge through.
+
+    Per group ``(from_private, order, indptr, leave_s)``: whether the private node times apply
+    (a point on a private edge, or exactly at the node), the demand positions sorted by exit
+    node with a CSR index into them, and every point's seconds to that exit.
+    """
+    n_nodes = len(network.nodes)
+    u, v = _ends(network)
+    de, dt = demand.edge, demand.fraction
+    groups = []
+    for ends, leave_s, at_node in (
+        (v[de], _partial(1 - dt, forward_s[de]), dt == 1),
+        (u[de], _partial(dt, backward_s[de]), dt == 0),
+    ):
+        if not _layered(private):
+            groups.append((False, *_points_by_node(ends, np.arange(len(de)), n_nodes), leave_s))
+            continue
+        from_private = private[de] | at_node
+        for kind in (False, True):
+            index = np.flatnonzero(from_private == kind)
+            groups.append((kind, *_points_by_node(ends[index], index, n_nodes), leave_s))
+    return groups
+
+
 def _points_by_node(
-    node: np.ndarray, leave_s: np.ndarray, n_nodes: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Demand points sorted by exit node, a CSR index into them, and their exit seconds."""
+    node: np.ndarray, index: np.ndarray, n_nodes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``index`` sorted by their ``node``, and a CSR index (indptr) into them."""
     order = np.argsort(node, kind="stable")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(node, minlength=n_nodes))])
-    return order, indptr, leave_s
+    return index[order], indptr
 
 
 def _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s) -> dict:

@@ -105,7 +105,9 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy import sparse
 
-from .engine import DEFAULT_WALK_SPEED_M_PER_MIN, _min_csr
+from . import engine
+from .access import ACCESS_TAGS, CLOSED, PRIVATE, PRIVATE_WAYS, access_codes
+from .engine import DEFAULT_WALK_SPEED_M_PER_MIN, ModeTimes, _min_csr
 from .errors import ConfigError, InputFileNotFoundError, NetworkError
 
 __all__ = [
@@ -245,16 +247,24 @@ class Network:
         )
 
     def edge_times_s(
-        self, mode: str, *, walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN
+        self,
+        mode: str,
+        *,
+        walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+        private_ways: str = "exclude",
     ) -> tuple[np.ndarray, np.ndarray]:
         """Travel seconds per edge for one mode.
 
         Parameters
         ----------
         mode : {"walk", "bike", "drive"}
-            Travel mode; speeds and exclusions from ``SPEED_KPH`` (see the module docstring).
+            Travel mode; speeds and exclusions from ``SPEED_KPH`` (see the module docstring)
+            and the OSM access tags (:mod:`geoplan.access`).
         walk_speed_m_per_min : float, default 70.0
             Walking speed (m/min) on every walkable edge; used by ``"walk"`` only.
+        private_ways : {"exclude", "include"}
+            Private-style ways closed (default) or used like public streets. ``"endpoints"``
+            needs the private mask beside the times: use :meth:`mode_times`.
 
         Returns
         -------
@@ -262,6 +272,50 @@ class Network:
             float64 seconds for u→v and v→u per edge; ``np.inf`` where the mode may not use the
             edge in that direction.
         """
+        if private_ways == "endpoints":
+            raise ConfigError(
+                'private_ways = "endpoints" needs the private edges beside the times: '
+                "use Network.mode_times"
+            )
+        forward_s, backward_s, _ = self._times_and_private(
+            mode, walk_speed_m_per_min, _check_private_ways(private_ways)
+        )
+        return forward_s, backward_s
+
+    def mode_times(
+        self,
+        mode: str,
+        *,
+        walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+        private_ways: str = "exclude",
+        largest_component: bool = True,
+    ) -> ModeTimes:
+        """Everything a mode needs from the network: edge seconds, private edges, snappable edges.
+
+        ``private_ways`` is ``"exclude"``, ``"endpoints"`` or ``"include"`` (see
+        :mod:`geoplan.access`). With ``largest_component`` points may join the network only on
+        edges of its largest strongly connected component for this mode (private edges
+        counted as usable), as osmnx keeps only that part: a resident whose nearest street is
+        cut off (one-way streets at the extract's edge, an unconnected footway) is joined to
+        the main network instead of being unreachable.
+        """
+        forward_s, backward_s, private = self._times_and_private(
+            mode, walk_speed_m_per_min, _check_private_ways(private_ways)
+        )
+        usable = engine.mode_edge_mask(forward_s, backward_s)
+        if largest_component:
+            usable &= engine.largest_component_edges(self, forward_s, backward_s)
+        return ModeTimes(
+            forward_s=forward_s,
+            backward_s=backward_s,
+            private=private if private.any() else None,
+            snappable=usable,
+        )
+
+    def _times_and_private(
+        self, mode: str, walk_speed_m_per_min: float, private_ways: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Edge seconds with access applied, and the private edges left usable (endpoints)."""
         _check_mode(mode)
         length_m = self.edges["length_m"].to_numpy(dtype=np.float64)
         codes, classes = pd.factorize(self.edges["highway"].astype(object), use_na_sentinel=False)
@@ -283,7 +337,15 @@ class Network:
             [np.inf if s is None else 3.6 / s for s in speed_kph], dtype=np.float64
         )
         s_per_m = class_s_per_m[codes] if len(classes) else np.zeros(0)
-        forward_s = np.where(np.isinf(s_per_m), np.inf, length_m * s_per_m)
+        access = access_codes(self.edges, mode)
+        closed = access == CLOSED
+        private = access == PRIVATE
+        if private_ways == "exclude":
+            closed |= private
+        private &= ~closed & np.isfinite(s_per_m)
+        if private_ways == "include":
+            private[:] = False
+        forward_s = np.where(np.isinf(s_per_m) | closed, np.inf, length_m * s_per_m)
         backward_s = forward_s.copy()
         if mode != "walk":
             oneway = self.edges["oneway"].to_numpy(dtype=bool)
@@ -291,7 +353,7 @@ class Network:
                 exempt = np.array([c in BIKE_ONEWAY_EXEMPT for c in classes], dtype=bool)
                 oneway = oneway & ~exempt[codes] if len(classes) else oneway
             backward_s[oneway] = np.inf
-        return forward_s, backward_s
+        return forward_s, backward_s, private
 
     def to_csr(self, mode: str, **speed_kw: Any) -> sparse.csr_array:
         """Directed n×n graph of travel seconds (``csr_array``) for ``scipy.sparse.csgraph``.
@@ -317,6 +379,14 @@ class Network:
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise ConfigError(f"unknown travel mode {mode!r}; valid modes: {', '.join(MODES)}")
+
+
+def _check_private_ways(value: object) -> str:
+    if value not in PRIVATE_WAYS:
+        raise ConfigError(
+            f"private_ways must be one of {', '.join(map(repr, PRIVATE_WAYS))}, got {value!r}"
+        )
+    return str(value)
 
 
 def highway_class(value: object) -> str | None:
@@ -354,7 +424,8 @@ def _split_multi(value: object) -> list[str]:
     return [s.strip() for s in items if s and s.strip() and s.strip().lower() != "nan"]
 
 
-def _name_value(value: object) -> str | None:
+def _text_value(value: object) -> str | None:
+    """A tag's text: osmnx lists and ``a;b`` values joined by ``;`` (duplicates once)."""
     parts = list(dict.fromkeys(_split_multi(value)))
     return ";".join(parts) if parts else None
 
@@ -395,6 +466,7 @@ class _Raw:
     src_crs: CRS
     length_src_m: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    tags: dict[str, np.ndarray] = field(default_factory=dict)  # ACCESS_TAGS, object per edge
 
 
 def read_network(path: str | os.PathLike[str], *, crs: Any = None, cache: bool = True) -> Network:
@@ -481,7 +553,7 @@ def read_network(path: str | os.PathLike[str], *, crs: Any = None, cache: bool =
 # ---- the network cache (geoplan._cache)
 
 _CACHE_KIND = "network"
-_CACHE_LAYOUT = 1  # bump when the cached tables change shape
+_CACHE_LAYOUT = 2  # bump when the cached tables change shape (2: access tag columns)
 
 
 def _cache_key(path: Path, kind: str, target: CRS | None) -> str:
@@ -584,6 +656,7 @@ class _WayCollector:
         self.highway: list[str | None] = []
         self.oneway: list[int] = []
         self.name: list[str | None] = []
+        self.tags: dict[str, list[str | None]] = {key: [] for key in ACCESS_TAGS}
         self.n_area = 0
 
     def way(self, w: Any) -> None:
@@ -612,7 +685,9 @@ class _WayCollector:
         self.way_len.append(count)
         self.highway.append(hw)
         self.oneway.append(code)
-        self.name.append(_name_value(tags.get("name")))
+        self.name.append(_text_value(tags.get("name")))
+        for key, values in self.tags.items():
+            values.append(tags.get(key))
 
 
 def _read_osm(path: Path) -> _Raw:
@@ -690,6 +765,9 @@ def _read_osm(path: Path) -> _Raw:
         name=np.asarray(collector.name, dtype=object)[seg_way],
         src_crs=CRS.from_epsg(4326),
         notes=notes,
+        tags={
+            key: np.asarray(values, dtype=object)[seg_way] for key, values in collector.tags.items()
+        },
     )
 
 
@@ -770,7 +848,10 @@ def _read_graphml(path: Path) -> _Raw:
     length_src = np.array([_float_or_nan(d.get("length")) for d in data], dtype=np.float64)
     highway = np.array([highway_class(d.get("highway")) for d in data], dtype=object)
     highway[pd.isna(highway)] = _FALLBACK_CLASS
-    name = np.array([_name_value(d.get("name")) for d in data], dtype=object)
+    name = np.array([_text_value(d.get("name")) for d in data], dtype=object)
+    tags = {
+        key: np.array([_text_value(d.get(key)) for d in data], dtype=object) for key in ACCESS_TAGS
+    }
     if graph.is_directed():
         keep, oneway = _collapse_twins(u, v, geoms)
         notes.append(f"{len(edges)} directed edges -> {keep.size} streets")
@@ -788,6 +869,7 @@ def _read_graphml(path: Path) -> _Raw:
         src_crs=src_crs,
         length_src_m=length_src[keep],
         notes=notes,
+        tags={key: values[keep] for key, values in tags.items()},
     )
 
 
@@ -934,7 +1016,7 @@ def _read_lines(path: Path) -> _Raw:
         highway[pd.isna(highway)] = _FALLBACK_CLASS
     names = column("name")
     name = (
-        np.full(rows.size, None, dtype=object) if names is None else _map_unique(names, _name_value)
+        np.full(rows.size, None, dtype=object) if names is None else _map_unique(names, _text_value)
     )
     ow_values = column("oneway")
     code = (
@@ -942,6 +1024,14 @@ def _read_lines(path: Path) -> _Raw:
         if ow_values is None
         else _map_unique(ow_values, lambda x: _oneway_code(x) or 0).astype(np.int64)
     )
+    tags = {}
+    for key in ACCESS_TAGS:
+        values = column(key)
+        tags[key] = (
+            np.full(rows.size, None, dtype=object)
+            if values is None
+            else _map_unique(values, _text_value)
+        )
     src_crs = CRS.from_user_input(frame.crs)
     if has_uv:
         try:
@@ -950,8 +1040,10 @@ def _read_lines(path: Path) -> _Raw:
         except (TypeError, ValueError) as exc:
             raise NetworkError(f"{path}: columns u/v must hold integer node ids") from exc
         lengths = column("length")
-        return _lines_with_uv(u_id, v_id, geom, highway, name, code, src_crs, lengths, notes=notes)
-    return _lines_derived(geom, highway, name, code, src_crs, notes=notes)
+        return _lines_with_uv(
+            u_id, v_id, geom, highway, name, code, src_crs, lengths, tags=tags, notes=notes
+        )
+    return _lines_derived(geom, highway, name, code, src_crs, tags=tags, notes=notes)
 
 
 def _map_unique(values: np.ndarray, func: Callable[[object], object]) -> np.ndarray:
@@ -977,6 +1069,7 @@ def _lines_with_uv(
     src_crs: CRS,
     lengths: np.ndarray | None,
     *,
+    tags: dict[str, np.ndarray],
     notes: list[str],
 ) -> _Raw:
     """One segment per row; node coordinates from line ends, geometry turned to run u→v."""
@@ -1019,6 +1112,7 @@ def _lines_with_uv(
         src_crs=src_crs,
         length_src_m=length_src,
         notes=notes,
+        tags={key: values[keep] for key, values in tags.items()},
     )
 
 
@@ -1116,6 +1210,7 @@ def _lines_derived(
     code: np.ndarray | None,
     src_crs: CRS,
     *,
+    tags: dict[str, np.ndarray],
     notes: list[str],
 ) -> _Raw:
     """Nodes from rounded vertex coordinates; lines split where vertices are shared."""
@@ -1152,6 +1247,7 @@ def _lines_derived(
         name=name[seg_line],
         src_crs=src_crs,
         notes=notes,
+        tags={key: values[seg_line] for key, values in tags.items()},
     )
 
 
@@ -1256,6 +1352,13 @@ def _finalize(raw: _Raw, *, target: CRS | None, source: str) -> Network:
             "highway": pd.Series(raw.highway[keep], dtype=object),
             "oneway": raw.oneway[keep].astype(bool),
             "name": pd.Series(raw.name[keep], dtype=object),
+            **{
+                key: pd.Series(
+                    raw.tags[key][keep] if key in raw.tags else np.full(keep.sum(), None),
+                    dtype=object,
+                )
+                for key in ACCESS_TAGS
+            },
         },
         geometry=geoms[keep],
         crs=crs,
