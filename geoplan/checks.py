@@ -649,7 +649,7 @@ def _filtered_circle(ctx: _Context, rule: Rule) -> None:
         fac[chosen.to_numpy()],
         ctx.demand,
         [rule],
-        walk_speed_m_per_min=ctx.project.walk_speed_m_per_min,
+        **ctx.project.network_options,
     )
     points = coverage.points
     base = ctx.run.coverage.points
@@ -860,7 +860,7 @@ def _within_shares(ctx: _Context, rule: PresenceRule, fac: gpd.GeoDataFrame) -> 
         fac,
         ctx.demand,
         [probe],
-        walk_speed_m_per_min=ctx.project.walk_speed_m_per_min,
+        **ctx.project.network_options,
     )
     points = coverage.points
     units = ctx.run.coverage.points.get("unit_name")
@@ -1057,21 +1057,23 @@ def _access_matrix(ctx: _Context, mode: str, cutoff_s: float, mask: np.ndarray) 
         network = ctx.run.network
         walk = ctx.project.walk_speed_m_per_min
         points = ctx.run.coverage.points
-        forward_s, backward_s = network.edge_times_s(mode, walk_speed_m_per_min=walk)
-        usable = engine.mode_edge_mask(forward_s, backward_s)
+        times = network.mode_times(mode, **ctx.project.network_options)
         xy = ctx.facilities.geometry[mask].to_crs(network.crs)
-        fac_snap = engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=usable)
+        fac_snap = engine.snap_points(
+            network, xy.x.to_numpy(), xy.y.to_numpy(), usable=times.facility_edges
+        )
         dem_snap = engine.snap_points(
-            network, points["x"].to_numpy(), points["y"].to_numpy(), usable=usable
+            network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
         )
         ctx.access_matrices[key] = engine.travel_time_matrix(
             network,
-            forward_s,
-            backward_s,
+            times.forward_s,
+            times.backward_s,
             fac_snap,
             dem_snap,
             cutoff_s=cutoff_s,
             access_speed_m_per_min=walk,
+            private=times.private,
         )
     return ctx.access_matrices[key]
 

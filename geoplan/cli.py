@@ -377,6 +377,19 @@ def _print_summary(summary: dict, out: Path) -> None:
             f"  {rule['name_zh']} / {rule['name_en']}: "
             f"{rule['share_covered']:.1%} ({rule['population_covered']:,.0f}){status}"
         )
+        if rule.get("points_unreachable"):
+            print(
+                f"    不可达 / unreachable: {rule['population_unreachable']:,.0f} residents "
+                f"({rule['points_unreachable']:,} points)"
+            )
+    modes = (summary.get("network") or {}).get("modes", {})
+    for mode, snapping in modes.items():
+        if snapping.get("demand_points_moved"):
+            print(
+                f"  {mode}: {snapping['population_moved']:,.0f} residents "
+                f"({snapping['demand_points_moved']:,} points) whose nearest street is cut off "
+                "were joined to the main network / 最近的街道与主路网不连通，已接入主路网"
+            )
     if summary.get("facilities_hypothetical"):
         print("  (facilities are a hypothetical scenario / 设施为假设情景)")
     print(f"outputs in {out}")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .access import PRIVATE_WAYS
 from .engine import DEFAULT_WALK_SPEED_M_PER_MIN
 from .errors import ConfigError
 from .facilities import DEFAULT_BOUNDARY_TOLERANCE_M
@@ -500,6 +501,29 @@ NETWORK = Table(
             DEFAULT_WALK_SPEED_M_PER_MIN,
             unit="m/min",
             aliases=("walk_speed", "walking_speed", "speed"),
+        ),
+        Key(
+            "private_ways",
+            OneOf(PRIVATE_WAYS),
+            "Private-style OSM ways (access=private, service=private; for driving also "
+            'destination, customers, delivery; see geoplan/access.py): "exclude" leaves them '
+            'out, "endpoints" uses them only at the start or end of a trip (residents walk '
+            'out of a gated compound, nobody cuts through), "include" like public streets',
+            "私有道路（access=private 等，见 geoplan/access.py）：exclude 不使用；endpoints "
+            "仅在行程起点或终点使用（小区居民可走出，不可穿行）；include 与公共道路相同",
+            PRIVATE_WAYS[0],
+            aliases=("private", "private_roads", "access_private"),
+        ),
+        Key(
+            "snap_to_largest_component",
+            Flag(),
+            "Join residents only to streets from which the mode's largest strongly connected "
+            "part of the network can be reached, and facilities to streets it reaches; false "
+            "leaves residents on cut-off streets unreachable (counted and shown as such)",
+            "居民仅接入可通达主路网（该出行方式的最大强连通部分）的道路，设施仅接入主路网可达的"
+            "道路；false 时，断开道路上的居民计为不可达（单独统计并显示）",
+            True,
+            aliases=("largest_component", "snap_largest_component"),
         ),
     ),
     required=True,

@@ -77,17 +77,21 @@ class ModeTimes:
 
     ``forward_s``/``backward_s``: seconds per edge u→v and v→u, inf where the mode may not go;
     ``private``: edges usable only at a trip's start or end (None when there are none);
-    ``snappable``: edges points may join (None: every edge the mode may use).
+    ``demand_edges``/``facility_edges``: where residents (trips' origins) and facilities
+    (destinations) may join the network (None: every edge the mode may use).
     """
 
     forward_s: np.ndarray
     backward_s: np.ndarray
     private: np.ndarray | None = None
-    snappable: np.ndarray | None = None
+    demand_edges: np.ndarray | None = None
+    facility_edges: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.snappable is None:
-            object.__setattr__(self, "snappable", mode_edge_mask(self.forward_s, self.backward_s))
+        usable = mode_edge_mask(self.forward_s, self.backward_s)
+        for name in ("demand_edges", "facility_edges"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, usable)
 
 
 def mode_edge_mask(forward_s: np.ndarray, backward_s: np.ndarray) -> np.ndarray:
@@ -95,18 +99,32 @@ def mode_edge_mask(forward_s: np.ndarray, backward_s: np.ndarray) -> np.ndarray:
     return np.isfinite(forward_s) | np.isfinite(backward_s)
 
 
-def largest_component_edges(network, forward_s: np.ndarray, backward_s: np.ndarray) -> np.ndarray:
-    """Edges with both ends in the mode's largest strongly connected component (by nodes).
+def main_component_edges(
+    network, forward_s: np.ndarray, backward_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edges joined to the mode's largest strongly connected component (by nodes).
 
-    From every node of that component every other one can be reached, so a point joined to
-    one of these edges reaches every facility joined to them. Ties go to the component
-    scipy labels first.
+    Returns ``(origins, destinations)``: edges from which a trip can reach that component
+    (leaving through an end the mode may go to, that reaches it) and edges a trip from it can
+    reach. A resident joined to the first reaches every facility joined to the second, since
+    from every node of the component every other is reached; a resident on a one-way street
+    that leads into the main network stays where it is, one on a street it can never leave
+    (or that has no way back) does not. Ties go to the component scipy labels first.
     """
-    graph = transposed_street_csr(network, forward_s, backward_s)
-    _, labels = connected_components(graph, directed=True, connection="strong")
-    main = int(np.argmax(np.bincount(labels)))
+    transposed = transposed_street_csr(network, forward_s, backward_s)
+    _, labels = connected_components(transposed, directed=True, connection="strong")
+    main = np.flatnonzero(labels == int(np.argmax(np.bincount(labels))))
+    # one unweighted multi-source search each way: reaches main / reached from main
+    reach = []
+    for graph in (transposed, transposed.T.tocsr()):
+        hops = dijkstra(graph, directed=True, indices=main, min_only=True, unweighted=True)
+        reach.append(np.isfinite(hops))
+    to_main, from_main = reach
     u, v = _ends(network)
-    return (labels[u] == main) & (labels[v] == main) & mode_edge_mask(forward_s, backward_s)
+    fwd, bwd = np.isfinite(forward_s), np.isfinite(backward_s)
+    origins = (fwd & to_main[v]) | (bwd & to_main[u])
+    destinations = (fwd & from_main[u]) | (bwd & from_main[v])
+    return origins, destinations
 
 
 def snap_points(network, x: np.ndarray, y: np.ndarray, *, usable: np.ndarray | None = None) -> Snap:

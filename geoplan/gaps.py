@@ -1,4 +1,4 @@
-"""Ranked gap lists: uncovered residents merged into contiguous grid-cell clusters."""
+"""Ranked gap lists: uncovered residents per grid cell (or merged clusters), by reason."""
 
 from __future__ import annotations
 
@@ -19,7 +19,22 @@ GAP_COLUMNS = (
     "unreachable_population",
     "nearest_facility_id",
     "unit_name",
+    "reason",
+    "reason_zh",
+    "reason_en",
 )
+
+GAP_REASONS: dict[str, tuple[str, str]] = {
+    "beyond_threshold": (
+        "超出阈值：最近设施的出行时间超过规则阈值",
+        "beyond the threshold: the nearest facility is farther than the rule's minutes",
+    ),
+    "unreachable": (
+        "不可达：沿该出行方式可用的道路无法到达任何设施",
+        "unreachable: no facility can be reached on the streets this mode may use",
+    ),
+}
+"""Why residents are in a gap area: ``reason`` code → (中文, English)."""
 
 
 def find_gaps(
@@ -37,9 +52,11 @@ def find_gaps(
 
     Uncovered demand points are binned into ``cell_m`` × ``cell_m`` grid cells (metres, in the
     network CRS, aligned on multiples of ``cell_m``). Each cell is a gap area, or, with
-    ``merge_contiguous``, cells that touch (8-neighbourhood) form one area. Each area reports
-    its population, travel times (seconds; NaN where no facility is reachable), the facility
-    nearest to most of its residents, and the unit holding most of them.
+    ``merge_contiguous``, cells that touch (8-neighbourhood) form one area. Residents from
+    whom no facility can be reached are listed apart from those beyond the threshold (their
+    own areas, ``reason = "unreachable"``, travel times NaN), so an area's times are never a
+    mix. Each area reports its population, travel times (seconds), the facility nearest to
+    most of its residents, the unit holding most of them and its reason (``GAP_REASONS``).
 
     Parameters
     ----------
@@ -57,28 +74,34 @@ def find_gaps(
         )
     x = points["x"].to_numpy()[mask]
     y = points["y"].to_numpy()[mask]
+    time = np.asarray(travel_time_s, dtype=float)[mask]
+    unreachable = ~np.isfinite(time)
     ix = np.floor(x / cell_m).astype(np.int64)
     iy = np.floor(y / cell_m).astype(np.int64)
     ox, oy = ix.min(), iy.min()
-    grid = np.zeros((iy.max() - oy + 1, ix.max() - ox + 1), dtype=bool)
-    grid[iy - oy, ix - ox] = True
-    if merge_contiguous:
-        labels, _ = ndimage.label(grid, structure=np.ones((3, 3), dtype=int))
-    else:
-        labels = np.arange(grid.size).reshape(grid.shape)
+    cluster = np.empty(len(x), dtype=np.int64)
+    for kind in (False, True):  # clusters never mix the reachable and the unreachable
+        mine = unreachable == kind
+        grid = np.zeros((iy.max() - oy + 1, ix.max() - ox + 1), dtype=bool)
+        grid[iy[mine] - oy, ix[mine] - ox] = True
+        if merge_contiguous:
+            labels, _ = ndimage.label(grid, structure=np.ones((3, 3), dtype=int))
+        else:
+            labels = np.arange(grid.size).reshape(grid.shape)
+        cluster[mine] = 2 * labels[iy[mine] - oy, ix[mine] - ox] + int(kind)
     units = points["unit_name"].to_numpy()[mask] if "unit_name" in points else None
     table = pd.DataFrame(
         {
-            "cluster": labels[iy - oy, ix - ox],
+            "cluster": cluster,
             "population": points["population"].to_numpy()[mask],
-            "time": np.asarray(travel_time_s, dtype=float)[mask],
+            "time": time,
             "facility": np.asarray(facility_id, dtype=object)[mask],
             "unit": units if units is not None else "",
             "ix": ix,
             "iy": iy,
         }
     )
-    table["unreachable"] = np.where(np.isfinite(table["time"]), 0.0, table["population"])
+    table["unreachable"] = np.where(unreachable, table["population"], 0.0)
     grouped = table.groupby("cluster", sort=False)
     gaps = grouped.agg(
         population=("population", "sum"),
@@ -89,6 +112,10 @@ def find_gaps(
     )
     gaps["nearest_facility_id"] = _heaviest(table, "facility")
     gaps["unit_name"] = _heaviest(table, "unit")
+    reason = np.where(gaps.index.to_numpy() % 2 == 1, "unreachable", "beyond_threshold")
+    gaps["reason"] = reason
+    gaps["reason_zh"] = [GAP_REASONS[r][0] for r in reason]
+    gaps["reason_en"] = [GAP_REASONS[r][1] for r in reason]
     gaps["geometry"] = _cluster_cells(table, cell_m)
     gaps = gaps.reset_index()
     gaps = gaps.sort_values(["population", "cluster"], ascending=[False, True], kind="stable")

@@ -54,6 +54,7 @@ from ._io import write_text
 from .coords import wgs84_to_gcj02
 from .errors import InputError
 from .schema import CATEGORIES, GROUP_LABELS, TIER_LABELS
+from .streets import band_edges_min
 
 __all__ = [
     "BAND_COLOURS",
@@ -80,6 +81,7 @@ _HTML_LANG = {"zh": "zh-CN", "en": "en"}
 BAND_COLOURS: tuple[str, ...] = ("#006837", "#66bd63", "#f59d3d", "#d73027", "#8c8c8c")
 """Street colours: ≤ ⅓ threshold, ≤ ⅔, ≤ threshold, > threshold, unreachable."""
 _BAND_DRAW_ORDER = (4, 0, 1, 2, 3)  # unreachable at the bottom, beyond-threshold on top
+_NOT_DRAWN = 5  # band code of streets a rule's mode may not use
 
 GROUP_COLOURS: dict[str, str] = {
     "medical": "#1f5aa6",
@@ -89,6 +91,7 @@ GROUP_COLOURS: dict[str, str] = {
 }
 _OTHER_COLOUR = "#555555"
 _UNCOVERED_COLOUR = "#c51b7d"
+_UNREACHABLE_COLOUR = "#1a1a1a"  # residents from whom no facility can be reached: a black ring
 _GAP_COLOUR = "#7a0177"
 _BOUNDARY_COLOUR = "#3a3a3a"
 _BACKGROUND = "#ebe8e1"
@@ -129,6 +132,11 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "unreachable": ("不可达", "unreachable"),
     "symbols": ("符号", "Symbols"),
     "other_facilities": ("其他设施", "other facilities"),
+    "unreachable_symbol": (
+        "不可达居民（无法到达任何设施）",
+        "unreachable residents (no facility can be reached)",
+    ),
+    "unreachable_paren": ("（不可达 {pop}人）", " ({pop} unreachable)"),
     "uncovered_symbol": (
         "未覆盖人口（圆面积∝人口）",
         "uncovered residents (circle area ∝ people)",
@@ -460,6 +468,14 @@ def _swatch_dot(colour: str, *, size: int = 10, border: str = "#fff") -> str:
     )
 
 
+def _swatch_ring() -> str:
+    """The legend symbol of unreachable residents: a black ring."""
+    return (
+        f'<span class="gp-dot" style="width:9px;height:9px;background:#fff;'
+        f'border:2.5px solid {_UNREACHABLE_COLOUR};box-shadow:none"></span>'
+    )
+
+
 def _swatch_line(colour: str, *, dashed: bool = False, width: int = 3) -> str:
     style = "dashed" if dashed else "solid"
     return f'<span class="gp-line" style="border-top:{width}px {style} {colour}"></span>'
@@ -477,8 +493,8 @@ def _legend_row(symbol: str, label: str) -> str:
     return f'<div class="gp-row"><span class="gp-sym">{symbol}</span><span>{label}</span></div>'
 
 
-def _band_edges(threshold_min: float) -> tuple[float, float, float]:
-    return threshold_min / 3, 2 * threshold_min / 3, threshold_min
+def _band_edges(threshold_min: float) -> tuple[float, ...]:
+    return band_edges_min(threshold_min)
 
 
 def _band_codes(minutes: np.ndarray, threshold_min: float) -> np.ndarray:
@@ -760,8 +776,12 @@ function gpDecodeLines(parts) {
     });
 }
 function gpBands(group, lines, codes, styles, order) {
+    /* codes: one digit per line, an index into styles; higher digits are not drawn */
     var buckets = styles.map(function () { return []; });
-    for (var i = 0; i < codes.length; i++) { buckets[codes.charCodeAt(i) - 48].push(lines[i]); }
+    for (var i = 0; i < codes.length; i++) {
+        var b = codes.charCodeAt(i) - 48;
+        if (b < buckets.length) { buckets[b].push(lines[i]); }
+    }
     order.forEach(function (b) {
         if (buckets[b].length) {
             L.polyline(buckets[b], Object.assign({pane: "gpBands", interactive: false},
@@ -770,14 +790,18 @@ function gpBands(group, lines, codes, styles, order) {
     });
 }
 function gpFmtInt(x) { return Math.round(x).toLocaleString("en-US"); }
-function gpUncovered(group, rows, k, style, text) {
-    /* rows: [lat, lon, population, minutes|null]; radius = k * sqrt(population) */
-    rows.forEach(function (r) {
+function gpUncovered(group, rows, k, style, unreachableStyle, text) {
+    /* rows: [lat, lon, population, minutes|null]; radius = k * sqrt(population); residents
+       with no reachable facility (minutes null) drawn as rings, on top */
+    rows.slice().sort(function (a, b) { return (a[3] === null) - (b[3] === null); })
+        .forEach(function (r) {
+        var unreachable = r[3] === null;
         var radius = Math.max(%MIN%, Math.min(%MAX%, k * Math.sqrt(r[2])));
         var tip = text.pop + gpFmtInt(r[2]) + "<br>" +
-            (r[3] === null ? text.unreachable : text.time + r[3].toFixed(1) + text.unit) +
+            (unreachable ? text.unreachable : text.time + r[3].toFixed(1) + text.unit) +
             text.threshold;
-        L.circleMarker([r[0], r[1]], Object.assign({radius: radius}, style))
+        L.circleMarker([r[0], r[1]], Object.assign({radius: Math.max(radius, 3)},
+                                                   unreachable ? unreachableStyle : style))
             .bindTooltip(tip).addTo(group);
     });
 }
@@ -1056,6 +1080,7 @@ def _legend_html(
     has_boundary: bool,
     has_units: bool,
     lang: str,
+    has_unreachable: bool = False,
 ) -> str:
     parts = [
         '<div class="gp-legend" id="gp-legend">',
@@ -1072,6 +1097,9 @@ def _legend_html(
             if not _missing(target) and not _missing(share):
                 cls = "gp-met" if float(share) >= float(target) - 1e-12 else "gp-unmet"
             target_text = "" if _missing(target) else _t("target_paren", lang, pct=_fmt_pct(target))
+            unreachable = rule.get("population_unreachable")
+            if not _missing(unreachable) and float(unreachable) > 0:
+                target_text += _t("unreachable_paren", lang, pop=_fmt_people(unreachable))
             parts.append(
                 f'<div class="gp-rule" data-gp-rule="{index}">'
                 f"{_e(_rule_name(rule, lang) + _colon(lang))}"
@@ -1094,6 +1122,8 @@ def _legend_html(
     if rules:
         dot = _swatch_dot(_UNCOVERED_COLOUR, size=12, border=_UNCOVERED_COLOUR)
         parts.append(_legend_row(dot, _e(_t("uncovered_symbol", lang))))
+        if has_unreachable:
+            parts.append(_legend_row(_swatch_ring(), _e(_t("unreachable_symbol", lang))))
         area = (
             '<span class="gp-area" style="background:rgba(122,1,119,0.1);'
             f'border:2px solid {_GAP_COLOUR}"></span>'
@@ -1229,8 +1259,10 @@ def coverage_map(
         Each with ``id``, ``name_zh``, ``name_en``, ``threshold_min`` (minutes),
         ``share_covered`` (0..1) and ``target_share`` (0..1 or None).
     street_minutes : GeoDataFrame
-        Street lines with one float column per rule id: minutes to that rule's nearest
-        facility (NaN = unreachable). For display only.
+        Street lines (or pieces of them, :func:`geoplan.streets.street_minutes`) with one
+        float column per rule id: minutes to that rule's nearest facility, every point of the
+        line in the band of that value (NaN = unreachable); optionally ``<id>_usable`` (bool,
+        False: the rule's mode may not use the street, which is then not drawn for it).
     demand : GeoDataFrame
         Points with ``population`` and per rule ``<id>_covered`` and ``<id>_minutes``.
     gaps : GeoDataFrame
@@ -1311,6 +1343,7 @@ def coverage_map(
 
     categories = list(dict.fromkeys(facilities["category"].dropna()))
     groups_present = list(dict.fromkeys(_category_label(c, lang)[1] for c in categories))
+    uncovered_rows = {rid: _uncovered_rows(demand, rid) for rid in rule_ids}
     legend = _legend_html(
         title=title,
         crs_note=_t(f"crs_{spec.key}", lang),
@@ -1321,6 +1354,7 @@ def coverage_map(
         has_boundary=boundary is not None,
         has_units=units is not None and bool(rules),
         lang=lang,
+        has_unreachable=any(r[3] is None for rows in uncovered_rows.values() for r in rows),
     )
     banner = f'<div class="gp-banner" id="gp-banner">⚠ {_e(_t("banner", lang))}</div>'
     credits = [*attribution, *([spec.credit] if spec.credit else [])]
@@ -1344,7 +1378,6 @@ def coverage_map(
     if rules:
         m.add_child(_Script(f"var {lines_var} = gpDecodeLines({_js(lines)});", wrap=False))
 
-    uncovered_rows = {rid: _uncovered_rows(demand, rid) for rid in rule_ids}
     k = _radius_scale(list(uncovered_rows.values()))
     facility_names = {}
     if "facility_id" in facilities and "name" in facilities:
@@ -1358,6 +1391,13 @@ def coverage_map(
         "opacity": 0.7,
         "fillColor": _UNCOVERED_COLOUR,
         "fillOpacity": 0.3,
+    }
+    unreachable_style = {
+        "color": _UNREACHABLE_COLOUR,
+        "weight": 2.5,
+        "opacity": 0.95,
+        "fillColor": "#ffffff",
+        "fillOpacity": 0.6,
     }
     gap_style = {
         "color": _GAP_COLOUR,
@@ -1386,7 +1426,10 @@ def coverage_map(
             unit_groups.append(group)
 
         minutes = pd.to_numeric(streets[rid], errors="coerce").to_numpy(dtype=float)
-        codes = "".join(map(str, _band_codes(minutes, threshold)[part_row].tolist()))
+        band = _band_codes(minutes, threshold)
+        if f"{rid}_usable" in streets:  # streets the rule's mode may not use: not drawn
+            band[~streets[f"{rid}_usable"].to_numpy(dtype=bool)] = _NOT_DRAWN
+        codes = "".join(map(str, band[part_row].tolist()))
         bands = folium.FeatureGroup(
             name=f"{mark}{_swatch_line(BAND_COLOURS[0])} " + _e(_t("layer_bands", lang)),
             show=i == 0,
@@ -1414,7 +1457,7 @@ def coverage_map(
         uncovered.add_child(
             _Script(
                 f"gpUncovered(parent, {_js(uncovered_rows[rid])}, {k!r}, "
-                f"{_js(uncovered_style)}, {_js(text)});"
+                f"{_js(uncovered_style)}, {_js(unreachable_style)}, {_js(text)});"
             )
         )
         layers[f"uncovered:{rid}"] = uncovered.add_to(m)
@@ -1463,6 +1506,9 @@ def coverage_map(
     return m
 
 
+_MIN_SPAN_DEG = 0.01  # smallest box a map is fitted to (about 1 km)
+
+
 def _bounds(*frames: gpd.GeoDataFrame | None) -> list[list[float]] | None:
     """``[[south, west], [north, east]]`` around the frames (lon/lat); None if none has any."""
     boxes = [f.total_bounds for f in frames if f is not None and not f.empty]
@@ -1470,10 +1516,13 @@ def _bounds(*frames: gpd.GeoDataFrame | None) -> list[list[float]] | None:
     if not boxes:
         return None
     arr = np.array(boxes)
-    return [
-        [float(arr[:, 1].min()), float(arr[:, 0].min())],
-        [float(arr[:, 3].max()), float(arr[:, 2].max())],
-    ]
+    south, west = float(arr[:, 1].min()), float(arr[:, 0].min())
+    north, east = float(arr[:, 3].max()), float(arr[:, 2].max())
+    if north - south < _MIN_SPAN_DEG and east - west < _MIN_SPAN_DEG:
+        # one point (a single resident): Leaflet cannot fit an empty box (NaN centre)
+        pad = _MIN_SPAN_DEG / 2
+        south, west, north, east = south - pad, west - pad, north + pad, east + pad
+    return [[south, west], [north, east]]
 
 
 def _new_map(bounds: list[list[float]] | None) -> folium.Map:

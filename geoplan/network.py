@@ -290,26 +290,29 @@ class Network:
         private_ways: str = "exclude",
         largest_component: bool = True,
     ) -> ModeTimes:
-        """Everything a mode needs from the network: edge seconds, private edges, snappable edges.
+        """Everything a mode needs from the network: edge seconds, private edges, and where
+        residents and facilities may join it.
 
         ``private_ways`` is ``"exclude"``, ``"endpoints"`` or ``"include"`` (see
-        :mod:`geoplan.access`). With ``largest_component`` points may join the network only on
-        edges of its largest strongly connected component for this mode (private edges
-        counted as usable), as osmnx keeps only that part: a resident whose nearest street is
-        cut off (one-way streets at the extract's edge, an unconnected footway) is joined to
-        the main network instead of being unreachable.
+        :mod:`geoplan.access`). With ``largest_component`` residents join only streets from
+        which the mode's largest strongly connected component can be reached, and facilities
+        only streets it can reach (private edges counted as usable;
+        :func:`geoplan.engine.main_component_edges`), as osmnx keeps only that component: a
+        resident whose nearest street is cut off (one-way streets at the extract's edge, an
+        unconnected footway) joins the main network instead of being unreachable.
         """
         forward_s, backward_s, private = self._times_and_private(
             mode, walk_speed_m_per_min, _check_private_ways(private_ways)
         )
-        usable = engine.mode_edge_mask(forward_s, backward_s)
+        demand_edges = facility_edges = None
         if largest_component:
-            usable &= engine.largest_component_edges(self, forward_s, backward_s)
+            demand_edges, facility_edges = engine.main_component_edges(self, forward_s, backward_s)
         return ModeTimes(
             forward_s=forward_s,
             backward_s=backward_s,
             private=private if private.any() else None,
-            snappable=usable,
+            demand_edges=demand_edges,
+            facility_edges=facility_edges,
         )
 
     def _times_and_private(

@@ -23,6 +23,7 @@ import pandas as pd
 from . import _io, config
 from ._cache import file_sha256
 from ._paths import REPO_ROOT, shared_path
+from .access import PRIVATE_WAYS
 from .config import DEFAULT_AREA_TOLERANCE_M, DEFAULT_GAP_CELL_M, DEFAULT_MAX_SNAP_M
 from .coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
 from .engine import DEFAULT_WALK_SPEED_M_PER_MIN, snap_points
@@ -148,6 +149,26 @@ class Project:
     def walk_speed_m_per_min(self) -> float:
         """Walking speed on the network (m/min)."""
         return float(self.network.get("walk_speed_m_per_min", DEFAULT_WALK_SPEED_M_PER_MIN))
+
+    @property
+    def private_ways(self) -> str:
+        """``[network] private_ways``: "exclude" (default), "endpoints" or "include"."""
+        return str(self.network.get("private_ways", PRIVATE_WAYS[0]))
+
+    @property
+    def snap_to_largest_component(self) -> bool:
+        """``[network] snap_to_largest_component``: join points to the main network (default)."""
+        return bool(self.network.get("snap_to_largest_component", True))
+
+    @property
+    def network_options(self) -> dict:
+        """The ``[network]`` settings as keyword arguments of ``Network.mode_times`` and
+        :func:`geoplan.coverage.compute_coverage` (one definition for every command)."""
+        return {
+            "walk_speed_m_per_min": self.walk_speed_m_per_min,
+            "private_ways": self.private_ways,
+            "largest_component": self.snap_to_largest_component,
+        }
 
     @property
     def max_snap_m(self) -> float:
@@ -377,9 +398,7 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         outside = {"points": 0, "population": 0.0}
         if area is not None:
             demand, outside = _residents(demand, area, project)
-        coverage = compute_coverage(
-            network, used, demand, project.rules, walk_speed_m_per_min=project.walk_speed_m_per_min
-        )
+        coverage = compute_coverage(network, used, demand, project.rules, **project.network_options)
         if area is None:
             area = whole_demand_area(project, coverage.points, used, network.crs)
     with stages.stage("coverage"):
@@ -783,6 +802,11 @@ def _summary(project, coverage, read, used, rejects, points) -> dict:
         "notes_zh": list(project.notes_zh),
         "notes_en": list(project.notes_en),
         "walk_speed_m_per_min": project.walk_speed_m_per_min,
+        "network": {
+            "private_ways": project.private_ways,
+            "snap_to_largest_component": project.snap_to_largest_component,
+            "modes": coverage.snapping,
+        },
         "demand_far_from_road": None
         if far is None
         else {
@@ -845,17 +869,11 @@ def _with_map_overrides(project: Project, *, lang: str | None, basemap: str | No
 def _write_maps(result: RunResult, out_dir: Path, *, basemap_key: str | None) -> None:
     """One coverage map per ``[map] langs`` (``map.html``, then ``map_<lang>.html``)."""
     from . import maps
+    from .streets import street_minutes as timed_streets
 
     demand = _map_demand(result)
-    edges = result.network.edges
-    street_minutes = gpd.GeoDataFrame(geometry=edges.geometry.values, crs=result.network.crs)
-    u = edges["u"].to_numpy()
-    v = edges["v"].to_numpy()
-    for rule in result.project.rules:
-        node_s = result.coverage.node_time_s[rule.id]
-        # Display only: a street's colour is its better end's time.
-        street_s = np.minimum(node_s[u], node_s[v])
-        street_minutes[rule.id] = np.where(np.isfinite(street_s), street_s / 60, np.nan)
+    # each street timed along its length and cut at the band edges (geoplan.streets)
+    street_minutes = timed_streets(result.network, result.coverage)
     project = result.project
     units = _map_units(result)
     for lang, name in project.map.files():
@@ -901,7 +919,7 @@ def _map_demand(result: RunResult) -> gpd.GeoDataFrame:
 
     The map is for display; coverage was decided per point. Aggregated rows carry one rule's
     uncovered population each (covered for the other rules) and its population-weighted
-    mean minutes.
+    mean minutes; the unreachable residents of a cell are a row of their own (minutes NaN).
     """
     points = result.coverage.points
     rules = result.project.rules
@@ -923,11 +941,12 @@ def _map_demand(result: RunResult) -> gpd.GeoDataFrame:
                     {
                         "cx": cell_x[out],
                         "cy": cell_y[out],
+                        "unreachable": ~np.isfinite(minutes),
                         "population": pop,
                         "weighted": np.where(np.isfinite(minutes), minutes * pop, np.nan),
                     }
                 )
-                .groupby(["cx", "cy"], as_index=False)
+                .groupby(["cx", "cy", "unreachable"], as_index=False)
                 .sum(min_count=1)
             )
             part = pd.DataFrame(
@@ -963,6 +982,8 @@ def _write_run_record(result: RunResult, staged: Staging, timings_s: dict[str, f
         },
         "parameters": {
             "walk_speed_m_per_min": result.project.walk_speed_m_per_min,
+            "private_ways": result.project.private_ways,
+            "snap_to_largest_component": result.project.snap_to_largest_component,
             "facilities_max_snap_m": result.project.max_snap_m,
             "facility_files": [dict(t) for t in result.project.facility_tables],
             "study_area": result.summary.get("study_area"),

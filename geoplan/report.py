@@ -140,6 +140,13 @@ _TEXT = {
         "coverage_points.csv is missing: no travel-time chart.",
     ),
     "gap_title": ("缺口列表（未覆盖居民最多的区域）", "Gap list (where most uncovered live)"),
+    "unreachable": (
+        "不可达：从该处沿此出行方式可用的道路无法到达任何设施（如被单行道或通行限制隔断），"
+        "既不计入覆盖，也单独列入缺口列表。",
+        "Unreachable: no facility can be reached from there on the streets the mode may use "
+        "(cut off by one-way streets or access restrictions); never counted as covered, and "
+        "listed apart in the gap list.",
+    ),
     "no_gaps_file": ("缺少 gaps.csv。", "gaps.csv is missing."),
     "no_gaps": ("没有未覆盖的居民。", "No uncovered residents."),
     "not_plan_area": (
@@ -780,6 +787,7 @@ class _Report:
                     f"<b>{_pct(rule.get('share_covered'))}</b>",
                     _target(rule.get("target_share")),
                     _met(rule.get("met"), tr),
+                    _num(rule.get("population_unreachable")),
                 ]
             )
         head = [
@@ -790,6 +798,7 @@ class _Report:
             tr("覆盖率", "Share"),
             tr("目标", "Target"),
             tr("是否达标", "Target met"),
+            tr("不可达人口", "Unreachable"),
         ]
         total, points = _num(s.get("population_total")), _num(s.get("demand_points"))
         fac = {k: s.get("facilities", {}).get(k, "–") for k in ("read", "used", "rejected")}
@@ -816,6 +825,7 @@ class _Report:
                     "a road; their times include a straight access leg.",
                 )
             )
+        lines += self.network_lines()
         lines += [
             str(w.get(f"message_{self.lang}") or w.get("message_en", ""))
             for w in s.get("warnings", [])
@@ -823,9 +833,31 @@ class _Report:
         return (
             f"<section id='summary'><h2>{tr('概要', 'Summary')}</h2>"
             + "".join(f"<p>{_e(line)}</p>" for line in lines)
-            + _table(head, rows, num=(2, 3, 4, 5), nowrap=(1, 6))
+            + _table(head, rows, num=(2, 3, 4, 5, 7), nowrap=(1, 6))
+            + f"<p class='small muted'>{_e(tr.text('unreachable'))}</p>"
             + f"<p class='small muted'>{_e(tr.text('inclusive'))}</p></section>"
         )
+
+    def network_lines(self) -> list[str]:
+        """What the run's [network] settings did: residents joined to the main network."""
+        tr, network = self.tr, self.run.get("network") or {}
+        lines = []
+        for mode, snapping in (network.get("modes") or {}).items():
+            if snapping.get("demand_points_moved"):
+                people = _num(snapping.get("population_moved"))
+                points = _num(snapping.get("demand_points_moved"))
+                label = tr.pair(charts.MODE_LABELS, mode)
+                lines.append(
+                    tr(
+                        f"{label}：{people} 名居民（{points} 个点）最近的街道与主路网不连通"
+                        "（如单行道或孤立路段），已接入最近的主路网街道，出行时间含直线接驳段。",
+                        f"{label}: {people} residents ({points} points) whose nearest street is "
+                        "cut off from the main network (one-way streets, isolated pieces) were "
+                        "joined to the nearest street of the main network; their times include "
+                        "the straight access leg.",
+                    )
+                )
+        return lines
 
     # -- per rule
 
@@ -857,6 +889,12 @@ class _Report:
             f"{_pct(share)} of residents ({_num(covered)}) are within {minutes} minutes "
             f"({mode}); {_num(uncovered)} are not",
         )
+        unreachable = rule.get("population_unreachable")
+        if not _missing(unreachable) and unreachable > 0:
+            headline += tr(
+                f"（其中 {_num(unreachable)} 人不可达：无法到达任何设施）",
+                f" ({_num(unreachable)} of them unreachable: no facility can be reached)",
+            )
         if rule.get("target_share") is not None:
             target = _target(rule["target_share"])
             headline = _e(headline + tr(f"；目标 {target}：", f"; target {target}: "))
@@ -949,11 +987,14 @@ class _Report:
             if not _blank(gap.get("nearest_facility_id")):
                 facility += f" <small class='muted'>{_e(str(gap['nearest_facility_id']))}</small>"
             unit = gap.get("unit_name")
+            minutes = _num(gap.get("median_travel_time_min"), 1)
+            if gap.get("reason") == "unreachable":
+                minutes = _e(tr("不可达", "unreachable"))
             rows.append(
                 [
                     _num(gap.get("rank")),
                     _num(gap.get("population")),
-                    _num(gap.get("median_travel_time_min"), 1),
+                    minutes,
                     facility,
                     "–" if _blank(unit) else _e(self.unit_name(str(unit))),
                     _num(gap.get("lon"), 5),

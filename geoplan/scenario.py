@@ -413,7 +413,7 @@ def recompute_coverage(
         facilities,
         demand_frame(result),
         rules,
-        walk_speed_m_per_min=result.project.walk_speed_m_per_min,
+        **result.project.network_options,
     )
     before = result.coverage.points
     for name in ("unit_name", "unit_code"):

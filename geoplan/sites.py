@@ -97,13 +97,9 @@ def find_rule(project: Project, rule_id: str) -> Rule:
     raise ConfigError(f"unknown rule id {rule_id!r}; the project's rules are: {known}")
 
 
-def _mode_times(result: RunResult, mode: str):
-    """Forward and backward edge seconds of ``mode`` and its usable-edge mask."""
-    forward_s, backward_s = result.network.edge_times_s(
-        mode, walk_speed_m_per_min=result.project.walk_speed_m_per_min
-    )
-    usable = engine.mode_edge_mask(forward_s, backward_s)
-    return forward_s, backward_s, usable
+def _mode_times(result: RunResult, mode: str) -> engine.ModeTimes:
+    """``mode`` on the run's network, with the project's [network] settings (as the run)."""
+    return result.network.mode_times(mode, **result.project.network_options)
 
 
 def _candidate_frame(ids, source: str, x, y, snap_m, crs) -> gpd.GeoDataFrame:
@@ -167,7 +163,7 @@ def grid_candidates(result: RunResult, rule: Rule, *, spacing_m: float) -> gpd.G
     gx, gy = gx[inside], gy[inside]
     if len(gx) == 0:
         raise ConfigError(f"no {spacing_m:g} m grid cell centre lies inside the boundary")
-    _, _, usable = _mode_times(result, rule.mode)
+    usable = _mode_times(result, rule.mode).facility_edges
     snap = engine.snap_points(network, gx, gy, usable=usable)
     lines = np.asarray(network.edges.geometry.values)[snap.edge]
     on_street = shapely.line_interpolate_point(lines, snap.fraction, normalized=True)
@@ -193,7 +189,7 @@ def gap_node_candidates(result: RunResult, rule: Rule) -> gpd.GeoDataFrame:
     uncovered &= points["population"].to_numpy(dtype=float) > 0
     if not uncovered.any():
         raise ConfigError(f"rule {rule.id}: no uncovered residents, so no gap nodes to try")
-    _, _, usable = _mode_times(result, rule.mode)
+    usable = _mode_times(result, rule.mode).demand_edges
     network = result.network
     snap = engine.snap_points(
         network,
@@ -371,20 +367,21 @@ def site_travel_times(
     cand = candidates.geometry.to_crs(network.crs)
     fx = np.concatenate([ex.x.to_numpy(dtype=float), cand.x.to_numpy(dtype=float)])
     fy = np.concatenate([ex.y.to_numpy(dtype=float), cand.y.to_numpy(dtype=float)])
-    forward_s, backward_s, usable = _mode_times(result, rule.mode)
+    times = _mode_times(result, rule.mode)
     points = result.coverage.points
-    facility_snap = engine.snap_points(network, fx, fy, usable=usable)
+    facility_snap = engine.snap_points(network, fx, fy, usable=times.facility_edges)
     demand_snap = engine.snap_points(
-        network, points["x"].to_numpy(), points["y"].to_numpy(), usable=usable
+        network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
     )
     matrix = engine.travel_time_matrix(
         network,
-        forward_s,
-        backward_s,
+        times.forward_s,
+        times.backward_s,
         facility_snap,
         demand_snap,
         cutoff_s=rule.threshold_s,
         access_speed_m_per_min=result.project.walk_speed_m_per_min,
+        private=times.private,
     )
     table = travel_times_by_id(matrix, points["demand_id"], [*existing_ids, *candidate_ids])
     return table, existing_ids, candidate_ids
@@ -526,7 +523,7 @@ def select_sites(
     if len(table) == 0:
         raise ConfigError(f"all {n_all} candidates fall inside the exclusion layers")
     if np.isnan(table["snap_distance_m"]).any():
-        _, _, usable = _mode_times(run, the_rule.mode)
+        usable = _mode_times(run, the_rule.mode).facility_edges
         snap = engine.snap_points(
             network, table["x"].to_numpy(), table["y"].to_numpy(), usable=usable
         )
@@ -923,10 +920,13 @@ def catchments(
         )
     network = run.network
     walk = run.project.walk_speed_m_per_min
-    forward_s, backward_s, usable = _mode_times(run, mode)
-    base = engine.transposed_street_csr(network, forward_s, backward_s)
+    times = _mode_times(run, mode)
+    forward_s, backward_s, private = times.forward_s, times.backward_s, times.private
+    base = engine.transposed_street_csr(network, forward_s, backward_s, private)
     xy = tier_table.geometry.to_crs(network.crs)
-    fac_snap = engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=usable)
+    # facilities are trips' origins (to a hub) and destinations here: both
+    both = times.demand_edges & times.facility_edges
+    fac_snap = engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=both)
     ids = tier_table["facility_id"].astype(str).to_numpy(dtype=object)
     matrix = engine.travel_time_matrix(
         network,
@@ -937,14 +937,22 @@ def catchments(
         cutoff_s=np.inf,
         access_speed_m_per_min=walk,
         base=base,
+        private=private,
     )
     between = travel_times_by_id(matrix, ids, ids)  # from a facility (demand_id) to a hub
     points = run.coverage.points
     dem_snap = engine.snap_points(
-        network, points["x"].to_numpy(), points["y"].to_numpy(), usable=usable
+        network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
     )
     nearest = engine.nearest_facility(
-        network, forward_s, backward_s, fac_snap, dem_snap, access_speed_m_per_min=walk, base=base
+        network,
+        forward_s,
+        backward_s,
+        fac_snap,
+        dem_snap,
+        access_speed_m_per_min=walk,
+        base=base,
+        private=private,
     )
     population = points["population"].to_numpy(dtype=float)
     if weight == "population":
@@ -976,6 +984,7 @@ def catchments(
         dem_snap,
         access_speed_m_per_min=walk,
         base=base,
+        private=private,
     )
     hub_ids = ids[hubs]
     point_table = points[["demand_id", "population", "x", "y"]].copy()

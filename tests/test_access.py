@@ -218,8 +218,8 @@ def test_engine_sees_the_access_rules(tmp_path):
     xy = network.nodes[["x", "y"]].to_numpy()
     ids = network.nodes["node_id"].to_numpy()
     a, c = xy[ids == 1][0], xy[ids == 3][0]
-    fac = engine.snap_points(network, [c[0]], [c[1]], usable=times.snappable)
-    dem = engine.snap_points(network, [a[0]], [a[1]], usable=times.snappable)
+    fac = engine.snap_points(network, [c[0]], [c[1]], usable=times.facility_edges)
+    dem = engine.snap_points(network, [a[0]], [a[1]], usable=times.demand_edges)
     near = engine.nearest_facility(network, times.forward_s, times.backward_s, fac, dem)
     footway = network.edges.loc[network.edges["highway"] == "footway", "length_m"].sum()
     assert near.travel_time_s[0] == pytest.approx(footway)  # 1 m/s: seconds = metres

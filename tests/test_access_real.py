@@ -180,8 +180,8 @@ def test_times_equal_an_independent_dijkstra_over_the_ways_osrm_keeps(andorra, m
     expected = np.array([dist.get(int(n), np.nan) for n in nodes[dem]])
 
     times = network.mode_times(mode, walk_speed_m_per_min=70.0, largest_component=False)
-    fac_snap = engine.snap_points(network, x[fac], y[fac], usable=times.snappable)
-    dem_snap = engine.snap_points(network, x[dem], y[dem], usable=times.snappable)
+    fac_snap = engine.snap_points(network, x[fac], y[fac], usable=times.facility_edges)
+    dem_snap = engine.snap_points(network, x[dem], y[dem], usable=times.demand_edges)
     assert fac_snap.snap_distance_m.max() < 1e-6 and dem_snap.snap_distance_m.max() < 1e-6
     near = engine.nearest_facility(
         network,
