@@ -866,9 +866,12 @@ def travel_time_matrix(
     for start in range(0, n_fac, block):
         chunk = np.arange(start, min(start + block, n_fac))
         dist = dijkstra(graph, directed=True, indices=first_virtual + chunk, limit=cutoff_s)
-        layers = dist[:, :first_virtual].reshape(len(chunk), -1, n_nodes)
-        public = layers[:, :2].min(axis=1)  # C and B (or the one plain layer)
-        by_kind = {False: public, True: layers.min(axis=1)}
+        if first_virtual == n_nodes:
+            by_kind = {False: dist[:, :n_nodes]}
+        else:  # layers C, B, A: public starts use min(C, B), private ones min(C, B, A)
+            layers = dist[:, :first_virtual].reshape(len(chunk), 3, n_nodes)
+            public = layers[:, :2].min(axis=1)
+            by_kind = {False: public, True: np.minimum(public, layers[:, 2])}
         for from_private, order, indptr, leave_s in exits:
             reached = by_kind[from_private]
             f_local, node = np.nonzero(np.isfinite(reached))

@@ -52,7 +52,10 @@ The row order is also the importance order used to pick one class from osmnx lis
 ``['residential', 'service']`` (the first listed row wins: ``residential``). ``(other)`` is
 ``DEFAULT_SPEED_KPH``, used for classes not in the table (it keeps non-OSM class names usable).
 
-Rules per mode (keep them simple; all documented here so reports can cite them):
+Rules per mode (keep them simple; all documented here so reports can cite them). The class
+decides first; then the OSM access tags per mode (``foot=no``, ``access=private``,
+``motor_vehicle=no`` …) close ways or make them private-style, after OSRM's profiles: the
+table is in :mod:`geoplan.access`, and ``private_ways`` says what private-style ways are.
 
 * **walk** — every allowed class at the one walking speed ``walk_speed_m_per_min`` (default
   70 m/min = 4.2 km/h; Chinese planning practice uses 60–80 m/min); the 4.2 in the table only
@@ -67,7 +70,11 @@ Rules per mode (keep them simple; all documented here so reports can cite them):
   excluded; ``track`` is kept at 10 km/h because village roads in rural China are often
   tagged ``track``. ``oneway`` edges may be driven u→v only.
 
-Reading rules (``read_network``):
+Reading rules (``read_network``). Every reader keeps the ways' access tags (``access``,
+``foot``, ``bicycle``, ``motor_vehicle``, ``motorcar``, ``vehicle``, ``service``) as edge
+columns of those names, None where absent: OSM ways' tags, osmnx GraphML edge attributes
+(osmnx keeps ``access`` and ``service`` by default; lists after simplification are joined
+with ``;``), road-line columns (matched case-insensitively).
 
 * OSM XML/PBF: only ways with a ``highway`` tag and without ``area=yes``; ways are cut at
   nodes missing from the file (runs shorter than 2 nodes are dropped, clipped extracts load)
@@ -209,7 +216,9 @@ class Network:
     edges : geopandas.GeoDataFrame
         Index 0..m-1, one row per street segment: ``u``, ``v`` (int positions into ``nodes``),
         ``length_m``, ``highway`` (one OSM class), ``oneway`` (bool, drivers may go only
-        u→v), ``name`` (str or None), ``geometry`` (LineString from u to v in ``crs``).
+        u→v), ``name`` (str or None), the access tags of ``access.ACCESS_TAGS`` (str or None;
+        optional: missing columns count as absent tags), ``geometry`` (LineString from u to v
+        in ``crs``).
     crs : pyproj.CRS
         Projected CRS in metres.
     source : str

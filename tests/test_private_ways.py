@@ -233,3 +233,76 @@ def test_random_grids_equal_the_three_leg_formulation(seed):
     best = table.groupby("demand")["travel_time_s"].min()
     np.testing.assert_allclose(best.to_numpy(), near.travel_time_s[best.index.to_numpy()])
     assert set(best.index) == set(np.flatnonzero(ok))
+
+
+# ----------------------------------------------------------------------------- a project run
+
+
+def test_the_project_key_reaches_every_trip(tmp_path):
+    """A gated compound street (access=private) between two public streets, as a project.
+
+    Resident "out" lives at node 1 west of the compound, "in" inside it; the clinic sits east
+    of it at node 4. Through the compound: 1-2-3-4; around it: 1-2-5-4.
+    """
+    from geoplan.project import run_project
+
+    osm = tmp_path / "compound.osm"
+    osm.write_text(
+        """<?xml version="1.0" encoding="UTF-8"?><osm version="0.6">
+<node id="1" lat="30.0" lon="117.000" version="1"/>
+<node id="2" lat="30.0" lon="117.001" version="1"/>
+<node id="3" lat="30.0" lon="117.002" version="1"/>
+<node id="4" lat="30.0" lon="117.003" version="1"/>
+<node id="5" lat="30.002" lon="117.002" version="1"/>
+<way id="1" version="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/></way>
+<way id="2" version="1"><nd ref="2"/><nd ref="3"/><tag k="highway" v="service"/>
+<tag k="access" v="private"/></way>
+<way id="3" version="1"><nd ref="3"/><nd ref="4"/><tag k="highway" v="residential"/></way>
+<way id="4" version="1"><nd ref="2"/><nd ref="5"/><nd ref="4"/>
+<tag k="highway" v="residential"/></way></osm>""",
+        encoding="utf-8",
+    )
+    (tmp_path / "clinic.csv").write_text(
+        "编号,名称,类型,经度,纬度\nK,东诊所,诊所,117.003,30.0\n", encoding="utf-8"
+    )
+    (tmp_path / "people.csv").write_text(
+        "demand_id,lon,lat,population\nout,117.000,30.0,10\nin,117.0015,30.0,20\n",
+        encoding="utf-8",
+    )
+    seconds = {}
+    for option in ("exclude", "endpoints", "include"):
+        (tmp_path / "p.toml").write_text(
+            f"""
+[project]
+area = "小区"
+[network]
+path = "compound.osm"
+walk_speed_m_per_min = 60
+private_ways = "{option}"
+[demand]
+path = "people.csv"
+[facilities]
+path = "clinic.csv"
+[[rules]]
+id = "clinic_walk_15"
+categories = ["medical"]
+mode = "walk"
+threshold_min = 15
+""",
+            encoding="utf-8",
+        )
+        result = run_project(tmp_path / "p.toml", tmp_path / option)
+        points = result.coverage.points.set_index("demand_id")["clinic_walk_15_time_s"]
+        seconds[option] = points.to_dict()
+        private = result.summary["network"]["modes"]["walk"]["private_edges"]
+        assert private == (1 if option == "endpoints" else 0)
+    edges = result.network.edges  # lengths from the network itself (1 m/s: seconds = metres)
+    through = edges.loc[edges["geometry"].length < 200, "length_m"].sum()  # 1-2, 2-3, 3-4
+    around = edges.loc[edges["geometry"].length > 200, "length_m"].sum()  # 2-5-4
+    first = edges.loc[edges["geometry"].centroid.x.idxmin(), "length_m"]  # 1-2
+    assert seconds["include"]["out"] == pytest.approx(through)
+    assert seconds["endpoints"]["out"] == pytest.approx(first + around)  # never through
+    assert seconds["exclude"]["out"] == pytest.approx(first + around)
+    # inside: half of the compound street, then 3-4 (endpoints and include alike)
+    assert seconds["endpoints"]["in"] == pytest.approx(seconds["include"]["in"])
+    assert seconds["endpoints"]["in"] < seconds["exclude"]["in"]

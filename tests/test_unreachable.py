@@ -247,3 +247,18 @@ def test_main_component_edges_by_hand(tmp_path):
     assert facilities == {"AB", "BC", "CD", "AD", "BE", "EF"}  # not G→A: nothing drives to G
     walk = network.mode_times("walk")
     assert walk.demand_edges.all() and walk.facility_edges.all()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('private_ways = "gated"', r"\[network\] private_ways must be one of 'exclude'"),
+        ('snap_to_largest_component = "yes"', r"\[network\] snap_to_largest_component must be"),
+    ],
+)
+def test_network_keys_are_checked(tmp_path, line, message):
+    from geoplan.errors import ConfigError
+    from geoplan.project import load_project
+
+    with pytest.raises(ConfigError, match=message):
+        load_project(write_trap_project(tmp_path, network_table=line))
