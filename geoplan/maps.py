@@ -800,8 +800,9 @@ function gpUncovered(group, rows, k, style, unreachableStyle, text) {
         var tip = text.pop + gpFmtInt(r[2]) + "<br>" +
             (unreachable ? text.unreachable : text.time + r[3].toFixed(1) + text.unit) +
             text.threshold;
-        L.circleMarker([r[0], r[1]], Object.assign({radius: Math.max(radius, 3)},
-                                                   unreachable ? unreachableStyle : style))
+        L.circleMarker([r[0], r[1]], Object.assign(
+            {radius: unreachable ? Math.max(radius, 4) : radius},  /* a ring stays visible */
+            unreachable ? unreachableStyle : style))
             .bindTooltip(tip).addTo(group);
     });
 }
