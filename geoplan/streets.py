@@ -53,10 +53,10 @@ def street_minutes(network, coverage) -> gpd.GeoDataFrame:
         (False on streets the rule's mode may not use: not drawn for that rule).
     """
     rules = [r for r in coverage.rules if r.id in coverage.searches]
+    levels_s = {r.id: np.asarray(band_edges_min(r.threshold_min)) * 60.0 for r in rules}
     cuts_edge, cuts_t = [], []
     for rule in rules:
-        levels_s = np.asarray(band_edges_min(rule.threshold_min)) * 60.0
-        edge, t = _crossings(network, coverage.searches[rule.id], levels_s)
+        edge, t = _crossings(network, coverage.searches[rule.id], levels_s[rule.id])
         cuts_edge.append(edge)
         cuts_t.append(t)
     edge, t0, t1 = _pieces(len(network.edges), cuts_edge, cuts_t)
@@ -77,9 +77,8 @@ def street_minutes(network, coverage) -> gpd.GeoDataFrame:
             private=times.private,
         )
         usable[rule.id] = engine.mode_edge_mask(times.forward_s, times.backward_s)[edge]
-        levels_s = np.asarray(band_edges_min(rule.threshold_min)) * 60.0
         band = np.where(
-            np.isfinite(at_middle), np.searchsorted(levels_s, at_middle, side="left"), -1
+            np.isfinite(at_middle), np.searchsorted(levels_s[rule.id], at_middle, side="left"), -1
         )
         bands.append(np.where(usable[rule.id], band, -2))
         seconds[rule.id] = at_middle
