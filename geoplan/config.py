@@ -509,8 +509,7 @@ NETWORK = Table(
             'destination, customers, delivery; see geoplan/access.py): "exclude" leaves them '
             'out, "endpoints" uses them only at the start or end of a trip (residents walk '
             'out of a gated compound, nobody cuts through), "include" like public streets',
-            "私有道路（access=private 等，见 geoplan/access.py）：exclude 不使用；endpoints "
-            "仅在行程起点或终点使用（小区居民可走出，不可穿行）；include 与公共道路相同",
+            "私有道路用法（exclude 不用；endpoints 仅用于行程起点或终点；include 同公共道路）",
             PRIVATE_WAYS[0],
             aliases=("private", "private_roads", "access_private"),
         ),
@@ -520,8 +519,7 @@ NETWORK = Table(
             "Join residents only to streets from which the mode's largest strongly connected "
             "part of the network can be reached, and facilities to streets it reaches; false "
             "leaves residents on cut-off streets unreachable (counted and shown as such)",
-            "居民仅接入可通达主路网（该出行方式的最大强连通部分）的道路，设施仅接入主路网可达的"
-            "道路；false 时，断开道路上的居民计为不可达（单独统计并显示）",
+            "居民仅接入通往主路网（最大强连通部分）的道路；false 时断开道路上的居民计为不可达",
             True,
             aliases=("largest_component", "snap_largest_component"),
         ),

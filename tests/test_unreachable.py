@@ -252,8 +252,8 @@ def test_main_component_edges_by_hand(tmp_path):
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ('private_ways = "gated"', r"\[network\] private_ways must be one of 'exclude'"),
-        ('snap_to_largest_component = "yes"', r"\[network\] snap_to_largest_component must be"),
+        ('private_ways = "gated"', r'\[network\] private_ways: must be one of "exclude"'),
+        ('snap_to_largest_component = "yes"', r"\[network\] snap_to_largest_component: must"),
     ],
 )
 def test_network_keys_are_checked(tmp_path, line, message):
