@@ -1,5 +1,5 @@
 """Atomic output writing (every file appears whole or not at all), spreadsheets that cannot run
-formulas, and reading TOML inputs.
+formulas, and reading TOML and XLSX inputs (streamed, within a table's width).
 
 Every CSV and XLSX geoplan writes goes through :func:`write_csv` / :func:`write_xlsx`. Text
 cells that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``, ``@``, a
@@ -22,11 +22,12 @@ import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, OutputError
+from .errors import ConfigError, InputError, OutputError
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """Text starting with one of these is a formula to a spreadsheet (OWASP CSV injection)."""
@@ -231,3 +232,108 @@ def read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: not a valid UTF-8 TOML file ({exc})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+XLSX_SCAN_COLUMNS = 1024
+"""Columns searched for a worksheet table's last column (a header wider than this is no table)."""
+XLSX_HEAD_ROWS = 10
+"""Non-blank rows at the top of a worksheet whose width sets the table's width."""
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: '' for missing, integral floats without '.0', dates in ISO form."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        if math.isnan(value):
+            return ""
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_xlsx_table(path: Path) -> pd.DataFrame:
+    """The first worksheet of a workbook as text: the first row is the header, blank rows are
+    dropped, empty cells are NaN (streamed and bounded as :func:`sheet_rows`)."""
+    book = open_workbook(path)
+    try:
+        rows = sheet_rows(book.worksheets[0], f"{path.name} [{book.worksheets[0].title}]")
+    finally:
+        book.close()
+    rows = [[cell_text(v) or None for v in row] for row in rows if any(not _blank(v) for v in row)]
+    if not rows:
+        raise InputError(f"{path.name}: the first worksheet is empty")
+    header = [cell_text(v) for v in rows[0]]
+    return pd.DataFrame(rows[1:], columns=header, dtype=object)
+
+
+def open_workbook(path: Path):
+    """An XLSX workbook opened for streaming (read-only, cached values); close it after use."""
+    import openpyxl
+
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile / openpyxl errors of a corrupt or misnamed file
+        raise InputError(
+            f"{path.name}: cannot be opened as an Excel .xlsx workbook ({exc}); save it again "
+            "as .xlsx or CSV"
+        ) from exc
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def sheet_head(ws, rows: int = XLSX_HEAD_ROWS) -> list[tuple]:
+    """The first ``rows`` non-blank rows of a worksheet, at most :data:`XLSX_SCAN_COLUMNS` wide.
+
+    Streams: a sheet whose rows touch column XFD (16,384) costs no more than a narrow one.
+    """
+    head = []
+    for row in ws.iter_rows(values_only=True, max_col=XLSX_SCAN_COLUMNS):
+        if any(not _blank(v) for v in row):
+            head.append(row)
+            if len(head) >= rows:
+                break
+    return head
+
+
+def sheet_rows(ws, source: str) -> list[tuple]:
+    """Every row of a worksheet's table as a tuple of cell values, streamed and bounded.
+
+    The table is as wide as the widest of its first :data:`XLSX_HEAD_ROWS` non-blank rows
+    (title, header and first records; cells right of that are not read, so formatting that
+    reaches column XFD costs nothing); rows × that width must stay within the
+    ``xlsx_cells`` limit (:mod:`geoplan.limits`), counted while streaming (the size a sheet
+    declares is often inflated by formatting, so it is not trusted).
+    """
+    from .limits import current
+
+    head = sheet_head(ws)
+    width = max(
+        (max((j + 1 for j, v in enumerate(row) if not _blank(v)), default=0) for row in head),
+        default=0,
+    )
+    if width == 0:
+        return []
+    limits = current()
+    ws.reset_dimensions()  # rows as the file holds them, not padded to a declared size
+    out = []
+    for row in ws.iter_rows(values_only=True, max_col=width):
+        out.append(row)
+        if len(out) * width > limits.xlsx_cells:
+            limits.check(
+                "xlsx_cells",
+                len(out) * width,
+                f"工作表 {source} 读取的单元格数",
+                f"cells of worksheet {source} (at least {len(out):,} rows × {width:,} table "
+                "columns)",
+                fix="Delete the rows below the table that hold only formatting (or save it as CSV)",
+            )
+    return out

@@ -45,6 +45,7 @@ from .coverage import OUTSIDE_UNITS, column, compute_coverage, expand_categories
 from .errors import ConfigError, DataQualityWarning
 from .gaps import find_gaps
 from .indicators import track
+from .limits import applied
 from .project import Project, RunResult, compute_project, load_project
 from .results import output_folder
 from .rules import (
@@ -268,6 +269,7 @@ class _Context:
     notes: list[str] = field(default_factory=list)
     access_note: str = ""
     access_matrices: dict[tuple[str, float, bytes], pd.DataFrame] = field(default_factory=dict)
+    value_notes: dict[str, str] = field(default_factory=dict)  # implausible values per quantity
 
     @property
     def unit_names(self) -> list[tuple[str, str]]:
@@ -884,14 +886,40 @@ def _within_shares(ctx: _Context, rule: PresenceRule, fac: gpd.GeoDataFrame) -> 
 
 
 def _quantity(ctx: _Context, key: str, aliases: Sequence[str]) -> np.ndarray | None:
-    """Values of one capacity quantity per facility (None when the file has no such column)."""
+    """Values of one capacity quantity per facility (None when the file has no such column).
+
+    ``beds``, ``doctors`` and ``nurses`` were checked when read; another column's values that
+    are negative, infinite or above :func:`plausible_max` are read as missing (NaN) and noted.
+    """
     if key in ("beds", "doctors", "nurses") and not aliases:
         values = ctx.facilities[key].to_numpy(dtype=np.float64)
         return None if np.isnan(values).all() else values
     header = find_column(
         ctx.attribute_columns, aliases or CAPACITY_COLUMNS.get(key, ()), exact=True
     )
-    return None if header is None else _number(ctx.facilities[header])
+    if header is None:
+        return None
+    values = _number(ctx.facilities[header])
+    limit = plausible_max(key)
+    bad = ~np.isnan(values) & ~((values >= 0) & (values <= limit))
+    if bad.any():
+        rows = ctx.facilities["source_row"].to_numpy()[bad]
+        cells = ctx.facilities[header].to_numpy()[bad]
+        shown = ", ".join(f"row {r} ({c})" for r, c in zip(rows[:10], cells[:10], strict=True))
+        note = (
+            f"{int(bad.sum())} implausible {header!r} values (negative, infinite or above "
+            f"{limit:,.0f} per facility) read as missing: {shown}"
+        )
+        ctx.value_notes[key] = note
+        logger.warning("%s", note)
+        values = np.where(bad, np.nan, values)
+    return values
+
+
+def plausible_max(key: str) -> float:
+    """The largest plausible value of a capacity quantity per facility: 10,000 for counts
+    (beds, staff, places; :data:`geoplan.facilities.CAPACITY_MAX`), 10 km² for areas (m²)."""
+    return 10_000_000.0 if key.endswith("_m2") else 10_000.0
 
 
 def _ratio(ctx: _Context, rule: RatioTarget) -> None:
@@ -968,6 +996,9 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
                     "lower bound"
                 )
             note += f"; facilities: {', '.join(categories)}"
+            for key in (rule.numerator, rule.denominator):
+                if key in ctx.value_notes:
+                    note += f"; {ctx.value_notes[key]}"
             _row(
                 ctx,
                 "ratio",
@@ -1065,16 +1096,17 @@ def _access_matrix(ctx: _Context, mode: str, cutoff_s: float, mask: np.ndarray) 
         dem_snap = engine.snap_points(
             network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
         )
-        ctx.access_matrices[key] = engine.travel_time_matrix(
-            network,
-            times.forward_s,
-            times.backward_s,
-            fac_snap,
-            dem_snap,
-            cutoff_s=cutoff_s,
-            access_speed_m_per_min=walk,
-            private=times.private,
-        )
+        with applied(ctx.project.limits):
+            ctx.access_matrices[key] = engine.travel_time_matrix(
+                network,
+                times.forward_s,
+                times.backward_s,
+                fac_snap,
+                dem_snap,
+                cutoff_s=cutoff_s,
+                access_speed_m_per_min=walk,
+                private=times.private,
+            )
     return ctx.access_matrices[key]
 
 
@@ -1197,6 +1229,8 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
             "forms": indicators["form"].value_counts().astype(int).to_dict(),
         },
         "notes": [*ctx.notes, *([ctx.access_note] if ctx.access_note else [])],
+        "warnings": ctx.run.summary.get("warnings", []),
+        "credits": ctx.run.credits,
         "statuses": {
             "met": "the value meets the target",
             "not met": "the value misses the target (shortfall says by how much)",

@@ -21,7 +21,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv: tracebacks)"
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress or log lines")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress, info or summary lines (warnings are still printed)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a project file (TOML) and write its outputs")
@@ -41,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     tt.add_argument(
         "--walk-speed", type=float, help="walking speed in m/min (default: as in project files)"
     )
+    tt.add_argument(
+        "--crs", help="coordinate system of the facilities: wgs84, cgcs2000, gcj02, bd09, EPSG:…"
+    )
+    _add_keep_duplicates(tt)
     tt.add_argument("--out", type=Path, required=True, help="output table: .csv, .xlsx or .parquet")
     tt.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
@@ -61,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     cf.add_argument("--network", type=Path, help="street network (OSM, GraphML, road lines)")
     cf.add_argument("--crs", help="coordinate system: wgs84, cgcs2000, gcj02, bd09, EPSG:…")
     cf.add_argument("--sheet", help="worksheet of a workbook (default: first non-empty)")
+    _add_keep_duplicates(cf)
     cf.add_argument(
         "--out", type=Path, help="folder for qa.csv and rejects.csv (default: <file stem>_qa)"
     )
@@ -99,7 +109,12 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ID=LON,LAT",
-        help="move a facility to a WGS84 position (repeatable)",
+        help="move a facility to a position (WGS84 unless --crs; repeatable)",
+    )
+    sc.add_argument(
+        "--crs",
+        help="coordinate system of --add and --move: wgs84 (default), cgcs2000, gcj02, bd09, "
+        "EPSG:…",
     )
     _add_out(sc)
     st = sub.add_parser(
@@ -178,6 +193,15 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_keep_duplicates(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-duplicates",
+        action="store_true",
+        help="use records of the same name and type within 50 m all (default: one is kept, "
+        "the others rejected as duplicate)",
+    )
+
+
 def _add_out(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -190,8 +214,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    level = logging.ERROR if args.quiet else (logging.INFO if args.verbose else logging.WARNING)
-    logging.basicConfig(level=level, format="geoplan: %(levelname)s: %(message)s")
+    # -q silences progress, info and the summary; warnings are always printed (on stderr,
+    # by geoplan's own handler, whatever the root logger is configured to do)
+    level = logging.INFO if args.verbose and not args.quiet else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("geoplan: %(levelname)s: %(message)s"))
+    log = logging.getLogger("geoplan")
+    old_level = log.level
+    log.addHandler(handler)
+    log.setLevel(level)
     from .results import set_invocation
 
     set_invocation(list(sys.argv[1:] if argv is None else argv))
@@ -208,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         set_invocation(None)
+        log.removeHandler(handler)
+        log.setLevel(old_level)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -240,6 +273,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             ),
             out=args.out,
             overwrite=args.overwrite,
+            crs=args.crs,
+            keep_duplicates=args.keep_duplicates,
         )
         if not args.quiet:
             print(f"wrote {len(table)} rows to {args.out}")
@@ -270,6 +305,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             sheet=args.sheet,
             out=args.out,
             overwrite=args.overwrite,
+            keep_duplicates=args.keep_duplicates,
         )
         if not args.quiet:
             print(report.text())
@@ -313,6 +349,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             add=args.add,
             close=args.close,
             move=args.move,
+            crs=args.crs,
             out=args.out,
             overwrite=args.overwrite,
         )
@@ -367,7 +404,15 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _print_summary(summary: dict, out: Path) -> None:
     print(f"{summary['area']}: {summary['population_total']:,.0f} residents")
     fac = summary["facilities"]
-    print(f"facilities: read {fac['read']}, used {fac['used']}, rejected {fac['rejected']}")
+    placed = ", ".join(
+        f"{fac[key]} {word}"
+        for key, word in (("geocoded", "geocoded"), ("converted", "converted to WGS84"))
+        if fac.get(key)
+    )
+    print(
+        f"facilities: read {fac['read']}, used {fac['used']}, rejected {fac['rejected']}"
+        + (f" ({placed}; see facilities_used.csv)" if placed else "")
+    )
     for rule in summary["rules"]:
         target = rule["target_share"]
         status = ""
@@ -392,4 +437,6 @@ def _print_summary(summary: dict, out: Path) -> None:
             )
     if summary.get("facilities_hypothetical"):
         print("  (facilities are a hypothetical scenario / 设施为假设情景)")
+    if summary.get("warnings"):
+        print(f"{len(summary['warnings'])} warning(s) above, listed in summary.json / 警告见上")
     print(f"outputs in {out}")

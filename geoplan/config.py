@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_GAP_CELL_M",
     "DEFAULT_MAX_SNAP_M",
     "DOC_PATH",
+    "LIMITS",
     "PROJECT_FILE",
     "RULE",
     "SCENARIO_FILE",
@@ -104,6 +105,19 @@ class Text(Kind):
 
     def describe(self, unit: str = "") -> str:
         return self.pattern_text or "text"
+
+
+@dataclass(frozen=True)
+class AnyText(Kind):
+    """Any string, the empty one included (e.g. a data credit: "" for the user's own data)."""
+
+    def parse(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise _Invalid
+        return value.strip()
+
+    def describe(self, unit: str = "") -> str:
+        return 'text ("" allowed)'
 
 
 @dataclass(frozen=True)
@@ -318,6 +332,21 @@ def _precisions() -> tuple[str, ...]:
 
 
 PATH = Text(pattern_text="a file path (text; relative to this file, or shared:…)")
+
+
+def _credit(what: str, default_en: str, default_zh: str) -> Key:
+    """The ``credit`` key of an input table (see :mod:`geoplan.credits`)."""
+    return Key(
+        "credit",
+        AnyText(),
+        f'Data credit of the {what}, shown on maps and in reports ("" for your own data); '
+        f"default: {default_en}",
+        f'{default_zh}的数据来源署名，显示在地图与报告中（自有数据写 ""）',
+        example="© OpenStreetMap contributors, ODbL 1.0",
+        aliases=("attribution", "source", "license"),
+    )
+
+
 NAME = Text()
 ENV_NAME = Text(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name (letters, digits, _)")
 RULE_ID = Text(_RULE_ID.pattern, "an id: a letter, then letters, digits or _")
@@ -523,6 +552,7 @@ NETWORK = Table(
             True,
             aliases=("largest_component", "snap_largest_component"),
         ),
+        _credit("network", "OpenStreetMap for OSM files and osmnx GraphML, none otherwise", "路网"),
     ),
     required=True,
 )
@@ -625,6 +655,11 @@ DEMAND = Table(
             applies=("polygons",),
             example="representative",
         ),
+        _credit(
+            "population",
+            "GHS-POP for GHS-POP files, WorldPop for WorldPop rasters, none for your own data",
+            "人口",
+        ),
     ),
     required=True,
     check=_check_demand,
@@ -706,6 +741,15 @@ FACILITIES = Table(
             "本文件设施编号的前缀；多个文件时默认取文件名",
             example="health",
         ),
+        Key(
+            "keep_duplicates",
+            Flag(),
+            "Use every record of the same name and type within 50 m (default: the most "
+            "complete is used, the others are rejected as duplicate); the same in every file",
+            "同名同类且相距 50 米以内的记录全部使用（默认只用最完整的一条，其余作为重复记录拒绝）",
+            False,
+        ),
+        _credit("facility list", "none (your own data)", "设施名录"),
     ),
     required=True,
     shape="table_or_array",
@@ -750,6 +794,7 @@ BOUNDARY = Table(
             DEFAULT_AREA_TOLERANCE_M,
             unit="m",
         ),
+        _credit("boundary", "none (your own data)", "边界"),
     ),
 )
 
@@ -790,6 +835,7 @@ UNITS = Table(
             DEFAULT_AREA_TOLERANCE_M,
             unit="m",
         ),
+        _credit("units", "none (your own data)", "统计单元"),
     ),
 )
 
@@ -944,11 +990,74 @@ RULE = Table(
     shape="array",
 )
 
+
+def _limit(name: str, en: str, zh: str, unit: str) -> Key:
+    from .limits import DEFAULTS, ENV_PREFIX
+
+    return Key(
+        name,
+        Number(1, integer=True),
+        f"{en}; default {DEFAULTS[name]:,}, or the environment variable {ENV_PREFIX}{name.upper()}",
+        zh,
+        unit=unit,
+        example=DEFAULTS[name],
+    )
+
+
+LIMITS = Table(
+    "limits",
+    "上限",
+    "Bounds on the work a run may do: each size is estimated before the work and refused above "
+    "its limit (maps aggregate instead). A key here wins over the environment variable "
+    "GEOPLAN_LIMIT_<NAME>, which wins over the default.",
+    "运行工作量上限：先估算规模，超过上限即拒绝（地图则改为汇总显示）。此处的值优先于环境变量。",
+    (
+        _limit(
+            "demand_points",
+            "Most demand points (lines spread every spacing_m, raster cells, points, polygons)",
+            "需求点数上限",
+            "points",
+        ),
+        _limit(
+            "raster_cells",
+            "Most cells of a population raster read at once",
+            "栅格像元数上限",
+            "cells",
+        ),
+        _limit("grid_cells", "Most cells of a sites --grid", "选址网格数上限", "cells"),
+        _limit(
+            "matrix_pairs",
+            "Most (demand point, facility) pairs of a travel-time table (2SFCA, siting)",
+            "出行时间表对数上限",
+            "pairs",
+        ),
+        _limit(
+            "xlsx_cells",
+            "Most cells of a worksheet read (rows × the table's columns)",
+            "工作表单元格数上限",
+            "cells",
+        ),
+        _limit(
+            "map_facilities",
+            "Most facility markers on a map (more are shown per grid cell)",
+            "地图设施标记数上限（超过则按网格汇总）",
+            "markers",
+        ),
+        _limit(
+            "map_points",
+            "Most resident points or gap areas per rule on a map (more: coarser cells, or the "
+            "largest)",
+            "地图每条规则的居民点或缺口区域数上限",
+            "features",
+        ),
+    ),
+)
+
 PROJECT_FILE = FileSchema(
     "project file",
     "A project: the area, its inputs and the rules to check.",
     "项目文件：区域、输入数据与核查规则。",
-    (PROJECT, NETWORK, DEMAND, FACILITIES, BOUNDARY, UNITS, GEOCODE, GAPS, MAP, RULE),
+    (PROJECT, NETWORK, DEMAND, FACILITIES, BOUNDARY, UNITS, GEOCODE, GAPS, MAP, LIMITS, RULE),
 )
 
 # --------------------------------------------------------------------------- scenario, batch
@@ -963,7 +1072,7 @@ MOVE = Table(
         Key(
             "lon",
             Number(-180, 180),
-            "New longitude (WGS84)",
+            "New longitude (WGS84, or the [scenario] crs)",
             "新经度",
             required=True,
             unit="degrees",
@@ -972,7 +1081,7 @@ MOVE = Table(
         Key(
             "lat",
             Number(-90, 90),
-            "New latitude (WGS84)",
+            "New latitude (WGS84, or the [scenario] crs)",
             "新纬度",
             required=True,
             unit="degrees",
@@ -1000,6 +1109,15 @@ SCENARIO = Table(
         ),
         Key("close", ListOf(NAME, single=True), "Ids of facilities to close", "关闭的设施编号", []),
         Key("move", Tables(MOVE), "Facilities to move ([[scenario.move]])", "迁址设施", []),
+        Key(
+            "crs",
+            Text(check=_facility_crs_problem),
+            "Coordinate system of the add file and the moves: wgs84, cgcs2000, gcj02 (高德/腾讯), "
+            "bd09 (百度) or an EPSG code (default: wgs84; the command line's --crs wins)",
+            "新增设施文件与迁址坐标的坐标系（默认 wgs84）",
+            aliases=("coordinate_system", "srs", "epsg", "坐标系"),
+            example="gcj02",
+        ),
     ),
     required=True,
 )

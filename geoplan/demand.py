@@ -37,6 +37,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from . import limits
+from ._io import read_xlsx_table
 from .errors import DataQualityWarning, InputError, InputFileNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -171,6 +173,13 @@ def demand_from_raster(
             if transform.b == 0 and transform.d == 0:
                 row0, col0, height, width = _window_of(geom.bounds, transform, ds.height, ds.width)
         window = rasterio.windows.Window(col0, row0, width, height)
+        limits.current().check(
+            "raster_cells",
+            height * width,
+            f"栅格 {path.name} 读取的像元数",
+            f"cells of raster {path.name} read at once ({height:,} rows × {width:,} columns)",
+            fix="Give a [boundary] to read only its window, or clip the raster to the area",
+        )
         if height > 0 and width > 0:
             values = ds.read(band, window=window).astype(np.float64)
             valid_mask = ds.read_masks(band, window=window) > 0
@@ -195,6 +204,7 @@ def demand_from_raster(
             stacklevel=2,
         )
     keep = valid_mask & finite & (values > 0)
+    _check_points(int(np.count_nonzero(keep)), f"populated cells of raster {path.name}")
     rows, cols = np.nonzero(keep)
     cell_values = values[rows, cols]
     rows = rows.astype(np.int64) + row0
@@ -588,7 +598,13 @@ def _pieces_along(
     """
     if not spacing_m > 0:
         raise InputError(f"spacing_m must be a positive distance, got {spacing_m}")
-    counts = np.maximum(1, np.ceil(shapely.length(geoms) / spacing_m)).astype(np.int64)
+    counts = np.maximum(1.0, np.ceil(shapely.length(geoms) / spacing_m))
+    _check_points(
+        float(counts.sum()),
+        f"demand points from spreading {len(geoms):,} lines every {spacing_m:g} m",
+        fix="Use a larger [demand] spacing_m",
+    )
+    counts = counts.astype(np.int64)
     line = np.repeat(np.arange(len(geoms)), counts)
     start = np.repeat(np.cumsum(counts) - counts, counts)
     piece = np.arange(counts.sum()) - start + 1
@@ -984,10 +1000,7 @@ def _load(path_or_frame: PathLike | Frame, *, need_geometry: bool = False) -> tu
 
 def _read_table(path: Path) -> pd.DataFrame:
     if path.suffix.lower() == ".xlsx":
-        try:
-            return pd.read_excel(path, dtype=str)
-        except (ValueError, OSError) as exc:
-            raise InputError(f"cannot read {path.name}: {exc}") from exc
+        return read_xlsx_table(path)
     sep = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
     last: Exception | None = None
     for encoding in ("utf-8-sig", "gb18030"):
@@ -1221,6 +1234,11 @@ def _unit_columns(frame: Frame, keep: np.ndarray) -> dict[str, np.ndarray]:
     return {c: frame[c].to_numpy()[keep] for c in UNIT_COLUMNS if c in frame.columns}
 
 
+def _check_points(estimate: float, what_en: str, fix: str = "") -> None:
+    """Refuse more demand points than the ``demand_points`` limit, before making them."""
+    limits.current().check("demand_points", estimate, "需求点数", what_en, fix=fix)
+
+
 def _finish(
     ids: np.ndarray,
     population: np.ndarray,
@@ -1235,6 +1253,7 @@ def _finish(
     population = np.asarray(population, dtype=np.float64)
     if population.size == 0:
         raise InputError(f"{source}: no usable demand records")
+    _check_points(population.size, f"demand points of {source}")
     if not np.all(np.isfinite(population)) or np.any(population < 0):
         raise InputError(f"{source}: internal error: population not finite and >= 0")
     id_series = pd.Series(ids, dtype=object)

@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from .errors import InputError, NetworkError
+from .limits import current
 
 logger = logging.getLogger(__name__)
 
@@ -851,6 +852,8 @@ def travel_time_matrix(
     run demand → facility and equal :func:`nearest_facility`'s for the nearest one (with the
     same ``private`` edges). Returns ``demand`` and ``facility`` (positions) and
     ``travel_time_s``; pairs beyond the cutoff are absent (no sentinel values).
+    The pairs are counted before each block is expanded and refused above the
+    ``matrix_pairs`` limit (:func:`geoplan.limits.current`).
     """
     if not cutoff_s > 0:
         raise ValueError("cutoff_s must be positive")
@@ -863,6 +866,8 @@ def travel_time_matrix(
     shared = _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s)
     d_parts, f_parts, t_parts = [shared["d"]], [shared["f"]], [shared["direct"]]
     block = max(1, int(max_cells // graph.shape[0]))
+    limits = current()
+    pairs = len(shared["d"])
     for start in range(0, n_fac, block):
         chunk = np.arange(start, min(start + block, n_fac))
         dist = dijkstra(graph, directed=True, indices=first_virtual + chunk, limit=cutoff_s)
@@ -877,6 +882,15 @@ def travel_time_matrix(
             f_local, node = np.nonzero(np.isfinite(reached))
             reached_s = reached[f_local, node]
             counts = indptr[node + 1] - indptr[node]
+            pairs += int(counts.sum())
+            limits.check(  # before these pairs are expanded
+                "matrix_pairs",
+                pairs,
+                "出行时间表的（需求点, 设施）对数",
+                f"(demand point, facility) pairs within {cutoff_s / 60:g} min in the travel-time "
+                f"table (at least, after {chunk[-1] + 1:,} of {n_fac:,} facilities)",
+                fix="Use fewer candidate sites (a coarser --grid) or a shorter threshold",
+            )
             pair = np.repeat(np.arange(len(node)), counts)
             offset = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
             d = order[np.repeat(indptr[node], counts) + offset]

@@ -23,6 +23,10 @@ class NetworkError(GeoplanError, ValueError):
     """A road network cannot be read or has nothing usable for the requested mode."""
 
 
+class LimitError(GeoplanError, ValueError):
+    """Work estimated before it is done would exceed a limit (``geoplan.limits``)."""
+
+
 class OutputExistsError(GeoplanError, FileExistsError):
     """An output would overwrite an existing file without ``--overwrite``."""
 

@@ -42,9 +42,11 @@ Reason codes, checked in this order (one per record):
 
 Coordinates may be WGS84, CGCS2000 (taken as WGS84), GCJ-02 (高德/腾讯), BD-09 (百度) or any
 EPSG system; they are converted to WGS84 (``coord_source`` records the original system).
-Capacity cells (beds, doctors, nurses) that are not numbers become NaN with a
-:class:`~geoplan.errors.DataQualityWarning` naming the rows; they never reject a record, and
-``FacilityTable.capacity_issues`` lists them (one row per cell) for :mod:`geoplan.qa`.
+Capacity cells (beds, doctors, nurses) that are not finite non-negative numbers, or exceed the
+plausible maximum per facility (:data:`CAPACITY_MAX`, 10,000), become NaN with a
+:class:`~geoplan.errors.DataQualityWarning` naming the rows; they never reject a record (its
+position is fine), and ``FacilityTable.capacity_issues`` lists them (one row per cell) for
+:mod:`geoplan.qa` and the run's warnings.
 
 Tables as government exports have them: title rows above the header and blank lines are not
 records; a second header row under merged group titles (``人员情况`` above ``医师数`` and
@@ -57,7 +59,6 @@ facility tables, ``sheet=`` is required.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import functools
 import io
 import logging
@@ -77,7 +78,8 @@ import pyproj
 import shapely
 
 from . import coords
-from ._io import write_csv
+from ._io import cell_text as _cell_text
+from ._io import open_workbook, sheet_head, sheet_rows, write_csv
 from .errors import ConfigError, DataQualityWarning, InputError, InputFileNotFoundError
 from .schema import (
     CATEGORIES,
@@ -92,11 +94,14 @@ from .schema import (
 __all__ = [
     "CAPACITY_FIELDS",
     "CAPACITY_ISSUE_COLUMNS",
+    "CAPACITY_MAX",
     "CHINA_LAT_RANGE",
     "CHINA_LON_RANGE",
     "REASON_CODES",
     "USED_COLUMNS",
     "FacilityTable",
+    "capacity_value",
+    "declared_to_wgs84",
     "read_facilities",
     "read_facilities_frame",
     "read_raw_records",
@@ -157,9 +162,16 @@ CAPACITY_ISSUE_COLUMNS: tuple[str, ...] = (
     "field",
     "column",
     "value",
+    "problem",
 )
 """Columns of ``FacilityTable.capacity_issues``: the record, the canonical field (``beds``,
-``doctors``, ``nurses``), the input's header and the cell text that is not a number."""
+``doctors``, ``nurses``), the input's header, the cell text, and the problem:
+``not_number`` (not a finite non-negative number) or ``implausible`` (above
+:data:`CAPACITY_MAX`)."""
+
+CAPACITY_MAX: dict[str, float] = {"beds": 10_000, "doctors": 10_000, "nurses": 10_000}
+"""Plausible maximum per facility. The largest hospitals in China have about 10,000 beds
+(郑州大学第一附属医院); a larger value is a typo or a total, read as missing and reported."""
 
 CHINA_LON_RANGE = (73.0, 136.0)
 CHINA_LAT_RANGE = (3.0, 54.0)
@@ -329,24 +341,6 @@ def _header_crs(header: str | None) -> _Crs | None:
 # --------------------------------------------------------------------------- text helpers
 
 
-def _cell_text(value: Any) -> str:
-    """A cell as text: '' for missing, integral floats without '.0', dates in ISO form."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        if math.isnan(value):
-            return ""
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return str(value)
-
-
 def _fmt(value: float) -> str:
     """A coordinate for messages: up to 6 decimals, no trailing zeros."""
     return f"{value:.6f}".rstrip("0").rstrip(".")
@@ -377,6 +371,28 @@ def _parse_count(text: str) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) and value >= 0 else None
+
+
+def capacity_value(text: str, field: str) -> tuple[float, str | None]:
+    """A capacity cell as a number, or NaN with the problem: ``not_number`` (not a finite
+    non-negative number) or ``implausible`` (above :data:`CAPACITY_MAX` for the field)."""
+    value = _parse_count(text)
+    if value is None:
+        return math.nan, "not_number"
+    if value > CAPACITY_MAX.get(field, math.inf):
+        return math.nan, "implausible"
+    return value, None
+
+
+def capacity_problem_text(field: str, problem: str) -> tuple[str, str]:
+    """Why a capacity cell was read as missing (zh, en)."""
+    if problem == "implausible":
+        limit = CAPACITY_MAX[field]
+        return (
+            f"超过单个设施的合理上限 {limit:,}（是否多打了数字，或填了合计？）",
+            f"above the plausible maximum of {limit:,} per facility (an extra digit, or a total?)",
+        )
+    return "不是非负数", "not a non-negative number"
 
 
 def _in_china(lon: Any, lat: Any) -> Any:
@@ -639,15 +655,8 @@ def _read_text_table(path: Path, encoding: str | None) -> _Records:
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> _Records:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # zipfile / openpyxl errors of a corrupt or misnamed file
-        raise InputError(
-            f"{path.name}: cannot be opened as an Excel .xlsx workbook ({exc}); save it again "
-            "as .xlsx or CSV"
-        ) from exc
+    """Records of a worksheet, streamed within the table's width (see :func:`_io.sheet_rows`)."""
+    book = open_workbook(path)
     try:
         names = book.sheetnames
         others: list[str] = []  # other sheets that look like facility tables
@@ -661,7 +670,8 @@ def _read_excel(path: Path, sheet: str | int | None) -> _Records:
             raise InputError(
                 f"{path.name}: no sheet {sheet!r}; the workbook has {', '.join(map(repr, names))}"
             )
-        table = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        rows = sheet_rows(ws, f"{path.name} [{ws.title}]")
+        table = [[_cell_text(v) for v in row] for row in rows]
     finally:
         book.close()
     try:
@@ -677,14 +687,7 @@ def _read_excel(path: Path, sheet: str | int | None) -> _Records:
 
 def _sheet_head(ws: Any) -> list[list[str]]:
     """The first non-blank rows of a worksheet, enough to find a header."""
-    head: list[list[str]] = []
-    for row in ws.iter_rows(values_only=True):
-        cells = [_cell_text(v) for v in row]
-        if any(c.strip() for c in cells):
-            head.append(cells)
-            if len(head) >= _HEADER_SCAN_ROWS:
-                break
-    return head
+    return [[_cell_text(v) for v in row] for row in sheet_head(ws, _HEADER_SCAN_ROWS)]
 
 
 def _default_sheet(book: Any, source: str) -> tuple[Any, list[str]]:
@@ -903,6 +906,14 @@ def _read_records(path: Path, *, layer, sheet, encoding, declared) -> _Records:
         f"{path.name}: unknown file type {suffix or '(no extension)'!r}; give a CSV, XLSX, "
         "GeoJSON, GeoPackage or Shapefile"
     )
+
+
+def declared_to_wgs84(lon: Any, lat: Any, crs: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Coordinates declared in ``crs`` (any value ``read_facilities(crs=)`` takes; None is
+    WGS84) as WGS84 lon/lat arrays, with the system's label (``wgs84``, ``gcj02`` …)."""
+    system = _declared_crs(crs) or _WGS84
+    lon, lat = system.to_wgs84(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return lon, lat, system.label
 
 
 def read_raw_records(
@@ -1256,7 +1267,8 @@ def _check_boundary(rows: list[_Row], boundary: Any, tolerance_m: float) -> None
 def _capacities(
     rows: list[_Row], records: _Records, cols: dict[str, str], issues: list[tuple]
 ) -> dict[str, np.ndarray]:
-    """Beds, doctors and nurses of the used rows; bad cells → NaN and one warning per column.
+    """Beds, doctors and nurses of the used rows; bad cells → NaN and one warning per column
+    and problem (see :func:`capacity_value`).
 
     Each bad cell is appended to ``issues`` as a row of :data:`CAPACITY_ISSUE_COLUMNS`.
     """
@@ -1267,25 +1279,36 @@ def _capacities(
         if canonical not in cols:
             continue
         j = records.columns.index(cols[canonical])
-        bad: list[tuple[int, str]] = []
+        bad: dict[str, list[tuple[int, str]]] = {}
         for k, row in enumerate(rows):
             text = records.values[row.index][j]
-            value = _parse_count(text)
-            if value is None:
-                bad.append((row.source_row, text))
+            values[k], problem = capacity_value(text, canonical)
+            if problem is not None:
+                bad.setdefault(problem, []).append((row.source_row, text))
                 issues.append(
-                    (row.source_row, row.facility_id, row.name, canonical, cols[canonical], text)
+                    (
+                        row.source_row,
+                        row.facility_id,
+                        row.name,
+                        canonical,
+                        cols[canonical],
+                        text,
+                        problem,
+                    )
                 )
-            else:
-                values[k] = value
-        if bad:
-            shown = ", ".join(f"{r} ({t!r})" for r, t in bad[:_WARN_ROWS_SHOWN])
-            more = f" and {len(bad) - _WARN_ROWS_SHOWN} more" if len(bad) > _WARN_ROWS_SHOWN else ""
+        for problem, cells in bad.items():
+            shown = ", ".join(f"{r} ({t!r})" for r, t in cells[:_WARN_ROWS_SHOWN])
+            more = (
+                f" and {len(cells) - _WARN_ROWS_SHOWN} more"
+                if len(cells) > _WARN_ROWS_SHOWN
+                else ""
+            )
             unit = "feature" if records.kind == "feature" else "row"
+            zh, en = capacity_problem_text(canonical, problem)
             warnings.warn(
                 f"{records.source}: {cols[canonical]!r} ({canonical}) in {unit}(s) {shown}{more} "
-                "is not a non-negative number; read as missing (NaN). 该列这些单元格不是非负数，"
-                "按缺失处理；请改为数字。",
+                f"is {en}; read as missing (NaN). 该列这些单元格{zh}，按缺失处理；"
+                + ("请改为数字。" if problem == "not_number" else "请核对。"),
                 DataQualityWarning,
                 stacklevel=5,  # the caller of read_facilities
             )

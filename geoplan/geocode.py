@@ -78,7 +78,8 @@ from .facilities import (
     FacilityTable,
     _distance_outside_m,
     _labels,
-    _parse_count,
+    capacity_problem_text,
+    capacity_value,
 )
 from .schema import CATEGORIES, match_columns, normalize_text, resolve_category
 from .units import CODE_COLUMNS, NAME_COLUMNS, _first_present
@@ -1499,12 +1500,13 @@ def _used_row(
     issues: list[dict[str, Any]] = []
     for canonical in CAPACITY_FIELDS:
         text = cell(i, canonical)
-        value = _parse_count(text)
-        if value is None:
+        value, problem = capacity_value(text, canonical)
+        if problem is not None:
             where = "feature" if kind == "feature" else "row"
+            zh, en = capacity_problem_text(canonical, problem)
             warnings.warn(
-                f"{where} {source_row}: {cols[canonical]!r} ({canonical}) {text!r} is not a "
-                "non-negative number; read as missing (NaN). 该单元格不是非负数，按缺失处理。",
+                f"{where} {source_row}: {cols[canonical]!r} ({canonical}) {text!r} is {en}; read "
+                f"as missing (NaN). 该单元格{zh}，按缺失处理。",
                 DataQualityWarning,
                 stacklevel=4,
             )
@@ -1516,9 +1518,9 @@ def _used_row(
                     "field": canonical,
                     "column": cols[canonical],
                     "value": text,
+                    "problem": problem,
                 }
             )
-            value = math.nan
         row[canonical] = value
     row.update(
         {

@@ -30,9 +30,11 @@ Hooks for tests and report images: ``window.gpMap`` (the ``L.Map``), ``window.gp
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import html
 import json
+import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -55,6 +57,8 @@ from .coords import wgs84_to_gcj02
 from .errors import InputError
 from .schema import CATEGORIES, GROUP_LABELS, TIER_LABELS
 from .streets import band_edges_min
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BAND_COLOURS",
@@ -160,6 +164,17 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "doctors": ("医生", "doctors"),
     "nurses": ("护士", "nurses"),
     "facility_id": ("编号", "ID"),
+    "position": ("位置来源", "position"),
+    "geocoded": (
+        "按地址地理编码（{precision}级，匹配：{matched}）",
+        "geocoded from the address ({precision} precision; matched {matched})",
+    ),
+    "geocoded_tip": ("地理编码位置", "geocoded position"),
+    "converted": ("由 {crs} 坐标换算为 WGS84", "converted from {crs} to WGS84"),
+    "cell_title": ("本格 {n} 个设施（汇总显示）", "{n} facilities in this cell (aggregated)"),
+    "n_facilities": ("设施数", "facilities"),
+    "names": ("名称", "names"),
+    "capacity_sum": ("{what}（合计）", "{what} (total)"),
     "rule": ("覆盖规则", "rule"),
     "population": ("人口", "population"),
     "median_time": ("中位出行时间", "median travel time"),
@@ -966,15 +981,64 @@ def _radius_scale(rows_per_rule: Sequence[Sequence[Sequence]]) -> float:
 
 def _popup(title: str, fields: Sequence[tuple[str, object]], lang: str) -> str:
     """A popup: bold title and a table of (UI key, value); every text escaped."""
-    cells = "".join(f"<tr><th>{_e(_t(k, lang))}</th><td>{_e(v)}</td></tr>" for k, v in fields)
+    return _popup_html(title, [(_t(k, lang), v) for k, v in fields])
+
+
+def _popup_html(title: str, rows: Sequence[tuple[str, object]]) -> str:
+    """A popup: bold title and a table of (label, value); every text escaped."""
+    cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     return f'<div class="gp-pop"><b>{_e(title)}</b><table>{cells}</table></div>'
 
 
+_PRECISION_ZH = {
+    "exact": "精确点位",
+    "street": "街路",
+    "village": "村/社区",
+    "township": "乡镇/街道",
+    "county": "县/区",
+}
+_CRS_LABELS = {"gcj02": "GCJ-02", "bd09": "BD-09"}
+_AS_WGS84 = ("wgs84", "cgcs2000", "")
+
+
+def _position_text(row: Mapping, lang: str) -> str | None:
+    """How a facility's point was obtained, when not read as WGS84: geocoded or converted."""
+    source = "" if _missing(row.get("coord_source")) else str(row.get("coord_source"))
+    if source == "geocoded":
+        precision = "" if _missing(row.get("geocode_precision")) else str(row["geocode_precision"])
+        matched = "" if _missing(row.get("geocode_matched")) else str(row["geocode_matched"])
+        shown = _PRECISION_ZH.get(precision, precision) if lang == "zh" else precision
+        return _t("geocoded", lang, precision=shown or "—", matched=matched or "—")
+    if source in _AS_WGS84:
+        return None
+    return _t("converted", lang, crs=_CRS_LABELS.get(source, source.upper()))
+
+
 def _facility_popup(row: Mapping, lang: str) -> tuple[str, str]:
-    """(tooltip, popup) HTML for one facility, every value escaped."""
+    """(tooltip, popup) HTML for one facility (or a cell of them), every value escaped.
+
+    A geocoded or converted point says so (popup row "position", and the tooltip for
+    geocoded ones); a row with ``n_facilities`` > 1 is a grid cell of aggregated facilities.
+    """
     name = "" if _missing(row.get("name")) else str(row.get("name"))
     category, _ = _category_label(row.get("category"), lang)
+    count = row.get("n_facilities")
+    if not _missing(count) and int(count) > 1:
+        title = _t("cell_title", lang, n=f"{int(count):,}")
+        rows = [
+            (_t("category", lang), category),
+            (_t("tier", lang), _tier_label(row.get("tier"), lang)),
+            (_t("n_facilities", lang), f"{int(count):,}"),
+            (_t("names", lang), name),
+        ]
+        rows += [
+            (_t("capacity_sum", lang, what=_t(key, lang)), _fmt_num(row.get(key)))
+            for key in ("beds", "doctors", "nurses")
+        ]
+        return f"<b>{_e(title)}</b><br>{_e(category)}", _popup_html(title, rows)
     tooltip = f"<b>{_e(name)}</b><br>{_e(category)}"
+    if not _missing(row.get("coord_source")) and str(row.get("coord_source")) == "geocoded":
+        tooltip += f"<br><i>{_e(_t('geocoded_tip', lang))}</i>"
     fields = [
         ("category", category),
         ("tier", _tier_label(row.get("tier"), lang)),
@@ -984,7 +1048,65 @@ def _facility_popup(row: Mapping, lang: str) -> tuple[str, str]:
         ("nurses", _fmt_num(row.get("nurses"))),
         ("facility_id", "—" if _missing(row.get("facility_id")) else str(row.get("facility_id"))),
     ]
+    position = _position_text(row, lang)
+    if position is not None:
+        fields.append(("position", position))
     return tooltip, _popup(name, fields, lang)
+
+
+def aggregate_facilities(
+    facilities: gpd.GeoDataFrame, limit: int
+) -> tuple[gpd.GeoDataFrame, float | None]:
+    """Facilities as a map shows them: each one, or above ``limit`` one marker per category
+    and grid cell.
+
+    The cell (100 m, doubled until at most ``limit`` markers remain, or one cell holds every
+    facility of a category) is laid in the local UTM zone; a marker sits at the mean position
+    of its facilities and carries ``n_facilities``, their names (the first five) and their
+    summed beds, doctors and nurses. Returns the frame (EPSG:4326) and the cell size in metres
+    (None when nothing was aggregated). Display only: every computation uses each facility.
+    """
+    if len(facilities) <= limit:
+        return facilities, None
+    frame = _to_wgs84(facilities, "facilities")
+    metric = frame.geometry.to_crs(frame.geometry.estimate_utm_crs())
+    x, y = metric.x.to_numpy(), metric.y.to_numpy()
+    extent = max(float(np.ptp(x)), float(np.ptp(y)), 1.0)
+    category = frame["category"].astype(str).to_numpy()
+    cell = 100.0
+    while True:
+        keys = pd.DataFrame(
+            {"category": category, "cx": np.floor(x / cell), "cy": np.floor(y / cell)}
+        )
+        if len(keys.drop_duplicates()) <= limit or cell > 2 * extent:
+            break
+        cell *= 2
+    table = keys.assign(
+        x=x,
+        y=y,
+        name=frame["name"].astype(str).to_numpy() if "name" in frame else "",
+        **{c: frame[c].to_numpy(dtype=float) for c in ("beds", "doctors", "nurses") if c in frame},
+    )
+    sums = {
+        c: (c, lambda v: v.sum(min_count=1)) for c in ("beds", "doctors", "nurses") if c in table
+    }
+    grouped = table.groupby(["category", "cx", "cy"], sort=False).agg(
+        n_facilities=("x", "size"),
+        x=("x", "mean"),
+        y=("y", "mean"),
+        name=("name", lambda v: "、".join(v.iloc[:5]) + (" …" if len(v) > 5 else "")),
+        **sums,
+    )
+    grouped = grouped.reset_index()
+    grouped["tier"] = grouped["category"].map(
+        lambda c: CATEGORIES[c].tier if c in CATEGORIES else ""
+    )
+    out = gpd.GeoDataFrame(
+        grouped.drop(columns=["cx", "cy", "x", "y"]),
+        geometry=gpd.points_from_xy(grouped["x"], grouped["y"]),
+        crs=metric.crs,
+    ).to_crs(4326)
+    return out, cell
 
 
 def _gap_rows(
@@ -1482,6 +1604,7 @@ def coverage_map(
         for (_, row), geom in zip(subset.iterrows(), subset.geometry, strict=True):
             tooltip, popup = _facility_popup(row, lang)
             rows.append([round(geom.y, 6), round(geom.x, 6), tooltip, popup])
+        n = int(subset["n_facilities"].sum()) if "n_facilities" in subset else len(rows)
         colour = _group_colour(group)
         style = {
             "radius": 6.5,
@@ -1492,8 +1615,7 @@ def coverage_map(
             "fillOpacity": 0.95,
         }
         fg = folium.FeatureGroup(
-            name=f"{_swatch_dot(colour)} "
-            + _e(_t("layer_facilities", lang, category=label, n=len(rows))),
+            name=f"{_swatch_dot(colour)} " + _e(_t("layer_facilities", lang, category=label, n=n)),
             show=True,
         )
         fg.add_child(_Script(f"gpFacilities(parent, {_js(rows)}, {_js(style)});"))
@@ -1933,6 +2055,40 @@ def _legend_symbol(symbol: str, colour: str) -> str:
     return _marker_svg(symbol, colour, 16, 90.0, "1" if symbol == "label" else "")
 
 
+def _capped_layers(
+    layers: Sequence[FeatureLayer], max_points: int | None
+) -> tuple[list[FeatureLayer], list[tuple[str, str]]]:
+    """The layers with each points/markers layer cut to ``max_points`` features, and a note
+    (zh, en) per layer cut."""
+    from .limits import current
+
+    limit = current().map_points if max_points is None else max_points
+    out, notes = [], []
+    for layer in layers:
+        n = len(layer.frame)
+        if layer.kind not in ("points", "markers") or n <= limit:
+            out.append(layer)
+            continue
+        frame = layer.frame
+        if layer.radius_column is not None:
+            frame = frame.sort_values(layer.radius_column, ascending=False, kind="stable")
+        cut = copy.copy(layer)
+        cut.frame = frame.head(limit)
+        cut.name = f"{layer.name} — {limit:,} / {n:,}"
+        out.append(cut)
+        notes.append(
+            (
+                f"图层“{layer.name}”有 {n:,} 个要素，超过地图上限 {limit:,}："
+                "只显示最大（或排在最前）的部分；完整数据见输出表格。",
+                f"layer {layer.name!r} has {n:,} features, more than the map limit of "
+                f"{limit:,}: only the largest (or first) are shown; the output tables hold "
+                "them all. Raise [limits] map_points to show more.",
+            )
+        )
+        logger.warning("%s", notes[-1][1])
+    return out, notes
+
+
 def feature_map(
     *,
     title_zh: str,
@@ -1944,6 +2100,7 @@ def feature_map(
     notes_en: Sequence[str] = (),
     attribution: Sequence[str] = (),
     lang: str | None = None,
+    max_points: int | None = None,
 ) -> folium.Map:
     """A map of generic feature layers with a legend (scenarios, sites, 片区).
 
@@ -1965,6 +2122,10 @@ def feature_map(
     lang : {None, "zh", "en"}
         ``None`` (default): title, notes and the map's own labels in both languages; else
         only those of ``lang`` (layer and legend texts are the caller's).
+    max_points : int, optional
+        Most features of a points or markers layer the map embeds (default: the
+        ``map_points`` limit, :mod:`geoplan.limits`); a larger layer shows its largest
+        (``radius_column``) or first features, and its name and a note say so.
 
     Returns
     -------
@@ -1973,6 +2134,9 @@ def feature_map(
     """
     if lang is not None:
         _check_lang(lang)
+    layers, capped = _capped_layers(layers, max_points)
+    notes_zh = [*notes_zh, *(zh for zh, _ in capped)]
+    notes_en = [*notes_en, *(en for _, en in capped)]
     if boundary is not None and boundary.empty:
         boundary = None
     if boundary is not None:

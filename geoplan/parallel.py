@@ -76,6 +76,7 @@ import numpy as np
 import pandas as pd
 
 from . import _io, config
+from .credits import input_credit
 from .errors import ConfigError, GeoplanError, InputError
 from .project import SHARED_PREFIX, Project, load_project, run_into, run_project
 from .results import MANIFEST, output_folder
@@ -396,7 +397,12 @@ def _template_project(area: Area, area_dir: Path, template: Project) -> Project:
         template,
         area=area.name,
         area_en=area.name,
-        demand={"path": str(demand_path.resolve())},
+        demand={
+            "path": str(demand_path.resolve()),
+            "credit": input_credit(
+                "demand", template.resolve(template.demand["path"]), template.demand
+            ),
+        },
         boundary={"path": str(boundary_path.resolve())},
         facility_tables=facility_tables,
         network=_clipped_network(template, padded, inputs),
@@ -442,7 +448,8 @@ def _clipped_network(project: Project, padded: gpd.GeoSeries, inputs: Path) -> d
     with _io.atomic_path(out) as tmp:
         clipped.to_parquet(tmp)
     logger.info("network clipped to the padded area: %d of %d lines", len(clipped), len(lines))
-    return {**project.network, "path": str(out.resolve())}
+    credit = input_credit("network", path, project.network)  # the source's, not the copy's
+    return {**project.network, "path": str(out.resolve()), "credit": credit}
 
 
 # --------------------------------------------------------------------------- the batch

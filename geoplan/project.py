@@ -20,16 +20,19 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import _io, config
+from . import _io, config, coords
 from ._cache import file_sha256
 from ._paths import REPO_ROOT, shared_path
 from .access import PRIVATE_WAYS
 from .config import DEFAULT_AREA_TOLERANCE_M, DEFAULT_GAP_CELL_M, DEFAULT_MAX_SNAP_M
 from .coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
-from .engine import DEFAULT_WALK_SPEED_M_PER_MIN, snap_points
+from .credits import attribution, input_credit
+from .engine import DEFAULT_WALK_SPEED_M_PER_MIN
 from .errors import ConfigError, InputError, InputFileNotFoundError, OutputError
 from .facilities import DEFAULT_BOUNDARY_TOLERANCE_M
 from .gaps import find_gaps
+from .limits import Limits, applied
+from .preflight import Checked, check_inputs
 from .results import Staging, output_files, output_folder
 from .rules import Rule, check_unique_ids, rule_from_mapping
 from .units import assign_units, read_units, units_from_frame
@@ -46,13 +49,10 @@ OUTPUT_FILES = (
     "gaps.gpkg",
     "map.html",
     "rejects.csv",
+    "facilities_used.csv",
     "run.json",
 )
 """Files every run writes (besides ``map_<lang>.html`` per further language and manifest.json)."""
-ATTRIBUTION = (
-    "© OpenStreetMap contributors, ODbL 1.0",
-    "GHS-POP R2023A, European Commission JRC, CC BY 4.0",
-)
 SHARED_PREFIX = "shared:"
 DEMAND_FAR_FROM_ROAD_M = 500.0
 """Demand points farther than this from the walk network are counted and reported."""
@@ -131,6 +131,7 @@ class Project:
     notes_en: tuple[str, ...] = ()
     hypothetical_facilities: bool = False
     map: MapOptions = field(default_factory=MapOptions)
+    limits: Limits = field(default_factory=Limits.resolve)
 
     @property
     def facilities(self) -> dict:
@@ -175,6 +176,28 @@ class Project:
         """Largest ``max_snap_m`` of the facility files: the limit for facilities a scenario
         adds or moves (each file's own rows are judged by its own)."""
         return max(float(t.get("max_snap_m", DEFAULT_MAX_SNAP_M)) for t in self.facility_tables)
+
+    @property
+    def keep_duplicates(self) -> bool:
+        """Whether records of the same name and category within 50 m are all used
+        (``[facilities] keep_duplicates``; with several files they must agree)."""
+        values = {bool(t.get("keep_duplicates", False)) for t in self.facility_tables}
+        if len(values) > 1:
+            raise ConfigError(
+                f"{self.path.name}: keep_duplicates differs between the [[facilities]] tables; "
+                "duplicates are found across files, so set it the same in each / "
+                "各 [[facilities]] 表的 keep_duplicates 须一致"
+            )
+        return values.pop()
+
+    @property
+    def snap_limits_m(self) -> float | dict[str, float]:
+        """``max_snap_m``: one value, or per facility file (``source_file``) with several."""
+        limits = {
+            str(t["path"]): float(t.get("max_snap_m", DEFAULT_MAX_SNAP_M))
+            for t in self.facility_tables
+        }
+        return next(iter(limits.values())) if len(self.facility_tables) == 1 else limits
 
     @property
     def gap_cell_m(self) -> float:
@@ -229,7 +252,7 @@ def load_project(path: str | Path) -> Project:
     )
     check_unique_ids(rules, where=where)
     meta = tables["project"]
-    return Project(
+    project = Project(
         path=path.resolve(),
         area=meta["area"],
         area_en=meta["area_en"],
@@ -245,7 +268,10 @@ def load_project(path: str | Path) -> Project:
         notes_en=tuple(meta["notes_en"]),
         hypothetical_facilities=meta["hypothetical_facilities"],
         map=_map_options(tables.get("map"), where),
+        limits=Limits.resolve(tables.get("limits"), where=where),
     )
+    project.keep_duplicates  # noqa: B018 - the files must agree: said now, before any work
+    return project
 
 
 def _facility_tables(tables: list[dict], where: str) -> tuple[dict, ...]:
@@ -319,9 +345,15 @@ class RunResult:
     inputs: dict[str, str]
     units: gpd.GeoDataFrame | None = None
     area: StudyArea | None = None
+    credits: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def attribution(self) -> list[str]:
+        """The data credits a map or report shows (distinct, non-empty, in input order)."""
+        return attribution(self.credits)
 
 
-STAGES = ("load", "snap+engine", "coverage", "gaps", "write", "map")
+STAGES = ("load", "check", "snap+engine", "coverage", "gaps", "write", "map")
 
 
 def run_project(
@@ -338,10 +370,11 @@ def run_project(
 
     Writes ``summary.json``, ``coverage_by_unit.csv``, ``coverage_points.csv``,
     ``gaps.csv``/``.xlsx``/``.gpkg``, ``map.html`` (plus ``map_<lang>.html`` per further
-    ``[map] langs``), ``rejects.csv``, ``run.json`` and ``manifest.json``, all at once (see
-    :mod:`geoplan.results`: ``--out`` is checked and locked before any work, an earlier
-    result is replaced only with ``overwrite``). ``lang`` (one map in that language) and
-    ``basemap`` override ``[map]``; ``command`` is recorded in the manifest.
+    ``[map] langs``), ``rejects.csv``, ``facilities_used.csv``, ``run.json`` and
+    ``manifest.json``, all at once (see :mod:`geoplan.results`: ``--out`` is checked and
+    locked before any work, an earlier result is replaced only with ``overwrite``). ``lang``
+    (one map in that language) and ``basemap`` override ``[map]``; ``command`` is recorded in
+    the manifest.
     """
     if not isinstance(project, Project):
         project = load_project(project)
@@ -361,9 +394,10 @@ def run_into(
     try:
         result = compute_project(project, stages)
         with stages.stage("write"):
+            shown = _map_inputs(result)  # what the maps can embed; aggregation is a warning
             _write_tables(result, staged.path)
         with stages.stage("map"):
-            _write_maps(result, staged.path, basemap_key=basemap_key)
+            _write_maps(result, shown, staged.path, basemap_key=basemap_key)
         _write_run_record(result, staged, stages.timings_s)
     finally:
         stages.close()
@@ -371,8 +405,17 @@ def run_into(
 
 
 def compute_project(project: Project, stages: Stages | None = None) -> RunResult:
-    """Load a project's inputs and compute coverage, units and gaps, writing nothing."""
-    stages = stages or Stages(STAGES)
+    """Load a project's inputs and compute coverage, units and gaps, writing nothing.
+
+    The inputs are checked first (:func:`geoplan.preflight.check_inputs`: duplicates, one
+    place, coordinate systems, far from road, capacity values); work is bounded by the
+    project's ``[limits]`` (:mod:`geoplan.limits`).
+    """
+    with applied(project.limits):
+        return _compute_project(project, stages or Stages(STAGES))
+
+
+def _compute_project(project: Project, stages: Stages) -> RunResult:
     from .network import read_network
 
     inputs: dict[str, str] = {}
@@ -382,17 +425,26 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         network = read_network(network_path)
         boundary = read_boundary(project, inputs)
         demand = read_project_demand(project, inputs)
-        table, snap_limits_m = read_project_facilities(project, boundary, inputs)
+        table, _ = read_project_facilities(project, boundary, inputs)
         units_layer = _units_layer(project, inputs)
-    with stages.stage("snap+engine"):
-        warnings_ = _coordinate_warnings(table.used, network)
-        used, rejects = _reject_far_from_road(
-            network,
-            table.used,
-            table.rejects,
-            snap_limits_m,
-            several=len(project.facility_tables) > 1,
+        credits = _credits(project, inputs)
+    with stages.stage("check"):
+        checked = check_inputs(
+            network=network,
+            demand=demand,
+            table=table,
+            max_snap_m=project.snap_limits_m,
+            boundary=boundary,
+            boundary_tolerance_m=float(
+                (project.boundary or {}).get("tolerance_m", DEFAULT_AREA_TOLERANCE_M)
+            ),
+            units=units_layer,
+            keep_duplicates=project.keep_duplicates,
+            files={k: Path(v).name for k, v in inputs.items()},
+            area=project.area,
         )
+        used, rejects = checked.used, checked.rejects
+    with stages.stage("snap+engine"):
         demand = demand.to_crs(network.crs) if demand.crs != network.crs else demand
         area = study_area(project, boundary, units_layer, network.crs)
         outside = {"points": 0, "population": 0.0}
@@ -437,10 +489,10 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         gaps = gpd.GeoDataFrame(gaps, geometry="geometry", crs=network.crs)
         names = dict(zip(used["facility_id"], used["name"], strict=True))
         gaps["nearest_facility_name"] = gaps["nearest_facility_id"].map(names)
-    summary = _summary(project, coverage, table.read, used, rejects, points)
+    summary = _summary(project, coverage, checked, points)
     summary["study_area"] = {"source": area.source, "tolerance_m": area.tolerance_m}
     summary["demand_outside_area"] = outside
-    summary["warnings"] = warnings_
+    summary["credits"] = credits
     return RunResult(
         project,
         summary,
@@ -455,7 +507,31 @@ def compute_project(project: Project, stages: Stages | None = None) -> RunResult
         inputs,
         area.units,
         area,
+        credits,
     )
+
+
+def _credits(project: Project, inputs: dict[str, str]) -> dict[str, str]:
+    """Each input's data credit (its table's ``credit`` key, else by recognised source); with
+    several facility files, one per file (``facilities_1`` …)."""
+    tables = {
+        "network": project.network,
+        "demand": project.demand,
+        "boundary": project.boundary or {},
+        "units": project.units or {},
+    }
+    several = len(project.facility_tables) > 1
+    for i, table in enumerate(project.facility_tables):
+        tables[f"facilities_{i + 1}" if several else "facilities"] = table
+    credits = {
+        name: input_credit(name.split("_")[0], inputs[name], table)
+        for name, table in tables.items()
+        if name in inputs
+    }
+    osm = [v for k, v in inputs.items() if k.startswith("geocode_osm")]
+    if osm:
+        credits["geocode"] = input_credit("geocode", osm[0], {})
+    return credits
 
 
 # --------------------------------------------------------------------------- reading inputs
@@ -482,7 +558,7 @@ def read_project_demand(project: Project, inputs: dict | None = None) -> gpd.Geo
     path = project.resolve(project.demand["path"])
     if inputs is not None:
         inputs["demand"] = str(path)
-    options = {k: v for k, v in project.demand.items() if k not in ("path", "format")}
+    options = {k: v for k, v in project.demand.items() if k not in ("path", "format", "credit")}
     if project.demand.get("format") == "graphml_edges":
         return demand_from_graphml_edges(path, **options)
     return read_demand(path, **options)
@@ -715,72 +791,18 @@ def _residents(demand: gpd.GeoDataFrame, area: StudyArea, project: Project):
     return kept, outside
 
 
-def _coordinate_warnings(used: gpd.GeoDataFrame, network) -> list[dict]:
-    """Facilities declared WGS84 that sit where GCJ-02/BD-09 positions would: a warning."""
-    from .qa import detect_gcj02
-
-    finding = detect_gcj02(used, network)
-    if finding is None:
-        return []
-    logger.warning("%s", finding.message_en)
-    return [
-        {
-            "check": finding.check,
-            "message_zh": finding.message_zh,
-            "message_en": finding.message_en,
-            **{k: float(v) for k, v in finding.values.items()},
-        }
-    ]
-
-
-def _reject_far_from_road(network, used, rejects, max_snap_m, *, several: bool = False):
-    """Move facilities farther than ``max_snap_m`` (one value, or one per row) from any road
-    into the rejects; with ``several`` files the messages name each row's file."""
-    xy = used.geometry.to_crs(network.crs)
-    snap = snap_points(network, xy.x.to_numpy(), xy.y.to_numpy())
-    limits = np.broadcast_to(np.asarray(max_snap_m, dtype=float), (len(used),))
-    far = snap.snap_distance_m > limits
-    if not far.any():
-        return used, rejects
-    rows = used["source_row"].to_numpy()[far]
-    names = used["name"].to_numpy()[far]
-    metres = snap.snap_distance_m[far]
-    limit = limits[far]
-    files = (
-        used["source_file"].astype(str).to_numpy()[far] + " "
-        if several and "source_file" in used
-        else np.full(len(rows), "", dtype=object)
-    )
-    extra = pd.DataFrame(
-        {
-            "source_row": rows,
-            **(
-                {"source_file": used["source_file"].to_numpy()[far]}
-                if "source_file" in used
-                else {}
-            ),
-            "reason_code": "far_from_road",
-            "message_zh": [
-                f"{f}第{r}行（{n}）：距最近道路 {d:.0f} 米，超过 {m:.0f} 米；请核对坐标"
-                for f, r, n, d, m in zip(files, rows, names, metres, limit, strict=True)
-            ],
-            "message_en": [
-                f"{f}row {r} ({n}): {d:.0f} m from the nearest road, more than {m:.0f} m; "
-                "check the coordinates or raise facilities.max_snap_m"
-                for f, r, n, d, m in zip(files, rows, names, metres, limit, strict=True)
-            ],
-            "facility_id": used["facility_id"].to_numpy()[far],
-            "name": names,
-        }
-    )
-    return used[~far].reset_index(drop=True), pd.concat([rejects, extra], ignore_index=True)
-
-
-def _summary(project, coverage, read, used, rejects, points) -> dict:
+def _summary(project: Project, coverage: Coverage, checked: Checked, points) -> dict:
     far = None
     if "snap_distance_m" in points:
         far = points["snap_distance_m"] > DEMAND_FAR_FROM_ROAD_M
-    facilities = {"read": int(read), "used": len(used), "rejected": len(rejects)}
+    used, rejects = checked.used, checked.rejects
+    facilities = {
+        "read": int(checked.read),
+        "used": len(used),
+        "rejected": len(rejects),
+        **_facility_sources(used),
+        "capacity_issues": checked.capacity_issues,
+    }
     if len(project.facility_tables) > 1:
         facilities["files"] = [
             {
@@ -814,7 +836,31 @@ def _summary(project, coverage, read, used, rejects, points) -> dict:
             "points": int(far.sum()),
             "population": float(points.loc[far, "population"].sum()),
         },
+        "warnings": checked.warnings,
+        "inputs_overlap": {k: round(v, 6) for k, v in checked.overlap.items()},
+        "coordinate_checks": checked.coordinate_checks,
     }
+
+
+def _facility_sources(used: gpd.GeoDataFrame) -> dict:
+    """How the used facilities' positions were obtained: counts for ``summary.json``."""
+    source = used["coord_source"].astype(str)
+    geocoded = source == "geocoded"
+    precision = (
+        used["geocode_precision"] if "geocode_precision" in used else pd.Series([], dtype=str)
+    )
+    return {
+        "geocoded": int(geocoded.sum()),
+        "converted": int((~geocoded & ~source.isin(_AS_READ)).sum()),
+        "coord_source": {str(k): int(v) for k, v in source.value_counts().sort_index().items()},
+        "geocode_precision": {
+            str(k): int(v) for k, v in precision[geocoded].value_counts().sort_index().items()
+        },
+    }
+
+
+_AS_READ = ("wgs84", "cgcs2000")
+"""Coordinate sources that need no conversion (CGCS2000 agrees with WGS84 within a metre)."""
 
 
 def _write_tables(result: RunResult, out_dir: Path) -> None:
@@ -824,6 +870,7 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
     points = result.coverage.points.drop(columns=["x", "y"])
     _io.write_csv(points, out_dir / "coverage_points.csv")
     _io.write_csv(result.rejects, out_dir / "rejects.csv")
+    _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
     gaps_wgs84 = result.gaps.to_crs(4326)
     table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
     centre = gaps_wgs84.geometry.representative_point()
@@ -837,6 +884,66 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
         uncovered.to_file(
             tmp, layer="uncovered_points", driver="GPKG", engine="pyogrio", use_arrow=True
         )
+
+
+FACILITIES_USED_COLUMNS = (
+    "facility_id",
+    "name",
+    "category",
+    "tier",
+    "lon",
+    "lat",
+    "lon_gcj02",
+    "lat_gcj02",
+    "coord_source",
+    "geocode_precision",
+    "geocode_matched",
+    "snap_distance_m",
+    "source_file",
+    "source_row",
+    "geocode_provider",
+    "address",
+    "beds",
+    "doctors",
+    "nurses",
+)
+"""Columns of ``facilities_used.csv``: one row per facility the computation used."""
+
+
+def facilities_used_table(result: RunResult) -> pd.DataFrame:
+    """The facilities a run used, as ``facilities_used.csv`` lists them.
+
+    WGS84 ``lon``/``lat`` (what was computed with) and the same points in GCJ-02 (to find
+    them on Amap/Tencent maps); ``coord_source`` (``wgs84``, ``gcj02`` … as declared and
+    converted, or ``geocoded``), the geocoder's precision and matched place, the distance to
+    the street the facility was snapped to (m), and the file and row it came from.
+    """
+    used = result.facilities.to_crs(4326)
+    lon = used.geometry.x.to_numpy()
+    lat = used.geometry.y.to_numpy()
+    glon, glat = coords.wgs84_to_gcj02(lon, lat)
+    file = Path(result.inputs.get("facilities", "")).name
+    table = pd.DataFrame(
+        {
+            "facility_id": used["facility_id"].to_numpy(),
+            "name": used["name"].to_numpy(),
+            "category": used["category"].to_numpy(),
+            "tier": used["tier"].to_numpy(),
+            "lon": np.round(lon, 7),
+            "lat": np.round(lat, 7),
+            "lon_gcj02": np.round(glon, 7),
+            "lat_gcj02": np.round(glat, 7),
+        }
+    )
+    for name in FACILITIES_USED_COLUMNS[len(table.columns) :]:
+        if name == "source_file" and name not in used:
+            table[name] = file
+        elif name in used:
+            table[name] = used[name].to_numpy()
+        else:
+            table[name] = None
+    table["snap_distance_m"] = pd.to_numeric(table["snap_distance_m"]).round(1)
+    return table
 
 
 def _uncovered_points(result: RunResult) -> gpd.GeoDataFrame:
@@ -866,12 +973,69 @@ def _with_map_overrides(project: Project, *, lang: str | None, basemap: str | No
     return dataclasses.replace(project, map=_map_options(table, "command line"))
 
 
-def _write_maps(result: RunResult, out_dir: Path, *, basemap_key: str | None) -> None:
+@dataclass
+class _MapInputs:
+    """What the coverage maps embed: within ``[limits] map_*``, aggregated above them."""
+
+    demand: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    notes: list[dict]  # one warning per aggregation (also on the map, in its language)
+
+
+def _map_inputs(result: RunResult) -> _MapInputs:
+    """The run's demand, facilities and gaps as the maps will show them.
+
+    Each aggregation is logged as a warning and added to ``result.summary["warnings"]``
+    (check ``map_aggregated``), so the console, summary.json and the map all say so.
+    """
+    from . import maps
+
+    limits = result.project.limits
+    notes = []
+    demand, note = _map_demand(result)
+    if note is not None:
+        notes.append(note)
+    facilities, cell = maps.aggregate_facilities(result.facilities, limits.map_facilities)
+    if cell is not None:
+        n = len(result.facilities)
+        notes.append(
+            (
+                f"设施 {n:,} 个，超过地图上限 {limits.map_facilities:,} 个：按类别和 {cell:,.0f} 米"
+                "网格汇总显示（弹窗给出数量）；计算使用了全部设施。",
+                f"{n:,} facilities, more than the map limit of {limits.map_facilities:,}: shown "
+                f"as one marker per category and {cell:,.0f} m cell (the popup gives the count); "
+                "the computation used every facility. Raise [limits] map_facilities to show each.",
+            )
+        )
+    gaps = result.gaps
+    if len(gaps) and (gaps["rank"] > limits.map_points).any():
+        n = int(gaps.groupby("rule_id").size().max())
+        gaps = gaps[gaps["rank"] <= limits.map_points]
+        notes.append(
+            (
+                f"缺口区域最多 {n:,} 个（每条规则）：地图只显示最大的 {limits.map_points:,} 个，"
+                "gaps.csv 列出全部。",
+                f"up to {n:,} gap areas per rule: the map shows the {limits.map_points:,} largest, "
+                "gaps.csv lists them all. Raise [limits] map_points to show more.",
+            )
+        )
+    warnings_ = [
+        {"check": "map_aggregated", "message_zh": zh, "message_en": en} for zh, en in notes
+    ]
+    for warning in warnings_:
+        logger.warning("%s", warning["message_en"])
+    result.summary.setdefault("warnings", []).extend(warnings_)
+    return _MapInputs(demand, facilities, gaps, warnings_)
+
+
+def _write_maps(
+    result: RunResult, shown: _MapInputs, out_dir: Path, *, basemap_key: str | None
+) -> None:
     """One coverage map per ``[map] langs`` (``map.html``, then ``map_<lang>.html``)."""
     from . import maps
     from .streets import street_minutes as timed_streets
 
-    demand = _map_demand(result)
     # each street timed along its length and cut at the band edges (geoplan.streets)
     street_minutes = timed_streets(result.network, result.coverage)
     project = result.project
@@ -881,14 +1045,14 @@ def _write_maps(result: RunResult, out_dir: Path, *, basemap_key: str | None) ->
             title_zh=f"{project.area} 设施可达性",
             title_en=f"{project.area_en}: facility access",
             boundary=result.boundary,
-            facilities=result.facilities,
+            facilities=shown.facilities,
             rules=result.summary["rules"],
             street_minutes=street_minutes,
-            demand=demand,
-            gaps=result.gaps,
-            notes_zh=project.notes_zh,
-            notes_en=project.notes_en,
-            attribution=ATTRIBUTION,
+            demand=shown.demand,
+            gaps=shown.gaps,
+            notes_zh=[*project.notes_zh, *(n["message_zh"] for n in shown.notes)],
+            notes_en=[*project.notes_en, *(n["message_en"] for n in shown.notes)],
+            attribution=result.attribution,
             lang=lang,
             basemap=project.map.basemap,
             basemap_key=basemap_key,
@@ -914,61 +1078,81 @@ MAP_MAX_POINTS = 20_000
 MAP_CELL_M = 100.0
 
 
-def _map_demand(result: RunResult) -> gpd.GeoDataFrame:
-    """Demand for the map: every point, or uncovered residents per 100 m cell when many.
+def _map_demand(result: RunResult) -> tuple[gpd.GeoDataFrame, tuple[str, str] | None]:
+    """Demand for the map: every point, or uncovered residents per grid cell when many.
 
+    Above ``MAP_MAX_POINTS`` points (or ``[limits] map_points``, if lower) residents are
+    shown per ``MAP_CELL_M`` cell, doubled until no rule has more than ``map_points`` cells.
     The map is for display; coverage was decided per point. Aggregated rows carry one rule's
     uncovered population each (covered for the other rules) and its population-weighted
     mean minutes; the unreachable residents of a cell are a row of their own (minutes NaN).
+    Returns the frame and, when aggregated, a note (zh, en) saying so.
     """
     points = result.coverage.points
     rules = result.project.rules
-    if len(points) <= MAP_MAX_POINTS:
+    limit = result.project.limits.map_points
+    threshold = min(MAP_MAX_POINTS, limit)
+    if len(points) <= threshold:
         frame = points[["demand_id", "population", "x", "y"]].copy()
         for rule in rules:
             frame[f"{rule.id}_covered"] = points[column(rule.id, "covered")].to_numpy()
             frame[f"{rule.id}_minutes"] = points[column(rule.id, "time_s")].to_numpy() / 60
+        note = None
     else:
-        parts = []
-        cell_x = np.floor(points["x"].to_numpy() / MAP_CELL_M)
-        cell_y = np.floor(points["y"].to_numpy() / MAP_CELL_M)
-        for rule in rules:
-            out = ~points[column(rule.id, "covered")].to_numpy()
-            pop = points["population"].to_numpy()[out]
-            minutes = points[column(rule.id, "time_s")].to_numpy()[out] / 60
-            cells = (
-                pd.DataFrame(
-                    {
-                        "cx": cell_x[out],
-                        "cy": cell_y[out],
-                        "unreachable": ~np.isfinite(minutes),
-                        "population": pop,
-                        "weighted": np.where(np.isfinite(minutes), minutes * pop, np.nan),
-                    }
-                )
-                .groupby(["cx", "cy", "unreachable"], as_index=False)
-                .sum(min_count=1)
-            )
-            part = pd.DataFrame(
-                {
-                    "demand_id": [f"{rule.id}-cell-{i}" for i in range(len(cells))],
-                    "population": cells["population"].to_numpy(),
-                    "x": (cells["cx"].to_numpy() + 0.5) * MAP_CELL_M,
-                    "y": (cells["cy"].to_numpy() + 0.5) * MAP_CELL_M,
-                }
-            )
-            for other in rules:
-                part[f"{other.id}_covered"] = other.id != rule.id
-                part[f"{other.id}_minutes"] = np.nan
-            with np.errstate(invalid="ignore", divide="ignore"):
-                part[f"{rule.id}_minutes"] = (cells["weighted"] / cells["population"]).to_numpy()
-            parts.append(part)
+        cell_m = MAP_CELL_M
+        while True:
+            parts = [_uncovered_cells(points, rule, rules, cell_m) for rule in rules]
+            if max((len(p) for p in parts), default=0) <= limit:
+                break
+            cell_m *= 2
         frame = pd.concat(parts, ignore_index=True)
-    return gpd.GeoDataFrame(
+        note = (
+            f"需求点 {len(points):,} 个（多于 {threshold:,} 个）：未覆盖居民按 {cell_m:,.0f} 米网格"
+            "汇总显示；覆盖按每个需求点计算。",
+            f"{len(points):,} demand points (more than {threshold:,}): uncovered residents are "
+            f"shown per {cell_m:,.0f} m cell; coverage was decided per point.",
+        )
+    shown = gpd.GeoDataFrame(
         frame.drop(columns=["x", "y"]),
         geometry=gpd.points_from_xy(frame["x"], frame["y"]),
         crs=result.network.crs,
     )
+    return shown, note
+
+
+def _uncovered_cells(points: pd.DataFrame, rule: Rule, rules, cell_m: float) -> pd.DataFrame:
+    """One rule's uncovered residents per ``cell_m`` grid cell (network CRS), as map rows; the
+    unreachable ones of a cell are a row of their own."""
+    out = ~points[column(rule.id, "covered")].to_numpy()
+    pop = points["population"].to_numpy()[out]
+    minutes = points[column(rule.id, "time_s")].to_numpy()[out] / 60
+    cells = (
+        pd.DataFrame(
+            {
+                "cx": np.floor(points["x"].to_numpy()[out] / cell_m),
+                "cy": np.floor(points["y"].to_numpy()[out] / cell_m),
+                "unreachable": ~np.isfinite(minutes),
+                "population": pop,
+                "weighted": np.where(np.isfinite(minutes), minutes * pop, np.nan),
+            }
+        )
+        .groupby(["cx", "cy", "unreachable"], as_index=False)
+        .sum(min_count=1)
+    )
+    part = pd.DataFrame(
+        {
+            "demand_id": [f"{rule.id}-cell-{i}" for i in range(len(cells))],
+            "population": cells["population"].to_numpy(),
+            "x": (cells["cx"].to_numpy() + 0.5) * cell_m,
+            "y": (cells["cy"].to_numpy() + 0.5) * cell_m,
+        }
+    )
+    for other in rules:
+        part[f"{other.id}_covered"] = other.id != rule.id
+        part[f"{other.id}_minutes"] = np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        part[f"{rule.id}_minutes"] = (cells["weighted"] / cells["population"]).to_numpy()
+    return part
 
 
 def _write_run_record(result: RunResult, staged: Staging, timings_s: dict[str, float]) -> None:
@@ -1039,17 +1223,27 @@ def write_travel_times(
     out: str | Path,
     walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     overwrite: bool = False,
+    crs: str | None = None,
+    keep_duplicates: bool = False,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
 ) -> pd.DataFrame:
     """Read the three inputs, compute the nearest-facility table and write it to ``out``.
 
     The format follows the extension: ``.csv`` (UTF-8 with BOM), ``.xlsx`` (one sheet
     ``travel_times``) or ``.parquet``; others are refused before any work, as is an ``out``
     that is a folder, an input, or exists without ``overwrite``.
+
+    The facilities' coordinate system is ``crs`` (as ``read_facilities``; ``--crs``); the
+    inputs go through the run's checks first (:func:`geoplan.preflight.check_inputs`:
+    duplicates, one place, GCJ-02/BD-09, far from road), whose warnings are logged. Work is
+    bounded by the limits of the environment (:mod:`geoplan.limits`).
     """
     from .coverage import nearest_table
     from .demand import read_demand
+    from .duplicates import KEEP_HINT_CLI
     from .facilities import read_facilities
     from .network import read_network
+    from .qa import DECLARE
 
     out = Path(out)
     walk_speed_m_per_min = config.check_value(
@@ -1062,10 +1256,36 @@ def write_travel_times(
         )
     inputs = [network, facilities, demand]
     with output_files([out], command="traveltimes", overwrite=overwrite, inputs=inputs) as temps:
+        net = read_network(network)
+        points = read_demand(demand)
+        checked = check_inputs(
+            network=net,
+            demand=points,
+            table=read_facilities(facilities, crs=crs),
+            max_snap_m=max_snap_m,
+            keep_duplicates=keep_duplicates,
+            keep_hint=KEEP_HINT_CLI,
+            declare=DECLARE["option"],
+            files={
+                "network": Path(network).name,
+                "facilities": Path(facilities).name,
+                "demand": Path(demand).name,
+            },
+        )
+        if len(checked.rejects):
+            counts = checked.rejects["reason_code"].value_counts()
+            logger.warning(
+                "%s: %d of %d facility records not used (%s): %s",
+                Path(facilities).name,
+                len(checked.rejects),
+                checked.read,
+                ", ".join(f"{k}: {v}" for k, v in counts.items()),
+                "; ".join(checked.rejects["message_en"].astype(str).head(5)),
+            )
         table = nearest_table(
-            read_network(network),
-            read_facilities(facilities).used,
-            read_demand(demand),
+            net,
+            checked.used,
+            points,
             mode=mode,
             walk_speed_m_per_min=walk_speed_m_per_min,
         )

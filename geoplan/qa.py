@@ -5,9 +5,14 @@ one row per finding (``source_row``, ``facility_id``, ``name``, ``check``, ``sev
 ``message_zh``, ``message_en``). Rejected records appear with their reason code as the check
 (:data:`geoplan.facilities.REASON_CODES`); used records are checked further:
 
+``duplicate``
+    the same name and category as another record within ``same_name_m`` metres (50): one
+    facility listed twice; a project run keeps one (see :mod:`geoplan.duplicates`) and rejects
+    the other, and ``check_facilities_file`` lists it in ``rejects.csv`` likewise.
 ``duplicate_name_nearby``
-    the same name (after :func:`geoplan.schema.normalize_text`) as an earlier record within
-    ``same_name_m`` metres.
+    the same name (after :func:`geoplan.schema.normalize_text`) as another record within
+    ``same_name_m`` metres but another category, or a duplicate kept on purpose
+    (``keep_duplicates``).
 ``duplicate_coordinates``
     exactly the coordinates of an earlier record with another name (a placeholder, or two
     records geocoded to one point such as a town centre).
@@ -24,7 +29,12 @@ one row per finding (``source_row``, ``facility_id``, ``name``, ``check``, ``sev
     facilities out.
 ``gcj02_suspected`` / ``bd09_suspected``
     with ``network``: the file is read as WGS84 but its points lie on the roads only after a
-    GCJ-02 (Amap/Tencent) or BD-09 (Baidu) conversion; see :func:`detect_gcj02`.
+    GCJ-02 (Amap/Tencent) or BD-09 (Baidu) conversion; see :func:`detect_gcj02`. With fewer
+    than 5 points read as WGS84 the test cannot judge and says "not checked"
+    (:func:`check_coordinate_system`), never "no findings".
+``capacity_implausible``
+    a beds/doctors/nurses value above the plausible maximum per facility
+    (:data:`geoplan.facilities.CAPACITY_MAX`): read as missing.
 
 Severity: ``error`` — the record is not used (rejected, or left out by a project run) or all
 positions are off; ``warning`` — used, but probably wrong: check it; ``info`` — nothing lost
@@ -54,6 +64,7 @@ import shapely
 
 from . import coords
 from ._io import write_csv
+from .duplicates import KEEP_HINT_CLI, duplicate_messages, find_duplicates, reject_duplicates
 from .engine import snap_points
 from .errors import DataQualityWarning, InputError, InputFileNotFoundError
 from .facilities import (
@@ -63,17 +74,21 @@ from .facilities import (
     _fmt,
     _in_china,
     _labels,
+    capacity_problem_text,
     read_facilities,
     write_rejects,
 )
 from .results import output_folder
-from .schema import CATEGORIES, TIER_LABELS, normalize_text, resolve_category
+from .schema import CATEGORIES, TIER_LABELS, resolve_category
 
 __all__ = [
+    "DECLARE",
     "QA_CHECKS",
     "QA_COLUMNS",
+    "CoordinateCheck",
     "Finding",
     "QaReport",
+    "check_coordinate_system",
     "check_facilities_file",
     "detect_gcj02",
     "qa_facilities",
@@ -112,10 +127,16 @@ QA_CHECKS: dict[str, tuple[str, str, str]] = {
     "swapped_coordinates": ("error", "经纬度颠倒", "longitude and latitude swapped"),
     "out_of_range": ("error", "坐标超出范围", "coordinates out of range"),
     "duplicate_id": ("error", "编号重复", "duplicate id"),
+    "duplicate": (
+        "error",
+        "重复记录（同名同类且相距很近）",
+        "repeated record (same name and type)",
+    ),
     # used records
     "duplicate_name_nearby": ("warning", "同名且相距很近", "same name close by"),
     "duplicate_coordinates": ("warning", "坐标完全相同", "identical coordinates"),
     "capacity_not_number": ("warning", "床位/人员数不是数字", "capacity not a number"),
+    "capacity_implausible": ("warning", "床位/人员数不合理", "capacity implausible"),
     "tier_mismatch": ("warning", "类型层级与地点不符", "tier does not fit the place"),
     "outside_area": ("error", "在研究区外", "outside the study area"),
     "outside_china": ("warning", "在中国范围外", "outside China"),
@@ -127,6 +148,7 @@ without a boundary)."""
 
 _CAPACITY_ZH = {"beds": "床位数", "doctors": "医师数", "nurses": "护士数"}
 _DECLARED_WGS84 = {"wgs84", "cgcs2000"}
+_MIN_POINTS = 5  # fewest points read as WGS84 the GCJ-02/BD-09 detection judges
 _SHOWN_PER_CHECK = 3
 _GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -217,9 +239,10 @@ def detect_gcj02(
     network: Any,
     *,
     ratio: float = 0.5,
-    min_points: int = 5,
+    min_points: int = _MIN_POINTS,
     min_share: float = 0.7,
     systems: Sequence[str] = ("gcj02", "bd09"),
+    declare: tuple[str, str] | None = None,
 ) -> Finding | None:
     """Whether points read as WGS84 are in fact GCJ-02 (or BD-09), judged by the roads.
 
@@ -248,6 +271,9 @@ def detect_gcj02(
         Thresholds, as above.
     systems : sequence of {"gcj02", "bd09"}
         Systems to test; the one with the lowest converted median wins.
+    declare : (str, str), optional
+        How the user declares the system where the points came from (zh, en; ``{system}``
+        is filled in), one of :data:`DECLARE`; default ``DECLARE["facilities"]``.
 
     Returns
     -------
@@ -294,14 +320,15 @@ def detect_gcj02(
         return None
     _, system, v = best
     _, _, zh_name, en_name, short = _SYSTEMS[system]
+    fix_zh, fix_en = declare or DECLARE["facilities"]
     n = int(v["n_points"])
     zh = (
         f"坐标疑似 {zh_name}，却按 WGS84 读入：{n} 个点到最近道路的距离中位数按原样为 "
         f"{v['median_snap_m_as_read']:,.0f} 米，由 {short} 换算为 WGS84 后为 "
         f"{v['median_snap_m_converted']:,.0f} 米（向反方向偏移时为 "
         f"{v['median_snap_m_opposite']:,.0f} 米；{v['share_closer']:.0%} 的点换算后更近；换算移动"
-        f"约 {v['median_shift_m']:,.0f} 米）。请在项目文件 [facilities] 中设置 crs = "
-        f'"{system}"（命令行 --crs {system}），或增加“坐标系”列并填写 {short}。'
+        f"约 {v['median_shift_m']:,.0f} 米）。请{fix_zh.format(system=system)}，或增加“坐标系”列"
+        f"并填写 {short}。"
     )
     en = (
         f"the coordinates look like {en_name} but were read as WGS84: the median distance of "
@@ -309,10 +336,142 @@ def detect_gcj02(
         f"and {v['median_snap_m_converted']:,.0f} m after converting {short} to WGS84 "
         f"({v['median_snap_m_opposite']:,.0f} m when shifted the opposite way; "
         f"{v['share_closer']:.0%} of the points come closer; the conversion moves them about "
-        f'{v["median_shift_m"]:,.0f} m). Set crs = "{system}" in the project\'s [facilities] '
-        f"table (command line: --crs {system}), or add a 坐标系 column with {short}."
+        f"{v['median_shift_m']:,.0f} m). {_capital(fix_en.format(system=system))}, or add a "
+        f"坐标系 column with {short}."
     )
     return _finding(f"{system}_suspected", zh, en, **v)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+DECLARE: dict[str, tuple[str, str]] = {
+    "project": (
+        '在项目文件 [facilities] 中设置 crs = "{system}"',
+        'set crs = "{system}" in the project\'s [facilities] table',
+    ),
+    "facilities": (
+        '在项目文件 [facilities] 中设置 crs = "{system}"（命令行 --crs {system}）',
+        'set crs = "{system}" in the project\'s [facilities] table (command line: --crs {system})',
+    ),
+    "option": ("在命令行加 --crs {system}", "add --crs {system} to the command"),
+    "candidates": (
+        "在命令行加 --candidates-crs {system}",
+        "add --candidates-crs {system} to the command",
+    ),
+    "scenario": (
+        '在命令行加 --crs {system}（或在情景文件 [scenario] 中设置 crs = "{system}"）',
+        'add --crs {system} to the command (or set crs = "{system}" in the scenario file\'s '
+        "[scenario] table)",
+    ),
+}
+"""How the coordinate system of a file of points is declared, per command (zh, en)."""
+
+
+@dataclass(frozen=True)
+class CoordinateCheck:
+    """The GCJ-02/BD-09 check of one file of points.
+
+    ``status``: ``suspected`` (``finding`` says which system and how to declare it),
+    ``clear`` (tested, nothing found), ``not checked`` (fewer than ``min_points`` points read
+    as WGS84: too few to judge) or ``declared`` (no point was read as WGS84: every one came
+    in a declared system, or was geocoded).
+    """
+
+    input: str
+    status: str
+    points: int
+    declared: str
+    finding: Finding | None = None
+    warning: dict | None = None
+
+    def entry(self) -> dict:
+        """The ``coordinate_checks`` entry of a summary."""
+        return {
+            "input": self.input,
+            "status": self.status,
+            "points": self.points,
+            "declared": self.declared,
+        }
+
+
+def check_coordinate_system(
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    network: Any,
+    *,
+    input: str,
+    what: tuple[str, str],
+    declare: tuple[str, str],
+    declared: str | None = None,
+    min_points: int = _MIN_POINTS,
+    quiet_when_few: bool = False,
+) -> CoordinateCheck:
+    """The GCJ-02/BD-09 check of one file of points, with a warning for the summary.
+
+    Parameters
+    ----------
+    points : GeoDataFrame or GeoSeries
+        The points as used (a ``coord_source`` column says which were declared WGS84).
+    network : Network
+        The street network.
+    input : str
+        Its name in the summary (``facilities``, ``candidates``, ``added``, ``move``).
+    what : (str, str)
+        The file in messages (zh, en).
+    declare : (str, str)
+        How the user declares the system in this command (a value of :data:`DECLARE`).
+    declared : str, optional
+        The system the points were declared in when they carry no ``coord_source``.
+    min_points : int
+        Fewest points read as WGS84 that the detection judges.
+    quiet_when_few : bool
+        Record "not checked" without a warning (points typed one by one, e.g. ``--move``).
+
+    Returns
+    -------
+    CoordinateCheck
+        Its ``warning`` (``check``, ``message_zh``, ``message_en``) is set when suspected or
+        not checked; the warning is logged.
+    """
+    frame = points
+    if "coord_source" in getattr(frame, "columns", ()):
+        sources = frame["coord_source"].astype(str)
+    else:
+        sources = pd.Series([declared or "wgs84"] * len(frame), dtype=str)
+    read_as_wgs84 = int(sources.isin(_DECLARED_WGS84).sum())
+    label = ",".join(sorted(set(sources) - {"geocoded"})) or "geocoded"
+    if read_as_wgs84 == 0:
+        return CoordinateCheck(input, "declared", 0, label)
+    if read_as_wgs84 < min_points and quiet_when_few:
+        return CoordinateCheck(input, "not checked", read_as_wgs84, label)
+    if read_as_wgs84 < min_points:
+        zh = (
+            f"{what[0]}的坐标系未检查：按 WGS84 读入的点少于 {min_points} 个"
+            f"（{read_as_wgs84} 个），"
+            f"不足以判断是否为 GCJ-02/BD-09；如坐标取自高德、腾讯或百度地图，请"
+            f"{declare[0].format(system='gcj02')}（百度为 bd09）。"
+        )
+        en = (
+            f"{what[1]}: coordinate system not checked: fewer than {min_points} points read as "
+            f"WGS84 ({read_as_wgs84}), too few to tell GCJ-02/BD-09 positions; if they come from "
+            f"Amap, Tencent or Baidu maps, {declare[1].format(system='gcj02')} (bd09 for Baidu)."
+        )
+        logger.warning("%s", en)
+        warning = {"check": "coordinates_not_checked", "message_zh": zh, "message_en": en}
+        return CoordinateCheck(input, "not checked", read_as_wgs84, label, warning=warning)
+    finding = detect_gcj02(frame, network, declare=declare)
+    if finding is None:
+        return CoordinateCheck(input, "clear", read_as_wgs84, label)
+    zh, en = f"{what[0]}：{finding.message_zh}", f"{what[1]}: {finding.message_en}"
+    logger.warning("%s", en)
+    warning = {
+        "check": finding.check,
+        "message_zh": zh,
+        "message_en": en,
+        **{k: float(v) for k, v in finding.values.items()},
+    }
+    return CoordinateCheck(input, "suspected", read_as_wgs84, label, finding, warning)
 
 
 # --------------------------------------------------------------------------- record checks
@@ -340,17 +499,22 @@ def _reject_findings(table: FacilityTable) -> list[Finding]:
 
 def _capacity_findings(table: FacilityTable, kind: str) -> list[Finding]:
     out = []
-    for r in table.capacity_issues.itertuples(index=False):
+    issues = table.capacity_issues
+    problems = issues["problem"] if "problem" in issues else ["not_number"] * len(issues)
+    for r, problem in zip(issues.itertuples(index=False), problems, strict=True):
         zh, en = _labels(kind, int(r.source_row), _text(r.name))
         field_zh = _CAPACITY_ZH.get(r.field, r.field)
         what = f"“{r.column}”" + ("" if field_zh in r.column else f"（{field_zh}）")
+        why_zh, why_en = capacity_problem_text(r.field, problem)
+        check = "capacity_implausible" if problem == "implausible" else "capacity_not_number"
         out.append(
             Finding(
-                "capacity_not_number",
-                QA_CHECKS["capacity_not_number"][0],
-                f"{zh}：{what}为“{r.value}”，不是非负数，已按缺失处理；请改为数字（如 20）。",
-                f"{en}: {r.column!r} ({r.field}) is {r.value!r}, not a non-negative number; "
-                "read as missing. Write a number (e.g. 20).",
+                check,
+                QA_CHECKS[check][0],
+                f"{zh}：{what}为“{r.value}”，{why_zh}，已按缺失处理；"
+                + ("请改为数字（如 20）。" if problem == "not_number" else "请核对并改正。"),
+                f"{en}: {r.column!r} ({r.field}) is {r.value!r}, {why_en}; read as missing. "
+                + ("Write a number (e.g. 20)." if problem == "not_number" else "Check it."),
                 source_row=int(r.source_row),
                 facility_id=_text(r.facility_id),
                 name=_text(r.name),
@@ -359,60 +523,60 @@ def _capacity_findings(table: FacilityTable, kind: str) -> list[Finding]:
     return out
 
 
-def _duplicate_findings(used: gpd.GeoDataFrame, kind: str, same_name_m: float) -> list[Finding]:
-    """Same name within ``same_name_m``, or identical coordinates, as an earlier record."""
+def _duplicate_findings(
+    used: gpd.GeoDataFrame, kind: str, same_name_m: float, *, keep_duplicates: bool = False
+) -> list[Finding]:
+    """Repeated records (:func:`geoplan.duplicates.find_duplicates`): same name and category
+    nearby is ``duplicate`` (a run rejects it) unless kept on purpose; same name nearby
+    otherwise ``duplicate_name_nearby``; else identical coordinates ``duplicate_coordinates``."""
     out: list[Finding] = []
-    lon, lat = _lonlat(used)
-    names = [normalize_text(n) for n in used["name"]]
-    by_name: dict[str, list[int]] = {}
-    by_point: dict[tuple[float, float], list[int]] = {}
     rows = list(used.itertuples(index=False))
-    for i, row in enumerate(rows):
+    flagged: set[int] = set()
+    if not keep_duplicates:
+        same = find_duplicates(used, within_m=same_name_m)
+        zh_all, en_all = duplicate_messages(used, same, kind=kind, keep_hint=KEEP_HINT_CLI)
+        for r, zh, en in zip(same.itertuples(index=False), zh_all, en_all, strict=True):
+            out.append(_finding("duplicate", zh, en, row=rows[r.position]))
+            flagged.add(int(r.position))
+    named = find_duplicates(used, within_m=same_name_m, by_category=False)
+    for r in named.itertuples(index=False):
+        if r.position in flagged:
+            continue
+        row = rows[r.position]
         zh, en = _labels(kind, int(row.source_row), _text(row.name))
-        earlier = by_name.setdefault(names[i], [])
-        near = None
-        if earlier and names[i]:
-            dist = _GEOD.inv(
-                np.full(len(earlier), lon[i]),
-                np.full(len(earlier), lat[i]),
-                lon[earlier],
-                lat[earlier],
-            )[2]
-            k = int(np.argmin(dist))
-            if dist[k] <= same_name_m:
-                near = (earlier[k], float(dist[k]))
-        earlier.append(i)
+        where_zh, where_en = _labels(kind, int(rows[r.kept].source_row), "")
+        out.append(
+            _finding(
+                "duplicate_name_nearby",
+                f"{zh}：与{where_zh}同名，相距 {r.distance_m:,.0f} 米；是否重复录入？"
+                "如是请删除其中一行，"
+                "如是两个机构请区分名称。",
+                f"{en}: same name as {where_en}, {r.distance_m:,.0f} m away; a duplicate? Delete "
+                "one of the rows, or give the two facilities distinct names.",
+                row=row,
+            )
+        )
+        flagged.add(int(r.position))
+    lon, lat = _lonlat(used)
+    by_point: dict[tuple[float, float], int] = {}
+    for i, row in enumerate(rows):
         point = (round(float(lon[i]), 7), round(float(lat[i]), 7))
-        same_point = by_point.setdefault(point, [])
-        if near is not None:
-            j, d = near
-            r0 = int(rows[j].source_row)
-            where_zh, where_en = _labels(kind, r0, "")
-            out.append(
-                _finding(
-                    "duplicate_name_nearby",
-                    f"{zh}：与{where_zh}同名，相距 {d:,.0f} 米；是否重复录入？如是请删除其中一行，"
-                    "如是两个机构请区分名称。",
-                    f"{en}: same name as {where_en}, {d:,.0f} m away; a duplicate? Delete one of "
-                    "the rows, or give the two facilities distinct names.",
-                    row=row,
-                )
+        j = by_point.setdefault(point, i)
+        if j == i or i in flagged:
+            continue
+        zh, en = _labels(kind, int(row.source_row), _text(row.name))
+        where_zh, where_en = _labels(kind, int(rows[j].source_row), _text(rows[j].name))
+        out.append(
+            _finding(
+                "duplicate_coordinates",
+                f"{zh}：坐标与{where_zh}完全相同；请核对是否为占位坐标，或两者被地理编码到"
+                "同一点（如镇政府驻地）。",
+                f"{en}: exactly the coordinates of {where_en}; check whether one is a "
+                "placeholder or both were geocoded to one point (e.g. a town centre).",
+                row=row,
             )
-        elif same_point:
-            j = same_point[0]
-            where_zh, where_en = _labels(kind, int(rows[j].source_row), _text(rows[j].name))
-            out.append(
-                _finding(
-                    "duplicate_coordinates",
-                    f"{zh}：坐标与{where_zh}完全相同；请核对是否为占位坐标，或两者被地理编码到"
-                    "同一点（如镇政府驻地）。",
-                    f"{en}: exactly the coordinates of {where_en}; check whether one is a "
-                    "placeholder or both were geocoded to one point (e.g. a town centre).",
-                    row=row,
-                )
-            )
-        same_point.append(i)
-    return out
+        )
+    return sorted(out, key=lambda f: f.source_row or 0)
 
 
 _TOWNSHIP_KEYS = ("township_hospital", "central_township_hospital")
@@ -582,6 +746,7 @@ def qa_facilities(
     network: Any = None,
     max_snap_m: float = 500.0,
     same_name_m: float = 50.0,
+    keep_duplicates: bool = False,
 ) -> pd.DataFrame:
     """Every finding about a facility table, one row per finding.
 
@@ -597,7 +762,10 @@ def qa_facilities(
         Farthest distance from a road still accepted, metres (as ``facilities.max_snap_m``
         in a project).
     same_name_m : float, default 50
-        Records with the same name closer than this are ``duplicate_name_nearby``, metres.
+        Records with the same name (and category) closer than this are ``duplicate_name_nearby``
+        (``duplicate``), metres.
+    keep_duplicates : bool, default False
+        Same name and category nearby is kept on purpose: a warning, not a ``duplicate``.
 
     Returns
     -------
@@ -610,14 +778,14 @@ def qa_facilities(
     used = table.used
     findings = _reject_findings(table) + _capacity_findings(table, kind)
     if not used.empty:
-        findings += _duplicate_findings(used, kind, same_name_m)
+        findings += _duplicate_findings(used, kind, same_name_m, keep_duplicates=keep_duplicates)
         findings += tier_findings(used, kind=kind)
         findings += _outside_china(used, kind)
         if boundary is not None:
             findings += _outside_area(used, boundary, kind)
         if network is not None:
             findings += _far_from_road(used, network, max_snap_m, kind)
-            suspected = detect_gcj02(used, network)
+            suspected = detect_gcj02(used, network, declare=DECLARE["facilities"])
             if suspected is not None:
                 findings.append(suspected)
     return _frame(findings)
@@ -721,11 +889,16 @@ class QaReport:
             if len(group) > _SHOWN_PER_CHECK:
                 more = len(group) - _SHOWN_PER_CHECK
                 lines.append(f"  … {more} more / 另有 {more} 条 (qa.csv)")
-        if f.empty:
+        if f.empty and any(_NOT_CHECKED in note for note in self.notes):
+            lines += ["", "no findings among the checks that ran / 已运行的检查未发现问题"]
+        elif f.empty:
             lines += ["", "no findings / 未发现问题"]
         if self.written:
             lines += [""] + [f"wrote {p}" for p in self.written]
         return "\n".join(lines)
+
+
+_NOT_CHECKED = "not checked"
 
 
 def _plural(n: int, word: str) -> str:
@@ -775,6 +948,7 @@ def check_facilities_file(
     overwrite: bool = False,
     max_snap_m: float = 500.0,
     same_name_m: float = 50.0,
+    keep_duplicates: bool = False,
 ) -> QaReport:
     """Read a facility file, check it and write ``qa.csv`` and ``rejects.csv``.
 
@@ -799,6 +973,10 @@ def check_facilities_file(
         Replace an earlier check's result in ``out``.
     max_snap_m, same_name_m
         As in :func:`qa_facilities`.
+    keep_duplicates : bool, default False
+        Keep records of the same name and category within ``same_name_m``; else the
+        repeated ones are rejected as ``duplicate`` (as a project run does) and listed in
+        ``rejects.csv``.
 
     Returns
     -------
@@ -823,14 +1001,32 @@ def check_facilities_file(
 
             net = read_network(network)
         table, notes = _read_logged(path, crs=crs, sheet=sheet, boundary=area)
+        table = reject_duplicates(
+            table, within_m=same_name_m, keep=keep_duplicates, keep_hint=KEEP_HINT_CLI
+        )
         findings = qa_facilities(
-            table, boundary=area, network=net, max_snap_m=max_snap_m, same_name_m=same_name_m
+            table,
+            boundary=area,
+            network=net,
+            max_snap_m=max_snap_m,
+            same_name_m=same_name_m,
+            keep_duplicates=keep_duplicates,
         )
         if net is None:
             notes.append(
                 "not checked without --network / 未提供路网，未检查: far_from_road, "
                 "gcj02_suspected, bd09_suspected"
             )
+        elif len(table.used):
+            read_as_wgs84 = int(table.used["coord_source"].isin(_DECLARED_WGS84).sum())
+            if 0 < read_as_wgs84 < _MIN_POINTS:
+                notes.append(
+                    f"not checked: fewer than {_MIN_POINTS} points read as WGS84 "
+                    f"({read_as_wgs84}) / 按 WGS84 读入的点少于 {_MIN_POINTS} 个，未检查: "
+                    "gcj02_suspected, bd09_suspected (declare the system with --crs if the "
+                    "points come from Amap, Tencent or Baidu / 如坐标取自高德、腾讯或百度地图，"
+                    "请用 --crs 声明)"
+                )
         if area is None:
             notes.append("not checked without --boundary / 未提供研究区边界，未检查: outside_area")
         write_csv(findings, staged.path / targets[0].name)

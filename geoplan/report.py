@@ -49,7 +49,7 @@ from . import _io, browser, charts, schema
 from .coverage import OUTSIDE_UNITS
 from .errors import InputError, OutputError, OutputExistsError
 from .maps import LANGS
-from .project import ATTRIBUTION, DEMO_PROJECT, Stages
+from .project import DEMO_PROJECT, Stages
 from .results import MANIFEST, output_files, read_manifest, report_output, require_complete
 
 logger = logging.getLogger(__name__)
@@ -110,6 +110,14 @@ _VALUE_UNITS = {
     "per 10,000 residents": ("每万人", "per 10,000 residents"),
 }
 _ACTIONS = {"move": ("迁移", "move"), "close": ("关闭", "close"), "add": ("新增", "add")}
+_INPUT_LABELS = {
+    "network": ("路网", "network"),
+    "demand": ("人口", "population"),
+    "facilities": ("设施", "facilities"),
+    "boundary": ("边界", "boundary"),
+    "units": ("行政单元", "units"),
+    "geocode": ("地理编码地名", "geocoding gazetteer"),
+}
 _TEXT = {
     "hypothetical": (
         "假设情景：本报告中的设施为设定的假设情景，并非真实设施，结果不反映现状。",
@@ -1181,14 +1189,29 @@ class _Report:
         commands.append(f"geoplan report {q(str(self.results.path))}{english}")
         return commands
 
+    def data_credits(self) -> dict[str, str]:
+        """Each input's credit as the command recorded it (``credits`` of a summary)."""
+        r = self.results
+        for part in (r.run, *r.scenarios, *r.checks):
+            if part is not None and isinstance(part.summary.get("credits"), dict):
+                return {str(k): str(v) for k, v in part.summary["credits"].items()}
+        return {}
+
     def credits(self) -> str:
         tr = self.tr
+        credits = self.data_credits()
+        colon = tr("：", ": ")
+        user = tr("用户数据（无需署名）", "user data (no credit)")
+        items = [
+            f"<li>{_e(tr.pair(_INPUT_LABELS, name))}{colon}{_e(credit or user)}</li>"
+            for name, credit in credits.items()
+        ]
+        if not credits:
+            items = [f"<li>{tr('结果中未记录数据来源', 'the results record no data credits')}</li>"]
         parts = [
             f"<section class='page' id='credits'>"
             f"<h2>{tr('数据来源与复现', 'Data credits and reproduction')}</h2>",
-            f"<h3>{tr('数据来源', 'Data credits')}</h3><ul>"
-            + "".join(f"<li>{_e(a)}</li>" for a in ATTRIBUTION)
-            + "</ul>",
+            f"<h3>{tr('数据来源', 'Data credits')}</h3><ul>" + "".join(items) + "</ul>",
         ]
         if self.results.hypothetical:
             parts.append(f"<p>{_e(tr.text('hypothetical_facilities'))}</p>")

@@ -24,10 +24,12 @@ from shapely.geometry import LineString, Point
 
 from . import _io, config
 from .coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
+from .duplicates import reject_repeats_of
 from .engine import snap_points
 from .errors import ConfigError, InputError, InputFileNotFoundError
-from .facilities import FacilityTable, read_facilities
-from .project import ATTRIBUTION, Project, RunResult, compute_project, load_project
+from .facilities import FacilityTable, declared_to_wgs84, read_facilities
+from .project import Project, RunResult, compute_project, load_project
+from .qa import DECLARE, CoordinateCheck, check_coordinate_system
 from .results import output_folder
 from .rules import Rule
 from .schema import CATEGORIES
@@ -40,6 +42,7 @@ SCENARIO_FILES = (
     "changed_points.csv",
     "changed_points.gpkg",
     "scenario_map.html",
+    "scenario_rejects.csv",
 )
 """Files every scenario writes (manifest.json besides)."""
 GAINED_COLOUR = "#1a9850"
@@ -166,14 +169,16 @@ class ScenarioFile:
     add: Path | None = None
     close: tuple[str, ...] = ()
     move: dict[str, tuple[float, float]] | None = None
+    crs: str | None = None
 
 
 def load_scenario_file(path: str | Path) -> ScenarioFile | None:
     """Read a scenario file; None when the TOML has no ``[scenario]`` table (a project file).
 
     Keys of ``[scenario]``: ``project`` (path relative to the file), optional ``name_zh``,
-    ``name_en``, ``add`` (facility file), ``close`` (list of ids) and ``[[scenario.move]]``
-    tables with ``id``, ``lon``, ``lat`` (WGS84).
+    ``name_en``, ``add`` (facility file), ``close`` (list of ids), ``[[scenario.move]]``
+    tables with ``id``, ``lon``, ``lat``, and ``crs``: the coordinate system of ``add`` and
+    the moves (``wgs84`` by default; ``gcj02``, ``bd09``, ``cgcs2000`` or an EPSG code).
     """
     path = Path(path)
     if not path.exists():
@@ -191,6 +196,7 @@ def load_scenario_file(path: str | Path) -> ScenarioFile | None:
         return target.resolve()
 
     move = {str(item["id"]): (item["lon"], item["lat"]) for item in table["move"]}
+    crs = table.get("crs")
     return ScenarioFile(
         path=path.resolve(),
         project=local(table["project"]),
@@ -199,6 +205,7 @@ def load_scenario_file(path: str | Path) -> ScenarioFile | None:
         add=local(table["add"]) if table.get("add") else None,
         close=parse_ids(table["close"]),
         move=move,
+        crs=crs,
     )
 
 
@@ -208,15 +215,34 @@ def _check_lonlat(fid: str, lon: float, lat: float) -> None:
 
 
 def _added_table(
-    add: str | Path | FacilityTable | gpd.GeoDataFrame | None, boundary
-) -> tuple[gpd.GeoDataFrame | None, pd.DataFrame]:
-    """The added facilities (used, EPSG:4326) and their rejects, from a file, table or frame."""
+    add: str | Path | FacilityTable | gpd.GeoDataFrame | None,
+    before: RunResult,
+    crs: str | None,
+) -> tuple[gpd.GeoDataFrame | None, pd.DataFrame, list[CoordinateCheck]]:
+    """The added facilities (used, EPSG:4326), their rejects and their coordinate check.
+
+    A file is read like the project's facilities (in ``crs``, within the boundary); records
+    repeating an existing facility (or each other) are rejected as ``duplicate``.
+    """
     if add is None:
-        return None, pd.DataFrame()
+        return None, pd.DataFrame(), []
+    checks = []
     if isinstance(add, (str, Path)):
-        add = read_facilities(add, boundary=boundary)
+        name = Path(add).name
+        add = read_facilities(add, crs=crs, boundary=before.boundary)
+        add = reject_repeats_of(before.facilities, add, keep=before.project.keep_duplicates)
+        if len(add.used):
+            checks.append(
+                check_coordinate_system(
+                    add.used,
+                    before.network,
+                    input="added",
+                    what=(f"新增设施文件 {name}", f"added facilities ({name})"),
+                    declare=DECLARE["scenario"],
+                )
+            )
     if isinstance(add, FacilityTable):
-        return add.used.to_crs(4326), add.rejects
+        return add.used.to_crs(4326), add.rejects, checks
     if isinstance(add, gpd.GeoDataFrame):
         missing = [c for c in ("facility_id", "category") if c not in add.columns]
         if missing:
@@ -225,7 +251,7 @@ def _added_table(
         if unknown:
             raise InputError(f"added facilities have unknown categories: {unknown}")
         frame = add if add.crs is not None else add.set_crs(4326)
-        return frame.to_crs(4326), pd.DataFrame()
+        return frame.to_crs(4326), pd.DataFrame(), checks
     raise InputError(
         f"add must be a facility file, a FacilityTable or a GeoDataFrame, got {type(add).__name__}"
     )
@@ -237,15 +263,34 @@ def _changed_facilities(
     add: str | Path | FacilityTable | gpd.GeoDataFrame | None,
     close: tuple[str, ...],
     move: Mapping[str, tuple[float, float]],
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
-    """The scenario's facility table, the change list and the rejected added records.
+    crs: str | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame, list[CoordinateCheck]]:
+    """The scenario's facility table, the change list, the rejected added records and the
+    coordinate checks of the points given (added file, moves).
 
-    ``close`` comes from :func:`parse_ids` (unique, order kept).
+    ``close`` comes from :func:`parse_ids` (unique, order kept); ``move`` positions and the
+    ``add`` file are in ``crs`` (None: WGS84).
     """
     used = before.facilities.reset_index(drop=True)
     ids = used["facility_id"].astype(str)
     known = set(ids)
     move = {str(k): (float(v[0]), float(v[1])) for k, v in move.items()}
+    checks: list[CoordinateCheck] = []
+    if move:
+        lon, lat, system = declared_to_wgs84(
+            [v[0] for v in move.values()], [v[1] for v in move.values()], crs
+        )
+        move = {fid: (float(a), float(b)) for fid, a, b in zip(move, lon, lat, strict=True)}
+        check = check_coordinate_system(
+            gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326),
+            before.network,
+            input="move",
+            what=("--move 给出的位置", "positions given by --move"),
+            declare=DECLARE["scenario"],
+            declared=system,
+            quiet_when_few=True,  # a move or two can never be judged: recorded, not warned
+        )
+        checks.append(check)
     rejected_ids = set(before.rejects.get("facility_id", pd.Series(dtype=object)).astype(str))
 
     def unknown_error(what: str, fid: str) -> ConfigError:
@@ -280,7 +325,8 @@ def _changed_facilities(
                 f"moved position of {names} is more than {max_snap_m:.0f} m from the nearest "
                 "road; check LON,LAT (WGS84 degrees)"
             )
-    added, add_rejects = _added_table(add, before.boundary)
+    added, add_rejects, add_checks = _added_table(add, before, crs)
+    checks = add_checks + checks
     if added is not None and len(added):
         added = added.reset_index(drop=True)
         far = _far_from_road(before.network, added, max_snap_m)
@@ -358,7 +404,7 @@ def _changed_facilities(
         ],
     )
     changes["moved_m"] = _moved_m(changes, before.network.crs)
-    return facilities_after, changes, add_rejects
+    return facilities_after, changes, add_rejects, checks
 
 
 def _far_from_road(network, frame: gpd.GeoDataFrame, max_snap_m: float) -> np.ndarray:
@@ -430,6 +476,7 @@ def run_scenario(
     move: Mapping[str, tuple[float, float]] | None = None,
     name_zh: str = "",
     name_en: str = "",
+    crs: str | None = None,
 ) -> ScenarioResult:
     """Compare coverage before and after adding, closing or moving facilities.
 
@@ -444,17 +491,21 @@ def run_scenario(
     close : iterable of str
         Ids of facilities to close.
     move : mapping of id to (lon, lat), optional
-        New WGS84 positions of facilities.
+        New positions of facilities (in ``crs``).
     name_zh, name_en : str
         A name for the scenario (summary and map title).
+    crs : str, optional
+        Coordinate system of the ``add`` file and the ``move`` positions (as
+        ``read_facilities(crs=)``; default WGS84). Points read as WGS84 are checked for
+        GCJ-02/BD-09 positions (``warnings``, ``coordinate_checks`` in the summary).
     """
     before = _run(project)
     move = dict(move or {})
     close = parse_ids(list(close))
     if not close and not move and add is None:
         raise ConfigError("a scenario needs at least one change: --add, --close or --move")
-    facilities_after, changes, rejects = _changed_facilities(
-        before, add=add, close=close, move=move
+    facilities_after, changes, rejects, checks = _changed_facilities(
+        before, add=add, close=close, move=move, crs=crs
     )
     after = recompute_coverage(before, facilities_after)
     points = _compare_points(before, after)
@@ -462,6 +513,9 @@ def run_scenario(
     summary = _summary(
         before, after, points, changes, rejects, facilities_after, (name_zh, name_en)
     )
+    summary["warnings"] = [c.warning for c in checks if c.warning is not None]
+    summary["coordinate_checks"] = [c.entry() for c in checks]
+    summary["credits"] = before.credits
     return ScenarioResult(
         before, after, facilities_after, changes, points, by_unit, summary, rejects
     )
@@ -595,11 +649,13 @@ def scenario_from_cli(
     move: Sequence[str],
     out: str | Path,
     overwrite: bool,
+    crs: str | None = None,
 ) -> ScenarioResult:
     """The ``geoplan scenario`` command: a project or scenario file plus CLI changes, written.
 
     Changes named on the command line come on top of a scenario file's (a ``--move`` of the
-    same id replaces the file's).
+    same id replaces the file's); ``crs`` (``--crs``) is the coordinate system of ``--add``
+    and ``--move`` and overrides the file's ``crs``.
     """
     spec = load_scenario_file(path)
     moves = dict(parse_move(m) for m in move)
@@ -613,11 +669,18 @@ def scenario_from_cli(
         closes = tuple(dict.fromkeys([*spec.close, *closes]))
         moves = {**(spec.move or {}), **moves}
         names = (spec.name_zh, spec.name_en)
+        crs = crs if crs is not None else spec.crs
     loaded = load_project(project)
     inputs = [*loaded.input_paths(), Path(path), add if isinstance(add, str | Path) else None]
     with output_folder(out, command="scenario", overwrite=overwrite, inputs=inputs) as staged:
         result = run_scenario(
-            loaded, add=add, close=closes, move=moves, name_zh=names[0], name_en=names[1]
+            loaded,
+            add=add,
+            close=closes,
+            move=moves,
+            name_zh=names[0],
+            name_en=names[1],
+            crs=crs,
         )
         _write_files(result, staged.path)
     return result
@@ -662,6 +725,7 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path, *, overwrite: bo
 def _write_files(result: ScenarioResult, out_dir: Path) -> None:
     _io.write_json(out_dir / "scenario_summary.json", _json_safe(result.summary))
     _io.write_csv(result.by_unit, out_dir / "scenario_by_unit.csv")
+    _io.write_csv(result.rejects, out_dir / "scenario_rejects.csv")
     table = changed_points_table(result)
     _io.write_csv(table, out_dir / "changed_points.csv")
     with _io.atomic_path(out_dir / "changed_points.gpkg") as tmp:
@@ -1102,5 +1166,6 @@ def scenario_map(result: ScenarioResult):
         legend=legend,
         notes_zh=result.summary["notes_zh"],
         notes_en=result.summary["notes_en"],
-        attribution=ATTRIBUTION,
+        attribution=before.attribution,
+        max_points=project.limits.map_points,
     )

@@ -32,7 +32,9 @@ from . import _io, engine, siting
 from .capacity import travel_times_by_id
 from .coverage import Coverage, column, expand_categories
 from .errors import ConfigError, InputError, InputFileNotFoundError
-from .project import ATTRIBUTION, Project, RunResult, load_project
+from .limits import applied
+from .project import Project, RunResult, load_project
+from .qa import DECLARE, CoordinateCheck, check_coordinate_system
 from .results import output_folder
 from .rules import Rule
 from .scenario import (
@@ -151,12 +153,16 @@ def grid_candidates(result: RunResult, rule: Rule, *, spacing_m: float) -> gpd.G
     network = result.network
     area = _study_area(result)
     minx, miny, maxx, maxy = area.bounds
+    cells = float(np.ceil((maxx - minx) / spacing_m) * np.ceil((maxy - miny) / spacing_m))
+    result.project.limits.check(
+        "grid_cells",
+        cells,
+        f"{spacing_m:g} 米网格的候选格数",
+        f"cells of a {spacing_m:g} m candidate grid over the study area",
+        fix="Use a coarser --grid",
+    )
     xs = np.arange(minx + spacing_m / 2, maxx, spacing_m)
     ys = np.arange(maxy - spacing_m / 2, miny, -spacing_m)
-    if len(xs) * len(ys) > 2_000_000:
-        raise ConfigError(
-            f"a {spacing_m:g} m grid gives {len(xs) * len(ys):,} cells; use a coarser --grid"
-        )
     gx, gy = np.meshgrid(xs, ys)
     gx, gy = gx.ravel(), gy.ravel()
     inside = shapely.contains_xy(area, gx, gy)
@@ -222,12 +228,16 @@ def read_candidates(
         …); the id column is ``candidate_id``, ``site_id`` or any facility-id spelling
         (``编号``, ``id`` …), else ids ``cand-1`` … are made.
     crs : str, optional
-        Coordinate system of the lon/lat: ``wgs84`` (default), ``cgcs2000``, ``gcj02`` or
-        ``bd09`` (converted to WGS84); for vector files it overrides the layer's label.
+        Coordinate system of the lon/lat, as for facility files (:func:`geoplan.facilities.
+        read_facilities`): ``wgs84`` (default), ``cgcs2000``, ``gcj02`` (高德/腾讯), ``bd09``
+        (百度) or an EPSG code, converted to WGS84; for vector files it overrides the layer's
+        label. A header naming its system (``经度(GCJ-02)``) declares it too.
     network_crs : CRS, optional
         The network's projected CRS for ``x``/``y`` and the geometry (default: EPSG:4326).
+
+    The frame's ``attrs["coord_source"]`` records the system the points were declared in.
     """
-    from .coords import to_wgs84
+    from .facilities import _header_crs, declared_to_wgs84
 
     path = Path(path)
     if not path.exists():
@@ -243,7 +253,7 @@ def read_candidates(
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
         geometry = None
     elif suffix in (".xlsx", ".xlsm"):
-        frame = pd.read_excel(path, dtype=str).fillna("")
+        frame = _io.read_xlsx_table(path).fillna("")
         geometry = None
     else:
         try:
@@ -284,8 +294,10 @@ def read_candidates(
             f"{path.name}: {int(bad.sum())} candidate(s) without valid lon/lat degrees "
             f"(rows {rows}); fix or remove them"
         )
-    if crs is not None:
-        lon, lat = to_wgs84(lon, lat, crs)
+    if crs is None and geometry is None:
+        header = _header_crs(found["lon"])
+        crs = None if header is None else header.label
+    lon, lat, system = declared_to_wgs84(lon, lat, crs)
     if "candidate_id" in found:
         ids = frame[found["candidate_id"]].astype(str).str.strip().to_numpy(dtype=object)
         if (ids == "").any():
@@ -301,6 +313,7 @@ def read_candidates(
     frame = _candidate_frame(
         ids, f"file {path.name}", points.x, points.y, np.full(len(ids), np.nan), points.crs
     )
+    frame.attrs["coord_source"] = system
     return frame
 
 
@@ -373,16 +386,17 @@ def site_travel_times(
     demand_snap = engine.snap_points(
         network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
     )
-    matrix = engine.travel_time_matrix(
-        network,
-        times.forward_s,
-        times.backward_s,
-        facility_snap,
-        demand_snap,
-        cutoff_s=rule.threshold_s,
-        access_speed_m_per_min=result.project.walk_speed_m_per_min,
-        private=times.private,
-    )
+    with applied(result.project.limits):
+        matrix = engine.travel_time_matrix(
+            network,
+            times.forward_s,
+            times.backward_s,
+            facility_snap,
+            demand_snap,
+            cutoff_s=rule.threshold_s,
+            access_speed_m_per_min=result.project.walk_speed_m_per_min,
+            private=times.private,
+        )
     table = travel_times_by_id(matrix, points["demand_id"], [*existing_ids, *candidate_ids])
     return table, existing_ids, candidate_ids
 
@@ -499,6 +513,7 @@ def select_sites(
     the_rule = find_rule(the_project, rule)  # before the (slower) run
     run = _run(project)
     network = run.network
+    checks: list[CoordinateCheck] = []
     if grid_m is not None:
         table = grid_candidates(run, the_rule, spacing_m=grid_m)
     elif gap_nodes:
@@ -516,7 +531,17 @@ def select_sites(
             network.crs,
         )
     else:
-        table = read_candidates(candidates, crs=candidates_crs, network_crs=network.crs)
+        with applied(the_project.limits):
+            table = read_candidates(candidates, crs=candidates_crs, network_crs=network.crs)
+        check = check_coordinate_system(
+            table.geometry,
+            network,
+            input="candidates",
+            what=(f"候选点文件 {Path(candidates).name}", f"candidates ({Path(candidates).name})"),
+            declare=DECLARE["candidates"],
+            declared=table.attrs.get("coord_source", "wgs84"),
+        )
+        checks.append(check)
     n_all = len(table)
     layers = [e if isinstance(e, gpd.GeoDataFrame) else read_exclusions(e) for e in exclude]
     table, n_excluded = exclude_candidates(table, layers)
@@ -557,6 +582,9 @@ def select_sites(
     summary = _sites_summary(
         run, the_rule, model, p, answer, after, table, n_all, n_excluded, target_share
     )
+    summary["warnings"] = [c.warning for c in checks if c.warning is not None]
+    summary["coordinate_checks"] = [c.entry() for c in checks]
+    summary["credits"] = run.credits
     return SitesResult(run, the_rule, model, p, table, answer, after, travel_times, summary)
 
 
@@ -834,7 +862,8 @@ def sites_map(result: SitesResult):
         legend=legend,
         notes_zh=[*run.project.notes_zh, "选址为模型推演（假设），并非已批准的规划。"],
         notes_en=[*run.project.notes_en, "Sites are a model result (hypothetical), not a plan."],
-        attribution=ATTRIBUTION,
+        attribution=run.attribution,
+        max_points=run.project.limits.map_points,
     )
 
 
@@ -928,17 +957,18 @@ def catchments(
     both = times.demand_edges & times.facility_edges
     fac_snap = engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=both)
     ids = tier_table["facility_id"].astype(str).to_numpy(dtype=object)
-    matrix = engine.travel_time_matrix(
-        network,
-        forward_s,
-        backward_s,
-        fac_snap,
-        fac_snap,
-        cutoff_s=np.inf,
-        access_speed_m_per_min=walk,
-        base=base,
-        private=private,
-    )
+    with applied(run.project.limits):
+        matrix = engine.travel_time_matrix(
+            network,
+            forward_s,
+            backward_s,
+            fac_snap,
+            fac_snap,
+            cutoff_s=np.inf,
+            access_speed_m_per_min=walk,
+            base=base,
+            private=private,
+        )
     between = travel_times_by_id(matrix, ids, ids)  # from a facility (demand_id) to a hub
     points = run.coverage.points
     dem_snap = engine.snap_points(
@@ -1137,7 +1167,8 @@ def catchments_map(result: Catchments):
         legend=[("片区中心 / Sub-centres", legend_rows)],
         notes_zh=list(project.notes_zh),
         notes_en=list(project.notes_en),
-        attribution=ATTRIBUTION,
+        attribution=result.run.attribution,
+        max_points=project.limits.map_points,
     )
 
 

@@ -36,10 +36,10 @@ from _bench import WUHAN, peak_mb
 from pyproj import Transformer
 
 from geoplan._paths import shared_path
+from geoplan.project import STAGES  # the run's stages, in order
 
 MEDICAL_TYPES = ("社区卫生服务中心", "社区卫生服务站", "综合医院", "诊所", "村卫生室")
 FITNESS_TYPES = ("全民健身中心", "健身广场", "健身路径", "体育馆", "社区多功能运动场")
-STAGES = ("load", "snap+engine", "coverage", "gaps", "write", "map")
 TARGET_S = 10.0
 TARGET_MB = 2048.0
 

@@ -20,6 +20,31 @@ def demo_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture
+def demo_project(tmp_path):
+    """A factory of demo project copies in ``tmp_path`` with parts of its text replaced.
+
+    ``demo_project(name, {old: new, ...}, append="...")`` writes ``name`` (the demo TOML with
+    its facility path made absolute, then each ``old`` replaced by ``new``, then ``append``)
+    and returns its path.
+    """
+    from geoplan.project import DEMO_PROJECT
+
+    facilities = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
+
+    def make(name: str = "project.toml", replace: dict | None = None, append: str = "") -> Path:
+        text = DEMO_PROJECT.read_text(encoding="utf-8")
+        text = text.replace('"../facilities/tuanchengshan_scenario.csv"', f'"{facilities}"')
+        for old, new in (replace or {}).items():
+            assert old in text, old
+            text = text.replace(old, new)
+        path = tmp_path / name
+        path.write_text(text + append, encoding="utf-8")
+        return path
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """``out/test-artifacts/`` in the repo (git-ignored): screenshots the test run saves."""

@@ -206,10 +206,12 @@ def test_duplicates():
         ),
         (
             4,
-            "duplicate_name_nearby",
-            "warning",
-            "row 4 (name=示例社区卫生服务中心（假设）): same name as row 2, 20 m away; a "
-            "duplicate? Delete one of the rows, or give the two facilities distinct names.",
+            "duplicate",
+            "error",
+            "row 4 (name=示例社区卫生服务中心（假设）): same name and category (community "
+            "health centre) as row 2, 20 m away: a repeated record of one facility; row 2 is "
+            "kept and this one is not counted. If they are two facilities, give them distinct "
+            "names, or add --keep-duplicates.",
         ),
         (
             5,
@@ -222,9 +224,14 @@ def test_duplicates():
     ]
     zh = qa_facilities(table)["message_zh"].tolist()
     assert zh[1] == (
-        "第 4 行（名称=示例社区卫生服务中心（假设））：与第 2 行同名，相距 20 米；是否重复录入？"
-        "如是请删除其中一行，如是两个机构请区分名称。"
+        "第 4 行（名称=示例社区卫生服务中心（假设））：与第 2 行同名同类（社区卫生服务中心），"
+        "相距 20 米，视为同一设施的重复记录，保留第 2 行，本行不计入；如确为两个设施，请区分名称，"
+        "或在命令行加 --keep-duplicates。"
     )
+    # kept on purpose: a warning that they share a name
+    kept = qa_facilities(table, keep_duplicates=True)
+    assert kept["check"].tolist()[1] == "duplicate_name_nearby"
+    assert kept["severity"].tolist()[1] == "warning"
     # a tighter radius no longer calls the 20 m pair a duplicate
     checks = qa_facilities(table, same_name_m=10)["check"].tolist()
     assert checks == ["duplicate_id", "duplicate_coordinates"]

@@ -445,7 +445,7 @@ def test_geocode_missing_moves_resolved_records(geocoder, counties):
     assert "2 places" in failed["message_en"]
     assert "G-003" in set(out.capacity_issues["facility_id"])
     assert out.capacity_issues.values.tolist() == [
-        [4, "G-003", "姚伏镇中心卫生院", "nurses", "注册护士数", "约12"]
+        [4, "G-003", "姚伏镇中心卫生院", "nurses", "注册护士数", "约12", "not_number"]
     ]
     # 灵山县's point, measured from 平罗县 in UTM 48N (the county's zone)
     far = gazetteer_from_admin(counties[counties["adcode"] == "450721"])

@@ -54,7 +54,8 @@ threshold_min = 15
 def test_records_without_coordinates_are_geocoded_or_rejected(bupt_project, tmp_path):
     result = run_project(bupt_project, tmp_path / "out")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["facilities"] == {"read": 2, "used": 1, "rejected": 1}
+    counts = {k: summary["facilities"][k] for k in ("read", "used", "rejected", "geocoded")}
+    assert counts == {"read": 2, "used": 1, "rejected": 1, "geocoded": 1}
     used = result.facilities.set_index("facility_id")
     assert used.loc["A", "coord_source"] == "geocoded"
     assert used.loc["A", "geocode_precision"] == "exact"
@@ -86,7 +87,7 @@ def test_a_run_warns_when_wgs84_facilities_look_like_gcj02(tmp_path):
             encoding="utf-8",
         )
     result = run_project(tmp_path / "shifted.toml", tmp_path / "out")
-    (warning,) = result.summary["warnings"]
+    (warning,) = [w for w in result.summary["warnings"] if w["check"].endswith("_suspected")]
     assert warning["check"] == "gcj02_suspected"
     assert 'crs = "gcj02"' in warning["message_en"]
     assert run_project(tmp_path / "ok.toml", tmp_path / "out_ok").summary["warnings"] == []
@@ -99,8 +100,9 @@ def test_large_demand_is_shown_per_cell_on_the_map_with_totals_kept(monkeypatch)
     result = project.compute_project(load_project(project.DEMO_PROJECT))
     points = result.coverage.points
     monkeypatch.setattr(project, "MAP_MAX_POINTS", 100)
-    shown = project._map_demand(result)
+    shown, note = project._map_demand(result)
     assert len(shown) < len(points)
+    assert note is not None and "100 m" in note[1]  # and the map says so
     for rule in result.project.rules:
         uncovered = points.loc[~points[column(rule.id, "covered")], "population"].sum()
         rows = shown[~shown[f"{rule.id}_covered"]]

@@ -128,7 +128,7 @@ def test_findings_are_ordered_file_first_then_by_row(tuanchengshan_walk):
     qa = qa_facilities(read_facilities_frame(frame), network=tuanchengshan_walk)
     assert _checks(qa) == [
         (None, "gcj02_suspected", "error"),
-        (12, "duplicate_name_nearby", "warning"),
+        (12, "duplicate", "error"),  # the same station twice: a run keeps one
     ]
     assert set(qa["check"]) <= set(QA_CHECKS)
 
@@ -282,11 +282,11 @@ def test_check_facilities_file_writes_and_refuses_to_overwrite(tmp_path):
     assert list(back.columns) == list(QA_COLUMNS)
     assert back["check"].tolist() == [
         "duplicate_id",
-        "duplicate_name_nearby",
+        "duplicate",  # the same name and type 20 m away: rejected, as a run does
         "duplicate_coordinates",
     ]
     rejects = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str)
-    assert rejects["reason_code"].tolist() == ["duplicate_id"]
+    assert rejects["reason_code"].tolist() == ["duplicate_id", "duplicate"]
     with pytest.raises(OutputExistsError) as info:
         check_facilities_file(BAD / "duplicates.csv", out=out)
     assert str(info.value).startswith(f"{out} already holds the result of `geoplan check-")
