@@ -1,13 +1,19 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
-# Each creates .venv if missing and installs geoplan with its test extras.
+# Each creates .venv if missing and installs geoplan with its test extras (Python only: this
+# works on any system). Then scripts/install_system_deps.sh looks for a browser and a CJK font
+# and installs them with apt-get on Debian/Ubuntu when it can (root, or sudo without a
+# password); anywhere else it prints what to install and set-up goes on.
 PYTHON ?= python3
 VENV := .venv
+ifeq ($(OS),Windows_NT)
+BIN := $(VENV)/Scripts
+else
 BIN := $(VENV)/bin
+endif
 STAMP := $(VENV)/.installed-stamp
-SYSTEM_STAMP := $(VENV)/.system-stamp
-DEMO_OUT ?= out/demo
+DEMO_OUT ?= maps/demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,16 +21,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-# Debian's chromium and fonts-noto-cjk (browser tests, reports); see the script.
-$(SYSTEM_STAMP): scripts/install_system_deps.sh $(STAMP)
-	bash scripts/install_system_deps.sh
-	@touch $(SYSTEM_STAMP)
+# Checked every time (it takes a moment): a browser installed later is seen, and a missing one
+# is named again.
+system-deps: $(STAMP)
+	@bash scripts/install_system_deps.sh $(BIN)/python
 
-demo: $(SYSTEM_STAMP)
+# The demo's maps and report go into maps/demo/ (its result folder: the report links the
+# tables beside it).
+demo: system-deps
 	$(BIN)/geoplan demo --out $(DEMO_OUT) --overwrite
 	$(BIN)/geoplan report $(DEMO_OUT) --overwrite
 
-test: $(SYSTEM_STAMP)
+test: system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -34,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_engine.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) out maps/demo .pytest_cache .ruff_cache

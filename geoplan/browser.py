@@ -1,6 +1,8 @@
 """Headless Chromium, offline: screenshots and PDFs of HTML pages (maps, reports).
 
-Chromium runs with a throw-away profile, no background networking and, unless
+Any Chromium-family browser will do: Debian's ``chromium``, Google Chrome or Microsoft Edge
+(Windows, macOS, Linux), Chromium on macOS, or the executable named by ``$GEOPLAN_CHROMIUM``
+(:func:`find_chromium`). It runs with a throw-away profile, no background networking and, unless
 ``--allow-network`` is given, a proxy that points nowhere (``127.0.0.1:9``), so a map that
 tries to fetch anything renders with holes instead of silently going online.
 """
@@ -8,31 +10,118 @@ tries to fetch anything renders with holes instead of silently going online.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["find_chromium", "print_pdf", "screenshot"]
+__all__ = ["browser_candidates", "find_chromium", "print_pdf", "screenshot"]
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
+"""Debian's ``chromium`` package (what ``make`` installs on Debian/Ubuntu)."""
+ENV_VAR = "GEOPLAN_CHROMIUM"
+"""Environment variable naming the browser to use (a Chromium, Chrome or Edge executable)."""
+
+_ON_PATH = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "microsoft-edge",
+    "microsoft-edge-stable",
+    "chrome",
+    "msedge",
+)
+_MAC_APPS = (
+    "Chromium.app/Contents/MacOS/Chromium",
+    "Google Chrome.app/Contents/MacOS/Google Chrome",
+    "Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
+)
+_WINDOWS_ROOTS = ("PROGRAMFILES", "PROGRAMFILES(X86)", "LOCALAPPDATA")
+_WINDOWS_EXES = (
+    "Chromium/Application/chrome.exe",
+    "Google/Chrome/Application/chrome.exe",
+    "Microsoft/Edge/Application/msedge.exe",
+)
+_INSTALL_HINT = {
+    "Linux": "on Debian/Ubuntu `apt-get install chromium`, elsewhere Chromium or Google Chrome",
+    "Darwin": "install Google Chrome, Microsoft Edge or Chromium (`brew install --cask chromium`)",
+    "Windows": "install Google Chrome or Microsoft Edge",
+}
 
 
-def find_chromium(explicit: str | None = None) -> str:
-    """Path of the Chromium binary: ``explicit``, ``$GEOPLAN_CHROMIUM``, /usr/bin/chromium, PATH."""
+def browser_candidates(
+    system: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    which: Callable[[str], str | None] = shutil.which,
+) -> list[str]:
+    """Where a Chromium-family browser is looked for, in order (existing or not).
+
+    Debian's /usr/bin/chromium, then Chromium, Google Chrome and Microsoft Edge on ``PATH``,
+    then the usual install places on macOS (``/Applications``, ``~/Applications``) and
+    Windows (``%PROGRAMFILES%``, ``%PROGRAMFILES(X86)%``, ``%LOCALAPPDATA%``).
+    ``$GEOPLAN_CHROMIUM`` is not among them: :func:`find_chromium` takes it alone.
+    """
+    system = system or platform.system()
+    environ = os.environ if environ is None else environ
+    found = [DEFAULT_CHROMIUM] if system == "Linux" else []
+    found += [path for path in map(which, _ON_PATH) if path]
+    if system == "Darwin":
+        homes = [
+            Path("/Applications"),
+            Path(environ.get("HOME", "~")).expanduser() / "Applications",
+        ]
+        found += [str(home / app) for app in _MAC_APPS for home in homes]
+    if system == "Windows":
+        roots = [environ[name] for name in _WINDOWS_ROOTS if environ.get(name)]
+        found += [str(Path(root) / exe) for exe in _WINDOWS_EXES for root in roots]
+    return list(dict.fromkeys(found))
+
+
+def find_chromium(
+    explicit: str | None = None,
+    *,
+    system: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    which: Callable[[str], str | None] = shutil.which,
+) -> str:
+    """Path of the browser: ``explicit``, else ``$GEOPLAN_CHROMIUM``, else the first of
+    :func:`browser_candidates` that is an executable file.
+
+    A path that is given (``explicit`` or ``$GEOPLAN_CHROMIUM``) is used or refused, never
+    replaced by another browser. ``system``, ``environ`` and ``which`` are for tests.
+
+    Raises
+    ------
+    FileNotFoundError
+        The given path is not an executable file, or no browser was found; the message
+        says what to install.
+    """
+    environ = os.environ if environ is None else environ
     if explicit:
-        if Path(explicit).is_file() and os.access(explicit, os.X_OK):
+        if _executable(explicit):
             return explicit
-        raise FileNotFoundError(f"Chromium not found at {explicit} (given with --chromium)")
-    candidates = [os.environ.get("GEOPLAN_CHROMIUM"), DEFAULT_CHROMIUM]
-    candidates += [shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+        raise FileNotFoundError(f"browser not found at {explicit} (given with --chromium)")
+    chosen = environ.get(ENV_VAR, "").strip()
+    if chosen:
+        if _executable(chosen):
+            return chosen
+        raise FileNotFoundError(f"browser not found at {chosen} (set in ${ENV_VAR})")
+    system = system or platform.system()
+    for candidate in browser_candidates(system, environ, which):
+        if _executable(candidate):
             return candidate
+    hint = _INSTALL_HINT.get(system, _INSTALL_HINT["Linux"])
     raise FileNotFoundError(
-        "Chromium not found (tried --chromium, $GEOPLAN_CHROMIUM, /usr/bin/chromium and PATH); "
-        "install it, e.g. `apt-get install chromium`, or pass --chromium /path/to/chrome"
+        f"no Chromium, Google Chrome or Microsoft Edge found: {hint}, or set ${ENV_VAR} to "
+        "the browser's executable"
     )
+
+
+def _executable(path: str) -> bool:
+    return Path(path).is_file() and os.access(path, os.X_OK)
 
 
 def screenshot(

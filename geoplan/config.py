@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._compressed import is_graphml
 from .access import PRIVATE_WAYS
 from .engine import DEFAULT_WALK_SPEED_M_PER_MIN
 from .errors import ConfigError
@@ -331,7 +332,7 @@ def _precisions() -> tuple[str, ...]:
     return PRECISIONS[:-1]  # every precision but "failed"
 
 
-PATH = Text(pattern_text="a file path (text; relative to this file, or shared:…)")
+PATH = Text(pattern_text="a file path (text; relative to this file, geoplan:… or shared:…)")
 
 
 def _credit(what: str, default_en: str, default_zh: str) -> Key:
@@ -449,8 +450,8 @@ _VECTOR_FORMATS = ("points", "lines", "polygons")
 
 def _check_demand(table: dict, where: str) -> None:
     """Every option given must apply to the demand file's format (by suffix)."""
-    if table.get("format") == "graphml_edges":
-        formats: tuple[str, ...] = ("graphml_edges",)
+    if table.get("format") == "graphml_edges" or is_graphml(str(table["path"])):
+        formats: tuple[str, ...] = ("graphml_edges",)  # .graphml, also .graphml.gz/.bz2/.xz
     else:
         suffix = Path(str(table["path"])).suffix.lower()
         formats = DEMAND_SUFFIX_FORMATS.get(suffix, _VECTOR_FORMATS)
@@ -1436,8 +1437,10 @@ def reference_markdown() -> str:
         "<!-- Generated from geoplan/config.py by `python -m geoplan.config`; do not edit by "
         "hand (a test compares this file with the schema). -->",
         "",
-        "A project file is TOML (UTF-8). Paths are relative to the file, absolute, or "
-        "`shared:…` (read from the shared data folder, `$GEOPLAN_SHARED_DATA`). Every key "
+        "A project file is TOML (UTF-8). Paths are relative to the file, absolute, "
+        "`geoplan:…` (a file that ships with geoplan: `data/` in the repository, e.g. "
+        "`geoplan:osm/huangshi_tuanchengshan_all_2022.graphml.gz`) or `shared:…` (read from "
+        "the shared data folder, `$GEOPLAN_SHARED_DATA`). Every key "
         "below is checked when the file is read: an unknown key is an error naming the "
         "closest known one (`walk_speed`: unknown key in [network]; did you mean "
         "`walk_speed_m_per_min`?), and a value of the wrong type or out of range is an "

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ._compressed import GRAPHML_SUFFIXES
 from .errors import ConfigError
 
 __all__ = ["GHS_POP", "OSM", "WORLDPOP", "attribution", "input_credit"]
@@ -27,7 +28,7 @@ OSM = "© OpenStreetMap contributors, ODbL 1.0"
 GHS_POP = "GHS-POP R2023A, European Commission JRC, CC BY 4.0"
 WORLDPOP = "WorldPop (www.worldpop.org), CC BY 4.0"
 
-_OSM_SUFFIXES = (".osm", ".pbf", ".bz2", ".gz", ".graphml")
+_OSM_SUFFIXES = (".osm", ".pbf", ".bz2", ".gz", *GRAPHML_SUFFIXES)  # GraphML also packed
 _RASTER_SUFFIXES = (".tif", ".tiff", ".img", ".asc")
 
 

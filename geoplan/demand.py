@@ -38,6 +38,7 @@ import shapely
 from pyproj import CRS
 
 from . import limits
+from ._compressed import GRAPHML_SUFFIXES, is_graphml, open_input
 from ._io import read_xlsx_table
 from .errors import DataQualityWarning, InputError, InputFileNotFoundError
 
@@ -58,7 +59,6 @@ __all__ = [
 RASTER_SUFFIXES = (".tif", ".tiff", ".img", ".asc")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".parquet", ".geoparquet")
-GRAPHML_SUFFIXES = (".graphml",)
 
 #: Population column names found automatically (case-insensitive), unless one is given.
 POPULATION_COLUMNS = ("population", "pop", "人口", "人口数", "常住人口")
@@ -804,13 +804,15 @@ def boundary_from_graphml(path: PathLike, *, name: str | None = None) -> gpd.Geo
 
 
 def _read_graphml(path: Path) -> Any:
+    import lzma
     import xml.etree.ElementTree as ET
 
     import networkx as nx
 
     try:
-        return nx.read_graphml(path)
-    except (nx.NetworkXError, ET.ParseError) as exc:
+        with open_input(path) as handle:
+            return nx.read_graphml(handle)
+    except (nx.NetworkXError, ET.ParseError, OSError, EOFError, lzma.LZMAError) as exc:
         raise InputError(f"cannot read GraphML {path}: {exc}") from exc
 
 
@@ -904,17 +906,17 @@ def read_demand(path: PathLike, **kw: Any) -> gpd.GeoDataFrame:
     """Read demand from any supported file, choosing the reader by suffix and geometry type.
 
     Rasters (``.tif``, ``.tiff``, ``.img``, ``.asc``) → :func:`demand_from_raster`;
-    ``.graphml`` → :func:`demand_from_graphml_edges`; tables (``.csv``, ``.tsv``, ``.txt``,
-    ``.xlsx``) → :func:`demand_from_points`; vector files (GeoJSON, GPKG, Shapefile,
-    FlatGeobuf, GeoParquet) → points, lines or polygons by their geometry type (mixed types →
-    InputError). ``kw`` goes to the chosen reader.
+    ``.graphml`` (also ``.graphml.gz``/``.bz2``/``.xz``) → :func:`demand_from_graphml_edges`;
+    tables (``.csv``, ``.tsv``, ``.txt``, ``.xlsx``) → :func:`demand_from_points`; vector
+    files (GeoJSON, GPKG, Shapefile, FlatGeobuf, GeoParquet) → points, lines or polygons by
+    their geometry type (mixed types → InputError). ``kw`` goes to the chosen reader.
     """
     path = _existing_path(path, "path")
     suffix = path.suffix.lower()
     if suffix in RASTER_SUFFIXES:
         _check_options(kw, demand_from_raster, path.name, "raster")
         return demand_from_raster(path, **kw)
-    if suffix in GRAPHML_SUFFIXES:
+    if is_graphml(path):
         _check_options(kw, demand_from_graphml_edges, path.name, "GraphML edge")
         return demand_from_graphml_edges(path, **kw)
     if suffix in TABLE_SUFFIXES:

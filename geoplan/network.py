@@ -113,6 +113,7 @@ from pyproj import CRS, Transformer
 from scipy import sparse
 
 from . import engine
+from ._compressed import GRAPHML_SUFFIXES, is_graphml, open_input
 from .access import ACCESS_TAGS, CLOSED, PRIVATE, PRIVATE_WAYS, access_codes
 from .engine import DEFAULT_WALK_SPEED_M_PER_MIN, ModeTimes, _min_csr
 from .errors import ConfigError, InputFileNotFoundError, NetworkError
@@ -488,7 +489,8 @@ def read_network(path: str | os.PathLike[str], *, crs: Any = None, cache: bool =
     ----------
     path : str or path-like
         ``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf``/``.pbf`` (pyosmium), ``.graphml``
-        (osmnx), or LineStrings in ``.parquet``/``.geoparquet``/``.geojson``/``.gpkg``/``.shp``.
+        (osmnx; also ``.graphml.gz``/``.bz2``/``.xz``, decompressed on the fly), or
+        LineStrings in ``.parquet``/``.geoparquet``/``.geojson``/``.gpkg``/``.shp``.
     crs : anything ``pyproj.CRS.from_user_input`` accepts, optional
         Projected metric CRS of the result. Default: the source CRS when it is projected in
         metres, else the UTM zone of the data's centre.
@@ -517,7 +519,7 @@ def read_network(path: str | os.PathLike[str], *, crs: Any = None, cache: bool =
         raise InputFileNotFoundError(f"network file not found: {path}")
     target = _user_crs(crs)
     lower = path.name.lower()
-    if lower.endswith(".graphml"):
+    if is_graphml(path):
         kind = "graphml"
     elif lower.endswith(_OSM_SUFFIXES):
         kind = "osm"
@@ -526,8 +528,8 @@ def read_network(path: str | os.PathLike[str], *, crs: Any = None, cache: bool =
     else:
         raise NetworkError(
             f"{path}: unknown network file type; use OSM XML/PBF "
-            f"({', '.join(_OSM_SUFFIXES)}), osmnx .graphml, or road lines "
-            f"({', '.join(_LINE_SUFFIXES)})"
+            f"({', '.join(_OSM_SUFFIXES)}), osmnx GraphML ({', '.join(GRAPHML_SUFFIXES)}), "
+            f"or road lines ({', '.join(_LINE_SUFFIXES)})"
         )
     key = _cache_key(path, kind, target) if cache else None
     cached = None if key is None else _from_cache(key, source=str(path))
@@ -574,7 +576,7 @@ def _cache_key(path: Path, kind: str, target: CRS | None) -> str:
 
     import pyproj
 
-    from . import _cache
+    from . import _cache, _compressed
 
     versions = []
     for dist in ("numpy", "pandas", "geopandas", "shapely", "pyogrio", "networkx", "osmium"):
@@ -588,7 +590,7 @@ def _cache_key(path: Path, kind: str, target: CRS | None) -> str:
         _cache.file_sha256(path),
         kind,
         "auto" if target is None else target.to_wkt(),
-        _cache.source_sha256([__file__, _cache.__file__]),
+        _cache.source_sha256([__file__, _cache.__file__, _compressed.__file__]),
         ",".join(versions),
         f"GEOS={shapely.geos_version_string}",
         f"pyproj={pyproj.__version__},PROJ={pyproj.proj_version_str}",
@@ -830,7 +832,8 @@ def _read_graphml(path: Path) -> _Raw:
     import networkx as nx
 
     try:
-        graph = nx.read_graphml(path, force_multigraph=True)
+        with open_input(path) as handle:
+            graph = nx.read_graphml(handle, force_multigraph=True)
     except Exception as exc:  # networkx/ElementTree raise many types for bad files
         raise NetworkError(f"{path}: cannot read as GraphML ({exc})") from exc
     keys = list(graph.nodes)

@@ -6,7 +6,7 @@ A batch is a list of :class:`Area` objects, read by :func:`areas_from` from
 * a **batch file** (TOML) listing projects::
 
       [[areas]]
-      project = "qinnan.toml"        # relative to the batch file, or "shared:…", or absolute
+      project = "qinnan.toml"        # relative to the batch file, "geoplan:…", "shared:…", absolute
       slug = "qinnan"                # optional: the output folder name (default: file stem)
 
 * or a batch file naming a **template project and a polygon layer** to split by::
@@ -78,7 +78,7 @@ import pandas as pd
 from . import _io, config
 from .credits import input_credit
 from .errors import ConfigError, GeoplanError, InputError
-from .project import SHARED_PREFIX, Project, load_project, run_into, run_project
+from .project import Project, load_project, run_into, run_project
 from .results import MANIFEST, output_folder
 
 logger = logging.getLogger(__name__)
@@ -268,11 +268,12 @@ def _try_toml(path: Path) -> dict | None:
 
 
 def _resolve(base_file: Path, value: str, *, key: str) -> Path:
-    """A path from a batch file: ``shared:…``, absolute, or relative to the batch file."""
-    from ._paths import shared_path
+    """A path from a batch file: ``geoplan:…``, ``shared:…``, absolute, or relative to it."""
+    from ._paths import prefixed_path
 
-    if value.startswith(SHARED_PREFIX):
-        return shared_path(value[len(SHARED_PREFIX) :])
+    special = prefixed_path(value)
+    if special is not None:
+        return special
     path = Path(value)
     path = path if path.is_absolute() else base_file.parent / path
     if not path.exists():

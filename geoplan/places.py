@@ -1,13 +1,14 @@
 """The places of the five health plans, and ``geoplan init`` for a new project there.
 
-The shared data hold one WGS84/CGCS2000 polygon for each of 13 counties, districts and cities
-named by the plans (``boundaries/targets_admin_tianditu_wgs84.geojson``): 钦州市 and its
+geoplan ships one WGS84/CGCS2000 polygon for each of 13 counties, districts and cities named
+by the plans (``data/boundaries/targets_admin_tianditu_wgs84.geojson``, copied from the shared
+data; source and licence in ``data/boundaries/README.md``): 钦州市 and its
 钦南区/钦北区/灵山县/浦北县, 北海市 and its 海城区/银海区/铁山港区/合浦县, 潮州市湘桥区, 平罗县
 and 乐山市市中区. :func:`init_project` writes a project folder for one of them: the boundary,
 a commented ``project.toml`` with the rules of that place's plan (to be checked), and an empty
 facility table with the Chinese headers geoplan reads.
 
-No township (乡镇/街道) or village polygons exist in the shared data for these places; the
+No township (乡镇/街道) or village polygons exist in geoplan's data for these places; the
 project therefore reports coverage for the whole county only until the planner adds a
 ``[units]`` layer of their own.
 """
@@ -23,7 +24,7 @@ import geopandas as gpd
 import pandas as pd
 
 from . import _io
-from ._paths import shared_path
+from ._paths import shipped_path
 from .config import project_template
 from .errors import ConfigError
 from .results import output_folder
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 BOUNDARY_FILE = "boundaries/targets_admin_tianditu_wgs84.geojson"
-"""The 13 polygons, relative to the shared data folder (WGS84/CGCS2000; never the GCJ-02 file)."""
+"""The 13 polygons, relative to geoplan's shipped data (WGS84/CGCS2000; never the GCJ-02 file)."""
 
 BOUNDARY_NAME = "boundary.geojson"
 INIT_FILES: tuple[str, ...] = (BOUNDARY_NAME, "project.toml", "facilities_template.csv")
@@ -234,7 +235,7 @@ def _full_name(name: str, adcode: str) -> str:
 
 
 def _read_boundaries() -> gpd.GeoDataFrame:
-    frame = gpd.read_file(shared_path(BOUNDARY_FILE))
+    frame = gpd.read_file(shipped_path(BOUNDARY_FILE))
     frame["adcode"] = frame["adcode"].astype(str)
     return frame
 
@@ -410,7 +411,7 @@ def _project_toml(row: pd.Series) -> str:
         "    geoplan run project.toml --out result",
         "Every table and key is listed with its meaning, range and default (docs/project-file.md);",
         "keys commented out take their default. Relative paths are relative to this file;",
-        '"shared:..." paths read geoplan\'s shared data folder.',
+        '"geoplan:..." names a file shipped with geoplan, "shared:..." one of the shared data.',
     ]
     values = {
         "project": {
@@ -427,7 +428,7 @@ def _project_toml(row: pd.Series) -> str:
     comments = {
         "boundary": [
             f"The {name} polygon (WGS84/CGCS2000), simplified, from {row['source']},",
-            f"as stored in geoplan's shared data ({BOUNDARY_FILE}).",
+            f"as shipped with geoplan (data/{BOUNDARY_FILE}).",
             "It is a simplified outline: check it against the official boundary before reporting.",
         ],
         "units": [

@@ -22,7 +22,8 @@ import pandas as pd
 
 from . import _io, config, coords
 from ._cache import file_sha256
-from ._paths import REPO_ROOT, shared_path
+from ._compressed import is_graphml
+from ._paths import SHARED_PREFIX, SHIPPED_PREFIX, prefixed_path, shipped_data_dir
 from .access import PRIVATE_WAYS
 from .config import DEFAULT_AREA_TOLERANCE_M, DEFAULT_GAP_CELL_M, DEFAULT_MAX_SNAP_M
 from .coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
@@ -39,7 +40,8 @@ from .units import assign_units, read_units, units_from_frame
 
 logger = logging.getLogger(__name__)
 
-DEMO_PROJECT = REPO_ROOT / "data" / "demo" / "tuanchengshan.toml"
+DEMO_PROJECT = shipped_data_dir() / "demo" / "tuanchengshan.toml"
+"""The demo project (团城山街道); its inputs ship with geoplan (see :mod:`geoplan._paths`)."""
 OUTPUT_FILES = (
     "summary.json",
     "coverage_by_unit.csv",
@@ -53,7 +55,6 @@ OUTPUT_FILES = (
     "run.json",
 )
 """Files every run writes (besides ``map_<lang>.html`` per further language and manifest.json)."""
-SHARED_PREFIX = "shared:"
 DEMAND_FAR_FROM_ROAD_M = 500.0
 """Demand points farther than this from the walk network are counted and reported."""
 AREA_HULL_BUFFER_M = 100.0
@@ -218,9 +219,11 @@ class Project:
         return [self.path, *(self.resolve(str(value)) for value in named)]
 
     def resolve(self, value: str) -> Path:
-        """An input path: ``shared:…`` from the shared data folder, else relative to the file."""
-        if value.startswith(SHARED_PREFIX):
-            return shared_path(value[len(SHARED_PREFIX) :])
+        """An input path: ``geoplan:…`` shipped with geoplan, ``shared:…`` from the shared
+        data folder, else absolute or relative to the project file."""
+        special = prefixed_path(value)
+        if special is not None:
+            return special
         path = Path(value)
         path = path if path.is_absolute() else (self.path.parent / path)
         if not path.exists():
@@ -295,7 +298,8 @@ def _facility_tables(tables: list[dict], where: str) -> tuple[dict, ...]:
 
 def _file_stem(value: str) -> str:
     """``health`` of ``shared:lists/health.xlsx``; characters not allowed in ids become _."""
-    name = Path(value.removeprefix(SHARED_PREFIX)).name.split(".")[0]
+    name = Path(value.removeprefix(SHARED_PREFIX).removeprefix(SHIPPED_PREFIX)).name
+    name = name.split(".")[0]
     return re.sub(r"[\s,:=]+", "_", name) or "file"
 
 
@@ -546,7 +550,7 @@ def read_boundary(project: Project, inputs: dict | None = None) -> gpd.GeoDataFr
     path = project.resolve(project.boundary["path"])
     if inputs is not None:
         inputs["boundary"] = str(path)
-    if project.boundary.get("format") == "graphml" or path.suffix == ".graphml":
+    if project.boundary.get("format") == "graphml" or is_graphml(path):
         return boundary_from_graphml(path, name=project.area)
     return read_units(path)
 

@@ -63,6 +63,7 @@ import pyproj
 import shapely
 
 from . import coords
+from ._compressed import is_graphml
 from ._io import write_csv
 from .duplicates import KEEP_HINT_CLI, duplicate_messages, find_duplicates, reject_duplicates
 from .engine import snap_points
@@ -824,7 +825,7 @@ def read_boundary(path: str | Path) -> gpd.GeoDataFrame:
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(f"boundary file {str(path)!r} not found; check the path")
-    if path.suffix.lower() == ".graphml":
+    if is_graphml(path):
         from .demand import boundary_from_graphml
 
         return boundary_from_graphml(path)

@@ -495,7 +495,11 @@ class _Browser:
         try:
             return cls(browser.find_chromium())
         except FileNotFoundError as exc:
-            logger.warning("no static maps or PDF: %s", exc)
+            logger.warning(
+                "未找到浏览器，报告没有静态地图和 PDF / no browser: no static maps and no PDF "
+                "in the report (%s)",
+                exc,
+            )
             return cls(None, str(exc))
 
     def shoot(self, jobs: dict[str, tuple[Path, str]], tr: _Tr) -> dict[str, Shot]:

@@ -1,13 +1,137 @@
-"""Shared fixtures: the real data beside the repo (never skipped silently)."""
+"""Shared fixtures, and what a test needs beyond the repository: never skipped silently.
+
+Three things may be missing on a user's machine: the shared real data (``../shared/data``),
+a Chromium-family browser and a CJK font. A test that needs one is marked ``shared_data``,
+``browser`` or ``cjk_font``: automatically when it uses the fixture :func:`shared_file`,
+:func:`chromium_binary` (or :func:`chromium_browser`) or :func:`cjk_font`, or by hand with
+``@pytest.mark.<name>``. When the thing is missing such a test is skipped, and the run ends
+with one line per missing thing listing the skipped tests; where it must be there (CI:
+``.ci/run`` sets ``GEOPLAN_REQUIRE_SHARED_DATA=1``, ``GEOPLAN_REQUIRE_BROWSER=1`` and
+``GEOPLAN_REQUIRE_CJK_FONT=1``; without them ``CI=true`` means the same) it fails instead.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from geoplan._paths import shared_path
+from geoplan._paths import shared_data_dir, shared_path, shipped_path
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Something outside the repository that some tests need."""
+
+    marker: str
+    fixtures: tuple[str, ...]
+    env: str
+    what: str  # for the marker's description
+
+    def required(self) -> bool:
+        """Missing must fail: ``$<env>`` is 1 (0 allows skipping), else ``$CI`` is set."""
+        value = os.environ.get(self.env, "").strip()
+        if value:
+            return value not in ("0", "false", "no")
+        return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+REQUIREMENTS = (
+    Requirement("shared_data", ("shared_file",), "GEOPLAN_REQUIRE_SHARED_DATA", "../shared/data"),
+    Requirement("browser", ("chromium_binary",), "GEOPLAN_REQUIRE_BROWSER", "a Chromium browser"),
+    Requirement("cjk_font", ("cjk_font",), "GEOPLAN_REQUIRE_CJK_FONT", "a CJK font"),
+)
+
+
+@functools.cache
+def missing(marker: str) -> str | None:
+    """Why the thing ``marker`` stands for is missing on this machine (None: it is there)."""
+    if marker == "shared_data":
+        folder = shared_data_dir()
+        if not folder.is_dir():
+            return f"shared data not found at {folder} (set GEOPLAN_SHARED_DATA)"
+        return None
+    if marker == "browser":
+        from geoplan.browser import find_chromium
+
+        try:
+            find_chromium()
+        except FileNotFoundError as exc:
+            return str(exc)
+        return None
+    from geoplan.charts import find_cjk_font
+
+    return None if find_cjk_font() else "no CJK font installed (e.g. fonts-noto-cjk)"
+
+
+def pytest_configure(config) -> None:
+    for req in REQUIREMENTS:
+        config.addinivalue_line(
+            "markers", f"{req.marker}: needs {req.what}; skipped without it unless ${req.env}=1"
+        )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        for req in REQUIREMENTS:
+            if any(name in item.fixturenames for name in req.fixtures):
+                item.add_marker(req.marker)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    for req in REQUIREMENTS:
+        if item.get_closest_marker(req.marker) is None:
+            continue
+        reason = missing(req.marker)
+        if reason is None:
+            continue
+        if req.required():
+            pytest.fail(f"{reason}; required here (${req.env} or $CI)", pytrace=False)
+        pytest.skip(reason)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """One line per skip reason: how many tests it skipped, and which (per file).
+
+    Replaces pytest's ``-rs`` lines (``addopts`` leaves ``s`` out), which would repeat the
+    reason once per test file and line.
+    """
+    by_reason: dict[str, Counter] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "skipped"
+        reason = reason.removeprefix("Skipped: ")
+        by_reason.setdefault(reason, Counter())[Path(report.nodeid.split("::")[0]).name] += 1
+    for reason, files in by_reason.items():
+        listing = ", ".join(f"{name} ({n})" for name, n in sorted(files.items()))
+        n = files.total()
+        terminalreporter.write_line(f"SKIPPED {n} test{'s' * (n != 1)}: {reason}: {listing}")
+
+
+@pytest.fixture(scope="session")
+def shared_file():
+    """``shared_file("osm/…")``: a path in the shared data; marks the test ``shared_data``."""
+    return shared_path
+
+
+@pytest.fixture(scope="session")
+def chromium_binary() -> str:
+    """The browser's path (:func:`geoplan.browser.find_chromium`); marks the test ``browser``."""
+    from geoplan.browser import find_chromium
+
+    return find_chromium()
+
+
+@pytest.fixture(scope="session")
+def cjk_font():
+    """The charts' CJK font (:func:`geoplan.charts.find_cjk_font`); marks the test ``cjk_font``."""
+    from geoplan.charts import find_cjk_font
+
+    return find_cjk_font()
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +179,10 @@ def artifacts_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tuanchengshan_walk():
-    """The 团城山 2022 walking network (osmnx GraphML), loaded once."""
+    """The 团城山 2022 walking network (osmnx GraphML, shipped gzipped), loaded once."""
     from geoplan.network import read_network
 
-    return read_network(shared_path("osm/huangshi_tuanchengshan_all_2022.graphml"))
+    return read_network(shipped_path("osm/huangshi_tuanchengshan_all_2022.graphml.gz"))
 
 
 # --------------------------------------------------------------------------- browser
@@ -86,15 +210,13 @@ class OfflinePage:
 
 
 @pytest.fixture(scope="session")
-def chromium_browser():
-    """Debian's Chromium driven by Playwright (installed by `make test`; never skipped)."""
+def chromium_browser(chromium_binary):
+    """The browser found (Debian's Chromium in CI) driven by Playwright, launched once."""
     from playwright.sync_api import sync_playwright
-
-    from geoplan.browser import find_chromium
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=find_chromium(), args=["--no-sandbox", "--disable-gpu"]
+            executable_path=chromium_binary, args=["--no-sandbox", "--disable-gpu"]
         )
         yield browser
         browser.close()

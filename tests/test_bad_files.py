@@ -17,7 +17,7 @@ import pyproj
 import pytest
 
 from geoplan import coords
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.demand import boundary_from_graphml
 from geoplan.engine import snap_points
 from geoplan.errors import DataQualityWarning, InputError
@@ -32,13 +32,13 @@ from geoplan.facilities import (
 from geoplan.qa import QA_COLUMNS, detect_gcj02, qa_facilities
 
 BAD = Path(__file__).parent / "data" / "bad"
-BOUNDARY_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
+BOUNDARY_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
 
 
 @pytest.fixture(scope="module")
 def tuanchengshan_boundary():
     """The official 团城山 boundary stored in the 2024 GraphML."""
-    return boundary_from_graphml(shared_path(BOUNDARY_2024))
+    return boundary_from_graphml(shipped_path(BOUNDARY_2024))
 
 
 def _balanced(table: FacilityTable) -> None:

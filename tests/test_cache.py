@@ -21,7 +21,7 @@ from shapely.geometry import LineString, Point
 
 from geoplan import _cache
 from geoplan import network as netmod
-from geoplan._paths import shared_path
+from geoplan._paths import shared_path, shipped_path
 from geoplan.network import Network, read_network
 
 TINY_OSM = Path(__file__).parent / "data" / "network" / "tiny_roads.osm"
@@ -78,16 +78,19 @@ def entries(cache: Path) -> list[Path]:
     return sorted(p for p in (cache / "network").glob("*") if not p.name.startswith("."))
 
 
+SHARED = pytest.mark.shared_data
+
+
 @pytest.mark.parametrize(
     "relative",
     [
-        "osm/wuhan_fua_osm_streets.parquet",  # road lines
-        "osm/huangshi_tuanchengshan_all_2022.graphml",  # osmnx GraphML, Chinese names
-        "osm/andorra_ad.osm.pbf",  # PBF, one-way streets
+        pytest.param("osm/wuhan_fua_osm_streets.parquet", marks=SHARED),  # road lines
+        "osm/huangshi_tuanchengshan_all_2022.graphml.gz",  # shipped: gzipped GraphML, 中文 names
+        pytest.param("osm/andorra_ad.osm.pbf", marks=SHARED),  # PBF, one-way streets
     ],
 )
 def test_second_read_skips_parsing_and_is_equal(cache, monkeypatch, relative):
-    path = shared_path(relative)
+    path = shipped_path(relative) if relative.endswith(".gz") else shared_path(relative)
     fresh = read_network(path, cache=False)
     first = read_network(path)
     assert len(entries(cache)) == 1

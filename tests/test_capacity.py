@@ -17,7 +17,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from geoplan import capacity, engine
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.capacity import (
     access_by_unit,
     capacity_ratios,
@@ -210,7 +210,7 @@ def real_case(tuanchengshan_walk):
     """15 seeded facilities on the real 团城山 walk network, real GHS-POP demand, 900 s."""
     network = tuanchengshan_walk
     demand = demand_from_graphml_edges(
-        shared_path("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml")
+        shipped_path("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz")
     ).to_crs(network.crs)
     forward_s, backward_s = network.edge_times_s("walk")
     usable = engine.mode_edge_mask(forward_s, backward_s)

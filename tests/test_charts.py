@@ -93,9 +93,8 @@ def _font_file(path: str, index: int) -> tuple[str, frozenset[int]]:
         return str(font["name"].getDebugName(1)), frozenset(font.getBestCmap())
 
 
-def test_chart_texts_resolve_to_a_cjk_font_with_every_character(demo):
-    font = charts.find_cjk_font()
-    assert font is not None, "no CJK font installed: run scripts/install_system_deps.sh"
+def test_chart_texts_resolve_to_a_cjk_font_with_every_character(demo, cjk_font):
+    assert cjk_font is not None
     for rule, kind, figure in _figures(demo, lang="zh"):
         texts = _texts(figure)
         assert any(CJK.search(t.get_text()) for t in texts), (rule["id"], kind)
@@ -121,10 +120,10 @@ def _render(label: str, family: str) -> np.ndarray:
     return np.asarray(figure.canvas.buffer_rgba())[..., :3].astype(int)
 
 
-def test_cjk_font_draws_glyphs_where_dejavu_draws_boxes(demo):
+def test_cjk_font_draws_glyphs_where_dejavu_draws_boxes(demo, cjk_font):
     summary = demo[0]
     label = summary["rules"][0]["name_zh"]
-    font = charts.find_cjk_font()
+    font = cjk_font
     assert font is not None
     with pytest.warns(UserWarning, match="missing from font"):
         boxes = _render(label, "DejaVu Sans")
@@ -143,7 +142,7 @@ def test_cjk_font_draws_glyphs_where_dejavu_draws_boxes(demo):
     assert not np.array_equal(glyph_a, glyph_b)
 
 
-def test_chart_numbers_equal_the_summary(demo):
+def test_chart_numbers_equal_the_summary(demo, cjk_font):
     summary, _, by_unit = demo
     figures = _figures(demo, lang="zh")
     for rule in summary["rules"]:

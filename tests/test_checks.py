@@ -18,7 +18,7 @@ import pytest
 import shapely
 
 from geoplan import engine
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.capacity import travel_times_by_id, two_step_fca
 from geoplan.checks import (
     ALL_UNITS,
@@ -39,7 +39,7 @@ from geoplan.project import DEMO_PROJECT, compute_project, load_project
 from geoplan.rules import load_pack, pack_from_mapping
 from geoplan.schema import GROUPS
 
-DRIVE_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
+DRIVE_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
 SPLIT_LON = 115.02
 
 HEADER = (
@@ -84,7 +84,13 @@ def test_truthy_and_columns():
 
 
 @pytest.fixture(scope="module")
-def demo_out(tmp_path_factory):
+def plan_indicators(shared_file):
+    """The plans' indicator table in the shared data, which every check reads."""
+    return shared_file("plans/plan_indicators.csv")
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory, plan_indicators):
     out = tmp_path_factory.mktemp("check") / "leshan"
     code = main(["-q", "check", str(DEMO_PROJECT), "--plan", "leshan_shizhong", "--out", str(out)])
     assert code == 0
@@ -172,9 +178,9 @@ def test_demo_check_writes_the_files(demo_out):
         assert len(layer) > 0 and layer.crs.to_epsg() == 4326
 
 
-def test_demo_indicators(demo_out):
+def test_demo_indicators(demo_out, plan_indicators):
     indicators = pd.read_csv(demo_out / "indicators.csv", encoding="utf-8-sig")
-    table = pd.read_csv(shared_path("plans/plan_indicators.csv"), dtype=str)
+    table = pd.read_csv(plan_indicators, dtype=str)
     assert len(indicators) == table["plan_file"].str.contains("leshan").sum()
     by_name = indicators.set_index("indicator_zh")
     checks = pd.read_csv(demo_out / "checks.csv", encoding="utf-8-sig").set_index("rule_id")
@@ -213,7 +219,7 @@ def test_check_overwrite_replaces_exactly_the_earlier_checks_files(tmp_path, cap
     assert mine.read_text(encoding="utf-8") == "{}"  # a file geoplan did not write stays
 
 
-def test_check_accepts_a_pack_path_and_reports_on_stdout(tmp_path, capsys):
+def test_check_accepts_a_pack_path_and_reports_on_stdout(tmp_path, capsys, plan_indicators):
     pack = tmp_path / "mine.toml"
     source = load_pack("beihai").path
     pack.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
@@ -237,10 +243,10 @@ def test_unknown_pack_and_level(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def enriched(tmp_path_factory):
+def enriched(tmp_path_factory, plan_indicators):
     folder = tmp_path_factory.mktemp("enriched")
     (folder / "facilities.csv").write_text(FACILITIES, encoding="utf-8")
-    boundary = boundary_from_graphml(shared_path(DRIVE_2024), name="团城山").to_crs(4326)
+    boundary = boundary_from_graphml(shipped_path(DRIVE_2024), name="团城山").to_crs(4326)
     area = boundary.geometry.union_all()
     west = shapely.box(100, 0, SPLIT_LON, 60).intersection(area)
     east = shapely.box(SPLIT_LON, 0, 130, 60).intersection(area)

@@ -131,7 +131,7 @@ def test_usage_error_exits_2(capsys):
 
 
 def test_traveltimes_command_keeps_the_inputs_ids(tmp_path, capsys):
-    from geoplan._paths import REPO_ROOT, shared_path
+    from geoplan._paths import REPO_ROOT, shipped_path
 
     demand = tmp_path / "居民点.csv"
     demand.write_text(
@@ -141,7 +141,7 @@ def test_traveltimes_command_keeps_the_inputs_ids(tmp_path, capsys):
     out = tmp_path / "times.csv"
     args = [
         "traveltimes",
-        "--network", str(shared_path("osm/huangshi_tuanchengshan_all_2022.graphml")),
+        "--network", str(shipped_path("osm/huangshi_tuanchengshan_all_2022.graphml.gz")),
         "--facilities", str(REPO_ROOT / "data/facilities/tuanchengshan_scenario.csv"),
         "--demand", str(demand),
         "--mode", "walk",

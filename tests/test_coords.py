@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 from geoplan import coords
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.coords import (
     bd09_to_gcj02,
     bd09_to_wgs84,
@@ -399,10 +399,10 @@ NEAR_BOUNDARY_M = 1000.0
 
 
 @pytest.fixture(scope="module")
-def boundary_pair() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Both files indexed by adcode (shared_path fails with a clear message if absent)."""
-    wgs = gpd.read_file(shared_path(BOUNDARY_WGS84))
-    gcj = gpd.read_file(shared_path(BOUNDARY_GCJ02))
+def boundary_pair(shared_file) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Both files indexed by adcode (the GCJ-02 one is in the shared data only)."""
+    wgs = gpd.read_file(shipped_path(BOUNDARY_WGS84))
+    gcj = gpd.read_file(shared_file(BOUNDARY_GCJ02))
     return wgs.set_index(wgs["adcode"].astype(str)), gcj.set_index(gcj["adcode"].astype(str))
 
 

@@ -15,7 +15,7 @@ import shapely
 from pyproj import Geod
 from rasterio.transform import from_origin
 
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.demand import (
     boundary_from_graphml,
     demand_from_graphml_edges,
@@ -30,7 +30,7 @@ from geoplan.errors import DataQualityWarning, InputError, InputFileNotFoundErro
 DATA = Path(__file__).parent / "data" / "demand"
 WGS84_A = 6378137.0
 WGS84_F = 1 / 298.257223563
-TUANCHENGSHAN = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
+TUANCHENGSHAN = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
 
 
 def _write_raster(path, values, *, crs, transform, nodata=None, **tags):
@@ -274,8 +274,8 @@ def _independent_worldpop_total(path: Path) -> float:
         ("worldpop_mac_pd_2020_1km.tif", 0.55e6, 0.85e6, 58),
     ],
 )
-def test_worldpop_density_rasters(name, low, high, cells):
-    path = shared_path(f"population/{name}")
+def test_worldpop_density_rasters(name, low, high, cells, shared_file):
+    path = shared_file(f"population/{name}")
     out = read_demand(path)
     total = out["population"].sum()
     assert low < total < high
@@ -291,7 +291,7 @@ def test_worldpop_density_rasters(name, low, high, cells):
 def test_tuanchengshan_graphml_cells_counted_once():
     import networkx as nx
 
-    path = shared_path(TUANCHENGSHAN)
+    path = shipped_path(TUANCHENGSHAN)
     out = demand_from_graphml_edges(path)
 
     graph = nx.read_graphml(path)

@@ -14,7 +14,7 @@ import pytest
 import shapely
 
 from geoplan import coords
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.errors import ConfigError, DataQualityWarning, InputError, InputFileNotFoundError
 from geoplan.facilities import (
     REASON_CODES,
@@ -581,8 +581,8 @@ def test_gcj02_layer_labelled_wgs84(tmp_path):
 MACAU = "facilities/macau_islands_health_osm.geojson"
 
 
-def test_macau_osm_health_facilities():
-    table = read_facilities(shared_path(MACAU))
+def test_macau_osm_health_facilities(shared_file):
+    table = read_facilities(shared_file(MACAU))
     _balanced(table)
     assert table.read == 25
     used = table.used
@@ -623,11 +623,11 @@ def test_macau_osm_health_facilities():
     )
 
 
-def test_macau_boundary_rejects_points_outside_taipa():
-    parishes = gpd.read_file(shared_path("boundaries/macau_parishes_osm.gpkg"))
+def test_macau_boundary_rejects_points_outside_taipa(shared_file):
+    parishes = gpd.read_file(shared_file("boundaries/macau_parishes_osm.gpkg"))
     taipa = parishes[parishes["name"].str.startswith("嘉模堂區")]
     assert len(taipa) == 1
-    table = read_facilities(shared_path(MACAU), boundary=taipa)
+    table = read_facilities(shared_file(MACAU), boundary=taipa)
     _balanced(table)
     assert len(table.used) == 7
     outside = table.rejects[table.rejects["reason_code"] == "outside_area"]
@@ -640,12 +640,12 @@ def test_macau_boundary_rejects_points_outside_taipa():
         "or the boundary, or delete the row."
     )
     # a tolerance larger than the nearest miss keeps that point
-    wide = read_facilities(shared_path(MACAU), boundary=taipa, boundary_tolerance_m=600)
+    wide = read_facilities(shared_file(MACAU), boundary=taipa, boundary_tolerance_m=600)
     assert (wide.rejects["reason_code"] == "outside_area").sum() == 5
 
 
 def test_boundary_in_a_projected_crs_and_as_bare_geometry():
-    counties = gpd.read_file(shared_path("boundaries/targets_admin_tianditu_wgs84.geojson"))
+    counties = gpd.read_file(shipped_path("boundaries/targets_admin_tianditu_wgs84.geojson"))
     pingluo = counties[counties["adcode"].astype(str) == "640221"]
     for boundary in (pingluo.to_crs("EPSG:32648"), pingluo.geometry.iloc[0]):
         table = _read_sample(SAMPLE, boundary=boundary)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from geoplan.errors import ConfigError, DataQualityWarning
 from geoplan.facilities import read_facilities
@@ -50,7 +50,7 @@ def no_network(monkeypatch):
 
 @pytest.fixture(scope="module")
 def counties() -> gpd.GeoDataFrame:
-    return gpd.read_file(shared_path(COUNTIES))
+    return gpd.read_file(shipped_path(COUNTIES))
 
 
 @pytest.fixture(scope="module")
@@ -242,8 +242,8 @@ def test_code_prefixes_decide_without_polygons():
 
 
 @pytest.fixture(scope="module")
-def andorra():
-    return gazetteer_from_osm(shared_path("osm/andorra_ad.osm.pbf"))
+def andorra(shared_file):
+    return gazetteer_from_osm(shared_file("osm/andorra_ad.osm.pbf"))
 
 
 def test_osm_andorra_places(andorra):
@@ -281,9 +281,9 @@ def test_osm_andorra_places(andorra):
     assert ((out["lat"].dropna() > 42.4) & (out["lat"].dropna() < 42.7)).all()
 
 
-def test_osm_chinese_names_beijing_and_shanghai():
+def test_osm_chinese_names_beijing_and_shanghai(shared_file):
     beijing = GazetteerGeocoder(
-        gazetteer_from_osm(shared_path("osm/beijing_bupt_haidian_cn.osm.bz2"))
+        gazetteer_from_osm(shared_file("osm/beijing_bupt_haidian_cn.osm.bz2"))
     )
     out = beijing.geocode(
         ["北京邮电大学社区卫生服务中心", "北京中仁中医医院", "海淀区西土城路10号"]
@@ -293,7 +293,7 @@ def test_osm_chinese_names_beijing_and_shanghai():
     assert out["matched_name"][2] == "西土城路"
     assert out["lon"].between(116.3, 116.4).all() and out["lat"].between(39.9, 40.0).all()
     shanghai = GazetteerGeocoder(
-        gazetteer_from_osm(shared_path("osm/shanghai_shu_baoshan_cn.osm.bz2"))
+        gazetteer_from_osm(shared_file("osm/shanghai_shu_baoshan_cn.osm.bz2"))
     )
     out = shanghai.geocode(["宝山区上大路99号", "钱伟长图书馆", "上海大学宝山校区"])
     assert out["geocode_precision"].tolist() == ["street", "exact", "exact"]
@@ -360,12 +360,12 @@ def test_tianditu_fake_fetch_precision_and_cache(tmp_path):
     pd.testing.assert_frame_equal(again.geocode(texts), out)  # all from the cache
 
 
-def test_amap_gcj02_answers_become_wgs84_real_pair(monkeypatch, tmp_path):
+def test_amap_gcj02_answers_become_wgs84_real_pair(monkeypatch, tmp_path, shared_file):
     """湘桥区's centroid from the GCJ-02 (Amap) file, converted, lands on the WGS84 file's."""
     monkeypatch.setenv("GEOPLAN_CACHE", str(tmp_path))
     monkeypatch.setenv("GEOPLAN_AMAP_KEY", "AMAPKEY")
-    wgs = gpd.read_file(shared_path(COUNTIES)).set_index("adcode")
-    gcj = gpd.read_file(shared_path("boundaries/targets_admin_amap_gcj02.geojson"))
+    wgs = gpd.read_file(shipped_path(COUNTIES)).set_index("adcode")
+    gcj = gpd.read_file(shared_file("boundaries/targets_admin_amap_gcj02.geojson"))
     gcj = gcj.set_index("adcode")
     centre_gcj = shapely.centroid(gcj.loc["445102"].geometry)
     centre_wgs = shapely.centroid(wgs.loc["445102"].geometry)

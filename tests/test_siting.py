@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from geoplan import engine, siting
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.errors import ConfigError, InputError
 
 
@@ -438,7 +438,7 @@ def tuanchengshan_case(tuanchengshan_walk):
 
     network = tuanchengshan_walk
     demand = demand_from_graphml_edges(
-        shared_path("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml")
+        shipped_path("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz")
     )
     forward_s, backward_s = network.edge_times_s("walk")
     usable = engine.mode_edge_mask(forward_s, backward_s)

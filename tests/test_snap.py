@@ -20,7 +20,6 @@ import shapely
 from shapely.geometry import LineString
 
 from geoplan import engine
-from geoplan._paths import shared_path
 from geoplan.errors import InputError, NetworkError
 from geoplan.network import read_network
 
@@ -314,9 +313,9 @@ def test_tuanchengshan_curved_edges_equal_brute_force(tuanchengshan_walk):
 
 
 @pytest.mark.slow
-def test_wuhan_equals_the_strtree_nearest_query():
+def test_wuhan_equals_the_strtree_nearest_query(shared_file):
     """200,000 points over the Wuhan FUA against GEOS's own nearest-edge query."""
-    network = read_network(shared_path("osm/wuhan_fua_osm_streets.parquet"))
+    network = read_network(shared_file("osm/wuhan_fua_osm_streets.parquet"))
     rng = np.random.default_rng(42)
     x0, y0, x1, y1 = network.edges.total_bounds
     x, y = rng.uniform(x0, x1, 200_000), rng.uniform(y0, y1, 200_000)
