@@ -1,35 +1,44 @@
-"""Compressed inputs: ``name.graphml.xz`` (or ``.gz``, ``.bz2``) read like ``name.graphml``.
+"""Compressed inputs: ``name.graphml.gz`` (or ``.bz2``, ``.xz``) read like ``name.graphml``.
 
-The demo's networks ship xz-compressed (``data/osm/``); a planner's own GraphML may come
-gzipped. Readers decide the file type from :func:`inner_name` (the name without the
-compression suffix) and read through :func:`open_input`, which decompresses on the fly.
+The demo's networks ship gzipped (``data/osm/``); a planner's own GraphML may come packed too.
+Readers recognise the type by the name without the compression suffix (:func:`is_graphml`)
+and read through :func:`open_input`, which decompresses on the fly.
 """
 
 from __future__ import annotations
 
 import bz2
 import gzip
-import lzma
 import os
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["COMPRESSIONS", "GRAPHML_SUFFIXES", "inner_name", "is_graphml", "open_input"]
+try:
+    import lzma
+except ImportError:  # a Python built without liblzma: only .xz inputs are refused
+    lzma = None
 
-COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+__all__ = ["COMPRESSIONS", "DECOMPRESSION_ERRORS", "GRAPHML_SUFFIXES", "is_graphml", "open_input"]
+
+
+def _open_xz(path: str | os.PathLike[str], mode: str) -> BinaryIO:
+    if lzma is None:
+        raise OSError(f"{path}: this Python has no lzma module to read .xz; unpack the file")
+    return lzma.open(path, mode)
+
+
+COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": _open_xz}
 """Compression suffix → opener of the decompressed bytes."""
+
+DECOMPRESSION_ERRORS: tuple[type[Exception], ...] = (
+    OSError,  # gzip.BadGzipFile, bz2's "Invalid data stream"
+    EOFError,  # a file cut short
+    *(() if lzma is None else (lzma.LZMAError,)),
+)
+"""What reading a damaged compressed file raises."""
 
 GRAPHML_SUFFIXES = (".graphml", *(f".graphml{suffix}" for suffix in COMPRESSIONS))
 """File name endings read as (osmnx) GraphML."""
-
-
-def inner_name(path: str | os.PathLike[str]) -> str:
-    """The file name without a compression suffix, lower case (``a.graphml.xz`` → ``a.graphml``)."""
-    name = Path(path).name.lower()
-    for suffix in COMPRESSIONS:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def is_graphml(path: str | os.PathLike[str]) -> bool:
@@ -39,6 +48,5 @@ def is_graphml(path: str | os.PathLike[str]) -> bool:
 
 def open_input(path: str | os.PathLike[str]) -> BinaryIO:
     """The file's bytes, decompressed when its name ends in ``.gz``, ``.bz2`` or ``.xz``."""
-    suffix = Path(path).suffix.lower()
-    opener = COMPRESSIONS.get(suffix)
+    opener = COMPRESSIONS.get(Path(path).suffix.lower())
     return opener(path, "rb") if opener else open(path, "rb")  # the caller closes it

@@ -38,7 +38,7 @@ import shapely
 from pyproj import CRS
 
 from . import limits
-from ._compressed import GRAPHML_SUFFIXES, is_graphml, open_input
+from ._compressed import DECOMPRESSION_ERRORS, GRAPHML_SUFFIXES, is_graphml, open_input
 from ._io import read_xlsx_table
 from .errors import DataQualityWarning, InputError, InputFileNotFoundError
 
@@ -804,7 +804,6 @@ def boundary_from_graphml(path: PathLike, *, name: str | None = None) -> gpd.Geo
 
 
 def _read_graphml(path: Path) -> Any:
-    import lzma
     import xml.etree.ElementTree as ET
 
     import networkx as nx
@@ -812,7 +811,7 @@ def _read_graphml(path: Path) -> Any:
     try:
         with open_input(path) as handle:
             return nx.read_graphml(handle)
-    except (nx.NetworkXError, ET.ParseError, OSError, EOFError, lzma.LZMAError) as exc:
+    except (nx.NetworkXError, ET.ParseError, *DECOMPRESSION_ERRORS) as exc:
         raise InputError(f"cannot read GraphML {path}: {exc}") from exc
 
 
