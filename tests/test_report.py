@@ -358,7 +358,7 @@ def batch_dir(tmp_path_factory) -> Path:
     return out
 
 
-def test_gallery_of_a_batch_has_a_card_per_area_with_working_links(batch_dir):
+def test_gallery_of_a_batch_has_a_card_per_area_with_working_links(batch_dir, chromium_binary):
     assert main(["-q", "report", str(batch_dir), "--no-pdf"]) == 0
     index = (batch_dir / "gallery.html").read_text(encoding="utf-8")
     check_offline(index)
