@@ -119,6 +119,12 @@ def shared_file():
 
 
 @pytest.fixture(scope="session")
+def plan_indicators(shared_file) -> Path:
+    """``plans/plan_indicators.csv`` of the shared data, which every ``geoplan check`` reads."""
+    return shared_file("plans/plan_indicators.csv")
+
+
+@pytest.fixture(scope="session")
 def chromium_binary() -> str:
     """The browser's path (:func:`geoplan.browser.find_chromium`); marks the test ``browser``."""
     from geoplan.browser import find_chromium

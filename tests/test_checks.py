@@ -84,12 +84,6 @@ def test_truthy_and_columns():
 
 
 @pytest.fixture(scope="module")
-def plan_indicators(shared_file):
-    """The plans' indicator table in the shared data, which every check reads."""
-    return shared_file("plans/plan_indicators.csv")
-
-
-@pytest.fixture(scope="module")
 def demo_out(tmp_path_factory, plan_indicators):
     out = tmp_path_factory.mktemp("check") / "leshan"
     code = main(["-q", "check", str(DEMO_PROJECT), "--plan", "leshan_shizhong", "--out", str(out)])

@@ -170,7 +170,9 @@ def test_a_list_of_facility_paths_is_one_line(tmp_path, capsys):
     assert "p.toml: [facilities] path:" in err and "[[facilities]]" in err
 
 
-def test_check_without_boundary_or_units_treats_the_area_as_one_unit(tmp_path, capsys):
+def test_check_without_boundary_or_units_treats_the_area_as_one_unit(
+    tmp_path, capsys, plan_indicators
+):
     project = without_table(tmp_path, "boundary")
     out = tmp_path / "check"
     assert main(["-q", "check", str(project), "--plan", "leshan_shizhong", "--out", str(out)]) == 0
@@ -189,7 +191,7 @@ def test_without_units_residents_belong_to_the_area_not_outside(tmp_path):
     assert by_unit["population"].sum() == pytest.approx(1000.0)
 
 
-def test_run_and_check_count_the_same_residents(tmp_path):
+def test_run_and_check_count_the_same_residents(tmp_path, plan_indicators):
     project = write_tiny(tmp_path)
     run = run_project(project, tmp_path / "run").summary
     check_args = ["check", str(project), "--plan", "leshan_shizhong"]
@@ -311,7 +313,9 @@ def test_several_facility_files_are_read_with_unique_ids_and_their_file(tmp_path
     assert set(points["fitness_walk_15_facility_id"]) == {"fit:1"}
 
 
-def test_several_facility_files_in_check_scenario_sites_and_batch(tmp_path, capsys):
+def test_several_facility_files_in_check_scenario_sites_and_batch(
+    tmp_path, capsys, plan_indicators
+):
     from geoplan.parallel import areas_from, run_area
 
     project = several_files(tmp_path)

@@ -161,8 +161,9 @@ def test_report_pdf_is_written_by_default(zh_report):
     assert b"/MediaBox [0 0 594.9" in data  # A4
 
 
-def test_report_includes_checks_and_scenarios_found_in_subfolders(demo_dir, tmp_path, shared_file):
-    shared_file("plans/plan_indicators.csv")  # geoplan check reads it
+def test_report_includes_checks_and_scenarios_found_in_subfolders(
+    demo_dir, tmp_path, plan_indicators
+):
     folder = tmp_path / "combined"
     shutil.copytree(demo_dir, folder, ignore=shutil.ignore_patterns("report*"))
     plan = ["check", str(DEMO_PROJECT), "--plan", "leshan_shizhong", "--out"]
