@@ -494,12 +494,7 @@ class _Browser:
     def find(cls) -> _Browser:
         try:
             return cls(browser.find_chromium())
-        except FileNotFoundError as exc:
-            logger.warning(
-                "未找到浏览器，报告没有静态地图和 PDF / no browser: no static maps and no PDF "
-                "in the report (%s)",
-                exc,
-            )
+        except FileNotFoundError as exc:  # said once, in the notes of write_reports
             return cls(None, str(exc))
 
     def shoot(self, jobs: dict[str, tuple[Path, str]], tr: _Tr) -> dict[str, Shot]:
@@ -1356,7 +1351,8 @@ def write_reports(
     chrome = _Browser.find()
     if pdf and chrome.binary is None:
         raise InputError(f"--pdf needs Chromium: {chrome.reason}; or use --no-pdf")
-    written = Written(notes=[] if chrome.binary else [f"no maps or PDF: {chrome.reason}"])
+    no_browser = f"未找到浏览器，没有静态地图和 PDF / no browser: no maps or PDF ({chrome.reason})"
+    written = Written(notes=[] if chrome.binary else [no_browser])
     if not areas:
         results = read_results(folder, written.notes)
         page, pdf_path = _report_paths(folder, out, lang, pdf, chrome)

@@ -105,8 +105,12 @@ def test_report_without_a_browser_says_so_and_writes_html(demo_dir, tmp_path, mo
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "geoplan: WARNING: 未找到浏览器，报告没有静态地图和 PDF / no browser" in done.stderr
-    assert "no-browser (set in $GEOPLAN_CHROMIUM)" in done.stderr
+    said = [line for line in done.stdout.splitlines() if "未找到浏览器" in line]
+    assert said == [  # once, in both languages, naming the path that was set
+        "note: 未找到浏览器，没有静态地图和 PDF / no browser: no maps or PDF (browser not found "
+        f"at {tmp_path / 'no-browser'} (set in $GEOPLAN_CHROMIUM))"
+    ]
+    assert "未找到浏览器" not in done.stderr
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "未找到 Chromium" in page and "GEOPLAN_CHROMIUM" in page
     assert not (folder / "report.pdf").exists()
