@@ -22,7 +22,6 @@ import pytest
 from pyproj import Transformer
 
 from geoplan import engine
-from geoplan._paths import shared_path
 from geoplan.network import read_network
 
 ANDORRA = "osm/andorra_ad.osm.pbf"
@@ -136,8 +135,8 @@ def _reference_graph(ways, mode: str, to_utm) -> nx.DiGraph:
 
 
 @pytest.fixture(scope="module")
-def andorra():
-    path = shared_path(ANDORRA)
+def andorra(shared_file):
+    path = shared_file(ANDORRA)
     ways = _raw_ways(path)
     network = read_network(path, cache=False)
     return path, ways, network

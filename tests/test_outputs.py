@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from geoplan import _io, browser, project, report, results
-from geoplan._paths import REPO_ROOT, shared_path
+from geoplan._paths import REPO_ROOT, shipped_path
 from geoplan.cli import main
 from geoplan.errors import Interrupted, OutputError
 from geoplan.project import DEMO_PROJECT
@@ -172,7 +172,7 @@ def test_report_out_pdf_writes_the_html_beside_it(demo_copy, tmp_path, capsys, f
     assert "<html" in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 
-def test_check_overwrite_keeps_a_users_file(tmp_path, capsys):
+def test_check_overwrite_keeps_a_users_file(tmp_path, capsys, plan_indicators):
     """Defect: `check --overwrite` deleted failing_my_notes.geojson (cleanup by glob)."""
     args = ["-q", "check", str(DEMO_PROJECT), "--plan", "leshan_shizhong", "--out"]
     out = tmp_path / "check"
@@ -229,7 +229,7 @@ def _traveltimes_args(tmp_path: Path, out: Path) -> list[str]:
         "-q",
         "traveltimes",
         "--network",
-        str(shared_path("osm/huangshi_tuanchengshan_all_2022.graphml")),
+        str(shipped_path("osm/huangshi_tuanchengshan_all_2022.graphml.gz")),
         "--facilities",
         str(SCENARIO_CSV),
         "--demand",

@@ -171,17 +171,16 @@ def test_gap_rows_split_unreachable_from_beyond_threshold():
     assert gaps["unreachable_population"].tolist() == [7.0, 0.0]
 
 
-def test_a_real_extract_cut_by_one_way_streets(tmp_path):
+def test_a_real_extract_cut_by_one_way_streets(tmp_path, shared_file):
     """上海大学宝山校区 (OSM XML): a 50 m grid of residents, a drive rule to one clinic.
 
     The extract's edge cuts one-way streets, so drivers on part of it can never come back:
     about a fifth of the grid is unreachable when snapped to the nearest drivable street,
     none once snapped to the largest strongly connected part, and the run says how many moved.
     """
-    from geoplan._paths import shared_path
     from geoplan.network import read_network
 
-    osm = shared_path("osm/shanghai_shu_baoshan_cn.osm.bz2")
+    osm = shared_file("osm/shanghai_shu_baoshan_cn.osm.bz2")
     network = read_network(osm)
     x0, y0, x1, y1 = network.edges.total_bounds
     gx, gy = np.meshgrid(np.arange(x0, x1, 50.0), np.arange(y0, y1, 50.0))
