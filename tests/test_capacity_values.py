@@ -59,7 +59,7 @@ def test_the_plausible_maximum_is_accepted():
     assert CAPACITY_MAX == {"beds": 10_000, "doctors": 10_000, "nurses": 10_000}
 
 
-def test_beds_1e308_no_longer_meet_the_target(tmp_path, demo_project):
+def test_beds_1e308_no_longer_meet_the_target(tmp_path, demo_project, plan_indicators):
     path = demo_project(replace={str(DEMO_CSV): str(_with_beds(tmp_path, "1e308"))})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
@@ -93,7 +93,7 @@ def test_check_facilities_reports_implausible_capacity(tmp_path, capsys):
     assert "[warning] capacity_implausible" in out and "10,000" in out
 
 
-def test_other_capacity_columns_are_checked_too(tmp_path, demo_project):
+def test_other_capacity_columns_are_checked_too(tmp_path, demo_project, plan_indicators):
     path = demo_project(replace={str(DEMO_CSV): str(_with_beds(tmp_path, "30", gps="1e308"))})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)

@@ -198,7 +198,9 @@ def test_check_refuses_to_overwrite(demo_out, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
-def test_check_overwrite_replaces_exactly_the_earlier_checks_files(tmp_path, capsys):
+def test_check_overwrite_replaces_exactly_the_earlier_checks_files(
+    tmp_path, capsys, plan_indicators
+):
     out = tmp_path / "check"
     args = ["-q", "check", str(DEMO_PROJECT), "--out", str(out)]
     assert main([*args, "--plan", "leshan_shizhong"]) == 0

@@ -17,12 +17,12 @@ import pytest
 import shapely
 
 from geoplan import coords
-from geoplan._paths import REPO_ROOT, shared_path
+from geoplan._paths import REPO_ROOT, shipped_path
 from geoplan.cli import main
 from geoplan.project import DEMO_PROJECT, compute_project, load_project
 
 BAD = REPO_ROOT / "tests" / "data" / "bad"
-NETWORK = shared_path("osm/huangshi_tuanchengshan_all_2022.graphml")
+NETWORK = shipped_path("osm/huangshi_tuanchengshan_all_2022.graphml.gz")
 DEMO_CSV = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
 
 

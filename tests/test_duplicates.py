@@ -12,7 +12,7 @@ import json
 import pandas as pd
 import pytest
 
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.checks import compute_checks
 from geoplan.cli import main
 from geoplan.facilities import read_facilities
@@ -74,7 +74,7 @@ def test_run_counts_the_hospital_once_and_names_the_row_kept(tmp_path, demo_proj
     assert "keep_duplicates = true" in row.message_en
 
 
-def test_check_ratios_do_not_flip_to_met(tmp_path, demo_project):
+def test_check_ratios_do_not_flip_to_met(tmp_path, demo_project, plan_indicators):
     path = demo_project(replace={str(DEMO_CSV): str(_export(tmp_path))})
     result = compute_checks(load_project(path), "leshan_shizhong")
     rows = result.checks.set_index("rule_id")
@@ -91,7 +91,7 @@ def test_check_ratios_do_not_flip_to_met(tmp_path, demo_project):
         assert (demo + 2 * per_facility) / population * 1000 >= target  # twice would "meet" it
 
 
-def test_keep_duplicates_is_explicit_and_still_said(tmp_path, demo_project):
+def test_keep_duplicates_is_explicit_and_still_said(tmp_path, demo_project, plan_indicators):
     path = demo_project(
         replace={
             str(DEMO_CSV): str(_export(tmp_path)),
@@ -185,7 +185,7 @@ def test_traveltimes_drops_duplicates_unless_kept(tmp_path, capsys):
     args = [
         "traveltimes",
         "--network",
-        str(shared_path("osm/huangshi_tuanchengshan_all_2022.graphml")),
+        str(shipped_path("osm/huangshi_tuanchengshan_all_2022.graphml.gz")),
         "--facilities",
         str(_export(tmp_path)),
         "--demand",

@@ -16,7 +16,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.cli import main
 from geoplan.errors import GeoplanError
 from geoplan.project import compute_project, load_project, run_project
@@ -65,7 +65,8 @@ def test_tiny_line_spacing_is_refused_before_the_points_are_made(monkeypatch):
     monkeypatch.setattr(demand, "np", _GuardedNumpy(10_000_000))
     with pytest.raises(GeoplanError) as caught:
         demand.demand_from_graphml_edges(
-            shared_path("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"), spacing_m=0.001
+            shipped_path("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"),
+            spacing_m=0.001,
         )
     message = _limit_message(caught.value, "demand_points")
     assert "spacing_m" in message
@@ -126,10 +127,10 @@ def test_limits_table_errors_name_the_key(demo_project, table, message):
         load_project(path)
 
 
-def test_raster_window_is_bounded_before_it_is_read(monkeypatch):
+def test_raster_window_is_bounded_before_it_is_read(monkeypatch, shared_file):
     from geoplan.demand import demand_from_raster
 
-    path = shared_path("population/worldpop_hkg_pd_2020_1km.tif")  # 74 × 50 cells
+    path = shared_file("population/worldpop_hkg_pd_2020_1km.tif")  # 74 × 50 cells
     monkeypatch.setenv("GEOPLAN_LIMIT_RASTER_CELLS", "1000")
     with pytest.raises(GeoplanError) as caught:
         demand_from_raster(path)
@@ -138,10 +139,10 @@ def test_raster_window_is_bounded_before_it_is_read(monkeypatch):
     assert len(demand_from_raster(path)) > 0
 
 
-def test_populated_raster_cells_count_as_demand_points(monkeypatch):
+def test_populated_raster_cells_count_as_demand_points(monkeypatch, shared_file):
     from geoplan.demand import demand_from_raster
 
-    path = shared_path("population/worldpop_hkg_pd_2020_1km.tif")
+    path = shared_file("population/worldpop_hkg_pd_2020_1km.tif")
     monkeypatch.setenv("GEOPLAN_LIMIT_DEMAND_POINTS", "100")
     with pytest.raises(GeoplanError) as caught:
         demand_from_raster(path)

@@ -14,25 +14,29 @@ import json
 import pandas as pd
 import pytest
 
-from geoplan._paths import shared_path
+from geoplan._paths import shipped_path
 from geoplan.cli import main
 from geoplan.errors import InputError
 from geoplan.project import compute_project, load_project
 from geoplan.scenario import _lonlat
 
-ANDORRA = shared_path("osm/andorra_ad.osm.pbf")
-DEMO_NETWORK = '"shared:osm/huangshi_tuanchengshan_all_2022.graphml"'
-DEMO_DEMAND = """path = "shared:osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
+DEMO_NETWORK = '"geoplan:osm/huangshi_tuanchengshan_all_2022.graphml.gz"'
+DEMO_DEMAND = """path = "geoplan:osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
 format = "graphml_edges"
 population_column = "population"
 group_column = "cell_id"
 # Spread each cell's residents along its street every ≤ 50 m instead of one midpoint.
 spacing_m = 50"""
 DEMO_BOUNDARY = """[boundary]
-# The official boundary polygon stored in the 2024 file's graph attributes.
-path = "shared:osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
-format = "graphml"
+# The official boundary polygon (stored in the 2024 file's graph attributes; EPSG:32650).
+path = "geoplan:boundaries/huangshi_tuanchengshan_official.geojson"
 """
+
+
+@pytest.fixture
+def andorra(shared_file):
+    """The Andorra PBF of the shared data: a network of another country."""
+    return shared_file("osm/andorra_ad.osm.pbf")
 
 
 def _refused(path, capsys) -> str:
@@ -47,8 +51,8 @@ def _refused(path, capsys) -> str:
     return lines[-1]
 
 
-def test_network_of_another_country_is_refused_naming_it(demo_project, capsys):
-    path = demo_project(replace={DEMO_NETWORK: f'"{ANDORRA}"'})
+def test_network_of_another_country_is_refused_naming_it(demo_project, capsys, andorra):
+    path = demo_project(replace={DEMO_NETWORK: f'"{andorra}"'})
     err = _refused(path, capsys)
     assert "network" in err and "andorra_ad.osm.pbf" in err
     assert "1.4" in err and "42.4" in err  # Andorra's extent …
@@ -57,15 +61,15 @@ def test_network_of_another_country_is_refused_naming_it(demo_project, capsys):
     assert "路网" in err  # Chinese too
 
 
-def test_network_of_another_country_without_a_boundary(demo_project, capsys):
-    path = demo_project(replace={DEMO_NETWORK: f'"{ANDORRA}"', DEMO_BOUNDARY: ""})
+def test_network_of_another_country_without_a_boundary(demo_project, capsys, andorra):
+    path = demo_project(replace={DEMO_NETWORK: f'"{andorra}"', DEMO_BOUNDARY: ""})
     err = _refused(path, capsys)
     assert "the network (" in err and "andorra_ad.osm.pbf" in err
     assert "0 of the 10 facilities" in err
 
 
-def test_population_of_another_place_is_refused_naming_it(demo_project, capsys):
-    macau = shared_path("population/worldpop_mac_pd_2020_1km.tif")
+def test_population_of_another_place_is_refused_naming_it(demo_project, capsys, shared_file):
+    macau = shared_file("population/worldpop_mac_pd_2020_1km.tif")
     path = demo_project(replace={DEMO_DEMAND: f'path = "{macau}"'})
     err = _refused(path, capsys)
     assert "population (demand)" in err and "worldpop_mac_pd_2020_1km.tif" in err
@@ -73,16 +77,16 @@ def test_population_of_another_place_is_refused_naming_it(demo_project, capsys):
     assert "0% of the" in err
 
 
-def test_population_of_another_place_without_a_boundary(demo_project, capsys):
-    macau = shared_path("population/worldpop_mac_pd_2020_1km.tif")
+def test_population_of_another_place_without_a_boundary(demo_project, capsys, shared_file):
+    macau = shared_file("population/worldpop_mac_pd_2020_1km.tif")
     path = demo_project(replace={DEMO_DEMAND: f'path = "{macau}"', DEMO_BOUNDARY: ""})
     err = _refused(path, capsys)
     # the facilities fit the network, so the population is the input that does not
     assert "the population (demand)" in err and "worldpop_mac_pd_2020_1km.tif" in err
 
 
-def test_facilities_of_another_place_are_refused_naming_them(demo_project, capsys):
-    macau = shared_path("facilities/macau_islands_health_osm.geojson")
+def test_facilities_of_another_place_are_refused_naming_them(demo_project, capsys, shared_file):
+    macau = shared_file("facilities/macau_islands_health_osm.geojson")
     path = demo_project(
         replace={str(_demo_facilities()): str(macau), DEMO_BOUNDARY: "", 'crs = "wgs84"\n': ""}
     )
@@ -92,14 +96,14 @@ def test_facilities_of_another_place_are_refused_naming_them(demo_project, capsy
 
 
 def test_boundary_of_another_place_is_refused_naming_it(demo_project, capsys):
-    counties = shared_path("boundaries/targets_admin_tianditu_wgs84.geojson")
+    counties = shipped_path("boundaries/targets_admin_tianditu_wgs84.geojson")
     path = demo_project(replace={DEMO_BOUNDARY: f'[boundary]\npath = "{counties}"\n'})
     err = _refused(path, capsys)
     assert "the boundary (targets_admin_tianditu_wgs84.geojson)" in err
 
 
-def test_units_of_another_place_are_refused_naming_them(demo_project, capsys):
-    macau = shared_path("boundaries/macau_parishes_osm.gpkg")
+def test_units_of_another_place_are_refused_naming_them(demo_project, capsys, shared_file):
+    macau = shared_file("boundaries/macau_parishes_osm.gpkg")
     path = demo_project(append=f'\n[units]\npath = "{macau}"\n')
     err = _refused(path, capsys)
     assert "the units (macau_parishes_osm.gpkg)" in err
@@ -144,7 +148,7 @@ def test_the_demo_overlaps_fully(demo_dir):
     assert not [w for w in summary["warnings"] if w["check"] in shares]
 
 
-def test_traveltimes_refuses_inputs_of_different_places(tmp_path, capsys):
+def test_traveltimes_refuses_inputs_of_different_places(tmp_path, capsys, andorra):
     demand = tmp_path / "people.csv"
     demand.write_text("id,lon,lat,人口\nP1,115.02,30.20,100\nP2,115.03,30.19,50\n")
     code = main(
@@ -152,7 +156,7 @@ def test_traveltimes_refuses_inputs_of_different_places(tmp_path, capsys):
             "-q",
             "traveltimes",
             "--network",
-            str(ANDORRA),
+            str(andorra),
             "--facilities",
             str(_demo_facilities()),
             "--demand",
@@ -166,7 +170,7 @@ def test_traveltimes_refuses_inputs_of_different_places(tmp_path, capsys):
     assert not (tmp_path / "t.csv").exists()
 
 
-def test_overlap_error_is_an_input_error(demo_project):
-    path = demo_project(replace={DEMO_NETWORK: f'"{ANDORRA}"'})
+def test_overlap_error_is_an_input_error(demo_project, andorra):
+    path = demo_project(replace={DEMO_NETWORK: f'"{andorra}"'})
     with pytest.raises(InputError):
         compute_project(load_project(path))

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from geoplan import coords
-from geoplan._paths import REPO_ROOT, shared_path
+from geoplan._paths import REPO_ROOT
 from geoplan.project import DEMO_PROJECT, run_project
 
 BAD = REPO_ROOT / "tests" / "data" / "bad"
 DEMO_CSV = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
-DEMO_DEMAND = """path = "shared:osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
+DEMO_DEMAND = """path = "geoplan:osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
 format = "graphml_edges"
 population_column = "population"
 group_column = "cell_id"
@@ -70,8 +70,8 @@ def test_demo_writes_facilities_used(demo_dir):
     }
 
 
-def test_geocoded_rows_are_listed_counted_and_marked(tmp_path):
-    osm = shared_path("osm/beijing_bupt_haidian_cn.osm.bz2")
+def test_geocoded_rows_are_listed_counted_and_marked(tmp_path, shared_file):
+    osm = shared_file("osm/beijing_bupt_haidian_cn.osm.bz2")
     (tmp_path / "facilities.csv").write_text(
         "编号,名称,类型,经度,纬度,地址\n"
         "A,北京邮电大学社区卫生服务中心,社区卫生服务中心,,,\n"
@@ -167,7 +167,7 @@ def test_user_population_is_not_credited_to_ghs_pop(demo_project, tmp_path):
     assert "user data" in credits
 
 
-def test_credit_keys_and_recognised_sources(demo_project, tmp_path):
+def test_credit_keys_and_recognised_sources(demo_project, tmp_path, shared_file):
     from geoplan.credits import input_credit
 
     path = demo_project()
@@ -182,11 +182,11 @@ def test_credit_keys_and_recognised_sources(demo_project, tmp_path):
     assert "Huangshi statistics 2023" in (out / "map_en.html").read_text(encoding="utf-8")
     assert GHS not in (out / "map_en.html").read_text(encoding="utf-8")
 
-    worldpop = shared_path("population/worldpop_hkg_pd_2020_1km.tif")
+    worldpop = shared_file("population/worldpop_hkg_pd_2020_1km.tif")
     assert "WorldPop" in input_credit("demand", worldpop, {})
     assert input_credit("demand", tmp_path / "people.csv", {}) == ""
-    assert input_credit("network", shared_path("osm/andorra_ad.osm.pbf"), {}) == OSM
-    assert input_credit("network", shared_path("osm/wuhan_fua_osm_streets.parquet"), {}) == OSM
+    assert input_credit("network", shared_file("osm/andorra_ad.osm.pbf"), {}) == OSM
+    assert input_credit("network", shared_file("osm/wuhan_fua_osm_streets.parquet"), {}) == OSM
     assert input_credit("network", tmp_path / "roads.gpkg", {"credit": ""}) == ""
     with pytest.raises(Exception, match="credit"):
         input_credit("demand", worldpop, {"credit": 5})

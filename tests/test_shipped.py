@@ -39,29 +39,13 @@ from geoplan.demand import boundary_from_graphml, demand_from_graphml_edges, rea
 from geoplan.errors import InputError, InputFileNotFoundError, NetworkError
 from geoplan.network import read_network
 from geoplan.places import BOUNDARY_FILE
-from geoplan.project import DEMO_PROJECT, compute_project, load_project, run_project
+from geoplan.project import compute_project, load_project, run_project
 
 WALK = "osm/huangshi_tuanchengshan_all_2022.graphml"
 DRIVE = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
 BOUNDARY = "boundaries/huangshi_tuanchengshan_official.geojson"
 TABLES = ("summary.json", "coverage_by_unit.csv", "coverage_points.csv", "gaps.csv")
 """Demo outputs compared byte for byte (maps differ only in folium's random element ids)."""
-
-
-def _copy_of_demo(folder: Path, replace: dict[str, str]) -> Path:
-    """The demo project written into ``folder`` with some input paths replaced."""
-    text = DEMO_PROJECT.read_text(encoding="utf-8")
-    facilities = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
-    replace = {
-        '"../facilities/tuanchengshan_scenario.csv"': f'"{facilities.as_posix()}"',
-        **replace,
-    }
-    for old, new in replace.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "project.toml").write_text(text, encoding="utf-8")
-    return folder / "project.toml"
 
 
 # --------------------------------------------------------------------------- the files
@@ -110,14 +94,14 @@ def test_every_shipped_folder_says_where_its_files_come_from():
 # --------------------------------------------------------------------------- the demo
 
 
-def test_demo_equals_the_run_on_the_shared_files(demo_dir, tmp_path, shared_file):
+def test_demo_equals_the_run_on_the_shared_files(demo_dir, demo_project, tmp_path, shared_file):
     """The demo with its inputs replaced by the shared originals writes the same tables."""
     replace = {
         f'"{SHIPPED_PREFIX}{WALK}.gz"': f'"shared:{WALK}"',
         f'"{SHIPPED_PREFIX}{DRIVE}.gz"': f'"shared:{DRIVE}"',
         f'path = "{SHIPPED_PREFIX}{BOUNDARY}"': f'path = "shared:{DRIVE}"\nformat = "graphml"',
     }
-    project = _copy_of_demo(tmp_path / "shared", replace)
+    project = demo_project("shared.toml", replace)
     result = run_project(project, tmp_path / "out")
     assert set(result.inputs.values()) >= {str(shared_file(WALK)), str(shared_file(DRIVE))}
     for name in TABLES:
@@ -127,9 +111,11 @@ def test_demo_equals_the_run_on_the_shared_files(demo_dir, tmp_path, shared_file
     assert [round(r["share_covered"], 4) for r in summary["rules"]] == [0.465, 0.5053]
 
 
-def test_demo_needs_no_shared_data_and_runs_from_a_copy(demo_dir, tmp_path, monkeypatch):
+def test_demo_needs_no_shared_data_and_runs_from_a_copy(
+    demo_dir, demo_project, tmp_path, monkeypatch
+):
     monkeypatch.setenv("GEOPLAN_SHARED_DATA", str(tmp_path / "nowhere"))
-    project = load_project(_copy_of_demo(tmp_path / "elsewhere", {}))
+    project = load_project(demo_project())  # a copy in tmp_path: its geoplan: paths still work
     result = compute_project(project)
     for role, path in result.inputs.items():
         if role != "facilities":
