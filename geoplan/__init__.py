@@ -6,6 +6,7 @@ ranked gap lists and self-contained maps.
 
 from __future__ import annotations
 
+from .analysis.rules import Rule
 from .errors import (
     ConfigError,
     DataQualityWarning,
@@ -16,7 +17,6 @@ from .errors import (
     OutputError,
     OutputExistsError,
 )
-from .rules import Rule
 
 __version__ = "0.1.0"
 

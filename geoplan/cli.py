@@ -12,8 +12,8 @@ from .errors import ConfigError, GeoplanError, Interrupted
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .maps import LANGS
-    from .rules import MODES
+    from .analysis.rules import MODES
+    from .rendering.maps import LANGS
 
     parser = argparse.ArgumentParser(
         prog="geoplan", description="Health- and fitness-facility coverage planning for China."
@@ -182,7 +182,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_map_options(parser: argparse.ArgumentParser) -> None:
-    from .maps import BASEMAPS, LANGS
+    from .rendering.maps import BASEMAPS, LANGS
 
     parser.add_argument("--lang", choices=LANGS, help="one map in this language (default: [map])")
     parser.add_argument(
@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from . import project
+    from .workflows import project
 
     if args.command in ("run", "demo"):
         path = args.project if args.command == "run" else project.DEMO_PROJECT
@@ -261,7 +261,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             _print_summary(result.summary, args.out)
         return 0
     if args.command == "traveltimes":
-        from .engine import DEFAULT_WALK_SPEED_M_PER_MIN
+        from .analysis.engine import DEFAULT_WALK_SPEED_M_PER_MIN
 
         table = project.write_travel_times(
             network=args.network,
@@ -280,7 +280,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"wrote {len(table)} rows to {args.out}")
         return 0
     if args.command == "batch":
-        from .parallel import run_batch
+        from .workflows.batch import run_batch
 
         table = run_batch(
             args.config,
@@ -295,7 +295,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"outputs in {args.out} (batch_summary.csv, index.html)")
         return 0
     if args.command == "check-facilities":
-        from .qa import check_facilities_file
+        from .analysis.qa import check_facilities_file
 
         report = check_facilities_file(
             args.file,
@@ -311,7 +311,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(report.text())
         return 0
     if args.command == "check":
-        from .checks import describe, run_check
+        from .workflows.plan_check import describe, run_check
 
         result = run_check(
             args.project,
@@ -325,7 +325,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"outputs in {args.out} (checks.csv, indicators.csv, summary.json …)")
         return 0
     if args.command == "init":
-        from .places import init_from_boundary, init_project
+        from .plans.places import init_from_boundary, init_project
 
         if (args.place is None) == (args.boundary is None):
             raise ConfigError("give a place (e.g. 平罗县) or --boundary FILE, not both")
@@ -342,7 +342,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"next: fill in the TODO inputs of {paths['project.toml']}, check its rules")
         return 0
     if args.command == "scenario":
-        from .scenario import scenario_from_cli
+        from .workflows.scenario import scenario_from_cli
 
         result = scenario_from_cli(
             args.project,
@@ -358,7 +358,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"outputs in {args.out} (scenario_summary.json, scenario_map.html …)")
         return 0
     if args.command == "sites":
-        from . import sites
+        from .workflows import sites
 
         lines = sites.sites_from_cli(
             args.project,
@@ -381,7 +381,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print("\n".join(lines))
         return 0
     if args.command == "report":
-        from .report import write_reports
+        from .rendering.report import write_reports
 
         written = write_reports(
             args.result_dir,

@@ -18,7 +18,7 @@ import pandas as pd
 from _bench import WUHAN, timed
 
 from geoplan._paths import shared_path
-from geoplan.network import read_network
+from geoplan.readers.network import read_network
 
 NETWORKS = (
     WUHAN,

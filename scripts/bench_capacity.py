@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 from _bench import WUHAN, peak_mb, timed
 
-from geoplan import engine
 from geoplan._paths import shared_path
-from geoplan.capacity import travel_times_by_id, two_step_fca
-from geoplan.network import read_network
+from geoplan.analysis import engine
+from geoplan.analysis.capacity import travel_times_by_id, two_step_fca
+from geoplan.readers.network import read_network
 
 
 def main() -> None:

@@ -39,9 +39,9 @@ import shapely
 from _bench import WUHAN, timed
 from scipy.sparse.csgraph import dijkstra
 
-from geoplan import engine
 from geoplan._paths import shared_path
-from geoplan.network import Network, read_network
+from geoplan.analysis import engine
+from geoplan.readers.network import Network, read_network
 
 WALK_15_MIN_S = 900.0
 

@@ -9,7 +9,7 @@ Usage::
 half fitness squares), runs the demo project with them and prints the run time, the peak
 memory and the size of the maps (which aggregate above ``[limits] map_facilities``).
 ``xlsx`` writes a workbook whose every row also holds a styled empty cell in column XFD and
-reads it with :func:`geoplan.facilities.read_facilities`. Everything is written to a
+reads it with :func:`geoplan.readers.facilities.read_facilities`. Everything is written to a
 temporary folder.
 """
 
@@ -33,8 +33,8 @@ def facilities(rows: int, folder: Path) -> None:
     import shapely
 
     from geoplan._paths import shared_path
-    from geoplan.network import read_network
-    from geoplan.project import DEMO_PROJECT, run_project
+    from geoplan.readers.network import read_network
+    from geoplan.workflows.project import DEMO_PROJECT, run_project
 
     net = read_network(shared_path("osm/huangshi_tuanchengshan_all_2022.graphml"))
     rng = np.random.default_rng(1)
@@ -71,7 +71,7 @@ def xlsx(rows: int, folder: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from geoplan.facilities import read_facilities
+    from geoplan.readers.facilities import read_facilities
 
     book = Workbook()
     sheet = book.active

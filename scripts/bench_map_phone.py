@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from geoplan.browser import find_chromium
+from geoplan.rendering.browser import find_chromium
 
 PHONE = {
     "viewport": {"width": 390, "height": 844},

@@ -10,7 +10,7 @@ random streets (within 30 m of one), written as a temporary CSV with Chinese hea
 (``编号,名称,类型,经度,纬度``, WGS84). A temporary project file has three rules: walk 15 min
 to medical, walk 15 min to fitness, drive 15 min to medical.
 
-Each run is ``geoplan.project.run_project`` in a fresh child process, so that its peak
+Each run is ``geoplan.workflows.project.run_project`` in a fresh child process, so that its peak
 memory (``run.json``'s ``peak_memory_mb``, the process's maximum resident set) is its own.
 The first run starts from an empty network cache (``GEOPLAN_CACHE`` in the temporary folder),
 the others reuse it. ``--profile`` adds the ten most expensive functions of one warm run.
@@ -36,7 +36,7 @@ from _bench import WUHAN, peak_mb
 from pyproj import Transformer
 
 from geoplan._paths import shared_path
-from geoplan.project import STAGES  # the run's stages, in order
+from geoplan.workflows.project import STAGES  # the run's stages, in order
 
 MEDICAL_TYPES = ("社区卫生服务中心", "社区卫生服务站", "综合医院", "诊所", "村卫生室")
 FITNESS_TYPES = ("全民健身中心", "健身广场", "健身路径", "体育馆", "社区多功能运动场")
@@ -150,8 +150,8 @@ def child(project: str, out: str, profile: bool) -> None:
     """One run in this process; prints wall seconds and per-stage peaks as JSON (last line)."""
     from contextlib import contextmanager
 
-    from geoplan import project as project_module
-    from geoplan.project import run_project
+    from geoplan.workflows import project as project_module
+    from geoplan.workflows.project import run_project
 
     peak_after_mb: dict[str, float] = {}
     original = project_module.Stages.stage
@@ -216,7 +216,7 @@ def run_batch_copies(project: Path, folder: Path, copies: int, workers: int, env
             encoding="utf-8",
         )
     code = (
-        "import sys, time; from geoplan.parallel import run_batch; t = time.perf_counter(); "
+        "import sys, time; from geoplan.workflows.batch import run_batch; t = time.perf_counter(); "
         "run_batch(sys.argv[1], sys.argv[2], n_workers=int(sys.argv[3]), overwrite=True); "
         "print(time.perf_counter() - t)"
     )
@@ -240,7 +240,7 @@ def main() -> None:
         type=int,
         default=0,
         metavar="N",
-        help="also run N copies of the project with geoplan.parallel.run_batch (throughput)",
+        help="also run N copies of the project with geoplan.workflows.batch.run_batch (throughput)",
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="for --batch")
     parser.add_argument("--child", nargs=2, metavar=("PROJECT", "OUT"), help=argparse.SUPPRESS)

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from _bench import WUHAN, timed
 
-from geoplan import engine, siting
 from geoplan._paths import shared_path
-from geoplan.network import read_network
+from geoplan.analysis import engine, location
+from geoplan.readers.network import read_network
 
 
 def place(network, usable: np.ndarray, n: int, rng: np.random.Generator) -> engine.Snap:
@@ -80,7 +80,7 @@ def main() -> None:
     table = long.rename(columns={"demand": "demand_id", "facility": "facility_id"})
     rows.append(("travel_time_matrix", matrix_s, f"{len(table):,} pairs within the cutoff"))
     rank_s, ranked = timed(
-        lambda: siting.evaluate_candidates(table, population, cutoff_s=cutoff_s), args.repeats
+        lambda: location.evaluate_candidates(table, population, cutoff_s=cutoff_s), args.repeats
     )
     rows.append(
         (
@@ -92,7 +92,7 @@ def main() -> None:
     for p in args.p:
         for method in ("greedy", "milp"):
             seconds, result = timed(
-                lambda p=p, method=method: siting.mclp(
+                lambda p=p, method=method: location.mclp(
                     table,
                     population,
                     p=p,

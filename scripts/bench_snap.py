@@ -31,9 +31,9 @@ from _bench import WUHAN, timed
 from bench_engine import tiled
 from scipy.spatial import cKDTree
 
-from geoplan import engine
 from geoplan._paths import shared_path
-from geoplan.network import read_network
+from geoplan.analysis import engine
+from geoplan.readers.network import read_network
 
 
 def strtree_snap(network, x, y):

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from geoplan.browser import screenshot
+from geoplan.rendering.browser import screenshot
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from geoplan._paths import shared_path  # noqa: E402
-from geoplan.demand import boundary_from_graphml  # noqa: E402
+from geoplan.readers.demand import boundary_from_graphml  # noqa: E402
 
 NETWORKS = (
     "osm/huangshi_tuanchengshan_all_2022.graphml",

@@ -56,14 +56,14 @@ def missing(marker: str) -> str | None:
             return f"shared data not found at {folder} (set GEOPLAN_SHARED_DATA)"
         return None
     if marker == "browser":
-        from geoplan.browser import find_chromium
+        from geoplan.rendering.browser import find_chromium
 
         try:
             find_chromium()
         except FileNotFoundError as exc:
             return str(exc)
         return None
-    from geoplan.charts import find_cjk_font
+    from geoplan.rendering.charts import find_cjk_font
 
     return None if find_cjk_font() else "no CJK font installed (e.g. fonts-noto-cjk)"
 
@@ -126,16 +126,18 @@ def plan_indicators(shared_file) -> Path:
 
 @pytest.fixture(scope="session")
 def chromium_binary() -> str:
-    """The browser's path (:func:`geoplan.browser.find_chromium`); marks the test ``browser``."""
-    from geoplan.browser import find_chromium
+    """The browser's path (:func:`geoplan.rendering.browser.find_chromium`); marks the test
+    ``browser``."""
+    from geoplan.rendering.browser import find_chromium
 
     return find_chromium()
 
 
 @pytest.fixture(scope="session")
 def cjk_font():
-    """The charts' CJK font (:func:`geoplan.charts.find_cjk_font`); marks the test ``cjk_font``."""
-    from geoplan.charts import find_cjk_font
+    """The charts' CJK font (:func:`geoplan.rendering.charts.find_cjk_font`); marks the test
+    ``cjk_font``."""
+    from geoplan.rendering.charts import find_cjk_font
 
     return find_cjk_font()
 
@@ -143,7 +145,7 @@ def cjk_font():
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
     """The demo project (团城山街道) run once; tests may add files but not change its outputs."""
-    from geoplan.project import DEMO_PROJECT, run_project
+    from geoplan.workflows.project import DEMO_PROJECT, run_project
 
     out = tmp_path_factory.mktemp("demo-run") / "demo"
     run_project(DEMO_PROJECT, out)
@@ -158,7 +160,7 @@ def demo_project(tmp_path):
     its facility path made absolute, then each ``old`` replaced by ``new``, then ``append``)
     and returns its path.
     """
-    from geoplan.project import DEMO_PROJECT
+    from geoplan.workflows.project import DEMO_PROJECT
 
     facilities = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
 
@@ -186,7 +188,7 @@ def artifacts_dir() -> Path:
 @pytest.fixture(scope="session")
 def tuanchengshan_walk():
     """The 团城山 2022 walking network (osmnx GraphML, shipped gzipped), loaded once."""
-    from geoplan.network import read_network
+    from geoplan.readers.network import read_network
 
     return read_network(shipped_path("osm/huangshi_tuanchengshan_all_2022.graphml.gz"))
 

@@ -1,8 +1,9 @@
-"""OSM access per travel mode (geoplan.access): tags, precedence and the private-ways option.
+"""OSM access per travel mode (geoplan.readers.access): tags, precedence and the private-ways
+option.
 
 Every case is a hand-written OSM way whose usability per mode is stated here by hand from the
-table in ``geoplan/access.py`` (after OSRM's foot, bicycle and car profiles): the mode's most
-specific tag wins over the general ones, and ``access`` comes last.
+table in ``geoplan/readers/access.py`` (after OSRM's foot, bicycle and car profiles): the mode's
+most specific tag wins over the general ones, and ``access`` comes last.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString
 
-from geoplan import access, engine
+from geoplan.analysis import engine
 from geoplan.errors import ConfigError
-from geoplan.network import read_network
+from geoplan.readers import access
+from geoplan.readers.network import read_network
 
 # (tags, walk, bike, drive): may the mode use a residential street with these tags?
 # "P" = a private-style way: unusable by default (private_ways = "exclude").
@@ -176,7 +178,7 @@ def test_line_files_carry_access_columns(tmp_path):
 
 def test_network_without_tag_columns_is_open():
     """Hand-built Network tables without tag columns: every class rule as before."""
-    from geoplan.network import Network
+    from geoplan.readers.network import Network
 
     nodes = pd.DataFrame({"node_id": [1, 2], "x": [0.0, 100.0], "y": [0.0, 0.0]})
     edges = gpd.GeoDataFrame(

@@ -21,8 +21,8 @@ import osmium
 import pytest
 from pyproj import Transformer
 
-from geoplan import engine
-from geoplan.network import read_network
+from geoplan.analysis import engine
+from geoplan.readers.network import read_network
 
 ANDORRA = "osm/andorra_ad.osm.pbf"
 WALK_CLOSED = {

@@ -18,10 +18,11 @@ import pytest
 
 from geoplan import coords
 from geoplan._paths import shipped_path
-from geoplan.demand import boundary_from_graphml
-from geoplan.engine import snap_points
+from geoplan.analysis.engine import snap_points
+from geoplan.analysis.qa import QA_COLUMNS, detect_gcj02, qa_facilities
 from geoplan.errors import DataQualityWarning, InputError
-from geoplan.facilities import (
+from geoplan.readers.demand import boundary_from_graphml
+from geoplan.readers.facilities import (
     CAPACITY_ISSUE_COLUMNS,
     REASON_CODES,
     USED_COLUMNS,
@@ -29,7 +30,6 @@ from geoplan.facilities import (
     read_facilities,
     read_facilities_frame,
 )
-from geoplan.qa import QA_COLUMNS, detect_gcj02, qa_facilities
 
 BAD = Path(__file__).parent / "data" / "bad"
 BOUNDARY_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
@@ -62,7 +62,7 @@ def test_gbk_csv(caplog):
     raw = (BAD / "gbk.csv").read_bytes()
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")
-    with caplog.at_level(logging.INFO, logger="geoplan.facilities"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.facilities"):
         table = read_facilities(BAD / "gbk.csv")
     assert "gbk.csv: not UTF-8, read as gb18030" in caplog.messages
     _balanced(table)
@@ -73,13 +73,13 @@ def test_gbk_csv(caplog):
     assert (reject["source_row"], reject["reason_code"]) == (4, "unknown_category")
     assert reject["message_zh"] == (
         "第 4 行（名称=示例社区医疗点（假设））：类型“社区医疗点”无法识别；是否应为“社区医院”"
-        "（社区医院 / community hospital）？请使用 geoplan.schema.CATEGORIES 中的类型"
+        "（社区医院 / community hospital）？请使用 geoplan.taxonomy.CATEGORIES 中的类型"
         "（如乡镇卫生院、社区卫生服务中心、村卫生室、全民健身中心）。"
     )
 
 
 def test_xlsx_with_title_blank_notes_and_total_rows(caplog):
-    with caplog.at_level(logging.INFO, logger="geoplan.facilities"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.facilities"):
         table = read_facilities(BAD / "title_notes.xlsx")
     assert "title_notes.xlsx [医疗机构]: header found on row 3" in caplog.messages
     _balanced(table)
@@ -120,7 +120,7 @@ def test_xlsx_with_title_blank_notes_and_total_rows(caplog):
 def test_xlsx_with_merged_two_row_header(caplog):
     book = openpyxl.load_workbook(BAD / "merged_header.xlsx")
     assert "G1:H1" in {str(r) for r in book.active.merged_cells.ranges}  # really merged
-    with caplog.at_level(logging.INFO, logger="geoplan.facilities"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.facilities"):
         table = read_facilities(BAD / "merged_header.xlsx")
     assert (
         "merged_header.xlsx [机构]: rows 1 and 2 are one two-row header; columns read as 序号, "
@@ -148,7 +148,7 @@ def test_several_facility_sheets_need_a_choice():
 
 
 def test_first_non_empty_sheet_is_read(caplog):
-    with caplog.at_level(logging.INFO, logger="geoplan.facilities"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.facilities"):
         table = read_facilities(BAD / "empty_first_sheet.xlsx")
     assert (
         "empty_first_sheet.xlsx: reading sheet '机构', the first non-empty of 2 sheets "
@@ -252,10 +252,10 @@ def test_unknown_categories():
     assert rejects["message_en"].tolist() == [
         "row 2 (name=示例镇卫生院（假设）): category '乡镇卫生阮' is not a known facility type; "
         "did you mean '乡镇卫生院' (乡镇卫生院 / township hospital)? Otherwise use a type from "
-        "geoplan.schema.CATEGORIES (e.g. 乡镇卫生院, 社区卫生服务中心, 村卫生室, 全民健身中心).",
+        "geoplan.taxonomy.CATEGORIES (e.g. 乡镇卫生院, 社区卫生服务中心, 村卫生室, 全民健身中心).",
         "row 3 (name=示例社区卫生服务中心（假设）): category '社区卫生服物中心' is not a known "
         "facility type; did you mean '社区卫生服务中心' (社区卫生服务中心 / community health "
-        "centre)? Otherwise use a type from geoplan.schema.CATEGORIES (e.g. 乡镇卫生院, "
+        "centre)? Otherwise use a type from geoplan.taxonomy.CATEGORIES (e.g. 乡镇卫生院, "
         "社区卫生服务中心, 村卫生室, 全民健身中心).",
         "row 4 (name=示例大药房（假设）): category '药店' means pharmacy (药店), a type geoplan "
         "leaves out on purpose; delete the row, or change the category if the place is in fact "
@@ -268,7 +268,7 @@ def test_unknown_categories():
     ]
     assert rejects["message_zh"].iloc[0] == (
         "第 2 行（名称=示例镇卫生院（假设））：类型“乡镇卫生阮”无法识别；是否应为“乡镇卫生院”"
-        "（乡镇卫生院 / township hospital）？请使用 geoplan.schema.CATEGORIES 中的类型"
+        "（乡镇卫生院 / township hospital）？请使用 geoplan.taxonomy.CATEGORIES 中的类型"
         "（如乡镇卫生院、社区卫生服务中心、村卫生室、全民健身中心）。"
     )
     qa = _qa(table)
@@ -398,7 +398,7 @@ def test_gcj02_declared_as_wgs84_is_detected(tuanchengshan_walk):
     assert table.used["coord_source"].eq("wgs84").all()
     lon = table.used.geometry.x.to_numpy()
     lat = table.used.geometry.y.to_numpy()
-    # measured here, independently of geoplan.qa
+    # measured here, independently of geoplan.analysis.qa
     as_read = _median_snap_m(net, lon, lat)
     converted = _median_snap_m(net, *coords.gcj02_to_wgs84(lon, lat))
     opposite = _median_snap_m(net, *coords.wgs84_to_gcj02(lon, lat))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from geoplan import coords
-from geoplan.project import load_project, run_project
+from geoplan.workflows.project import load_project, run_project
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo" / "tuanchengshan.toml"

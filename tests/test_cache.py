@@ -20,9 +20,9 @@ from pyproj import CRS
 from shapely.geometry import LineString, Point
 
 from geoplan import _cache
-from geoplan import network as netmod
 from geoplan._paths import shared_path, shipped_path
-from geoplan.network import Network, read_network
+from geoplan.readers import network as netmod
+from geoplan.readers.network import Network, read_network
 
 TINY_OSM = Path(__file__).parent / "data" / "network" / "tiny_roads.osm"
 READERS = ("_read_osm", "_read_graphml", "_read_lines")
@@ -110,11 +110,11 @@ def test_cache_false_neither_reads_nor_writes(cache, monkeypatch):
 
 
 def test_hit_logs_the_same_notes(cache, monkeypatch, caplog):
-    with caplog.at_level(logging.INFO, logger="geoplan.network"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.network"):
         read_network(TINY_OSM)
         forbid_parsing(monkeypatch)
         read_network(TINY_OSM)
-    first, second = (r.getMessage() for r in caplog.records if r.name == "geoplan.network")
+    first, second = (r.getMessage() for r in caplog.records if r.name == "geoplan.readers.network")
     assert "1 node refs missing from the file in 1 ways" in first
     assert second.endswith("from cache")
     assert first.split(", ", 4)[:4] == second.split(", ", 4)[:4]  # nodes, edges, km, CRS

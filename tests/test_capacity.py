@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from geoplan import capacity, engine
 from geoplan._paths import shipped_path
-from geoplan.capacity import (
+from geoplan.analysis import capacity, engine
+from geoplan.analysis.capacity import (
     access_by_unit,
     capacity_ratios,
     facility_ratios,
@@ -27,8 +27,8 @@ from geoplan.capacity import (
     travel_times_by_id,
     two_step_fca,
 )
-from geoplan.demand import demand_from_graphml_edges
 from geoplan.errors import ConfigError, DataQualityWarning, InputError
+from geoplan.readers.demand import demand_from_graphml_edges
 
 
 def _table(rows):

@@ -2,7 +2,7 @@
 
 The defect of issue 11: ``beds = 1e308`` gave ``inf`` per 1,000 residents and the status
 "met". Decision (DESIGN.md): a capacity cell that is not a number, negative, infinite or
-above :data:`geoplan.facilities.CAPACITY_MAX` per facility is read as missing (NaN) and
+above :data:`geoplan.readers.facilities.CAPACITY_MAX` per facility is read as missing (NaN) and
 listed as a capacity issue naming the row; the record itself is used (its position is
 fine), so coverage does not change because of a typo in a beds cell.
 """
@@ -16,11 +16,11 @@ import warnings
 import pandas as pd
 import pytest
 
-from geoplan.checks import compute_checks
 from geoplan.cli import main
 from geoplan.errors import DataQualityWarning
-from geoplan.facilities import read_facilities
-from geoplan.project import DEMO_PROJECT, load_project, run_project
+from geoplan.readers.facilities import read_facilities
+from geoplan.workflows.plan_check import compute_checks
+from geoplan.workflows.project import DEMO_PROJECT, load_project, run_project
 
 DEMO_CSV = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
 
@@ -54,7 +54,7 @@ def test_implausible_beds_are_read_as_missing_naming_the_row(tmp_path, beds):
 
 
 def test_the_plausible_maximum_is_accepted():
-    from geoplan.facilities import CAPACITY_MAX
+    from geoplan.readers.facilities import CAPACITY_MAX
 
     assert CAPACITY_MAX == {"beds": 10_000, "doctors": 10_000, "nurses": 10_000}
 

@@ -21,8 +21,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from geoplan import charts
-from geoplan.coverage import OUTSIDE_UNITS
+from geoplan.analysis.coverage import OUTSIDE_UNITS
+from geoplan.rendering import charts
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 PERCENT = re.compile(r"\d+\.\d%")

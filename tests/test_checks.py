@@ -17,10 +17,17 @@ import pandas as pd
 import pytest
 import shapely
 
-from geoplan import engine
 from geoplan._paths import shipped_path
-from geoplan.capacity import travel_times_by_id, two_step_fca
-from geoplan.checks import (
+from geoplan.analysis import engine
+from geoplan.analysis.capacity import travel_times_by_id, two_step_fca
+from geoplan.analysis.coverage import expand_categories
+from geoplan.cli import main
+from geoplan.errors import ConfigError
+from geoplan.plans.packs import load_pack, pack_from_mapping
+from geoplan.readers.demand import boundary_from_graphml
+from geoplan.readers.facilities import read_facilities
+from geoplan.taxonomy import GROUPS
+from geoplan.workflows.plan_check import (
     ALL_UNITS,
     CHECK_COLUMNS,
     compare,
@@ -30,14 +37,7 @@ from geoplan.checks import (
     service_flags,
     truthy,
 )
-from geoplan.cli import main
-from geoplan.coverage import expand_categories
-from geoplan.demand import boundary_from_graphml
-from geoplan.errors import ConfigError
-from geoplan.facilities import read_facilities
-from geoplan.project import DEMO_PROJECT, compute_project, load_project
-from geoplan.rules import load_pack, pack_from_mapping
-from geoplan.schema import GROUPS
+from geoplan.workflows.project import DEMO_PROJECT, compute_project, load_project
 
 DRIVE_2024 = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
 SPLIT_LON = 115.02

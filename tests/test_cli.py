@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from geoplan.analysis.engine import DEFAULT_WALK_SPEED_M_PER_MIN
 from geoplan.cli import main
-from geoplan.engine import DEFAULT_WALK_SPEED_M_PER_MIN
-from geoplan.project import OUTPUT_FILES, STAGES
+from geoplan.workflows.project import OUTPUT_FILES, STAGES
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The project schema (geoplan.config): strict keys, typed values, one study area, several
+"""The project schema (geoplan.workflows.config): strict keys, typed values, one study area, several
 facility files, the generated documentation and `geoplan init --boundary`.
 
 Most cases run on a tiny hand-made project (``tests/data/network/tiny_roads.osm``, a few
@@ -16,7 +16,7 @@ import pytest
 
 from geoplan.cli import main
 from geoplan.errors import ConfigError
-from geoplan.project import load_project, run_project
+from geoplan.workflows.project import load_project, run_project
 
 DATA = Path(__file__).parent / "data"
 TINY_OSM = DATA / "network" / "tiny_roads.osm"
@@ -126,7 +126,8 @@ def one_line_error(capsys) -> str:
 
 
 # --------------------------------------------------------------------------- issue 11 defects
-# Each of these failed on the code before geoplan.config (see /work/notes/h-config-note.md).
+# Each of these failed on the code before geoplan.workflows.config
+# (see /work/notes/h-config-note.md).
 
 
 @pytest.mark.parametrize(
@@ -316,7 +317,7 @@ def test_several_facility_files_are_read_with_unique_ids_and_their_file(tmp_path
 def test_several_facility_files_in_check_scenario_sites_and_batch(
     tmp_path, capsys, plan_indicators
 ):
-    from geoplan.parallel import areas_from, run_area
+    from geoplan.workflows.batch import areas_from, run_area
 
     project = several_files(tmp_path)
     run = run_project(project, tmp_path / "run").summary
@@ -386,8 +387,8 @@ def test_files_without_coordinates_are_geocoded_per_file(tmp_path):
 
 
 def test_scenario_and_sites_count_the_residents_run_counts(tmp_path):
-    from geoplan.scenario import run_scenario
-    from geoplan.sites import select_sites
+    from geoplan.workflows.scenario import run_scenario
+    from geoplan.workflows.sites import select_sites
 
     project = write_tiny(tmp_path)
     run = run_project(project, tmp_path / "run")
@@ -434,7 +435,8 @@ def test_units_take_residents_just_outside_them(tmp_path):
 def test_every_demand_reader_option_is_in_the_schema_with_its_formats():
     import inspect
 
-    from geoplan import config, demand
+    from geoplan.readers import demand
+    from geoplan.workflows import config
 
     readers = {
         "raster": demand.demand_from_raster,
@@ -456,10 +458,10 @@ def test_every_demand_reader_option_is_in_the_schema_with_its_formats():
 def test_schema_defaults_are_the_functions_defaults():
     import inspect
 
-    from geoplan import config
-    from geoplan.facilities import read_facilities
-    from geoplan.gaps import find_gaps
-    from geoplan.geocode import geocode_missing
+    from geoplan.analysis.gaps import find_gaps
+    from geoplan.readers.facilities import read_facilities
+    from geoplan.readers.geocode import geocode_missing
+    from geoplan.workflows import config
 
     facilities = config.PROJECT_FILE.table("facilities")
     default = inspect.signature(read_facilities).parameters["boundary_tolerance_m"].default
@@ -537,8 +539,8 @@ def test_structural_mistakes_name_the_table(tmp_path, old, new, message):
 
 
 def test_scenario_and_batch_files_are_checked_too(tmp_path):
-    from geoplan.parallel import areas_from
-    from geoplan.scenario import load_scenario_file
+    from geoplan.workflows.batch import areas_from
+    from geoplan.workflows.scenario import load_scenario_file
 
     write_tiny(tmp_path)
     scenario = tmp_path / "s.toml"
@@ -581,10 +583,10 @@ def test_json_outputs_refuse_nan_and_infinity(tmp_path):
 
 
 def test_reference_documentation_is_generated_from_the_schema():
-    from geoplan import config
+    from geoplan.workflows import config
 
     assert config.DOC_PATH.read_text(encoding="utf-8") == config.reference_markdown(), (
-        "docs/project-file.md is out of date: run python -m geoplan.config"
+        "docs/project-file.md is out of date: run python -m geoplan.workflows.config"
     )
     text = config.DOC_PATH.read_text(encoding="utf-8")
     for schema in (config.PROJECT_FILE, config.SCENARIO_FILE, config.BATCH_FILE):
@@ -598,7 +600,7 @@ def test_reference_documentation_is_generated_from_the_schema():
 
 
 def test_init_from_a_boundary_writes_a_commented_valid_project(tmp_path, capsys):
-    from geoplan import config
+    from geoplan.workflows import config
 
     halves = {
         "type": "FeatureCollection",
@@ -638,7 +640,7 @@ def test_init_from_a_boundary_writes_a_commented_valid_project(tmp_path, capsys)
 
 
 def test_init_from_one_polygon_takes_its_name(tmp_path):
-    from geoplan.places import init_from_boundary
+    from geoplan.plans.places import init_from_boundary
 
     source = tmp_path / "town.geojson"
     source.write_text(json.dumps(BOUNDARY), encoding="utf-8")

@@ -19,7 +19,7 @@ import shapely
 from geoplan import coords
 from geoplan._paths import REPO_ROOT, shipped_path
 from geoplan.cli import main
-from geoplan.project import DEMO_PROJECT, compute_project, load_project
+from geoplan.workflows.project import DEMO_PROJECT, compute_project, load_project
 
 BAD = REPO_ROOT / "tests" / "data" / "bad"
 NETWORK = shipped_path("osm/huangshi_tuanchengshan_all_2022.graphml.gz")
@@ -28,7 +28,7 @@ DEMO_CSV = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").re
 
 def _street_points(n: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 lon/lat of ``n`` points 10 m beside random streets of the 团城山 network."""
-    from geoplan.network import read_network
+    from geoplan.readers.network import read_network
 
     net = read_network(NETWORK)
     rng = np.random.default_rng(seed)
@@ -137,7 +137,7 @@ def test_scenario_add_checks_and_declares_the_coordinate_system(demo_project, tm
 
 
 def test_scenario_move_coordinates_follow_the_declaration(demo_project, tmp_path):
-    from geoplan.scenario import scenario_from_cli
+    from geoplan.workflows.scenario import scenario_from_cli
 
     lon, lat = _street_points(1, seed=11)
     glon, glat = coords.wgs84_to_gcj02(lon[0], lat[0])
@@ -168,7 +168,7 @@ def test_scenario_move_coordinates_follow_the_declaration(demo_project, tmp_path
 
 
 def test_scenario_file_declares_the_coordinate_system_of_its_changes(demo_project, tmp_path):
-    from geoplan.scenario import load_scenario_file
+    from geoplan.workflows.scenario import load_scenario_file
 
     add = tmp_path / "add.csv"
     _gcj02_file(add)
@@ -206,7 +206,7 @@ def test_sites_candidates_are_checked(demo_project, tmp_path, capsys):
 
 
 def test_candidates_accept_the_facility_files_coordinate_systems(tmp_path):
-    from geoplan.sites import read_candidates
+    from geoplan.workflows.sites import read_candidates
 
     path = tmp_path / "cand.csv"
     path.write_text("id,经度,纬度\nA,115.02,30.2\n", encoding="utf-8")

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from geoplan.coverage import compute_coverage, expand_categories, nearest_table
+from geoplan.analysis.coverage import compute_coverage, expand_categories, nearest_table
+from geoplan.analysis.gaps import find_gaps
+from geoplan.analysis.rules import Rule
 from geoplan.errors import ConfigError
-from geoplan.gaps import find_gaps
-from geoplan.network import Network
-from geoplan.rules import Rule
-from geoplan.units import assign_units, units_from_frame
+from geoplan.readers.boundaries import assign_units, units_from_frame
+from geoplan.readers.network import Network
 
 CRS = "EPSG:32650"
 

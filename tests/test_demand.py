@@ -1,4 +1,5 @@
-"""Tests for geoplan.demand: hand-made rasters and tables with hand-computed answers, real data."""
+"""Tests for geoplan.readers.demand: hand-made rasters and tables with hand-computed answers,
+real data."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pyproj import Geod
 from rasterio.transform import from_origin
 
 from geoplan._paths import shipped_path
-from geoplan.demand import (
+from geoplan.errors import DataQualityWarning, InputError, InputFileNotFoundError
+from geoplan.readers.demand import (
     boundary_from_graphml,
     demand_from_graphml_edges,
     demand_from_lines,
@@ -25,7 +27,6 @@ from geoplan.demand import (
     demand_from_raster,
     read_demand,
 )
-from geoplan.errors import DataQualityWarning, InputError, InputFileNotFoundError
 
 DATA = Path(__file__).parent / "data" / "demand"
 WGS84_A = 6378137.0
@@ -91,7 +92,7 @@ def test_density_raster_geographic_uses_true_cell_areas(tmp_path, caplog):
         transform=from_origin(west, north, res, res),
         nodata=-99999.0,
     )
-    with caplog.at_level(logging.INFO, logger="geoplan.demand"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.demand"):
         out = demand_from_raster(path, kind="density")
 
     expected = 0.0
@@ -157,7 +158,7 @@ def test_count_raster_projected_preserves_total_exactly(tmp_path, caplog):
         transform=from_origin(500000.0, 3350000.0, 100.0, 100.0),
         nodata=-9999.0,
     )
-    with caplog.at_level(logging.INFO, logger="geoplan.demand"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.demand"):
         out = demand_from_raster(path)
     valid = values[np.isfinite(values) & (values > 0)]
     assert out["population"].sum() == valid.sum() == 373.25
@@ -190,7 +191,7 @@ def test_auto_kind_reads_band_description(tmp_path, caplog):
     )
     with rasterio.open(path, "r+") as ds:
         ds.set_band_description(1, "Population density (persons per km2)")
-    with caplog.at_level(logging.INFO, logger="geoplan.demand"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.demand"):
         out = demand_from_raster(path)
     assert out["population"].iloc[0] == pytest.approx(1.0)
     assert "kind=density (auto: metadata" in caplog.text
@@ -366,7 +367,7 @@ def test_lines_group_counted_once_at_first_line_midpoint():
 
 
 def test_points_csv_with_chinese_population_header(caplog):
-    with caplog.at_level(logging.INFO, logger="geoplan.demand"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.demand"):
         out = demand_from_points(DATA / "points_renkou.csv")
     assert out["demand_id"].tolist() == ["P1", "P2", "P3"]
     assert out["population"].tolist() == [1200.0, 3450.0, 0.0]

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from geoplan._paths import shipped_path
-from geoplan.checks import compute_checks
 from geoplan.cli import main
-from geoplan.facilities import read_facilities
-from geoplan.project import DEMO_PROJECT, compute_project, load_project, run_project
+from geoplan.readers.facilities import read_facilities
+from geoplan.workflows.plan_check import compute_checks
+from geoplan.workflows.project import DEMO_PROJECT, compute_project, load_project, run_project
 
 DEMO_CSV = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
 HOSPITAL = "黄石市下陆区人民医院（假设）"
@@ -48,7 +48,7 @@ def _export(tmp_path, *, second_beds: str = "600", first_beds: str = "600", name
 
 
 def test_the_export_reads_as_twelve_records(tmp_path):
-    from geoplan.duplicates import find_duplicates
+    from geoplan.analysis.duplicates import find_duplicates
 
     table = read_facilities(_export(tmp_path))
     assert len(table.used) == 12  # two 序号: read_facilities alone cannot tell them apart
@@ -107,7 +107,7 @@ def test_keep_duplicates_is_explicit_and_still_said(tmp_path, demo_project, plan
 
 
 def test_the_more_complete_record_is_kept(tmp_path):
-    from geoplan.duplicates import reject_duplicates
+    from geoplan.analysis.duplicates import reject_duplicates
 
     table = read_facilities(_export(tmp_path, first_beds=""))
     deduplicated = reject_duplicates(table)
@@ -124,7 +124,7 @@ def test_a_third_copy_and_another_type_of_the_same_name(tmp_path):
         f.write(f"13,{HOSPITAL},综合医院,115.028010,30.198000,600,200,300\n")
         f.write(f"14,{HOSPITAL},社区卫生服务站,115.028000,30.198000,,,\n")  # another type
         f.write(f"15,{HOSPITAL},综合医院,115.040000,30.198000,600,200,300\n")  # 1.1 km away
-    from geoplan.duplicates import reject_duplicates
+    from geoplan.analysis.duplicates import reject_duplicates
 
     table = reject_duplicates(read_facilities(path))
     assert table.rejects["source_row"].tolist() == [13, 14]
@@ -150,8 +150,8 @@ def test_check_facilities_lists_the_duplicate_in_rejects(tmp_path, capsys):
 
 
 def test_scenario_and_sites_use_the_deduplicated_run(tmp_path, demo_project):
-    from geoplan.scenario import run_scenario
-    from geoplan.sites import select_sites
+    from geoplan.workflows.scenario import run_scenario
+    from geoplan.workflows.sites import select_sites
 
     path = demo_project(replace={str(DEMO_CSV): str(_export(tmp_path))})
     run = compute_project(load_project(path))
@@ -163,7 +163,7 @@ def test_scenario_and_sites_use_the_deduplicated_run(tmp_path, demo_project):
 
 
 def test_scenario_add_of_an_existing_facility_is_rejected(tmp_path, demo_project):
-    from geoplan.scenario import run_scenario
+    from geoplan.workflows.scenario import run_scenario
 
     run = compute_project(load_project(demo_project()))
     add = tmp_path / "add.csv"

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString
 
-from geoplan import engine
+from geoplan.analysis import engine
 
 SQRT2 = np.sqrt(2.0)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geoplan import engine
+from geoplan.analysis import engine
 
 
 def _reference_times(network, forward_s, backward_s, fac, dem, access_mps):

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from geoplan.browser import DEFAULT_CHROMIUM, browser_candidates, find_chromium
 from geoplan.cli import main
+from geoplan.rendering.browser import DEFAULT_CHROMIUM, browser_candidates, find_chromium
 
 REPO = Path(__file__).resolve().parents[1]
 

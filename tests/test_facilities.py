@@ -16,7 +16,7 @@ import shapely
 from geoplan import coords
 from geoplan._paths import shipped_path
 from geoplan.errors import ConfigError, DataQualityWarning, InputError, InputFileNotFoundError
-from geoplan.facilities import (
+from geoplan.readers.facilities import (
     REASON_CODES,
     USED_COLUMNS,
     FacilityTable,
@@ -83,11 +83,11 @@ SAMPLE_REJECTS = [
         "unknown_category",
         "row 15 (name=高庄乡某社区卫生服务站): category '社区卫生服物站' is not a known facility "
         "type; did you mean '社区卫生服务站' (社区卫生服务站 / community health station)? "
-        "Otherwise use a type from geoplan.schema.CATEGORIES (e.g. 乡镇卫生院, 社区卫生服务中心, "
+        "Otherwise use a type from geoplan.taxonomy.CATEGORIES (e.g. 乡镇卫生院, 社区卫生服务中心, "
         "村卫生室, 全民健身中心).",
         "第 15 行（名称=高庄乡某社区卫生服务站）：类型“社区卫生服物站”无法识别；是否应为"
         "“社区卫生服务站”（社区卫生服务站 / community health station）？请使用 "
-        "geoplan.schema.CATEGORIES 中的类型（如乡镇卫生院、社区卫生服务中心、村卫生室、"
+        "geoplan.taxonomy.CATEGORIES 中的类型（如乡镇卫生院、社区卫生服务中心、村卫生室、"
         "全民健身中心）。",
     ),
     (

@@ -18,8 +18,8 @@ import shapely
 from geoplan._paths import shipped_path
 from geoplan.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from geoplan.errors import ConfigError, DataQualityWarning
-from geoplan.facilities import read_facilities
-from geoplan.geocode import (
+from geoplan.readers.facilities import read_facilities
+from geoplan.readers.geocode import (
     GAZETTEER_COLUMNS,
     GEOCODE_COLUMNS,
     PRECISIONS,

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from geoplan.indicators import (
+from geoplan.plans.indicators import (
     ABOUT_TOLERANCE,
     FORMS,
     INDICATORS_FILE,

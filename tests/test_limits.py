@@ -19,7 +19,7 @@ import pytest
 from geoplan._paths import shipped_path
 from geoplan.cli import main
 from geoplan.errors import GeoplanError
-from geoplan.project import compute_project, load_project, run_project
+from geoplan.workflows.project import compute_project, load_project, run_project
 
 
 class _GuardedNumpy:
@@ -58,7 +58,7 @@ def _limit_message(exc: BaseException, name: str) -> str:
 
 
 def test_tiny_line_spacing_is_refused_before_the_points_are_made(monkeypatch):
-    from geoplan import demand
+    from geoplan.readers import demand
 
     # the defect: spacing_m = 0.001 on the demo's streets (a project file now refuses values
     # below 1 m; the reader itself must still bound what it makes)
@@ -74,7 +74,7 @@ def test_tiny_line_spacing_is_refused_before_the_points_are_made(monkeypatch):
 
 
 def test_line_spacing_in_a_project_is_bounded_by_its_limit(demo_project, monkeypatch, capsys):
-    from geoplan import demand
+    from geoplan.readers import demand
 
     # 1 m spreads the demo's cells into about 118,000 points: above a limit of 100,000
     monkeypatch.setattr(demand, "np", _GuardedNumpy(100_000))
@@ -128,7 +128,7 @@ def test_limits_table_errors_name_the_key(demo_project, table, message):
 
 
 def test_raster_window_is_bounded_before_it_is_read(monkeypatch, shared_file):
-    from geoplan.demand import demand_from_raster
+    from geoplan.readers.demand import demand_from_raster
 
     path = shared_file("population/worldpop_hkg_pd_2020_1km.tif")  # 74 × 50 cells
     monkeypatch.setenv("GEOPLAN_LIMIT_RASTER_CELLS", "1000")
@@ -140,7 +140,7 @@ def test_raster_window_is_bounded_before_it_is_read(monkeypatch, shared_file):
 
 
 def test_populated_raster_cells_count_as_demand_points(monkeypatch, shared_file):
-    from geoplan.demand import demand_from_raster
+    from geoplan.readers.demand import demand_from_raster
 
     path = shared_file("population/worldpop_hkg_pd_2020_1km.tif")
     monkeypatch.setenv("GEOPLAN_LIMIT_DEMAND_POINTS", "100")
@@ -168,7 +168,7 @@ def _xlsx_touching_xfd(path, rows: int) -> None:
 
 
 def test_xlsx_rows_touching_column_xfd_are_read_within_their_table(tmp_path):
-    from geoplan.facilities import read_facilities
+    from geoplan.readers.facilities import read_facilities
 
     path = tmp_path / "xfd.xlsx"
     _xlsx_touching_xfd(path, 120)
@@ -185,7 +185,7 @@ def test_xlsx_rows_touching_column_xfd_are_read_within_their_table(tmp_path):
 
 
 def test_xlsx_used_range_above_the_limit_is_refused(tmp_path, monkeypatch, capsys):
-    from geoplan.facilities import read_facilities
+    from geoplan.readers.facilities import read_facilities
 
     path = tmp_path / "xfd.xlsx"
     _xlsx_touching_xfd(path, 120)
@@ -202,8 +202,8 @@ def test_xlsx_demand_and_candidate_tables_are_bounded_too(tmp_path, monkeypatch)
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from geoplan.demand import demand_from_points
-    from geoplan.sites import read_candidates
+    from geoplan.readers.demand import demand_from_points
+    from geoplan.workflows.sites import read_candidates
 
     book = Workbook()
     sheet = book.active
@@ -226,7 +226,7 @@ def test_xlsx_demand_and_candidate_tables_are_bounded_too(tmp_path, monkeypatch)
 
 
 def test_site_grid_is_estimated_before_it_is_built(demo_project, monkeypatch):
-    from geoplan import sites
+    from geoplan.workflows import sites
 
     run = compute_project(load_project(demo_project()))
     rule = run.project.rules[0]
@@ -276,8 +276,8 @@ def _facility_rows(html: str) -> int:
 
 
 def test_map_aggregates_uncovered_residents_above_its_limit(demo_project, tmp_path):
-    from geoplan import project
-    from geoplan.coverage import column
+    from geoplan.analysis.coverage import column
+    from geoplan.workflows import project
 
     path = demo_project(append="\n[limits]\nmap_points = 300\n")
     result = compute_project(load_project(path))

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, Point, Polygon, box
 
-from geoplan import coords, maps
+from geoplan import coords
 from geoplan.errors import InputError
-from geoplan.schema import CATEGORIES
+from geoplan.rendering import maps
+from geoplan.taxonomy import CATEGORIES
 
 HOSTILE = '<script>alert("x")</script> & 卫生站'
 HOSTILE_2 = '"><img src=x onerror=alert(1)>'

@@ -1,4 +1,4 @@
-"""geoplan.network: reading OSM / GraphML / road lines into ``Network``, and per-mode times.
+"""geoplan.readers.network: reading OSM / GraphML / road lines into ``Network``, and per-mode times.
 
 Hand-made cases first (a tiny OSM XML file in tests/data/network/ and road lines written to
 ``tmp_path``), then real files: the demo's 团城山 networks as geoplan ships them (gzipped), and
@@ -25,10 +25,10 @@ from pyproj import CRS, Geod
 from scipy.sparse import csgraph
 from shapely.geometry import LineString
 
-from geoplan import network as netmod
 from geoplan._paths import shipped_path
 from geoplan.errors import ConfigError, InputFileNotFoundError, NetworkError
-from geoplan.network import (
+from geoplan.readers import network as netmod
+from geoplan.readers.network import (
     DEFAULT_SPEED_KPH,
     HIGHWAY_RANK,
     MODES,
@@ -150,9 +150,9 @@ def test_tiny_missing_node_cuts_way(tiny, caplog):
     pos4 = int(np.flatnonzero(tiny.nodes["node_id"] == 4)[0])
     touching4 = tiny.edges[(tiny.edges["u"] == pos4) | (tiny.edges["v"] == pos4)]
     assert set(touching4["highway"]) == {"secondary", "footway"}
-    with caplog.at_level(logging.INFO, logger="geoplan.network"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.network"):
         read_network(TINY_OSM)
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "geoplan.network"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "geoplan.readers.network"]
     assert "10 nodes, 8 edges" in line
     assert "1 node refs missing from the file in 1 ways" in line
     assert "1 way pieces shorter than 2 nodes dropped" in line
@@ -547,11 +547,11 @@ def test_beijing_osm_xml_drops_non_highway_ways(shared_file):
 
 
 def test_helsinki_pbf_loads_despite_missing_nodes(caplog, shared_file):
-    with caplog.at_level(logging.INFO, logger="geoplan.network"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.network"):
         net, _ = timed_read(shared_file("osm/helsinki_test_fi.osm.pbf"))
     check_invariants(net)
     assert net.crs == CRS.from_epsg(32635)
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "geoplan.network"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "geoplan.readers.network"]
     assert "missing from the file in 55 ways" in line
     assert len(net.edges) > 600 and (net.edges["length_m"] > 0).all()
 

@@ -20,11 +20,13 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from geoplan import _io, browser, project, report, results
+from geoplan import _io, results
 from geoplan._paths import REPO_ROOT, shipped_path
 from geoplan.cli import main
 from geoplan.errors import Interrupted, OutputError
-from geoplan.project import DEMO_PROJECT
+from geoplan.rendering import browser, report
+from geoplan.workflows import project
+from geoplan.workflows.project import DEMO_PROJECT
 
 SCENARIO_CSV = REPO_ROOT / "data" / "facilities" / "tuanchengshan_scenario.csv"
 RELOCATION = REPO_ROOT / "data" / "demo" / "relocation.toml"
@@ -185,7 +187,7 @@ def test_check_overwrite_keeps_a_users_file(tmp_path, capsys, plan_indicators):
 
 _SLOW_RUN = """
 import sys, time
-import geoplan.project as p
+import geoplan.workflows.project as p
 compute = p.compute_project
 def slow(*args, **kwargs):
     time.sleep(3)

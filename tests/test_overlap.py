@@ -17,8 +17,8 @@ import pytest
 from geoplan._paths import shipped_path
 from geoplan.cli import main
 from geoplan.errors import InputError
-from geoplan.project import compute_project, load_project
-from geoplan.scenario import _lonlat
+from geoplan.workflows.project import compute_project, load_project
+from geoplan.workflows.scenario import _lonlat
 
 DEMO_NETWORK = '"geoplan:osm/huangshi_tuanchengshan_all_2022.graphml.gz"'
 DEMO_DEMAND = """path = "geoplan:osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
@@ -110,7 +110,7 @@ def test_units_of_another_place_are_refused_naming_them(demo_project, capsys, sh
 
 
 def _demo_facilities():
-    from geoplan.project import DEMO_PROJECT
+    from geoplan.workflows.project import DEMO_PROJECT
 
     return (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
 

@@ -25,7 +25,7 @@ import shapely
 
 from geoplan.cli import main
 from geoplan.errors import ConfigError, OutputExistsError
-from geoplan.parallel import (
+from geoplan.workflows.batch import (
     BATCH_FILES,
     SUMMARY_COLUMNS,
     Area,
@@ -37,7 +37,7 @@ from geoplan.parallel import (
     run_area,
     run_batch,
 )
-from geoplan.project import DEMO_PROJECT, OUTPUT_FILES, load_project, run_project
+from geoplan.workflows.project import DEMO_PROJECT, OUTPUT_FILES, load_project, run_project
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIO = REPO / "data" / "facilities" / "tuanchengshan_scenario.csv"

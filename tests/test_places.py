@@ -13,8 +13,7 @@ import shapely
 from geoplan._paths import shipped_path
 from geoplan.cli import main
 from geoplan.errors import ConfigError, InputError, OutputExistsError
-from geoplan.facilities import read_facilities
-from geoplan.places import (
+from geoplan.plans.places import (
     BOUNDARY_FILE,
     INIT_FILES,
     TEMPLATE_HEADERS,
@@ -22,9 +21,10 @@ from geoplan.places import (
     find_place,
     init_project,
 )
-from geoplan.project import load_project
-from geoplan.schema import match_columns
-from geoplan.units import read_units
+from geoplan.readers.boundaries import read_units
+from geoplan.readers.facilities import read_facilities
+from geoplan.taxonomy import match_columns
+from geoplan.workflows.project import load_project
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString
 
-from geoplan import engine
+from geoplan.analysis import engine
 
 
 def hand_network(pairs, xy, private_names=()):
@@ -244,7 +244,7 @@ def test_the_project_key_reaches_every_trip(tmp_path):
     Resident "out" lives at node 1 west of the compound, "in" inside it; the clinic sits east
     of it at node 4. Through the compound: 1-2-3-4; around it: 1-2-5-4.
     """
-    from geoplan.project import run_project
+    from geoplan.workflows.project import run_project
 
     osm = tmp_path / "compound.osm"
     osm.write_text(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from geoplan.errors import ConfigError
-from geoplan.project import load_project, run_project
+from geoplan.workflows.project import load_project, run_project
 
 
 @pytest.fixture
@@ -93,8 +93,8 @@ def test_a_run_warns_when_wgs84_facilities_look_like_gcj02(tmp_path):
 
 
 def test_large_demand_is_shown_per_cell_on_the_map_with_totals_kept(monkeypatch):
-    from geoplan import project
-    from geoplan.coverage import column
+    from geoplan.analysis.coverage import column
+    from geoplan.workflows import project
 
     result = project.compute_project(load_project(project.DEMO_PROJECT))
     points = result.coverage.points
@@ -114,7 +114,7 @@ def test_large_demand_is_shown_per_cell_on_the_map_with_totals_kept(monkeypatch)
 
 def _demo_with_map(tmp_path, table: str) -> Path:
     """The demo project with its [map] table replaced by ``table`` (absolute input paths)."""
-    from geoplan.project import DEMO_PROJECT
+    from geoplan.workflows.project import DEMO_PROJECT
 
     text = DEMO_PROJECT.read_text(encoding="utf-8")
     text = text[: text.index("[map]")] + table
@@ -128,7 +128,7 @@ def _demo_with_map(tmp_path, table: str) -> Path:
 
 
 def test_map_table_defaults_and_values(tmp_path):
-    from geoplan.project import DEMO_PROJECT, MapOptions
+    from geoplan.workflows.project import DEMO_PROJECT, MapOptions
 
     assert load_project(_demo_with_map(tmp_path, "")).map == MapOptions(("zh",), "none")
     demo = load_project(DEMO_PROJECT).map
@@ -161,7 +161,7 @@ def test_map_table_errors_name_the_key(tmp_path, table, message):
 
 
 def test_demo_writes_a_map_per_language(tmp_path):
-    from geoplan.project import DEMO_PROJECT
+    from geoplan.workflows.project import DEMO_PROJECT
 
     result = run_project(DEMO_PROJECT, tmp_path)
     zh = (tmp_path / "map.html").read_text(encoding="utf-8")
@@ -180,7 +180,7 @@ def test_demo_writes_a_map_per_language(tmp_path):
 
 def test_overrides_and_overwrite_check_know_the_language_maps(tmp_path, monkeypatch):
     from geoplan.errors import InputError, OutputExistsError
-    from geoplan.project import DEMO_PROJECT
+    from geoplan.workflows.project import DEMO_PROJECT
 
     (tmp_path / "map_en.html").write_text("old", encoding="utf-8")
     with pytest.raises(OutputExistsError, match=r"map_en\.html"):
@@ -212,8 +212,8 @@ def test_optional_parameters_default_as_the_functions_do():
     import dataclasses
     import inspect
 
-    from geoplan import project
-    from geoplan.gaps import find_gaps
+    from geoplan.analysis.gaps import find_gaps
+    from geoplan.workflows import project
 
     demo = load_project(project.DEMO_PROJECT)
     bare = dataclasses.replace(demo, facility_tables=({"path": demo.facilities["path"]},), gaps={})

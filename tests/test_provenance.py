@@ -15,7 +15,7 @@ import pytest
 
 from geoplan import coords
 from geoplan._paths import REPO_ROOT
-from geoplan.project import DEMO_PROJECT, run_project
+from geoplan.workflows.project import DEMO_PROJECT, run_project
 
 BAD = REPO_ROOT / "tests" / "data" / "bad"
 DEMO_CSV = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
@@ -159,7 +159,7 @@ def test_user_population_is_not_credited_to_ghs_pop(demo_project, tmp_path):
     assert "GHS-POP" not in (out / "map.html").read_text(encoding="utf-8")
     assert OSM in (out / "map.html").read_text(encoding="utf-8")
 
-    from geoplan.report import _Report, read_results
+    from geoplan.rendering.report import _Report, read_results
 
     report = _Report(read_results(out), "en", out / "report.html", chrome=None)
     credits = report.credits()
@@ -168,7 +168,7 @@ def test_user_population_is_not_credited_to_ghs_pop(demo_project, tmp_path):
 
 
 def test_credit_keys_and_recognised_sources(demo_project, tmp_path, shared_file):
-    from geoplan.credits import input_credit
+    from geoplan.readers.credits import input_credit
 
     path = demo_project()
     text = path.read_text(encoding="utf-8").replace(
@@ -194,7 +194,7 @@ def test_credit_keys_and_recognised_sources(demo_project, tmp_path, shared_file)
 
 def test_a_credit_must_be_text(demo_project):
     from geoplan.errors import ConfigError
-    from geoplan.project import load_project
+    from geoplan.workflows.project import load_project
 
     path = demo_project(replace={"spacing_m = 50": "spacing_m = 50\ncredit = 2023"})
     with pytest.raises(ConfigError, match=r"\[demand\] credit: must be text"):

@@ -1,4 +1,5 @@
-"""Registry QA: the checks of geoplan.qa, the readers' handling of export quirks, the CLI."""
+"""Registry QA: the checks of geoplan.analysis.qa, the readers' handling of export quirks, the
+CLI."""
 
 from __future__ import annotations
 
@@ -14,10 +15,7 @@ import shapely
 
 from geoplan import coords
 from geoplan._paths import shipped_path
-from geoplan.cli import main
-from geoplan.errors import InputError, OutputExistsError
-from geoplan.facilities import FacilityTable, read_facilities, read_facilities_frame
-from geoplan.qa import (
+from geoplan.analysis.qa import (
     QA_CHECKS,
     QA_COLUMNS,
     check_facilities_file,
@@ -26,6 +24,9 @@ from geoplan.qa import (
     read_boundary,
     tier_findings,
 )
+from geoplan.cli import main
+from geoplan.errors import InputError, OutputExistsError
+from geoplan.readers.facilities import FacilityTable, read_facilities, read_facilities_frame
 
 BAD = Path(__file__).parent / "data" / "bad"
 NETWORK = "osm/huangshi_tuanchengshan_all_2022.graphml.gz"
@@ -189,7 +190,7 @@ def test_csv_two_row_header_with_group_units_and_notes(tmp_path, caplog):
         "Source: test,,,,,,\n",
         encoding="utf-8",
     )
-    with caplog.at_level(logging.INFO, logger="geoplan.facilities"):
+    with caplog.at_level(logging.INFO, logger="geoplan.readers.facilities"):
         table = read_facilities(path)
     assert (
         "export.csv: rows 2 and 3 are one two-row header; columns read as 名称, 类型, 经度, 纬度, "

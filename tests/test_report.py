@@ -23,11 +23,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from geoplan import browser, report
 from geoplan.cli import main
-from geoplan.maps import check_offline
-from geoplan.parallel import areas_from, run_batch
-from geoplan.project import DEMO_PROJECT
+from geoplan.rendering import browser, report
+from geoplan.rendering.maps import check_offline
+from geoplan.workflows.batch import areas_from, run_batch
+from geoplan.workflows.project import DEMO_PROJECT
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO = REPO / "data" / "facilities" / "tuanchengshan_scenario.csv"

@@ -8,22 +8,22 @@ import tomllib
 import pandas as pd
 import pytest
 
-from geoplan import checks, indicators, rules
+from geoplan.analysis.rules import Rule, check_unique_ids, rule_from_mapping
 from geoplan.errors import ConfigError
-from geoplan.rules import (
+from geoplan.plans import indicators
+from geoplan.plans.packs import (
     CAPACITY_COLUMNS,
+    COMPARATORS,
     KINDS,
-    Rule,
     RulePack,
     available_packs,
-    check_unique_ids,
     compare,
     load_pack,
     pack_from_mapping,
     packs_dir,
-    rule_from_mapping,
 )
-from geoplan.schema import CATEGORIES, GROUPS
+from geoplan.taxonomy import CATEGORIES, GROUPS
+from geoplan.workflows import plan_check
 
 PACKS = {
     # id: (plan file, circles, presence, ratios, not modelled)
@@ -293,8 +293,8 @@ def test_rule_and_pack_messages_name_the_key():
 
 
 def test_compare_is_shared_and_inclusive_within_rounding():
-    assert checks.compare is compare and indicators.compare is compare
-    assert rules.COMPARATORS.keys() == {">=", ">", "<=", "<", "about"}
+    assert plan_check.compare is compare and indicators.compare is compare
+    assert COMPARATORS.keys() == {">=", ">", "<=", "<", "about"}
     assert compare(9.0 - 1e-9, ">=", 9.0) and not compare(8.99, ">=", 9.0)
     assert compare(9.0 + 1e-6, ">", 9.0) and not compare(9.0 + 1e-9, ">", 9.0)
     assert compare(14.0 + 1e-9, "<=", 14.0) and not compare(14.01, "<=", 14.0)

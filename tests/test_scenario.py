@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 from pyproj import Transformer
 
-from geoplan import maps
 from geoplan._paths import REPO_ROOT
 from geoplan.cli import main
 from geoplan.errors import ConfigError
-from geoplan.facilities import read_facilities
-from geoplan.project import DEMO_PROJECT, compute_project, load_project
-from geoplan.scenario import (
+from geoplan.readers.facilities import read_facilities
+from geoplan.rendering import maps
+from geoplan.workflows.project import DEMO_PROJECT, compute_project, load_project
+from geoplan.workflows.scenario import (
     SCENARIO_FILES,
     load_scenario_file,
     parse_ids,
@@ -48,7 +48,7 @@ def _csv(tmp_path, rows: list[str], name: str = "add.csv"):
 
 
 def _ids(before, group: str) -> list[str]:
-    from geoplan.schema import CATEGORIES
+    from geoplan.taxonomy import CATEGORIES
 
     used = before.facilities
     return [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from geoplan import schema
-from geoplan.schema import (
+from geoplan import taxonomy
+from geoplan.taxonomy import (
     CATEGORIES,
     COLUMN_ALIASES,
     EXCLUDED_TYPES,
@@ -29,7 +29,7 @@ def test_every_category_is_well_formed():
         assert key == cat.key
         assert key.isascii() and key == key.lower() and " " not in key
         assert cat.tier in TIERS
-        assert cat.group in schema.GROUP_LABELS
+        assert cat.group in taxonomy.GROUP_LABELS
         assert cat.name_zh and cat.name_en
         # each category's own names resolve to it
         assert resolve_category(cat.name_zh) == key, cat.name_zh
@@ -49,9 +49,9 @@ def test_every_alias_resolves_to_its_own_category():
 
 def test_category_invalid_tier_or_group_is_refused():
     with pytest.raises(ValueError, match="tier"):
-        schema.Category("x", "x", "x", "city", "medical")
+        taxonomy.Category("x", "x", "x", "city", "medical")
     with pytest.raises(ValueError, match="group"):
-        schema.Category("x", "x", "x", "county", "health")
+        taxonomy.Category("x", "x", "x", "county", "health")
 
 
 def test_tiers_of_the_plan_hierarchy():

@@ -28,18 +28,12 @@ import pytest
 import shapely
 
 from geoplan import _cache
-from geoplan._paths import (
-    REPO_ROOT,
-    SHIPPED_PREFIX,
-    prefixed_path,
-    shipped_data_dir,
-    shipped_path,
-)
-from geoplan.demand import boundary_from_graphml, demand_from_graphml_edges, read_demand
+from geoplan._paths import REPO_ROOT, SHIPPED_PREFIX, prefixed_path, shipped_data_dir, shipped_path
 from geoplan.errors import InputError, InputFileNotFoundError, NetworkError
-from geoplan.network import read_network
-from geoplan.places import BOUNDARY_FILE
-from geoplan.project import compute_project, load_project, run_project
+from geoplan.plans.places import BOUNDARY_FILE
+from geoplan.readers.demand import boundary_from_graphml, demand_from_graphml_edges, read_demand
+from geoplan.readers.network import read_network
+from geoplan.workflows.project import compute_project, load_project, run_project
 
 WALK = "osm/huangshi_tuanchengshan_all_2022.graphml"
 DRIVE = "osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml"
@@ -163,7 +157,7 @@ def test_compressed_graphml_network_is_cached(plain_walk, monkeypatch, tmp_path)
     path = plain_walk.with_name(plain_walk.name + ".xz")
     first = read_network(path)
     calls = []
-    monkeypatch.setattr("geoplan.network._read_graphml", lambda p: calls.append(p))
+    monkeypatch.setattr("geoplan.readers.network._read_graphml", lambda p: calls.append(p))
     second = read_network(path)  # from the cache: the reader is never called
     assert calls == []
     pd.testing.assert_frame_equal(second.edges, first.edges)

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geoplan import maps
+from geoplan.analysis.coverage import column, compute_coverage
 from geoplan.cli import main
-from geoplan.coverage import column, compute_coverage
 from geoplan.errors import ConfigError, InputError
-from geoplan.project import DEMO_PROJECT, compute_project, load_project
-from geoplan.scenario import demand_frame
-from geoplan.sites import (
+from geoplan.rendering import maps
+from geoplan.workflows.project import DEMO_PROJECT, compute_project, load_project
+from geoplan.workflows.scenario import demand_frame
+from geoplan.workflows.sites import (
     CATCHMENT_FILES,
     SITES_FILES,
     catchments,

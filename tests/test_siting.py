@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geoplan import engine, siting
 from geoplan._paths import shipped_path
+from geoplan.analysis import engine, location
 from geoplan.errors import ConfigError, InputError
 
 
 def _table(rows) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(siting.TABLE_COLUMNS))
+    return pd.DataFrame(rows, columns=list(location.TABLE_COLUMNS))
 
 
 def _cover_table(sets: dict[str, list[str]], time_s: float = 100.0) -> pd.DataFrame:
@@ -42,14 +42,14 @@ TRAP_POP = pd.Series({"d1": 3.0, "d2": 3.0, "d3": 2.5, "d4": 2.5})
 
 def test_mclp_exact_finds_the_optimum_greedy_misses():
     table = _cover_table(TRAP_SETS)
-    exact = siting.mclp(table, TRAP_POP, p=2, cutoff_s=100)
+    exact = location.mclp(table, TRAP_POP, p=2, cutoff_s=100)
     assert exact.selected == ("Y", "Z")
     assert exact.objective == pytest.approx(11.0)
     assert exact.covered_population == pytest.approx(11.0)
     assert exact.status == "optimal" and exact.gap == 0.0
     assert exact.share_covered == pytest.approx(1.0)
 
-    greedy = siting.mclp(table, TRAP_POP, p=2, cutoff_s=100, method="greedy")
+    greedy = location.mclp(table, TRAP_POP, p=2, cutoff_s=100, method="greedy")
     assert greedy.selected == ("X", "Y")  # tie between Y and Z goes to the earlier candidate
     assert greedy.objective == pytest.approx(8.5)
     assert greedy.status == "heuristic"
@@ -61,7 +61,7 @@ def test_mclp_greedy_equals_exact_when_greedy_is_optimal():
     # p = 1: the best single site is X (6 persons) for both methods.
     table = _cover_table(TRAP_SETS)
     for method in ("milp", "greedy"):
-        result = siting.mclp(table, TRAP_POP, p=1, cutoff_s=100, method=method)
+        result = location.mclp(table, TRAP_POP, p=1, cutoff_s=100, method=method)
         assert result.selected == ("X",)
         assert result.objective == pytest.approx(6.0)
 
@@ -70,7 +70,7 @@ def test_mclp_existing_facilities_count_and_stay_out_of_selected():
     # E (existing) already covers d1 and d3. Remaining: d2 (3) via X or Z, d4 (2.5) via Z.
     # One new site: Z (5.5 new) beats X (3 new). Covered = 3 + 2.5 + 3 + 2.5 = 11.
     table = pd.concat([_cover_table(TRAP_SETS), _cover_table({"E": ["d1", "d3"]})])
-    result = siting.mclp(table, TRAP_POP, p=1, cutoff_s=100, existing=["E"])
+    result = location.mclp(table, TRAP_POP, p=1, cutoff_s=100, existing=["E"])
     assert result.selected == ("Z",)
     assert result.existing == ("E",)
     assert result.covered_population == pytest.approx(11.0)
@@ -80,8 +80,8 @@ def test_mclp_cutoff_is_inclusive():
     # d1 is exactly at the cutoff from A (covered); d2 is 1 ms beyond it from B (not).
     table = _table([("d1", "A", 600.0), ("d2", "B", 600.001)])
     pop = pd.Series({"d1": 5.0, "d2": 7.0})
-    assert siting.mclp(table, pop, p=1, cutoff_s=600).selected == ("A",)
-    assert siting.mclp(table, pop, p=1, cutoff_s=600).objective == pytest.approx(5.0)
+    assert location.mclp(table, pop, p=1, cutoff_s=600).selected == ("A",)
+    assert location.mclp(table, pop, p=1, cutoff_s=600).objective == pytest.approx(5.0)
 
 
 def test_mclp_merges_identical_demand_rows_without_changing_answers():
@@ -91,8 +91,8 @@ def test_mclp_merges_identical_demand_rows_without_changing_answers():
     split = pd.concat([table, table.assign(demand_id=table["demand_id"] + "b")], ignore_index=True)
     pop = pd.concat([TRAP_POP / 2, (TRAP_POP / 2).rename(lambda i: i + "b")])
     for method in ("milp", "greedy"):
-        a = siting.mclp(table, TRAP_POP, p=2, cutoff_s=100, method=method)
-        b = siting.mclp(split, pop, p=2, cutoff_s=100, method=method)
+        a = location.mclp(table, TRAP_POP, p=2, cutoff_s=100, method=method)
+        b = location.mclp(split, pop, p=2, cutoff_s=100, method=method)
         assert (a.selected, a.objective) == (b.selected, pytest.approx(b.objective))
 
 
@@ -107,8 +107,8 @@ def test_mclp_greedy_never_beats_exact_and_bound_holds_on_random_instances():
             rng.integers(1, 50, n_dem).astype(float), index=[f"d{i}" for i in range(n_dem)]
         )
         for p in (2, 4):
-            exact = siting.mclp(table, pop, p=p, cutoff_s=10)
-            greedy = siting.mclp(table, pop, p=p, cutoff_s=10, method="greedy")
+            exact = location.mclp(table, pop, p=p, cutoff_s=10)
+            greedy = location.mclp(table, pop, p=p, cutoff_s=10, method="greedy")
             assert exact.status == "optimal"
             assert len(exact.selected) == len(greedy.selected) == p
             assert greedy.objective <= exact.objective + 1e-9
@@ -139,14 +139,14 @@ SC_POP = pd.Series({f"e{i}": 1.0 for i in range(1, 7)} | {"e7": 100.0})
 
 def test_lscp_exact_and_greedy_full_cover_of_coverable_demand():
     table = _cover_table(SC_SETS)
-    exact = siting.lscp(table, SC_POP, cutoff_s=100)
+    exact = location.lscp(table, SC_POP, cutoff_s=100)
     assert exact.selected == ("Y", "Z")
     assert exact.objective == 2.0
     assert exact.coverable_population == pytest.approx(6.0)
     assert exact.covered_population == pytest.approx(6.0)
     assert exact.status == "optimal"
 
-    greedy = siting.lscp(table, SC_POP, cutoff_s=100, method="greedy")
+    greedy = location.lscp(table, SC_POP, cutoff_s=100, method="greedy")
     assert greedy.selected == ("X", "Y", "Z")
     assert greedy.objective == 3.0
     assert greedy.bound == 2.0
@@ -156,15 +156,15 @@ def test_lscp_exact_and_greedy_full_cover_of_coverable_demand():
 def test_lscp_partial_target_and_existing():
     table = _cover_table(SC_SETS)
     # Half of the 6 coverable persons: X alone covers 4 → one site.
-    half = siting.lscp(table, SC_POP, cutoff_s=100, target_share=0.5)
+    half = location.lscp(table, SC_POP, cutoff_s=100, target_share=0.5)
     assert half.objective == 1.0 and half.selected == ("X",)
     # An existing facility covering e3 and e6 already: then X alone completes the cover.
     with_existing = pd.concat([table, _cover_table({"E": ["e3", "e6"]})])
-    result = siting.lscp(with_existing, SC_POP, cutoff_s=100, existing=["E"])
+    result = location.lscp(with_existing, SC_POP, cutoff_s=100, existing=["E"])
     assert result.selected == ("X",)
     assert result.covered_population == pytest.approx(6.0)
     # Existing facilities alone meeting the target: nothing new.
-    none = siting.lscp(with_existing, SC_POP, cutoff_s=100, existing=["E"], target_share=0.3)
+    none = location.lscp(with_existing, SC_POP, cutoff_s=100, existing=["E"], target_share=0.3)
     assert none.selected == () and none.objective == 0.0
 
 
@@ -172,9 +172,9 @@ def test_lscp_target_of_total_population_infeasible_names_coverable():
     # 6 of 106 persons are coverable: 50 % of the total cannot be reached.
     table = _cover_table(SC_SETS)
     with pytest.raises(ConfigError, match=r"cover only 6\.0 of 106\.0 persons \(5\.7%\)"):
-        siting.lscp(table, SC_POP, cutoff_s=100, target_share=0.5, share_of="total")
+        location.lscp(table, SC_POP, cutoff_s=100, target_share=0.5, share_of="total")
     # 5 % of 106 = 5.3 persons: one site covers at most 4, X with Y or Z only 5, so Y + Z.
-    ok = siting.lscp(table, SC_POP, cutoff_s=100, target_share=0.05, share_of="total")
+    ok = location.lscp(table, SC_POP, cutoff_s=100, target_share=0.05, share_of="total")
     assert ok.selected == ("Y", "Z")
     assert ok.covered_population >= 0.05 * 106
 
@@ -203,16 +203,16 @@ def _line_table(cutoff: float = math.inf) -> pd.DataFrame:
 
 def test_pmedian_exact_and_greedy_on_a_line():
     table = _line_table()
-    one = siting.pmedian(table, LINE_POP, p=1)
+    one = location.pmedian(table, LINE_POP, p=1)
     assert one.selected == ("s01",) and one.objective == pytest.approx(32.0)
-    two = siting.pmedian(table, LINE_POP, p=2)
+    two = location.pmedian(table, LINE_POP, p=2)
     assert two.selected == ("s00", "s11")
     assert two.objective == pytest.approx(3.0) and two.weighted_time_s == pytest.approx(3.0)
     assert two.status == "optimal" and two.covered_population == pytest.approx(8.0)
     got = two.assignment.set_index("demand_id")["facility_id"].to_dict()
     assert got == {"a": "s00", "b": "s00", "c": "s11", "d": "s11"}
 
-    greedy = siting.pmedian(table, LINE_POP, p=2, method="greedy")
+    greedy = location.pmedian(table, LINE_POP, p=2, method="greedy")
     assert greedy.selected == ("s01", "s11") and greedy.objective == pytest.approx(4.0)
     assert greedy.status == "heuristic"
     assert greedy.bound <= 3.0 + 1e-9
@@ -223,7 +223,7 @@ def test_pmedian_existing_and_unassignable_demand():
     # 3 + 0 + 1 + 0 = 4. Point e has no pair at all: unassignable, outside the objective.
     table = _line_table()
     pop = pd.concat([LINE_POP, pd.Series({"e": 50.0})])
-    result = siting.pmedian(table, pop, p=1, existing=["s11"])
+    result = location.pmedian(table, pop, p=1, existing=["s11"])
     assert result.selected == ("s00",)
     assert result.objective == pytest.approx(3.0)
     assert result.unassigned_population == pytest.approx(50.0)
@@ -236,8 +236,8 @@ def test_pmedian_truncated_table_needs_a_penalty_to_leave_demand_unserved():
     # end: s00 → a 0 + b 2 = 2 plus (1 + 2)·100 unserved = 302 (s01: 3 + 300 = 303).
     table = _line_table(cutoff=2.0)
     with pytest.raises(ConfigError, match="unserved_penalty_s"):
-        siting.pmedian(table, LINE_POP, p=1)
-    result = siting.pmedian(table, LINE_POP, p=1, unserved_penalty_s=100.0)
+        location.pmedian(table, LINE_POP, p=1)
+    result = location.pmedian(table, LINE_POP, p=1, unserved_penalty_s=100.0)
     assert result.selected == ("s00",)
     assert result.objective == pytest.approx(302.0)
     assert result.weighted_time_s == pytest.approx(2.0)
@@ -249,7 +249,7 @@ def test_pmedian_greedy_handles_zero_second_pairs():
     table = _table([("a", "A", 0.0), ("b", "B", 0.0), ("b", "A", 5.0)])
     pop = pd.Series({"a": 1.0, "b": 1.0})
     for method in ("milp", "greedy"):
-        result = siting.pmedian(table, pop, p=1, method=method)
+        result = location.pmedian(table, pop, p=1, method=method)
         assert result.selected == ("A",) and result.objective == pytest.approx(5.0)
 
 
@@ -263,20 +263,20 @@ def test_capacitated_pmedian_splits_demand_up_to_capacity():
     table = _table([("x", "A", 1.0), ("x", "B", 3.0), ("x", "C", 2.0)])
     pop = pd.Series({"x": 10.0})
     cap = pd.Series({"A": 6.0, "B": 100.0, "C": 3.0})
-    result = siting.pmedian(table, pop, p=1, existing=["A"], capacity=cap)
+    result = location.pmedian(table, pop, p=1, existing=["A"], capacity=cap)
     assert result.problem == "pmedian-capacitated"
     assert result.selected == ("B",)
     assert result.objective == pytest.approx(18.0)
     shares = result.assignment.set_index("facility_id")["share"]
     assert shares["A"] == pytest.approx(0.6) and shares["B"] == pytest.approx(0.4)
     # Uncapacitated, everyone would stay at A (10 person-seconds) and C is as good as B.
-    assert siting.pmedian(table, pop, p=1, existing=["A"]).objective == pytest.approx(10.0)
+    assert location.pmedian(table, pop, p=1, existing=["A"]).objective == pytest.approx(10.0)
     # Too little capacity and no penalty: a clear error; with a penalty the rest is unserved.
     small = pd.Series({"A": 6.0, "B": 1.0, "C": 3.0})
     with pytest.raises(ConfigError, match="cannot all be assigned"):
-        siting.pmedian(table, pop, p=1, existing=["A"], capacity=small)
+        location.pmedian(table, pop, p=1, existing=["A"], capacity=small)
     # C: 6·1 + 3·2 = 12, plus 1 person × 50 s unserved = 62 (B: 6 + 3 + 3·50 = 159).
-    pen = siting.pmedian(table, pop, p=1, existing=["A"], capacity=small, unserved_penalty_s=50)
+    pen = location.pmedian(table, pop, p=1, existing=["A"], capacity=small, unserved_penalty_s=50)
     assert pen.selected == ("C",) and pen.objective == pytest.approx(62.0)
     assert pen.unassigned_population == pytest.approx(1.0)
 
@@ -288,18 +288,18 @@ def test_capacitated_mclp_serves_up_to_capacity():
     table = _cover_table({"F1": ["a", "b"], "F2": ["b", "c"], "F3": ["d", "e"]})
     pop = pd.Series({"a": 10.0, "b": 20.0, "c": 30.0, "d": 5.0, "e": 1.0})
     cap = pd.Series({"F1": 15.0, "F2": 25.0, "F3": np.inf})
-    result = siting.mclp(table, pop, p=1, cutoff_s=100, capacity=cap)
+    result = location.mclp(table, pop, p=1, cutoff_s=100, capacity=cap)
     assert result.problem == "mclp-capacitated"
     assert result.selected == ("F2",) and result.objective == pytest.approx(25.0)
     assert result.assignment["population"].sum() == pytest.approx(25.0)
-    assert siting.mclp(table, pop, p=1, cutoff_s=100).objective == pytest.approx(50.0)
+    assert location.mclp(table, pop, p=1, cutoff_s=100).objective == pytest.approx(50.0)
     # Two sites: F2 (25) + F1 (15) = 40 beats F2 + F3 (31).
-    two = siting.mclp(table, pop, p=2, cutoff_s=100, capacity=cap)
+    two = location.mclp(table, pop, p=2, cutoff_s=100, capacity=cap)
     assert two.selected == ("F1", "F2") and two.objective == pytest.approx(40.0)
     with pytest.raises(ConfigError, match="capacity is missing"):
-        siting.mclp(table, pop, p=1, cutoff_s=100, capacity=cap.drop("F3"))
+        location.mclp(table, pop, p=1, cutoff_s=100, capacity=cap.drop("F3"))
     with pytest.raises(ConfigError, match="method='milp'"):
-        siting.mclp(table, pop, p=1, cutoff_s=100, capacity=cap, method="greedy")
+        location.mclp(table, pop, p=1, cutoff_s=100, capacity=cap, method="greedy")
 
 
 # ----------------------------------------------------------------------------- ranking, hubs
@@ -309,7 +309,7 @@ def test_evaluate_candidates_ranks_new_population():
     # Existing E covers d1. X newly covers d2 (3); Y newly covers d3 (2.5); Z covers d2, d4
     # (5.5). Ranking: Z, X, Y.
     table = pd.concat([_cover_table(TRAP_SETS), _cover_table({"E": ["d1"]})])
-    ranked = siting.evaluate_candidates(table, TRAP_POP, cutoff_s=100, existing=["E"])
+    ranked = location.evaluate_candidates(table, TRAP_POP, cutoff_s=100, existing=["E"])
     assert ranked["candidate_id"].tolist() == ["Z", "X", "Y"]
     assert ranked["rank"].tolist() == [1, 2, 3]
     assert ranked["new_population"].tolist() == pytest.approx([5.5, 3.0, 2.5])
@@ -321,7 +321,7 @@ def test_evaluate_candidates_breaks_ties_by_points_then_candidate_order():
     # the cutoff) and D (no pair) add nothing: the order the candidates are given decides.
     table = _table([("a", "A", 1.0), ("b1", "B", 1.0), ("b2", "B", 1.0), ("c", "C", 900.0)])
     pop = pd.Series({"a": 4.0, "b1": 2.0, "b2": 2.0, "c": 1.0})
-    ranked = siting.evaluate_candidates(table, pop, cutoff_s=100, candidates=["A", "D", "C", "B"])
+    ranked = location.evaluate_candidates(table, pop, cutoff_s=100, candidates=["A", "D", "C", "B"])
     assert ranked["candidate_id"].tolist() == ["B", "A", "D", "C"]
     assert ranked["new_population"].tolist() == [4.0, 4.0, 0.0, 0.0]
     assert ranked["new_points"].tolist() == [2, 1, 0, 0]
@@ -332,10 +332,10 @@ def test_duplicate_pairs_keep_the_fastest_and_unknown_facilities_are_ignored():
     # is neither existing nor a candidate: its pair to d2 is left out.
     table = _table([("d1", "A", 500.0), ("d2", "Q", 1.0), ("d1", "A", 50.0), ("d2", "B", 80.0)])
     pop = pd.Series({"d1": 3.0, "d2": 5.0})
-    result = siting.mclp(table, pop, p=1, cutoff_s=60, candidates=["A", "B"])
+    result = location.mclp(table, pop, p=1, cutoff_s=60, candidates=["A", "B"])
     assert result.selected == ("A",) and result.covered_population == pytest.approx(3.0)
     assert result.coverable_population == pytest.approx(3.0)  # d2 only via Q or B at 80 s
-    median = siting.pmedian(table, pop, p=2, candidates=["A", "B"])
+    median = location.pmedian(table, pop, p=2, candidates=["A", "B"])
     got = median.assignment.set_index("demand_id")["travel_time_s"].to_dict()
     assert got == {"d1": 50.0, "d2": 80.0}
 
@@ -346,21 +346,21 @@ def test_sub_centres_partition_a_line_of_facilities():
     pos = {"h0": 0, "h1": 1, "h2": 2, "h10": 10, "h11": 11, "h12": 12}
     rows = [(a, b, float(abs(x - y))) for a, x in pos.items() for b, y in pos.items() if a != b]
     between = pd.DataFrame(rows, columns=["from_id", "to_id", "travel_time_s"])
-    result = siting.sub_centres(between, pd.Series(1.0, index=list(pos)), k=2)
+    result = location.sub_centres(between, pd.Series(1.0, index=list(pos)), k=2)
     assert set(result.hubs) == {"h1", "h11"}
     assert result.weighted_time_s == pytest.approx(4.0)
     hub = result.assignment.set_index("facility_id")["hub_id"].to_dict()
     assert hub == {"h0": "h1", "h1": "h1", "h2": "h1", "h10": "h11", "h11": "h11", "h12": "h11"}
     assert result.assignment["travel_time_s"].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
     with pytest.raises(ConfigError, match="k must be"):
-        siting.sub_centres(between, pd.Series(1.0, index=list(pos)), k=7)
+        location.sub_centres(between, pd.Series(1.0, index=list(pos)), k=7)
     # Only the outer ends may be hubs: both are, at 0 + 1 + 2 seconds per cluster.
-    ends = siting.sub_centres(
+    ends = location.sub_centres(
         between, pd.Series(1.0, index=list(pos)), k=2, candidates=["h0", "h12"]
     )
     assert ends.hubs == ("h0", "h12") and ends.weighted_time_s == pytest.approx(6.0)
     with pytest.raises(ConfigError, match="not in weights"):
-        siting.sub_centres(between, pd.Series(1.0, index=list(pos)), k=1, candidates=["h99"])
+        location.sub_centres(between, pd.Series(1.0, index=list(pos)), k=1, candidates=["h99"])
 
 
 # ----------------------------------------------------------------------------- contracts
@@ -369,28 +369,28 @@ def test_sub_centres_partition_a_line_of_facilities():
 def test_bad_inputs_raise_geoplan_errors():
     table = _cover_table(TRAP_SETS)
     with pytest.raises(InputError, match="absent from demand"):
-        siting.mclp(table, TRAP_POP.drop("d1"), p=1, cutoff_s=100)
+        location.mclp(table, TRAP_POP.drop("d1"), p=1, cutoff_s=100)
     with pytest.raises(ConfigError, match="only 3 candidates"):
-        siting.mclp(table, TRAP_POP, p=4, cutoff_s=100)
+        location.mclp(table, TRAP_POP, p=4, cutoff_s=100)
     with pytest.raises(ConfigError, match="both existing and candidate"):
-        siting.mclp(table, TRAP_POP, p=1, cutoff_s=100, existing=["X"], candidates=["X", "Y"])
+        location.mclp(table, TRAP_POP, p=1, cutoff_s=100, existing=["X"], candidates=["X", "Y"])
     with pytest.raises(InputError, match="negative travel_time_s"):
-        siting.mclp(table.assign(travel_time_s=-1.0), TRAP_POP, p=1, cutoff_s=100)
+        location.mclp(table.assign(travel_time_s=-1.0), TRAP_POP, p=1, cutoff_s=100)
     with pytest.raises(InputError, match="lacks columns"):
-        siting.mclp(table.drop(columns="travel_time_s"), TRAP_POP, p=1, cutoff_s=100)
+        location.mclp(table.drop(columns="travel_time_s"), TRAP_POP, p=1, cutoff_s=100)
     with pytest.raises(ConfigError, match="method"):
-        siting.mclp(table, TRAP_POP, p=1, cutoff_s=100, method="tabu")
+        location.mclp(table, TRAP_POP, p=1, cutoff_s=100, method="tabu")
     with pytest.raises(ConfigError, match="list of facility ids"):
-        siting.mclp(table, TRAP_POP, p=1, cutoff_s=100, existing="X")
+        location.mclp(table, TRAP_POP, p=1, cutoff_s=100, existing="X")
 
 
 def test_inputs_are_not_mutated_and_results_are_frozen():
     table = _cover_table(TRAP_SETS)
     pop = TRAP_POP.copy()
     before_t, before_p = table.copy(), pop.copy()
-    result = siting.mclp(table, pop, p=2, cutoff_s=100)
-    siting.pmedian(table, pop, p=2)
-    siting.evaluate_candidates(table, pop, cutoff_s=100)
+    result = location.mclp(table, pop, p=2, cutoff_s=100)
+    location.pmedian(table, pop, p=2)
+    location.evaluate_candidates(table, pop, cutoff_s=100)
     pd.testing.assert_frame_equal(table, before_t)
     pd.testing.assert_series_equal(pop, before_p)
     with pytest.raises(AttributeError):
@@ -406,7 +406,7 @@ def test_time_limit_reports_status_and_gap():
     f = rng.integers(0, n_fac, 30000)
     table = _table([(f"d{i}", f"f{j}", 1.0) for i, j in zip(d, f, strict=True)])
     pop = pd.Series(rng.random(n_dem) * 100, index=[f"d{i}" for i in range(n_dem)])
-    result = siting.mclp(table, pop, p=20, cutoff_s=1, time_limit_s=1e-3)
+    result = location.mclp(table, pop, p=20, cutoff_s=1, time_limit_s=1e-3)
     assert result.status in {"time_limit", "optimal"}
     assert len(result.selected) == 20
     assert result.bound >= result.objective - 1e-6
@@ -420,9 +420,9 @@ def test_time_limit_reports_status_and_gap():
 def test_library_prints_nothing():
     # HiGHS prints a banner once per process on its first use: geoplan sends it to the log.
     code = (
-        "import pandas as pd; from geoplan import siting; "
+        "import pandas as pd; from geoplan.analysis import location; "
         "t = pd.DataFrame({'demand_id': ['a'], 'facility_id': ['F'], 'travel_time_s': [1.0]}); "
-        "siting.mclp(t, pd.Series({'a': 1.0}), p=1, cutoff_s=5)"
+        "location.mclp(t, pd.Series({'a': 1.0}), p=1, cutoff_s=5)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "" and done.stderr == ""
@@ -434,7 +434,7 @@ def test_library_prints_nothing():
 @pytest.fixture(scope="module")
 def tuanchengshan_case(tuanchengshan_walk):
     """团城山: walk network, GHS-POP demand, 30 seeded candidate sites at network nodes."""
-    from geoplan.demand import demand_from_graphml_edges
+    from geoplan.readers.demand import demand_from_graphml_edges
 
     network = tuanchengshan_walk
     demand = demand_from_graphml_edges(
@@ -515,16 +515,16 @@ def test_mclp_equals_spopt_on_tuanchengshan(tuanchengshan_case, p):
         MCLP.from_cost_matrix, case["dense"], pop.to_numpy(), service_radius=600, p_facilities=p
     )
     expected = _spopt_solve(model)
-    result = siting.mclp(case["table"], pop, p=p, cutoff_s=600, candidates=case["cand_ids"])
+    result = location.mclp(case["table"], pop, p=p, cutoff_s=600, candidates=case["cand_ids"])
     assert result.status == "optimal"
     assert result.objective == pytest.approx(expected, rel=1e-9)
     spopt_sites = tuple(
         case["cand_ids"][[j for j, v in enumerate(model.fac_vars) if v.value() > 0.5]]
     )
     # the sites may differ only where several choices tie: both cover the same persons
-    again = siting.mclp(case["table"], pop, p=p, cutoff_s=600, candidates=spopt_sites)
+    again = location.mclp(case["table"], pop, p=p, cutoff_s=600, candidates=spopt_sites)
     assert again.objective == pytest.approx(expected, rel=1e-9)
-    greedy = siting.mclp(case["table"], pop, p=p, cutoff_s=600, method="greedy")
+    greedy = location.mclp(case["table"], pop, p=p, cutoff_s=600, method="greedy")
     assert greedy.objective <= result.objective + 1e-6
     assert greedy.bound >= result.objective - 1e-6
 
@@ -547,7 +547,7 @@ def test_mclp_with_existing_equals_spopt_predefined(tuanchengshan_case):
         predefined_facilities_arr=predefined,
     )
     expected = _spopt_solve(model)
-    result = siting.mclp(case["table"], pop, p=3, cutoff_s=600, existing=existing)
+    result = location.mclp(case["table"], pop, p=3, cutoff_s=600, existing=existing)
     assert result.objective == pytest.approx(expected, rel=1e-9)
     assert not set(result.selected) & set(existing)
 
@@ -563,11 +563,11 @@ def test_lscp_equals_spopt_on_tuanchengshan(tuanchengshan_case):
     keep = (case["dense"] <= 600).any(axis=1) & (pop.to_numpy() > 0)
     model = _spopt(LSCP.from_cost_matrix, case["dense"][keep], service_radius=600)
     expected = _spopt_solve(model)
-    result = siting.lscp(case["table"], pop, cutoff_s=600)
+    result = location.lscp(case["table"], pop, cutoff_s=600)
     assert result.status == "optimal"
     assert result.objective == expected
     assert result.covered_population == pytest.approx(result.coverable_population)
-    greedy = siting.lscp(case["table"], pop, cutoff_s=600, method="greedy")
+    greedy = location.lscp(case["table"], pop, cutoff_s=600, method="greedy")
     assert greedy.objective >= result.objective
     assert greedy.covered_population == pytest.approx(result.coverable_population)
 
@@ -587,7 +587,7 @@ def test_pmedian_equals_spopt_on_tuanchengshan(tuanchengshan_case, p):
     keep = (case["dense"] <= 600).any(axis=1)
     model = _spopt(PMedian.from_cost_matrix, dense[keep], pop.to_numpy()[keep], p_facilities=p)
     expected = _spopt_solve(model)
-    result = siting.pmedian(case["table"], pop, p=p, unserved_penalty_s=penalty)
+    result = location.pmedian(case["table"], pop, p=p, unserved_penalty_s=penalty)
     assert result.status == "optimal"
     assert result.objective == pytest.approx(expected, rel=1e-7)
     assert result.unassigned_population >= pop.to_numpy()[~keep].sum() - 1e-6
@@ -602,7 +602,7 @@ def test_evaluate_candidates_equals_one_search_per_candidate(tuanchengshan_case)
     cutoff_s = 450.0
     # Candidates named explicitly: by default they come from the table, where a site with no
     # demand within the table's 600 s would be missing.
-    ranked = siting.evaluate_candidates(
+    ranked = location.evaluate_candidates(
         case["table"],
         pop,
         cutoff_s=cutoff_s,
@@ -677,11 +677,11 @@ def test_capacitated_pmedian_equals_brute_force_on_tuanchengshan(tuanchengshan_c
         return res.fun
 
     expected = min(best_assignment(t) for t in combinations(range(8), 3))
-    result = siting.pmedian(table, pop, p=3, capacity=pd.Series(cap, index=ids))
+    result = location.pmedian(table, pop, p=3, capacity=pd.Series(cap, index=ids))
     assert result.status == "optimal"
     assert result.objective == pytest.approx(expected, rel=1e-9)
     load = result.assignment.groupby("facility_id")["population"].sum()
     assert load.max() <= cap * (1 + 1e-9)
     assert result.covered_population == pytest.approx(pop.sum())
     # the capacity binds: without it the three sites would do better
-    assert siting.pmedian(table, pop, p=3).objective < result.objective * (1 - 1e-3)
+    assert location.pmedian(table, pop, p=3).objective < result.objective * (1 - 1e-3)

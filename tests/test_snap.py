@@ -19,9 +19,9 @@ import pytest
 import shapely
 from shapely.geometry import LineString
 
-from geoplan import engine
+from geoplan.analysis import engine
 from geoplan.errors import InputError, NetworkError
-from geoplan.network import read_network
+from geoplan.readers.network import read_network
 
 
 def make_network(lines: list[list[tuple[float, float]]]) -> SimpleNamespace:

@@ -19,11 +19,11 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
-from geoplan.coverage import compute_coverage
-from geoplan.network import Network
-from geoplan.project import run_project
-from geoplan.rules import rule_from_mapping
-from geoplan.streets import street_minutes
+from geoplan.analysis.coverage import compute_coverage
+from geoplan.analysis.rules import rule_from_mapping
+from geoplan.analysis.streets import street_minutes
+from geoplan.readers.network import Network
+from geoplan.workflows.project import run_project
 
 CRS = 32650
 X0, Y0 = 500_000.0, 3_320_000.0
@@ -212,7 +212,7 @@ def test_the_street_under_a_mid_street_clinic_is_green_in_chromium(
 
     from PIL import Image
 
-    from geoplan.maps import BAND_COLOURS
+    from geoplan.rendering.maps import BAND_COLOURS
 
     out = long_street_run(tmp_path)
     lon, lat = Transformer.from_crs(CRS, 4326, always_xy=True).transform(X0 + 1500, Y0)

@@ -28,9 +28,9 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import LineString
 
+from geoplan.analysis.gaps import find_gaps
 from geoplan.cli import main
-from geoplan.gaps import find_gaps
-from geoplan.project import run_project
+from geoplan.workflows.project import run_project
 
 X0, Y0 = 500_000.0, 3_320_000.0
 TO_LONLAT = Transformer.from_crs(32650, 4326, always_xy=True)
@@ -178,7 +178,7 @@ def test_a_real_extract_cut_by_one_way_streets(tmp_path, shared_file):
     about a fifth of the grid is unreachable when snapped to the nearest drivable street,
     none once snapped to the largest strongly connected part, and the run says how many moved.
     """
-    from geoplan.network import read_network
+    from geoplan.readers.network import read_network
 
     osm = shared_file("osm/shanghai_shu_baoshan_cn.osm.bz2")
     network = read_network(osm)
@@ -227,7 +227,7 @@ threshold_min = 10
 
 def test_main_component_edges_by_hand(tmp_path):
     """Residents may join streets that lead into the main network, facilities streets it reaches."""
-    from geoplan.network import read_network
+    from geoplan.readers.network import read_network
 
     write_trap_project(tmp_path)
     network = read_network(tmp_path / "roads.gpkg", cache=False)
@@ -257,7 +257,7 @@ def test_main_component_edges_by_hand(tmp_path):
 )
 def test_network_keys_are_checked(tmp_path, line, message):
     from geoplan.errors import ConfigError
-    from geoplan.project import load_project
+    from geoplan.workflows.project import load_project
 
     with pytest.raises(ConfigError, match=message):
         load_project(write_trap_project(tmp_path, network_table=line))

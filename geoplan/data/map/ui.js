@@ -1,4 +1,4 @@
-/* The map's interface, shared by every geoplan map (inlined by geoplan/maps.py).
+/* The map's interface, shared by every geoplan map (inlined by geoplan/rendering/maps.py).
 
    Three layouts, as classes on <html>:
    - desktop (no class): the legend floats bottom-left, the rule switcher and the layer list

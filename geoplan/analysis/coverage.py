@@ -1,0 +1,329 @@
+"""Coverage per resident location, per rule and per administrative unit (threshold inclusive)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+
+from ..errors import ConfigError
+from ..taxonomy import CATEGORIES
+from . import engine
+from .rules import Rule
+
+logger = logging.getLogger(__name__)
+
+OUTSIDE_UNITS = "(区域外 / outside all units)"
+
+
+def column(rule_id: str, what: str) -> str:
+    """Name of a per-rule column: ``what`` is ``time_s``, ``facility_id`` or ``covered``."""
+    return f"{rule_id}_{what}"
+
+
+def expand_categories(names: Sequence[str]) -> set[str]:
+    """Category keys named directly or through their group (``medical``, ``fitness`` …)."""
+    groups = {c.group for c in CATEGORIES.values()}
+    keys: set[str] = set()
+    for name in names:
+        if name in CATEGORIES:
+            keys.add(name)
+        elif name in groups:
+            keys.update(k for k, c in CATEGORIES.items() if c.group == name)
+        else:
+            raise ConfigError(
+                f"rule category {name!r} is neither a category key nor a group; "
+                f"groups: {', '.join(sorted(groups))}; categories: {', '.join(CATEGORIES)}"
+            )
+    return keys
+
+
+@dataclass(frozen=True, eq=False)
+class RuleSearch:
+    """One rule's engine pass, kept for display (streets timed along their length).
+
+    ``times`` is the rule's mode on the network, ``facilities`` where the rule's facilities
+    meet it, ``nearest`` the pass's answer (node times included), ``access_speed_m_per_min``
+    the speed of the access legs.
+    """
+
+    times: engine.ModeTimes
+    facilities: engine.Snap
+    nearest: engine.Nearest
+    access_speed_m_per_min: float
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The engine's answer for a set of rules.
+
+    ``points`` has one row per demand point: ``demand_id``, ``population``, ``x``, ``y`` (metres
+    in the network CRS), ``snap_distance_m`` (to the walk network), ``unit_name``/``unit_code``
+    once units are assigned, and per rule ``<id>_time_s`` (NaN when unreachable),
+    ``<id>_facility_id`` and ``<id>_covered``. ``searches`` keeps each rule's engine pass;
+    ``snapping`` per mode how demand met the network (:func:`compute_coverage`).
+    """
+
+    rules: tuple[Rule, ...]
+    points: pd.DataFrame
+    searches: dict[str, RuleSearch] = field(default_factory=dict)
+    snapping: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def node_time_s(self) -> dict[str, np.ndarray]:
+        """Per rule, the seconds from every network node to the nearest facility (display)."""
+        return {rid: search.nearest.node_time_s for rid, search in self.searches.items()}
+
+    def summary(self) -> list[dict]:
+        """Per rule: population covered, share covered, whether the target is met, and the
+        residents no facility can be reached from (``population_unreachable``, with
+        ``points_unreachable``: never hidden, also when zero)."""
+        population = self.points["population"].to_numpy()
+        total = float(population.sum())
+        rows = []
+        for rule in self.rules:
+            covered = float(population[self.points[column(rule.id, "covered")].to_numpy()].sum())
+            unreachable = self.unreachable(rule.id)
+            share = covered / total if total > 0 else float("nan")
+            met = None if rule.target_share is None else bool(share >= rule.target_share - 1e-12)
+            rows.append(
+                {
+                    **rule.as_dict(),
+                    "population_covered": covered,
+                    "share_covered": share,
+                    "met": met,
+                    "population_unreachable": float(population[unreachable].sum()),
+                    "points_unreachable": int(unreachable.sum()),
+                }
+            )
+        return rows
+
+    def unreachable(self, rule_id: str) -> np.ndarray:
+        """Demand points from which no facility of the rule can be reached (bool)."""
+        return np.isnan(self.points[column(rule_id, "time_s")].to_numpy(dtype=float))
+
+    def by_unit(self) -> pd.DataFrame:
+        """Population, covered and unreachable population and share covered per unit and rule."""
+        points = self.points
+        if "unit_name" not in points:
+            points = points.assign(unit_name=OUTSIDE_UNITS, unit_code="")
+        keys = ["unit_code", "unit_name"]
+        frame = points[[*keys, "population"]].copy()
+        for rule in self.rules:
+            covered = points[column(rule.id, "covered")].to_numpy()
+            frame[column(rule.id, "population_covered")] = np.where(
+                covered, points["population"], 0.0
+            )
+            frame[column(rule.id, "population_unreachable")] = np.where(
+                self.unreachable(rule.id), points["population"], 0.0
+            )
+        table = frame.groupby(keys, sort=True, dropna=False).sum().reset_index()
+        for rule in self.rules:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                table[column(rule.id, "share_covered")] = (
+                    table[column(rule.id, "population_covered")] / table["population"]
+                )
+        return table
+
+
+def compute_coverage(
+    network,
+    facilities: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    rules: Sequence[Rule],
+    *,
+    walk_speed_m_per_min: float = engine.DEFAULT_WALK_SPEED_M_PER_MIN,
+    access_speed_m_per_min: float | None = None,
+    private_ways: str = "exclude",
+    largest_component: bool = True,
+) -> Coverage:
+    """Nearest facility and coverage of every demand point for each rule.
+
+    Parameters
+    ----------
+    network : Network
+        Projected street network.
+    facilities : GeoDataFrame
+        Points with ``facility_id`` and ``category``; any CRS.
+    demand : GeoDataFrame
+        Points with ``demand_id`` and ``population``; any CRS.
+    rules : sequence of Rule
+        One Dijkstra pass each.
+    walk_speed_m_per_min : float
+        Walking speed on the network (m/min).
+    access_speed_m_per_min : float, optional
+        Off-road speed of the access legs; defaults to the walking speed.
+    private_ways : {"exclude", "endpoints", "include"}
+        Private-style ways (:mod:`geoplan.readers.access`).
+    largest_component : bool
+        Join demand and facilities to the mode's largest strongly connected component
+        (``Network.mode_times``); ``snapping`` says per mode how many points that moved.
+    """
+    access = walk_speed_m_per_min if access_speed_m_per_min is None else access_speed_m_per_min
+    fac_xy = _xy(facilities, network.crs)
+    dem_xy = _xy(demand, network.crs)
+    points = pd.DataFrame(
+        {
+            "demand_id": demand["demand_id"].astype(str).to_numpy(),
+            "population": demand["population"].to_numpy(dtype=float),
+            "x": dem_xy[0],
+            "y": dem_xy[1],
+        }
+    )
+    facility_ids = facilities["facility_id"].astype(str).to_numpy()
+    categories = facilities["category"].astype(str).to_numpy()
+    modes: dict[str, tuple] = {}
+    searches: dict[str, RuleSearch] = {}
+    snapping: dict[str, dict] = {}
+    for rule in rules:
+        if rule.mode not in modes:
+            times = network.mode_times(
+                rule.mode,
+                walk_speed_m_per_min=walk_speed_m_per_min,
+                private_ways=private_ways,
+                largest_component=largest_component,
+            )
+            dem_snap, snapping[rule.mode] = _snap_demand(network, dem_xy, times, points)
+            modes[rule.mode] = (
+                times,
+                engine.transposed_street_csr(
+                    network, times.forward_s, times.backward_s, times.private
+                ),
+                engine.snap_points(network, *fac_xy, usable=times.facility_edges),
+                dem_snap,
+            )
+            if rule.mode == "walk":
+                points["snap_distance_m"] = dem_snap.snap_distance_m
+        times, base, fac_snap, dem_snap = modes[rule.mode]
+        chosen = np.flatnonzero(np.isin(categories, list(expand_categories(rule.categories))))
+        rule_facilities = fac_snap.take(chosen)
+        nearest = engine.nearest_facility(
+            network,
+            times.forward_s,
+            times.backward_s,
+            rule_facilities,
+            dem_snap,
+            access_speed_m_per_min=access,
+            base=base,
+            private=times.private,
+        )
+        searches[rule.id] = RuleSearch(times, rule_facilities, nearest, access)
+        found = nearest.facility >= 0
+        ids = np.full(len(points), None, dtype=object)
+        ids[found] = facility_ids[chosen[nearest.facility[found]]]
+        points[column(rule.id, "time_s")] = nearest.travel_time_s
+        points[column(rule.id, "facility_id")] = ids
+        points[column(rule.id, "covered")] = nearest.travel_time_s <= rule.threshold_s
+        logger.info(
+            "rule %s: %d facilities, %d demand points, %d within %.1f min, %d unreachable",
+            rule.id,
+            len(chosen),
+            len(points),
+            int(points[column(rule.id, "covered")].sum()),
+            rule.threshold_min,
+            int((~found).sum()),
+        )
+    return Coverage(tuple(rules), points, searches, snapping)
+
+
+def _snap_demand(network, xy, times: engine.ModeTimes, points: pd.DataFrame):
+    """Demand snapped to the mode's demand edges, and how many that moved.
+
+    A point "moved" when its nearest street the mode may use is cut off from the largest
+    strongly connected component (``ModeTimes.demand_edges``): it joins the main network.
+    """
+    usable = engine.mode_edge_mask(times.forward_s, times.backward_s)
+    snap = engine.snap_points(network, *xy, usable=usable)
+    moved = ~times.demand_edges[snap.edge]
+    if moved.any():
+        part = engine.snap_points(network, xy[0][moved], xy[1][moved], usable=times.demand_edges)
+        snap = engine.Snap(snap.edge.copy(), snap.fraction.copy(), snap.snap_distance_m.copy())
+        snap.edge[moved] = part.edge
+        snap.fraction[moved] = part.fraction
+        snap.snap_distance_m[moved] = part.snap_distance_m
+    length = network.edges["length_m"].to_numpy(dtype=float)
+    report = {
+        "street_km": round(float(length[usable].sum()) / 1000.0, 3),
+        "street_km_joined": round(float(length[times.demand_edges].sum()) / 1000.0, 3),
+        "private_edges": 0 if times.private is None else int(times.private.sum()),
+        "demand_points_moved": int(moved.sum()),
+        "population_moved": float(points["population"].to_numpy()[moved].sum()),
+    }
+    if moved.any():
+        logger.info(
+            "%d demand points (%.0f residents) have their nearest street outside the largest "
+            "connected part of the network: joined to it",
+            report["demand_points_moved"],
+            report["population_moved"],
+        )
+    return snap, report
+
+
+def _xy(frame: gpd.GeoDataFrame, crs) -> tuple[np.ndarray, np.ndarray]:
+    """Point coordinates in ``crs`` (metres).
+
+    The coordinates are transformed as arrays (the numbers ``GeoSeries.to_crs`` gives, without
+    building a second geometry array: 1M points in ~0.4 s instead of ~3 s).
+    """
+    geometry = frame.geometry
+    x, y = geometry.x.to_numpy(dtype=float), geometry.y.to_numpy(dtype=float)
+    if frame.crs is not None and not frame.crs.equals(crs):
+        transformer = Transformer.from_crs(frame.crs, crs, always_xy=True)
+        x, y = (np.asarray(v, dtype=float) for v in transformer.transform(x, y))
+    return x, y
+
+
+def nearest_table(
+    network,
+    facilities: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    *,
+    mode: str,
+    walk_speed_m_per_min: float = engine.DEFAULT_WALK_SPEED_M_PER_MIN,
+    private_ways: str = "exclude",
+    largest_component: bool = True,
+) -> pd.DataFrame:
+    """Nearest facility per demand point for one mode, over all given facilities.
+
+    Columns: ``demand_id``, ``facility_id`` (None when unreachable), ``travel_time_s`` (NaN
+    when unreachable), ``demand_snap_m`` and ``facility_snap_m`` (access legs, metres).
+    Demand and facilities join the network as in :func:`compute_coverage`.
+    """
+    times = network.mode_times(
+        mode,
+        walk_speed_m_per_min=walk_speed_m_per_min,
+        private_ways=private_ways,
+        largest_component=largest_component,
+    )
+    fac_xy, dem_xy = _xy(facilities, network.crs), _xy(demand, network.crs)
+    fac_snap = engine.snap_points(network, *fac_xy, usable=times.facility_edges)
+    dem_snap = engine.snap_points(network, *dem_xy, usable=times.demand_edges)
+    nearest = engine.nearest_facility(
+        network,
+        times.forward_s,
+        times.backward_s,
+        fac_snap,
+        dem_snap,
+        access_speed_m_per_min=walk_speed_m_per_min,
+        private=times.private,
+    )
+    found = nearest.facility >= 0
+    facility_ids = facilities["facility_id"].astype(str).to_numpy()
+    ids = np.full(len(demand), None, dtype=object)
+    ids[found] = facility_ids[nearest.facility[found]]
+    facility_snap = np.full(len(demand), np.nan)
+    facility_snap[found] = fac_snap.snap_distance_m[nearest.facility[found]]
+    return pd.DataFrame(
+        {
+            "demand_id": demand["demand_id"].astype(str).to_numpy(),
+            "facility_id": ids,
+            "travel_time_s": nearest.travel_time_s,
+            "demand_snap_m": dem_snap.snap_distance_m,
+            "facility_snap_m": facility_snap,
+        }
+    )

@@ -1,0 +1,958 @@
+"""The travel engine: exact snapping to edges and one multi-source Dijkstra pass per rule.
+
+Times are seconds, distances metres, coordinates in the network's projected CRS. A point
+enters the network on the nearest edge the mode may use: a straight access leg at an off-road
+walking speed, then the along-edge part to one of the edge's end nodes (one-way aware).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
+
+from ..errors import InputError, NetworkError
+from ..limits import current
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WALK_SPEED_M_PER_MIN = 70.0
+"""Walking speed (m/min); Chinese plans use 60–80 m/min (standards.md §3.7)."""
+
+
+@dataclass(frozen=True)
+class Snap:
+    """Where points meet the network: one entry per point.
+
+    ``edge`` is the row of ``network.edges``, ``fraction`` the position along it from ``u``
+    (0..1) and ``snap_distance_m`` the straight access leg in metres.
+    """
+
+    edge: np.ndarray
+    fraction: np.ndarray
+    snap_distance_m: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+    def take(self, index: np.ndarray) -> Snap:
+        """The snaps of a subset of points (positions or a boolean mask)."""
+        return Snap(self.edge[index], self.fraction[index], self.snap_distance_m[index])
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """Nearest facility per point: ``travel_time_s`` (NaN when none is reachable) and
+    ``facility`` (position into the facility array, -1 when none is reachable).
+
+    ``node_time_s`` holds the seconds from every network node to its nearest facility (inf
+    when none is reachable) for a trip that reaches the node over a public street;
+    ``node_time_private_s`` the same for a trip that started on a private street and may
+    still leave through private ones (``private_ways = "endpoints"``; otherwise the same
+    array as ``node_time_s``).
+    """
+
+    travel_time_s: np.ndarray
+    facility: np.ndarray
+    node_time_s: np.ndarray
+    node_time_private_s: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.node_time_private_s is None:
+            object.__setattr__(self, "node_time_private_s", self.node_time_s)
+
+
+@dataclass(frozen=True, eq=False)
+class ModeTimes:
+    """One travel mode on one network, as every command uses it (``Network.mode_times``).
+
+    ``forward_s``/``backward_s``: seconds per edge u→v and v→u, inf where the mode may not go;
+    ``private``: edges usable only at a trip's start or end (None when there are none);
+    ``demand_edges``/``facility_edges``: where residents (trips' origins) and facilities
+    (destinations) may join the network (None: every edge the mode may use).
+    """
+
+    forward_s: np.ndarray
+    backward_s: np.ndarray
+    private: np.ndarray | None = None
+    demand_edges: np.ndarray | None = None
+    facility_edges: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        usable = mode_edge_mask(self.forward_s, self.backward_s)
+        for name in ("demand_edges", "facility_edges"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, usable)
+
+
+def mode_edge_mask(forward_s: np.ndarray, backward_s: np.ndarray) -> np.ndarray:
+    """Edges a mode can use in at least one direction."""
+    return np.isfinite(forward_s) | np.isfinite(backward_s)
+
+
+def main_component_edges(
+    network, forward_s: np.ndarray, backward_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edges joined to the mode's largest strongly connected component (by nodes).
+
+    Returns ``(origins, destinations)``: edges from which a trip can reach that component
+    (leaving through an end the mode may go to, that reaches it) and edges a trip from it can
+    reach. A resident joined to the first reaches every facility joined to the second, since
+    from every node of the component every other is reached; a resident on a one-way street
+    that leads into the main network stays where it is, one on a street it can never leave
+    (or that has no way back) does not. Ties go to the component scipy labels first.
+    """
+    transposed = transposed_street_csr(network, forward_s, backward_s)
+    _, labels = connected_components(transposed, directed=True, connection="strong")
+    main = np.flatnonzero(labels == int(np.argmax(np.bincount(labels))))
+    # one unweighted multi-source search each way: reaches main / reached from main
+    reach = []
+    for graph in (transposed, transposed.T.tocsr()):
+        hops = dijkstra(graph, directed=True, indices=main, min_only=True, unweighted=True)
+        reach.append(np.isfinite(hops))
+    to_main, from_main = reach
+    u, v = _ends(network)
+    fwd, bwd = np.isfinite(forward_s), np.isfinite(backward_s)
+    origins = (fwd & to_main[v]) | (bwd & to_main[u])
+    destinations = (fwd & from_main[u]) | (bwd & from_main[v])
+    return origins, destinations
+
+
+def snap_points(network, x: np.ndarray, y: np.ndarray, *, usable: np.ndarray | None = None) -> Snap:
+    """Snap points (network CRS, metres) to the nearest usable edge, exactly.
+
+    The nearest point of every usable edge is found exactly (the distance is GEOS's
+    point-to-segment distance, the fraction equals ``shapely.line_locate_point(...,
+    normalized=True)``); among edges at the same distance the lowest row wins. Candidates come
+    from a k-d tree over short pieces of the edges' straight segments and their vertices (see
+    :class:`_SegmentIndex`), with a bound that proves no other edge is nearer. Indexes are
+    cached by content, and so are the last few snaps of large point sets to all edges: a
+    second mode then only re-snaps the points whose nearest edge it may not use.
+
+    Parameters
+    ----------
+    network : Network
+        The street network.
+    x, y : array of float
+        Point coordinates in ``network.crs``; must be finite.
+    usable : bool array, optional
+        Edges the mode may use; others are never snapped to.
+    """
+    x = np.ascontiguousarray(x, dtype=float).ravel()
+    y = np.ascontiguousarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x and y differ in length ({len(x)} and {len(y)})")
+    geoms = np.asarray(network.edges.geometry.values)
+    keep = np.ones(len(geoms), dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
+    if keep.shape != (len(geoms),):
+        raise ValueError(f"usable has shape {keep.shape}; expected one flag per edge")
+    if not keep.any():
+        raise NetworkError("the network has no edge usable by this travel mode")
+    if len(x) == 0:
+        empty = np.empty(0)
+        return Snap(empty.astype(np.int64), empty, empty)
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum())} of {len(x)} points have non-finite coordinates "
+            f"(first at position {int(np.flatnonzero(bad)[0])}); drop or fix them before snapping"
+        )
+    edges = _EdgeCoordinates.of(geoms)
+    if keep.mean() >= _SHARE_MIN_USABLE:
+        full = _snap_all_edges(edges, x, y)
+        if full is not None:
+            wrong = ~keep[full.edge]
+            if not wrong.any():
+                return full
+            # The nearest of all edges, where usable, is the nearest usable one (and the
+            # lowest of the usable ones at that distance): only the others are snapped again.
+            redo = np.flatnonzero(wrong)
+            part = _snap_with(_segment_index(edges, keep), x[redo], y[redo])
+            full.edge[redo] = part.edge
+            full.fraction[redo] = part.fraction
+            full.snap_distance_m[redo] = part.snap_distance_m
+            return full
+    return _snap_with(_segment_index(edges, keep), x, y)
+
+
+def _snap_with(index: _SegmentIndex | None, x: np.ndarray, y: np.ndarray) -> Snap:
+    """Snap finite points with one index, in blocks, in a space-filling-curve order."""
+    if index is None:
+        raise NetworkError("the network has no edge usable by this travel mode")
+    order = _spatial_order(x, y)  # neighbours in space, neighbours in memory: 2× faster
+    xs, ys = x[order], y[order]
+    seg = np.empty(len(x), dtype=np.int64)
+    for start in range(0, len(x), _SNAP_CHUNK):
+        part = slice(start, start + _SNAP_CHUNK)
+        seg[part] = index.nearest_segment(xs[part], ys[part])
+    distance_m, fraction = index.locate(seg, xs, ys)
+    edge = np.empty(len(x), dtype=np.int64)
+    edge[order] = index.edge[seg]
+    out_fraction, out_distance_m = np.empty(len(x)), np.empty(len(x))
+    out_fraction[order] = fraction
+    out_distance_m[order] = distance_m
+    return Snap(edge, out_fraction, out_distance_m)
+
+
+def _snap_all_edges(edges: _EdgeCoordinates, x: np.ndarray, y: np.ndarray) -> Snap | None:
+    """Snap to every edge, remembering the answers for large point sets (a small LRU)."""
+    index = _segment_index(edges, None)
+    if index is None:
+        return None
+    if len(x) < _MEMO_MIN_POINTS:
+        return _snap_with(index, x, y)
+    digest = hashlib.blake2b(edges.key, digest_size=20)
+    digest.update(x.view(np.uint8))
+    digest.update(y.view(np.uint8))
+    key = digest.digest()
+    with _SNAP_CACHE_LOCK:
+        snap = _SNAP_MEMO.get(key)
+        if snap is not None:
+            _SNAP_MEMO.move_to_end(key)
+    if snap is None:
+        snap = _snap_with(index, x, y)
+        with _SNAP_CACHE_LOCK:
+            _SNAP_MEMO[key] = snap
+            while len(_SNAP_MEMO) > _SNAP_MEMO_SIZE:
+                _SNAP_MEMO.popitem(last=False)
+    # copies: callers own their arrays, the memo must not change under them
+    return Snap(snap.edge.copy(), snap.fraction.copy(), snap.snap_distance_m.copy())
+
+
+# ---- exact nearest-segment search
+
+_PIECE_M = 10.0
+"""Longest piece (m) whose midpoint stands for a segment in the k-d tree."""
+_SNAP_ROUNDS_K = (3, 16, 64)
+"""Neighbours asked for in the first rounds (then 4× more per round, up to every item)."""
+_SNAP_CELLS = 1 << 22
+"""Candidates (points × neighbours) per block of a round: bounds its memory."""
+_SNAP_CHUNK = 1 << 17
+"""Points per block in the first round (bounds memory to a few arrays of chunk × k)."""
+_SNAP_TOL_M = 1e-6
+"""Slack (m) added to the bound so that rounding never drops a candidate."""
+_SNAP_CACHE_SIZE = 4
+"""Indexes kept (all edges and three modes' usable edges)."""
+_SNAP_CACHE: OrderedDict[bytes, _SegmentIndex | None] = OrderedDict()
+_SHARE_MIN_USABLE = 0.9
+"""Snap to all edges first (and re-snap the few misfits) when a mode may use this share."""
+_MEMO_MIN_POINTS = 10_000
+"""Snaps of at least this many points to all edges are remembered ..."""
+_SNAP_MEMO_SIZE = 4
+"""... this many of them (each about 24 bytes per point)."""
+_SNAP_MEMO: OrderedDict[bytes, Snap] = OrderedDict()
+_SNAP_CACHE_LOCK = threading.Lock()
+_NO_SEGMENT = np.iinfo(np.int64).max
+
+
+def _spatial_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Point order along a Z-curve over a 256 × 256 grid (a stable radix sort of uint16)."""
+    if len(x) < 2:
+        return np.arange(len(x))
+    cells = []
+    for v in (x, y):
+        lo, span = float(v.min()), float(v.max() - v.min())
+        cell = ((v - lo) * (255.0 / span)) if span > 0 else np.zeros(len(v))
+        cell = cell.astype(np.uint16)
+        for shift, mask in ((4, 0x0F0F), (2, 0x3333), (1, 0x5555)):
+            cell = (cell | (cell << shift)) & mask
+        cells.append(cell)
+    code = (cells[0] | (cells[1] << 1)).astype(np.uint16)
+    return np.argsort(code, kind="stable")
+
+
+@dataclass(frozen=True, eq=False)
+class _SegmentIndex:
+    """The straight segments of the usable edges, and a k-d tree proving the nearest one.
+
+    Segments are cut into pieces of at most ``_PIECE_M``; the tree holds every piece's
+    midpoint (pointing to its segment) and every distinct vertex (pointing to the lowest
+    segment that ends there). If a segment's nearest point to ``p`` is one of its ends, that
+    vertex is an item at exactly the segment's distance ``d`` (and its segment is at most as
+    far); otherwise it is the foot of the perpendicular, which lies in a piece of half-length
+    at most ``half_m`` whose midpoint is on the same line, so that item is within
+    ``sqrt(d² + half_m²)`` (Pythagoras). Hence once the best distance found, ``d*``, gives
+    ``sqrt(d*² + half_m²) < r``, with ``r`` the distance of the nearest item not looked at,
+    every segment as near as ``d*`` has been looked at (or one of lower position that is as
+    near): the answer is exact. Far from the network the bound is almost ``d*`` itself.
+    """
+
+    ends: np.ndarray  # (m, 4): ax, ay, bx, by per segment, in edge order then along the edge
+    ranking: np.ndarray  # (m, 8): ax, ay, bx, by, dx, dy, len², len (one gather per lookup)
+    edge: np.ndarray  # edge row per segment
+    offset_m: np.ndarray  # length along the edge before the segment
+    length_m: np.ndarray  # segment length
+    edge_length_m: np.ndarray  # geometric length of the segment's edge
+    tree: cKDTree
+    item_segment: np.ndarray  # segment per tree item
+    half_m: float
+
+    def nearest_segment(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Position of the nearest segment per point (the lowest position among equals).
+
+        Rounds of k nearest items (``_SNAP_ROUNDS_K``, then 4× more each time) for the points
+        not yet proven, in blocks of about ``_SNAP_CELLS`` candidates; a round asking for
+        every item proves every point.
+        """
+        n = len(x)
+        best_m = np.full(n, np.inf)
+        best = np.full(n, _NO_SEGMENT, dtype=np.int64)
+        todo = np.arange(n)
+        rounds = list(_SNAP_ROUNDS_K)
+        k = 1
+        while len(todo):
+            k = min(rounds.pop(0) if rounds else 4 * k, self.tree.n)
+            block = max(1, _SNAP_CELLS // k)
+            unproven = []
+            for start in range(0, len(todo), block):
+                part = todo[start : start + block]
+                dist, item = self.tree.query(np.column_stack([x[part], y[part]]), k=k, workers=-1)
+                dist, item = dist.reshape(len(part), k), item.reshape(len(part), k)
+                self._merge(part, *self._rank(x[part], y[part], item), best_m, best)
+                if k < self.tree.n:
+                    reach_m = dist[:, -1]
+                    unproven.append(part[self._bound_m2(best_m[part]) >= reach_m * reach_m])
+            todo = np.concatenate(unproven) if unproven else todo[:0]
+        return best
+
+    def _bound_m2(self, best_m: np.ndarray) -> np.ndarray:
+        """Squared radius within which every item that could still matter lies."""
+        return (best_m + _SNAP_TOL_M) ** 2 + self.half_m**2
+
+    def _rank(self, x: np.ndarray, y: np.ndarray, item: np.ndarray) -> tuple:
+        """Per point, the nearest segment among its ``item`` row (``tree.n`` = none).
+
+        Distances with GEOS's arithmetic (``Distance::pointToSegment``), bit for bit, so
+        that equal distances are equal here as in shapely; ties go to the lower position.
+        """
+        missing = item >= self.tree.n
+        seg = self.item_segment[np.where(missing, 0, item)]
+        ax, ay, bx, by, dx, dy, len2, length = np.moveaxis(self.ranking[seg], -1, 0)
+        ex = x[:, None] - ax
+        ey = y[:, None] - ay
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (ex * dx + ey * dy) / len2
+            inner = np.abs(ex * dy - ey * dx) / len2 * length
+        to_a = np.sqrt(ex * ex + ey * ey)
+        ex = x[:, None] - bx
+        ey = y[:, None] - by
+        to_b = np.sqrt(ex * ex + ey * ey)
+        dist = np.where(r >= 1, to_b, inner)
+        dist = np.where((r <= 0) | (len2 == 0), to_a, dist)
+        dist[missing] = np.inf
+        low = dist.min(axis=1)
+        low_seg = np.where(dist == low[:, None], seg, _NO_SEGMENT).min(axis=1)
+        return low, low_seg
+
+    @staticmethod
+    def _merge(todo, low, low_seg, best_m, best) -> None:
+        """Keep the better of the old best and a round's best (distance, then position)."""
+        old_m, old = best_m[todo], best[todo]
+        better = (low < old_m) | ((low == old_m) & (low_seg < old))
+        best_m[todo] = np.where(better, low, old_m)
+        best[todo] = np.where(better, low_seg, old)
+
+    def locate(
+        self, seg: np.ndarray, x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Distance (m) to the chosen segments and the fraction along their edges.
+
+        The arithmetic is GEOS's (``Distance::pointToSegment``, ``LengthIndexOfPoint``), so
+        the results equal ``shapely.distance`` and ``shapely.line_locate_point``.
+        """
+        ax, ay, bx, by = self.ends[seg].T
+        dx, dy = bx - ax, by - ay
+        len2 = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = ((x - ax) * dx + (y - ay) * dy) / len2
+            s = ((ay - y) * dx - (ax - x) * dy) / len2
+        to_a = np.sqrt((x - ax) ** 2 + (y - ay) ** 2)
+        to_b = np.sqrt((x - bx) ** 2 + (y - by) ** 2)
+        point = len2 == 0
+        distance_m = np.where(
+            point | (r <= 0), to_a, np.where(r >= 1, to_b, np.abs(s) * np.sqrt(len2))
+        )
+        at_a = (x == ax) & (y == ay)
+        at_b = (x == bx) & (y == by) & ~at_a
+        r = np.where(at_a | point, 0.0, np.where(at_b, 1.0, r))
+        offset, length = self.offset_m[seg], self.length_m[seg]
+        along = np.where(r <= 0, offset, np.where(r <= 1, offset + r * length, offset + length))
+        total = self.edge_length_m[seg]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fraction = np.where(total > 0, along / total, 0.0)  # zero-length edges: 0
+        return distance_m, np.clip(fraction, 0.0, 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class _EdgeCoordinates:
+    """All edges' vertices, flat: their edge row, where a new part (of a multi-part line)
+    starts, and a digest of it all for cache keys."""
+
+    coords: np.ndarray
+    line: np.ndarray
+    new_part: np.ndarray
+    key: bytes
+
+    @classmethod
+    def of(cls, geoms: np.ndarray) -> _EdgeCoordinates:
+        types = shapely.get_type_id(geoms)
+        if np.isin(types, (-1, 1, 2)).all():  # missing, LineString, LinearRing
+            coords, line = shapely.get_coordinates(geoms, return_index=True)
+            new_part = np.zeros(len(line), dtype=bool)
+        else:  # parts of multi-part lines are not joined; measures run on across them
+            parts, part_edge = shapely.get_parts(geoms, return_index=True)
+            coords, part = shapely.get_coordinates(parts, return_index=True)
+            line = part_edge[part]
+            new_part = np.ones(len(part), dtype=bool)
+            new_part[1:] = part[1:] != part[:-1]
+        digest = hashlib.blake2b(f"{_PIECE_M}/{len(geoms)}".encode(), digest_size=20)
+        for array in (coords, line, new_part):
+            digest.update(np.ascontiguousarray(array).view(np.uint8))
+        return cls(coords, line, new_part, digest.digest())
+
+
+def _segment_index(edges: _EdgeCoordinates, keep: np.ndarray | None) -> _SegmentIndex | None:
+    """The :class:`_SegmentIndex` of the kept edges (None: all), cached by content (LRU).
+
+    None when the kept edges have no segment at all (empty geometries). (A mode does not
+    share the all-edges tree with unusable items skipped: the points that need a mode's own
+    answer are those nearest to an edge it may not use, exactly where that would not work.)
+    """
+    everything = keep is None or bool(keep.all())
+    digest = hashlib.blake2b(edges.key, digest_size=20)
+    if not everything:
+        digest.update(np.packbits(keep).view(np.uint8))
+    key = digest.digest()
+    with _SNAP_CACHE_LOCK:
+        if key in _SNAP_CACHE:
+            _SNAP_CACHE.move_to_end(key)
+            return _SNAP_CACHE[key]
+    if everything:
+        index = _build_segment_index(edges.coords, edges.line, edges.new_part)
+    else:
+        kept = keep[edges.line]
+        index = _build_segment_index(edges.coords[kept], edges.line[kept], edges.new_part[kept])
+    with _SNAP_CACHE_LOCK:
+        _SNAP_CACHE[key] = index
+        while len(_SNAP_CACHE) > _SNAP_CACHE_SIZE:
+            _SNAP_CACHE.popitem(last=False)
+    return index
+
+
+def _build_segment_index(
+    coords: np.ndarray, vertex_edge: np.ndarray, new_part: np.ndarray
+) -> _SegmentIndex | None:
+    """Segments from flat vertex coordinates (edges contiguous and in order), and the tree."""
+    start = np.flatnonzero((vertex_edge[1:] == vertex_edge[:-1]) & ~new_part[1:])
+    n_seg = len(start)
+    if n_seg == 0:
+        return None
+    ends = np.column_stack([coords[start], coords[start + 1]])
+    ax, ay, bx, by = ends.T
+    dx, dy = bx - ax, by - ay
+    len2 = dx * dx + dy * dy
+    length_m = np.sqrt(len2)  # GEOS's length arithmetic
+    edge = vertex_edge[start].astype(np.int64)
+    offset_m, edge_length_m = _along_edge(edge, length_m)
+    # piece midpoints
+    n_pieces = np.maximum(1, np.ceil(length_m / _PIECE_M)).astype(np.int64)
+    piece_seg = np.repeat(np.arange(n_seg), n_pieces)
+    t = (np.arange(len(piece_seg)) - (np.cumsum(n_pieces) - n_pieces)[piece_seg] + 0.5) / (
+        n_pieces[piece_seg]
+    )
+    mid = np.column_stack([ax[piece_seg] + t * dx[piece_seg], ay[piece_seg] + t * dy[piece_seg]])
+    # distinct vertices, each for the lowest segment ending there
+    both = np.ascontiguousarray(np.concatenate([ends[:, :2], ends[:, 2:]]))
+    vertex, which = np.unique(both.view(np.complex128).ravel(), return_inverse=True)
+    vertex_seg = np.full(len(vertex), _NO_SEGMENT, dtype=np.int64)
+    np.minimum.at(vertex_seg, which, np.tile(np.arange(n_seg), 2))
+    vertex_xy = np.column_stack([vertex.real, vertex.imag])
+    tree = cKDTree(
+        np.concatenate([mid, vertex_xy]), leafsize=16, balanced_tree=False, compact_nodes=False
+    )
+    return _SegmentIndex(
+        ends=ends,
+        ranking=np.column_stack([ax, ay, bx, by, dx, dy, len2, length_m]),
+        edge=edge,
+        offset_m=offset_m,
+        length_m=length_m,
+        edge_length_m=edge_length_m,
+        tree=tree,
+        item_segment=np.concatenate([piece_seg, vertex_seg]),
+        half_m=float((length_m / (2 * n_pieces)).max()) * (1 + 1e-12),
+    )
+
+
+def _along_edge(edge: np.ndarray, length_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment: the length of its edge before it, and its edge's total length.
+
+    Summed segment by segment in order, as GEOS does, so fractions match shapely's.
+    """
+    n = len(edge)
+    first = np.ones(n, dtype=bool)
+    first[1:] = edge[1:] != edge[:-1]
+    position = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    offset_m = np.zeros(n)
+    order = np.argsort(position, kind="stable")
+    bounds = np.searchsorted(position[order], np.arange(1, position.max() + 2))
+    for lo, hi in itertools.pairwise(bounds):
+        idx = order[lo:hi]
+        offset_m[idx] = offset_m[idx - 1] + length_m[idx - 1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = first[1:]
+    total = (offset_m + length_m)[last]
+    return offset_m, total[np.cumsum(first) - 1]
+
+
+def _min_csr(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, n: int) -> sp.csr_array:
+    """CSR matrix keeping the cheapest of parallel arcs (scipy would sum them)."""
+    keep = np.isfinite(cost)
+    rows, cols, cost = rows[keep], cols[keep], cost[keep]
+    order = np.lexsort((cost, cols, rows))
+    rows, cols, cost = rows[order], cols[order], cost[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sp.csr_array((cost[first], (rows[first], cols[first])), shape=(n, n))
+
+
+def _partial(fraction: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """Time for a fraction of an edge; zero at the very node even where the edge is closed."""
+    with np.errstate(invalid="ignore"):
+        return np.where(fraction == 0, 0.0, fraction * seconds)
+
+
+def _layered(private: np.ndarray | None) -> bool:
+    return private is not None and bool(np.any(private))
+
+
+def transposed_street_csr(
+    network, forward_s: np.ndarray, backward_s: np.ndarray, private: np.ndarray | None = None
+) -> sp.csr_array:
+    """The street graph with every arc reversed (so searches run node → facility).
+
+    Build it once per network and mode and pass it to :func:`facility_search` as ``base``.
+
+    With ``private`` edges (usable only at a trip's start or end) the graph has three layers
+    of the n nodes. A trip from a resident runs R* P* R* (private streets, then public ones,
+    then private ones: out of a compound, across town, into another); read backwards from the
+    facility, the layer says what the rest of the trip may still be: C (rows 0..n-1) — only
+    private streets so far, B (n..2n-1) — public streets seen, A (2n..3n-1) — a private
+    street before a public one seen, so only private streets may follow. Arcs: public C→B,
+    B→B; private C→C, B→A, A→A. Facilities enter layer C (on a private street, or exactly at
+    a node) or B; a trip that starts on a public street uses min(C, B) at its exit node, one
+    that starts on a private street min(C, B, A).
+    """
+    u, v = _ends(network)
+    rows, cols = np.concatenate([v, u]), np.concatenate([u, v])
+    cost = np.concatenate([forward_s, backward_s])
+    n = len(network.nodes)
+    if not _layered(private):
+        return _min_csr(rows, cols, cost, n)
+    prv = np.concatenate([private, private]).astype(bool)
+    pub = ~prv
+    return _min_csr(
+        np.concatenate([rows[pub], rows[pub] + n, rows[prv], rows[prv] + n, rows[prv] + 2 * n]),
+        np.concatenate(
+            [cols[pub] + n, cols[pub] + n, cols[prv], cols[prv] + 2 * n, cols[prv] + 2 * n]
+        ),
+        np.concatenate([cost[pub], cost[pub], cost[prv], cost[prv], cost[prv]]),
+        3 * n,
+    )
+
+
+def _with_virtual_rows(base: sp.csr_array, cols: np.ndarray, cost: np.ndarray) -> sp.csr_array:
+    """Append one row (a virtual node) per facility to a square CSR, without re-sorting it.
+
+    ``cols`` and ``cost`` are (F, 2): the arcs from each virtual node to its edge's ends.
+    """
+    n, n_fac = base.shape[0], len(cols)
+    cost = cost.copy()
+    loop = cols[:, 0] == cols[:, 1]  # a self-loop edge: one arc, the cheaper
+    cost[loop, 1] = np.fmin(cost[loop, 0], cost[loop, 1])
+    cost[loop, 0] = np.inf
+    keep = np.isfinite(cost)
+    indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(keep.sum(axis=1))])
+    indices = np.concatenate([base.indices, cols[keep].astype(base.indices.dtype)])
+    data = np.concatenate([base.data, cost[keep]])
+    return sp.csr_array((data, indices, indptr), shape=(n + n_fac, n + n_fac))
+
+
+def _facility_graph(
+    network,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    facilities: Snap,
+    access_mps: float,
+    base: sp.csr_array | None,
+    private: np.ndarray | None = None,
+) -> sp.csr_array:
+    """The transposed street graph plus one virtual node per facility (the last F rows).
+
+    The original arcs u→facility and v→facility (partial edge time plus the facility's access
+    leg), transposed to facility→u and facility→v (into layer C or B when ``private`` is
+    given, see :func:`transposed_street_csr`). ``base`` is :func:`transposed_street_csr` of
+    the same times, built here when None.
+    """
+    if base is None:
+        base = transposed_street_csr(network, forward_s, backward_s, private)
+    n = len(network.nodes)
+    if base.shape[0] != (3 * n if _layered(private) else n):
+        raise ValueError("base was built for another private-edge setting")
+    u, v = _ends(network)
+    fe, ft = facilities.edge, facilities.fraction
+    f_access = facilities.snap_distance_m / access_mps
+    cost = np.column_stack(
+        [_partial(ft, forward_s[fe]) + f_access, _partial(1 - ft, backward_s[fe]) + f_access]
+    )
+    cols = np.column_stack([u[fe], v[fe]])
+    if _layered(private):
+        on_private = private[fe]
+        cols = cols + n * np.column_stack([~(on_private | (ft == 0)), ~(on_private | (ft == 1))])
+    return _with_virtual_rows(base, cols, cost)
+
+
+@dataclass(frozen=True)
+class _NodeTimes:
+    """Per node: seconds to the nearest facility and its position (public / private start)."""
+
+    public_s: np.ndarray
+    public_facility: np.ndarray
+    private_s: np.ndarray
+    private_facility: np.ndarray
+
+
+def _node_times(
+    network, forward_s, backward_s, facilities: Snap, access_mps: float, base, private
+) -> _NodeTimes:
+    """One ``min_only`` Dijkstra from every facility's virtual node (see facility_search)."""
+    n, n_fac = len(network.nodes), len(facilities)
+    if n_fac == 0:
+        none_s, none_f = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+        return _NodeTimes(none_s, none_f, none_s, none_f)
+    graph = _facility_graph(network, forward_s, backward_s, facilities, access_mps, base, private)
+    first_virtual = graph.shape[0] - n_fac
+    dist, _, sources = dijkstra(
+        graph,
+        directed=True,
+        indices=first_virtual + np.arange(n_fac),
+        min_only=True,
+        return_predecessors=True,
+    )
+    facility = np.where(sources >= 0, sources - first_virtual, -1).astype(np.int64)
+    if first_virtual == n:
+        return _NodeTimes(dist[:n], facility[:n], dist[:n], facility[:n])
+    layer_s = dist[:first_virtual].reshape(3, n)  # C, B, A
+    layer_f = facility[:first_virtual].reshape(3, n)
+    best = np.argmin(layer_s[:2], axis=0)  # ties: C first
+    public_s, public_f = (
+        np.take_along_axis(layer_s[:2], best[None], 0)[0],
+        layer_f[best, np.arange(n)],
+    )
+    use_a = layer_s[2] < public_s
+    return _NodeTimes(
+        public_s,
+        public_f,
+        np.where(use_a, layer_s[2], public_s),
+        np.where(use_a, layer_f[2], public_f),
+    )
+
+
+def facility_search(
+    network,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    facilities: Snap,
+    *,
+    access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    base: sp.csr_array | None = None,
+    private: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds from every node to its nearest facility and that facility's position.
+
+    One ``min_only`` Dijkstra on the transposed street graph (times run node → facility,
+    which matters on one-way streets) plus one virtual node per facility, joined to its
+    edge's end nodes with the partial edge time and the facility's access leg. Returns
+    ``(seconds, facility)`` per node: inf and -1 where no facility is reachable; with
+    ``private`` edges, for a trip that reaches the node over a public street. ``base`` is
+    :func:`transposed_street_csr` of the same times, built here when not given.
+    """
+    if access_speed_m_per_min <= 0:
+        raise ValueError("access_speed_m_per_min must be positive")
+    node = _node_times(
+        network,
+        forward_s,
+        backward_s,
+        facilities,
+        access_speed_m_per_min / 60.0,
+        base,
+        private,
+    )
+    return node.public_s, node.public_facility
+
+
+def nearest_facility(
+    network,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    facilities: Snap,
+    demand: Snap,
+    *,
+    access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    base: sp.csr_array | None = None,
+    private: np.ndarray | None = None,
+) -> Nearest:
+    """Travel time from every demand point to its nearest facility, in one Dijkstra pass.
+
+    A demand point's time is its access leg plus the better of leaving its edge through
+    ``u`` or ``v`` (one-way aware) and continuing with :func:`facility_search`'s node times,
+    or, where a facility sits on the same edge, the direct along-edge trip.
+
+    Parameters
+    ----------
+    network : Network
+        Gives ``nodes`` and ``edges.u``/``edges.v``.
+    forward_s, backward_s : array of float
+        Per-edge travel seconds u→v and v→u for the mode (inf where not allowed).
+    facilities, demand : Snap
+        Where facilities and demand points meet the network.
+    access_speed_m_per_min : float
+        Off-road speed of the access legs (m/min).
+    base : csr_array, optional
+        :func:`transposed_street_csr` of the same times (and ``private``), reused across calls.
+    private : bool array, optional
+        Edges usable only at a trip's start or end (``ModeTimes.private``); see
+        :func:`transposed_street_csr`.
+    """
+    if access_speed_m_per_min <= 0:
+        raise ValueError("access_speed_m_per_min must be positive")
+    access_mps = access_speed_m_per_min / 60.0
+    node = _node_times(network, forward_s, backward_s, facilities, access_mps, base, private)
+    time, facility = point_times(
+        network,
+        forward_s,
+        backward_s,
+        node,
+        facilities,
+        facilities.snap_distance_m / access_mps,
+        demand,
+        private=private,
+    )
+    reachable = np.isfinite(time)
+    travel_time_s = np.where(reachable, time + demand.snap_distance_m / access_mps, np.nan)
+    facility = np.where(reachable, facility, -1).astype(np.int64)
+    return Nearest(travel_time_s, facility, node.public_s, node.private_s)
+
+
+def point_times(
+    network,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    node: _NodeTimes | Nearest,
+    facilities: Snap,
+    facility_access_s: np.ndarray,
+    points: Snap,
+    *,
+    private: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds from points on their edges (access legs not included) to the nearest facility.
+
+    The better of leaving the edge through ``u`` or ``v`` (one-way aware, the node times of
+    a trip starting on a public or a private street as the edge is) and of the direct trip
+    to a facility on the same edge. ``node`` holds the node times (a :class:`Nearest` of the
+    same facilities will do); returns ``(seconds, facility position)``, inf and -1 where no
+    facility is reachable.
+    """
+    if isinstance(node, Nearest):
+        node = _NodeTimes(node.node_time_s, _NO_FACILITY, node.node_time_private_s, _NO_FACILITY)
+    u, v = _ends(network)
+    de, dt = points.edge, points.fraction
+    exits = []
+    for ends, leave_s, at_node in (
+        (v[de], _partial(1 - dt, forward_s[de]), dt == 1),
+        (u[de], _partial(dt, backward_s[de]), dt == 0),
+    ):
+        seconds, facility = node.public_s[ends], _facility_at(node.public_facility, ends)
+        if _layered(private):
+            from_private = private[de] | at_node
+            seconds = np.where(from_private, node.private_s[ends], seconds)
+            facility = np.where(from_private, _facility_at(node.private_facility, ends), facility)
+        exits.append((leave_s + seconds, facility))
+    (via_v, fac_v), (via_u, fac_u) = exits
+    use_u = via_u < via_v
+    time = np.where(use_u, via_u, via_v)
+    facility = np.where(use_u, fac_u, fac_v)
+    if len(facilities):
+        time, facility = _same_edge_shortcuts(
+            time, facility, points, facilities, facility_access_s, forward_s, backward_s
+        )
+    return time, facility
+
+
+_NO_FACILITY = np.full(0, -1, dtype=np.int64)
+
+
+def _facility_at(facility: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The facility per node at ``ends`` (-1 when the node times came without facilities)."""
+    return facility[ends] if len(facility) else np.full(len(ends), -1, dtype=np.int64)
+
+
+def _ends(network) -> tuple[np.ndarray, np.ndarray]:
+    edges = network.edges
+    return edges["u"].to_numpy(dtype=np.int64), edges["v"].to_numpy(dtype=np.int64)
+
+
+def _same_edge_shortcuts(time, facility, demand, facilities, f_access, forward_s, backward_s):
+    """Direct along-edge trips where a demand point and a facility share an edge."""
+    pairs = _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s)
+    d, f, direct = pairs["d"], pairs["f"], pairs["direct"]
+    if len(d) == 0:
+        return time, facility
+    order = np.lexsort((direct, d))
+    d, f, direct = d[order], f[order], direct[order]
+    first = np.ones(len(d), dtype=bool)
+    first[1:] = d[1:] != d[:-1]
+    d, f, direct = d[first], f[first], direct[first]
+    better = direct < time[d]
+    time = time.copy()
+    facility = facility.copy()
+    time[d[better]] = direct[better]
+    facility[d[better]] = f[better]
+    return time, facility
+
+
+def travel_time_matrix(
+    network,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    facilities: Snap,
+    demand: Snap,
+    *,
+    cutoff_s: float,
+    access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    base: sp.csr_array | None = None,
+    max_cells: int = 20_000_000,
+    private: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Facility × demand travel times truncated at ``cutoff_s`` (inclusive), in long form.
+
+    Bounded Dijkstras (``limit=cutoff_s``) from the facilities' virtual nodes, a block of
+    facilities per call so memory stays at about ``max_cells`` floats. Only the (facility,
+    node) pairs a search reached are expanded to the demand points whose edge ends at that
+    node, so the work follows the pairs within reach, not facilities × demand points. Times
+    run demand → facility and equal :func:`nearest_facility`'s for the nearest one (with the
+    same ``private`` edges). Returns ``demand`` and ``facility`` (positions) and
+    ``travel_time_s``; pairs beyond the cutoff are absent (no sentinel values).
+    The pairs are counted before each block is expanded and refused above the
+    ``matrix_pairs`` limit (:func:`geoplan.limits.current`).
+    """
+    if not cutoff_s > 0:
+        raise ValueError("cutoff_s must be positive")
+    n_nodes, n_fac = len(network.nodes), len(facilities)
+    access_mps = access_speed_m_per_min / 60.0
+    f_access = facilities.snap_distance_m / access_mps
+    graph = _facility_graph(network, forward_s, backward_s, facilities, access_mps, base, private)
+    first_virtual = graph.shape[0] - n_fac
+    exits = _exit_groups(network, forward_s, backward_s, demand, private)
+    shared = _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s)
+    d_parts, f_parts, t_parts = [shared["d"]], [shared["f"]], [shared["direct"]]
+    block = max(1, int(max_cells // graph.shape[0]))
+    limits = current()
+    pairs = len(shared["d"])
+    for start in range(0, n_fac, block):
+        chunk = np.arange(start, min(start + block, n_fac))
+        dist = dijkstra(graph, directed=True, indices=first_virtual + chunk, limit=cutoff_s)
+        if first_virtual == n_nodes:
+            by_kind = {False: dist[:, :n_nodes]}
+        else:  # layers C, B, A: public starts use min(C, B), private ones min(C, B, A)
+            layers = dist[:, :first_virtual].reshape(len(chunk), 3, n_nodes)
+            public = layers[:, :2].min(axis=1)
+            by_kind = {False: public, True: np.minimum(public, layers[:, 2])}
+        for from_private, order, indptr, leave_s in exits:
+            reached = by_kind[from_private]
+            f_local, node = np.nonzero(np.isfinite(reached))
+            reached_s = reached[f_local, node]
+            counts = indptr[node + 1] - indptr[node]
+            pairs += int(counts.sum())
+            limits.check(  # before these pairs are expanded
+                "matrix_pairs",
+                pairs,
+                "出行时间表的（需求点, 设施）对数",
+                f"(demand point, facility) pairs within {cutoff_s / 60:g} min in the travel-time "
+                f"table (at least, after {chunk[-1] + 1:,} of {n_fac:,} facilities)",
+                fix="Use fewer candidate sites (a coarser --grid) or a shorter threshold",
+            )
+            pair = np.repeat(np.arange(len(node)), counts)
+            offset = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
+            d = order[np.repeat(indptr[node], counts) + offset]
+            d_parts.append(d)
+            f_parts.append(chunk[f_local[pair]])
+            t_parts.append(leave_s[d] + reached_s[pair])
+    d = np.concatenate(d_parts).astype(np.int64)
+    f = np.concatenate(f_parts).astype(np.int64)
+    t = np.concatenate(t_parts) + demand.snap_distance_m[d] / access_mps
+    keep = t <= cutoff_s
+    d, f, t = d[keep], f[keep], t[keep]
+    order = np.lexsort((t, f, d))
+    d, f, t = d[order], f[order], t[order]
+    first = np.ones(len(d), dtype=bool)
+    first[1:] = (d[1:] != d[:-1]) | (f[1:] != f[:-1])
+    return pd.DataFrame({"demand": d[first], "facility": f[first], "travel_time_s": t[first]})
+
+
+def _exit_groups(network, forward_s, backward_s, demand: Snap, private) -> list[tuple]:
+    """Demand points grouped by the node they leave their edge through.
+
+    Per group ``(from_private, order, indptr, leave_s)``: whether the private node times apply
+    (a point on a private edge, or exactly at the node), the demand positions sorted by exit
+    node with a CSR index into them, and every point's seconds to that exit.
+    """
+    n_nodes = len(network.nodes)
+    u, v = _ends(network)
+    de, dt = demand.edge, demand.fraction
+    groups = []
+    for ends, leave_s, at_node in (
+        (v[de], _partial(1 - dt, forward_s[de]), dt == 1),
+        (u[de], _partial(dt, backward_s[de]), dt == 0),
+    ):
+        if not _layered(private):
+            groups.append((False, *_points_by_node(ends, np.arange(len(de)), n_nodes), leave_s))
+            continue
+        from_private = private[de] | at_node
+        for kind in (False, True):
+            index = np.flatnonzero(from_private == kind)
+            groups.append((kind, *_points_by_node(ends[index], index, n_nodes), leave_s))
+    return groups
+
+
+def _points_by_node(
+    node: np.ndarray, index: np.ndarray, n_nodes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``index`` sorted by their ``node``, and a CSR index (indptr) into them."""
+    order = np.argsort(node, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(node, minlength=n_nodes))])
+    return index[order], indptr
+
+
+def _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s) -> dict:
+    """Every (demand, facility) pair on one edge with its direct along-edge seconds."""
+    de, dt, fe, ft = demand.edge, demand.fraction, facilities.edge, facilities.fraction
+    shared = np.isin(de, fe)
+    pairs = pd.DataFrame({"d": np.flatnonzero(shared), "edge": de[shared]}).merge(
+        pd.DataFrame({"f": np.arange(len(fe)), "edge": fe}), on="edge"
+    )
+    d, f, e = (pairs[c].to_numpy(dtype=np.int64) for c in ("d", "f", "edge"))
+    ahead = ft[f] >= dt[d]
+    along = np.where(
+        ahead, _partial(ft[f] - dt[d], forward_s[e]), _partial(dt[d] - ft[f], backward_s[e])
+    )
+    return {"d": d, "f": f, "direct": along + f_access[f]}

@@ -1,0 +1,1 @@
+"""Rendering: maps (folium, offline HTML), charts, the report and the headless browser."""

@@ -1,0 +1,3 @@
+"""Workflows: the project file and the commands built on it (run, plan check, scenario, sites,
+batch), each reading its inputs, calling the layers below and writing one result folder.
+"""

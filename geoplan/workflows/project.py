@@ -1,0 +1,1298 @@
+"""Project files (TOML) → a run: load inputs, compute coverage and gaps, write every output."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import platform
+import re
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .. import _io, coords
+from .._cache import file_sha256
+from .._compressed import is_graphml
+from .._paths import SHARED_PREFIX, SHIPPED_PREFIX, prefixed_path, shipped_data_dir
+from ..analysis.coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
+from ..analysis.engine import DEFAULT_WALK_SPEED_M_PER_MIN
+from ..analysis.gaps import find_gaps
+from ..analysis.preflight import Checked, check_inputs
+from ..analysis.rules import Rule, check_unique_ids, rule_from_mapping
+from ..errors import ConfigError, InputError, InputFileNotFoundError, OutputError
+from ..limits import Limits, applied
+from ..readers.access import PRIVATE_WAYS
+from ..readers.boundaries import assign_units, read_units, units_from_frame
+from ..readers.credits import attribution, input_credit
+from ..readers.facilities import DEFAULT_BOUNDARY_TOLERANCE_M
+from ..results import Staging, output_files, output_folder
+from . import config
+from .config import DEFAULT_AREA_TOLERANCE_M, DEFAULT_GAP_CELL_M, DEFAULT_MAX_SNAP_M
+
+logger = logging.getLogger(__name__)
+
+DEMO_PROJECT = shipped_data_dir() / "demo" / "tuanchengshan.toml"
+"""The demo project (团城山街道); its inputs ship with geoplan (see :mod:`geoplan._paths`)."""
+OUTPUT_FILES = (
+    "summary.json",
+    "coverage_by_unit.csv",
+    "coverage_points.csv",
+    "gaps.csv",
+    "gaps.xlsx",
+    "gaps.gpkg",
+    "map.html",
+    "rejects.csv",
+    "facilities_used.csv",
+    "run.json",
+)
+"""Files every run writes (besides ``map_<lang>.html`` per further language and manifest.json)."""
+DEMAND_FAR_FROM_ROAD_M = 500.0
+"""Demand points farther than this from the walk network are counted and reported."""
+AREA_HULL_BUFFER_M = 100.0
+"""Without a boundary or units, the area's polygon is the hull of residents and facilities
+buffered by this much (for maps, site grids and per-unit facility counts)."""
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """The optional ``[map]`` table: languages, basemap, and where the basemap key comes from.
+
+    The first of ``langs`` writes ``map.html``, each further one ``map_<lang>.html``. The key
+    is read from the environment variable ``basemap_key_env``, never from the project file.
+    """
+
+    langs: tuple[str, ...] = ("zh",)
+    basemap: str = "none"
+    basemap_key_env: str = "GEOPLAN_TIANDITU_KEY"
+
+    def files(self) -> list[tuple[str, str]]:
+        """``(lang, file name)`` of every map to write."""
+        return [
+            (lang, "map.html" if i == 0 else f"map_{lang}.html")
+            for i, lang in enumerate(self.langs)
+        ]
+
+    def key(self) -> str | None:
+        """The basemap key from the environment (None if not needed); empty → an error."""
+        from ..rendering.maps import BASEMAPS
+
+        if not BASEMAPS[self.basemap].needs_key:
+            return None
+        key = os.environ.get(self.basemap_key_env, "").strip()
+        if not key:
+            raise InputError(
+                f"basemap {self.basemap!r} needs a key: set the environment variable "
+                f"{self.basemap_key_env} (named by [map] basemap_key_env), or choose another "
+                "basemap (--basemap none)"
+            )
+        return key
+
+
+def _map_options(table: Mapping | None, where: str) -> MapOptions:
+    """The ``[map]`` table (absent: the defaults), checked against the schema."""
+    table = config.check_table(config.MAP, table or {}, file=where, label="[map]")
+    return MapOptions(
+        langs=tuple(table["langs"]),
+        basemap=table["basemap"],
+        basemap_key_env=table["basemap_key_env"],
+    )
+
+
+@dataclass(frozen=True)
+class Project:
+    """A parsed project file: where the inputs are and which rules to check.
+
+    The tables are the validated mappings of :mod:`geoplan.workflows.config` with the defaults
+    filled in (``project.network["walk_speed_m_per_min"]``). ``facility_tables`` holds one mapping
+    per facility file (``[facilities]`` or each ``[[facilities]]``); ``facilities`` is that
+    mapping when there is exactly one.
+    """
+
+    path: Path
+    area: str
+    area_en: str
+    network: dict
+    demand: dict
+    facility_tables: tuple[dict, ...]
+    rules: tuple[Rule, ...]
+    boundary: dict | None = None
+    units: dict | None = None
+    geocode: dict | None = None
+    gaps: dict = field(default_factory=dict)
+    notes_zh: tuple[str, ...] = ()
+    notes_en: tuple[str, ...] = ()
+    hypothetical_facilities: bool = False
+    map: MapOptions = field(default_factory=MapOptions)
+    limits: Limits = field(default_factory=Limits.resolve)
+
+    @property
+    def facilities(self) -> dict:
+        """The facility table of a project with one facility file.
+
+        Raises :class:`ConfigError` when the project has several: read ``facility_tables``.
+        """
+        if len(self.facility_tables) != 1:
+            raise ConfigError(
+                f"{self.path.name}: this step reads one facility file, but the project has "
+                f"{len(self.facility_tables)} ([[facilities]]) / 此步骤只支持一个设施文件"
+            )
+        return self.facility_tables[0]
+
+    @property
+    def walk_speed_m_per_min(self) -> float:
+        """Walking speed on the network (m/min)."""
+        return float(self.network.get("walk_speed_m_per_min", DEFAULT_WALK_SPEED_M_PER_MIN))
+
+    @property
+    def private_ways(self) -> str:
+        """``[network] private_ways``: "exclude" (default), "endpoints" or "include"."""
+        return str(self.network.get("private_ways", PRIVATE_WAYS[0]))
+
+    @property
+    def snap_to_largest_component(self) -> bool:
+        """``[network] snap_to_largest_component``: join points to the main network (default)."""
+        return bool(self.network.get("snap_to_largest_component", True))
+
+    @property
+    def network_options(self) -> dict:
+        """The ``[network]`` settings as keyword arguments of ``Network.mode_times`` and
+        :func:`geoplan.analysis.coverage.compute_coverage` (one definition for every command)."""
+        return {
+            "walk_speed_m_per_min": self.walk_speed_m_per_min,
+            "private_ways": self.private_ways,
+            "largest_component": self.snap_to_largest_component,
+        }
+
+    @property
+    def max_snap_m(self) -> float:
+        """Largest ``max_snap_m`` of the facility files: the limit for facilities a scenario
+        adds or moves (each file's own rows are judged by its own)."""
+        return max(float(t.get("max_snap_m", DEFAULT_MAX_SNAP_M)) for t in self.facility_tables)
+
+    @property
+    def keep_duplicates(self) -> bool:
+        """Whether records of the same name and category within 50 m are all used
+        (``[facilities] keep_duplicates``; with several files they must agree)."""
+        values = {bool(t.get("keep_duplicates", False)) for t in self.facility_tables}
+        if len(values) > 1:
+            raise ConfigError(
+                f"{self.path.name}: keep_duplicates differs between the [[facilities]] tables; "
+                "duplicates are found across files, so set it the same in each / "
+                "各 [[facilities]] 表的 keep_duplicates 须一致"
+            )
+        return values.pop()
+
+    @property
+    def snap_limits_m(self) -> float | dict[str, float]:
+        """``max_snap_m``: one value, or per facility file (``source_file``) with several."""
+        limits = {
+            str(t["path"]): float(t.get("max_snap_m", DEFAULT_MAX_SNAP_M))
+            for t in self.facility_tables
+        }
+        return next(iter(limits.values())) if len(self.facility_tables) == 1 else limits
+
+    @property
+    def gap_cell_m(self) -> float:
+        """Grid cell size of the gap lists (m)."""
+        return float(self.gaps.get("cell_m", DEFAULT_GAP_CELL_M))
+
+    @property
+    def gap_merge_contiguous(self) -> bool:
+        """Whether touching uncovered cells are merged into clusters."""
+        return bool(self.gaps.get("merge_contiguous", False))
+
+    def input_paths(self) -> list[Path]:
+        """The project file and every input file it names (each resolved, so it must exist)."""
+        tables = [self.network, self.demand, *self.facility_tables, self.boundary, self.units]
+        named = [t["path"] for t in tables if t and t.get("path")]
+        if self.geocode:
+            named += [*self.geocode.get("admin", {}).values(), *self.geocode.get("osm", [])]
+        return [self.path, *(self.resolve(str(value)) for value in named)]
+
+    def resolve(self, value: str) -> Path:
+        """An input path: ``geoplan:…`` shipped with geoplan, ``shared:…`` from the shared
+        data folder, else absolute or relative to the project file."""
+        special = prefixed_path(value)
+        if special is not None:
+            return special
+        path = Path(value)
+        path = path if path.is_absolute() else (self.path.parent / path)
+        if not path.exists():
+            raise InputFileNotFoundError(f"{self.path.name}: input file {path} does not exist")
+        return path.resolve()
+
+
+def load_project(path: str | Path) -> Project:
+    """Read and check a project TOML file; every problem names the file, table and key.
+
+    The tables and keys are those of :data:`geoplan.workflows.config.PROJECT_FILE`
+    (``docs/project-file.md``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileNotFoundError(f"project file {path} does not exist")
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.toml"))
+        hint = f" ({', '.join(found[:5])})" if found else ""
+        raise ConfigError(
+            f"{path} is a folder; give the project .toml file in it{hint} / "
+            "这是文件夹，请给出其中的项目 .toml 文件"
+        )
+    where = path.name
+    tables = config.validate(_io.read_toml(path), config.PROJECT_FILE, file=where)
+    rules = tuple(
+        rule_from_mapping(r, where=f"[[rules]] #{i + 1}", file=where)
+        for i, r in enumerate(tables["rules"])
+    )
+    check_unique_ids(rules, where=where)
+    meta = tables["project"]
+    project = Project(
+        path=path.resolve(),
+        area=meta["area"],
+        area_en=meta["area_en"],
+        network=tables["network"],
+        demand=tables["demand"],
+        facility_tables=_facility_tables(tables["facilities"], where),
+        rules=rules,
+        boundary=tables.get("boundary"),
+        units=tables.get("units"),
+        geocode=tables.get("geocode"),
+        gaps=tables.get("gaps") or config.check_table(config.GAPS, {}),
+        notes_zh=tuple(meta["notes_zh"]),
+        notes_en=tuple(meta["notes_en"]),
+        hypothetical_facilities=meta["hypothetical_facilities"],
+        map=_map_options(tables.get("map"), where),
+        limits=Limits.resolve(tables.get("limits"), where=where),
+    )
+    project.keep_duplicates  # noqa: B018 - the files must agree: said now, before any work
+    return project
+
+
+def _facility_tables(tables: list[dict], where: str) -> tuple[dict, ...]:
+    """The facility tables with their id prefixes: with several files each gets one (its own
+    ``id_prefix``, else the file's name without suffix) and no two may share one."""
+    if len(tables) > 1:
+        tables = [{"id_prefix": _file_stem(t["path"]), **t} for t in tables]
+    seen: dict[str, int] = {}
+    for i, table in enumerate(tables):
+        prefix = table.get("id_prefix")
+        if prefix is None:
+            continue
+        if prefix in seen:
+            raise ConfigError(
+                f"{where}: [[facilities]] #{seen[prefix] + 1} and #{i + 1} would share the id "
+                f"prefix {prefix!r}; give them different id_prefix values / 设施编号前缀重复"
+            )
+        seen[prefix] = i
+    return tuple(tables)
+
+
+def _file_stem(value: str) -> str:
+    """``health`` of ``shared:lists/health.xlsx``; characters not allowed in ids become _."""
+    name = Path(value.removeprefix(SHARED_PREFIX).removeprefix(SHIPPED_PREFIX)).name
+    name = name.split(".")[0]
+    return re.sub(r"[\s,:=]+", "_", name) or "file"
+
+
+class Stages:
+    """Wall time and peak memory of each stage, with an optional progress bar on stderr."""
+
+    def __init__(self, names: tuple[str, ...], *, progress: bool = False) -> None:
+        self.timings_s: dict[str, float] = {}
+        self._bar = None
+        if progress:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=len(names), desc="geoplan", unit="stage", file=sys.stderr)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time one stage and advance the bar."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(name)
+        start = time.perf_counter()
+        yield
+        self.timings_s[name] = round(time.perf_counter() - start, 4)
+        logger.info("stage %s done in %.2f s", name, self.timings_s[name])
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        """Finish the progress bar."""
+        if self._bar is not None:
+            self._bar.close()
+
+
+@dataclass
+class RunResult:
+    """What a run computed, before (and after) it is written."""
+
+    project: Project
+    summary: dict
+    coverage: Coverage
+    by_unit: pd.DataFrame
+    gaps: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    rejects: pd.DataFrame
+    boundary: gpd.GeoDataFrame | None
+    network: object
+    timings_s: dict[str, float]
+    inputs: dict[str, str]
+    units: gpd.GeoDataFrame | None = None
+    area: StudyArea | None = None
+    credits: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def attribution(self) -> list[str]:
+        """The data credits a map or report shows (distinct, non-empty, in input order)."""
+        return attribution(self.credits)
+
+
+STAGES = ("load", "check", "snap+engine", "coverage", "gaps", "write", "map")
+
+
+def run_project(
+    project: Project | str | Path,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+    lang: str | None = None,
+    basemap: str | None = None,
+    command: str = "run",
+) -> RunResult:
+    """Run a project end to end and write its outputs into the result folder ``out_dir``.
+
+    Writes ``summary.json``, ``coverage_by_unit.csv``, ``coverage_points.csv``,
+    ``gaps.csv``/``.xlsx``/``.gpkg``, ``map.html`` (plus ``map_<lang>.html`` per further
+    ``[map] langs``), ``rejects.csv``, ``facilities_used.csv``, ``run.json`` and
+    ``manifest.json``, all at once (see :mod:`geoplan.results`: ``--out`` is checked and
+    locked before any work, an earlier result is replaced only with ``overwrite``). ``lang``
+    (one map in that language) and ``basemap`` override ``[map]``; ``command`` is recorded in
+    the manifest.
+    """
+    if not isinstance(project, Project):
+        project = load_project(project)
+    project = _with_map_overrides(project, lang=lang, basemap=basemap)
+    basemap_key = project.map.key()  # fail before computing when the key is missing
+    with output_folder(
+        out_dir, command=command, overwrite=overwrite, inputs=project.input_paths()
+    ) as staged:
+        return run_into(project, staged, progress=progress, basemap_key=basemap_key)
+
+
+def run_into(
+    project: Project, staged: Staging, *, progress: bool = False, basemap_key: str | None = None
+) -> RunResult:
+    """Compute ``project`` and write its outputs into an open result folder (``staged``)."""
+    stages = Stages(STAGES, progress=progress)
+    try:
+        result = compute_project(project, stages)
+        with stages.stage("write"):
+            shown = _map_inputs(result)  # what the maps can embed; aggregation is a warning
+            _write_tables(result, staged.path)
+        with stages.stage("map"):
+            _write_maps(result, shown, staged.path, basemap_key=basemap_key)
+        _write_run_record(result, staged, stages.timings_s)
+    finally:
+        stages.close()
+    return result
+
+
+def compute_project(project: Project, stages: Stages | None = None) -> RunResult:
+    """Load a project's inputs and compute coverage, units and gaps, writing nothing.
+
+    The inputs are checked first (:func:`geoplan.analysis.preflight.check_inputs`: duplicates, one
+    place, coordinate systems, far from road, capacity values); work is bounded by the
+    project's ``[limits]`` (:mod:`geoplan.limits`).
+    """
+    with applied(project.limits):
+        return _compute_project(project, stages or Stages(STAGES))
+
+
+def _compute_project(project: Project, stages: Stages) -> RunResult:
+    from ..readers.network import read_network
+
+    inputs: dict[str, str] = {}
+    with stages.stage("load"):
+        network_path = project.resolve(project.network["path"])
+        inputs["network"] = str(network_path)
+        network = read_network(network_path)
+        boundary = read_boundary(project, inputs)
+        demand = read_project_demand(project, inputs)
+        table, _ = read_project_facilities(project, boundary, inputs)
+        units_layer = _units_layer(project, inputs)
+        credits = _credits(project, inputs)
+    with stages.stage("check"):
+        checked = check_inputs(
+            network=network,
+            demand=demand,
+            table=table,
+            max_snap_m=project.snap_limits_m,
+            boundary=boundary,
+            boundary_tolerance_m=float(
+                (project.boundary or {}).get("tolerance_m", DEFAULT_AREA_TOLERANCE_M)
+            ),
+            units=units_layer,
+            keep_duplicates=project.keep_duplicates,
+            files={k: Path(v).name for k, v in inputs.items()},
+            area=project.area,
+        )
+        used, rejects = checked.used, checked.rejects
+    with stages.stage("snap+engine"):
+        demand = demand.to_crs(network.crs) if demand.crs != network.crs else demand
+        area = study_area(project, boundary, units_layer, network.crs)
+        outside = {"points": 0, "population": 0.0}
+        if area is not None:
+            demand, outside = _residents(demand, area, project)
+        coverage = compute_coverage(network, used, demand, project.rules, **project.network_options)
+        if area is None:
+            area = whole_demand_area(project, coverage.points, used, network.crs)
+    with stages.stage("coverage"):
+        points = coverage.points
+        if area.source == "demand":  # one unit holding every resident by construction
+            names = np.full(len(points), project.area, dtype=object)
+            codes = np.full(len(points), "", dtype=object)
+        else:
+            names, codes = assign_units(
+                points["x"].to_numpy(),
+                points["y"].to_numpy(),
+                network.crs,
+                area.units,
+                outside=OUTSIDE_UNITS,
+                tolerance_m=area.unit_tolerance_m,
+            )
+        points["unit_name"], points["unit_code"] = names, codes
+        by_unit = coverage.by_unit()
+    with stages.stage("gaps"):
+        gaps = pd.concat(
+            [
+                find_gaps(
+                    points,
+                    rule_id=rule.id,
+                    covered=points[column(rule.id, "covered")].to_numpy(),
+                    travel_time_s=points[column(rule.id, "time_s")].to_numpy(),
+                    facility_id=points[column(rule.id, "facility_id")].to_numpy(),
+                    crs=network.crs,
+                    cell_m=project.gap_cell_m,
+                    merge_contiguous=project.gap_merge_contiguous,
+                )
+                for rule in project.rules
+            ],
+            ignore_index=True,
+        )
+        gaps = gpd.GeoDataFrame(gaps, geometry="geometry", crs=network.crs)
+        names = dict(zip(used["facility_id"], used["name"], strict=True))
+        gaps["nearest_facility_name"] = gaps["nearest_facility_id"].map(names)
+    summary = _summary(project, coverage, checked, points)
+    summary["study_area"] = {"source": area.source, "tolerance_m": area.tolerance_m}
+    summary["demand_outside_area"] = outside
+    summary["credits"] = credits
+    return RunResult(
+        project,
+        summary,
+        coverage,
+        by_unit,
+        gaps,
+        used,
+        rejects,
+        boundary,
+        network,
+        stages.timings_s,
+        inputs,
+        area.units,
+        area,
+        credits,
+    )
+
+
+def _credits(project: Project, inputs: dict[str, str]) -> dict[str, str]:
+    """Each input's data credit (its table's ``credit`` key, else by recognised source); with
+    several facility files, one per file (``facilities_1`` …)."""
+    tables = {
+        "network": project.network,
+        "demand": project.demand,
+        "boundary": project.boundary or {},
+        "units": project.units or {},
+    }
+    several = len(project.facility_tables) > 1
+    for i, table in enumerate(project.facility_tables):
+        tables[f"facilities_{i + 1}" if several else "facilities"] = table
+    credits = {
+        name: input_credit(name.split("_")[0], inputs[name], table)
+        for name, table in tables.items()
+        if name in inputs
+    }
+    osm = [v for k, v in inputs.items() if k.startswith("geocode_osm")]
+    if osm:
+        credits["geocode"] = input_credit("geocode", osm[0], {})
+    return credits
+
+
+# --------------------------------------------------------------------------- reading inputs
+
+
+def read_boundary(project: Project, inputs: dict | None = None) -> gpd.GeoDataFrame | None:
+    """The ``[boundary]`` polygons (None without a boundary)."""
+    from ..readers.demand import boundary_from_graphml
+
+    if not project.boundary:
+        return None
+    path = project.resolve(project.boundary["path"])
+    if inputs is not None:
+        inputs["boundary"] = str(path)
+    if project.boundary.get("format") == "graphml" or is_graphml(path):
+        return boundary_from_graphml(path, name=project.area)
+    return read_units(path)
+
+
+def read_project_demand(project: Project, inputs: dict | None = None) -> gpd.GeoDataFrame:
+    """The demand points of ``[demand]``, read with its options (as every command reads them)."""
+    from ..readers.demand import demand_from_graphml_edges, read_demand
+
+    path = project.resolve(project.demand["path"])
+    if inputs is not None:
+        inputs["demand"] = str(path)
+    options = {k: v for k, v in project.demand.items() if k not in ("path", "format", "credit")}
+    if project.demand.get("format") == "graphml_edges":
+        return demand_from_graphml_edges(path, **options)
+    return read_demand(path, **options)
+
+
+FACILITY_READ_KEYS = ("sheet", "layer", "encoding", "crs", "boundary_tolerance_m")
+"""Keys of a facility table passed to :func:`geoplan.readers.facilities.read_facilities`."""
+
+
+def read_project_facilities(project: Project, boundary, inputs: dict | None = None):
+    """Every facility file of the project, read, geocoded and concatenated.
+
+    Returns the combined :class:`~geoplan.readers.facilities.FacilityTable` (``source_file`` on
+    every used and rejected row: the path as written in the project; ids prefixed
+    ``<id_prefix>:`` where the table has one) and, per used row, its file's ``max_snap_m``.
+    """
+    from ..readers.facilities import FacilityTable, read_facilities
+
+    geocoder = _geocoder(project, inputs) if project.geocode is not None else None
+    tables, limits = [], []
+    several = len(project.facility_tables) > 1
+    for i, options in enumerate(project.facility_tables):
+        path = project.resolve(options["path"])
+        if inputs is not None:
+            inputs[f"facilities_{i + 1}" if several else "facilities"] = str(path)
+        read = {k: options[k] for k in FACILITY_READ_KEYS if k in options}
+        table = read_facilities(path, **read, boundary=boundary)
+        if geocoder is not None:
+            from ..readers.geocode import geocode_missing
+
+            table = geocode_missing(
+                table,
+                geocoder,
+                min_precision=project.geocode.get("min_precision", "county"),
+                boundary=boundary,
+                boundary_tolerance_m=float(
+                    options.get("boundary_tolerance_m", DEFAULT_BOUNDARY_TOLERANCE_M)
+                ),
+            )
+        tables.append(_labelled(table, options))
+        limits.append(
+            np.full(len(table.used), float(options.get("max_snap_m", DEFAULT_MAX_SNAP_M)))
+        )
+    if len(tables) == 1:
+        return tables[0], limits[0]
+    used = gpd.GeoDataFrame(
+        pd.concat([t.used for t in tables], ignore_index=True), geometry="geometry", crs=4326
+    )
+    duplicated = used["facility_id"][used["facility_id"].duplicated()]
+    if len(duplicated):  # distinct prefixes and ids unique per file make this impossible
+        raise InputError(f"facility ids repeat across files: {sorted(set(duplicated))[:10]}")
+    combined = FacilityTable(
+        used,
+        pd.concat([t.rejects for t in tables], ignore_index=True),
+        sum(t.read for t in tables),
+        "; ".join(t.source for t in tables),
+        pd.concat([t.capacity_issues for t in tables], ignore_index=True),
+    )
+    return combined, np.concatenate(limits)
+
+
+def _labelled(table, options: Mapping):
+    """``table`` with ``source_file`` after ``source_row`` and ids prefixed by ``id_prefix``."""
+    source = str(options["path"])
+    prefix = options.get("id_prefix")
+
+    def label(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()
+        if "source_row" in frame:
+            frame.insert(frame.columns.get_loc("source_row") + 1, "source_file", source)
+        else:
+            frame["source_file"] = source
+        if prefix is not None and "facility_id" in frame:
+            ids = frame["facility_id"].astype(str)
+            given = frame["facility_id"].notna() & (ids != "") & (ids != "nan")
+            frame.loc[given, "facility_id"] = prefix + ":" + ids[given]
+        return frame
+
+    return dataclasses.replace(
+        table,
+        used=gpd.GeoDataFrame(label(table.used), geometry="geometry", crs=table.used.crs),
+        rejects=label(table.rejects),
+        capacity_issues=label(table.capacity_issues),
+    )
+
+
+def _geocoder(project: Project, inputs: dict | None):
+    """The offline gazetteer of ``[geocode]`` (its admin layers and OSM files)."""
+    from ..readers.geocode import GazetteerGeocoder
+
+    table = project.geocode  # the schema made sure it names admin layers or OSM files
+    admin = {level: project.resolve(path) for level, path in table.get("admin", {}).items()}
+    osm = [project.resolve(path) for path in table.get("osm", [])]
+    if inputs is not None:
+        for level, path in admin.items():
+            inputs[f"geocode_{level}"] = str(path)
+        for i, path in enumerate(osm):
+            inputs[f"geocode_osm_{i + 1}"] = str(path)
+    return GazetteerGeocoder.from_sources(admin=admin, osm=osm)
+
+
+def _units_layer(project: Project, inputs: dict) -> gpd.GeoDataFrame | None:
+    """The ``[units]`` layer (None without one)."""
+    if not project.units:
+        return None
+    path = project.resolve(project.units["path"])
+    inputs["units"] = str(path)
+    return read_units(
+        path,
+        name_column=project.units.get("name_column"),
+        code_column=project.units.get("code_column"),
+    )
+
+
+# --------------------------------------------------------------------------- the study area
+
+
+@dataclass(frozen=True)
+class StudyArea:
+    """The study area every command shares (run, check, scenario, sites).
+
+    * ``source = "boundary"``: the ``[boundary]`` polygons; residents farther than
+      ``[boundary] tolerance_m`` outside them are not residents of the area;
+    * ``"units"``: no boundary, the union of the ``[units]`` polygons, likewise with
+      ``[units] tolerance_m``;
+    * ``"demand"``: neither; every resident of the demand file is in the area, whose polygon
+      is the hull of the residents and the used facilities (+ :data:`AREA_HULL_BUFFER_M`).
+
+    ``units`` are the ``[units]`` layer, else the boundary, else that hull, as one unit named
+    ``[project] area``; a resident outside every unit but within ``unit_tolerance_m`` of one
+    counts in the nearest.
+    """
+
+    geometry: object  # shapely geometry in the network CRS
+    source: str
+    tolerance_m: float
+    units: gpd.GeoDataFrame
+    unit_tolerance_m: float
+
+
+def study_area(
+    project: Project,
+    boundary: gpd.GeoDataFrame | None,
+    units: gpd.GeoDataFrame | None,
+    crs,
+) -> StudyArea | None:
+    """The :class:`StudyArea` of the boundary, else the units (``crs``: the network's, metric);
+    None without either (see :func:`whole_demand_area`)."""
+    import shapely
+
+    if boundary is None and units is None:
+        return None
+    unit_tolerance = float((project.units or {}).get("tolerance_m", DEFAULT_AREA_TOLERANCE_M))
+    if boundary is None:
+        geometry = shapely.union_all(units.to_crs(crs).geometry.values)
+        return StudyArea(geometry, "units", unit_tolerance, units, unit_tolerance)
+    geometry = shapely.union_all(boundary.to_crs(crs).geometry.values)
+    tolerance = float((project.boundary or {}).get("tolerance_m", DEFAULT_AREA_TOLERANCE_M))
+    if units is not None:
+        return StudyArea(geometry, "boundary", tolerance, units, unit_tolerance)
+    frame = boundary.assign(unit_name=project.area, unit_code=boundary.get("unit_code", ""))
+    layer = units_from_frame(frame, name_column="unit_name", code_column="unit_code")
+    return StudyArea(geometry, "boundary", tolerance, layer, tolerance)
+
+
+def whole_demand_area(
+    project: Project, points: pd.DataFrame, facilities: gpd.GeoDataFrame, crs
+) -> StudyArea:
+    """The study area of a project without boundary or units: every resident of the demand
+    file; its polygon is the convex hull of the residents (``points``' ``x``/``y`` in ``crs``)
+    and the facilities, + :data:`AREA_HULL_BUFFER_M`, as one unit named ``[project] area``."""
+    import shapely
+    from scipy.spatial import ConvexHull, QhullError
+
+    xy = np.vstack(
+        [
+            points[["x", "y"]].to_numpy(dtype=float),
+            shapely.get_coordinates(facilities.geometry.to_crs(crs).values),
+        ]
+    )
+    try:
+        hull = shapely.Polygon(xy[ConvexHull(xy).vertices])
+    except QhullError:  # fewer than 3 points, or all on one line
+        hull = shapely.multipoints(xy).convex_hull
+    geometry = hull.buffer(AREA_HULL_BUFFER_M)
+    frame = gpd.GeoDataFrame(
+        {"unit_name": [project.area], "unit_code": [""]}, geometry=[geometry], crs=crs
+    )
+    units = units_from_frame(frame, name_column="unit_name", code_column="unit_code")
+    return StudyArea(geometry, "demand", 0.0, units, 0.0)
+
+
+def _residents(demand: gpd.GeoDataFrame, area: StudyArea, project: Project):
+    """The demand points inside the study area or within its tolerance of it, and how many
+    were left out. ``demand`` is in the network CRS. Raises :class:`InputError` when nobody
+    is left.
+
+    The tolerance is applied as a buffer (16 segments per quarter circle: at most 0.13 % of
+    ``tolerance_m`` short at convex corners), so a million points cost two vectorised
+    point-in-polygon passes.
+    """
+    import shapely
+
+    x, y = shapely.get_coordinates(demand.geometry.values).T
+    shapely.prepare(area.geometry)
+    inside = shapely.intersects_xy(area.geometry, x, y)
+    rest = np.flatnonzero(~inside)
+    if len(rest) and area.tolerance_m > 0:
+        near = area.geometry.buffer(area.tolerance_m, quad_segs=16)
+        shapely.prepare(near)
+        inside[rest[shapely.intersects_xy(near, x[rest], y[rest])]] = True
+    population = demand["population"].to_numpy(dtype=float)
+    outside = {"points": int((~inside).sum()), "population": float(population[~inside].sum())}
+    if outside["points"]:
+        logger.warning(
+            "%d demand points (%s residents) lie more than %g m outside the study area "
+            "(%s) and are not counted / 研究区域外的居民点不计入",
+            outside["points"],
+            f"{outside['population']:,.0f}",
+            area.tolerance_m,
+            area.source,
+        )
+    if not inside.any() or population[inside].sum() <= 0:
+        raise InputError(
+            f"{project.path.name}: no residents of the demand file lie within the study area "
+            f"({area.source}, +{area.tolerance_m:g} m); do the demand and the "
+            f"{area.source} describe the same place? / 研究区域内没有居民"
+        )
+    kept = demand if inside.all() else demand[inside].reset_index(drop=True)
+    return kept, outside
+
+
+def _summary(project: Project, coverage: Coverage, checked: Checked, points) -> dict:
+    far = None
+    if "snap_distance_m" in points:
+        far = points["snap_distance_m"] > DEMAND_FAR_FROM_ROAD_M
+    used, rejects = checked.used, checked.rejects
+    facilities = {
+        "read": int(checked.read),
+        "used": len(used),
+        "rejected": len(rejects),
+        **_facility_sources(used),
+        "capacity_issues": checked.capacity_issues,
+    }
+    if len(project.facility_tables) > 1:
+        facilities["files"] = [
+            {
+                "source_file": str(t["path"]),
+                "id_prefix": t.get("id_prefix"),
+                "used": int((used["source_file"] == t["path"]).sum()),
+                "rejected": int((rejects["source_file"] == t["path"]).sum()),
+            }
+            for t in project.facility_tables
+        ]
+    return {
+        "area": project.area,
+        "area_en": project.area_en,
+        "population_total": float(points["population"].sum()),
+        "demand_points": len(points),
+        "rules": coverage.summary(),
+        "facilities": facilities,
+        "facilities_hypothetical": project.hypothetical_facilities,
+        "notes_zh": list(project.notes_zh),
+        "notes_en": list(project.notes_en),
+        "walk_speed_m_per_min": project.walk_speed_m_per_min,
+        "network": {
+            "private_ways": project.private_ways,
+            "snap_to_largest_component": project.snap_to_largest_component,
+            "modes": coverage.snapping,
+        },
+        "demand_far_from_road": None
+        if far is None
+        else {
+            "threshold_m": DEMAND_FAR_FROM_ROAD_M,
+            "points": int(far.sum()),
+            "population": float(points.loc[far, "population"].sum()),
+        },
+        "warnings": checked.warnings,
+        "inputs_overlap": {k: round(v, 6) for k, v in checked.overlap.items()},
+        "coordinate_checks": checked.coordinate_checks,
+    }
+
+
+def _facility_sources(used: gpd.GeoDataFrame) -> dict:
+    """How the used facilities' positions were obtained: counts for ``summary.json``."""
+    source = used["coord_source"].astype(str)
+    geocoded = source == "geocoded"
+    precision = (
+        used["geocode_precision"] if "geocode_precision" in used else pd.Series([], dtype=str)
+    )
+    return {
+        "geocoded": int(geocoded.sum()),
+        "converted": int((~geocoded & ~source.isin(_AS_READ)).sum()),
+        "coord_source": {str(k): int(v) for k, v in source.value_counts().sort_index().items()},
+        "geocode_precision": {
+            str(k): int(v) for k, v in precision[geocoded].value_counts().sort_index().items()
+        },
+    }
+
+
+_AS_READ = ("wgs84", "cgcs2000")
+"""Coordinate sources that need no conversion (CGCS2000 agrees with WGS84 within a metre)."""
+
+
+def _write_tables(result: RunResult, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _io.write_json(out_dir / "summary.json", result.summary)
+    _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
+    points = result.coverage.points.drop(columns=["x", "y"])
+    _io.write_csv(points, out_dir / "coverage_points.csv")
+    _io.write_csv(result.rejects, out_dir / "rejects.csv")
+    _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
+    gaps_wgs84 = result.gaps.to_crs(4326)
+    table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
+    centre = gaps_wgs84.geometry.representative_point()
+    table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
+    table["median_travel_time_min"] = (table["median_travel_time_s"] / 60).round(2)
+    _io.write_csv(table, out_dir / "gaps.csv")
+    _io.write_xlsx({"gaps": table, "coverage_by_unit": result.by_unit}, out_dir / "gaps.xlsx")
+    with _io.atomic_path(out_dir / "gaps.gpkg") as tmp:
+        gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
+        uncovered = _uncovered_points(result)
+        uncovered.to_file(
+            tmp, layer="uncovered_points", driver="GPKG", engine="pyogrio", use_arrow=True
+        )
+
+
+FACILITIES_USED_COLUMNS = (
+    "facility_id",
+    "name",
+    "category",
+    "tier",
+    "lon",
+    "lat",
+    "lon_gcj02",
+    "lat_gcj02",
+    "coord_source",
+    "geocode_precision",
+    "geocode_matched",
+    "snap_distance_m",
+    "source_file",
+    "source_row",
+    "geocode_provider",
+    "address",
+    "beds",
+    "doctors",
+    "nurses",
+)
+"""Columns of ``facilities_used.csv``: one row per facility the computation used."""
+
+
+def facilities_used_table(result: RunResult) -> pd.DataFrame:
+    """The facilities a run used, as ``facilities_used.csv`` lists them.
+
+    WGS84 ``lon``/``lat`` (what was computed with) and the same points in GCJ-02 (to find
+    them on Amap/Tencent maps); ``coord_source`` (``wgs84``, ``gcj02`` … as declared and
+    converted, or ``geocoded``), the geocoder's precision and matched place, the distance to
+    the street the facility was snapped to (m), and the file and row it came from.
+    """
+    used = result.facilities.to_crs(4326)
+    lon = used.geometry.x.to_numpy()
+    lat = used.geometry.y.to_numpy()
+    glon, glat = coords.wgs84_to_gcj02(lon, lat)
+    file = Path(result.inputs.get("facilities", "")).name
+    table = pd.DataFrame(
+        {
+            "facility_id": used["facility_id"].to_numpy(),
+            "name": used["name"].to_numpy(),
+            "category": used["category"].to_numpy(),
+            "tier": used["tier"].to_numpy(),
+            "lon": np.round(lon, 7),
+            "lat": np.round(lat, 7),
+            "lon_gcj02": np.round(glon, 7),
+            "lat_gcj02": np.round(glat, 7),
+        }
+    )
+    for name in FACILITIES_USED_COLUMNS[len(table.columns) :]:
+        if name == "source_file" and name not in used:
+            table[name] = file
+        elif name in used:
+            table[name] = used[name].to_numpy()
+        else:
+            table[name] = None
+    table["snap_distance_m"] = pd.to_numeric(table["snap_distance_m"]).round(1)
+    return table
+
+
+def _uncovered_points(result: RunResult) -> gpd.GeoDataFrame:
+    """Demand points not covered by at least one rule, in WGS84, with per-rule columns."""
+    points = result.coverage.points
+    any_uncovered = np.zeros(len(points), dtype=bool)
+    for rule in result.project.rules:
+        any_uncovered |= ~points[column(rule.id, "covered")].to_numpy()
+    chosen = points[any_uncovered]
+    frame = gpd.GeoDataFrame(
+        chosen.drop(columns=["x", "y"]),
+        geometry=gpd.points_from_xy(chosen["x"], chosen["y"]),
+        crs=result.network.crs,
+    )
+    return frame.to_crs(4326)
+
+
+def _with_map_overrides(project: Project, *, lang: str | None, basemap: str | None) -> Project:
+    """``project`` with ``[map]`` overridden (the command line's ``--lang``/``--basemap``)."""
+    if lang is None and basemap is None:
+        return project
+    table = {
+        "langs": [lang] if lang is not None else list(project.map.langs),
+        "basemap": basemap if basemap is not None else project.map.basemap,
+        "basemap_key_env": project.map.basemap_key_env,
+    }
+    return dataclasses.replace(project, map=_map_options(table, "command line"))
+
+
+@dataclass
+class _MapInputs:
+    """What the coverage maps embed: within ``[limits] map_*``, aggregated above them."""
+
+    demand: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    notes: list[dict]  # one warning per aggregation (also on the map, in its language)
+
+
+def _map_inputs(result: RunResult) -> _MapInputs:
+    """The run's demand, facilities and gaps as the maps will show them.
+
+    Each aggregation is logged as a warning and added to ``result.summary["warnings"]``
+    (check ``map_aggregated``), so the console, summary.json and the map all say so.
+    """
+    from ..rendering import maps
+
+    limits = result.project.limits
+    notes = []
+    demand, note = _map_demand(result)
+    if note is not None:
+        notes.append(note)
+    facilities, cell = maps.aggregate_facilities(result.facilities, limits.map_facilities)
+    if cell is not None:
+        n = len(result.facilities)
+        notes.append(
+            (
+                f"设施 {n:,} 个，超过地图上限 {limits.map_facilities:,} 个：按类别和 {cell:,.0f} 米"
+                "网格汇总显示（弹窗给出数量）；计算使用了全部设施。",
+                f"{n:,} facilities, more than the map limit of {limits.map_facilities:,}: shown "
+                f"as one marker per category and {cell:,.0f} m cell (the popup gives the count); "
+                "the computation used every facility. Raise [limits] map_facilities to show each.",
+            )
+        )
+    gaps = result.gaps
+    if len(gaps) and (gaps["rank"] > limits.map_points).any():
+        n = int(gaps.groupby("rule_id").size().max())
+        gaps = gaps[gaps["rank"] <= limits.map_points]
+        notes.append(
+            (
+                f"缺口区域最多 {n:,} 个（每条规则）：地图只显示最大的 {limits.map_points:,} 个，"
+                "gaps.csv 列出全部。",
+                f"up to {n:,} gap areas per rule: the map shows the {limits.map_points:,} largest, "
+                "gaps.csv lists them all. Raise [limits] map_points to show more.",
+            )
+        )
+    warnings_ = [
+        {"check": "map_aggregated", "message_zh": zh, "message_en": en} for zh, en in notes
+    ]
+    for warning in warnings_:
+        logger.warning("%s", warning["message_en"])
+    result.summary.setdefault("warnings", []).extend(warnings_)
+    return _MapInputs(demand, facilities, gaps, warnings_)
+
+
+def _write_maps(
+    result: RunResult, shown: _MapInputs, out_dir: Path, *, basemap_key: str | None
+) -> None:
+    """One coverage map per ``[map] langs`` (``map.html``, then ``map_<lang>.html``)."""
+    from ..analysis.streets import street_minutes as timed_streets
+    from ..rendering import maps
+
+    # each street timed along its length and cut at the band edges (geoplan.analysis.streets)
+    street_minutes = timed_streets(result.network, result.coverage)
+    project = result.project
+    units = _map_units(result)
+    for lang, name in project.map.files():
+        m = maps.coverage_map(
+            title_zh=f"{project.area} 设施可达性",
+            title_en=f"{project.area_en}: facility access",
+            boundary=result.boundary,
+            facilities=shown.facilities,
+            rules=result.summary["rules"],
+            street_minutes=street_minutes,
+            demand=shown.demand,
+            gaps=shown.gaps,
+            notes_zh=[*project.notes_zh, *(n["message_zh"] for n in shown.notes)],
+            notes_en=[*project.notes_en, *(n["message_en"] for n in shown.notes)],
+            attribution=result.attribution,
+            lang=lang,
+            basemap=project.map.basemap,
+            basemap_key=basemap_key,
+            units=units,
+            hypothetical=project.hypothetical_facilities,
+        )
+        maps.save_map(m, out_dir / name)
+
+
+def _map_units(result: RunResult) -> gpd.GeoDataFrame | None:
+    """The run's unit polygons with their population and per-rule share covered."""
+    if result.units is None:
+        return None
+    keys = ["unit_code", "unit_name"]
+    table = result.by_unit.astype({k: str for k in keys})
+    units = result.units.astype({k: str for k in keys})
+    shares = [column(rule.id, "share_covered") for rule in result.project.rules]
+    return units.merge(table[[*keys, "population", *shares]], on=keys, how="left")
+
+
+MAP_MAX_POINTS = 20_000
+"""Above this many demand points the map shows uncovered residents per ``MAP_CELL_M`` cell."""
+MAP_CELL_M = 100.0
+
+
+def _map_demand(result: RunResult) -> tuple[gpd.GeoDataFrame, tuple[str, str] | None]:
+    """Demand for the map: every point, or uncovered residents per grid cell when many.
+
+    Above ``MAP_MAX_POINTS`` points (or ``[limits] map_points``, if lower) residents are
+    shown per ``MAP_CELL_M`` cell, doubled until no rule has more than ``map_points`` cells.
+    The map is for display; coverage was decided per point. Aggregated rows carry one rule's
+    uncovered population each (covered for the other rules) and its population-weighted
+    mean minutes; the unreachable residents of a cell are a row of their own (minutes NaN).
+    Returns the frame and, when aggregated, a note (zh, en) saying so.
+    """
+    points = result.coverage.points
+    rules = result.project.rules
+    limit = result.project.limits.map_points
+    threshold = min(MAP_MAX_POINTS, limit)
+    if len(points) <= threshold:
+        frame = points[["demand_id", "population", "x", "y"]].copy()
+        for rule in rules:
+            frame[f"{rule.id}_covered"] = points[column(rule.id, "covered")].to_numpy()
+            frame[f"{rule.id}_minutes"] = points[column(rule.id, "time_s")].to_numpy() / 60
+        note = None
+    else:
+        cell_m = MAP_CELL_M
+        while True:
+            parts = [_uncovered_cells(points, rule, rules, cell_m) for rule in rules]
+            if max((len(p) for p in parts), default=0) <= limit:
+                break
+            cell_m *= 2
+        frame = pd.concat(parts, ignore_index=True)
+        note = (
+            f"需求点 {len(points):,} 个（多于 {threshold:,} 个）：未覆盖居民按 {cell_m:,.0f} 米网格"
+            "汇总显示；覆盖按每个需求点计算。",
+            f"{len(points):,} demand points (more than {threshold:,}): uncovered residents are "
+            f"shown per {cell_m:,.0f} m cell; coverage was decided per point.",
+        )
+    shown = gpd.GeoDataFrame(
+        frame.drop(columns=["x", "y"]),
+        geometry=gpd.points_from_xy(frame["x"], frame["y"]),
+        crs=result.network.crs,
+    )
+    return shown, note
+
+
+def _uncovered_cells(points: pd.DataFrame, rule: Rule, rules, cell_m: float) -> pd.DataFrame:
+    """One rule's uncovered residents per ``cell_m`` grid cell (network CRS), as map rows; the
+    unreachable ones of a cell are a row of their own."""
+    out = ~points[column(rule.id, "covered")].to_numpy()
+    pop = points["population"].to_numpy()[out]
+    minutes = points[column(rule.id, "time_s")].to_numpy()[out] / 60
+    cells = (
+        pd.DataFrame(
+            {
+                "cx": np.floor(points["x"].to_numpy()[out] / cell_m),
+                "cy": np.floor(points["y"].to_numpy()[out] / cell_m),
+                "unreachable": ~np.isfinite(minutes),
+                "population": pop,
+                "weighted": np.where(np.isfinite(minutes), minutes * pop, np.nan),
+            }
+        )
+        .groupby(["cx", "cy", "unreachable"], as_index=False)
+        .sum(min_count=1)
+    )
+    part = pd.DataFrame(
+        {
+            "demand_id": [f"{rule.id}-cell-{i}" for i in range(len(cells))],
+            "population": cells["population"].to_numpy(),
+            "x": (cells["cx"].to_numpy() + 0.5) * cell_m,
+            "y": (cells["cy"].to_numpy() + 0.5) * cell_m,
+        }
+    )
+    for other in rules:
+        part[f"{other.id}_covered"] = other.id != rule.id
+        part[f"{other.id}_minutes"] = np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        part[f"{rule.id}_minutes"] = (cells["weighted"] / cells["population"]).to_numpy()
+    return part
+
+
+def _write_run_record(result: RunResult, staged: Staging, timings_s: dict[str, float]) -> None:
+    """run.json: inputs (a path the run derived itself is relative to the result folder)."""
+    record = {
+        "project": str(result.project.path),
+        "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "inputs": {
+            name: {"path": staged.record(p), "sha256": file_sha256(p)}
+            for name, p in result.inputs.items()
+        },
+        "parameters": {
+            "walk_speed_m_per_min": result.project.walk_speed_m_per_min,
+            "private_ways": result.project.private_ways,
+            "snap_to_largest_component": result.project.snap_to_largest_component,
+            "facilities_max_snap_m": result.project.max_snap_m,
+            "facility_files": [dict(t) for t in result.project.facility_tables],
+            "study_area": result.summary.get("study_area"),
+            "gap_cell_m": result.project.gap_cell_m,
+            "gap_merge_contiguous": result.project.gap_merge_contiguous,
+            "rules": [r.as_dict() for r in result.project.rules],
+            "network_crs": result.network.crs.to_string(),
+        },
+        "stage_timings_s": timings_s,
+        "peak_memory_mb": _peak_memory_mb(),
+        "versions": _versions(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    _io.write_json(staged.path / "run.json", record)
+
+
+def _peak_memory_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _versions() -> dict[str, str]:
+    names = (
+        "geoplan",
+        "numpy",
+        "scipy",
+        "pandas",
+        "shapely",
+        "geopandas",
+        "pyproj",
+        "osmnx",
+        "folium",
+        "rasterio",
+        "osmium",
+    )
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_travel_times(
+    *,
+    network: str | Path,
+    facilities: str | Path,
+    demand: str | Path,
+    mode: str,
+    out: str | Path,
+    walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    overwrite: bool = False,
+    crs: str | None = None,
+    keep_duplicates: bool = False,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> pd.DataFrame:
+    """Read the three inputs, compute the nearest-facility table and write it to ``out``.
+
+    The format follows the extension: ``.csv`` (UTF-8 with BOM), ``.xlsx`` (one sheet
+    ``travel_times``) or ``.parquet``; others are refused before any work, as is an ``out``
+    that is a folder, an input, or exists without ``overwrite``.
+
+    The facilities' coordinate system is ``crs`` (as ``read_facilities``; ``--crs``); the
+    inputs go through the run's checks first (:func:`geoplan.analysis.preflight.check_inputs`:
+    duplicates, one place, GCJ-02/BD-09, far from road), whose warnings are logged. Work is
+    bounded by the limits of the environment (:mod:`geoplan.limits`).
+    """
+    from ..analysis.coverage import nearest_table
+    from ..analysis.duplicates import KEEP_HINT_CLI
+    from ..analysis.qa import DECLARE
+    from ..readers.demand import read_demand
+    from ..readers.facilities import read_facilities
+    from ..readers.network import read_network
+
+    out = Path(out)
+    walk_speed_m_per_min = config.check_value(
+        config.NETWORK, "walk_speed_m_per_min", walk_speed_m_per_min, where="--walk-speed"
+    )
+    if not out.is_dir() and out.suffix.lower() not in _io.TABLE_SUFFIXES:
+        raise OutputError(
+            f"--out {out}: geoplan writes {', '.join(_io.TABLE_SUFFIXES)} tables; name a file "
+            "with one of these extensions"
+        )
+    inputs = [network, facilities, demand]
+    with output_files([out], command="traveltimes", overwrite=overwrite, inputs=inputs) as temps:
+        net = read_network(network)
+        points = read_demand(demand)
+        checked = check_inputs(
+            network=net,
+            demand=points,
+            table=read_facilities(facilities, crs=crs),
+            max_snap_m=max_snap_m,
+            keep_duplicates=keep_duplicates,
+            keep_hint=KEEP_HINT_CLI,
+            declare=DECLARE["option"],
+            files={
+                "network": Path(network).name,
+                "facilities": Path(facilities).name,
+                "demand": Path(demand).name,
+            },
+        )
+        if len(checked.rejects):
+            counts = checked.rejects["reason_code"].value_counts()
+            logger.warning(
+                "%s: %d of %d facility records not used (%s): %s",
+                Path(facilities).name,
+                len(checked.rejects),
+                checked.read,
+                ", ".join(f"{k}: {v}" for k, v in counts.items()),
+                "; ".join(checked.rejects["message_en"].astype(str).head(5)),
+            )
+        table = nearest_table(
+            net,
+            checked.used,
+            points,
+            mode=mode,
+            walk_speed_m_per_min=walk_speed_m_per_min,
+        )
+        _io.write_table(table, temps[0], sheet="travel_times")
+    return table

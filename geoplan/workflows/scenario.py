@@ -1,0 +1,1172 @@
+"""What-if scenarios: add, close or move facilities and compare coverage before and after.
+
+"Before" is :func:`geoplan.workflows.project.compute_project` (or a :class:`RunResult` already at
+hand); "after" reuses its loaded network, demand points and units and runs
+:func:`geoplan.analysis.coverage.compute_coverage` once more on the changed facility table — one
+engine pass per rule each, nothing read from disk twice. Per demand point and rule a resident
+*gains* access when covered after but not before and *loses* it the other way round, so per
+rule ``after − before = gained − lost`` (persons).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+from shapely.geometry import LineString, Point
+
+from .. import _io
+from ..analysis.coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
+from ..analysis.duplicates import reject_repeats_of
+from ..analysis.engine import snap_points
+from ..analysis.qa import DECLARE, CoordinateCheck, check_coordinate_system
+from ..analysis.rules import Rule
+from ..errors import ConfigError, InputError, InputFileNotFoundError
+from ..readers.facilities import FacilityTable, declared_to_wgs84, read_facilities
+from ..results import output_folder
+from ..taxonomy import CATEGORIES
+from . import config
+from .project import Project, RunResult, compute_project, load_project
+
+logger = logging.getLogger(__name__)
+
+SCENARIO_FILES = (
+    "scenario_summary.json",
+    "scenario_by_unit.csv",
+    "changed_points.csv",
+    "changed_points.gpkg",
+    "scenario_map.html",
+    "scenario_rejects.csv",
+)
+"""Files every scenario writes (manifest.json besides)."""
+GAINED_COLOUR = "#1a9850"
+LOST_COLOUR = "#d73027"
+COVERED_COLOUR = "#8fb8d8"
+UNCOVERED_COLOUR = "#c4c4c4"
+MOVE_COLOUR = "#252525"
+CLOSED_COLOUR = "#252525"
+SCENARIO_NOTE_ZH = "本图为设施调整的情景推演（假设），并非现状或已批准的规划。"
+SCENARIO_NOTE_EN = "A what-if scenario of facility changes (hypothetical), not the current state."
+_ACTIONS = ("add", "close", "move")
+
+
+@dataclass
+class ScenarioResult:
+    """Coverage before and after a set of facility changes.
+
+    Attributes
+    ----------
+    before : RunResult
+        The project as it is (its network, demand and units are reused for "after").
+    after : Coverage
+        Coverage with the changed facilities (points carry the same units as before).
+    facilities_after : GeoDataFrame
+        The facility table of the scenario (EPSG:4326).
+    changes : DataFrame
+        One row per changed facility: ``facility_id``, ``name``, ``category``, ``action``
+        (add, close, move), ``lon_before``, ``lat_before``, ``lon_after``, ``lat_after``
+        (NaN where not applicable) and ``moved_m`` (straight distance of a move).
+    points : DataFrame
+        Per demand point: ``demand_id``, ``population``, ``x``, ``y`` (network CRS),
+        ``unit_name``, ``unit_code`` and per rule ``<id>_time_before_s``,
+        ``<id>_time_after_s``, ``<id>_facility_before``, ``<id>_facility_after``,
+        ``<id>_covered_before``, ``<id>_covered_after``, ``<id>_gained``, ``<id>_lost``.
+    by_unit : DataFrame
+        Per unit: population and per rule covered population before/after, change, shares,
+        gained and lost persons.
+    summary : dict
+        What ``scenario_summary.json`` holds.
+    rejects : DataFrame
+        Added records that could not be used (reason in zh and en).
+    """
+
+    before: RunResult
+    after: Coverage
+    facilities_after: gpd.GeoDataFrame
+    changes: pd.DataFrame
+    points: pd.DataFrame
+    by_unit: pd.DataFrame
+    summary: dict
+    rejects: pd.DataFrame
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The project's rules."""
+        return self.before.project.rules
+
+    def describe(self) -> list[str]:
+        """A few lines for the terminal: the changes and per rule before → after."""
+        lines = []
+        name = self.summary.get("scenario_name_zh") or ""
+        if name:
+            lines.append(f"{self.summary['area']}: {name}")
+        for row in self.summary["changes"]:
+            where = ""
+            if "to_lonlat" in row:
+                where = f" → {row['to_lonlat'][0]:.6f}, {row['to_lonlat'][1]:.6f}"
+            moved = f" ({row['moved_m']:,.0f} m)" if "moved_m" in row else ""
+            lines.append(f"  {row['action']} {row['facility_id']} {row['name']}{where}{moved}")
+        for item in self.summary["rules"]:
+            b, a = item["before"], item["after"]
+            lines.append(
+                f"  {item['name_zh']} / {item['name_en']}: {_pct(b['share'])} → "
+                f"{_pct(a['share'])} ({item['change']['population_covered']:+,.0f}; gained "
+                f"{item['gained']['population']:,.0f}, lost {item['lost']['population']:,.0f})"
+            )
+        if self.summary.get("facilities_hypothetical"):
+            lines.append("  (facilities are a hypothetical scenario / 设施为假设情景)")
+        return lines
+
+    def changed_points(self) -> pd.DataFrame:
+        """The demand points that gained or lost access under at least one rule."""
+        changed = np.zeros(len(self.points), dtype=bool)
+        for rule in self.rules:
+            changed |= self.points[f"{rule.id}_gained"].to_numpy()
+            changed |= self.points[f"{rule.id}_lost"].to_numpy()
+        return self.points[changed].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def parse_move(text: str) -> tuple[str, tuple[float, float]]:
+    """``"ID=LON,LAT"`` → ``(id, (lon, lat))`` (WGS84 degrees)."""
+    fid, sep, coords = str(text).rpartition("=")
+    parts = coords.split(",")
+    if not sep or not fid.strip() or len(parts) != 2:
+        raise ConfigError(f"--move {text!r}: write ID=LON,LAT, e.g. TCS-CHC-01=115.0102,30.2031")
+    try:
+        lon, lat = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ConfigError(f"--move {text!r}: LON and LAT must be numbers (degrees)") from None
+    return fid.strip(), (lon, lat)
+
+
+def parse_ids(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Facility ids from ``"A,B"`` strings (repeatable); blanks dropped, order kept."""
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    ids = [part.strip() for value in values for part in str(value).split(",")]
+    return tuple(dict.fromkeys(i for i in ids if i))
+
+
+@dataclass(frozen=True)
+class ScenarioFile:
+    """A scenario TOML file: a ``[scenario]`` table naming a project and its changes."""
+
+    path: Path
+    project: Path
+    name_zh: str = ""
+    name_en: str = ""
+    add: Path | None = None
+    close: tuple[str, ...] = ()
+    move: dict[str, tuple[float, float]] | None = None
+    crs: str | None = None
+
+
+def load_scenario_file(path: str | Path) -> ScenarioFile | None:
+    """Read a scenario file; None when the TOML has no ``[scenario]`` table (a project file).
+
+    Keys of ``[scenario]``: ``project`` (path relative to the file), optional ``name_zh``,
+    ``name_en``, ``add`` (facility file), ``close`` (list of ids), ``[[scenario.move]]``
+    tables with ``id``, ``lon``, ``lat``, and ``crs``: the coordinate system of ``add`` and
+    the moves (``wgs84`` by default; ``gcj02``, ``bd09``, ``cgcs2000`` or an EPSG code).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileNotFoundError(f"project or scenario file {path} does not exist")
+    data = _io.read_toml(path)
+    if "scenario" not in data:
+        return None
+    table = config.validate(data, config.SCENARIO_FILE, file=path.name)["scenario"]
+
+    def local(value: str) -> Path:
+        target = Path(value)
+        target = target if target.is_absolute() else path.parent / target
+        if not target.exists():
+            raise InputFileNotFoundError(f"{path.name}: file {target} does not exist")
+        return target.resolve()
+
+    move = {str(item["id"]): (item["lon"], item["lat"]) for item in table["move"]}
+    crs = table.get("crs")
+    return ScenarioFile(
+        path=path.resolve(),
+        project=local(table["project"]),
+        name_zh=table["name_zh"],
+        name_en=table["name_en"],
+        add=local(table["add"]) if table.get("add") else None,
+        close=parse_ids(table["close"]),
+        move=move,
+        crs=crs,
+    )
+
+
+def _check_lonlat(fid: str, lon: float, lat: float) -> None:
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ConfigError(f"move {fid}: ({lon}, {lat}) is not a longitude/latitude in degrees")
+
+
+def _added_table(
+    add: str | Path | FacilityTable | gpd.GeoDataFrame | None,
+    before: RunResult,
+    crs: str | None,
+) -> tuple[gpd.GeoDataFrame | None, pd.DataFrame, list[CoordinateCheck]]:
+    """The added facilities (used, EPSG:4326), their rejects and their coordinate check.
+
+    A file is read like the project's facilities (in ``crs``, within the boundary); records
+    repeating an existing facility (or each other) are rejected as ``duplicate``.
+    """
+    if add is None:
+        return None, pd.DataFrame(), []
+    checks = []
+    if isinstance(add, (str, Path)):
+        name = Path(add).name
+        add = read_facilities(add, crs=crs, boundary=before.boundary)
+        add = reject_repeats_of(before.facilities, add, keep=before.project.keep_duplicates)
+        if len(add.used):
+            checks.append(
+                check_coordinate_system(
+                    add.used,
+                    before.network,
+                    input="added",
+                    what=(f"新增设施文件 {name}", f"added facilities ({name})"),
+                    declare=DECLARE["scenario"],
+                )
+            )
+    if isinstance(add, FacilityTable):
+        return add.used.to_crs(4326), add.rejects, checks
+    if isinstance(add, gpd.GeoDataFrame):
+        missing = [c for c in ("facility_id", "category") if c not in add.columns]
+        if missing:
+            raise InputError(f"added facilities lack column(s) {', '.join(missing)}")
+        unknown = sorted(set(add["category"].astype(str)) - set(CATEGORIES))
+        if unknown:
+            raise InputError(f"added facilities have unknown categories: {unknown}")
+        frame = add if add.crs is not None else add.set_crs(4326)
+        return frame.to_crs(4326), pd.DataFrame(), checks
+    raise InputError(
+        f"add must be a facility file, a FacilityTable or a GeoDataFrame, got {type(add).__name__}"
+    )
+
+
+def _changed_facilities(
+    before: RunResult,
+    *,
+    add: str | Path | FacilityTable | gpd.GeoDataFrame | None,
+    close: tuple[str, ...],
+    move: Mapping[str, tuple[float, float]],
+    crs: str | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame, list[CoordinateCheck]]:
+    """The scenario's facility table, the change list, the rejected added records and the
+    coordinate checks of the points given (added file, moves).
+
+    ``close`` comes from :func:`parse_ids` (unique, order kept); ``move`` positions and the
+    ``add`` file are in ``crs`` (None: WGS84).
+    """
+    used = before.facilities.reset_index(drop=True)
+    ids = used["facility_id"].astype(str)
+    known = set(ids)
+    move = {str(k): (float(v[0]), float(v[1])) for k, v in move.items()}
+    checks: list[CoordinateCheck] = []
+    if move:
+        lon, lat, system = declared_to_wgs84(
+            [v[0] for v in move.values()], [v[1] for v in move.values()], crs
+        )
+        move = {fid: (float(a), float(b)) for fid, a, b in zip(move, lon, lat, strict=True)}
+        check = check_coordinate_system(
+            gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326),
+            before.network,
+            input="move",
+            what=("--move 给出的位置", "positions given by --move"),
+            declare=DECLARE["scenario"],
+            declared=system,
+            quiet_when_few=True,  # a move or two can never be judged: recorded, not warned
+        )
+        checks.append(check)
+    rejected_ids = set(before.rejects.get("facility_id", pd.Series(dtype=object)).astype(str))
+
+    def unknown_error(what: str, fid: str) -> ConfigError:
+        hint = " (it was rejected in the run: see rejects.csv)" if fid in rejected_ids else ""
+        shown = ", ".join(sorted(known)[:12]) + (" …" if len(known) > 12 else "")
+        return ConfigError(
+            f"cannot {what} {fid!r}: no such facility in the run{hint}; ids: {shown}"
+        )
+
+    for fid in close:
+        if fid not in known:
+            raise unknown_error("close", fid)
+    for fid, (lon, lat) in move.items():
+        if fid not in known:
+            raise unknown_error("move", fid)
+        if fid in close:
+            raise ConfigError(f"{fid!r} is both closed and moved; choose one")
+        _check_lonlat(fid, lon, lat)
+    max_snap_m = before.project.max_snap_m
+    after = used[~ids.isin(close)].copy()
+    lonlat_before = {fid: (g.x, g.y) for fid, g in zip(ids, used.geometry, strict=True)}
+    if move:
+        moved = after["facility_id"].astype(str).isin(list(move))
+        after.loc[moved, "geometry"] = [
+            Point(*move[fid]) for fid in after.loc[moved, "facility_id"].astype(str)
+        ]
+        moved_frame = gpd.GeoDataFrame(after[moved], geometry="geometry", crs=4326)
+        far = _far_from_road(before.network, moved_frame, max_snap_m)
+        if far.any():
+            names = ", ".join(moved_frame["facility_id"].astype(str)[far])
+            raise ConfigError(
+                f"moved position of {names} is more than {max_snap_m:.0f} m from the nearest "
+                "road; check LON,LAT (WGS84 degrees)"
+            )
+    added, add_rejects, add_checks = _added_table(add, before, crs)
+    checks = add_checks + checks
+    if added is not None and len(added):
+        added = added.reset_index(drop=True)
+        far = _far_from_road(before.network, added, max_snap_m)
+        if far.any():
+            extra = pd.DataFrame(
+                {
+                    "source_row": added.get("source_row", pd.Series(np.nan, index=added.index))[
+                        far
+                    ].to_numpy(),
+                    "reason_code": "far_from_road",
+                    "message_zh": [
+                        f"新增设施 {fid} 距最近道路超过 {max_snap_m:.0f} 米；请核对坐标"
+                        for fid in added["facility_id"].astype(str)[far]
+                    ],
+                    "message_en": [
+                        f"added facility {fid} is more than {max_snap_m:.0f} m from the nearest "
+                        "road; check its coordinates"
+                        for fid in added["facility_id"].astype(str)[far]
+                    ],
+                    "facility_id": added["facility_id"].astype(str)[far].to_numpy(),
+                }
+            )
+            add_rejects = extra if add_rejects.empty else pd.concat([add_rejects, extra])
+            added = added[~far].reset_index(drop=True)
+        clash = sorted(
+            set(added["facility_id"].astype(str)) & set(after["facility_id"].astype(str))
+        )
+        if clash:
+            raise ConfigError(
+                f"added facility id(s) {', '.join(clash)} already exist; close them too, give "
+                "the new records other ids, or use --move"
+            )
+        dup = added["facility_id"].astype(str)
+        if dup.duplicated().any():
+            raise ConfigError(f"added facility ids repeat: {sorted(set(dup[dup.duplicated()]))}")
+        after = pd.concat([after, added], ignore_index=True)
+    if len(add_rejects):
+        logger.warning("%d added record(s) rejected (see the scenario's rejects)", len(add_rejects))
+    facilities_after = gpd.GeoDataFrame(after, geometry="geometry", crs=4326).reset_index(drop=True)
+    rows = []
+    names = dict(zip(ids, used["name"].astype(str), strict=True))
+    cats = dict(zip(ids, used["category"].astype(str), strict=True))
+    for fid in close:
+        lon, lat = lonlat_before[fid]
+        rows.append((fid, names[fid], cats[fid], "close", lon, lat, np.nan, np.nan))
+    for fid, (lon, lat) in move.items():
+        lon0, lat0 = lonlat_before[fid]
+        rows.append((fid, names[fid], cats[fid], "move", lon0, lat0, lon, lat))
+    if added is not None:
+        for _, row in added.iterrows():
+            g = row.geometry
+            rows.append(
+                (
+                    str(row["facility_id"]),
+                    str(row.get("name", row["facility_id"])),
+                    str(row["category"]),
+                    "add",
+                    np.nan,
+                    np.nan,
+                    g.x,
+                    g.y,
+                )
+            )
+    changes = pd.DataFrame(
+        rows,
+        columns=[
+            "facility_id",
+            "name",
+            "category",
+            "action",
+            "lon_before",
+            "lat_before",
+            "lon_after",
+            "lat_after",
+        ],
+    )
+    changes["moved_m"] = _moved_m(changes, before.network.crs)
+    return facilities_after, changes, add_rejects, checks
+
+
+def _far_from_road(network, frame: gpd.GeoDataFrame, max_snap_m: float) -> np.ndarray:
+    """Facilities farther than ``max_snap_m`` from any street (as the project run rejects)."""
+    xy = frame.geometry.to_crs(network.crs)
+    snap = snap_points(network, xy.x.to_numpy(), xy.y.to_numpy())
+    return snap.snap_distance_m > max_snap_m
+
+
+def _moved_m(changes: pd.DataFrame, crs) -> np.ndarray:
+    """Straight distance (m, network CRS) of each move; NaN for other actions."""
+    out = np.full(len(changes), np.nan)
+    move = (changes["action"] == "move").to_numpy()
+    if move.any():
+        to = Transformer.from_crs(4326, crs, always_xy=True)
+        x0, y0 = to.transform(changes["lon_before"][move], changes["lat_before"][move])
+        x1, y1 = to.transform(changes["lon_after"][move], changes["lat_after"][move])
+        out[move] = np.hypot(np.asarray(x1) - x0, np.asarray(y1) - y0)
+    return out
+
+
+# --------------------------------------------------------------------------- the scenario
+
+
+def _run(project: Project | RunResult | str | Path) -> RunResult:
+    """A run already at hand, or the project (file) computed now."""
+    if isinstance(project, RunResult):
+        return project
+    return compute_project(project if isinstance(project, Project) else load_project(project))
+
+
+def demand_frame(result: RunResult) -> gpd.GeoDataFrame:
+    """A run's demand points as a GeoDataFrame in the network CRS (for recomputing)."""
+    points = result.coverage.points
+    return gpd.GeoDataFrame(
+        {"demand_id": points["demand_id"].to_numpy(), "population": points["population"]},
+        geometry=gpd.points_from_xy(points["x"], points["y"]),
+        crs=result.network.crs,
+    )
+
+
+def recompute_coverage(
+    result: RunResult, facilities: gpd.GeoDataFrame, rules: Sequence[Rule] | None = None
+) -> Coverage:
+    """Coverage of ``result``'s demand on its network with other facilities (one pass per rule).
+
+    The units of the run are carried over to the points.
+    """
+    rules = result.project.rules if rules is None else tuple(rules)
+    coverage = compute_coverage(
+        result.network,
+        facilities,
+        demand_frame(result),
+        rules,
+        **result.project.network_options,
+    )
+    before = result.coverage.points
+    for name in ("unit_name", "unit_code"):
+        if name in before:
+            coverage.points[name] = before[name].to_numpy()
+    return coverage
+
+
+def run_scenario(
+    project: Project | RunResult | str | Path,
+    *,
+    add: str | Path | FacilityTable | gpd.GeoDataFrame | None = None,
+    close: Iterable[str] = (),
+    move: Mapping[str, tuple[float, float]] | None = None,
+    name_zh: str = "",
+    name_en: str = "",
+    crs: str | None = None,
+) -> ScenarioResult:
+    """Compare coverage before and after adding, closing or moving facilities.
+
+    Parameters
+    ----------
+    project : Project, RunResult, str or Path
+        The project (file), or a run already computed (reused as "before").
+    add : path, FacilityTable or GeoDataFrame, optional
+        New facility records (read like the project's; records far from a road or outside
+        the boundary are rejected, not added). A GeoDataFrame needs ``facility_id``,
+        ``category`` (taxonomy key) and point geometry.
+    close : iterable of str
+        Ids of facilities to close.
+    move : mapping of id to (lon, lat), optional
+        New positions of facilities (in ``crs``).
+    name_zh, name_en : str
+        A name for the scenario (summary and map title).
+    crs : str, optional
+        Coordinate system of the ``add`` file and the ``move`` positions (as
+        ``read_facilities(crs=)``; default WGS84). Points read as WGS84 are checked for
+        GCJ-02/BD-09 positions (``warnings``, ``coordinate_checks`` in the summary).
+    """
+    before = _run(project)
+    move = dict(move or {})
+    close = parse_ids(list(close))
+    if not close and not move and add is None:
+        raise ConfigError("a scenario needs at least one change: --add, --close or --move")
+    facilities_after, changes, rejects, checks = _changed_facilities(
+        before, add=add, close=close, move=move, crs=crs
+    )
+    after = recompute_coverage(before, facilities_after)
+    points = _compare_points(before, after)
+    by_unit = _compare_units(before, after, points)
+    summary = _summary(
+        before, after, points, changes, rejects, facilities_after, (name_zh, name_en)
+    )
+    summary["warnings"] = [c.warning for c in checks if c.warning is not None]
+    summary["coordinate_checks"] = [c.entry() for c in checks]
+    summary["credits"] = before.credits
+    return ScenarioResult(
+        before, after, facilities_after, changes, points, by_unit, summary, rejects
+    )
+
+
+def _compare_points(before: RunResult, after: Coverage) -> pd.DataFrame:
+    b, a = before.coverage.points, after.points
+    if not np.array_equal(b["demand_id"].to_numpy(), a["demand_id"].to_numpy()):
+        raise AssertionError("demand points differ between before and after")
+    keep = [c for c in ("demand_id", "population", "x", "y", "unit_name", "unit_code") if c in b]
+    out = b[keep].copy()
+    if "unit_name" not in out:
+        out["unit_name"], out["unit_code"] = OUTSIDE_UNITS, ""
+    for rule in before.project.rules:
+        r = rule.id
+        out[f"{r}_time_before_s"] = b[column(r, "time_s")].to_numpy()
+        out[f"{r}_time_after_s"] = a[column(r, "time_s")].to_numpy()
+        out[f"{r}_facility_before"] = b[column(r, "facility_id")].to_numpy()
+        out[f"{r}_facility_after"] = a[column(r, "facility_id")].to_numpy()
+        cov_b = b[column(r, "covered")].to_numpy(dtype=bool)
+        cov_a = a[column(r, "covered")].to_numpy(dtype=bool)
+        out[f"{r}_covered_before"] = cov_b
+        out[f"{r}_covered_after"] = cov_a
+        out[f"{r}_gained"] = cov_a & ~cov_b
+        out[f"{r}_lost"] = cov_b & ~cov_a
+    return out.reset_index(drop=True)
+
+
+def _compare_units(before: RunResult, after: Coverage, points: pd.DataFrame) -> pd.DataFrame:
+    keys = ["unit_code", "unit_name"]
+    frame = points[[*keys, "population"]].copy()
+    population = points["population"].to_numpy()
+    for rule in before.project.rules:
+        r = rule.id
+        for what in ("covered_before", "covered_after", "gained", "lost"):
+            frame[f"{r}_{what}"] = np.where(points[f"{r}_{what}"].to_numpy(), population, 0.0)
+    table = frame.groupby(keys, sort=True, dropna=False).sum().reset_index()
+    out = table[[*keys, "population"]].copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for rule in before.project.rules:
+            r = rule.id
+            b, a = table[f"{r}_covered_before"], table[f"{r}_covered_after"]
+            out[f"{r}_population_covered_before"] = b
+            out[f"{r}_population_covered_after"] = a
+            out[f"{r}_change"] = a - b
+            out[f"{r}_share_before"] = b / table["population"]
+            out[f"{r}_share_after"] = a / table["population"]
+            out[f"{r}_gained_population"] = table[f"{r}_gained"]
+            out[f"{r}_lost_population"] = table[f"{r}_lost"]
+    return out
+
+
+def _state(row: Mapping) -> dict:
+    """A row of :meth:`Coverage.summary` as the scenario summary's before/after entry."""
+    return {
+        "population_covered": row["population_covered"],
+        "share": row["share_covered"],
+        "met": row["met"],
+    }
+
+
+def _summary(before, after, points, changes, rejects, facilities_after, names) -> dict:
+    project = before.project
+    population = points["population"].to_numpy()
+    total = float(population.sum())
+    rules = []
+    for rule, row_b, row_a in zip(
+        project.rules, before.coverage.summary(), after.summary(), strict=True
+    ):
+        r = rule.id
+        gained = points[f"{r}_gained"].to_numpy()
+        lost = points[f"{r}_lost"].to_numpy()
+        b, a = _state(row_b), _state(row_a)
+        rules.append(
+            {
+                **rule.as_dict(),
+                "before": b,
+                "after": a,
+                "change": {
+                    "population_covered": a["population_covered"] - b["population_covered"],
+                    "share": a["share"] - b["share"],
+                },
+                "gained": {
+                    "population": float(population[gained].sum()),
+                    "points": int(gained.sum()),
+                },
+                "lost": {"population": float(population[lost].sum()), "points": int(lost.sum())},
+            }
+        )
+    change_rows = []
+    for row in changes.itertuples(index=False):
+        item = {
+            "facility_id": row.facility_id,
+            "name": row.name,
+            "category": row.category,
+            "action": row.action,
+        }
+        if row.action in ("close", "move"):
+            item["from_lonlat"] = [round(row.lon_before, 6), round(row.lat_before, 6)]
+        if row.action in ("add", "move"):
+            item["to_lonlat"] = [round(row.lon_after, 6), round(row.lat_after, 6)]
+        if row.action == "move":
+            item["moved_m"] = round(float(row.moved_m), 1)
+        change_rows.append(item)
+    return {
+        "area": project.area,
+        "area_en": project.area_en,
+        "scenario": "what-if (hypothetical) / 情景推演（假设）",
+        "scenario_name_zh": names[0],
+        "scenario_name_en": names[1],
+        "facilities_hypothetical": project.hypothetical_facilities,
+        "notes_zh": [*project.notes_zh, SCENARIO_NOTE_ZH],
+        "notes_en": [*project.notes_en, SCENARIO_NOTE_EN],
+        "population_total": total,
+        "demand_points": len(points),
+        "changes": change_rows,
+        "facilities": {
+            "before": len(before.facilities),
+            "after": len(facilities_after),
+            "added_rejected": len(rejects),
+        },
+        "rules": rules,
+    }
+
+
+def scenario_from_cli(
+    path: str | Path,
+    *,
+    add: str | Path | None,
+    close: Sequence[str],
+    move: Sequence[str],
+    out: str | Path,
+    overwrite: bool,
+    crs: str | None = None,
+) -> ScenarioResult:
+    """The ``geoplan scenario`` command: a project or scenario file plus CLI changes, written.
+
+    Changes named on the command line come on top of a scenario file's (a ``--move`` of the
+    same id replaces the file's); ``crs`` (``--crs``) is the coordinate system of ``--add``
+    and ``--move`` and overrides the file's ``crs``.
+    """
+    spec = load_scenario_file(path)
+    moves = dict(parse_move(m) for m in move)
+    closes = parse_ids(list(close))
+    names = ("", "")
+    project: str | Path = path
+    if spec is not None:
+        if add is not None and spec.add is not None:
+            raise ConfigError(f"{Path(path).name} already adds {spec.add.name}; drop --add")
+        project, add = spec.project, add or spec.add
+        closes = tuple(dict.fromkeys([*spec.close, *closes]))
+        moves = {**(spec.move or {}), **moves}
+        names = (spec.name_zh, spec.name_en)
+        crs = crs if crs is not None else spec.crs
+    loaded = load_project(project)
+    inputs = [*loaded.input_paths(), Path(path), add if isinstance(add, str | Path) else None]
+    with output_folder(out, command="scenario", overwrite=overwrite, inputs=inputs) as staged:
+        result = run_scenario(
+            loaded,
+            add=add,
+            close=closes,
+            move=moves,
+            name_zh=names[0],
+            name_en=names[1],
+            crs=crs,
+        )
+        _write_files(result, staged.path)
+    return result
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _lonlat(x, y, crs, *, digits: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Projected ``x``/``y`` in ``crs`` as WGS84 lon/lat rounded to ``digits`` decimals."""
+    to = Transformer.from_crs(crs, 4326, always_xy=True)
+    lon, lat = to.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.round(np.asarray(lon), digits), np.round(np.asarray(lat), digits)
+
+
+def changed_points_table(result: ScenarioResult) -> pd.DataFrame:
+    """The changed points for CSV: lon/lat (WGS84) and minutes instead of x/y and seconds."""
+    changed = result.changed_points()
+    lon, lat = _lonlat(changed["x"], changed["y"], result.before.network.crs)
+    out = changed.drop(columns=["x", "y"])
+    out.insert(2, "lon", lon)
+    out.insert(3, "lat", lat)
+    for rule in result.rules:
+        for when in ("before", "after"):
+            seconds = out.pop(f"{rule.id}_time_{when}_s")
+            out.insert(
+                out.columns.get_loc(f"{rule.id}_facility_{when}"),
+                f"{rule.id}_time_{when}_min",
+                (seconds / 60).round(2),
+            )
+    return out
+
+
+def write_scenario(result: ScenarioResult, out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """Write the scenario's summary, per-unit table, changed points and difference map into
+    the result folder ``out_dir`` (see :mod:`geoplan.results`)."""
+    with output_folder(out_dir, command="scenario", overwrite=overwrite) as staged:
+        _write_files(result, staged.path)
+    return Path(out_dir)
+
+
+def _write_files(result: ScenarioResult, out_dir: Path) -> None:
+    _io.write_json(out_dir / "scenario_summary.json", _json_safe(result.summary))
+    _io.write_csv(result.by_unit, out_dir / "scenario_by_unit.csv")
+    _io.write_csv(result.rejects, out_dir / "scenario_rejects.csv")
+    table = changed_points_table(result)
+    _io.write_csv(table, out_dir / "changed_points.csv")
+    with _io.atomic_path(out_dir / "changed_points.gpkg") as tmp:
+        gpd.GeoDataFrame(
+            table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs=4326
+        ).to_file(tmp, layer="changed_points", driver="GPKG")
+        changes = result.changes
+        where_lon = changes["lon_after"].fillna(changes["lon_before"])
+        where_lat = changes["lat_after"].fillna(changes["lat_before"])
+        gpd.GeoDataFrame(
+            changes, geometry=gpd.points_from_xy(where_lon, where_lat), crs=4326
+        ).to_file(tmp, layer="facility_changes", driver="GPKG")
+        moves = changes[changes["action"] == "move"]
+        if len(moves):
+            gpd.GeoDataFrame(moves, geometry=_move_lines(moves), crs=4326).to_file(
+                tmp, layer="moves", driver="GPKG"
+            )
+    from ..rendering import maps
+
+    maps.save_map(scenario_map(result), out_dir / "scenario_map.html")
+
+
+def _json_safe(value):
+    """NaN/inf as None so the JSON stays valid."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
+
+
+# --------------------------------------------------------------------------- the map
+
+
+def street_change_codes(
+    network, threshold_s: float, node_s_before: np.ndarray, node_s_after: np.ndarray
+) -> np.ndarray:
+    """Per street: 0 not covered before or after, 1 covered both, 2 gained, 3 lost.
+
+    Display only, as on the coverage map: a street's time is its better end node's time.
+    """
+    u = network.edges["u"].to_numpy()
+    v = network.edges["v"].to_numpy()
+    within_b = np.minimum(node_s_before[u], node_s_before[v]) <= threshold_s
+    within_a = np.minimum(node_s_after[u], node_s_after[v]) <= threshold_s
+    codes = np.zeros(len(u), dtype=np.int8)
+    codes[within_b & within_a] = 1
+    codes[~within_b & within_a] = 2
+    codes[within_b & ~within_a] = 3
+    return codes
+
+
+def _minutes(seconds: float) -> str:
+    return "不可达 unreachable" if not math.isfinite(seconds) else f"{seconds / 60:.1f}"
+
+
+AREA_BUFFER_M = 80.0
+"""Radius (m) around each changed resident location drawn as the gained/lost area."""
+
+
+def change_areas(
+    points: pd.DataFrame, rule_id: str, crs, *, buffer_m: float = AREA_BUFFER_M
+) -> gpd.GeoDataFrame:
+    """Gained and lost areas of one rule: the union of discs around the changed points.
+
+    One row per kind with ``kind`` (gained, lost), ``population``, ``points`` and the polygon
+    (network CRS); display only.
+    """
+    rows = []
+    for kind in ("gained", "lost"):
+        mask = points[f"{rule_id}_{kind}"].to_numpy(dtype=bool)
+        if not mask.any():
+            continue
+        discs = gpd.GeoSeries(
+            gpd.points_from_xy(points["x"][mask], points["y"][mask]), crs=crs
+        ).buffer(buffer_m, quad_segs=6)
+        rows.append(
+            {
+                "kind": kind,
+                "population": float(points["population"].to_numpy()[mask].sum()),
+                "points": int(mask.sum()),
+                "geometry": discs.union_all().simplify(5.0),
+            }
+        )
+    if not rows:
+        return gpd.GeoDataFrame({"kind": [], "population": [], "points": []}, geometry=[], crs=crs)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+
+
+def difference_layers(
+    network,
+    rule: Rule,
+    *,
+    node_s_before: np.ndarray,
+    node_s_after: np.ndarray,
+    points: pd.DataFrame,
+    show: bool,
+) -> list:
+    """Map layers of one rule's change: areas, streets and residents that gain or lose.
+
+    Gained is green, lost red. ``points`` needs ``x``, ``y`` (network CRS), ``population``
+    and the rule's ``<id>_time_before_s``, ``<id>_time_after_s``, ``<id>_gained`` and
+    ``<id>_lost``.
+    """
+    from ..rendering import maps
+
+    r = rule.id
+    name = f"{rule.name_zh} / {rule.name_en}"
+    codes = street_change_codes(network, rule.threshold_s, node_s_before, node_s_after)
+    colours = np.array([UNCOVERED_COLOUR, COVERED_COLOUR, GAINED_COLOUR, LOST_COLOUR])
+    streets = gpd.GeoDataFrame(
+        {"code": codes, "colour": colours[codes]},
+        geometry=network.edges.geometry.values,
+        crs=network.crs,
+    )
+    quiet = streets[codes < 2].sort_values("code", kind="stable")
+    loud = streets[codes >= 2]
+    areas = change_areas(points, r, network.crs)
+    areas["colour"] = np.where(areas["kind"] == "gained", GAINED_COLOUR, LOST_COLOUR)
+    areas["tip"] = [
+        f"{'获得覆盖 gain access' if k == 'gained' else '失去覆盖 lose access'}: "
+        f"{p:,.0f} 人 people（{n} 个需求点 demand points）\n{name}"
+        for k, p, n in zip(areas["kind"], areas["population"], areas["points"], strict=True)
+    ]
+    gained = points[f"{r}_gained"].to_numpy()
+    lost = points[f"{r}_lost"].to_numpy()
+    chosen = points[gained | lost]
+    population = chosen["population"].to_numpy(dtype=float)
+    biggest = float(points["population"].max()) if len(points) else 1.0
+    radius = 1.5 + 4.5 * np.sqrt(np.clip(population, 0, None) / max(biggest, 1e-9))
+    is_gain = chosen[f"{r}_gained"].to_numpy()
+    tips = [
+        f"{'获得覆盖 gains access' if g else '失去覆盖 loses access'}: {p:,.0f} 人 people\n"
+        f"{_minutes(tb)} → {_minutes(ta)} 分钟 min（{rule.threshold_min:g} 分钟阈值 threshold）"
+        for g, p, tb, ta in zip(
+            is_gain,
+            population,
+            chosen[f"{r}_time_before_s"].to_numpy(dtype=float),
+            chosen[f"{r}_time_after_s"].to_numpy(dtype=float),
+            strict=True,
+        )
+    ]
+    residents = gpd.GeoDataFrame(
+        {
+            "colour": np.where(is_gain, GAINED_COLOUR, LOST_COLOUR),
+            "radius": radius,
+            "tip": tips,
+        },
+        geometry=gpd.points_from_xy(chosen["x"], chosen["y"]),
+        crs=network.crs,
+    ).sort_values("radius", ascending=False, kind="stable")
+    return [
+        maps.FeatureLayer(
+            f"{name}：获得/失去覆盖的区域 / areas that gain or lose access",
+            areas,
+            kind="areas",
+            style={"weight": 1.2, "opacity": 0.8, "fillOpacity": 0.22},
+            colour_column="colour",
+            tooltip_column="tip",
+            show=show,
+            swatch=GAINED_COLOUR,
+        ),
+        maps.FeatureLayer(
+            f"{name}：覆盖不变的街道 / streets unchanged",
+            quiet,
+            kind="lines",
+            style={"color": COVERED_COLOUR, "weight": 1.6, "opacity": 0.9},
+            colour_column="colour",
+            show=show,
+        ),
+        maps.FeatureLayer(
+            f"{name}：获得/失去覆盖的居民 / residents who gain or lose access",
+            residents,
+            kind="points",
+            style={"color": "#ffffff", "weight": 0.5, "fillOpacity": 0.75},
+            colour_column="colour",
+            radius_column="radius",
+            tooltip_column="tip",
+            show=show,
+            swatch=GAINED_COLOUR,
+        ),
+        maps.FeatureLayer(
+            f"{name}：获得/失去覆盖的街道 / streets that gain or lose access",
+            loud,
+            kind="lines",
+            style={"color": GAINED_COLOUR, "weight": 3.4, "opacity": 0.95},
+            colour_column="colour",
+            show=show,
+        ),
+    ]
+
+
+def facility_layers(facilities: gpd.GeoDataFrame, *, name_zh: str, name_en: str) -> list:
+    """Facilities as dots coloured by group, with name and category in the tooltip."""
+    from ..rendering import maps
+
+    frame = facilities.to_crs(4326).copy()
+    groups = frame["category"].map(lambda c: CATEGORIES[c].group if c in CATEGORIES else "")
+    frame["colour"] = groups.map(lambda g: maps.GROUP_COLOURS.get(g, "#555555"))
+    frame["tip"] = [
+        f"{name}\n{CATEGORIES[c].name_zh} / {CATEGORIES[c].name_en}\n{fid}"
+        if c in CATEGORIES
+        else f"{name}\n{c}\n{fid}"
+        for name, c, fid in zip(
+            frame.get("name", frame["facility_id"]).astype(str),
+            frame["category"].astype(str),
+            frame["facility_id"].astype(str),
+            strict=True,
+        )
+    ]
+    return [
+        maps.FeatureLayer(
+            f"{name_zh} / {name_en} ({len(frame)})",
+            frame,
+            kind="points",
+            style={
+                "radius": 6.5,
+                "color": "#ffffff",
+                "weight": 1.5,
+                "fillOpacity": 0.95,
+                "opacity": 1,
+            },
+            colour_column="colour",
+            tooltip_column="tip",
+            swatch=maps.GROUP_COLOURS["medical"],
+        )
+    ]
+
+
+def _move_lines(moves: pd.DataFrame) -> list[LineString]:
+    """Each move as a WGS84 line from its position before to its position after."""
+    return [
+        LineString([(r.lon_before, r.lat_before), (r.lon_after, r.lat_after)])
+        for r in moves.itertuples(index=False)
+    ]
+
+
+def _bearing_deg(changes: pd.DataFrame) -> np.ndarray:
+    """Screen bearing (degrees clockwise from north, Web Mercator) of each move."""
+    to = Transformer.from_crs(4326, 3857, always_xy=True)
+    x0, y0 = to.transform(changes["lon_before"].to_numpy(), changes["lat_before"].to_numpy())
+    x1, y1 = to.transform(changes["lon_after"].to_numpy(), changes["lat_after"].to_numpy())
+    return np.degrees(np.arctan2(np.asarray(x1) - x0, np.asarray(y1) - y0))
+
+
+def change_layers(changes: pd.DataFrame) -> list:
+    """Moves (old position ring, dashed line, arrow), closures (cross) and additions (plus)."""
+    from ..rendering import maps
+
+    layers = []
+    moves = changes[changes["action"] == "move"]
+    if len(moves):
+        lines = gpd.GeoDataFrame(
+            {
+                "tip": [
+                    f"{r.name}（{r.facility_id}）迁移 moved {r.moved_m:,.0f} m"
+                    for r in moves.itertuples(index=False)
+                ]
+            },
+            geometry=_move_lines(moves),
+            crs=4326,
+        )
+        t = 0.72
+        arrows = gpd.GeoDataFrame(
+            {"rotation": _bearing_deg(moves), "tip": lines["tip"].to_numpy()},
+            geometry=gpd.points_from_xy(
+                moves["lon_before"] + t * (moves["lon_after"] - moves["lon_before"]),
+                moves["lat_before"] + t * (moves["lat_after"] - moves["lat_before"]),
+            ),
+            crs=4326,
+        )
+        old = gpd.GeoDataFrame(
+            {"tip": [f"原位置 original position: {r.name}" for r in moves.itertuples()]},
+            geometry=gpd.points_from_xy(moves["lon_before"], moves["lat_before"]),
+            crs=4326,
+        )
+        layers.append(
+            maps.FeatureLayer(
+                f"迁移 / moved facilities ({len(moves)})",
+                lines,
+                kind="lines",
+                style={"color": MOVE_COLOUR, "weight": 3.2, "dashArray": "9 6", "opacity": 0.95},
+                tooltip_column="tip",
+            )
+        )
+        layers.append(
+            maps.FeatureLayer(
+                "原位置 / original positions",
+                old,
+                kind="markers",
+                shape="ring",
+                style={"color": MOVE_COLOUR, "size": 18},
+                tooltip_column="tip",
+            )
+        )
+        layers.append(
+            maps.FeatureLayer(
+                "迁移方向 / direction of the move",
+                arrows,
+                kind="markers",
+                shape="arrow",
+                style={"color": MOVE_COLOUR, "size": 28},
+                rotation_column="rotation",
+                tooltip_column="tip",
+            )
+        )
+    for action, zh, en, side, shape, colour in (
+        ("close", "关闭", "closed", "before", "cross", CLOSED_COLOUR),
+        ("add", "新增", "added", "after", "plus", GAINED_COLOUR),
+    ):
+        chosen = changes[changes["action"] == action]
+        if len(chosen):
+            tips = [f"{zh} {en}: {r.name}（{r.facility_id}）" for r in chosen.itertuples()]
+            layers.append(
+                maps.FeatureLayer(
+                    f"{zh} / {en} facilities ({len(chosen)})",
+                    gpd.GeoDataFrame(
+                        {"tip": tips},
+                        geometry=gpd.points_from_xy(chosen[f"lon_{side}"], chosen[f"lat_{side}"]),
+                        crs=4326,
+                    ),
+                    kind="markers",
+                    shape=shape,
+                    style={"color": colour, "size": 20},
+                    tooltip_column="tip",
+                )
+            )
+    return layers
+
+
+def change_legend_rows(rule_rows: Sequence[Mapping]) -> list:
+    """Legend text rows: per rule the share before → after, change, gained and lost."""
+    rows = []
+    for item in rule_rows:
+        b, a = item["before"], item["after"]
+        change = item["change"]["population_covered"]
+        gained, lost = item["gained"]["population"], item["lost"]["population"]
+        rows.append(
+            (
+                "text",
+                "",
+                f"{item['name_zh']} / {item['name_en']}: {_pct(b['share'])} → "
+                f"{_pct(a['share'])}（{change:+,.0f} 人 people；获得 gained {gained:,.0f}，"
+                f"失去 lost {lost:,.0f}）",
+            )
+        )
+    return rows
+
+
+def _pct(share: float) -> str:
+    return "—" if not math.isfinite(share) else f"{share * 100:.1f}%"
+
+
+def symbol_legend_rows(threshold_text: str, *, losses: bool = True) -> list:
+    """Legend rows of the difference symbols (``losses=False``: only gains can happen)."""
+    rows = [
+        ("area", GAINED_COLOUR, "获得覆盖的区域 / area that gains access"),
+        ("area", LOST_COLOUR, "失去覆盖的区域 / area that loses access"),
+        ("line", GAINED_COLOUR, f"新进入{threshold_text}的街道 / streets newly within reach"),
+        ("line", LOST_COLOUR, f"退出{threshold_text}的街道 / streets no longer within reach"),
+        ("line", COVERED_COLOUR, "前后均覆盖 / within reach before and after"),
+        ("line", UNCOVERED_COLOUR, "前后均未覆盖 / beyond reach before and after"),
+        ("dot", GAINED_COLOUR, "获得覆盖的居民（圆面积∝人口）/ residents who gain access"),
+        ("dot", LOST_COLOUR, "失去覆盖的居民（圆面积∝人口）/ residents who lose access"),
+    ]
+    return rows if losses else [r for r in rows if r[1] != LOST_COLOUR]
+
+
+def facility_legend_rows(facilities: gpd.GeoDataFrame, changes: pd.DataFrame) -> list:
+    """Legend rows of the facility groups present and of the kinds of change made."""
+    from ..rendering import maps
+    from ..taxonomy import GROUP_LABELS
+
+    rows = []
+    groups = dict.fromkeys(
+        CATEGORIES[c].group for c in facilities["category"].astype(str) if c in CATEGORIES
+    )
+    for group in groups:
+        zh, en = GROUP_LABELS.get(group, (group, group))
+        rows.append(("dot", maps.GROUP_COLOURS.get(group, "#555555"), f"{zh} / {en}"))
+    actions = set(changes["action"])
+    if "move" in actions:
+        rows.append(("ring", MOVE_COLOUR, "迁移前的位置 / position before the move"))
+        rows.append(("arrow", MOVE_COLOUR, "迁移方向（虚线）/ direction of the move (dashed)"))
+    if "close" in actions:
+        rows.append(("cross", CLOSED_COLOUR, "关闭 / closed"))
+    if "add" in actions:
+        rows.append(("plus", GAINED_COLOUR, "新增 / added"))
+    return rows
+
+
+def scenario_map(result: ScenarioResult):
+    """The difference map: gained green, lost red, moves as arrows, closures crossed."""
+    from ..rendering import maps
+
+    before, project = result.before, result.before.project
+    rule_rows = result.summary["rules"]
+    name_zh = result.summary.get("scenario_name_zh", "")
+    name_en = result.summary.get("scenario_name_en", "")
+    changed_rules = [
+        i for i, item in enumerate(rule_rows) if item["gained"]["points"] or item["lost"]["points"]
+    ]
+    shown = changed_rules or [0]
+    layers = []
+    for i, rule in enumerate(project.rules):
+        if i not in shown:
+            continue  # no resident gains or loses: the legend's figures say so
+        layers += difference_layers(
+            before.network,
+            rule,
+            node_s_before=before.coverage.node_time_s[rule.id],
+            node_s_after=result.after.node_time_s[rule.id],
+            points=result.points,
+            show=i == shown[0],
+        )
+    layers += facility_layers(
+        result.facilities_after, name_zh="情景后的设施", name_en="facilities in the scenario"
+    )
+    layers += change_layers(result.changes)
+    thresholds = sorted({f"{r.threshold_min:g}" for r in project.rules})
+    legend = [
+        (
+            "人口覆盖率 前 → 后 / Share covered before → after",
+            change_legend_rows(rule_rows),
+        ),
+        ("覆盖变化 / Change in reach", symbol_legend_rows(f" {'/'.join(thresholds)} 分钟")),
+        ("设施 / Facilities", facility_legend_rows(result.facilities_after, result.changes)),
+    ]
+    return maps.feature_map(
+        title_zh=f"{project.area} 情景对比" + (f"：{name_zh}" if name_zh else ""),
+        title_en=f"{project.area_en}: what-if scenario" + (f" — {name_en}" if name_en else ""),
+        boundary=before.boundary,
+        layers=layers,
+        legend=legend,
+        notes_zh=result.summary["notes_zh"],
+        notes_en=result.summary["notes_en"],
+        attribution=before.attribution,
+        max_points=project.limits.map_points,
+    )
