@@ -6,6 +6,7 @@ ranked gap lists and self-contained maps.
 
 from __future__ import annotations
 
+from ._version import __version__
 from .analysis.rules import Rule
 from .errors import (
     ConfigError,
@@ -17,8 +18,6 @@ from .errors import (
     OutputError,
     OutputExistsError,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",

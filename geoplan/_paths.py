@@ -30,6 +30,10 @@ def shipped_data_dir() -> Path:
     return _WHEEL_DATA if _WHEEL_DATA.is_dir() else REPO_ROOT / "data"
 
 
+DEMO_PROJECT = shipped_data_dir() / "demo" / "tuanchengshan.toml"
+"""The demo project (团城山街道); its inputs ship with geoplan."""
+
+
 def shipped_path(relative: str) -> Path:
     """Path of one shipped data file (``demo/…``, ``osm/…``, ``boundaries/…``)."""
     folder = shipped_data_dir()

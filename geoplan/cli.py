@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._paths import DEMO_PROJECT
 from .errors import ConfigError, GeoplanError, Interrupted
 
 
@@ -247,7 +248,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from .workflows import project
 
     if args.command in ("run", "demo"):
-        path = args.project if args.command == "run" else project.DEMO_PROJECT
+        path = args.project if args.command == "run" else DEMO_PROJECT
         result = project.run_project(
             path,
             args.out,
@@ -261,7 +262,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             _print_summary(result.summary, args.out)
         return 0
     if args.command == "traveltimes":
-        from .analysis.engine import DEFAULT_WALK_SPEED_M_PER_MIN
+        from .readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
 
         table = project.write_travel_times(
             network=args.network,
@@ -325,7 +326,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"outputs in {args.out} (checks.csv, indicators.csv, summary.json …)")
         return 0
     if args.command == "init":
-        from .plans.places import init_from_boundary, init_project
+        from .workflows.init import init_from_boundary, init_project
 
         if (args.place is None) == (args.boundary is None):
             raise ConfigError("give a place (e.g. 平罗县) or --boundary FILE, not both")

@@ -53,6 +53,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ._version import __version__
 from .errors import InputError, Interrupted, OutputError, OutputExistsError
 
 try:
@@ -755,7 +756,7 @@ def output_folder(
                 "id": uuid.uuid4().hex,
                 "command": command,
                 "argv": _invocation,
-                "geoplan_version": _version(),
+                "geoplan_version": __version__,
                 "started_at": started,
                 "finished_at": _now(),
                 "finished": True,
@@ -779,12 +780,6 @@ def output_folder(
             for lock in locks:
                 lock.release()
                 _prune(folder, lock.path.parent)
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _result_entry(root: Path, rel: str) -> dict:

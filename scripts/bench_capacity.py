@@ -25,7 +25,7 @@ from _bench import WUHAN, peak_mb, timed
 from geoplan._paths import shared_path
 from geoplan.analysis import engine
 from geoplan.analysis.capacity import travel_times_by_id, two_step_fca
-from geoplan.readers.network import read_network
+from geoplan.readers.network import mode_edge_mask, read_network
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
         f"{args.demand:,} demand points, uniform random in the network bounds (seed {args.seed})"
     )
     forward_s, backward_s = network.edge_times_s("walk")
-    usable = engine.mode_edge_mask(forward_s, backward_s)
+    usable = mode_edge_mask(forward_s, backward_s)
     rng = np.random.default_rng(args.seed)
     x0, y0, x1, y1 = network.edges.total_bounds
     fac_xy = rng.uniform(x0, x1, args.facilities), rng.uniform(y0, y1, args.facilities)

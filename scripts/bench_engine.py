@@ -41,7 +41,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from geoplan._paths import shared_path
 from geoplan.analysis import engine
-from geoplan.readers.network import Network, read_network
+from geoplan.readers.network import Network, mode_edge_mask, read_network
 
 WALK_15_MIN_S = 900.0
 
@@ -108,7 +108,7 @@ def facilities_at_nodes(
         network,
         rng.uniform(x0, x1, n),
         rng.uniform(y0, y1, n),
-        usable=engine.mode_edge_mask(forward_s, backward_s),
+        usable=mode_edge_mask(forward_s, backward_s),
     )
     at_nodes = engine.Snap(snap.edge, np.zeros(len(snap)), np.zeros(len(snap)))
     return at_nodes, np.unique(network.edges["u"].to_numpy()[snap.edge])

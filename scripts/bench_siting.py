@@ -20,7 +20,7 @@ from _bench import WUHAN, timed
 
 from geoplan._paths import shared_path
 from geoplan.analysis import engine, location
-from geoplan.readers.network import read_network
+from geoplan.readers.network import mode_edge_mask, read_network
 
 
 def place(network, usable: np.ndarray, n: int, rng: np.random.Generator) -> engine.Snap:
@@ -44,7 +44,7 @@ def main() -> None:
 
     load_s, network = timed(lambda: read_network(shared_path(WUHAN)), 1)
     forward_s, backward_s = network.edge_times_s("walk")
-    usable = engine.mode_edge_mask(forward_s, backward_s)
+    usable = mode_edge_mask(forward_s, backward_s)
     area = "the whole network"
     if args.window_km:
         mid = network.edges.geometry.centroid

@@ -29,6 +29,7 @@ from geoplan.analysis.capacity import (
 )
 from geoplan.errors import ConfigError, DataQualityWarning, InputError
 from geoplan.readers.demand import demand_from_graphml_edges
+from geoplan.readers.network import mode_edge_mask
 
 
 def _table(rows):
@@ -213,7 +214,7 @@ def real_case(tuanchengshan_walk):
         shipped_path("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz")
     ).to_crs(network.crs)
     forward_s, backward_s = network.edge_times_s("walk")
-    usable = engine.mode_edge_mask(forward_s, backward_s)
+    usable = mode_edge_mask(forward_s, backward_s)
     rng = np.random.default_rng(20261124)
     x0, y0, x1, y1 = network.edges.total_bounds
     fac = engine.snap_points(

@@ -26,6 +26,7 @@ from geoplan.errors import ConfigError
 from geoplan.plans.packs import load_pack, pack_from_mapping
 from geoplan.readers.demand import boundary_from_graphml
 from geoplan.readers.facilities import read_facilities
+from geoplan.readers.network import mode_edge_mask
 from geoplan.taxonomy import GROUPS
 from geoplan.workflows.plan_check import (
     ALL_UNITS,
@@ -399,7 +400,7 @@ def test_enriched_access_2sfca_equals_2sfca_of_the_ratios_own_facilities(leshan,
     supply = used[used["category"].isin(health) & used["doctors"].notna()]
     assert 0 < len(supply) < len(used)  # the fitness centre is left out
     forward_s, backward_s = network.edge_times_s("walk", walk_speed_m_per_min=walk)
-    usable = engine.mode_edge_mask(forward_s, backward_s)
+    usable = mode_edge_mask(forward_s, backward_s)
     xy = supply.geometry.to_crs(network.crs)
     matrix = engine.travel_time_matrix(
         network,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from geoplan.analysis.engine import DEFAULT_WALK_SPEED_M_PER_MIN
 from geoplan.cli import main
+from geoplan.readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
 from geoplan.workflows.project import OUTPUT_FILES, STAGES
 
 

@@ -640,7 +640,7 @@ def test_init_from_a_boundary_writes_a_commented_valid_project(tmp_path, capsys)
 
 
 def test_init_from_one_polygon_takes_its_name(tmp_path):
-    from geoplan.plans.places import init_from_boundary
+    from geoplan.workflows.init import init_from_boundary
 
     source = tmp_path / "town.geojson"
     source.write_text(json.dumps(BOUNDARY), encoding="utf-8")

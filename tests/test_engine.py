@@ -21,6 +21,7 @@ import pytest
 from shapely.geometry import LineString
 
 from geoplan.analysis import engine
+from geoplan.readers.network import cheapest_csr, mode_edge_mask
 
 SQRT2 = np.sqrt(2.0)
 
@@ -150,11 +151,11 @@ def test_no_facilities_means_everyone_unreachable(tiny):
 
 
 def test_parallel_arcs_keep_the_cheapest():
-    graph = engine._min_csr(np.array([0, 0]), np.array([1, 1]), np.array([5.0, 3.0]), 2)
+    graph = cheapest_csr(np.array([0, 0]), np.array([1, 1]), np.array([5.0, 3.0]), 2)
     assert graph[0, 1] == 3.0
     assert graph.nnz == 1  # one arc kept, not the two summed (8.0)
     # closed directions (inf) are left out; a zero-second arc stays as an explicit entry
-    graph = engine._min_csr(np.array([0, 1]), np.array([1, 0]), np.array([np.inf, 0.0]), 2)
+    graph = cheapest_csr(np.array([0, 1]), np.array([1, 0]), np.array([np.inf, 0.0]), 2)
     assert graph.nnz == 1 and graph[1, 0] == 0.0
 
 
@@ -203,7 +204,7 @@ def tiny_or_real(request, tiny):
     rng = np.random.default_rng(3)
     x0, y0, x1, y1 = network.edges.total_bounds
     f, b = network.edge_times_s("drive")
-    usable = engine.mode_edge_mask(f, b)
+    usable = mode_edge_mask(f, b)
 
     def pts(n):
         return engine.snap_points(

@@ -15,6 +15,7 @@ import pytest
 import shapely
 
 from geoplan.analysis import engine
+from geoplan.readers.network import mode_edge_mask
 
 
 def _reference_times(network, forward_s, backward_s, fac, dem, access_mps):
@@ -60,7 +61,7 @@ def test_nearest_times_equal_networkx_on_tuanchengshan(tuanchengshan_walk, mode)
     network = tuanchengshan_walk
     rng = np.random.default_rng(20261124)
     forward_s, backward_s = network.edge_times_s(mode, walk_speed_m_per_min=70.0)
-    usable = engine.mode_edge_mask(forward_s, backward_s)
+    usable = mode_edge_mask(forward_s, backward_s)
     fac = engine.snap_points(network, *_random_points(network, 12, rng), usable=usable)
     dem = engine.snap_points(network, *_random_points(network, 400, rng), usable=usable)
     near = engine.nearest_facility(

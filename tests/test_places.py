@@ -13,17 +13,11 @@ import shapely
 from geoplan._paths import shipped_path
 from geoplan.cli import main
 from geoplan.errors import ConfigError, InputError, OutputExistsError
-from geoplan.plans.places import (
-    BOUNDARY_FILE,
-    INIT_FILES,
-    TEMPLATE_HEADERS,
-    available_places,
-    find_place,
-    init_project,
-)
+from geoplan.plans.places import BOUNDARY_FILE, available_places, find_place
 from geoplan.readers.boundaries import read_units
 from geoplan.readers.facilities import read_facilities
 from geoplan.taxonomy import match_columns
+from geoplan.workflows.init import INIT_FILES, TEMPLATE_HEADERS, init_project
 from geoplan.workflows.project import load_project
 
 

@@ -19,6 +19,7 @@ import pytest
 from geoplan._paths import shipped_path
 from geoplan.analysis import engine, location
 from geoplan.errors import ConfigError, InputError
+from geoplan.readers.network import mode_edge_mask
 
 
 def _table(rows) -> pd.DataFrame:
@@ -441,7 +442,7 @@ def tuanchengshan_case(tuanchengshan_walk):
         shipped_path("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz")
     )
     forward_s, backward_s = network.edge_times_s("walk")
-    usable = engine.mode_edge_mask(forward_s, backward_s)
+    usable = mode_edge_mask(forward_s, backward_s)
     points = demand.geometry.to_crs(network.crs)
     dem_snap = engine.snap_points(network, points.x.to_numpy(), points.y.to_numpy(), usable=usable)
     # Candidate sites at the u node of 30 random walkable edges with distinct u nodes.

@@ -21,7 +21,7 @@ from shapely.geometry import LineString
 
 from geoplan.analysis import engine
 from geoplan.errors import InputError, NetworkError
-from geoplan.readers.network import read_network
+from geoplan.readers.network import mode_edge_mask, read_network
 
 
 def make_network(lines: list[list[tuple[float, float]]]) -> SimpleNamespace:
@@ -306,7 +306,7 @@ def test_tuanchengshan_curved_edges_equal_brute_force(tuanchengshan_walk):
     snap = engine.snap_points(network, x, y)
     assert_exact(network, snap, x, y)
     forward_s, backward_s = network.edge_times_s("drive")
-    usable = engine.mode_edge_mask(forward_s, backward_s)
+    usable = mode_edge_mask(forward_s, backward_s)
     assert not usable.all()
     snap = engine.snap_points(network, x, y, usable=usable)
     assert_exact(network, snap, x, y, usable)

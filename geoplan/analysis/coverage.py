@@ -12,6 +12,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from ..errors import ConfigError
+from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, ModeTimes, mode_edge_mask
 from ..taxonomy import CATEGORIES
 from . import engine
 from .rules import Rule
@@ -52,7 +53,7 @@ class RuleSearch:
     the speed of the access legs.
     """
 
-    times: engine.ModeTimes
+    times: ModeTimes
     facilities: engine.Snap
     nearest: engine.Nearest
     access_speed_m_per_min: float
@@ -137,7 +138,7 @@ def compute_coverage(
     demand: gpd.GeoDataFrame,
     rules: Sequence[Rule],
     *,
-    walk_speed_m_per_min: float = engine.DEFAULT_WALK_SPEED_M_PER_MIN,
+    walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     access_speed_m_per_min: float | None = None,
     private_ways: str = "exclude",
     largest_component: bool = True,
@@ -231,13 +232,13 @@ def compute_coverage(
     return Coverage(tuple(rules), points, searches, snapping)
 
 
-def _snap_demand(network, xy, times: engine.ModeTimes, points: pd.DataFrame):
+def _snap_demand(network, xy, times: ModeTimes, points: pd.DataFrame):
     """Demand snapped to the mode's demand edges, and how many that moved.
 
     A point "moved" when its nearest street the mode may use is cut off from the largest
     strongly connected component (``ModeTimes.demand_edges``): it joins the main network.
     """
-    usable = engine.mode_edge_mask(times.forward_s, times.backward_s)
+    usable = mode_edge_mask(times.forward_s, times.backward_s)
     snap = engine.snap_points(network, *xy, usable=usable)
     moved = ~times.demand_edges[snap.edge]
     if moved.any():
@@ -284,7 +285,7 @@ def nearest_table(
     demand: gpd.GeoDataFrame,
     *,
     mode: str,
-    walk_speed_m_per_min: float = engine.DEFAULT_WALK_SPEED_M_PER_MIN,
+    walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     private_ways: str = "exclude",
     largest_component: bool = True,
 ) -> pd.DataFrame:

@@ -18,16 +18,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from ..errors import InputError, NetworkError
 from ..limits import current
+from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, cheapest_csr
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_WALK_SPEED_M_PER_MIN = 70.0
-"""Walking speed (m/min); Chinese plans use 60–80 m/min (standards.md §3.7)."""
 
 
 @dataclass(frozen=True)
@@ -70,62 +68,6 @@ class Nearest:
     def __post_init__(self) -> None:
         if self.node_time_private_s is None:
             object.__setattr__(self, "node_time_private_s", self.node_time_s)
-
-
-@dataclass(frozen=True, eq=False)
-class ModeTimes:
-    """One travel mode on one network, as every command uses it (``Network.mode_times``).
-
-    ``forward_s``/``backward_s``: seconds per edge u→v and v→u, inf where the mode may not go;
-    ``private``: edges usable only at a trip's start or end (None when there are none);
-    ``demand_edges``/``facility_edges``: where residents (trips' origins) and facilities
-    (destinations) may join the network (None: every edge the mode may use).
-    """
-
-    forward_s: np.ndarray
-    backward_s: np.ndarray
-    private: np.ndarray | None = None
-    demand_edges: np.ndarray | None = None
-    facility_edges: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        usable = mode_edge_mask(self.forward_s, self.backward_s)
-        for name in ("demand_edges", "facility_edges"):
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, usable)
-
-
-def mode_edge_mask(forward_s: np.ndarray, backward_s: np.ndarray) -> np.ndarray:
-    """Edges a mode can use in at least one direction."""
-    return np.isfinite(forward_s) | np.isfinite(backward_s)
-
-
-def main_component_edges(
-    network, forward_s: np.ndarray, backward_s: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Edges joined to the mode's largest strongly connected component (by nodes).
-
-    Returns ``(origins, destinations)``: edges from which a trip can reach that component
-    (leaving through an end the mode may go to, that reaches it) and edges a trip from it can
-    reach. A resident joined to the first reaches every facility joined to the second, since
-    from every node of the component every other is reached; a resident on a one-way street
-    that leads into the main network stays where it is, one on a street it can never leave
-    (or that has no way back) does not. Ties go to the component scipy labels first.
-    """
-    transposed = transposed_street_csr(network, forward_s, backward_s)
-    _, labels = connected_components(transposed, directed=True, connection="strong")
-    main = np.flatnonzero(labels == int(np.argmax(np.bincount(labels))))
-    # one unweighted multi-source search each way: reaches main / reached from main
-    reach = []
-    for graph in (transposed, transposed.T.tocsr()):
-        hops = dijkstra(graph, directed=True, indices=main, min_only=True, unweighted=True)
-        reach.append(np.isfinite(hops))
-    to_main, from_main = reach
-    u, v = _ends(network)
-    fwd, bwd = np.isfinite(forward_s), np.isfinite(backward_s)
-    origins = (fwd & to_main[v]) | (bwd & to_main[u])
-    destinations = (fwd & from_main[u]) | (bwd & from_main[v])
-    return origins, destinations
 
 
 def snap_points(network, x: np.ndarray, y: np.ndarray, *, usable: np.ndarray | None = None) -> Snap:
@@ -514,17 +456,6 @@ def _along_edge(edge: np.ndarray, length_m: np.ndarray) -> tuple[np.ndarray, np.
     return offset_m, total[np.cumsum(first) - 1]
 
 
-def _min_csr(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, n: int) -> sp.csr_array:
-    """CSR matrix keeping the cheapest of parallel arcs (scipy would sum them)."""
-    keep = np.isfinite(cost)
-    rows, cols, cost = rows[keep], cols[keep], cost[keep]
-    order = np.lexsort((cost, cols, rows))
-    rows, cols, cost = rows[order], cols[order], cost[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    return sp.csr_array((cost[first], (rows[first], cols[first])), shape=(n, n))
-
-
 def _partial(fraction: np.ndarray, seconds: np.ndarray) -> np.ndarray:
     """Time for a fraction of an edge; zero at the very node even where the edge is closed."""
     with np.errstate(invalid="ignore"):
@@ -557,10 +488,10 @@ def transposed_street_csr(
     cost = np.concatenate([forward_s, backward_s])
     n = len(network.nodes)
     if not _layered(private):
-        return _min_csr(rows, cols, cost, n)
+        return cheapest_csr(rows, cols, cost, n)
     prv = np.concatenate([private, private]).astype(bool)
     pub = ~prv
-    return _min_csr(
+    return cheapest_csr(
         np.concatenate([rows[pub], rows[pub] + n, rows[prv], rows[prv] + n, rows[prv] + 2 * n]),
         np.concatenate(
             [cols[pub] + n, cols[pub] + n, cols[prv], cols[prv] + 2 * n, cols[prv] + 2 * n]

@@ -7,9 +7,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..readers.network import MODES
+from ..schema import Key, ListOf, Number, OneOf, Table, Text, check_table
 
-MODES = ("walk", "bike", "drive")
-_RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+__all__ = [
+    "MODES",
+    "RULE",
+    "RULE_ID_PATTERN",
+    "Rule",
+    "check_unique_ids",
+    "rule_from_mapping",
+]
+
+RULE_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+"""Rule ids (and pack ids): a letter, then letters, digits or _ (they name output columns)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,71 @@ class Rule:
         }
 
 
+RULE = Table(
+    "rules",
+    "规则",
+    "One travel-time circle per table: the share of residents within threshold_min of a "
+    "facility of the categories, by the mode (inclusive: 15.0 minutes is inside).",
+    "每个表一个出行时间圈：指定类别设施在 threshold_min 分钟内可达的居民比例（含边界）。",
+    (
+        Key(
+            "id",
+            Text(RULE_ID_PATTERN.pattern, "an id: a letter, then letters, digits or _"),
+            "Rule id (output columns are named by it)",
+            "规则编号",
+            required=True,
+            example="medical_walk_15",
+        ),
+        Key(
+            "name_zh",
+            Text(),
+            "Chinese name",
+            "中文名称",
+            default_from="id",
+            example="15分钟步行可达医疗卫生机构",
+        ),
+        Key(
+            "name_en",
+            Text(),
+            "English name",
+            "英文名称",
+            default_from="id",
+            example="Medical facility within a 15-minute walk",
+        ),
+        Key(
+            "categories",
+            ListOf(Text(), single=True, non_empty=True),
+            "Facility categories or groups (medical, fitness …; see geoplan.taxonomy)",
+            "设施类别或类组",
+            required=True,
+            example=["medical"],
+        ),
+        Key("mode", OneOf(MODES), "Travel mode", "出行方式", required=True, example="walk"),
+        Key(
+            "threshold_min",
+            Number(0, 240, low_open=True),
+            "Travel time limit (inclusive)",
+            "出行时间上限（含）",
+            required=True,
+            unit="minutes",
+            example=15,
+            aliases=("threshold", "minutes", "time_min"),
+        ),
+        Key(
+            "target_share",
+            Number(0, 1),
+            "The plan's target share of residents (1.0 = 100 %; absent: reported only)",
+            "规划目标比例（1.0 即 100%）",
+            aliases=("target",),
+            example=1.0,
+        ),
+    ),
+    required=True,
+    shape="array",
+)
+"""A ``[[rules]]`` table of a project file, and a ``[[circles]]`` table of a rule pack."""
+
+
 def rule_from_mapping(
     data: Mapping, *, where: str = "rule", file: str = "", extra_keys: Iterable[str] = ()
 ) -> Rule:
@@ -56,10 +132,8 @@ def rule_from_mapping(
     are further keys the caller reads itself (a pack's citations). Unknown keys, missing ones,
     wrong types and values out of range (``threshold_min`` above 0 and at most 240 minutes,
     ``target_share`` 0..1) are a :class:`ConfigError` naming the key
-    (see :data:`geoplan.workflows.config.RULE`).
+    (see :data:`RULE`).
     """
-    from ..workflows.config import RULE, check_table
-
     table = check_table(RULE, data, file=file, label=where, extra=extra_keys)
     return Rule(
         id=table["id"],

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..readers.network import mode_edge_mask
 from . import engine
 
 __all__ = ["BAND_FRACTIONS", "band_edges_min", "street_minutes"]
@@ -76,7 +77,7 @@ def street_minutes(network, coverage) -> gpd.GeoDataFrame:
             middle,
             private=times.private,
         )
-        usable[rule.id] = engine.mode_edge_mask(times.forward_s, times.backward_s)[edge]
+        usable[rule.id] = mode_edge_mask(times.forward_s, times.backward_s)[edge]
         band = np.where(
             np.isfinite(at_middle), np.searchsorted(levels_s[rule.id], at_middle, side="left"), -1
         )

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from .._io import read_toml
-from ..analysis.rules import _RULE_ID, MODES, Rule, check_unique_ids, rule_from_mapping
+from ..analysis.rules import MODES, RULE_ID_PATTERN, Rule, check_unique_ids, rule_from_mapping
 from ..errors import ConfigError
 
 KINDS: dict[str, str] = {
@@ -330,7 +330,7 @@ def pack_from_mapping(data: Mapping, *, where: str = "pack", path: Path | None =
     if not isinstance(meta, Mapping) or "id" not in meta:
         raise ConfigError(f"{where}: missing [pack] table with an 'id'")
     pack_id = str(meta["id"])
-    if not _RULE_ID.match(pack_id):
+    if not RULE_ID_PATTERN.match(pack_id):
         raise ConfigError(f"{where}: pack id {pack_id!r} must be letters, digits and _")
     plan_file = str(meta.get("plan_file", ""))
     sources: dict[str, RuleSource] = {}
@@ -418,7 +418,7 @@ def _require(table: Mapping, keys: Iterable[str], where: str) -> None:
 
 def _rule_id(table: Mapping, where: str) -> str:
     rule_id = str(table["id"])
-    if not _RULE_ID.match(rule_id):
+    if not RULE_ID_PATTERN.match(rule_id):
         raise ConfigError(
             f"{where}: id {rule_id!r} must start with a letter and use only letters, digits and _"
         )

@@ -111,27 +111,34 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from .._compressed import GRAPHML_SUFFIXES, is_graphml, open_input
-from ..analysis import engine
-from ..analysis.engine import DEFAULT_WALK_SPEED_M_PER_MIN, ModeTimes, _min_csr
 from ..errors import ConfigError, InputFileNotFoundError, NetworkError
 from .access import ACCESS_TAGS, CLOSED, PRIVATE, PRIVATE_WAYS, access_codes
 
 __all__ = [
     "BIKE_ONEWAY_EXEMPT",
     "DEFAULT_SPEED_KPH",
+    "DEFAULT_WALK_SPEED_M_PER_MIN",
     "HIGHWAY_RANK",
     "MODES",
     "SPEED_KPH",
+    "ModeTimes",
     "Network",
+    "cheapest_csr",
     "highway_class",
+    "main_component_edges",
+    "mode_edge_mask",
     "read_network",
 ]
 
 logger = logging.getLogger(__name__)
 
 MODES: tuple[str, ...] = ("walk", "bike", "drive")
+
+DEFAULT_WALK_SPEED_M_PER_MIN = 70.0
+"""Walking speed (m/min); Chinese plans use 60–80 m/min (standards.md §3.7)."""
 
 # class: (walk, bike, drive) in km/h, None = excluded. Row order = importance (HIGHWAY_RANK).
 _SPEEDS_KPH: dict[str, tuple[float | None, float | None, float | None]] = {
@@ -307,7 +314,7 @@ class Network:
         :mod:`geoplan.readers.access`). With ``largest_component`` residents join only streets from
         which the mode's largest strongly connected component can be reached, and facilities
         only streets it can reach (private edges counted as usable;
-        :func:`geoplan.analysis.engine.main_component_edges`), as osmnx keeps only that component: a
+        :func:`main_component_edges`), as osmnx keeps only that component: a
         resident whose nearest street is cut off (one-way streets at the extract's edge, an
         unconnected footway) joins the main network instead of being unreachable.
         """
@@ -316,7 +323,7 @@ class Network:
         )
         demand_edges = facility_edges = None
         if largest_component:
-            demand_edges, facility_edges = engine.main_component_edges(self, forward_s, backward_s)
+            demand_edges, facility_edges = main_component_edges(self, forward_s, backward_s)
         return ModeTimes(
             forward_s=forward_s,
             backward_s=backward_s,
@@ -381,12 +388,90 @@ class Network:
         v = self.edges["v"].to_numpy(dtype=np.int64)
         arc = u != v
         u, v = u[arc], v[arc]
-        return _min_csr(
+        return cheapest_csr(
             np.concatenate([u, v]),
             np.concatenate([v, u]),
             np.concatenate([forward_s[arc], backward_s[arc]]),
             len(self.nodes),
         )
+
+
+@dataclass(frozen=True, eq=False)
+class ModeTimes:
+    """One travel mode on one network, as every command uses it (:meth:`Network.mode_times`).
+
+    ``forward_s``/``backward_s``: seconds per edge u→v and v→u, inf where the mode may not go;
+    ``private``: edges usable only at a trip's start or end (None when there are none);
+    ``demand_edges``/``facility_edges``: where residents (trips' origins) and facilities
+    (destinations) may join the network (None: every edge the mode may use).
+    """
+
+    forward_s: np.ndarray
+    backward_s: np.ndarray
+    private: np.ndarray | None = None
+    demand_edges: np.ndarray | None = None
+    facility_edges: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        usable = mode_edge_mask(self.forward_s, self.backward_s)
+        for name in ("demand_edges", "facility_edges"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, usable)
+
+
+def mode_edge_mask(forward_s: np.ndarray, backward_s: np.ndarray) -> np.ndarray:
+    """Edges a mode can use in at least one direction."""
+    return np.isfinite(forward_s) | np.isfinite(backward_s)
+
+
+def main_component_edges(
+    network, forward_s: np.ndarray, backward_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edges joined to the mode's largest strongly connected component (by nodes).
+
+    Returns ``(origins, destinations)``: edges from which a trip can reach that component
+    (leaving through an end the mode may go to, that reaches it) and edges a trip from it can
+    reach. A resident joined to the first reaches every facility joined to the second, since
+    from every node of the component every other is reached; a resident on a one-way street
+    that leads into the main network stays where it is, one on a street it can never leave
+    (or that has no way back) does not. Ties go to the component scipy labels first.
+    """
+    u, v = _edge_ends(network)
+    transposed = cheapest_csr(  # arcs reversed: the engine's own street graph without facilities
+        np.concatenate([v, u]),
+        np.concatenate([u, v]),
+        np.concatenate([forward_s, backward_s]),
+        len(network.nodes),
+    )
+    _, labels = connected_components(transposed, directed=True, connection="strong")
+    main = np.flatnonzero(labels == int(np.argmax(np.bincount(labels))))
+    # one unweighted multi-source search each way: reaches main / reached from main
+    reach = []
+    for graph in (transposed, transposed.T.tocsr()):
+        hops = dijkstra(graph, directed=True, indices=main, min_only=True, unweighted=True)
+        reach.append(np.isfinite(hops))
+    to_main, from_main = reach
+    fwd, bwd = np.isfinite(forward_s), np.isfinite(backward_s)
+    origins = (fwd & to_main[v]) | (bwd & to_main[u])
+    destinations = (fwd & from_main[u]) | (bwd & from_main[v])
+    return origins, destinations
+
+
+def cheapest_csr(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, n: int) -> sparse.csr_array:
+    """An n×n CSR matrix of arcs ``rows → cols`` keeping the cheapest of parallel arcs (scipy
+    would sum them); arcs of infinite cost are left out."""
+    keep = np.isfinite(cost)
+    rows, cols, cost = rows[keep], cols[keep], cost[keep]
+    order = np.lexsort((cost, cols, rows))
+    rows, cols, cost = rows[order], cols[order], cost[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sparse.csr_array((cost[first], (rows[first], cols[first])), shape=(n, n))
+
+
+def _edge_ends(network) -> tuple[np.ndarray, np.ndarray]:
+    edges = network.edges
+    return edges["u"].to_numpy(dtype=np.int64), edges["v"].to_numpy(dtype=np.int64)
 
 
 def _check_mode(mode: str) -> None:

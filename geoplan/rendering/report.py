@@ -46,10 +46,11 @@ from urllib.parse import quote
 import pandas as pd
 
 from .. import _io, taxonomy
+from .._paths import DEMO_PROJECT
 from ..analysis.coverage import OUTSIDE_UNITS
 from ..errors import InputError, OutputError, OutputExistsError
+from ..progress import Stages
 from ..results import MANIFEST, output_files, read_manifest, report_output, require_complete
-from ..workflows.project import DEMO_PROJECT, Stages
 from . import browser, charts
 from .maps import LANGS
 

@@ -75,7 +75,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import _io
+from .. import _io, schema
 from ..errors import ConfigError, GeoplanError, InputError
 from ..readers.credits import input_credit
 from ..results import MANIFEST, output_folder
@@ -212,7 +212,7 @@ def _areas_from_file(path: Path) -> list[Area]:
             "with [[areas]] or [batch] (see geoplan.workflows.batch)"
         )
     where = path.name
-    tables = config.validate(data, config.BATCH_FILE, file=where)
+    tables = schema.validate(data, config.BATCH_FILE, file=where)
     if not tables:
         raise ConfigError(f"{where}: a batch file needs [[areas]] tables or a [batch] table")
     seen: set[str] = set()

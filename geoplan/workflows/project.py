@@ -7,10 +7,7 @@ import logging
 import os
 import platform
 import re
-import sys
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -20,29 +17,51 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import _io, coords
+from .. import _io, coords, schema
 from .._cache import file_sha256
 from .._compressed import is_graphml
-from .._paths import SHARED_PREFIX, SHIPPED_PREFIX, prefixed_path, shipped_data_dir
+from .._paths import DEMO_PROJECT, SHARED_PREFIX, SHIPPED_PREFIX, prefixed_path
 from ..analysis.coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
-from ..analysis.engine import DEFAULT_WALK_SPEED_M_PER_MIN
 from ..analysis.gaps import find_gaps
 from ..analysis.preflight import Checked, check_inputs
 from ..analysis.rules import Rule, check_unique_ids, rule_from_mapping
 from ..errors import ConfigError, InputError, InputFileNotFoundError, OutputError
 from ..limits import Limits, applied
+from ..progress import Stages
 from ..readers.access import PRIVATE_WAYS
 from ..readers.boundaries import assign_units, read_units, units_from_frame
 from ..readers.credits import attribution, input_credit
 from ..readers.facilities import DEFAULT_BOUNDARY_TOLERANCE_M
+from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
 from ..results import Staging, output_files, output_folder
 from . import config
 from .config import DEFAULT_AREA_TOLERANCE_M, DEFAULT_GAP_CELL_M, DEFAULT_MAX_SNAP_M
 
+__all__ = [
+    "AREA_HULL_BUFFER_M",
+    "DEMO_PROJECT",
+    "FACILITIES_USED_COLUMNS",
+    "OUTPUT_FILES",
+    "STAGES",
+    "MapOptions",
+    "Project",
+    "RunResult",
+    "StudyArea",
+    "compute_project",
+    "facilities_used_table",
+    "load_project",
+    "read_boundary",
+    "read_project_demand",
+    "read_project_facilities",
+    "run_into",
+    "run_project",
+    "study_area",
+    "whole_demand_area",
+    "write_travel_times",
+]
+
 logger = logging.getLogger(__name__)
 
-DEMO_PROJECT = shipped_data_dir() / "demo" / "tuanchengshan.toml"
-"""The demo project (团城山街道); its inputs ship with geoplan (see :mod:`geoplan._paths`)."""
 OUTPUT_FILES = (
     "summary.json",
     "coverage_by_unit.csv",
@@ -100,7 +119,7 @@ class MapOptions:
 
 def _map_options(table: Mapping | None, where: str) -> MapOptions:
     """The ``[map]`` table (absent: the defaults), checked against the schema."""
-    table = config.check_table(config.MAP, table or {}, file=where, label="[map]")
+    table = schema.check_table(config.MAP, table or {}, file=where, label="[map]")
     return MapOptions(
         langs=tuple(table["langs"]),
         basemap=table["basemap"],
@@ -249,7 +268,7 @@ def load_project(path: str | Path) -> Project:
             "这是文件夹，请给出其中的项目 .toml 文件"
         )
     where = path.name
-    tables = config.validate(_io.read_toml(path), config.PROJECT_FILE, file=where)
+    tables = schema.validate(_io.read_toml(path), config.PROJECT_FILE, file=where)
     rules = tuple(
         rule_from_mapping(r, where=f"[[rules]] #{i + 1}", file=where)
         for i, r in enumerate(tables["rules"])
@@ -267,7 +286,7 @@ def load_project(path: str | Path) -> Project:
         boundary=tables.get("boundary"),
         units=tables.get("units"),
         geocode=tables.get("geocode"),
-        gaps=tables.get("gaps") or config.check_table(config.GAPS, {}),
+        gaps=tables.get("gaps") or schema.check_table(config.GAPS, {}),
         notes_zh=tuple(meta["notes_zh"]),
         notes_en=tuple(meta["notes_en"]),
         hypothetical_facilities=meta["hypothetical_facilities"],
@@ -302,35 +321,6 @@ def _file_stem(value: str) -> str:
     name = Path(value.removeprefix(SHARED_PREFIX).removeprefix(SHIPPED_PREFIX)).name
     name = name.split(".")[0]
     return re.sub(r"[\s,:=]+", "_", name) or "file"
-
-
-class Stages:
-    """Wall time and peak memory of each stage, with an optional progress bar on stderr."""
-
-    def __init__(self, names: tuple[str, ...], *, progress: bool = False) -> None:
-        self.timings_s: dict[str, float] = {}
-        self._bar = None
-        if progress:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=len(names), desc="geoplan", unit="stage", file=sys.stderr)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time one stage and advance the bar."""
-        if self._bar is not None:
-            self._bar.set_postfix_str(name)
-        start = time.perf_counter()
-        yield
-        self.timings_s[name] = round(time.perf_counter() - start, 4)
-        logger.info("stage %s done in %.2f s", name, self.timings_s[name])
-        if self._bar is not None:
-            self._bar.update(1)
-
-    def close(self) -> None:
-        """Finish the progress bar."""
-        if self._bar is not None:
-            self._bar.close()
 
 
 @dataclass
@@ -1251,7 +1241,7 @@ def write_travel_times(
     from ..readers.network import read_network
 
     out = Path(out)
-    walk_speed_m_per_min = config.check_value(
+    walk_speed_m_per_min = schema.check_value(
         config.NETWORK, "walk_speed_m_per_min", walk_speed_m_per_min, where="--walk-speed"
     )
     if not out.is_dir() and out.suffix.lower() not in _io.TABLE_SUFFIXES:

@@ -22,7 +22,7 @@ import pandas as pd
 from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
-from .. import _io
+from .. import _io, schema
 from ..analysis.coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
 from ..analysis.duplicates import reject_repeats_of
 from ..analysis.engine import snap_points
@@ -187,7 +187,7 @@ def load_scenario_file(path: str | Path) -> ScenarioFile | None:
     data = _io.read_toml(path)
     if "scenario" not in data:
         return None
-    table = config.validate(data, config.SCENARIO_FILE, file=path.name)["scenario"]
+    table = schema.validate(data, config.SCENARIO_FILE, file=path.name)["scenario"]
 
     def local(value: str) -> Path:
         target = Path(value)

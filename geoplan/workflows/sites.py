@@ -37,6 +37,7 @@ from ..analysis.qa import DECLARE, CoordinateCheck, check_coordinate_system
 from ..analysis.rules import Rule
 from ..errors import ConfigError, InputError, InputFileNotFoundError
 from ..limits import applied
+from ..readers.network import ModeTimes
 from ..results import output_folder
 from ..taxonomy import COLUMN_ALIASES, match_columns
 from .project import Project, RunResult, load_project
@@ -101,7 +102,7 @@ def find_rule(project: Project, rule_id: str) -> Rule:
     raise ConfigError(f"unknown rule id {rule_id!r}; the project's rules are: {known}")
 
 
-def _mode_times(result: RunResult, mode: str) -> engine.ModeTimes:
+def _mode_times(result: RunResult, mode: str) -> ModeTimes:
     """``mode`` on the run's network, with the project's [network] settings (as the run)."""
     return result.network.mode_times(mode, **result.project.network_options)
 

@@ -1,0 +1,3 @@
+"""geoplan's version (one place: the package, the manifests and run records read it)."""
+
+__version__ = "0.1.0"
