@@ -29,6 +29,28 @@ import pandas as pd
 
 from .errors import ConfigError, InputError, OutputError
 
+__all__ = [
+    "FORMULA_PREFIXES",
+    "TABLE_SUFFIXES",
+    "XLSX_HEAD_ROWS",
+    "XLSX_MAX_ROWS",
+    "XLSX_SCAN_COLUMNS",
+    "atomic_path",
+    "cell_text",
+    "neutralise",
+    "open_workbook",
+    "read_toml",
+    "read_xlsx_table",
+    "safe_table",
+    "sheet_head",
+    "sheet_rows",
+    "write_csv",
+    "write_json",
+    "write_table",
+    "write_text",
+    "write_xlsx",
+]
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """Text starting with one of these is a formula to a spreadsheet (OWASP CSV injection)."""
 XLSX_MAX_ROWS = 1_048_576

@@ -17,6 +17,19 @@ from pathlib import Path
 
 from .errors import InputFileNotFoundError
 
+__all__ = [
+    "DEMO_PROJECT",
+    "REPO_ROOT",
+    "SHARED_PREFIX",
+    "SHIPPED_PREFIX",
+    "cache_dir",
+    "prefixed_path",
+    "shared_data_dir",
+    "shared_path",
+    "shipped_data_dir",
+    "shipped_path",
+]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _WHEEL_DATA = Path(__file__).resolve().parent / "shipped"
 SHIPPED_PREFIX = "geoplan:"

@@ -11,6 +11,10 @@ from pathlib import Path
 from ._paths import DEMO_PROJECT
 from .errors import ConfigError, GeoplanError, Interrupted
 
+__all__ = [
+    "main",
+]
+
 
 def _parser() -> argparse.ArgumentParser:
     from .analysis.rules import MODES

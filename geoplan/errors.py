@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "ConfigError",
+    "DataQualityWarning",
+    "GeoplanError",
+    "InputError",
+    "InputFileNotFoundError",
+    "Interrupted",
+    "LimitError",
+    "NetworkError",
+    "OutputError",
+    "OutputExistsError",
+]
+
 
 class GeoplanError(Exception):
     """Base class of the errors geoplan raises on purpose (user errors: no CLI traceback)."""

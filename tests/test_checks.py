@@ -394,7 +394,7 @@ def test_enriched_access_2sfca_equals_2sfca_of_the_ratios_own_facilities(leshan,
     """The supplement's shared travel-time matrix gives what a matrix of only the ratio's
     facilities (health facilities reporting doctors) gives, per unit."""
     run = leshan.run
-    network, points, used = run.network, run.coverage.points, run.facilities
+    network, points, used = run.network, run.coverage.table, run.facilities
     walk = enriched.walk_speed_m_per_min
     health = expand_categories(("medical", "ems", "public_health"))
     supply = used[used["category"].isin(health) & used["doctors"].notna()]

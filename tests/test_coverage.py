@@ -70,7 +70,7 @@ def rule(threshold_min, categories=("medical",)):
 
 def test_inclusive_threshold_by_hand(line_network, facilities, demand):
     cov = compute_coverage(line_network, facilities, demand, [rule(10)], walk_speed_m_per_min=60)
-    points = cov.points
+    points = cov.table
     np.testing.assert_allclose(points["r_time_s"], [300, 600, 1200])
     assert list(points["r_covered"]) == [True, True, False]  # P2 at exactly 10 min is in
     assert list(points["r_facility_id"]) == ["F", "F", "F"]
@@ -82,23 +82,23 @@ def test_inclusive_threshold_by_hand(line_network, facilities, demand):
 
 def test_just_below_threshold_is_out(line_network, facilities, demand):
     cov = compute_coverage(line_network, facilities, demand, [rule(9.999)], walk_speed_m_per_min=60)
-    assert list(cov.points["r_covered"]) == [True, False, False]
+    assert list(cov.table["r_covered"]) == [True, False, False]
 
 
 def test_rule_uses_only_its_categories(line_network, facilities, demand):
     cov = compute_coverage(
         line_network, facilities, demand, [rule(10, ["fitness"])], walk_speed_m_per_min=60
     )
-    np.testing.assert_allclose(cov.points["r_time_s"], [900, 600, 0])
-    assert list(cov.points["r_facility_id"]) == ["G", "G", "G"]
+    np.testing.assert_allclose(cov.table["r_time_s"], [900, 600, 0])
+    assert list(cov.table["r_facility_id"]) == ["G", "G", "G"]
 
 
 def test_no_facility_of_the_category_leaves_everyone_uncovered(line_network, facilities, demand):
     cov = compute_coverage(
         line_network, facilities, demand, [rule(10, ["ems"])], walk_speed_m_per_min=60
     )
-    assert cov.points["r_time_s"].isna().all()
-    assert not cov.points["r_covered"].any()
+    assert cov.table["r_time_s"].isna().all()
+    assert not cov.table["r_covered"].any()
     assert cov.summary()[0]["population_covered"] == 0.0
 
 
@@ -119,9 +119,9 @@ def test_by_unit_splits_population(line_network, facilities, demand):
         code_column="code",
     )
     names, codes = assign_units(
-        cov.points["x"].to_numpy(), cov.points["y"].to_numpy(), CRS, units, outside="outside"
+        cov.table["x"].to_numpy(), cov.table["y"].to_numpy(), CRS, units, outside="outside"
     )
-    cov.points["unit_name"], cov.points["unit_code"] = names, codes
+    cov.table["unit_name"], cov.table["unit_code"] = names, codes
     table = cov.by_unit().set_index("unit_code")
     assert table.loc["W", "population"] == 100.0
     assert table.loc["E", "population"] == 75.0
@@ -153,9 +153,9 @@ def test_access_legs_off_the_street_by_hand(line_network, facilities):
     np.testing.assert_allclose(table["demand_snap_m"], [40, 0])
     np.testing.assert_allclose(table["facility_snap_m"], [30, 40])  # the chosen facility's leg
     cov = compute_coverage(line_network, off, demand, [rule(10)], walk_speed_m_per_min=60)
-    np.testing.assert_allclose(cov.points["snap_distance_m"], [40, 0])
-    np.testing.assert_allclose(cov.points["r_time_s"], [370, 1030])  # medical: F only
-    assert list(cov.points["r_covered"]) == [True, False]
+    np.testing.assert_allclose(cov.table["snap_distance_m"], [40, 0])
+    np.testing.assert_allclose(cov.table["r_time_s"], [370, 1030])  # medical: F only
+    assert list(cov.table["r_covered"]) == [True, False]
 
 
 def test_gaps_rank_uncovered_cells_by_population():

@@ -17,8 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "geoplan"
 LAYERS = ("core", "readers", "analysis", "plans", "rendering", "workflows", "entry")
 """Lowest first: a module may import its own layer and the layers before it."""
 
-ENTRY = {"geoplan", "geoplan.cli", "geoplan.__main__"}
-"""``import geoplan`` (the front door) and the ``geoplan`` command: above everything."""
+ENTRY = {"geoplan", "geoplan.api", "geoplan.cli", "geoplan.__main__"}
+"""``import geoplan`` (the front door and its verbs) and the ``geoplan`` command: above
+everything."""
 
 
 def _module_name(path: Path) -> str:

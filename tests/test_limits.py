@@ -277,12 +277,12 @@ def _facility_rows(html: str) -> int:
 
 def test_map_aggregates_uncovered_residents_above_its_limit(demo_project, tmp_path):
     from geoplan.analysis.coverage import column
-    from geoplan.workflows import project
+    from geoplan.rendering.run_maps import map_demand
 
     path = demo_project(append="\n[limits]\nmap_points = 300\n")
     result = compute_project(load_project(path))
-    shown, note = project._map_demand(result)
-    points = result.coverage.points
+    shown, note = map_demand(result.coverage, result.project.limits)
+    points = result.coverage.table
     for rule in result.project.rules:
         rows = shown[~shown[f"{rule.id}_covered"]]
         assert 0 < len(rows) <= 300

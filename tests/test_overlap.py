@@ -118,7 +118,7 @@ def _demo_facilities():
 def test_partial_overlap_is_a_warning_printed_even_when_quiet(demo_project, tmp_path, capsys):
     # the demo's real residents, plus a village of 6,000 people 8 km east of the network
     demo = compute_project(load_project(demo_project()))
-    points = demo.coverage.points
+    points = demo.coverage.table
     lon, lat = _lonlat(points["x"], points["y"], demo.network.crs, digits=7)
     table = pd.DataFrame({"lon": lon, "lat": lat, "population": points["population"]})
     table.loc[len(table)] = [115.13, 30.20, 6000.0]

@@ -292,7 +292,7 @@ threshold_min = 15
             encoding="utf-8",
         )
         result = run_project(tmp_path / "p.toml", tmp_path / option)
-        points = result.coverage.points.set_index("demand_id")["clinic_walk_15_time_s"]
+        points = result.coverage.table.set_index("demand_id")["clinic_walk_15_time_s"]
         seconds[option] = points.to_dict()
         private = result.summary["network"]["modes"]["walk"]["private_edges"]
         assert private == (1 if option == "endpoints" else 0)

@@ -94,12 +94,13 @@ def test_a_run_warns_when_wgs84_facilities_look_like_gcj02(tmp_path):
 
 def test_large_demand_is_shown_per_cell_on_the_map_with_totals_kept(monkeypatch):
     from geoplan.analysis.coverage import column
+    from geoplan.rendering import run_maps
     from geoplan.workflows import project
 
     result = project.compute_project(load_project(project.DEMO_PROJECT))
-    points = result.coverage.points
-    monkeypatch.setattr(project, "MAP_MAX_POINTS", 100)
-    shown, note = project._map_demand(result)
+    points = result.coverage.table
+    monkeypatch.setattr(run_maps, "MAP_MAX_POINTS", 100)
+    shown, note = run_maps.map_demand(result.coverage, result.project.limits)
     assert len(shown) < len(points)
     assert note is not None and "100 m" in note[1]  # and the map says so
     for rule in result.project.rules:

@@ -79,7 +79,7 @@ def test_closing_every_facility_of_a_rule_drops_its_coverage_to_zero(before):
 
 
 def test_adding_a_facility_at_a_demand_point_covers_it(before, tmp_path):
-    points = before.coverage.points
+    points = before.coverage.table
     # the most populous point the medical rule leaves uncovered
     uncovered = points[~points[f"{MEDICAL}_covered"]]
     target = uncovered.loc[uncovered["population"].idxmax()]
@@ -150,8 +150,8 @@ def test_gained_and_lost_add_up_per_rule_and_per_unit(relocation):
 def test_before_reuses_the_run_and_after_keeps_units(before, relocation):
     assert relocation.before is before
     np.testing.assert_array_equal(
-        relocation.after.points["unit_name"].to_numpy(),
-        before.coverage.points["unit_name"].to_numpy(),
+        relocation.after.table["unit_name"].to_numpy(),
+        before.coverage.table["unit_name"].to_numpy(),
     )
     b = next(r for r in before.summary["rules"] if r["id"] == MEDICAL)
     s = next(r for r in relocation.summary["rules"] if r["id"] == MEDICAL)

@@ -54,8 +54,8 @@ def test_top_grid_candidates_add_what_a_recomputed_coverage_gains(run, rule, gri
     ranked = grid_mclp.candidates.sort_values("rank")
     assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1))
     assert (np.diff(ranked["new_population"].to_numpy()) <= 0).all()
-    before = run.coverage.points[column(MEDICAL, "covered")].to_numpy()
-    population = run.coverage.points["population"].to_numpy()
+    before = run.coverage.table[column(MEDICAL, "covered")].to_numpy()
+    population = run.coverage.table["population"].to_numpy()
     for _, site in ranked.head(3).iterrows():
         new = gpd.GeoDataFrame(
             {"facility_id": [site["candidate_id"]], "category": ["community_health_station"]},
@@ -70,7 +70,7 @@ def test_top_grid_candidates_add_what_a_recomputed_coverage_gains(run, rule, gri
             [rule],
             walk_speed_m_per_min=run.project.walk_speed_m_per_min,
         )
-        after = again.points[column(MEDICAL, "covered")].to_numpy()
+        after = again.table[column(MEDICAL, "covered")].to_numpy()
         assert not (before & ~after).any()
         gained = after & ~before
         assert int(gained.sum()) == site["new_points"]
@@ -118,7 +118,7 @@ def test_mclp_summary_and_recomputed_coverage_agree(grid_mclp):
     # the table the models read: ids of the run's demand and of existing + candidate sites,
     # only pairs within the rule's threshold
     times = grid_mclp.travel_times
-    assert set(times["demand_id"]) <= set(grid_mclp.run.coverage.points["demand_id"])
+    assert set(times["demand_id"]) <= set(grid_mclp.run.coverage.table["demand_id"])
     known = set(grid_mclp.candidates["candidate_id"]) | set(grid_mclp.siting.existing)
     assert set(times["facility_id"]) <= known
     assert set(times["facility_id"]) >= set(s["selected"])

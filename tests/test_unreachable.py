@@ -103,7 +103,7 @@ def test_drive_demand_snaps_to_the_main_network_by_default(tmp_path):
     rule = result.summary["rules"][0]
     assert rule["points_unreachable"] == 0 and rule["population_unreachable"] == 0.0
     assert rule["population_covered"] == 330.0  # the trapped residents reach the clinic
-    points = result.coverage.points.set_index("demand_id")
+    points = result.coverage.table.set_index("demand_id")
     # trap0 is 510 m from B–C (x = 1000): a 510 m walk at 70 m/min, 250 m to B and 995 m
     # towards A by car at 25 km/h, and the clinic's own 5 m access leg
     walk, car = 70 / 60, 25 / 3.6

@@ -12,10 +12,23 @@ import pandas as pd
 from pyproj import Transformer
 
 from ..errors import ConfigError
-from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, ModeTimes, mode_edge_mask
+from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, ModeTimes, Network, mode_edge_mask
 from ..taxonomy import CATEGORIES
 from . import engine
+from .capacity import travel_times_by_id
 from .rules import Rule
+
+__all__ = [
+    "OUTSIDE_UNITS",
+    "Coverage",
+    "RuleSearch",
+    "column",
+    "compute_coverage",
+    "expand_categories",
+    "nearest_table",
+    "travel_time_pairs",
+    "travel_time_table",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +74,53 @@ class RuleSearch:
 
 @dataclass(frozen=True)
 class Coverage:
-    """The engine's answer for a set of rules.
+    """The engine's answer for a set of rules: one row per demand point, wide.
 
-    ``points`` has one row per demand point: ``demand_id``, ``population``, ``x``, ``y`` (metres
+    ``table`` has one row per demand point: ``demand_id``, ``population``, ``x``, ``y`` (metres
     in the network CRS), ``snap_distance_m`` (to the walk network), ``unit_name``/``unit_code``
     once units are assigned, and per rule ``<id>_time_s`` (NaN when unreachable),
-    ``<id>_facility_id`` and ``<id>_covered``. ``searches`` keeps each rule's engine pass;
-    ``snapping`` per mode how demand met the network (:func:`compute_coverage`).
+    ``<id>_facility_id`` and ``<id>_covered`` (:func:`column` names them). ``searches`` keeps
+    each rule's engine pass; ``snapping`` per mode how demand met the network
+    (:func:`compute_coverage`). ``network`` and ``facilities`` are what was searched (the
+    facilities in WGS84, as read), ``units`` the unit polygons the points were assigned to
+    (None without units), so gaps and maps can be made from a Coverage alone.
     """
 
     rules: tuple[Rule, ...]
-    points: pd.DataFrame
+    table: pd.DataFrame
     searches: dict[str, RuleSearch] = field(default_factory=dict)
     snapping: dict[str, dict] = field(default_factory=dict)
+    network: Network | None = None
+    facilities: gpd.GeoDataFrame | None = None
+    units: gpd.GeoDataFrame | None = None
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule called ``rule_id`` (a :class:`ConfigError` naming the rules otherwise)."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        known = ", ".join(r.id for r in self.rules)
+        raise ConfigError(f"no rule {rule_id!r} in this coverage; its rules: {known}")
+
+    def share(self, rule_id: str) -> float:
+        """Share of the residents (population-weighted, 0..1) within the rule's circle;
+        NaN when there are no residents."""
+        rule = self.rule(rule_id)
+        population = self.table["population"].to_numpy(dtype=float)
+        total = float(population.sum())
+        covered = float(population[self.table[column(rule.id, "covered")].to_numpy()].sum())
+        return covered / total if total > 0 else float("nan")
+
+    def points(self) -> gpd.GeoDataFrame:
+        """The demand points as a GeoDataFrame in the network CRS: :attr:`table` with the
+        coordinates as point geometry (``.to_crs(4326)`` for longitude and latitude)."""
+        if self.network is None:
+            raise ConfigError("this coverage does not know its network CRS (built by hand)")
+        return gpd.GeoDataFrame(
+            self.table.drop(columns=["x", "y"]),
+            geometry=gpd.points_from_xy(self.table["x"], self.table["y"]),
+            crs=self.network.crs,
+        )
 
     @property
     def node_time_s(self) -> dict[str, np.ndarray]:
@@ -84,11 +131,11 @@ class Coverage:
         """Per rule: population covered, share covered, whether the target is met, and the
         residents no facility can be reached from (``population_unreachable``, with
         ``points_unreachable``: never hidden, also when zero)."""
-        population = self.points["population"].to_numpy()
+        population = self.table["population"].to_numpy()
         total = float(population.sum())
         rows = []
         for rule in self.rules:
-            covered = float(population[self.points[column(rule.id, "covered")].to_numpy()].sum())
+            covered = float(population[self.table[column(rule.id, "covered")].to_numpy()].sum())
             unreachable = self.unreachable(rule.id)
             share = covered / total if total > 0 else float("nan")
             met = None if rule.target_share is None else bool(share >= rule.target_share - 1e-12)
@@ -106,11 +153,11 @@ class Coverage:
 
     def unreachable(self, rule_id: str) -> np.ndarray:
         """Demand points from which no facility of the rule can be reached (bool)."""
-        return np.isnan(self.points[column(rule_id, "time_s")].to_numpy(dtype=float))
+        return np.isnan(self.table[column(rule_id, "time_s")].to_numpy(dtype=float))
 
     def by_unit(self) -> pd.DataFrame:
         """Population, covered and unreachable population and share covered per unit and rule."""
-        points = self.points
+        points = self.table
         if "unit_name" not in points:
             points = points.assign(unit_name=OUTSIDE_UNITS, unit_code="")
         keys = ["unit_code", "unit_name"]
@@ -229,7 +276,7 @@ def compute_coverage(
             rule.threshold_min,
             int((~found).sum()),
         )
-    return Coverage(tuple(rules), points, searches, snapping)
+    return Coverage(tuple(rules), points, searches, snapping, network, facilities)
 
 
 def _snap_demand(network, xy, times: ModeTimes, points: pd.DataFrame):
@@ -327,4 +374,71 @@ def nearest_table(
             "demand_snap_m": dem_snap.snap_distance_m,
             "facility_snap_m": facility_snap,
         }
+    )
+
+
+def travel_time_pairs(
+    network,
+    facility_xy: tuple[np.ndarray, np.ndarray],
+    demand_xy: tuple[np.ndarray, np.ndarray],
+    *,
+    mode: str,
+    cutoff_s: float,
+    walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    private_ways: str = "exclude",
+    largest_component: bool = True,
+) -> pd.DataFrame:
+    """Demand × facility travel times within ``cutoff_s`` (inclusive), by position.
+
+    ``facility_xy`` and ``demand_xy`` are coordinate arrays in the network CRS; both join the
+    network as in :func:`compute_coverage` (the mode's facility and demand edges), and the
+    times are :func:`geoplan.analysis.engine.travel_time_matrix`'s: ``demand`` and
+    ``facility`` (positions) and ``travel_time_s``, pairs beyond the cutoff absent.
+    """
+    times = network.mode_times(
+        mode,
+        walk_speed_m_per_min=walk_speed_m_per_min,
+        private_ways=private_ways,
+        largest_component=largest_component,
+    )
+    fac_snap = engine.snap_points(network, *facility_xy, usable=times.facility_edges)
+    dem_snap = engine.snap_points(network, *demand_xy, usable=times.demand_edges)
+    return engine.travel_time_matrix(
+        network,
+        times.forward_s,
+        times.backward_s,
+        fac_snap,
+        dem_snap,
+        cutoff_s=cutoff_s,
+        access_speed_m_per_min=walk_speed_m_per_min,
+        private=times.private,
+    )
+
+
+def travel_time_table(
+    network,
+    facilities: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    *,
+    mode: str,
+    cutoff_s: float,
+    walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    private_ways: str = "exclude",
+    largest_component: bool = True,
+) -> pd.DataFrame:
+    """The long table ``demand_id``, ``facility_id``, ``travel_time_s`` within ``cutoff_s``
+    (:func:`travel_time_pairs` named by id; ids as categoricals, see
+    :func:`geoplan.analysis.capacity.travel_times_by_id`)."""
+    matrix = travel_time_pairs(
+        network,
+        _xy(facilities, network.crs),
+        _xy(demand, network.crs),
+        mode=mode,
+        cutoff_s=cutoff_s,
+        walk_speed_m_per_min=walk_speed_m_per_min,
+        private_ways=private_ways,
+        largest_component=largest_component,
+    )
+    return travel_times_by_id(
+        matrix, demand["demand_id"].astype(str), facilities["facility_id"].astype(str)
     )

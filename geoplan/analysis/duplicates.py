@@ -38,6 +38,8 @@ __all__ = [
     "DUPLICATE_M",
     "KEEP_HINT_CLI",
     "KEEP_HINT_PROJECT",
+    "KEEP_HINT_PYTHON",
+    "duplicate_messages",
     "find_duplicates",
     "reject_duplicates",
     "reject_repeats_of",
@@ -53,6 +55,7 @@ KEEP_HINT_PROJECT = (
     "or set keep_duplicates = true in the project's [facilities] table",
 )
 KEEP_HINT_CLI = ("或在命令行加 --keep-duplicates", "or add --keep-duplicates")
+KEEP_HINT_PYTHON = ("或调用时设置 keep_duplicates=True", "or pass keep_duplicates=True")
 """How to keep both records, per context (zh, en)."""
 
 _GEOD = pyproj.Geod(ellps="WGS84")

@@ -25,6 +25,17 @@ from ..errors import InputError, NetworkError
 from ..limits import current
 from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, cheapest_csr
 
+__all__ = [
+    "Nearest",
+    "Snap",
+    "facility_search",
+    "nearest_facility",
+    "point_times",
+    "snap_points",
+    "transposed_street_csr",
+    "travel_time_matrix",
+]
+
 logger = logging.getLogger(__name__)
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from scipy import ndimage
+
+from .coverage import Coverage, column
+
+__all__ = ["GAP_COLUMNS", "GAP_REASONS", "coverage_gaps", "find_gaps"]
 
 GAP_COLUMNS = (
     "gap_id",
@@ -35,6 +41,45 @@ GAP_REASONS: dict[str, tuple[str, str]] = {
     ),
 }
 """Why residents are in a gap area: ``reason`` code → (中文, English)."""
+
+
+def coverage_gaps(
+    coverage: Coverage,
+    rule_ids: Sequence[str] | None = None,
+    *,
+    cell_m: float = 500.0,
+    merge_contiguous: bool = False,
+) -> gpd.GeoDataFrame:
+    """The ranked gap areas of ``coverage`` (:func:`find_gaps`), rule after rule.
+
+    ``rule_ids`` default to every rule of the coverage. Areas are in the network CRS; with the
+    coverage's facilities known, ``nearest_facility_name`` names the nearest facility.
+    """
+    rules = coverage.rules if rule_ids is None else [coverage.rule(r) for r in rule_ids]
+    points = coverage.table
+    crs = None if coverage.network is None else coverage.network.crs
+    gaps = pd.concat(
+        [
+            find_gaps(
+                points,
+                rule_id=rule.id,
+                covered=points[column(rule.id, "covered")].to_numpy(),
+                travel_time_s=points[column(rule.id, "time_s")].to_numpy(),
+                facility_id=points[column(rule.id, "facility_id")].to_numpy(),
+                crs=crs,
+                cell_m=cell_m,
+                merge_contiguous=merge_contiguous,
+            )
+            for rule in rules
+        ],
+        ignore_index=True,
+    )
+    gaps = gpd.GeoDataFrame(gaps, geometry="geometry", crs=crs)
+    if coverage.facilities is not None:
+        used = coverage.facilities
+        names = dict(zip(used["facility_id"], used["name"], strict=True))
+        gaps["nearest_facility_name"] = gaps["nearest_facility_id"].map(names)
+    return gaps
 
 
 def find_gaps(

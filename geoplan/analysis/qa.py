@@ -358,6 +358,10 @@ DECLARE: dict[str, tuple[str, str]] = {
         'set crs = "{system}" in the project\'s [facilities] table (command line: --crs {system})',
     ),
     "option": ("在命令行加 --crs {system}", "add --crs {system} to the command"),
+    "python": (
+        '读取时声明坐标系：read_facilities(..., crs="{system}")',
+        'read them with read_facilities(..., crs="{system}")',
+    ),
     "candidates": (
         "在命令行加 --candidates-crs {system}",
         "add --candidates-crs {system} to the command",

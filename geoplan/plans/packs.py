@@ -18,6 +18,28 @@ from .._io import read_toml
 from ..analysis.rules import MODES, RULE_ID_PATTERN, Rule, check_unique_ids, rule_from_mapping
 from ..errors import ConfigError
 
+__all__ = [
+    "CAPACITY_COLUMNS",
+    "CIRCLE_SOURCE_KEYS",
+    "COMPARATORS",
+    "KINDS",
+    "LEVELS",
+    "PACKS_PACKAGE_DIR",
+    "PRESENCE_SCOPES",
+    "AttributeFilter",
+    "Citation",
+    "NotModelled",
+    "PresenceRule",
+    "RatioTarget",
+    "RulePack",
+    "RuleSource",
+    "available_packs",
+    "compare",
+    "load_pack",
+    "pack_from_mapping",
+    "packs_dir",
+]
+
 KINDS: dict[str, str] = {
     "预期性": "expected (indicative)",
     "约束性": "binding",

@@ -3,3 +3,13 @@
 Each reader checks its file at the boundary and returns a plain table (see DESIGN.md,
 "Tables"); nothing here computes travel times or writes outputs.
 """
+
+__all__ = [
+    "access",
+    "boundaries",
+    "credits",
+    "demand",
+    "facilities",
+    "geocode",
+    "network",
+]

@@ -139,7 +139,7 @@ def _code(mode: str, values: list[str]) -> int:
     return code
 
 
-def classify(mode: str, tags: Mapping[str, object]) -> int:
+def _classify(mode: str, tags: Mapping[str, object]) -> int:
     """Access code (``OPEN``, ``PRIVATE`` or ``CLOSED``) of one way's tags for ``mode``."""
     service = _values(tags.get("service"))
     if mode == "drive" and _SERVICE_NO_DRIVING in service:
@@ -165,6 +165,6 @@ def access_codes(edges: pd.DataFrame, mode: str) -> np.ndarray:
     first = pd.Series(np.arange(len(group))).groupby(group).first().to_numpy()
     rows = table.to_numpy(dtype=object)
     mapped = np.array(
-        [classify(mode, dict(zip(keys, rows[i], strict=True))) for i in first], dtype=np.int8
+        [_classify(mode, dict(zip(keys, rows[i], strict=True))) for i in first], dtype=np.int8
     )
     return mapped[group]

@@ -11,6 +11,14 @@ import pandas as pd
 
 from ..errors import InputError, InputFileNotFoundError
 
+__all__ = [
+    "CODE_COLUMNS",
+    "NAME_COLUMNS",
+    "assign_units",
+    "read_units",
+    "units_from_frame",
+]
+
 logger = logging.getLogger(__name__)
 
 NAME_COLUMNS = ("unit_name", "name", "名称", "name_zh", "NAME", "行政区划名称", "区划名称", "乡镇")

@@ -100,6 +100,7 @@ __all__ = [
     "REASON_CODES",
     "USED_COLUMNS",
     "FacilityTable",
+    "capacity_problem_text",
     "capacity_value",
     "declared_to_wgs84",
     "read_facilities",

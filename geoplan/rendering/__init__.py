@@ -1,1 +1,9 @@
 """Rendering: maps (folium, offline HTML), charts, the report and the headless browser."""
+
+__all__ = [
+    "browser",
+    "charts",
+    "maps",
+    "report",
+    "run_maps",
+]

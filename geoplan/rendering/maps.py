@@ -71,6 +71,7 @@ __all__ = [
     "UNIT_SHARE_CLASSES",
     "Basemap",
     "FeatureLayer",
+    "aggregate_facilities",
     "check_offline",
     "coverage_map",
     "feature_map",

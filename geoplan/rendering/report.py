@@ -59,9 +59,12 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "GAP_ROWS",
     "LANGS",
+    "Part",
     "ResultFolder",
+    "Shot",
     "Written",
     "gallery_areas",
+    "gallery_html",
     "read_results",
     "write_reports",
 ]

@@ -63,6 +63,7 @@ __all__ = [
     "LIMITS",
     "PROJECT_FILE",
     "SCENARIO_FILE",
+    "main",
     "project_template",
     "reference_markdown",
 ]

@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 
 from .. import _io
-from ..analysis import engine
 from ..analysis.capacity import (
     access_by_unit,
     capacity_ratios,
@@ -42,7 +41,13 @@ from ..analysis.capacity import (
     travel_times_by_id,
     two_step_fca,
 )
-from ..analysis.coverage import OUTSIDE_UNITS, column, compute_coverage, expand_categories
+from ..analysis.coverage import (
+    OUTSIDE_UNITS,
+    column,
+    compute_coverage,
+    expand_categories,
+    travel_time_pairs,
+)
 from ..analysis.gaps import find_gaps
 from ..analysis.rules import Rule
 from ..errors import ConfigError, DataQualityWarning
@@ -329,7 +334,7 @@ def compute_checks(
         elif rule.id in pack.circle_filters:
             _filtered_circle(ctx, rule)
         else:
-            _circle(ctx, rule, run.coverage.points, run.gaps)
+            _circle(ctx, rule, run.coverage.table, run.gaps)
     for rule in pack.presence:
         if rule.scope == "facility":
             _facility_presence(ctx, rule)
@@ -436,7 +441,7 @@ def _context(project: Project, pack: RulePack, run: RunResult, unit_level: str |
         codes = np.full(len(facilities), "", dtype=object)
     facilities["unit_name"], facilities["unit_code"] = names, codes
     level, level_source = _unit_level(project, unit_level)
-    points = run.coverage.points
+    points = run.coverage.table
     demand = gpd.GeoDataFrame(
         points[["demand_id", "population"]].copy(),
         geometry=gpd.points_from_xy(points["x"], points["y"]),
@@ -654,8 +659,8 @@ def _filtered_circle(ctx: _Context, rule: Rule) -> None:
         [rule],
         **ctx.project.network_options,
     )
-    points = coverage.points
-    base = ctx.run.coverage.points
+    points = coverage.table
+    base = ctx.run.coverage.table
     if "unit_name" in base:
         points["unit_name"], points["unit_code"] = base["unit_name"], base["unit_code"]
     gaps = find_gaps(
@@ -865,8 +870,8 @@ def _within_shares(ctx: _Context, rule: PresenceRule, fac: gpd.GeoDataFrame) -> 
         [probe],
         **ctx.project.network_options,
     )
-    points = coverage.points
-    units = ctx.run.coverage.points.get("unit_name")
+    points = coverage.table
+    units = ctx.run.coverage.table.get("unit_name")
     if units is None:
         return {}
     frame = pd.DataFrame(
@@ -890,7 +895,7 @@ def _quantity(ctx: _Context, key: str, aliases: Sequence[str]) -> np.ndarray | N
     """Values of one capacity quantity per facility (None when the file has no such column).
 
     ``beds``, ``doctors`` and ``nurses`` were checked when read; another column's values that
-    are negative, infinite or above :func:`plausible_max` are read as missing (NaN) and noted.
+    are negative, infinite or above :func:`_plausible_max` are read as missing (NaN) and noted.
     """
     if key in ("beds", "doctors", "nurses") and not aliases:
         values = ctx.facilities[key].to_numpy(dtype=np.float64)
@@ -901,7 +906,7 @@ def _quantity(ctx: _Context, key: str, aliases: Sequence[str]) -> np.ndarray | N
     if header is None:
         return None
     values = _number(ctx.facilities[header])
-    limit = plausible_max(key)
+    limit = _plausible_max(key)
     bad = ~np.isnan(values) & ~((values >= 0) & (values <= limit))
     if bad.any():
         rows = ctx.facilities["source_row"].to_numpy()[bad]
@@ -917,7 +922,7 @@ def _quantity(ctx: _Context, key: str, aliases: Sequence[str]) -> np.ndarray | N
     return values
 
 
-def plausible_max(key: str) -> float:
+def _plausible_max(key: str) -> float:
     """The largest plausible value of a capacity quantity per facility: 10,000 for counts
     (beds, staff, places; :data:`geoplan.readers.facilities.CAPACITY_MAX`), 10 km² for areas
     (m²)."""
@@ -1044,7 +1049,7 @@ def _access(
     ``supply`` is the numerator of the facilities ``ctx.facilities[mask]`` (NaN: left out);
     the catchment is :func:`_access_catchment`. Keyed by unit name; the all-units entry too.
     """
-    points = ctx.run.coverage.points
+    points = ctx.run.coverage.table
     if "unit_name" not in points or len(points) == 0:
         return {}
     mode, minutes = _access_catchment(ctx.pack)
@@ -1081,33 +1086,23 @@ def _access(
 def _access_matrix(ctx: _Context, mode: str, cutoff_s: float, mask: np.ndarray) -> pd.DataFrame:
     """Travel times within the catchment from the run's demand points to ``ctx.facilities[mask]``.
 
-    Positions into ``coverage.points`` and the masked facilities. Computed once per set of
+    Positions into ``coverage.table`` and the masked facilities. Computed once per set of
     facilities (ratios over the same categories share it; a facility's pairs do not depend on
     the others, so each ratio keeps the rows of its facilities with a value).
     """
     key = (mode, cutoff_s, mask.tobytes())
     if key not in ctx.access_matrices:
         network = ctx.run.network
-        walk = ctx.project.walk_speed_m_per_min
-        points = ctx.run.coverage.points
-        times = network.mode_times(mode, **ctx.project.network_options)
+        points = ctx.run.coverage.table
         xy = ctx.facilities.geometry[mask].to_crs(network.crs)
-        fac_snap = engine.snap_points(
-            network, xy.x.to_numpy(), xy.y.to_numpy(), usable=times.facility_edges
-        )
-        dem_snap = engine.snap_points(
-            network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
-        )
         with applied(ctx.project.limits):
-            ctx.access_matrices[key] = engine.travel_time_matrix(
+            ctx.access_matrices[key] = travel_time_pairs(
                 network,
-                times.forward_s,
-                times.backward_s,
-                fac_snap,
-                dem_snap,
+                (xy.x.to_numpy(), xy.y.to_numpy()),
+                (points["x"].to_numpy(), points["y"].to_numpy()),
+                mode=mode,
                 cutoff_s=cutoff_s,
-                access_speed_m_per_min=walk,
-                private=times.private,
+                **ctx.project.network_options,
             )
     return ctx.access_matrices[key]
 

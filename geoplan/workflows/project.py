@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -22,9 +23,10 @@ from .._cache import file_sha256
 from .._compressed import is_graphml
 from .._paths import DEMO_PROJECT, SHARED_PREFIX, SHIPPED_PREFIX, prefixed_path
 from ..analysis.coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
-from ..analysis.gaps import find_gaps
+from ..analysis.gaps import coverage_gaps
 from ..analysis.preflight import Checked, check_inputs
 from ..analysis.rules import Rule, check_unique_ids, rule_from_mapping
+from ..analysis.streets import street_minutes
 from ..errors import ConfigError, InputError, InputFileNotFoundError, OutputError
 from ..limits import Limits, applied
 from ..progress import Stages
@@ -36,6 +38,9 @@ from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
 from ..results import Staging, output_files, output_folder
 from . import config
 from .config import DEFAULT_AREA_TOLERANCE_M, DEFAULT_GAP_CELL_M, DEFAULT_MAX_SNAP_M
+
+if TYPE_CHECKING:  # folium is imported only when a map is drawn
+    from ..rendering.run_maps import MapInputs
 
 __all__ = [
     "AREA_HULL_BUFFER_M",
@@ -447,9 +452,9 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
             demand, outside = _residents(demand, area, project)
         coverage = compute_coverage(network, used, demand, project.rules, **project.network_options)
         if area is None:
-            area = whole_demand_area(project, coverage.points, used, network.crs)
+            area = whole_demand_area(project, coverage.table, used, network.crs)
     with stages.stage("coverage"):
-        points = coverage.points
+        points = coverage.table
         if area.source == "demand":  # one unit holding every resident by construction
             names = np.full(len(points), project.area, dtype=object)
             codes = np.full(len(points), "", dtype=object)
@@ -463,27 +468,12 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
                 tolerance_m=area.unit_tolerance_m,
             )
         points["unit_name"], points["unit_code"] = names, codes
+        coverage = dataclasses.replace(coverage, units=area.units)
         by_unit = coverage.by_unit()
     with stages.stage("gaps"):
-        gaps = pd.concat(
-            [
-                find_gaps(
-                    points,
-                    rule_id=rule.id,
-                    covered=points[column(rule.id, "covered")].to_numpy(),
-                    travel_time_s=points[column(rule.id, "time_s")].to_numpy(),
-                    facility_id=points[column(rule.id, "facility_id")].to_numpy(),
-                    crs=network.crs,
-                    cell_m=project.gap_cell_m,
-                    merge_contiguous=project.gap_merge_contiguous,
-                )
-                for rule in project.rules
-            ],
-            ignore_index=True,
+        gaps = coverage_gaps(
+            coverage, cell_m=project.gap_cell_m, merge_contiguous=project.gap_merge_contiguous
         )
-        gaps = gpd.GeoDataFrame(gaps, geometry="geometry", crs=network.crs)
-        names = dict(zip(used["facility_id"], used["name"], strict=True))
-        gaps["nearest_facility_name"] = gaps["nearest_facility_id"].map(names)
     summary = _summary(project, coverage, checked, points)
     summary["study_area"] = {"source": area.source, "tolerance_m": area.tolerance_m}
     summary["demand_outside_area"] = outside
@@ -862,7 +852,7 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     _io.write_json(out_dir / "summary.json", result.summary)
     _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
-    points = result.coverage.points.drop(columns=["x", "y"])
+    points = result.coverage.table.drop(columns=["x", "y"])
     _io.write_csv(points, out_dir / "coverage_points.csv")
     _io.write_csv(result.rejects, out_dir / "rejects.csv")
     _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
@@ -943,7 +933,7 @@ def facilities_used_table(result: RunResult) -> pd.DataFrame:
 
 def _uncovered_points(result: RunResult) -> gpd.GeoDataFrame:
     """Demand points not covered by at least one rule, in WGS84, with per-rule columns."""
-    points = result.coverage.points
+    points = result.coverage.table
     any_uncovered = np.zeros(len(points), dtype=bool)
     for rule in result.project.rules:
         any_uncovered |= ~points[column(rule.id, "covered")].to_numpy()
@@ -968,186 +958,52 @@ def _with_map_overrides(project: Project, *, lang: str | None, basemap: str | No
     return dataclasses.replace(project, map=_map_options(table, "command line"))
 
 
-@dataclass
-class _MapInputs:
-    """What the coverage maps embed: within ``[limits] map_*``, aggregated above them."""
-
-    demand: gpd.GeoDataFrame
-    facilities: gpd.GeoDataFrame
-    gaps: gpd.GeoDataFrame
-    notes: list[dict]  # one warning per aggregation (also on the map, in its language)
-
-
-def _map_inputs(result: RunResult) -> _MapInputs:
-    """The run's demand, facilities and gaps as the maps will show them.
+def _map_inputs(result: RunResult) -> MapInputs:
+    """The run's demand, facilities and gaps as the maps will show them
+    (:func:`geoplan.rendering.run_maps.map_inputs`).
 
     Each aggregation is logged as a warning and added to ``result.summary["warnings"]``
     (check ``map_aggregated``), so the console, summary.json and the map all say so.
     """
-    from ..rendering import maps
+    from ..rendering.run_maps import map_inputs
 
-    limits = result.project.limits
-    notes = []
-    demand, note = _map_demand(result)
-    if note is not None:
-        notes.append(note)
-    facilities, cell = maps.aggregate_facilities(result.facilities, limits.map_facilities)
-    if cell is not None:
-        n = len(result.facilities)
-        notes.append(
-            (
-                f"设施 {n:,} 个，超过地图上限 {limits.map_facilities:,} 个：按类别和 {cell:,.0f} 米"
-                "网格汇总显示（弹窗给出数量）；计算使用了全部设施。",
-                f"{n:,} facilities, more than the map limit of {limits.map_facilities:,}: shown "
-                f"as one marker per category and {cell:,.0f} m cell (the popup gives the count); "
-                "the computation used every facility. Raise [limits] map_facilities to show each.",
-            )
-        )
-    gaps = result.gaps
-    if len(gaps) and (gaps["rank"] > limits.map_points).any():
-        n = int(gaps.groupby("rule_id").size().max())
-        gaps = gaps[gaps["rank"] <= limits.map_points]
-        notes.append(
-            (
-                f"缺口区域最多 {n:,} 个（每条规则）：地图只显示最大的 {limits.map_points:,} 个，"
-                "gaps.csv 列出全部。",
-                f"up to {n:,} gap areas per rule: the map shows the {limits.map_points:,} largest, "
-                "gaps.csv lists them all. Raise [limits] map_points to show more.",
-            )
-        )
-    warnings_ = [
-        {"check": "map_aggregated", "message_zh": zh, "message_en": en} for zh, en in notes
-    ]
-    for warning in warnings_:
+    shown = map_inputs(result.coverage, result.facilities, result.gaps, result.project.limits)
+    for warning in shown.notes:
         logger.warning("%s", warning["message_en"])
-    result.summary.setdefault("warnings", []).extend(warnings_)
-    return _MapInputs(demand, facilities, gaps, warnings_)
+    result.summary.setdefault("warnings", []).extend(shown.notes)
+    return shown
 
 
 def _write_maps(
-    result: RunResult, shown: _MapInputs, out_dir: Path, *, basemap_key: str | None
+    result: RunResult, shown: MapInputs, out_dir: Path, *, basemap_key: str | None
 ) -> None:
     """One coverage map per ``[map] langs`` (``map.html``, then ``map_<lang>.html``)."""
-    from ..analysis.streets import street_minutes as timed_streets
     from ..rendering import maps
+    from ..rendering.run_maps import draw_coverage_map, map_units
 
     # each street timed along its length and cut at the band edges (geoplan.analysis.streets)
-    street_minutes = timed_streets(result.network, result.coverage)
+    streets = street_minutes(result.network, result.coverage)
     project = result.project
-    units = _map_units(result)
+    units = map_units(result.units, result.by_unit, project.rules)
     for lang, name in project.map.files():
-        m = maps.coverage_map(
+        m = draw_coverage_map(
+            result.coverage,
+            shown,
+            rules=result.summary["rules"],
             title_zh=f"{project.area} 设施可达性",
             title_en=f"{project.area_en}: facility access",
             boundary=result.boundary,
-            facilities=shown.facilities,
-            rules=result.summary["rules"],
-            street_minutes=street_minutes,
-            demand=shown.demand,
-            gaps=shown.gaps,
-            notes_zh=[*project.notes_zh, *(n["message_zh"] for n in shown.notes)],
-            notes_en=[*project.notes_en, *(n["message_en"] for n in shown.notes)],
+            units=units,
+            notes_zh=project.notes_zh,
+            notes_en=project.notes_en,
             attribution=result.attribution,
             lang=lang,
             basemap=project.map.basemap,
             basemap_key=basemap_key,
-            units=units,
             hypothetical=project.hypothetical_facilities,
+            streets=streets,
         )
         maps.save_map(m, out_dir / name)
-
-
-def _map_units(result: RunResult) -> gpd.GeoDataFrame | None:
-    """The run's unit polygons with their population and per-rule share covered."""
-    if result.units is None:
-        return None
-    keys = ["unit_code", "unit_name"]
-    table = result.by_unit.astype({k: str for k in keys})
-    units = result.units.astype({k: str for k in keys})
-    shares = [column(rule.id, "share_covered") for rule in result.project.rules]
-    return units.merge(table[[*keys, "population", *shares]], on=keys, how="left")
-
-
-MAP_MAX_POINTS = 20_000
-"""Above this many demand points the map shows uncovered residents per ``MAP_CELL_M`` cell."""
-MAP_CELL_M = 100.0
-
-
-def _map_demand(result: RunResult) -> tuple[gpd.GeoDataFrame, tuple[str, str] | None]:
-    """Demand for the map: every point, or uncovered residents per grid cell when many.
-
-    Above ``MAP_MAX_POINTS`` points (or ``[limits] map_points``, if lower) residents are
-    shown per ``MAP_CELL_M`` cell, doubled until no rule has more than ``map_points`` cells.
-    The map is for display; coverage was decided per point. Aggregated rows carry one rule's
-    uncovered population each (covered for the other rules) and its population-weighted
-    mean minutes; the unreachable residents of a cell are a row of their own (minutes NaN).
-    Returns the frame and, when aggregated, a note (zh, en) saying so.
-    """
-    points = result.coverage.points
-    rules = result.project.rules
-    limit = result.project.limits.map_points
-    threshold = min(MAP_MAX_POINTS, limit)
-    if len(points) <= threshold:
-        frame = points[["demand_id", "population", "x", "y"]].copy()
-        for rule in rules:
-            frame[f"{rule.id}_covered"] = points[column(rule.id, "covered")].to_numpy()
-            frame[f"{rule.id}_minutes"] = points[column(rule.id, "time_s")].to_numpy() / 60
-        note = None
-    else:
-        cell_m = MAP_CELL_M
-        while True:
-            parts = [_uncovered_cells(points, rule, rules, cell_m) for rule in rules]
-            if max((len(p) for p in parts), default=0) <= limit:
-                break
-            cell_m *= 2
-        frame = pd.concat(parts, ignore_index=True)
-        note = (
-            f"需求点 {len(points):,} 个（多于 {threshold:,} 个）：未覆盖居民按 {cell_m:,.0f} 米网格"
-            "汇总显示；覆盖按每个需求点计算。",
-            f"{len(points):,} demand points (more than {threshold:,}): uncovered residents are "
-            f"shown per {cell_m:,.0f} m cell; coverage was decided per point.",
-        )
-    shown = gpd.GeoDataFrame(
-        frame.drop(columns=["x", "y"]),
-        geometry=gpd.points_from_xy(frame["x"], frame["y"]),
-        crs=result.network.crs,
-    )
-    return shown, note
-
-
-def _uncovered_cells(points: pd.DataFrame, rule: Rule, rules, cell_m: float) -> pd.DataFrame:
-    """One rule's uncovered residents per ``cell_m`` grid cell (network CRS), as map rows; the
-    unreachable ones of a cell are a row of their own."""
-    out = ~points[column(rule.id, "covered")].to_numpy()
-    pop = points["population"].to_numpy()[out]
-    minutes = points[column(rule.id, "time_s")].to_numpy()[out] / 60
-    cells = (
-        pd.DataFrame(
-            {
-                "cx": np.floor(points["x"].to_numpy()[out] / cell_m),
-                "cy": np.floor(points["y"].to_numpy()[out] / cell_m),
-                "unreachable": ~np.isfinite(minutes),
-                "population": pop,
-                "weighted": np.where(np.isfinite(minutes), minutes * pop, np.nan),
-            }
-        )
-        .groupby(["cx", "cy", "unreachable"], as_index=False)
-        .sum(min_count=1)
-    )
-    part = pd.DataFrame(
-        {
-            "demand_id": [f"{rule.id}-cell-{i}" for i in range(len(cells))],
-            "population": cells["population"].to_numpy(),
-            "x": (cells["cx"].to_numpy() + 0.5) * cell_m,
-            "y": (cells["cy"].to_numpy() + 0.5) * cell_m,
-        }
-    )
-    for other in rules:
-        part[f"{other.id}_covered"] = other.id != rule.id
-        part[f"{other.id}_minutes"] = np.nan
-    with np.errstate(invalid="ignore", divide="ignore"):
-        part[f"{rule.id}_minutes"] = (cells["weighted"] / cells["population"]).to_numpy()
-    return part
 
 
 def _write_run_record(result: RunResult, staged: Staging, timings_s: dict[str, float]) -> None:

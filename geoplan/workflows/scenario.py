@@ -37,6 +37,39 @@ from .project import Project, RunResult, compute_project, load_project
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "AREA_BUFFER_M",
+    "CLOSED_COLOUR",
+    "COVERED_COLOUR",
+    "GAINED_COLOUR",
+    "LOST_COLOUR",
+    "MOVE_COLOUR",
+    "SCENARIO_FILES",
+    "SCENARIO_NOTE_EN",
+    "SCENARIO_NOTE_ZH",
+    "UNCOVERED_COLOUR",
+    "ScenarioFile",
+    "ScenarioResult",
+    "change_areas",
+    "change_layers",
+    "change_legend_rows",
+    "changed_points_table",
+    "demand_frame",
+    "difference_layers",
+    "facility_layers",
+    "facility_legend_rows",
+    "load_scenario_file",
+    "parse_ids",
+    "parse_move",
+    "recompute_coverage",
+    "run_scenario",
+    "scenario_from_cli",
+    "scenario_map",
+    "street_change_codes",
+    "symbol_legend_rows",
+    "write_scenario",
+]
+
 SCENARIO_FILES = (
     "scenario_summary.json",
     "scenario_by_unit.csv",
@@ -439,7 +472,7 @@ def _run(project: Project | RunResult | str | Path) -> RunResult:
 
 def demand_frame(result: RunResult) -> gpd.GeoDataFrame:
     """A run's demand points as a GeoDataFrame in the network CRS (for recomputing)."""
-    points = result.coverage.points
+    points = result.coverage.table
     return gpd.GeoDataFrame(
         {"demand_id": points["demand_id"].to_numpy(), "population": points["population"]},
         geometry=gpd.points_from_xy(points["x"], points["y"]),
@@ -462,10 +495,10 @@ def recompute_coverage(
         rules,
         **result.project.network_options,
     )
-    before = result.coverage.points
+    before = result.coverage.table
     for name in ("unit_name", "unit_code"):
         if name in before:
-            coverage.points[name] = before[name].to_numpy()
+            coverage.table[name] = before[name].to_numpy()
     return coverage
 
 
@@ -523,7 +556,7 @@ def run_scenario(
 
 
 def _compare_points(before: RunResult, after: Coverage) -> pd.DataFrame:
-    b, a = before.coverage.points, after.points
+    b, a = before.coverage.table, after.table
     if not np.array_equal(b["demand_id"].to_numpy(), a["demand_id"].to_numpy()):
         raise AssertionError("demand points differ between before and after")
     keep = [c for c in ("demand_id", "population", "x", "y", "unit_name", "unit_code") if c in b]

@@ -32,7 +32,7 @@ import shapely
 from .. import _io
 from ..analysis import engine, location
 from ..analysis.capacity import travel_times_by_id
-from ..analysis.coverage import Coverage, column, expand_categories
+from ..analysis.coverage import Coverage, column, expand_categories, travel_time_pairs
 from ..analysis.qa import DECLARE, CoordinateCheck, check_coordinate_system
 from ..analysis.rules import Rule
 from ..errors import ConfigError, InputError, InputFileNotFoundError
@@ -131,7 +131,7 @@ def _study_area(result: RunResult) -> shapely.Geometry:
     crs = result.network.crs
     if result.boundary is not None and not result.boundary.empty:
         return shapely.union_all(result.boundary.to_crs(crs).geometry.values)
-    points = result.coverage.points
+    points = result.coverage.table
     return shapely.multipoints(np.column_stack([points["x"], points["y"]])).convex_hull.buffer(
         100.0
     )
@@ -193,7 +193,7 @@ def gap_node_candidates(result: RunResult, rule: Rule) -> gpd.GeoDataFrame:
 
     Deduplicated; ids are ``node-<OSM node id>``; sites sit exactly on the nodes.
     """
-    points = result.coverage.points
+    points = result.coverage.table
     uncovered = ~points[column(rule.id, "covered")].to_numpy(dtype=bool)
     uncovered &= points["population"].to_numpy(dtype=float) > 0
     if not uncovered.any():
@@ -383,22 +383,15 @@ def site_travel_times(
     cand = candidates.geometry.to_crs(network.crs)
     fx = np.concatenate([ex.x.to_numpy(dtype=float), cand.x.to_numpy(dtype=float)])
     fy = np.concatenate([ex.y.to_numpy(dtype=float), cand.y.to_numpy(dtype=float)])
-    times = _mode_times(result, rule.mode)
-    points = result.coverage.points
-    facility_snap = engine.snap_points(network, fx, fy, usable=times.facility_edges)
-    demand_snap = engine.snap_points(
-        network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
-    )
+    points = result.coverage.table
     with applied(result.project.limits):
-        matrix = engine.travel_time_matrix(
+        matrix = travel_time_pairs(
             network,
-            times.forward_s,
-            times.backward_s,
-            facility_snap,
-            demand_snap,
+            (fx, fy),
+            (points["x"].to_numpy(), points["y"].to_numpy()),
+            mode=rule.mode,
             cutoff_s=rule.threshold_s,
-            access_speed_m_per_min=result.project.walk_speed_m_per_min,
-            private=times.private,
+            **result.project.network_options,
         )
     table = travel_times_by_id(matrix, points["demand_id"], [*existing_ids, *candidate_ids])
     return table, existing_ids, candidate_ids
@@ -446,8 +439,8 @@ class SitesResult:
         covered whose nearest facility is the site) and ``assigned_population`` (residents
         whose nearest facility after is the site)."""
         chosen = self.candidates[self.candidates["selected"]].copy()
-        points = self.after.points
-        before = self.run.coverage.points[column(self.rule.id, "covered")].to_numpy()
+        points = self.after.table
+        before = self.run.coverage.table[column(self.rule.id, "covered")].to_numpy()
         covered = points[column(self.rule.id, "covered")].to_numpy()
         nearest = points[column(self.rule.id, "facility_id")].astype(object)
         population = points["population"].to_numpy()
@@ -557,7 +550,7 @@ def select_sites(
         )
         table["snap_distance_m"] = snap.snap_distance_m
     travel_times, existing_ids, candidate_ids = site_travel_times(run, the_rule, table)
-    points = run.coverage.points
+    points = run.coverage.table
     demand = pd.Series(
         points["population"].to_numpy(dtype=float), index=points["demand_id"].astype(str)
     )
@@ -609,11 +602,11 @@ def _after_coverage(run: RunResult, rule: Rule, chosen: gpd.GeoDataFrame) -> Cov
 
 
 def _sites_summary(run, rule, model, p, answer, after, table, n_all, n_excluded, target) -> dict:
-    points = run.coverage.points
+    points = run.coverage.table
     population = points["population"].to_numpy()
     total = float(population.sum())
     before = float(population[points[column(rule.id, "covered")].to_numpy()].sum())
-    covered_after = float(population[after.points[column(rule.id, "covered")].to_numpy()].sum())
+    covered_after = float(population[after.table[column(rule.id, "covered")].to_numpy()].sum())
     if model in ("mclp", "lscp") and not math.isclose(
         covered_after, answer.covered_population, rel_tol=1e-9, abs_tol=1e-6
     ):
@@ -738,8 +731,8 @@ def sites_map(result: SitesResult):
     from ..rendering import maps
 
     run, rule = result.run, result.rule
-    points = run.coverage.points
-    after = result.after.points
+    points = run.coverage.table
+    after = result.after.table
     compare = points[["demand_id", "population", "x", "y"]].copy()
     r = rule.id
     cov_b = points[column(r, "covered")].to_numpy(dtype=bool)
@@ -973,7 +966,7 @@ def catchments(
             private=private,
         )
     between = travel_times_by_id(matrix, ids, ids)  # from a facility (demand_id) to a hub
-    points = run.coverage.points
+    points = run.coverage.table
     dem_snap = engine.snap_points(
         network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
     )
@@ -1292,6 +1285,7 @@ __all__ = [
     "catchments_map",
     "describe_sites",
     "exclude_candidates",
+    "existing_facilities",
     "find_rule",
     "gap_node_candidates",
     "grid_candidates",
