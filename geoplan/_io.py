@@ -37,6 +37,7 @@ __all__ = [
     "XLSX_SCAN_COLUMNS",
     "atomic_path",
     "cell_text",
+    "json_safe",
     "neutralise",
     "open_workbook",
     "read_toml",
@@ -206,6 +207,19 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, sheet: str = "table") 
         raise OutputError(
             f"{path}: geoplan writes {', '.join(TABLE_SUFFIXES)} tables, not {suffix or 'none'}"
         )
+
+
+def json_safe(value: object) -> object:
+    """``value`` with NaN/inf as None (and numpy scalars as Python ones), for :func:`write_json`."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    return value
 
 
 def write_json(path: str | Path, data: object) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._paths import DEMO_PROJECT
@@ -16,174 +17,65 @@ __all__ = [
 ]
 
 
-def _parser() -> argparse.ArgumentParser:
-    from .analysis.rules import MODES
-    from .rendering.maps import LANGS
+@dataclass(frozen=True)
+class _Command:
+    """One ``geoplan`` command: its help line, its arguments and what it does (the exit
+    code it returns)."""
 
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    handle: Callable[[argparse.Namespace], int]
+
+
+_COMMANDS: dict[str, _Command] = {}
+"""The command table, in the order ``geoplan --help`` lists it."""
+
+
+def _command(
+    name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None]
+) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    """Register the decorated handler as the command ``name`` with its ``arguments``."""
+
+    def register(handle: Callable[[argparse.Namespace], int]) -> Callable:
+        if name in _COMMANDS:
+            raise AssertionError(f"command {name!r} registered twice")
+        _COMMANDS[name] = _Command(name, help, arguments, handle)
+        return handle
+
+    return register
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geoplan", description="Health- and fitness-facility coverage planning for China."
     )
+    _add_verbosity(parser, default=True)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in _COMMANDS.values():
+        one = sub.add_parser(command.name, help=command.help)
+        command.arguments(one)
+        _add_verbosity(one, default=False)  # -v/-q also after the command name
+        one.set_defaults(handle=command.handle)
+    return parser
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, *, default: bool) -> None:
+    verbose = {"default": 0} if default else {"default": argparse.SUPPRESS}
+    quiet = {"default": False} if default else {"default": argparse.SUPPRESS}
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging (-vv: tracebacks)"
+        "-v", "--verbose", action="count", help="more logging (-vv: tracebacks)", **verbose
     )
     parser.add_argument(
         "-q",
         "--quiet",
         action="store_true",
         help="no progress, info or summary lines (warnings are still printed)",
+        **quiet,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a project file (TOML) and write its outputs")
-    run.add_argument("project", type=Path, help="project file, e.g. data/demo/tuanchengshan.toml")
-    _add_out(run)
 
-    demo = sub.add_parser("demo", help="run the demo project (团城山街道, 黄石)")
-    _add_out(demo)
-    for command in (run, demo):
-        _add_map_options(command)
-
-    tt = sub.add_parser("traveltimes", help="nearest facility and travel time per demand point")
-    tt.add_argument("--network", type=Path, required=True, help="OSM XML/PBF, GraphML, lines")
-    tt.add_argument("--facilities", type=Path, required=True, help="facility records")
-    tt.add_argument("--demand", type=Path, required=True, help="demand points, lines or raster")
-    tt.add_argument("--mode", choices=MODES, default="walk")
-    tt.add_argument(
-        "--walk-speed", type=float, help="walking speed in m/min (default: as in project files)"
-    )
-    tt.add_argument(
-        "--crs", help="coordinate system of the facilities: wgs84, cgcs2000, gcj02, bd09, EPSG:…"
-    )
-    _add_keep_duplicates(tt)
-    tt.add_argument("--out", type=Path, required=True, help="output table: .csv, .xlsx or .parquet")
-    tt.add_argument("--overwrite", action="store_true", help="replace an existing output")
-
-    batch = sub.add_parser("batch", help="run many areas on Dask and merge their summaries")
-    batch.add_argument(
-        "config", type=Path, help="folder of project TOML files, or a batch TOML file"
-    )
-    batch.add_argument(
-        "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: local)"
-    )
-    batch.add_argument("--workers", type=int, help="local workers (default: min(CPUs, areas))")
-    _add_out(batch)
-    cf = sub.add_parser(
-        "check-facilities", help="check a facility file: rejects and QA findings (zh/en)"
-    )
-    cf.add_argument("file", type=Path, help="facility records (CSV, XLSX, GeoJSON, GPKG …)")
-    cf.add_argument("--boundary", type=Path, help="study-area polygons (any layer, or GraphML)")
-    cf.add_argument("--network", type=Path, help="street network (OSM, GraphML, road lines)")
-    cf.add_argument("--crs", help="coordinate system: wgs84, cgcs2000, gcj02, bd09, EPSG:…")
-    cf.add_argument("--sheet", help="worksheet of a workbook (default: first non-empty)")
-    _add_keep_duplicates(cf)
-    cf.add_argument(
-        "--out", type=Path, help="folder for qa.csv and rejects.csv (default: <file stem>_qa)"
-    )
-    cf.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    check = sub.add_parser("check", help="check a project against a plan's rule pack")
-    check.add_argument("project", type=Path, help="project file, e.g. data/demo/tuanchengshan.toml")
-    check.add_argument("--plan", required=True, help="rule pack id (e.g. leshan_shizhong) or file")
-    check.add_argument(
-        "--unit-level",
-        choices=("village", "township", "county", "city"),
-        help="level of the project's units (default: [units] level in the project file)",
-    )
-    _add_out(check)
-    init = sub.add_parser(
-        "init", help="start a project: for one of the plans' places, or any area (--boundary)"
-    )
-    init.add_argument("place", nargs="?", help="name or adcode, e.g. 平罗县, 乐山市市中区, 445102")
-    init.add_argument(
-        "--boundary", type=Path, help="instead of a place: the area's polygon file (any layer)"
-    )
-    init.add_argument("--name", help="with --boundary: the area's name (default: from the file)")
-    init.add_argument("--out", type=Path, required=True, help="project folder to create")
-    init.add_argument("--overwrite", action="store_true", help="replace existing files")
-    sc = sub.add_parser(
-        "scenario", help="what-if: add, close or move facilities; coverage before and after"
-    )
-    sc.add_argument(
-        "project", type=Path, help="project file, or a scenario file with a [scenario] table"
-    )
-    sc.add_argument("--add", type=Path, help="facility file with facilities to add")
-    sc.add_argument(
-        "--close", action="append", default=[], metavar="ID,ID", help="facility ids to close"
-    )
-    sc.add_argument(
-        "--move",
-        action="append",
-        default=[],
-        metavar="ID=LON,LAT",
-        help="move a facility to a position (WGS84 unless --crs; repeatable)",
-    )
-    sc.add_argument(
-        "--crs",
-        help="coordinate system of --add and --move: wgs84 (default), cgcs2000, gcj02, bd09, "
-        "EPSG:…",
-    )
-    _add_out(sc)
-    st = sub.add_parser(
-        "sites", help="rank candidate sites and choose new ones for a rule (or 片区: --catchments)"
-    )
-    st.add_argument("project", type=Path, help="project file, e.g. data/demo/tuanchengshan.toml")
-    st.add_argument("--rule", required=True, help="rule id (its facilities, mode and threshold)")
-    source = st.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--candidates", type=Path, help="candidate sites: a table with id and lon/lat, or points"
-    )
-    source.add_argument(
-        "--grid", type=float, metavar="M", help="candidates on an M-metre grid, snapped to streets"
-    )
-    source.add_argument(
-        "--gap-nodes", action="store_true", help="candidates at the street nodes of the uncovered"
-    )
-    source.add_argument(
-        "--catchments",
-        type=int,
-        metavar="K",
-        help="instead of siting: K sub-centres among the rule's facilities and their 片区",
-    )
-    st.add_argument("--candidates-crs", help="coordinate system of --candidates (default wgs84)")
-    st.add_argument(
-        "--exclude",
-        type=Path,
-        action="append",
-        default=[],
-        help="polygons where no site may go (repeatable)",
-    )
-    st.add_argument("--model", choices=("mclp", "lscp", "pmedian"), default="mclp")
-    st.add_argument("--p", type=int, help="number of new sites (mclp, pmedian)")
-    st.add_argument(
-        "--target-share",
-        type=float,
-        default=1.0,
-        help="lscp: share of the coverable residents to cover (default 1)",
-    )
-    st.add_argument("--time-limit", type=float, default=60.0, help="solver time limit, seconds")
-    st.add_argument("--tier", help="--catchments: only facilities of this tier (e.g. township)")
-    _add_out(st)
-    rp = sub.add_parser(
-        "report", help="an HTML (and PDF) report of a result folder; a gallery for a batch"
-    )
-    rp.add_argument("result_dir", type=Path, help="output folder of run, demo, check, scenario …")
-    rp.add_argument(
-        "--out",
-        type=Path,
-        help="report file: .html (PDF beside it) or .pdf (HTML beside it); default "
-        "RESULT_DIR/report.html, gallery.html for a batch",
-    )
-    rp.add_argument("--lang", choices=LANGS, default="zh", help="report language")
-    rp.add_argument(
-        "--pdf",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="print a PDF beside the report (default: when Chromium is found)",
-    )
-    rp.add_argument("--overwrite", action="store_true", help="replace existing reports")
-    for command in sub.choices.values():  # -v/-q also after the command name
-        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
-        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
-    return parser
+# --------------------------------------------------------------------------- shared options
 
 
 def _add_map_options(parser: argparse.ArgumentParser) -> None:
@@ -212,6 +104,459 @@ def _add_out(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
+def _add_project(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "project", type=Path, help="project file, e.g. data/demo/tuanchengshan.toml"
+    )
+
+
+# --------------------------------------------------------------------------- run, demo
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_project(parser)
+    _add_out(parser)
+    _add_map_options(parser)
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_out(parser)
+    _add_map_options(parser)
+
+
+@_command("run", "run a project file (TOML) and write its outputs", _run_arguments)
+def _run(args: argparse.Namespace, *, project: Path | None = None, name: str = "run") -> int:
+    from .workflows.project import run_project
+
+    result = run_project(
+        project or args.project,
+        args.out,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        lang=args.lang,
+        basemap=args.basemap,
+        command=name,
+    )
+    if not args.quiet:
+        _print_summary(result.summary, args.out)
+    return 0
+
+
+@_command("demo", "run the demo project (团城山街道, 黄石)", _demo_arguments)
+def _demo(args: argparse.Namespace) -> int:
+    return _run(args, project=DEMO_PROJECT, name="demo")
+
+
+# --------------------------------------------------------------------------- traveltimes
+
+
+def _traveltimes_arguments(parser: argparse.ArgumentParser) -> None:
+    from .analysis.rules import MODES
+
+    parser.add_argument("--network", type=Path, required=True, help="OSM XML/PBF, GraphML, lines")
+    parser.add_argument("--facilities", type=Path, required=True, help="facility records")
+    parser.add_argument("--demand", type=Path, required=True, help="demand points, lines or raster")
+    parser.add_argument("--mode", choices=MODES, default="walk")
+    parser.add_argument(
+        "--walk-speed", type=float, help="walking speed in m/min (default: as in project files)"
+    )
+    parser.add_argument(
+        "--crs", help="coordinate system of the facilities: wgs84, cgcs2000, gcj02, bd09, EPSG:…"
+    )
+    _add_keep_duplicates(parser)
+    parser.add_argument(
+        "--out", type=Path, required=True, help="output table: .csv, .xlsx or .parquet"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+@_command(
+    "traveltimes", "nearest facility and travel time per demand point", _traveltimes_arguments
+)
+def _traveltimes(args: argparse.Namespace) -> int:
+    from .readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
+    from .workflows.project import write_travel_times
+
+    table = write_travel_times(
+        network=args.network,
+        facilities=args.facilities,
+        demand=args.demand,
+        mode=args.mode,
+        walk_speed_m_per_min=(
+            DEFAULT_WALK_SPEED_M_PER_MIN if args.walk_speed is None else args.walk_speed
+        ),
+        out=args.out,
+        overwrite=args.overwrite,
+        crs=args.crs,
+        keep_duplicates=args.keep_duplicates,
+    )
+    if not args.quiet:
+        print(f"wrote {len(table)} rows to {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- batch
+
+
+def _batch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "config", type=Path, help="folder of project TOML files, or a batch TOML file"
+    )
+    parser.add_argument(
+        "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: local)"
+    )
+    parser.add_argument("--workers", type=int, help="local workers (default: min(CPUs, areas))")
+    _add_out(parser)
+
+
+@_command("batch", "run many areas on Dask and merge their summaries", _batch_arguments)
+def _batch(args: argparse.Namespace) -> int:
+    from .workflows.batch import run_batch
+
+    table = run_batch(
+        args.config,
+        args.out,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        print(f"{table['slug'].nunique()} areas, {len(table)} area × rule rows")
+        print(f"outputs in {args.out} (batch_summary.csv, index.html)")
+    return 0
+
+
+# --------------------------------------------------------------------------- check-facilities
+
+
+def _check_facilities_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="facility records (CSV, XLSX, GeoJSON, GPKG …)")
+    parser.add_argument("--boundary", type=Path, help="study-area polygons (any layer, or GraphML)")
+    parser.add_argument("--network", type=Path, help="street network (OSM, GraphML, road lines)")
+    parser.add_argument("--crs", help="coordinate system: wgs84, cgcs2000, gcj02, bd09, EPSG:…")
+    parser.add_argument("--sheet", help="worksheet of a workbook (default: first non-empty)")
+    _add_keep_duplicates(parser)
+    parser.add_argument(
+        "--out", type=Path, help="folder for qa.csv and rejects.csv (default: <file stem>_qa)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+@_command(
+    "check-facilities",
+    "check a facility file: rejects and QA findings (zh/en)",
+    _check_facilities_arguments,
+)
+def _check_facilities(args: argparse.Namespace) -> int:
+    from .analysis.qa import check_facilities_file
+
+    report = check_facilities_file(
+        args.file,
+        boundary=args.boundary,
+        network=args.network,
+        crs=args.crs,
+        sheet=args.sheet,
+        out=args.out,
+        overwrite=args.overwrite,
+        keep_duplicates=args.keep_duplicates,
+    )
+    if not args.quiet:
+        print(report.text())
+    return 0
+
+
+# --------------------------------------------------------------------------- check
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_project(parser)
+    parser.add_argument("--plan", required=True, help="rule pack id (e.g. leshan_shizhong) or file")
+    parser.add_argument(
+        "--unit-level",
+        choices=("village", "township", "county", "city"),
+        help="level of the project's units (default: [units] level in the project file)",
+    )
+    _add_out(parser)
+
+
+@_command("check", "check a project against a plan's rule pack", _check_arguments)
+def _check(args: argparse.Namespace) -> int:
+    from .workflows.plan_check import describe, run_check
+
+    result = run_check(
+        args.project, args.plan, args.out, overwrite=args.overwrite, unit_level=args.unit_level
+    )
+    if not args.quiet:
+        print("\n".join(describe(result)))
+        print(f"outputs in {args.out} (checks.csv, indicators.csv, summary.json …)")
+    return 0
+
+
+# --------------------------------------------------------------------------- init
+
+
+def _init_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "place", nargs="?", help="name or adcode, e.g. 平罗县, 乐山市市中区, 445102"
+    )
+    parser.add_argument(
+        "--boundary", type=Path, help="instead of a place: the area's polygon file (any layer)"
+    )
+    parser.add_argument("--name", help="with --boundary: the area's name (default: from the file)")
+    parser.add_argument("--out", type=Path, required=True, help="project folder to create")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing files")
+
+
+@_command(
+    "init",
+    "start a project: for one of the plans' places, or any area (--boundary)",
+    _init_arguments,
+)
+def _init(args: argparse.Namespace) -> int:
+    from .workflows.init import init_from_boundary, init_project
+
+    if (args.place is None) == (args.boundary is None):
+        raise ConfigError("give a place (e.g. 平罗县) or --boundary FILE, not both")
+    if args.boundary is not None:
+        paths = init_from_boundary(
+            args.boundary, args.out, name=args.name, overwrite=args.overwrite
+        )
+    else:
+        if args.name is not None:
+            raise ConfigError("--name goes with --boundary (a place has its own name)")
+        paths = init_project(args.place, args.out, overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"wrote {', '.join(paths)} to {args.out}")
+        print(f"next: fill in the TODO inputs of {paths['project.toml']}, check its rules")
+    return 0
+
+
+# --------------------------------------------------------------------------- scenario
+
+
+def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "project", type=Path, help="project file, or a scenario file with a [scenario] table"
+    )
+    parser.add_argument("--add", type=Path, help="facility file with facilities to add")
+    parser.add_argument(
+        "--close", action="append", default=[], metavar="ID,ID", help="facility ids to close"
+    )
+    parser.add_argument(
+        "--move",
+        action="append",
+        default=[],
+        metavar="ID=LON,LAT",
+        help="move a facility to a position (WGS84 unless --crs; repeatable)",
+    )
+    parser.add_argument(
+        "--crs",
+        help="coordinate system of --add and --move: wgs84 (default), cgcs2000, gcj02, bd09, "
+        "EPSG:…",
+    )
+    _add_out(parser)
+
+
+@_command(
+    "scenario",
+    "what-if: add, close or move facilities; coverage before and after",
+    _scenario_arguments,
+)
+def _scenario(args: argparse.Namespace) -> int:
+    from .workflows.scenario import run_scenario_file
+
+    result = run_scenario_file(
+        args.project,
+        add=args.add,
+        close=args.close,
+        move=args.move,
+        crs=args.crs,
+        out=args.out,
+        overwrite=args.overwrite,
+    )
+    if not args.quiet:
+        print("\n".join(result.describe()))
+        print(f"outputs in {args.out} (scenario_summary.json, scenario_map.html …)")
+    return 0
+
+
+# --------------------------------------------------------------------------- sites, catchments
+
+
+def _sites_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_project(parser)
+    parser.add_argument(
+        "--rule", required=True, help="rule id (its facilities, mode and threshold)"
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--candidates", type=Path, help="candidate sites: a table with id and lon/lat, or points"
+    )
+    source.add_argument(
+        "--grid", type=float, metavar="M", help="candidates on an M-metre grid, snapped to streets"
+    )
+    source.add_argument(
+        "--gap-nodes", action="store_true", help="candidates at the street nodes of the uncovered"
+    )
+    source.add_argument(
+        "--catchments",
+        type=int,
+        metavar="K",
+        help="deprecated: use geoplan catchments PROJECT --rule RULE --k K",
+    )
+    parser.add_argument(
+        "--candidates-crs", help="coordinate system of --candidates (default wgs84)"
+    )
+    parser.add_argument(
+        "--exclude",
+        type=Path,
+        action="append",
+        default=[],
+        help="polygons where no site may go (repeatable)",
+    )
+    parser.add_argument("--model", choices=("mclp", "lscp", "pmedian"), default="mclp")
+    parser.add_argument("--p", type=int, help="number of new sites (mclp, pmedian)")
+    parser.add_argument(
+        "--target-share",
+        type=float,
+        default=1.0,
+        help="lscp: share of the coverable residents to cover (default 1)",
+    )
+    _add_time_limit(parser)
+    parser.add_argument("--tier", help=argparse.SUPPRESS)  # only with the deprecated flag
+    _add_out(parser)
+
+
+def _add_time_limit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--time-limit", type=float, default=60.0, help="solver time limit, seconds")
+
+
+@_command("sites", "rank candidate sites and choose new ones for a rule", _sites_arguments)
+def _sites(args: argparse.Namespace) -> int:
+    from .workflows.sites import describe_sites, run_sites
+
+    if args.catchments is not None:
+        print(
+            "geoplan: note: `sites --catchments K` is now its own command, "
+            "`geoplan catchments PROJECT --rule RULE --k K`; the flag will be removed "
+            "/ 片区划分已改为独立命令 geoplan catchments",
+            file=sys.stderr,
+        )
+        args.k = args.catchments
+        return _catchments(args)
+    if args.tier is not None:
+        raise ConfigError("--tier goes with geoplan catchments (sub-centres of one tier)")
+    result = run_sites(
+        args.project,
+        args.out,
+        rule=args.rule,
+        model=args.model,
+        p=args.p,
+        candidates=args.candidates,
+        candidates_crs=args.candidates_crs,
+        grid_m=args.grid,
+        gap_nodes=args.gap_nodes,
+        exclude=args.exclude,
+        target_share=args.target_share,
+        time_limit_s=args.time_limit,
+        overwrite=args.overwrite,
+    )
+    if not args.quiet:
+        print("\n".join(describe_sites(result)))
+        print(f"outputs in {args.out} (selected.csv, sites_map.html …)")
+    return 0
+
+
+def _catchments_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_project(parser)
+    parser.add_argument(
+        "--rule", required=True, help="rule id: its facility categories and travel mode"
+    )
+    parser.add_argument(
+        "--k", type=int, required=True, metavar="K", help="number of sub-centres (hubs)"
+    )
+    parser.add_argument("--tier", help="only facilities of this tier (e.g. township)")
+    _add_time_limit(parser)
+    _add_out(parser)
+
+
+@_command(
+    "catchments",
+    "片区: K sub-centres among a rule's facilities, and the area each serves",
+    _catchments_arguments,
+)
+def _catchments(args: argparse.Namespace) -> int:
+    from .workflows.sites import describe_catchments, run_catchments
+
+    result = run_catchments(
+        args.project,
+        args.out,
+        rule=args.rule,
+        k=args.k,
+        tier=args.tier,
+        time_limit_s=args.time_limit,
+        overwrite=args.overwrite,
+    )
+    if not args.quiet:
+        print("\n".join(describe_catchments(result)))
+        print(f"outputs in {args.out} (catchments_map.html, catchment_facilities.csv …)")
+    return 0
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    from .rendering.maps import LANGS
+
+    parser.add_argument(
+        "result_dir", type=Path, help="output folder of run, demo, check, scenario …"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="report file: .html (PDF beside it) or .pdf (HTML beside it); default "
+        "RESULT_DIR/report.html, gallery.html for a batch",
+    )
+    parser.add_argument("--lang", choices=LANGS, default="zh", help="report language")
+    parser.add_argument(
+        "--pdf",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print a PDF beside the report (default: when Chromium is found)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing reports")
+
+
+@_command(
+    "report",
+    "an HTML (and PDF) report of a result folder; a gallery for a batch",
+    _report_arguments,
+)
+def _report(args: argparse.Namespace) -> int:
+    from .rendering.report import write_reports
+
+    written = write_reports(
+        args.result_dir,
+        out=args.out,
+        lang=args.lang,
+        pdf=args.pdf,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        for path in [*written.reports, *written.pdfs, written.gallery]:
+            if path is not None:
+                print(f"wrote {path}")
+        for note in written.notes:
+            print(f"note: {note}")
+    return 0
+
+
+# --------------------------------------------------------------------------- the entry point
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoplan`` command; returns the exit code."""
     parser = _parser()
@@ -232,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     set_invocation(list(sys.argv[1:] if argv is None else argv))
     try:
-        return _dispatch(args)
+        return args.handle(args)
     except GeoplanError as exc:
         if args.verbose >= 2:
             raise
@@ -246,164 +591,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_invocation(None)
         log.removeHandler(handler)
         log.setLevel(old_level)
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    from .workflows import project
-
-    if args.command in ("run", "demo"):
-        path = args.project if args.command == "run" else DEMO_PROJECT
-        result = project.run_project(
-            path,
-            args.out,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-            lang=args.lang,
-            basemap=args.basemap,
-            command=args.command,
-        )
-        if not args.quiet:
-            _print_summary(result.summary, args.out)
-        return 0
-    if args.command == "traveltimes":
-        from .readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
-
-        table = project.write_travel_times(
-            network=args.network,
-            facilities=args.facilities,
-            demand=args.demand,
-            mode=args.mode,
-            walk_speed_m_per_min=(
-                DEFAULT_WALK_SPEED_M_PER_MIN if args.walk_speed is None else args.walk_speed
-            ),
-            out=args.out,
-            overwrite=args.overwrite,
-            crs=args.crs,
-            keep_duplicates=args.keep_duplicates,
-        )
-        if not args.quiet:
-            print(f"wrote {len(table)} rows to {args.out}")
-        return 0
-    if args.command == "batch":
-        from .workflows.batch import run_batch
-
-        table = run_batch(
-            args.config,
-            args.out,
-            scheduler=args.scheduler,
-            n_workers=args.workers,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-        )
-        if not args.quiet:
-            print(f"{table['slug'].nunique()} areas, {len(table)} area × rule rows")
-            print(f"outputs in {args.out} (batch_summary.csv, index.html)")
-        return 0
-    if args.command == "check-facilities":
-        from .analysis.qa import check_facilities_file
-
-        report = check_facilities_file(
-            args.file,
-            boundary=args.boundary,
-            network=args.network,
-            crs=args.crs,
-            sheet=args.sheet,
-            out=args.out,
-            overwrite=args.overwrite,
-            keep_duplicates=args.keep_duplicates,
-        )
-        if not args.quiet:
-            print(report.text())
-        return 0
-    if args.command == "check":
-        from .workflows.plan_check import describe, run_check
-
-        result = run_check(
-            args.project,
-            args.plan,
-            args.out,
-            overwrite=args.overwrite,
-            unit_level=args.unit_level,
-        )
-        if not args.quiet:
-            print("\n".join(describe(result)))
-            print(f"outputs in {args.out} (checks.csv, indicators.csv, summary.json …)")
-        return 0
-    if args.command == "init":
-        from .workflows.init import init_from_boundary, init_project
-
-        if (args.place is None) == (args.boundary is None):
-            raise ConfigError("give a place (e.g. 平罗县) or --boundary FILE, not both")
-        if args.boundary is not None:
-            paths = init_from_boundary(
-                args.boundary, args.out, name=args.name, overwrite=args.overwrite
-            )
-        else:
-            if args.name is not None:
-                raise ConfigError("--name goes with --boundary (a place has its own name)")
-            paths = init_project(args.place, args.out, overwrite=args.overwrite)
-        if not args.quiet:
-            print(f"wrote {', '.join(paths)} to {args.out}")
-            print(f"next: fill in the TODO inputs of {paths['project.toml']}, check its rules")
-        return 0
-    if args.command == "scenario":
-        from .workflows.scenario import scenario_from_cli
-
-        result = scenario_from_cli(
-            args.project,
-            add=args.add,
-            close=args.close,
-            move=args.move,
-            crs=args.crs,
-            out=args.out,
-            overwrite=args.overwrite,
-        )
-        if not args.quiet:
-            print("\n".join(result.describe()))
-            print(f"outputs in {args.out} (scenario_summary.json, scenario_map.html …)")
-        return 0
-    if args.command == "sites":
-        from .workflows import sites
-
-        lines = sites.sites_from_cli(
-            args.project,
-            rule=args.rule,
-            candidates=args.candidates,
-            candidates_crs=args.candidates_crs,
-            grid_m=args.grid,
-            gap_nodes=args.gap_nodes,
-            catchments_k=args.catchments,
-            tier=args.tier,
-            exclude=args.exclude,
-            model=args.model,
-            p=args.p,
-            target_share=args.target_share,
-            time_limit_s=args.time_limit,
-            out=args.out,
-            overwrite=args.overwrite,
-        )
-        if not args.quiet:
-            print("\n".join(lines))
-        return 0
-    if args.command == "report":
-        from .rendering.report import write_reports
-
-        written = write_reports(
-            args.result_dir,
-            out=args.out,
-            lang=args.lang,
-            pdf=args.pdf,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-        )
-        if not args.quiet:
-            for path in [*written.reports, *written.pdfs, written.gallery]:
-                if path is not None:
-                    print(f"wrote {path}")
-            for note in written.notes:
-                print(f"note: {note}")
-        return 0
-    raise AssertionError(args.command)  # argparse guarantees a known command
 
 
 def _print_summary(summary: dict, out: Path) -> None:

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pyproj
 
 from .errors import ConfigError, InputError
 
@@ -53,6 +54,7 @@ __all__ = [
     "gcj02_to_wgs84",
     "geometry_to_wgs84",
     "normalize_crs_name",
+    "projected_to_lonlat",
     "to_wgs84",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
@@ -557,3 +559,10 @@ def geometry_to_wgs84(geom_or_gdf: Any, crs: str) -> Any:
     if isinstance(geom_or_gdf, shapely.Geometry):
         return _convert(geom_or_gdf).item()
     return _convert(geom_or_gdf)
+
+
+def projected_to_lonlat(x, y, crs, *, digits: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Projected ``x``/``y`` in ``crs`` as WGS84 lon/lat rounded to ``digits`` decimals."""
+    to = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+    lon, lat = to.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.round(np.asarray(lon), digits), np.round(np.asarray(lat), digits)

@@ -329,8 +329,8 @@ def test_far_from_any_road(tuanchengshan_walk, tuanchengshan_boundary):
             "far_from_road",
             "error",
             "row 3 (name=示例健身路径（假设）): 1,335 m from the nearest road, more than 500 m, so "
-            "a project run leaves it out; check the coordinates (a GCJ-02/BD-09 offset or a "
-            "typo?) or whether the network covers the place.",
+            "it is not used; check the coordinates (a GCJ-02/BD-09 offset or a typo?) and "
+            "whether the network covers the place, or raise [facilities] max_snap_m.",
         )
     ]
     assert _qa(table, network=tuanchengshan_walk, max_snap_m=1500) == []

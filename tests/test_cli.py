@@ -162,3 +162,17 @@ def test_traveltimes_command_keeps_the_inputs_ids(tmp_path, capsys):
     assert main([*args, "--overwrite", "--walk-speed", str(DEFAULT_WALK_SPEED_M_PER_MIN / 2)]) == 0
     slow = pd.read_csv(out, encoding="utf-8-sig")
     assert slow["travel_time_s"].to_numpy() == pytest.approx(2 * table["travel_time_s"].to_numpy())
+
+
+def test_every_command_is_one_entry_of_the_table(capsys):
+    """The CLI is a command table: each command registers its parser and its handler."""
+    from geoplan import cli
+
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for name, command in cli._COMMANDS.items():
+        assert name in text
+        assert main([name, "--help"]) == 0, name
+        assert command.help
+        assert callable(command.handle) and callable(command.arguments)
+    assert "catchments" in cli._COMMANDS and "sites" in cli._COMMANDS

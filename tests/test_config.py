@@ -656,3 +656,20 @@ def test_traveltimes_walk_speed_is_checked_like_the_project_key(tmp_path, capsys
     assert main([*args, "--walk-speed", "1000"]) == 1
     assert "--walk-speed: must be a number of m/min from 20 to 150" in one_line_error(capsys)
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_the_reference_writer_takes_options_not_file_names(tmp_path, capsys, monkeypatch):
+    """``python -m geoplan.workflows.config --help`` used to write a file named --help."""
+    from geoplan.workflows import config
+
+    monkeypatch.chdir(tmp_path)
+    assert config.main(["--help"]) == 0
+    assert "--check" in capsys.readouterr().out
+    assert not (tmp_path / "--help").exists()
+    assert config.main(["--bogus"]) == 2
+    assert not (tmp_path / "--bogus").exists()
+    out = tmp_path / "reference.md"
+    assert config.main(["--check", str(out)]) == 1 and not out.exists()
+    assert config.main([str(out)]) == 0
+    assert config.main(["--check", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == config.reference_markdown()

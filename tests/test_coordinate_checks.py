@@ -137,11 +137,11 @@ def test_scenario_add_checks_and_declares_the_coordinate_system(demo_project, tm
 
 
 def test_scenario_move_coordinates_follow_the_declaration(demo_project, tmp_path):
-    from geoplan.workflows.scenario import scenario_from_cli
+    from geoplan.workflows.scenario import run_scenario_file
 
     lon, lat = _street_points(1, seed=11)
     glon, glat = coords.wgs84_to_gcj02(lon[0], lat[0])
-    result = scenario_from_cli(
+    result = run_scenario_file(
         demo_project(),
         add=None,
         close=[],
@@ -154,7 +154,7 @@ def test_scenario_move_coordinates_follow_the_declaration(demo_project, tmp_path
     assert move["to_lonlat"] == pytest.approx([lon[0], lat[0]], abs=2e-6)
     checks = {c["input"]: c for c in result.summary["coordinate_checks"]}
     assert checks["move"]["status"] == "declared"
-    result = scenario_from_cli(
+    result = run_scenario_file(
         demo_project(),
         add=None,
         close=[],

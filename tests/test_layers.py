@@ -80,3 +80,17 @@ def test_no_module_imports_a_higher_layer(path):
         if LAYERS.index(_layer(target)) > rank
     ]
     assert not upward, f"{module} ({_layer(module)}) imports a higher layer: {upward}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_imports_another_modules_private_names(path):
+    """A name with a leading underscore belongs to its module; what another module needs is
+    public (and in ``__all__``). The package's private modules (``_io``, ``_cache`` …) are
+    modules, not names: importing them is allowed."""
+    private = [
+        f"line {line}: {target}.{name}"
+        for line, target, names in _imports(path)
+        for name in names
+        if name.startswith("_") and name != "__version__"
+    ]
+    assert not private, f"{_module_name(path)} imports private names: {private}"

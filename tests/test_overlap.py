@@ -16,9 +16,9 @@ import pytest
 
 from geoplan._paths import shipped_path
 from geoplan.cli import main
+from geoplan.coords import projected_to_lonlat
 from geoplan.errors import InputError
 from geoplan.workflows.project import compute_project, load_project
-from geoplan.workflows.scenario import _lonlat
 
 DEMO_NETWORK = '"geoplan:osm/huangshi_tuanchengshan_all_2022.graphml.gz"'
 DEMO_DEMAND = """path = "geoplan:osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz"
@@ -119,7 +119,7 @@ def test_partial_overlap_is_a_warning_printed_even_when_quiet(demo_project, tmp_
     # the demo's real residents, plus a village of 6,000 people 8 km east of the network
     demo = compute_project(load_project(demo_project()))
     points = demo.coverage.table
-    lon, lat = _lonlat(points["x"], points["y"], demo.network.crs, digits=7)
+    lon, lat = projected_to_lonlat(points["x"], points["y"], demo.network.crs, digits=7)
     table = pd.DataFrame({"lon": lon, "lat": lat, "population": points["population"]})
     table.loc[len(table)] = [115.13, 30.20, 6000.0]
     table.to_csv(tmp_path / "people.csv", index=False)

@@ -280,9 +280,12 @@ def test_catchments_assign_every_facility_and_point_to_a_hub(run, tmp_path):
 
 def test_cli_catchments(tmp_path, capsys):
     out = tmp_path / "c"
-    args = ["sites", str(DEMO_PROJECT), "--rule", MEDICAL, "--catchments", "2", "--out", str(out)]
+    args = ["catchments", str(DEMO_PROJECT), "--rule", MEDICAL, "--k", "2", "--out", str(out)]
     assert main(args) == 0
     assert "2 sub-centres" in capsys.readouterr().out
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["command"] == (
+        "catchments"
+    )
     for name in CATCHMENT_FILES:
         assert (out / name).exists(), name
     summary = json.loads((out / "catchments_summary.json").read_text(encoding="utf-8"))
@@ -292,3 +295,20 @@ def test_cli_catchments(tmp_path, capsys):
     assert sum(row["population"] for row in summary["per_hub"]) == pytest.approx(
         points["population"].sum()
     )
+
+
+def test_the_old_catchments_flag_still_works_and_says_where_it_went(tmp_path, capsys):
+    old = ["sites", str(DEMO_PROJECT), "--rule", MEDICAL, "--catchments", "2"]
+    assert main([*old, "--out", str(tmp_path / "old")]) == 0
+    captured = capsys.readouterr()
+    assert "geoplan catchments PROJECT --rule RULE --k K" in captured.err
+    new = ["catchments", str(DEMO_PROJECT), "--rule", MEDICAL, "--k", "2"]
+    assert main(["-q", *new, "--out", str(tmp_path / "new")]) == 0
+    for name in ("catchment_facilities.csv", "catchment_points.csv"):
+        assert (tmp_path / "old" / name).read_bytes() == (tmp_path / "new" / name).read_bytes()
+
+
+def test_tier_belongs_to_catchments(tmp_path, capsys):
+    args = ["sites", str(DEMO_PROJECT), "--rule", MEDICAL, "--grid", "500", "--tier", "township"]
+    assert main([*args, "--out", str(tmp_path / "s")]) == 1
+    assert "--tier goes with geoplan catchments" in capsys.readouterr().err

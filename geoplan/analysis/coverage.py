@@ -26,6 +26,7 @@ __all__ = [
     "compute_coverage",
     "expand_categories",
     "nearest_table",
+    "point_xy",
     "travel_time_pairs",
     "travel_time_table",
 ]
@@ -213,8 +214,8 @@ def compute_coverage(
         (``Network.mode_times``); ``snapping`` says per mode how many points that moved.
     """
     access = walk_speed_m_per_min if access_speed_m_per_min is None else access_speed_m_per_min
-    fac_xy = _xy(facilities, network.crs)
-    dem_xy = _xy(demand, network.crs)
+    fac_xy = point_xy(facilities, network.crs)
+    dem_xy = point_xy(demand, network.crs)
     points = pd.DataFrame(
         {
             "demand_id": demand["demand_id"].astype(str).to_numpy(),
@@ -312,7 +313,7 @@ def _snap_demand(network, xy, times: ModeTimes, points: pd.DataFrame):
     return snap, report
 
 
-def _xy(frame: gpd.GeoDataFrame, crs) -> tuple[np.ndarray, np.ndarray]:
+def point_xy(frame: gpd.GeoDataFrame, crs) -> tuple[np.ndarray, np.ndarray]:
     """Point coordinates in ``crs`` (metres).
 
     The coordinates are transformed as arrays (the numbers ``GeoSeries.to_crs`` gives, without
@@ -348,7 +349,7 @@ def nearest_table(
         private_ways=private_ways,
         largest_component=largest_component,
     )
-    fac_xy, dem_xy = _xy(facilities, network.crs), _xy(demand, network.crs)
+    fac_xy, dem_xy = point_xy(facilities, network.crs), point_xy(demand, network.crs)
     fac_snap = engine.snap_points(network, *fac_xy, usable=times.facility_edges)
     dem_snap = engine.snap_points(network, *dem_xy, usable=times.demand_edges)
     nearest = engine.nearest_facility(
@@ -431,8 +432,8 @@ def travel_time_table(
     :func:`geoplan.analysis.capacity.travel_times_by_id`)."""
     matrix = travel_time_pairs(
         network,
-        _xy(facilities, network.crs),
-        _xy(demand, network.crs),
+        point_xy(facilities, network.crs),
+        point_xy(demand, network.crs),
         mode=mode,
         cutoff_s=cutoff_s,
         walk_speed_m_per_min=walk_speed_m_per_min,

@@ -31,7 +31,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from ..readers.facilities import CAPACITY_FIELDS, REJECT_COLUMNS, FacilityTable, _labels
+from ..messages import record_kind, record_label
+from ..readers.facilities import CAPACITY_FIELDS, REJECT_COLUMNS, FacilityTable
 from ..taxonomy import CATEGORIES, normalize_text
 
 __all__ = [
@@ -59,7 +60,6 @@ KEEP_HINT_PYTHON = ("或调用时设置 keep_duplicates=True", "or pass keep_dup
 """How to keep both records, per context (zh, en)."""
 
 _GEOD = pyproj.Geod(ellps="WGS84")
-_VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
 
 
 def _priority(used: pd.DataFrame) -> np.ndarray:
@@ -148,7 +148,7 @@ def _label(
     used: pd.DataFrame, i: int, kind: str, *, with_file: bool, named: bool = True
 ) -> tuple[str, str]:
     row = used.iloc[i]
-    zh, en = _labels(kind, int(row["source_row"]), str(row["name"]) if named else "")
+    zh, en = record_label(kind, int(row["source_row"]), str(row["name"]) if named else "")
     if with_file:
         name = Path(str(row["source_file"])).name
         zh, en = f"{name} {zh}", f"{name} {en}"
@@ -213,7 +213,7 @@ def reject_duplicates(
     ``read == len(used) + len(rejects)`` still holds; ``table`` is not modified.
     """
     used = table.used.reset_index(drop=True)
-    kind = "feature" if Path(table.source).suffix.lower() in _VECTOR_SUFFIXES else "row"
+    kind = record_kind(table.source)
     parts = []
     same_id = _same_ids(used)
     if len(same_id):
@@ -286,14 +286,14 @@ def reject_repeats_of(
     both = gpd.GeoDataFrame(both, geometry="geometry", crs=4326)
     found = find_duplicates(both, within_m=within_m)
     n_old = len(old)
-    kind = "feature" if Path(table.source).suffix.lower() in _VECTOR_SUFFIXES else "row"
+    kind = record_kind(table.source)
     reject: dict[int, tuple[str, str]] = {}
     for r in found.itertuples(index=False):
         one, other = (r.position, r.kept) if r.position >= n_old else (r.kept, r.position)
         if one < n_old or one - n_old in reject:
             continue  # two existing facilities (the run's business), or already rejected
         row = new.iloc[one - n_old]
-        zh, en = _labels(kind, int(row["source_row"]), str(row["name"]))
+        zh, en = record_label(kind, int(row["source_row"]), str(row["name"]))
         if other < n_old:
             fid, name = str(old["facility_id"].iloc[other]), str(old["name"].iloc[other])
             where_zh, where_en = (
@@ -302,7 +302,7 @@ def reject_repeats_of(
             )
         else:
             kept = new.iloc[other - n_old]
-            where_zh, where_en = _labels(kind, int(kept["source_row"]), str(kept["name"]))
+            where_zh, where_en = record_label(kind, int(kept["source_row"]), str(kept["name"]))
         reject[one - n_old] = (
             f"新增{zh}：与{where_zh}同名同类，相距 {r.distance_m:,.0f} 米，视为同一设施，未新增；"
             "如确为新设施，请区分名称。",

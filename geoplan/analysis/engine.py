@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,12 +26,16 @@ from ..errors import InputError, NetworkError
 from ..limits import current
 from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, cheapest_csr
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
 __all__ = [
     "Nearest",
     "Snap",
     "facility_search",
     "nearest_facility",
     "point_times",
+    "road_distance_m",
     "snap_points",
     "transposed_street_csr",
     "travel_time_matrix",
@@ -898,3 +903,11 @@ def _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s) -> dic
         ahead, _partial(ft[f] - dt[d], forward_s[e]), _partial(dt[d] - ft[f], backward_s[e])
     )
     return {"d": d, "f": f, "direct": along + f_access[f]}
+
+
+def road_distance_m(network, points: gpd.GeoSeries) -> np.ndarray:
+    """Straight distance (m) of each point (any CRS) to the nearest street of ``network``:
+    how far a facility is from every road (the ``far_from_road`` rule,
+    :func:`geoplan.analysis.preflight.reject_far_from_road`)."""
+    xy = points.to_crs(network.crs)
+    return snap_points(network, xy.x.to_numpy(), xy.y.to_numpy()).snap_distance_m

@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 from scipy import ndimage
 
+from ..messages import reason
 from .coverage import Coverage, column
 
 __all__ = ["GAP_COLUMNS", "GAP_REASONS", "coverage_gaps", "find_gaps"]
@@ -31,16 +32,10 @@ GAP_COLUMNS = (
 )
 
 GAP_REASONS: dict[str, tuple[str, str]] = {
-    "beyond_threshold": (
-        "超出阈值：最近设施的出行时间超过规则阈值",
-        "beyond the threshold: the nearest facility is farther than the rule's minutes",
-    ),
-    "unreachable": (
-        "不可达：沿该出行方式可用的道路无法到达任何设施",
-        "unreachable: no facility can be reached on the streets this mode may use",
-    ),
+    code: reason(code) for code in ("beyond_threshold", "unreachable")
 }
-"""Why residents are in a gap area: ``reason`` code → (中文, English)."""
+"""Why residents are in a gap area: ``reason`` code → (中文, English) (from
+:data:`geoplan.messages.REASONS`)."""
 
 
 def coverage_gaps(

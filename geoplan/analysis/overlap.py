@@ -43,6 +43,7 @@ import shapely
 
 from ..errors import InputError
 from . import engine
+from .coverage import point_xy
 
 __all__ = [
     "NEAR_AREA_M",
@@ -188,7 +189,7 @@ def check_overlap(
     boxes: dict[str, tuple[float, float, float, float]] = {"network": _bounds_wgs84(net_box, crs)}
     relations: list[_Relation] = []
 
-    x, y = _xy(demand, crs)
+    x, y = point_xy(demand, crs)
     population = demand["population"].to_numpy(dtype=float)
     total = float(population.sum())
     if len(x):
@@ -318,14 +319,6 @@ def check_overlap(
             )
             logger.warning("inputs overlap only partly: %s", r.en)
     return result
-
-
-def _xy(frame: gpd.GeoDataFrame, crs) -> tuple[np.ndarray, np.ndarray]:
-    """Point coordinates in ``crs``, exactly as :func:`geoplan.analysis.coverage.compute_coverage`
-    computes them (so the snap of the demand points is remembered for the engine)."""
-    from .coverage import _xy as coverage_xy
-
-    return coverage_xy(frame, crs)
 
 
 def _near_streets(network, x: np.ndarray, y: np.ndarray, box) -> np.ndarray:

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..messages import far_from_road, record_label
 from ..readers.facilities import FacilityTable, capacity_problem_text
 from .duplicates import KEEP_HINT_PROJECT, find_duplicates, reject_duplicates
-from .engine import snap_points
+from .engine import road_distance_m
 from .overlap import check_overlap
 from .qa import DECLARE, check_coordinate_system
 
@@ -86,8 +87,7 @@ def check_inputs(
     if keep_duplicates:
         warnings_ += _kept_duplicates(table.used)
     used = table.used.reset_index(drop=True)
-    xy = used.geometry.to_crs(network.crs)
-    snap_m = snap_points(network, xy.x.to_numpy(), xy.y.to_numpy()).snap_distance_m
+    snap_m = road_distance_m(network, used.geometry)
     if isinstance(max_snap_m, Mapping):
         limits = used["source_file"].astype(str).map(max_snap_m).to_numpy(dtype=float)
     else:
@@ -143,45 +143,49 @@ def reject_far_from_road(
     used: gpd.GeoDataFrame, rejects: pd.DataFrame, max_snap_m: float | np.ndarray
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Move facilities farther than ``max_snap_m`` (one value, or one per row) from any road
-    (``used["snap_distance_m"]``) into the rejects (``far_from_road``); with several facility
-    files (``source_file`` of more than one file) the messages name each row's file."""
+    (``used["snap_distance_m"]``, see :func:`geoplan.analysis.engine.road_distance_m`) into
+    the rejects (``far_from_road``, message :func:`geoplan.messages.far_from_road`); with
+    several facility files (``source_file`` of more than one file) the messages name each
+    row's file. The one far-from-road rule: a run, a scenario's added facilities and
+    ``check-facilities`` all apply it."""
     limits = np.broadcast_to(np.asarray(max_snap_m, dtype=float), (len(used),))
     far = used["snap_distance_m"].to_numpy() > limits
     if not far.any():
         return used, rejects
-    rows = used["source_row"].to_numpy()[far]
-    names = used["name"].to_numpy()[far]
-    metres = used["snap_distance_m"].to_numpy()[far]
-    limit = limits[far]
+    out = used[far]
+    ids = out["facility_id"].astype(str).to_numpy()
+    names = out["name"].astype(str).to_numpy() if "name" in out else ids
+    rows = out["source_row"].to_numpy() if "source_row" in out else np.full(len(out), np.nan)
     several = "source_file" in used and used["source_file"].nunique() > 1
-    files = (
-        used["source_file"].astype(str).to_numpy()[far] + " "
-        if several
-        else np.full(len(rows), "", dtype=object)
-    )
+    files = out["source_file"].astype(str).to_numpy() if several else np.full(len(out), "")
+    texts = [
+        far_from_road(_record(file, row, fid, name), distance, limit)
+        for file, row, fid, name, distance, limit in zip(
+            files, rows, ids, names, out["snap_distance_m"], limits[far], strict=True
+        )
+    ]
     extra = pd.DataFrame(
         {
             "source_row": rows,
-            **(
-                {"source_file": used["source_file"].to_numpy()[far]}
-                if "source_file" in used
-                else {}
-            ),
+            **({"source_file": out["source_file"].to_numpy()} if "source_file" in out else {}),
             "reason_code": "far_from_road",
-            "message_zh": [
-                f"{f}第{r}行（{n}）：距最近道路 {d:.0f} 米，超过 {m:.0f} 米；请核对坐标"
-                for f, r, n, d, m in zip(files, rows, names, metres, limit, strict=True)
-            ],
-            "message_en": [
-                f"{f}row {r} ({n}): {d:.0f} m from the nearest road, more than {m:.0f} m; "
-                "check the coordinates or raise facilities.max_snap_m"
-                for f, r, n, d, m in zip(files, rows, names, metres, limit, strict=True)
-            ],
-            "facility_id": used["facility_id"].to_numpy()[far],
+            "message_zh": [zh for zh, _ in texts],
+            "message_en": [en for _, en in texts],
+            "facility_id": ids,
             "name": names,
         }
     )
-    return used[~far].reset_index(drop=True), pd.concat([rejects, extra], ignore_index=True)
+    parts = [frame for frame in (rejects, extra) if len(frame.columns)]
+    return used[~far].reset_index(drop=True), pd.concat(parts, ignore_index=True)
+
+
+def _record(file: str, row: float, fid: str, name: str) -> tuple[str, str]:
+    """A facility in a far-from-road message: its file (when there are several) and row, or
+    its id when it has no row (a table built in memory)."""
+    if pd.isna(row):
+        return f"设施 {fid}（{name}）", f"facility {fid} ({name})"
+    zh, en = record_label("row", int(row), name)
+    return (f"{file} {zh}", f"{file} {en}") if file else (zh, en)
 
 
 def _kept_duplicates(used: gpd.GeoDataFrame) -> list[dict]:

@@ -67,14 +67,12 @@ from .. import coords
 from .._compressed import is_graphml
 from .._io import write_csv
 from ..errors import DataQualityWarning, InputError, InputFileNotFoundError
+from ..messages import coordinate_text, far_from_road, reason, record_kind, record_label
 from ..readers.facilities import (
-    _VECTOR_SUFFIXES,
     FacilityTable,
-    _distance_outside_m,
-    _fmt,
-    _in_china,
-    _labels,
     capacity_problem_text,
+    distance_outside_m,
+    in_china_ranges,
     read_facilities,
     write_rejects,
 )
@@ -113,38 +111,39 @@ QA_COLUMNS: tuple[str, ...] = (
 
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 
-QA_CHECKS: dict[str, tuple[str, str, str]] = {
+_SEVERITY: dict[str, str] = {
     # file level
-    "gcj02_suspected": ("error", "疑似 GCJ-02 坐标", "looks like GCJ-02 coordinates"),
-    "bd09_suspected": ("error", "疑似 BD-09 坐标", "looks like BD-09 coordinates"),
-    # rejects (facilities.REASON_CODES)
-    "notes_row": ("info", "注释或标题行", "note or heading row"),
-    "total_row": ("info", "合计行", "total row"),
-    "missing_name": ("error", "名称为空", "name missing"),
-    "missing_category": ("error", "类型为空", "category missing"),
-    "unknown_category": ("error", "类型无法识别", "unknown category"),
-    "missing_coordinates": ("error", "缺少坐标", "coordinates missing"),
-    "bad_coordinates": ("error", "坐标不是数字", "coordinates not numbers"),
-    "unknown_crs": ("error", "坐标系无法识别", "unknown coordinate system"),
-    "swapped_coordinates": ("error", "经纬度颠倒", "longitude and latitude swapped"),
-    "out_of_range": ("error", "坐标超出范围", "coordinates out of range"),
-    "duplicate_id": ("error", "编号重复", "duplicate id"),
-    "duplicate": (
-        "error",
-        "重复记录（同名同类且相距很近）",
-        "repeated record (same name and type)",
-    ),
+    "gcj02_suspected": "error",
+    "bd09_suspected": "error",
+    # rejects (facilities.REASON_CODES and the checks of a run)
+    "notes_row": "info",
+    "total_row": "info",
+    "missing_name": "error",
+    "missing_category": "error",
+    "unknown_category": "error",
+    "missing_coordinates": "error",
+    "bad_coordinates": "error",
+    "unknown_crs": "error",
+    "swapped_coordinates": "error",
+    "out_of_range": "error",
+    "duplicate_id": "error",
+    "duplicate": "error",
     # used records
-    "duplicate_name_nearby": ("warning", "同名且相距很近", "same name close by"),
-    "duplicate_coordinates": ("warning", "坐标完全相同", "identical coordinates"),
-    "capacity_not_number": ("warning", "床位/人员数不是数字", "capacity not a number"),
-    "capacity_implausible": ("warning", "床位/人员数不合理", "capacity implausible"),
-    "tier_mismatch": ("warning", "类型层级与地点不符", "tier does not fit the place"),
-    "outside_area": ("error", "在研究区外", "outside the study area"),
-    "outside_china": ("warning", "在中国范围外", "outside China"),
-    "far_from_road": ("error", "远离道路", "far from any road"),
+    "duplicate_name_nearby": "warning",
+    "duplicate_coordinates": "warning",
+    "capacity_not_number": "warning",
+    "capacity_implausible": "warning",
+    "tier_mismatch": "warning",
+    "outside_area": "error",
+    "outside_china": "warning",
+    "far_from_road": "error",
 }
-"""Every check code → (severity, title_zh, title_en). ``outside_area`` is an error when the
+
+QA_CHECKS: dict[str, tuple[str, str, str]] = {
+    code: (severity, *reason(code)) for code, severity in _SEVERITY.items()
+}
+"""Every check code → (severity, title_zh, title_en); the titles are
+:data:`geoplan.messages.REASONS`. ``outside_area`` is an error when the
 record was rejected and a warning when it is used (within the reading tolerance, or read
 without a boundary)."""
 
@@ -186,7 +185,7 @@ def _text(value: Any) -> str:
 
 def _kind(table: FacilityTable) -> str:
     """'feature' for GIS layers, else 'row' (how records are named in messages)."""
-    return "feature" if Path(table.source).suffix.lower() in _VECTOR_SUFFIXES else "row"
+    return record_kind(table.source)
 
 
 def _finding(
@@ -508,7 +507,7 @@ def _capacity_findings(table: FacilityTable, kind: str) -> list[Finding]:
     issues = table.capacity_issues
     problems = issues["problem"] if "problem" in issues else ["not_number"] * len(issues)
     for r, problem in zip(issues.itertuples(index=False), problems, strict=True):
-        zh, en = _labels(kind, int(r.source_row), _text(r.name))
+        zh, en = record_label(kind, int(r.source_row), _text(r.name))
         field_zh = _CAPACITY_ZH.get(r.field, r.field)
         what = f"“{r.column}”" + ("" if field_zh in r.column else f"（{field_zh}）")
         why_zh, why_en = capacity_problem_text(r.field, problem)
@@ -549,8 +548,8 @@ def _duplicate_findings(
         if r.position in flagged:
             continue
         row = rows[r.position]
-        zh, en = _labels(kind, int(row.source_row), _text(row.name))
-        where_zh, where_en = _labels(kind, int(rows[r.kept].source_row), "")
+        zh, en = record_label(kind, int(row.source_row), _text(row.name))
+        where_zh, where_en = record_label(kind, int(rows[r.kept].source_row), "")
         out.append(
             _finding(
                 "duplicate_name_nearby",
@@ -570,8 +569,8 @@ def _duplicate_findings(
         j = by_point.setdefault(point, i)
         if j == i or i in flagged:
             continue
-        zh, en = _labels(kind, int(row.source_row), _text(row.name))
-        where_zh, where_en = _labels(kind, int(rows[j].source_row), _text(rows[j].name))
+        zh, en = record_label(kind, int(row.source_row), _text(row.name))
+        where_zh, where_en = record_label(kind, int(rows[j].source_row), _text(rows[j].name))
         out.append(
             _finding(
                 "duplicate_coordinates",
@@ -621,7 +620,7 @@ def tier_findings(used: gpd.GeoDataFrame, *, kind: str = "row") -> list[Finding]
     for row in used.itertuples(index=False):
         name, address, category = _text(row.name), _text(row.address), str(row.category)
         cat = CATEGORIES[category]
-        zh, en = _labels(kind, int(row.source_row), name)
+        zh, en = record_label(kind, int(row.source_row), name)
         text = f"{name} {address}"
         named = resolve_category(name)
         if (
@@ -680,10 +679,10 @@ def tier_findings(used: gpd.GeoDataFrame, *, kind: str = "row") -> list[Finding]
 def _outside_china(used: gpd.GeoDataFrame, kind: str) -> list[Finding]:
     lon, lat = _lonlat(used)
     out = []
-    for i in np.flatnonzero(~_in_china(lon, lat)):
+    for i in np.flatnonzero(~in_china_ranges(lon, lat)):
         row = used.iloc[i]
-        zh, en = _labels(kind, int(row["source_row"]), _text(row["name"]))
-        where = f"{_fmt(lon[i])}, {_fmt(lat[i])}"
+        zh, en = record_label(kind, int(row["source_row"]), _text(row["name"]))
+        where = f"{coordinate_text(lon[i])}, {coordinate_text(lat[i])}"
         out.append(
             _finding(
                 "outside_china",
@@ -701,11 +700,11 @@ def _outside_area(used: gpd.GeoDataFrame, boundary: Any, kind: str) -> list[Find
     """Used points at least 1 m outside the boundary, with the distance."""
     if used.empty:
         return []
-    dist = _distance_outside_m(boundary, *_lonlat(used))
+    dist = distance_outside_m(boundary, *_lonlat(used))
     out = []
     for i in np.flatnonzero(dist >= 1.0):
         row = used.iloc[i]
-        zh, en = _labels(kind, int(row["source_row"]), _text(row["name"]))
+        zh, en = record_label(kind, int(row["source_row"]), _text(row["name"]))
         out.append(
             _finding(
                 "outside_area",
@@ -730,18 +729,9 @@ def _far_from_road(
     out = []
     for i in np.flatnonzero(dist > max_snap_m):
         row = used.iloc[i]
-        zh, en = _labels(kind, int(row["source_row"]), _text(row["name"]))
-        out.append(
-            _finding(
-                "far_from_road",
-                f"{zh}：距最近道路 {dist[i]:,.0f} 米，超过 {max_snap_m:,.0f} 米，项目计算时将"
-                "不纳入；请核对坐标（是否有 GCJ-02/BD-09 偏移、录入错误），或路网是否覆盖该处。",
-                f"{en}: {dist[i]:,.0f} m from the nearest road, more than {max_snap_m:,.0f} m, "
-                "so a project run leaves it out; check the coordinates (a GCJ-02/BD-09 offset "
-                "or a typo?) or whether the network covers the place.",
-                row=row,
-            )
-        )
+        label = record_label(kind, int(row["source_row"]), _text(row["name"]))
+        zh, en = far_from_road(label, dist[i], max_snap_m)
+        out.append(_finding("far_from_road", zh, en, row=row))
     return out
 
 

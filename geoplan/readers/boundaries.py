@@ -15,6 +15,7 @@ __all__ = [
     "CODE_COLUMNS",
     "NAME_COLUMNS",
     "assign_units",
+    "first_present",
     "read_units",
     "units_from_frame",
 ]
@@ -49,8 +50,8 @@ def units_from_frame(
     kinds = set(frame.geometry.geom_type.dropna())
     if not kinds <= {"Polygon", "MultiPolygon"}:
         raise InputError(f"{source}: units must be polygons, found {', '.join(sorted(kinds))}")
-    name = name_column or _first_present(frame, NAME_COLUMNS)
-    code = code_column or _first_present(frame, CODE_COLUMNS)
+    name = name_column or first_present(frame, NAME_COLUMNS)
+    code = code_column or first_present(frame, CODE_COLUMNS)
     for given in (name_column, code_column):
         if given and given not in frame:
             raise InputError(
@@ -106,7 +107,7 @@ def assign_units(
     return names, codes
 
 
-def _first_present(frame: pd.DataFrame, candidates: tuple[str, ...]) -> str | None:
+def first_present(frame: pd.DataFrame, candidates: tuple[str, ...]) -> str | None:
     lower = {str(c).lower(): c for c in frame.columns}
     for candidate in candidates:
         if candidate.lower() in lower:

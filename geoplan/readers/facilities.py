@@ -81,6 +81,7 @@ from .. import coords
 from .._io import cell_text as _cell_text
 from .._io import open_workbook, sheet_head, sheet_rows, write_csv
 from ..errors import ConfigError, DataQualityWarning, InputError, InputFileNotFoundError
+from ..messages import VECTOR_SUFFIXES, coordinate_text, record_label
 from ..taxonomy import (
     CATEGORIES,
     COLUMN_ALIASES,
@@ -103,6 +104,11 @@ __all__ = [
     "capacity_problem_text",
     "capacity_value",
     "declared_to_wgs84",
+    "decode_text",
+    "distance_outside_m",
+    "header_crs",
+    "in_china_ranges",
+    "parse_declared_crs",
     "read_facilities",
     "read_facilities_frame",
     "read_raw_records",
@@ -181,7 +187,6 @@ CHINA_LAT_RANGE = (3.0, 54.0)
 DEFAULT_BOUNDARY_TOLERANCE_M = 100.0
 _TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
-_VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
 _HEADER_SCAN_ROWS = 10  # non-blank rows searched for the header (title rows may come first)
 _WARN_ROWS_SHOWN = 10
 
@@ -312,7 +317,7 @@ def _parse_crs(text: str) -> _Crs | None:
     return None
 
 
-def _declared_crs(crs: str | None) -> _Crs | None:
+def parse_declared_crs(crs: str | None) -> _Crs | None:
     """The ``crs=`` option as a :class:`_Crs` (ConfigError when unknown)."""
     if crs is None:
         return None
@@ -328,7 +333,7 @@ def _declared_crs(crs: str | None) -> _Crs | None:
 _BRACKET_TEXT = re.compile(r"[(\[（【]([^)\]）】]*)[)\]）】]")
 
 
-def _header_crs(header: str | None) -> _Crs | None:
+def header_crs(header: str | None) -> _Crs | None:
     """A coordinate system named in a header's brackets, e.g. ``经度(GCJ-02)``."""
     if header is None:
         return None
@@ -340,11 +345,6 @@ def _header_crs(header: str | None) -> _Crs | None:
 
 
 # --------------------------------------------------------------------------- text helpers
-
-
-def _fmt(value: float) -> str:
-    """A coordinate for messages: up to 6 decimals, no trailing zeros."""
-    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 def _parse_number(text: str) -> float | None:
@@ -396,7 +396,7 @@ def capacity_problem_text(field: str, problem: str) -> tuple[str, str]:
     return "不是非负数", "not a non-negative number"
 
 
-def _in_china(lon: Any, lat: Any) -> Any:
+def in_china_ranges(lon: Any, lat: Any) -> Any:
     """Whether lon/lat fall in the China ranges used to recognise swapped columns (floats or
     arrays; NaN is outside)."""
     return (
@@ -603,7 +603,7 @@ def _grouped_name(group: str, cell: str) -> str:
     return f"{group}/{cell}"
 
 
-def _decode(data: bytes, source: str, encoding: str | None) -> str:
+def decode_text(data: bytes, source: str, encoding: str | None) -> str:
     """Bytes to text: ``encoding`` if given, else UTF-16 by BOM, UTF-8 (BOM or not), GB18030."""
     if encoding is not None:
         try:
@@ -639,7 +639,7 @@ def _decode(data: bytes, source: str, encoding: str | None) -> str:
 
 def _read_text_table(path: Path, encoding: str | None) -> _Records:
     data = path.read_bytes()
-    text = _decode(data, path.name, encoding)
+    text = decode_text(data, path.name, encoding)
     if not text.strip():
         raise InputError(f"{path.name}: the file is empty; add a header row and facility rows")
     head = [line for line in text.splitlines()[:50] if line.strip()][:20]
@@ -874,7 +874,7 @@ def read_facilities(
     if path.stat().st_size == 0:
         raise InputError(f"{path.name}: the file is empty; add a header row and facility rows")
     suffix = path.suffix.lower()
-    declared = _declared_crs(crs)
+    declared = parse_declared_crs(crs)
     records = _read_records(path, layer=layer, sheet=sheet, encoding=encoding, declared=declared)
     ignored = [
         name
@@ -897,7 +897,7 @@ def _read_records(path: Path, *, layer, sheet, encoding, declared) -> _Records:
         return _read_text_table(path, encoding)
     if suffix in _EXCEL_SUFFIXES:
         return _read_excel(path, sheet)
-    if suffix in _VECTOR_SUFFIXES:
+    if suffix in VECTOR_SUFFIXES:
         return _read_vector(path, layer, encoding, declared)
     if suffix == ".xls":
         raise InputError(
@@ -912,7 +912,7 @@ def _read_records(path: Path, *, layer, sheet, encoding, declared) -> _Records:
 def declared_to_wgs84(lon: Any, lat: Any, crs: str | None) -> tuple[np.ndarray, np.ndarray, str]:
     """Coordinates declared in ``crs`` (any value ``read_facilities(crs=)`` takes; None is
     WGS84) as WGS84 lon/lat arrays, with the system's label (``wgs84``, ``gcj02`` …)."""
-    system = _declared_crs(crs) or _WGS84
+    system = parse_declared_crs(crs) or _WGS84
     lon, lat = system.to_wgs84(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
     return lon, lat, system.label
 
@@ -929,7 +929,7 @@ def read_raw_records(
     :func:`read_facilities` (for attribute columns the taxonomy does not know, e.g. 中医馆)."""
     path = Path(path)
     records = _read_records(
-        path, layer=layer, sheet=sheet, encoding=encoding, declared=_declared_crs(crs)
+        path, layer=layer, sheet=sheet, encoding=encoding, declared=parse_declared_crs(crs)
     )
     frame = pd.DataFrame(records.values, columns=records.columns, dtype=object)
     frame = frame.loc[:, ~frame.columns.duplicated()]
@@ -962,7 +962,7 @@ def read_facilities_frame(
     -------
     FacilityTable
     """
-    declared = _declared_crs(crs)
+    declared = parse_declared_crs(crs)
     if _has_geometry(frame):
         if len(frame) == 0:
             raise InputError(f"{source}: the table has no rows; add one row per facility")
@@ -1003,17 +1003,6 @@ def write_rejects(table: FacilityTable, path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------- the checks
-
-
-def _labels(kind: str, source_row: int, name: str) -> tuple[str, str]:
-    """('第 12 行（名称=…）', 'row 12 (name=…)') naming a record in messages."""
-    if kind == "feature":
-        zh, en = f"第 {source_row} 个要素", f"feature {source_row}"
-    else:
-        zh, en = f"第 {source_row} 行", f"row {source_row}"
-    if name:
-        zh, en = f"{zh}（名称={name}）", f"{en} (name={name})"
-    return zh, en
 
 
 def _reject_category(row: _Row, text: str, column: str) -> _Reject:
@@ -1113,9 +1102,9 @@ def _check_degrees(rows: list[_Row], cols: dict[str, str]) -> None:
     lon_col = cols.get("lon", cols.get("lonlat", "geometry"))
     lat_col = cols.get("lat", cols.get("lonlat", "geometry"))
     for row in rows:
-        lon_t = row.x_text or _fmt(row.x)
-        lat_t = row.y_text or _fmt(row.y)
-        swapped = not _in_china(row.x, row.y) and _in_china(row.y, row.x)
+        lon_t = row.x_text or coordinate_text(row.x)
+        lat_t = row.y_text or coordinate_text(row.y)
+        swapped = not in_china_ranges(row.x, row.y) and in_china_ranges(row.y, row.x)
         if row.x == 0 and row.y == 0:
             row.reject = _Reject(
                 "missing_coordinates",
@@ -1180,11 +1169,12 @@ def _convert(rows: list[_Row], cols: dict[str, str]) -> None:
         lon, lat = crs.to_wgs84(np.array([r.x for r in group]), np.array([r.y for r in group]))
         for row, lo, la in zip(group, lon, lat, strict=True):
             if not (math.isfinite(lo) and math.isfinite(la) and abs(lo) <= 180 and abs(la) <= 90):
+                xy = f"{coordinate_text(row.x)}, {coordinate_text(row.y)}"
                 row.reject = _Reject(
                     "out_of_range",
-                    f"{row.label_zh}：坐标 {_fmt(row.x)}, {_fmt(row.y)}（{crs.label}）"
+                    f"{row.label_zh}：坐标 {xy}（{crs.label}）"
                     "无法换算为有效经纬度；请核对坐标和坐标系。",
-                    f"{row.label_en}: coordinates {_fmt(row.x)}, {_fmt(row.y)} in {crs.label} do "
+                    f"{row.label_en}: coordinates {xy} in {crs.label} do "
                     "not convert to a valid longitude/latitude; check the coordinates and the "
                     "coordinate system.",
                 )
@@ -1199,7 +1189,7 @@ def _check_duplicates(rows: list[_Row], kind: str) -> None:
         earlier = first.setdefault(row.facility_id, row)
         if earlier is row or row.reject is not None:
             continue
-        where_zh, where_en = _labels(kind, earlier.source_row, "")
+        where_zh, where_en = record_label(kind, earlier.source_row, "")
         row.reject = _Reject(
             "duplicate_id",
             f"{row.label_zh}：编号“{row.facility_id}”已被{where_zh}使用；请为每个设施使用不同编号，"
@@ -1230,7 +1220,7 @@ def _boundary_metric(boundary: Any) -> tuple[shapely.Geometry, pyproj.CRS]:
     return geom, series.crs
 
 
-def _distance_outside_m(boundary: Any, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def distance_outside_m(boundary: Any, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Metres from each WGS84 point to ``boundary`` (see :func:`_boundary_metric`): 0 inside,
     NaN for points without finite coordinates."""
     geom, metric = _boundary_metric(boundary)
@@ -1252,7 +1242,7 @@ def _distance_outside_m(boundary: Any, lon: np.ndarray, lat: np.ndarray) -> np.n
 def _check_boundary(rows: list[_Row], boundary: Any, tolerance_m: float) -> None:
     if boundary is None or not rows:
         return
-    dist = _distance_outside_m(boundary, [r.lon for r in rows], [r.lat for r in rows])
+    dist = distance_outside_m(boundary, [r.lon for r in rows], [r.lat for r in rows])
     for row, d in zip(rows, dist, strict=True):
         if d > tolerance_m:
             row.reject = _Reject(
@@ -1386,14 +1376,14 @@ def _start_row(
     if records.kind == "row":
         skipped = _notes_or_total(cells, get, cols, source_row)
         if skipped is not None:
-            label_zh, label_en = _labels("row", source_row, "")
+            label_zh, label_en = record_label("row", source_row, "")
             row = _Row(index, source_row, label_zh, label_en, f"row-{source_row}", "", skipped)
             return row
     name = get("name").strip()
     fid = get("facility_id").strip()
     if fid and get("osm_type").strip() and cols["facility_id"].casefold() == "osm_id":
         fid = f"{get('osm_type').strip()}/{fid}"  # OSM ids are unique per element type
-    label_zh, label_en = _labels(records.kind, source_row, name)
+    label_zh, label_en = record_label(records.kind, source_row, name)
     row = _Row(index, source_row, label_zh, label_en, fid or f"row-{source_row}", name)
     if not name:
         row.reject = _Reject(
@@ -1491,7 +1481,7 @@ def _build(
 ) -> FacilityTable:
     """Run every check on the records and assemble the :class:`FacilityTable`."""
     cols = match_columns(records.columns)
-    default_crs = declared or _header_crs(cols.get("lon")) or _WGS84
+    default_crs = declared or header_crs(cols.get("lon")) or _WGS84
     positions = {canonical: records.columns.index(h) for canonical, h in cols.items()}
     rows = [
         _start_row(records, i, cols, positions, default_crs) for i in range(len(records.values))

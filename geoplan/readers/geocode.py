@@ -70,18 +70,18 @@ from ..errors import (
     InputError,
     InputFileNotFoundError,
 )
+from ..messages import record_label
 from ..taxonomy import CATEGORIES, match_columns, normalize_text, resolve_category
-from .boundaries import CODE_COLUMNS, NAME_COLUMNS, _first_present
+from .boundaries import CODE_COLUMNS, NAME_COLUMNS, first_present
 from .facilities import (
     CAPACITY_FIELDS,
     DEFAULT_BOUNDARY_TOLERANCE_M,
     REJECT_COLUMNS,
     USED_COLUMNS,
     FacilityTable,
-    _distance_outside_m,
-    _labels,
     capacity_problem_text,
     capacity_value,
+    distance_outside_m,
 )
 
 __all__ = [
@@ -415,12 +415,12 @@ def gazetteer_from_admin(
             raise InputError(
                 f"{source}: column {given!r} not found; columns: {list(frame.columns)}"
             )
-    name_col = name_column or _first_present(frame, NAME_COLUMNS)
+    name_col = name_column or first_present(frame, NAME_COLUMNS)
     if name_col is None:
         raise InputError(
             f"{source}: no name column (looked for {', '.join(NAME_COLUMNS)}); pass name_column="
         )
-    code_col = code_column or _first_present(frame, CODE_COLUMNS)
+    code_col = code_column or first_present(frame, CODE_COLUMNS)
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     if crs is not None:
         frame = coords.geometry_to_wgs84(frame, crs)
@@ -1382,13 +1382,13 @@ def geocode_missing(
     updates: dict[Any, tuple[str, str, str]] = {}
     outside = None
     if asked and boundary is not None:  # metres outside, as read_facilities measures them
-        outside = _distance_outside_m(boundary, answers["lon"], answers["lat"])
+        outside = distance_outside_m(boundary, answers["lon"], answers["lat"])
     for k, i in enumerate(asked):
         answer = answers.iloc[k]
         source_row = int(rejects.at[i, "source_row"])
         name = str(rejects.at[i, "name"])
         fid = str(rejects.at[i, "facility_id"])
-        zh_label, en_label = _labels(kind, source_row, name)
+        zh_label, en_label = record_label(kind, source_row, name)
         text = queries[i]
         precision = str(answer["geocode_precision"])
         if precision not in accept:

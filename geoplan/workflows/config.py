@@ -21,6 +21,7 @@ validated tables are plain dicts with the defaults filled) and regenerate the do
 
 from __future__ import annotations
 
+import argparse
 import codecs
 import sys
 import textwrap
@@ -86,10 +87,10 @@ def _encoding_problem(value: str) -> str | None:
 
 
 def _facility_crs_problem(value: str) -> str | None:
-    from ..readers.facilities import _declared_crs  # the facility reader's own parser of crs=
+    from ..readers.facilities import parse_declared_crs  # the facility reader's own parser of crs=
 
     try:
-        _declared_crs(value)
+        parse_declared_crs(value)
     except ConfigError:
         return "wgs84, cgcs2000, gcj02 (高德/腾讯), bd09 (百度) or an EPSG code such as 'EPSG:4490'"
     return None
@@ -972,19 +973,33 @@ def project_template(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m geoplan.workflows.config [--check] [PATH]``: write (or compare) the reference."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    check = "--check" in args
-    paths = [a for a in args if a != "--check"]
-    path = Path(paths[0]) if paths else DOC_PATH
+    parser = argparse.ArgumentParser(
+        prog="python -m geoplan.workflows.config",
+        description="Write the project-file reference (every table and key) generated from "
+        "the schema.",
+    )
+    parser.add_argument(
+        "path", nargs="?", type=Path, default=DOC_PATH, help=f"default: {DOC_PATH.name}"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="compare instead of writing; exit 1 when it differs"
+    )
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help exits 0, a usage error 2
+        return int(exc.code or 0)
     text = reference_markdown()
-    if check:
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
+    if args.check:
+        current = args.path.read_text(encoding="utf-8") if args.path.exists() else ""
         if current != text:
-            print(f"{path} is out of date: run python -m geoplan.workflows.config", file=sys.stderr)
+            print(
+                f"{args.path} is out of date: run python -m geoplan.workflows.config",
+                file=sys.stderr,
+            )
             return 1
         return 0
-    path.write_text(text, encoding="utf-8")
-    print(f"wrote {path}")
+    args.path.write_text(text, encoding="utf-8")
+    print(f"wrote {args.path}")
     return 0
 
 

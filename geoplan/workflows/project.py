@@ -52,6 +52,7 @@ __all__ = [
     "Project",
     "RunResult",
     "StudyArea",
+    "as_run",
     "compute_project",
     "facilities_used_table",
     "load_project",
@@ -1142,3 +1143,10 @@ def write_travel_times(
         )
         _io.write_table(table, temps[0], sheet="travel_times")
     return table
+
+
+def as_run(project: Project | RunResult | str | Path) -> RunResult:
+    """A run already at hand, or the project (file) computed now."""
+    if isinstance(project, RunResult):
+        return project
+    return compute_project(project if isinstance(project, Project) else load_project(project))

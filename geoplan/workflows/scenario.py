@@ -22,18 +22,20 @@ import pandas as pd
 from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
-from .. import _io, schema
+from .. import _io, coords, schema
 from ..analysis.coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
 from ..analysis.duplicates import reject_repeats_of
-from ..analysis.engine import snap_points
+from ..analysis.engine import road_distance_m
+from ..analysis.preflight import reject_far_from_road
 from ..analysis.qa import DECLARE, CoordinateCheck, check_coordinate_system
 from ..analysis.rules import Rule
 from ..errors import ConfigError, InputError, InputFileNotFoundError
+from ..messages import far_from_road
 from ..readers.facilities import FacilityTable, declared_to_wgs84, read_facilities
 from ..results import output_folder
 from ..taxonomy import CATEGORIES
 from . import config
-from .project import Project, RunResult, compute_project, load_project
+from .project import Project, RunResult, as_run, load_project
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ __all__ = [
     "parse_move",
     "recompute_coverage",
     "run_scenario",
-    "scenario_from_cli",
+    "run_scenario_file",
     "scenario_map",
     "street_change_codes",
     "symbol_legend_rows",
@@ -352,39 +354,20 @@ def _changed_facilities(
             Point(*move[fid]) for fid in after.loc[moved, "facility_id"].astype(str)
         ]
         moved_frame = gpd.GeoDataFrame(after[moved], geometry="geometry", crs=4326)
-        far = _far_from_road(before.network, moved_frame, max_snap_m)
+        distance = road_distance_m(before.network, moved_frame.geometry)
+        far = distance > max_snap_m
         if far.any():
-            names = ", ".join(moved_frame["facility_id"].astype(str)[far])
-            raise ConfigError(
-                f"moved position of {names} is more than {max_snap_m:.0f} m from the nearest "
-                "road; check LON,LAT (WGS84 degrees)"
-            )
+            fid = str(moved_frame["facility_id"].astype(str)[far].iloc[0])
+            label = (f"设施 {fid} 移动后的位置", f"the moved position of {fid}")
+            zh, en = far_from_road(label, float(distance[far][0]), max_snap_m)
+            raise ConfigError(f"{en} (--move takes LON,LAT in WGS84 degrees) / {zh}")
     added, add_rejects, add_checks = _added_table(add, before, crs)
     checks = add_checks + checks
     if added is not None and len(added):
         added = added.reset_index(drop=True)
-        far = _far_from_road(before.network, added, max_snap_m)
-        if far.any():
-            extra = pd.DataFrame(
-                {
-                    "source_row": added.get("source_row", pd.Series(np.nan, index=added.index))[
-                        far
-                    ].to_numpy(),
-                    "reason_code": "far_from_road",
-                    "message_zh": [
-                        f"新增设施 {fid} 距最近道路超过 {max_snap_m:.0f} 米；请核对坐标"
-                        for fid in added["facility_id"].astype(str)[far]
-                    ],
-                    "message_en": [
-                        f"added facility {fid} is more than {max_snap_m:.0f} m from the nearest "
-                        "road; check its coordinates"
-                        for fid in added["facility_id"].astype(str)[far]
-                    ],
-                    "facility_id": added["facility_id"].astype(str)[far].to_numpy(),
-                }
-            )
-            add_rejects = extra if add_rejects.empty else pd.concat([add_rejects, extra])
-            added = added[~far].reset_index(drop=True)
+        added = added.assign(snap_distance_m=road_distance_m(before.network, added.geometry))
+        added, add_rejects = reject_far_from_road(added, add_rejects, max_snap_m)
+        added = added.drop(columns="snap_distance_m")
         clash = sorted(
             set(added["facility_id"].astype(str)) & set(after["facility_id"].astype(str))
         )
@@ -441,13 +424,6 @@ def _changed_facilities(
     return facilities_after, changes, add_rejects, checks
 
 
-def _far_from_road(network, frame: gpd.GeoDataFrame, max_snap_m: float) -> np.ndarray:
-    """Facilities farther than ``max_snap_m`` from any street (as the project run rejects)."""
-    xy = frame.geometry.to_crs(network.crs)
-    snap = snap_points(network, xy.x.to_numpy(), xy.y.to_numpy())
-    return snap.snap_distance_m > max_snap_m
-
-
 def _moved_m(changes: pd.DataFrame, crs) -> np.ndarray:
     """Straight distance (m, network CRS) of each move; NaN for other actions."""
     out = np.full(len(changes), np.nan)
@@ -461,13 +437,6 @@ def _moved_m(changes: pd.DataFrame, crs) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the scenario
-
-
-def _run(project: Project | RunResult | str | Path) -> RunResult:
-    """A run already at hand, or the project (file) computed now."""
-    if isinstance(project, RunResult):
-        return project
-    return compute_project(project if isinstance(project, Project) else load_project(project))
 
 
 def demand_frame(result: RunResult) -> gpd.GeoDataFrame:
@@ -533,7 +502,7 @@ def run_scenario(
         ``read_facilities(crs=)``; default WGS84). Points read as WGS84 are checked for
         GCJ-02/BD-09 positions (``warnings``, ``coordinate_checks`` in the summary).
     """
-    before = _run(project)
+    before = as_run(project)
     move = dict(move or {})
     close = parse_ids(list(close))
     if not close and not move and add is None:
@@ -675,17 +644,17 @@ def _summary(before, after, points, changes, rejects, facilities_after, names) -
     }
 
 
-def scenario_from_cli(
+def run_scenario_file(
     path: str | Path,
     *,
-    add: str | Path | None,
-    close: Sequence[str],
-    move: Sequence[str],
     out: str | Path,
-    overwrite: bool,
+    add: str | Path | None = None,
+    close: Sequence[str] = (),
+    move: Sequence[str] = (),
+    overwrite: bool = False,
     crs: str | None = None,
 ) -> ScenarioResult:
-    """The ``geoplan scenario`` command: a project or scenario file plus CLI changes, written.
+    """``geoplan scenario``: a project or scenario file plus changes, written into ``out``.
 
     Changes named on the command line come on top of a scenario file's (a ``--move`` of the
     same id replaces the file's); ``crs`` (``--crs``) is the coordinate system of ``--add``
@@ -723,17 +692,10 @@ def scenario_from_cli(
 # --------------------------------------------------------------------------- outputs
 
 
-def _lonlat(x, y, crs, *, digits: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    """Projected ``x``/``y`` in ``crs`` as WGS84 lon/lat rounded to ``digits`` decimals."""
-    to = Transformer.from_crs(crs, 4326, always_xy=True)
-    lon, lat = to.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    return np.round(np.asarray(lon), digits), np.round(np.asarray(lat), digits)
-
-
 def changed_points_table(result: ScenarioResult) -> pd.DataFrame:
     """The changed points for CSV: lon/lat (WGS84) and minutes instead of x/y and seconds."""
     changed = result.changed_points()
-    lon, lat = _lonlat(changed["x"], changed["y"], result.before.network.crs)
+    lon, lat = coords.projected_to_lonlat(changed["x"], changed["y"], result.before.network.crs)
     out = changed.drop(columns=["x", "y"])
     out.insert(2, "lon", lon)
     out.insert(3, "lat", lat)
@@ -757,7 +719,7 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path, *, overwrite: bo
 
 
 def _write_files(result: ScenarioResult, out_dir: Path) -> None:
-    _io.write_json(out_dir / "scenario_summary.json", _json_safe(result.summary))
+    _io.write_json(out_dir / "scenario_summary.json", _io.json_safe(result.summary))
     _io.write_csv(result.by_unit, out_dir / "scenario_by_unit.csv")
     _io.write_csv(result.rejects, out_dir / "scenario_rejects.csv")
     table = changed_points_table(result)
@@ -780,19 +742,6 @@ def _write_files(result: ScenarioResult, out_dir: Path) -> None:
     from ..rendering import maps
 
     maps.save_map(scenario_map(result), out_dir / "scenario_map.html")
-
-
-def _json_safe(value):
-    """NaN/inf as None so the JSON stays valid."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _json_safe(value.item())
-    return value
 
 
 # --------------------------------------------------------------------------- the map

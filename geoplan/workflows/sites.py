@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .. import _io
+from .. import _io, coords
 from ..analysis import engine, location
 from ..analysis.capacity import travel_times_by_id
 from ..analysis.coverage import Coverage, column, expand_categories, travel_time_pairs
@@ -40,11 +40,8 @@ from ..limits import applied
 from ..readers.network import ModeTimes
 from ..results import output_folder
 from ..taxonomy import COLUMN_ALIASES, match_columns
-from .project import Project, RunResult, load_project
+from .project import Project, RunResult, as_run, load_project
 from .scenario import (
-    _json_safe,
-    _lonlat,
-    _run,
     difference_layers,
     facility_layers,
     recompute_coverage,
@@ -240,7 +237,7 @@ def read_candidates(
 
     The frame's ``attrs["coord_source"]`` records the system the points were declared in.
     """
-    from ..readers.facilities import _header_crs, declared_to_wgs84
+    from ..readers.facilities import declared_to_wgs84, header_crs
 
     path = Path(path)
     if not path.exists():
@@ -249,9 +246,11 @@ def read_candidates(
     if suffix in (".csv", ".txt", ".tsv"):
         import io
 
-        from ..readers.facilities import _decode  # the facility files' decoder: UTF-8, GBK, UTF-16
+        from ..readers.facilities import (
+            decode_text,  # the facility files' decoder: UTF-8, GBK, UTF-16
+        )
 
-        text = _decode(path.read_bytes(), path.name, None)
+        text = decode_text(path.read_bytes(), path.name, None)
         sep = "\t" if suffix == ".tsv" else ","
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
         geometry = None
@@ -298,7 +297,7 @@ def read_candidates(
             f"(rows {rows}); fix or remove them"
         )
     if crs is None and geometry is None:
-        header = _header_crs(found["lon"])
+        header = header_crs(found["lon"])
         crs = None if header is None else header.label
     lon, lat, system = declared_to_wgs84(lon, lat, crs)
     if "candidate_id" in found:
@@ -507,7 +506,7 @@ def select_sites(
         project = load_project(project)
     the_project = project.project if isinstance(project, RunResult) else project
     the_rule = find_rule(the_project, rule)  # before the (slower) run
-    run = _run(project)
+    run = as_run(project)
     network = run.network
     checks: list[CoordinateCheck] = []
     if grid_m is not None:
@@ -572,7 +571,9 @@ def select_sites(
     table = table.merge(ranked, on="candidate_id", how="left")
     table = table.sort_values("rank", kind="stable").reset_index(drop=True)
     table["selected"] = table["candidate_id"].isin(chosen)
-    table["lon"], table["lat"] = _lonlat(table["x"], table["y"], network.crs, digits=7)
+    table["lon"], table["lat"] = coords.projected_to_lonlat(
+        table["x"], table["y"], network.crs, digits=7
+    )
     table = gpd.GeoDataFrame(table, geometry="geometry", crs=network.crs)
     after = _after_coverage(run, the_rule, table[table["selected"]])
     summary = _sites_summary(
@@ -698,7 +699,7 @@ def _write_sites_files(result: SitesResult, out_dir: Path) -> None:
     _io.write_csv(candidates, out_dir / "candidates.csv")
     _io.write_csv(selected, out_dir / "selected.csv")
     rows: list = []
-    _flat("", _json_safe(result.summary), rows)
+    _flat("", _io.json_safe(result.summary), rows)
     _io.write_xlsx(
         {
             "selected": selected,
@@ -712,7 +713,7 @@ def _write_sites_files(result: SitesResult, out_dir: Path) -> None:
             gpd.GeoDataFrame(
                 table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs=4326
             ).to_file(tmp, layer=name, driver="GPKG")
-    _io.write_json(out_dir / "summary.json", _json_safe(result.summary))
+    _io.write_json(out_dir / "summary.json", _io.json_safe(result.summary))
     from ..rendering import maps
 
     maps.save_map(sites_map(result), out_dir / "sites_map.html")
@@ -930,7 +931,7 @@ def catchments(
     """
     if tier is None and not categories:
         raise ConfigError("catchments need a facility tier or categories (e.g. tier='township')")
-    run = _run(project)
+    run = as_run(project)
     used = run.facilities.reset_index(drop=True)
     keep = np.ones(len(used), dtype=bool)
     if tier is not None:
@@ -1170,7 +1171,7 @@ def catchments_map(result: Catchments):
 
 def write_catchments(result: Catchments, out_dir: str | Path, *, overwrite: bool = False) -> Path:
     """Write the 片区 tables, layers, map and summary into the result folder ``out_dir``."""
-    with output_folder(out_dir, command="sites", overwrite=overwrite) as staged:
+    with output_folder(out_dir, command="catchments", overwrite=overwrite) as staged:
         _write_catchment_files(result, staged.path)
     return Path(out_dir)
 
@@ -1182,12 +1183,14 @@ def _write_catchment_files(result: Catchments, out_dir: Path) -> None:
     fac_table["lon"], fac_table["lat"] = fac.geometry.x.round(7), fac.geometry.y.round(7)
     _io.write_csv(fac_table, out_dir / "catchment_facilities.csv")
     points = result.points.copy()
-    points["lon"], points["lat"] = _lonlat(points["x"], points["y"], crs, digits=7)
+    points["lon"], points["lat"] = coords.projected_to_lonlat(
+        points["x"], points["y"], crs, digits=7
+    )
     _io.write_csv(points.drop(columns=["x", "y"]), out_dir / "catchment_points.csv")
     with _io.atomic_path(out_dir / "catchments.gpkg") as tmp:
         result.areas.to_crs(4326).to_file(tmp, layer="catchments", driver="GPKG")
         fac.to_file(tmp, layer="facilities", driver="GPKG")
-    _io.write_json(out_dir / "catchments_summary.json", _json_safe(result.summary))
+    _io.write_json(out_dir / "catchments_summary.json", _io.json_safe(result.summary))
     from ..rendering import maps
 
     maps.save_map(catchments_map(result), out_dir / "catchments_map.html")
@@ -1215,48 +1218,30 @@ def describe_sites(result: SitesResult) -> list[str]:
     return lines
 
 
-def sites_from_cli(
-    project: str | Path,
+def run_sites(
+    project: str | Path | Project,
+    out: str | Path,
     *,
     rule: str,
-    candidates: str | Path | None,
-    candidates_crs: str | None,
-    grid_m: float | None,
-    gap_nodes: bool,
-    catchments_k: int | None,
-    tier: str | None,
-    exclude: Sequence[str | Path],
-    model: str,
-    p: int | None,
-    target_share: float,
-    time_limit_s: float,
-    out: str | Path,
-    overwrite: bool,
-) -> list[str]:
-    """The ``geoplan sites`` command: compute, write, and return lines to print."""
-    loaded = load_project(project)
-    the_rule = find_rule(loaded, rule)
-    inputs = [*loaded.input_paths(), *(p for p in exclude if isinstance(p, str | Path))]
+    model: str = "mclp",
+    p: int | None = None,
+    candidates: str | Path | gpd.GeoDataFrame | None = None,
+    candidates_crs: str | None = None,
+    grid_m: float | None = None,
+    gap_nodes: bool = False,
+    exclude: Sequence[str | Path | gpd.GeoDataFrame] = (),
+    target_share: float = 1.0,
+    time_limit_s: float = 60.0,
+    overwrite: bool = False,
+) -> SitesResult:
+    """``geoplan sites``: :func:`select_sites` written into the result folder ``out``
+    (checked before the work starts; see :func:`write_sites` for the files)."""
+    loaded = project if isinstance(project, Project) else load_project(project)
+    find_rule(loaded, rule)
+    inputs = [*loaded.input_paths(), *(x for x in exclude if isinstance(x, str | Path))]
     if isinstance(candidates, str | Path):
         inputs.append(candidates)
     with output_folder(out, command="sites", overwrite=overwrite, inputs=inputs) as staged:
-        if catchments_k is not None:
-            result = catchments(
-                loaded,
-                k=catchments_k,
-                tier=tier,
-                categories=the_rule.categories,
-                mode=the_rule.mode,
-                time_limit_s=time_limit_s,
-            )
-            _write_catchment_files(result, staged.path)
-            lines = [f"{loaded.area}: {len(result.hubs)} sub-centres ({the_rule.mode})"]
-            lines += [
-                f"  {row['hub_id']} {row['name']}: {row['facilities']} facilities, "
-                f"{row['population']:,.0f} residents"
-                for row in result.summary["per_hub"]
-            ]
-            return [*lines, f"outputs in {out} (catchments_map.html, catchment_facilities.csv …)"]
         result = select_sites(
             loaded,
             rule=rule,
@@ -1271,7 +1256,46 @@ def sites_from_cli(
             time_limit_s=time_limit_s,
         )
         _write_sites_files(result, staged.path)
-    return [*describe_sites(result), f"outputs in {out} (selected.csv, sites_map.html …)"]
+    return result
+
+
+def run_catchments(
+    project: str | Path | Project,
+    out: str | Path,
+    *,
+    rule: str,
+    k: int,
+    tier: str | None = None,
+    time_limit_s: float = 60.0,
+    overwrite: bool = False,
+) -> Catchments:
+    """``geoplan catchments``: :func:`catchments` of the facilities of ``rule`` (its
+    categories and mode) written into the result folder ``out`` (checked first)."""
+    loaded = project if isinstance(project, Project) else load_project(project)
+    the_rule = find_rule(loaded, rule)
+    inputs = loaded.input_paths()
+    with output_folder(out, command="catchments", overwrite=overwrite, inputs=inputs) as staged:
+        result = catchments(
+            loaded,
+            k=k,
+            tier=tier,
+            categories=the_rule.categories,
+            mode=the_rule.mode,
+            time_limit_s=time_limit_s,
+        )
+        _write_catchment_files(result, staged.path)
+    return result
+
+
+def describe_catchments(result: Catchments) -> list[str]:
+    """A few lines for the terminal: the sub-centres, their facilities and residents."""
+    area, mode = result.run.project.area, result.summary["mode"]
+    lines = [f"{area}: {len(result.hubs)} sub-centres ({mode})"]
+    return lines + [
+        f"  {row['hub_id']} {row['name']}: {row['facilities']} facilities, "
+        f"{row['population']:,.0f} residents"
+        for row in result.summary["per_hub"]
+    ]
 
 
 __all__ = [
@@ -1283,6 +1307,7 @@ __all__ = [
     "SitesResult",
     "catchments",
     "catchments_map",
+    "describe_catchments",
     "describe_sites",
     "exclude_candidates",
     "existing_facilities",
@@ -1291,9 +1316,10 @@ __all__ = [
     "grid_candidates",
     "read_candidates",
     "read_exclusions",
+    "run_catchments",
+    "run_sites",
     "select_sites",
     "site_travel_times",
-    "sites_from_cli",
     "sites_map",
     "write_catchments",
     "write_sites",
