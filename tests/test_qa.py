@@ -21,11 +21,11 @@ from geoplan.analysis.qa import (
     check_facilities_file,
     detect_gcj02,
     qa_facilities,
-    read_boundary,
     tier_findings,
 )
 from geoplan.cli import main
 from geoplan.errors import InputError, OutputExistsError
+from geoplan.readers.boundaries import read_boundary
 from geoplan.readers.facilities import FacilityTable, read_facilities, read_facilities_frame
 
 BAD = Path(__file__).parent / "data" / "bad"

@@ -64,10 +64,10 @@ import pyproj
 import shapely
 
 from .. import coords
-from .._compressed import is_graphml
 from .._io import write_csv
-from ..errors import DataQualityWarning, InputError, InputFileNotFoundError
+from ..errors import DataQualityWarning
 from ..messages import coordinate_text, far_from_road, reason, record_kind, record_label
+from ..readers.boundaries import read_boundary
 from ..readers.facilities import (
     FacilityTable,
     capacity_problem_text,
@@ -92,7 +92,6 @@ __all__ = [
     "check_facilities_file",
     "detect_gcj02",
     "qa_facilities",
-    "read_boundary",
     "tier_findings",
 ]
 
@@ -812,28 +811,6 @@ def _frame(findings: list[Finding]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- the command
-
-
-def read_boundary(path: str | Path) -> gpd.GeoDataFrame:
-    """A study-area polygon layer: any file ``geopandas.read_file`` reads, or a GraphML
-    street graph with a ``boundary`` graph attribute (the 2024 团城山 file)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileNotFoundError(f"boundary file {str(path)!r} not found; check the path")
-    if is_graphml(path):
-        from ..readers.demand import boundary_from_graphml
-
-        return boundary_from_graphml(path)
-    try:
-        frame = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # pyogrio DataSourceError and friends
-        raise InputError(f"{path.name}: cannot be read as a polygon layer ({exc})") from exc
-    polygons = frame[frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if polygons.empty:
-        raise InputError(
-            f"{path.name}: no polygon in the layer; give the study area as a polygon layer"
-        )
-    return polygons
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .._compressed import is_graphml
 from ..errors import InputError, InputFileNotFoundError
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "NAME_COLUMNS",
     "assign_units",
     "first_present",
+    "read_boundary",
     "read_units",
     "units_from_frame",
 ]
@@ -35,6 +37,31 @@ def read_units(
         raise InputFileNotFoundError(f"units file {path} does not exist")
     frame = gpd.read_file(path)
     return units_from_frame(frame, name_column=name_column, code_column=code_column, source=path)
+
+
+def read_boundary(
+    path: str | Path, *, name: str | None = None, graphml: bool | None = None
+) -> gpd.GeoDataFrame:
+    """A study area's polygons, the one boundary reader of every command: a polygon layer
+    (any file ``geopandas.read_file`` reads, as units: ``unit_name``, ``unit_code``), or a
+    GraphML street graph with a ``boundary`` graph attribute (``name``: its name; the 2024
+    团城山 file). ``graphml`` forces or forbids the GraphML reading (default: by content)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileNotFoundError(f"boundary file {str(path)!r} not found; check the path")
+    if graphml or (graphml is None and is_graphml(path)):
+        from .demand import boundary_from_graphml
+
+        return boundary_from_graphml(path, name=name)
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio DataSourceError and friends
+        raise InputError(f"{path.name}: cannot be read as a polygon layer ({exc})") from exc
+    if not frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+        raise InputError(
+            f"{path.name}: no polygon in the layer; give the study area as a polygon layer"
+        )
+    return units_from_frame(frame, source=path.name)
 
 
 def units_from_frame(

@@ -20,7 +20,6 @@ import pandas as pd
 
 from .. import _io, coords, schema
 from .._cache import file_sha256
-from .._compressed import is_graphml
 from .._paths import DEMO_PROJECT, SHARED_PREFIX, SHIPPED_PREFIX, prefixed_path
 from ..analysis.coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
 from ..analysis.gaps import coverage_gaps
@@ -30,6 +29,7 @@ from ..analysis.streets import street_minutes
 from ..errors import ConfigError, InputError, InputFileNotFoundError, OutputError
 from ..limits import Limits, applied
 from ..progress import Stages
+from ..readers import boundaries
 from ..readers.access import PRIVATE_WAYS
 from ..readers.boundaries import assign_units, read_units, units_from_frame
 from ..readers.credits import attribution, input_credit
@@ -524,17 +524,15 @@ def _credits(project: Project, inputs: dict[str, str]) -> dict[str, str]:
 
 
 def read_boundary(project: Project, inputs: dict | None = None) -> gpd.GeoDataFrame | None:
-    """The ``[boundary]`` polygons (None without a boundary)."""
-    from ..readers.demand import boundary_from_graphml
-
+    """The ``[boundary]`` polygons (None without a boundary;
+    :func:`geoplan.readers.boundaries.read_boundary`)."""
     if not project.boundary:
         return None
     path = project.resolve(project.boundary["path"])
     if inputs is not None:
         inputs["boundary"] = str(path)
-    if project.boundary.get("format") == "graphml" or is_graphml(path):
-        return boundary_from_graphml(path, name=project.area)
-    return read_units(path)
+    graphml = True if project.boundary.get("format") == "graphml" else None
+    return boundaries.read_boundary(path, name=project.area, graphml=graphml)
 
 
 def read_project_demand(project: Project, inputs: dict | None = None) -> gpd.GeoDataFrame:
