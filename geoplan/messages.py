@@ -12,6 +12,7 @@ A core module: plain text, no I/O; every layer may import it.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "VECTOR_SUFFIXES",
     "coordinate_text",
     "far_from_road",
+    "percent_text",
     "reason",
     "record_kind",
     "record_label",
@@ -111,3 +113,8 @@ def far_from_road(label: tuple[str, str], distance_m: float, max_snap_m: float) 
         "is not used; check the coordinates (a GCJ-02/BD-09 offset or a typo?) and whether the "
         "network covers the place, or raise [facilities] max_snap_m.",
     )
+
+
+def percent_text(share: float) -> str:
+    """A share (0..1) as a percentage with one decimal, '—' when undefined (NaN)."""
+    return "—" if not math.isfinite(share) else f"{share * 100:.1f}%"

@@ -27,6 +27,7 @@ __all__ = [
     "expand_categories",
     "nearest_table",
     "point_xy",
+    "rule_facilities",
     "travel_time_pairs",
     "travel_time_table",
 ]
@@ -443,3 +444,9 @@ def travel_time_table(
     return travel_times_by_id(
         matrix, demand["demand_id"].astype(str), facilities["facility_id"].astype(str)
     )
+
+
+def rule_facilities(facilities: gpd.GeoDataFrame, rule: Rule) -> gpd.GeoDataFrame:
+    """The facilities of the rule's categories (groups expanded, :func:`expand_categories`)."""
+    keys = expand_categories(rule.categories)
+    return facilities[facilities["category"].astype(str).isin(keys)].reset_index(drop=True)

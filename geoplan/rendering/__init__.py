@@ -2,6 +2,7 @@
 
 __all__ = [
     "browser",
+    "change_maps",
     "charts",
     "maps",
     "report",

@@ -20,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
-from shapely.geometry import LineString, Point
+from shapely.geometry import Point
 
 from .. import _io, coords, schema
 from ..analysis.coverage import OUTSIDE_UNITS, Coverage, column, compute_coverage
@@ -30,8 +30,9 @@ from ..analysis.preflight import reject_far_from_road
 from ..analysis.qa import DECLARE, CoordinateCheck, check_coordinate_system
 from ..analysis.rules import Rule
 from ..errors import ConfigError, InputError, InputFileNotFoundError
-from ..messages import far_from_road
+from ..messages import far_from_road, percent_text
 from ..readers.facilities import FacilityTable, declared_to_wgs84, read_facilities
+from ..rendering.change_maps import move_lines, scenario_map
 from ..results import output_folder
 from ..taxonomy import CATEGORIES
 from . import config
@@ -40,35 +41,19 @@ from .project import Project, RunResult, as_run, load_project
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "AREA_BUFFER_M",
-    "CLOSED_COLOUR",
-    "COVERED_COLOUR",
-    "GAINED_COLOUR",
-    "LOST_COLOUR",
-    "MOVE_COLOUR",
     "SCENARIO_FILES",
     "SCENARIO_NOTE_EN",
     "SCENARIO_NOTE_ZH",
-    "UNCOVERED_COLOUR",
     "ScenarioFile",
     "ScenarioResult",
-    "change_areas",
-    "change_layers",
-    "change_legend_rows",
     "changed_points_table",
     "demand_frame",
-    "difference_layers",
-    "facility_layers",
-    "facility_legend_rows",
     "load_scenario_file",
     "parse_ids",
     "parse_move",
     "recompute_coverage",
     "run_scenario",
     "run_scenario_file",
-    "scenario_map",
-    "street_change_codes",
-    "symbol_legend_rows",
     "write_scenario",
 ]
 
@@ -81,12 +66,6 @@ SCENARIO_FILES = (
     "scenario_rejects.csv",
 )
 """Files every scenario writes (manifest.json besides)."""
-GAINED_COLOUR = "#1a9850"
-LOST_COLOUR = "#d73027"
-COVERED_COLOUR = "#8fb8d8"
-UNCOVERED_COLOUR = "#c4c4c4"
-MOVE_COLOUR = "#252525"
-CLOSED_COLOUR = "#252525"
 SCENARIO_NOTE_ZH = "本图为设施调整的情景推演（假设），并非现状或已批准的规划。"
 SCENARIO_NOTE_EN = "A what-if scenario of facility changes (hypothetical), not the current state."
 _ACTIONS = ("add", "close", "move")
@@ -151,8 +130,8 @@ class ScenarioResult:
         for item in self.summary["rules"]:
             b, a = item["before"], item["after"]
             lines.append(
-                f"  {item['name_zh']} / {item['name_en']}: {_pct(b['share'])} → "
-                f"{_pct(a['share'])} ({item['change']['population_covered']:+,.0f}; gained "
+                f"  {item['name_zh']} / {item['name_en']}: {percent_text(b['share'])} → "
+                f"{percent_text(a['share'])} ({item['change']['population_covered']:+,.0f}; gained "
                 f"{item['gained']['population']:,.0f}, lost {item['lost']['population']:,.0f})"
             )
         if self.summary.get("facilities_hypothetical"):
@@ -736,419 +715,9 @@ def _write_files(result: ScenarioResult, out_dir: Path) -> None:
         ).to_file(tmp, layer="facility_changes", driver="GPKG")
         moves = changes[changes["action"] == "move"]
         if len(moves):
-            gpd.GeoDataFrame(moves, geometry=_move_lines(moves), crs=4326).to_file(
+            gpd.GeoDataFrame(moves, geometry=move_lines(moves), crs=4326).to_file(
                 tmp, layer="moves", driver="GPKG"
             )
     from ..rendering import maps
 
     maps.save_map(scenario_map(result), out_dir / "scenario_map.html")
-
-
-# --------------------------------------------------------------------------- the map
-
-
-def street_change_codes(
-    network, threshold_s: float, node_s_before: np.ndarray, node_s_after: np.ndarray
-) -> np.ndarray:
-    """Per street: 0 not covered before or after, 1 covered both, 2 gained, 3 lost.
-
-    Display only, as on the coverage map: a street's time is its better end node's time.
-    """
-    u = network.edges["u"].to_numpy()
-    v = network.edges["v"].to_numpy()
-    within_b = np.minimum(node_s_before[u], node_s_before[v]) <= threshold_s
-    within_a = np.minimum(node_s_after[u], node_s_after[v]) <= threshold_s
-    codes = np.zeros(len(u), dtype=np.int8)
-    codes[within_b & within_a] = 1
-    codes[~within_b & within_a] = 2
-    codes[within_b & ~within_a] = 3
-    return codes
-
-
-def _minutes(seconds: float) -> str:
-    return "不可达 unreachable" if not math.isfinite(seconds) else f"{seconds / 60:.1f}"
-
-
-AREA_BUFFER_M = 80.0
-"""Radius (m) around each changed resident location drawn as the gained/lost area."""
-
-
-def change_areas(
-    points: pd.DataFrame, rule_id: str, crs, *, buffer_m: float = AREA_BUFFER_M
-) -> gpd.GeoDataFrame:
-    """Gained and lost areas of one rule: the union of discs around the changed points.
-
-    One row per kind with ``kind`` (gained, lost), ``population``, ``points`` and the polygon
-    (network CRS); display only.
-    """
-    rows = []
-    for kind in ("gained", "lost"):
-        mask = points[f"{rule_id}_{kind}"].to_numpy(dtype=bool)
-        if not mask.any():
-            continue
-        discs = gpd.GeoSeries(
-            gpd.points_from_xy(points["x"][mask], points["y"][mask]), crs=crs
-        ).buffer(buffer_m, quad_segs=6)
-        rows.append(
-            {
-                "kind": kind,
-                "population": float(points["population"].to_numpy()[mask].sum()),
-                "points": int(mask.sum()),
-                "geometry": discs.union_all().simplify(5.0),
-            }
-        )
-    if not rows:
-        return gpd.GeoDataFrame({"kind": [], "population": [], "points": []}, geometry=[], crs=crs)
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
-
-
-def difference_layers(
-    network,
-    rule: Rule,
-    *,
-    node_s_before: np.ndarray,
-    node_s_after: np.ndarray,
-    points: pd.DataFrame,
-    show: bool,
-) -> list:
-    """Map layers of one rule's change: areas, streets and residents that gain or lose.
-
-    Gained is green, lost red. ``points`` needs ``x``, ``y`` (network CRS), ``population``
-    and the rule's ``<id>_time_before_s``, ``<id>_time_after_s``, ``<id>_gained`` and
-    ``<id>_lost``.
-    """
-    from ..rendering import maps
-
-    r = rule.id
-    name = f"{rule.name_zh} / {rule.name_en}"
-    codes = street_change_codes(network, rule.threshold_s, node_s_before, node_s_after)
-    colours = np.array([UNCOVERED_COLOUR, COVERED_COLOUR, GAINED_COLOUR, LOST_COLOUR])
-    streets = gpd.GeoDataFrame(
-        {"code": codes, "colour": colours[codes]},
-        geometry=network.edges.geometry.values,
-        crs=network.crs,
-    )
-    quiet = streets[codes < 2].sort_values("code", kind="stable")
-    loud = streets[codes >= 2]
-    areas = change_areas(points, r, network.crs)
-    areas["colour"] = np.where(areas["kind"] == "gained", GAINED_COLOUR, LOST_COLOUR)
-    areas["tip"] = [
-        f"{'获得覆盖 gain access' if k == 'gained' else '失去覆盖 lose access'}: "
-        f"{p:,.0f} 人 people（{n} 个需求点 demand points）\n{name}"
-        for k, p, n in zip(areas["kind"], areas["population"], areas["points"], strict=True)
-    ]
-    gained = points[f"{r}_gained"].to_numpy()
-    lost = points[f"{r}_lost"].to_numpy()
-    chosen = points[gained | lost]
-    population = chosen["population"].to_numpy(dtype=float)
-    biggest = float(points["population"].max()) if len(points) else 1.0
-    radius = 1.5 + 4.5 * np.sqrt(np.clip(population, 0, None) / max(biggest, 1e-9))
-    is_gain = chosen[f"{r}_gained"].to_numpy()
-    tips = [
-        f"{'获得覆盖 gains access' if g else '失去覆盖 loses access'}: {p:,.0f} 人 people\n"
-        f"{_minutes(tb)} → {_minutes(ta)} 分钟 min（{rule.threshold_min:g} 分钟阈值 threshold）"
-        for g, p, tb, ta in zip(
-            is_gain,
-            population,
-            chosen[f"{r}_time_before_s"].to_numpy(dtype=float),
-            chosen[f"{r}_time_after_s"].to_numpy(dtype=float),
-            strict=True,
-        )
-    ]
-    residents = gpd.GeoDataFrame(
-        {
-            "colour": np.where(is_gain, GAINED_COLOUR, LOST_COLOUR),
-            "radius": radius,
-            "tip": tips,
-        },
-        geometry=gpd.points_from_xy(chosen["x"], chosen["y"]),
-        crs=network.crs,
-    ).sort_values("radius", ascending=False, kind="stable")
-    return [
-        maps.FeatureLayer(
-            f"{name}：获得/失去覆盖的区域 / areas that gain or lose access",
-            areas,
-            kind="areas",
-            style={"weight": 1.2, "opacity": 0.8, "fillOpacity": 0.22},
-            colour_column="colour",
-            tooltip_column="tip",
-            show=show,
-            swatch=GAINED_COLOUR,
-        ),
-        maps.FeatureLayer(
-            f"{name}：覆盖不变的街道 / streets unchanged",
-            quiet,
-            kind="lines",
-            style={"color": COVERED_COLOUR, "weight": 1.6, "opacity": 0.9},
-            colour_column="colour",
-            show=show,
-        ),
-        maps.FeatureLayer(
-            f"{name}：获得/失去覆盖的居民 / residents who gain or lose access",
-            residents,
-            kind="points",
-            style={"color": "#ffffff", "weight": 0.5, "fillOpacity": 0.75},
-            colour_column="colour",
-            radius_column="radius",
-            tooltip_column="tip",
-            show=show,
-            swatch=GAINED_COLOUR,
-        ),
-        maps.FeatureLayer(
-            f"{name}：获得/失去覆盖的街道 / streets that gain or lose access",
-            loud,
-            kind="lines",
-            style={"color": GAINED_COLOUR, "weight": 3.4, "opacity": 0.95},
-            colour_column="colour",
-            show=show,
-        ),
-    ]
-
-
-def facility_layers(facilities: gpd.GeoDataFrame, *, name_zh: str, name_en: str) -> list:
-    """Facilities as dots coloured by group, with name and category in the tooltip."""
-    from ..rendering import maps
-
-    frame = facilities.to_crs(4326).copy()
-    groups = frame["category"].map(lambda c: CATEGORIES[c].group if c in CATEGORIES else "")
-    frame["colour"] = groups.map(lambda g: maps.GROUP_COLOURS.get(g, "#555555"))
-    frame["tip"] = [
-        f"{name}\n{CATEGORIES[c].name_zh} / {CATEGORIES[c].name_en}\n{fid}"
-        if c in CATEGORIES
-        else f"{name}\n{c}\n{fid}"
-        for name, c, fid in zip(
-            frame.get("name", frame["facility_id"]).astype(str),
-            frame["category"].astype(str),
-            frame["facility_id"].astype(str),
-            strict=True,
-        )
-    ]
-    return [
-        maps.FeatureLayer(
-            f"{name_zh} / {name_en} ({len(frame)})",
-            frame,
-            kind="points",
-            style={
-                "radius": 6.5,
-                "color": "#ffffff",
-                "weight": 1.5,
-                "fillOpacity": 0.95,
-                "opacity": 1,
-            },
-            colour_column="colour",
-            tooltip_column="tip",
-            swatch=maps.GROUP_COLOURS["medical"],
-        )
-    ]
-
-
-def _move_lines(moves: pd.DataFrame) -> list[LineString]:
-    """Each move as a WGS84 line from its position before to its position after."""
-    return [
-        LineString([(r.lon_before, r.lat_before), (r.lon_after, r.lat_after)])
-        for r in moves.itertuples(index=False)
-    ]
-
-
-def _bearing_deg(changes: pd.DataFrame) -> np.ndarray:
-    """Screen bearing (degrees clockwise from north, Web Mercator) of each move."""
-    to = Transformer.from_crs(4326, 3857, always_xy=True)
-    x0, y0 = to.transform(changes["lon_before"].to_numpy(), changes["lat_before"].to_numpy())
-    x1, y1 = to.transform(changes["lon_after"].to_numpy(), changes["lat_after"].to_numpy())
-    return np.degrees(np.arctan2(np.asarray(x1) - x0, np.asarray(y1) - y0))
-
-
-def change_layers(changes: pd.DataFrame) -> list:
-    """Moves (old position ring, dashed line, arrow), closures (cross) and additions (plus)."""
-    from ..rendering import maps
-
-    layers = []
-    moves = changes[changes["action"] == "move"]
-    if len(moves):
-        lines = gpd.GeoDataFrame(
-            {
-                "tip": [
-                    f"{r.name}（{r.facility_id}）迁移 moved {r.moved_m:,.0f} m"
-                    for r in moves.itertuples(index=False)
-                ]
-            },
-            geometry=_move_lines(moves),
-            crs=4326,
-        )
-        t = 0.72
-        arrows = gpd.GeoDataFrame(
-            {"rotation": _bearing_deg(moves), "tip": lines["tip"].to_numpy()},
-            geometry=gpd.points_from_xy(
-                moves["lon_before"] + t * (moves["lon_after"] - moves["lon_before"]),
-                moves["lat_before"] + t * (moves["lat_after"] - moves["lat_before"]),
-            ),
-            crs=4326,
-        )
-        old = gpd.GeoDataFrame(
-            {"tip": [f"原位置 original position: {r.name}" for r in moves.itertuples()]},
-            geometry=gpd.points_from_xy(moves["lon_before"], moves["lat_before"]),
-            crs=4326,
-        )
-        layers.append(
-            maps.FeatureLayer(
-                f"迁移 / moved facilities ({len(moves)})",
-                lines,
-                kind="lines",
-                style={"color": MOVE_COLOUR, "weight": 3.2, "dashArray": "9 6", "opacity": 0.95},
-                tooltip_column="tip",
-            )
-        )
-        layers.append(
-            maps.FeatureLayer(
-                "原位置 / original positions",
-                old,
-                kind="markers",
-                shape="ring",
-                style={"color": MOVE_COLOUR, "size": 18},
-                tooltip_column="tip",
-            )
-        )
-        layers.append(
-            maps.FeatureLayer(
-                "迁移方向 / direction of the move",
-                arrows,
-                kind="markers",
-                shape="arrow",
-                style={"color": MOVE_COLOUR, "size": 28},
-                rotation_column="rotation",
-                tooltip_column="tip",
-            )
-        )
-    for action, zh, en, side, shape, colour in (
-        ("close", "关闭", "closed", "before", "cross", CLOSED_COLOUR),
-        ("add", "新增", "added", "after", "plus", GAINED_COLOUR),
-    ):
-        chosen = changes[changes["action"] == action]
-        if len(chosen):
-            tips = [f"{zh} {en}: {r.name}（{r.facility_id}）" for r in chosen.itertuples()]
-            layers.append(
-                maps.FeatureLayer(
-                    f"{zh} / {en} facilities ({len(chosen)})",
-                    gpd.GeoDataFrame(
-                        {"tip": tips},
-                        geometry=gpd.points_from_xy(chosen[f"lon_{side}"], chosen[f"lat_{side}"]),
-                        crs=4326,
-                    ),
-                    kind="markers",
-                    shape=shape,
-                    style={"color": colour, "size": 20},
-                    tooltip_column="tip",
-                )
-            )
-    return layers
-
-
-def change_legend_rows(rule_rows: Sequence[Mapping]) -> list:
-    """Legend text rows: per rule the share before → after, change, gained and lost."""
-    rows = []
-    for item in rule_rows:
-        b, a = item["before"], item["after"]
-        change = item["change"]["population_covered"]
-        gained, lost = item["gained"]["population"], item["lost"]["population"]
-        rows.append(
-            (
-                "text",
-                "",
-                f"{item['name_zh']} / {item['name_en']}: {_pct(b['share'])} → "
-                f"{_pct(a['share'])}（{change:+,.0f} 人 people；获得 gained {gained:,.0f}，"
-                f"失去 lost {lost:,.0f}）",
-            )
-        )
-    return rows
-
-
-def _pct(share: float) -> str:
-    return "—" if not math.isfinite(share) else f"{share * 100:.1f}%"
-
-
-def symbol_legend_rows(threshold_text: str, *, losses: bool = True) -> list:
-    """Legend rows of the difference symbols (``losses=False``: only gains can happen)."""
-    rows = [
-        ("area", GAINED_COLOUR, "获得覆盖的区域 / area that gains access"),
-        ("area", LOST_COLOUR, "失去覆盖的区域 / area that loses access"),
-        ("line", GAINED_COLOUR, f"新进入{threshold_text}的街道 / streets newly within reach"),
-        ("line", LOST_COLOUR, f"退出{threshold_text}的街道 / streets no longer within reach"),
-        ("line", COVERED_COLOUR, "前后均覆盖 / within reach before and after"),
-        ("line", UNCOVERED_COLOUR, "前后均未覆盖 / beyond reach before and after"),
-        ("dot", GAINED_COLOUR, "获得覆盖的居民（圆面积∝人口）/ residents who gain access"),
-        ("dot", LOST_COLOUR, "失去覆盖的居民（圆面积∝人口）/ residents who lose access"),
-    ]
-    return rows if losses else [r for r in rows if r[1] != LOST_COLOUR]
-
-
-def facility_legend_rows(facilities: gpd.GeoDataFrame, changes: pd.DataFrame) -> list:
-    """Legend rows of the facility groups present and of the kinds of change made."""
-    from ..rendering import maps
-    from ..taxonomy import GROUP_LABELS
-
-    rows = []
-    groups = dict.fromkeys(
-        CATEGORIES[c].group for c in facilities["category"].astype(str) if c in CATEGORIES
-    )
-    for group in groups:
-        zh, en = GROUP_LABELS.get(group, (group, group))
-        rows.append(("dot", maps.GROUP_COLOURS.get(group, "#555555"), f"{zh} / {en}"))
-    actions = set(changes["action"])
-    if "move" in actions:
-        rows.append(("ring", MOVE_COLOUR, "迁移前的位置 / position before the move"))
-        rows.append(("arrow", MOVE_COLOUR, "迁移方向（虚线）/ direction of the move (dashed)"))
-    if "close" in actions:
-        rows.append(("cross", CLOSED_COLOUR, "关闭 / closed"))
-    if "add" in actions:
-        rows.append(("plus", GAINED_COLOUR, "新增 / added"))
-    return rows
-
-
-def scenario_map(result: ScenarioResult):
-    """The difference map: gained green, lost red, moves as arrows, closures crossed."""
-    from ..rendering import maps
-
-    before, project = result.before, result.before.project
-    rule_rows = result.summary["rules"]
-    name_zh = result.summary.get("scenario_name_zh", "")
-    name_en = result.summary.get("scenario_name_en", "")
-    changed_rules = [
-        i for i, item in enumerate(rule_rows) if item["gained"]["points"] or item["lost"]["points"]
-    ]
-    shown = changed_rules or [0]
-    layers = []
-    for i, rule in enumerate(project.rules):
-        if i not in shown:
-            continue  # no resident gains or loses: the legend's figures say so
-        layers += difference_layers(
-            before.network,
-            rule,
-            node_s_before=before.coverage.node_time_s[rule.id],
-            node_s_after=result.after.node_time_s[rule.id],
-            points=result.points,
-            show=i == shown[0],
-        )
-    layers += facility_layers(
-        result.facilities_after, name_zh="情景后的设施", name_en="facilities in the scenario"
-    )
-    layers += change_layers(result.changes)
-    thresholds = sorted({f"{r.threshold_min:g}" for r in project.rules})
-    legend = [
-        (
-            "人口覆盖率 前 → 后 / Share covered before → after",
-            change_legend_rows(rule_rows),
-        ),
-        ("覆盖变化 / Change in reach", symbol_legend_rows(f" {'/'.join(thresholds)} 分钟")),
-        ("设施 / Facilities", facility_legend_rows(result.facilities_after, result.changes)),
-    ]
-    return maps.feature_map(
-        title_zh=f"{project.area} 情景对比" + (f"：{name_zh}" if name_zh else ""),
-        title_en=f"{project.area_en}: what-if scenario" + (f" — {name_en}" if name_en else ""),
-        boundary=before.boundary,
-        layers=layers,
-        legend=legend,
-        notes_zh=result.summary["notes_zh"],
-        notes_en=result.summary["notes_en"],
-        attribution=before.attribution,
-        max_points=project.limits.map_points,
-    )

@@ -32,20 +32,24 @@ import shapely
 from .. import _io, coords
 from ..analysis import engine, location
 from ..analysis.capacity import travel_times_by_id
-from ..analysis.coverage import Coverage, column, expand_categories, travel_time_pairs
+from ..analysis.coverage import (
+    Coverage,
+    column,
+    expand_categories,
+    rule_facilities,
+    travel_time_pairs,
+)
 from ..analysis.qa import DECLARE, CoordinateCheck, check_coordinate_system
 from ..analysis.rules import Rule
 from ..errors import ConfigError, InputError, InputFileNotFoundError
 from ..limits import applied
 from ..readers.network import ModeTimes
+from ..rendering.change_maps import catchments_map, sites_map
 from ..results import output_folder
 from ..taxonomy import COLUMN_ALIASES, match_columns
 from .project import Project, RunResult, as_run, load_project
 from .scenario import (
-    difference_layers,
-    facility_layers,
     recompute_coverage,
-    symbol_legend_rows,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,20 +75,6 @@ CATCHMENT_FILES = (
 CANDIDATE_COLUMNS = ("candidate_id", "source", "x", "y", "snap_distance_m")
 """Columns of a candidate table (plus ``geometry``, points in the network CRS)."""
 _CANDIDATE_ID_ALIASES = ("candidate_id", "site_id", *COLUMN_ALIASES["facility_id"])
-_NEW_POP_COLOURS = ("#d9d9d9", "#efedf5", "#dadaeb", "#bcbddc", "#9e9ac8", "#7b6bb8")
-_SELECTED_COLOUR = "#08306b"
-_HUB_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-    "#7f7f7f",
-)
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -355,9 +345,7 @@ def exclude_candidates(
 
 def existing_facilities(result: RunResult, rule: Rule) -> gpd.GeoDataFrame:
     """The run's facilities of the rule's categories."""
-    keys = expand_categories(rule.categories)
-    used = result.facilities
-    return used[used["category"].astype(str).isin(keys)].reset_index(drop=True)
+    return rule_facilities(result.facilities, rule)
 
 
 def site_travel_times(
@@ -719,151 +707,6 @@ def _write_sites_files(result: SitesResult, out_dir: Path) -> None:
     maps.save_map(sites_map(result), out_dir / "sites_map.html")
 
 
-def _class_breaks(values: np.ndarray) -> np.ndarray:
-    """Upper bounds of 5 classes of positive values (quantiles), for the candidate colours."""
-    positive = values[values > 0]
-    if len(positive) == 0:
-        return np.array([])
-    return np.unique(np.quantile(positive, [0.2, 0.4, 0.6, 0.8, 1.0]).round(0))
-
-
-def sites_map(result: SitesResult):
-    """Selected sites, candidates by new population, and the coverage change they bring."""
-    from ..rendering import maps
-
-    run, rule = result.run, result.rule
-    points = run.coverage.table
-    after = result.after.table
-    compare = points[["demand_id", "population", "x", "y"]].copy()
-    r = rule.id
-    cov_b = points[column(r, "covered")].to_numpy(dtype=bool)
-    cov_a = after[column(r, "covered")].to_numpy(dtype=bool)
-    compare[f"{r}_time_before_s"] = points[column(r, "time_s")].to_numpy()
-    compare[f"{r}_time_after_s"] = after[column(r, "time_s")].to_numpy()
-    compare[f"{r}_gained"] = cov_a & ~cov_b
-    compare[f"{r}_lost"] = cov_b & ~cov_a
-    layers = difference_layers(
-        run.network,
-        rule,
-        node_s_before=run.coverage.node_time_s[r],
-        node_s_after=result.after.node_time_s[r],
-        points=compare,
-        show=True,
-    )
-    cands = result.candidates.sort_values("new_population", kind="stable")
-    values = cands["new_population"].to_numpy(dtype=float)
-    breaks = _class_breaks(values)
-    classes = np.where(values > 0, 1 + np.searchsorted(breaks, values, side="left"), 0)
-    classes = np.minimum(classes, len(_NEW_POP_COLOURS) - 1)
-    cand_frame = gpd.GeoDataFrame(
-        {
-            "colour": np.array(_NEW_POP_COLOURS)[classes],
-            "radius": np.where(values > 0, 2.4 + 0.6 * classes, 1.8),
-            "tip": [
-                f"候选 candidate {c}（第 {k} 名 rank {k}）\n单独新增覆盖 adds alone: "
-                f"{v:,.0f} 人 people"
-                for c, k, v in zip(cands["candidate_id"], cands["rank"], values, strict=True)
-            ],
-        },
-        geometry=cands.geometry.values,
-        crs=cands.crs,
-    )
-    layers.append(
-        maps.FeatureLayer(
-            f"候选点（按单独新增覆盖人口着色）/ candidates by population they add ({len(cands)})",
-            cand_frame,
-            kind="points",
-            style={"color": "#444444", "weight": 0.6, "fillOpacity": 0.95},
-            colour_column="colour",
-            radius_column="radius",
-            tooltip_column="tip",
-            swatch=_NEW_POP_COLOURS[-1],
-        )
-    )
-    layers += facility_layers(
-        existing_facilities(run, rule), name_zh="现有设施", name_en="existing facilities"
-    )
-    chosen = result.selected()
-    chosen["label"] = chosen["order"].astype(str)
-    chosen["tip"] = [
-        f"新选址 new site {o}: {c}\n新增覆盖 newly covered: {g:,.0f} 人 people\n"
-        f"{lon:.6f}, {lat:.6f}"
-        for o, c, g, lon, lat in zip(
-            chosen["order"],
-            chosen["candidate_id"],
-            chosen["gained_population"],
-            chosen["lon"],
-            chosen["lat"],
-            strict=True,
-        )
-    ]
-    layers.append(
-        maps.FeatureLayer(
-            f"选定的新址 / selected sites ({len(chosen)})",
-            chosen,
-            kind="markers",
-            shape="label",
-            style={"color": _SELECTED_COLOUR, "size": 26},
-            label_column="label",
-            tooltip_column="tip",
-        )
-    )
-    s = result.summary["sites"]
-    lo = np.concatenate([[1], breaks[:-1] + 1]) if len(breaks) else []
-    class_rows = [("dot", _NEW_POP_COLOURS[0], "0 人 / adds nobody")]
-    class_rows += [
-        ("dot", _NEW_POP_COLOURS[i + 1], f"{a:,.0f}–{b:,.0f} 人 people")
-        for i, (a, b) in enumerate(zip(lo, breaks, strict=True))
-    ]
-    share_b, share_a = s["share_before"] or 0.0, s["share_after"] or 0.0
-    change = s["covered_population_after"] - s["covered_population_before"]
-    legend = [
-        (
-            "选址结果 / Result",
-            [
-                (
-                    "text",
-                    "",
-                    f"{rule.name_zh} / {rule.name_en}: {share_b * 100:.1f}% → "
-                    f"{share_a * 100:.1f}%（{change:+,.0f} 人 people）",
-                ),
-                (
-                    "text",
-                    "",
-                    f"模型 model {s['model'].upper()}，新址 new sites {len(s['selected'])}，"
-                    f"求解 solver {s['solver']['status']}，gap {s['solver']['gap']:.2%}",
-                ),
-                (
-                    "text",
-                    "",
-                    f"候选来源 candidates: {s['candidates_source']}（{s['candidates_used']}）",
-                ),
-                (
-                    "label",
-                    _SELECTED_COLOUR,
-                    "选定的新址（编号见 selected.csv）/ selected site (number as in selected.csv)",
-                ),
-            ],
-        ),
-        ("候选点单独新增覆盖 / Population a candidate adds alone", class_rows),
-        (
-            "覆盖变化 / Change in reach",
-            symbol_legend_rows(f" {rule.threshold_min:g} 分钟", losses=False),
-        ),
-    ]
-    return maps.feature_map(
-        title_zh=f"{run.project.area} 新增设施选址",
-        title_en=f"{run.project.area_en}: new facility sites",
-        boundary=run.boundary,
-        layers=layers,
-        legend=legend,
-        notes_zh=[*run.project.notes_zh, "选址为模型推演（假设），并非已批准的规划。"],
-        notes_en=[*run.project.notes_en, "Sites are a model result (hypothetical), not a plan."],
-        attribution=run.attribution,
-        max_points=run.project.limits.map_points,
-    )
-
-
 # --------------------------------------------------------------------------- 片区 (catchments)
 
 
@@ -1072,103 +915,6 @@ def _hub_areas(facilities: gpd.GeoDataFrame, points: pd.DataFrame, crs) -> gpd.G
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
 
 
-def catchments_map(result: Catchments):
-    """The 片区: points and facilities coloured by hub, hubs as stars, hulls per hub."""
-    from ..rendering import maps
-
-    hubs = list(result.hubs)
-    colour_of = {h: _HUB_COLOURS[i % len(_HUB_COLOURS)] for i, h in enumerate(hubs)}
-    points = result.points
-    colours = points["hub_id"].map(lambda h: colour_of.get(h, "#999999"))
-    names = dict(zip(result.facilities["facility_id"], result.facilities["name"], strict=True))
-    pts = gpd.GeoDataFrame(
-        {
-            "colour": colours.to_numpy(),
-            "tip": [
-                f"片区 catchment: {names.get(h, '—')}\n{p:,.0f} 人 people"
-                for h, p in zip(points["hub_id"], points["population"], strict=True)
-            ],
-        },
-        geometry=gpd.points_from_xy(points["x"], points["y"]),
-        crs=result.run.network.crs,
-    )
-    areas = result.areas.copy()
-    areas["colour"] = areas["hub_id"].map(colour_of)
-    areas["tip"] = [
-        f"片区 catchment: {n}\n{f} 个设施 facilities, {p:,.0f} 人 people"
-        for n, f, p in zip(areas["name"], areas["facilities"], areas["population"], strict=True)
-    ]
-    fac = result.facilities.copy()
-    fac["colour"] = fac["hub_id"].map(lambda h: colour_of.get(h, "#999999"))
-    fac["tip"] = [
-        f"{n}（{fid}）\n片区 catchment: {names.get(h, '—')}"
-        + (f"，{t / 60:.1f} 分钟 min" if math.isfinite(t) else "")
-        for n, fid, h, t in zip(
-            fac["name"], fac["facility_id"], fac["hub_id"], fac["travel_time_s"], strict=True
-        )
-    ]
-    members = fac[~fac["is_hub"]]
-    centres = fac[fac["is_hub"]]
-    layers = [
-        maps.FeatureLayer(
-            "片区范围（凸包）/ catchment hulls",
-            areas,
-            kind="areas",
-            style={"weight": 2, "opacity": 0.9, "fillOpacity": 0.12, "dashArray": "5 4"},
-            colour_column="colour",
-            tooltip_column="tip",
-            swatch=_HUB_COLOURS[0],
-        ),
-        maps.FeatureLayer(
-            "需求点（按片区着色）/ demand points by catchment",
-            pts,
-            kind="points",
-            style={"radius": 2.6, "weight": 0, "fillOpacity": 0.7},
-            colour_column="colour",
-            tooltip_column="tip",
-            swatch=_HUB_COLOURS[0],
-        ),
-        maps.FeatureLayer(
-            f"片区内设施 / facilities of the tier ({len(members)})",
-            members,
-            kind="points",
-            style={"radius": 6.5, "color": "#ffffff", "weight": 1.5, "fillOpacity": 0.95},
-            colour_column="colour",
-            tooltip_column="tip",
-            swatch=_HUB_COLOURS[0],
-        ),
-        maps.FeatureLayer(
-            f"片区中心 / sub-centres ({len(centres)})",
-            centres,
-            kind="markers",
-            shape="star",
-            style={"color": _HUB_COLOURS[0], "size": 24},
-            colour_column="colour",
-            tooltip_column="tip",
-        ),
-    ]
-    legend_rows = [
-        (
-            "star",
-            colour_of[h],
-            f"{names.get(h, h)}（{int(a.facilities)} 个设施, {a.population:,.0f} 人）",
-        )
-        for h, a in zip(result.areas["hub_id"], result.areas.itertuples(index=False), strict=True)
-    ]
-    project = result.run.project
-    return maps.feature_map(
-        title_zh=f"{project.area} 片区划分",
-        title_en=f"{project.area_en}: sub-centres and catchments",
-        boundary=result.run.boundary,
-        layers=layers,
-        legend=[("片区中心 / Sub-centres", legend_rows)],
-        notes_zh=list(project.notes_zh),
-        notes_en=list(project.notes_en),
-        attribution=result.run.attribution,
-        max_points=project.limits.map_points,
-    )
-
-
 def write_catchments(result: Catchments, out_dir: str | Path, *, overwrite: bool = False) -> Path:
     """Write the 片区 tables, layers, map and summary into the result folder ``out_dir``."""
     with output_folder(out_dir, command="catchments", overwrite=overwrite) as staged:
@@ -1306,7 +1052,6 @@ __all__ = [
     "Catchments",
     "SitesResult",
     "catchments",
-    "catchments_map",
     "describe_catchments",
     "describe_sites",
     "exclude_candidates",
@@ -1320,7 +1065,6 @@ __all__ = [
     "run_sites",
     "select_sites",
     "site_travel_times",
-    "sites_map",
     "write_catchments",
     "write_sites",
 ]
