@@ -17,7 +17,9 @@ embedded as compact JSON and drawn by a few lines of JavaScript (street geometry
 delta-encoded; per rule only a band code per street), so a county with 100k streets stays a
 file a browser opens.
 
-The interface around the map (``data/map/ui.js`` and ``ui.css``, inlined too) shows one rule at
+The map's own styles and layer helpers (``data/map/map.css``, ``layers.js``, ``features.js``)
+and the interface around it (``data/map/ui.js`` and ``ui.css``), all inlined, are files beside
+the code, not strings in it. The interface shows one rule at
 a time through a rule switcher, keeps the legend and the layer list one tap away on a phone
 (bottom sheets behind two buttons) and floating beside the map on a desktop, and has a static
 layout for the report and for print, with the legend beside or below the map.
@@ -655,8 +657,8 @@ gpEarlyLayout({{ this.compact }});
         self._name = "GeoplanSetup"
         self.body_html = body_html
         self.attribution = [_js(_e(a)) for a in attribution]
-        self.css = _CSS + _asset("ui.css")
-        self.helpers = _HELPERS_JS + _asset("ui.js")
+        self.css = _asset("map.css", **_CSS_VALUES) + _asset("ui.css")
+        self.helpers = _asset("layers.js", **_JS_VALUES) + _asset("ui.js")
         self.compact = _js(COMPACT_MEDIA)
         self.lang = _HTML_LANG.get(lang or "zh", "zh-CN")
         self.tile_urls = tuple(tile_urls)
@@ -732,153 +734,29 @@ gpInterface({{ this._parent.get_name() }}, {{ this.control.get_name() }}, {{ thi
         return "{" + items + "}"
 
 
+def _asset(name: str, **values: object) -> str:
+    """A file of ``geoplan/data/map/`` (the maps' CSS and JavaScript) as text, its
+    ``%NAME%`` placeholders filled in from ``values``."""
+    text = _asset_text(name)
+    for key, value in values.items():
+        text = text.replace(f"%{key}%", str(value))
+    left = re.findall(r"%[A-Z_]+%", text)
+    if left:
+        raise RuntimeError(f"{name}: placeholders {sorted(set(left))} not filled in")
+    return text
+
+
 @functools.cache
-def _asset(name: str) -> str:
-    """A file of ``geoplan/data/map/`` (the interface's CSS and JavaScript) as text."""
+def _asset_text(name: str) -> str:
     text = resources.files("geoplan").joinpath("data", "map", name).read_text(encoding="utf-8")
     if re.search(r"</(?:script|style)", text, re.I):
         raise RuntimeError(f"{name} cannot be inlined (it contains a closing tag)")
     return text
 
 
-_CSS = f"""
-:root {{ --gp-font: {_FONT}; }}
-.leaflet-container {{ background: {_BACKGROUND}; font-family: {_FONT}; }}
-.leaflet-control-attribution {{ font-size: 11px; }}
-.gp-legend {{ font: 12px/1.45 {_FONT}; color: #222; }}
-.gp-legend .gp-title {{ font-size: 16px; font-weight: bold; }}
-.gp-legend .gp-subtitle {{ font-size: 13px; color: #444; margin-bottom: 4px; }}
-.gp-legend .gp-crs {{ font-size: 11px; color: #555; margin: 2px 0 3px; }}
-.gp-legend .gp-h {{ font-weight: bold; margin: 7px 0 2px; border-bottom: 1px solid #ddd; }}
-.gp-legend .gp-row {{ display: flex; align-items: center; gap: 6px; margin: 1px 0; }}
-.gp-legend .gp-sym {{ flex: 0 0 26px; display: flex; justify-content: center; }}
-.gp-legend .gp-note {{ background: #fff4ce; border-left: 4px solid #e0a800; padding: 3px 6px;
-    margin: 4px 0; }}
-.gp-legend .gp-met {{ color: #1a7a32; font-weight: bold; }}
-.gp-legend .gp-unmet {{ color: #b2182b; font-weight: bold; }}
-.gp-legend .gp-attr {{ margin-top: 7px; color: #666; font-size: 11px; }}
-.gp-dot {{ display: inline-block; border-radius: 50%; border: 1.5px solid #fff;
-    box-shadow: 0 0 0 1px rgba(0,0,0,0.25); vertical-align: middle; }}
-.gp-line {{ display: inline-block; width: 24px; height: 0; vertical-align: middle; }}
-.gp-area {{ display: inline-block; width: 20px; height: 12px; vertical-align: middle; }}
-.gp-rank {{ background: {_GAP_COLOUR}; color: #fff; border: 1.5px solid #fff; border-radius: 50%;
-    box-shadow: 0 1px 3px rgba(0,0,0,0.5); text-align: center; font: bold 11px/17px {_FONT}; }}
-.gp-rank-label {{ position: absolute; transform: translate(-50%, -50%); white-space: nowrap;
-    background: {_GAP_COLOUR}; color: #fff; border: 1.5px solid #fff; border-radius: 8px;
-    box-shadow: 0 1px 3px rgba(0,0,0,0.5); padding: 1px 5px; text-align: center;
-    font: 10px/12px {_FONT}; }}
-.gp-rank-label b {{ display: block; font-size: 11px; }}
-.gp-rank-sep {{ display: none; }}
-.gp-rank-pop {{ display: block; }}
-.gp-rank-label.gp-compact {{ border-radius: 50%; min-width: 9px; padding: 2px 4px; }}
-.gp-rank-label.gp-compact .gp-rank-pop {{ display: none; }}
-.gp-pop {{ font: 12px/1.4 {_FONT}; }}
-.gp-pop table {{ border-collapse: collapse; margin-top: 3px; }}
-.gp-pop th {{ text-align: left; font-weight: normal; color: #555; padding: 1px 8px 1px 0;
-    white-space: nowrap; vertical-align: top; }}
-.gp-pop td {{ padding: 1px 0; }}
-"""
+_CSS_VALUES = {"FONT": _FONT, "BACKGROUND": _BACKGROUND, "GAP_COLOUR": _GAP_COLOUR}
 
-_HELPERS_JS = """
-function gpDecodeLines(parts) {
-    /* [lat0, lon0, dlat1, dlon1, ...] in 1e-6 degrees -> arrays of L.LatLng */
-    return parts.map(function (a) {
-        var out = [], lat = 0, lon = 0;
-        for (var i = 0; i < a.length; i += 2) {
-            lat += a[i]; lon += a[i + 1];
-            out.push(L.latLng(lat / 1e6, lon / 1e6));
-        }
-        return out;
-    });
-}
-function gpBands(group, lines, codes, styles, order) {
-    /* codes: one digit per line, an index into styles; higher digits are not drawn */
-    var buckets = styles.map(function () { return []; });
-    for (var i = 0; i < codes.length; i++) {
-        var b = codes.charCodeAt(i) - 48;
-        if (b < buckets.length) { buckets[b].push(lines[i]); }
-    }
-    order.forEach(function (b) {
-        if (buckets[b].length) {
-            L.polyline(buckets[b], Object.assign({pane: "gpBands", interactive: false},
-                                                 styles[b])).addTo(group);
-        }
-    });
-}
-function gpFmtInt(x) { return Math.round(x).toLocaleString("en-US"); }
-function gpUncovered(group, rows, k, style, unreachableStyle, text) {
-    /* rows: [lat, lon, population, minutes|null]; radius = k * sqrt(population); residents
-       with no reachable facility (minutes null) drawn as rings, on top */
-    rows.slice().sort(function (a, b) { return (a[3] === null) - (b[3] === null); })
-        .forEach(function (r) {
-        var unreachable = r[3] === null;
-        var radius = Math.max(%MIN%, Math.min(%MAX%, k * Math.sqrt(r[2])));
-        var tip = text.pop + gpFmtInt(r[2]) + "<br>" +
-            (unreachable ? text.unreachable : text.time + r[3].toFixed(1) + text.unit) +
-            text.threshold;
-        L.circleMarker([r[0], r[1]], Object.assign(
-            {radius: unreachable ? Math.max(radius, 4) : radius},  /* a ring stays visible */
-            unreachable ? unreachableStyle : style))
-            .bindTooltip(tip).addTo(group);
-    });
-}
-function gpFacilities(group, rows, style) {
-    /* rows: [lat, lon, tooltip html, popup html] (already escaped) */
-    rows.forEach(function (r) {
-        L.circleMarker([r[0], r[1]], style).bindTooltip(r[2]).bindPopup(r[3], {maxWidth: 360})
-            .addTo(group);
-    });
-}
-function gpGaps(map, group, rows, style) {
-    /* rows (by rank): [geojson geometry, [lat, lon] label point or null, rank, tooltip, popup,
-       label html]; the best rank is drawn on top */
-    var labels = [];
-    rows.slice().reverse().forEach(function (r) {
-        L.geoJSON(r[0], {style: function () { return style; }})
-            .bindTooltip(r[3], {sticky: true}).bindPopup(r[4], {maxWidth: 360}).addTo(group);
-        if (r[1] === null) { return; }
-        var icon = L.divIcon({className: "gp-rank-icon", html: r[5],
-                              iconSize: [0, 0], iconAnchor: [0, 0]});
-        labels.unshift(L.marker(r[1], {icon: icon, keyboard: false, riseOnHover: true,
-                                       zIndexOffset: 1000 - r[2]}).bindTooltip(r[3])
-            .bindPopup(r[4], {maxWidth: 360}).addTo(group));
-    });
-    function declutter() {
-        /* a label that overlaps a better-ranked one shows its rank only */
-        var placed = [];
-        labels.forEach(function (marker) {
-            var el = marker.getElement(), box, r;
-            if (!el || !el.firstChild) { return; }
-            box = el.firstChild;
-            box.classList.remove("gp-compact");
-            r = box.getBoundingClientRect();
-            if (placed.some(function (p) {
-                return r.left < p.right && p.left < r.right && r.top < p.bottom &&
-                    p.top < r.bottom;
-            })) {
-                box.classList.add("gp-compact");
-                r = box.getBoundingClientRect();
-            }
-            placed.push(r);
-        });
-    }
-    map.on("zoomend", declutter);
-    group.on("add", declutter);
-}
-function gpUnits(group, rows, style) {
-    /* rows: [geojson geometry, fill colour, popup html]. The fill is drawn below the streets
-       (pane gpUnits, not interactive); an invisible copy in the overlay pane takes the
-       clicks, since a canvas above would swallow them. */
-    rows.forEach(function (r) {
-        L.geoJSON(r[0], {pane: "gpUnits", interactive: false, style: function () {
-            return Object.assign({}, style, {fillColor: r[1]});
-        }}).addTo(group);
-        L.geoJSON(r[0], {style: function () { return {stroke: false, fill: true,
-                                                      fillOpacity: 0}; }})
-            .bindPopup(r[2], {maxWidth: 360}).addTo(group);
-    });
-}
-""".replace("%MIN%", str(_MIN_RADIUS_PX)).replace("%MAX%", str(_MAX_RADIUS_PX))
+_JS_VALUES = {"MIN": _MIN_RADIUS_PX, "MAX": _MAX_RADIUS_PX}
 
 
 # --------------------------------------------------------------------------- layers
@@ -2005,30 +1883,6 @@ def _feature_rows(layer: FeatureLayer, frame: gpd.GeoDataFrame) -> list[list]:
     return rows
 
 
-_FEATURES_JS = """
-function gpFeatureLayer(group, kind, rows, style, size) {
-    /* rows: [geometry | [lat, lon], colour|null, radius|null, tooltip html|null, icon html] */
-    rows.forEach(function (r) {
-        var s = Object.assign({}, style), layer;
-        if (r[1] !== null) {
-            if (kind !== "points") { s.color = r[1]; }
-            s.fillColor = r[1];
-        }
-        if (kind === "points") {
-            if (r[2] !== null) { s.radius = r[2]; }
-            layer = L.circleMarker(r[0], s);
-        } else if (kind === "markers") {
-            layer = L.marker(r[0], {icon: L.divIcon({className: "gp-marker", html: r[4],
-                iconSize: [size, size], iconAnchor: [size / 2, size / 2]}), keyboard: false});
-        } else {
-            layer = L.geoJSON(r[0], {style: function () { return s; }});
-        }
-        if (r[3] !== null) { layer.bindTooltip(r[3], {sticky: kind !== "points"}); }
-        layer.addTo(group);
-    });
-}
-"""
-
 _LEGEND_SYMBOLS = (
     "dot",
     "line",
@@ -2180,7 +2034,7 @@ def feature_map(
     )
     body = _interface_html("\n".join(parts), rules=(), lang=lang)
     m.add_child(_Setup(body_html=body, attribution=attribution, lang=lang))
-    m.add_child(_Script(_FEATURES_JS, wrap=False))
+    m.add_child(_Script(_asset("features.js"), wrap=False))
     hooked: dict[str, folium.FeatureGroup] = {}
     if boundary is not None:
         hooked["boundary"] = _boundary_layer(boundary, lang).add_to(m)
