@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import shapely
 
@@ -182,130 +183,34 @@ def check_overlap(
     InputError
         Two inputs overlap less than :data:`REFUSE_SHARE` (one line naming the input).
     """
-    files = files or {}
     crs = network.crs
     nodes = network.nodes
     net_box = (nodes["x"].min(), nodes["y"].min(), nodes["x"].max(), nodes["y"].max())
     boxes: dict[str, tuple[float, float, float, float]] = {"network": _bounds_wgs84(net_box, crs)}
-    relations: list[_Relation] = []
-
-    x, y = point_xy(demand, crs)
-    population = demand["population"].to_numpy(dtype=float)
-    total = float(population.sum())
-    if len(x):
+    residents = _Residents(*point_xy(demand, crs), demand["population"].to_numpy(dtype=float))
+    if len(residents.x):
+        x, y = residents.x, residents.y
         boxes["demand"] = _bounds_wgs84((x.min(), y.min(), x.max(), y.max()), crs)
-    near = _near_streets(network, x, y, net_box)
-    share = _share(population[near].sum(), total)
-    relations.append(
-        _Relation(
-            "demand_near_network",
-            ("network", "demand"),
-            share,
-            share < REFUSE_SHARE,
-            share < WARN_SHARE,
-            f"{_pct(share)} 的居民（{total:,.0f} 人中 {population[near].sum():,.0f} 人）距路网街道 "
-            f"{NEAR_STREET_M:,.0f} 米以内",
-            f"{_pct(share)} of the {total:,.0f} residents are within {NEAR_STREET_M:,.0f} m of a "
-            "street of the network",
-        )
-    )
-
-    n_fac = len(facilities)
-    if n_fac:
+    relations = [_demand_near_network(network, residents, net_box)]
+    if len(facilities):
         fac = (
             facilities.geometry.to_crs(4326) if facilities.crs is not None else facilities.geometry
         )
         boxes["facilities"] = tuple(float(v) for v in fac.total_bounds)
-        limit = np.broadcast_to(np.asarray(max_snap_m, dtype=float), (n_fac,))
-        fitting = int((np.asarray(facility_snap_m) <= limit).sum())
-        share = fitting / n_fac
-        within = f"{limit[0]:,.0f} m" if np.all(limit == limit[0]) else "their file's max_snap_m"
-        within_zh = f"{limit[0]:,.0f} 米" if np.all(limit == limit[0]) else "各自文件的 max_snap_m"
-        relations.append(
-            _Relation(
-                "facilities_near_network",
-                ("network", "facilities"),
-                share,
-                fitting == 0,
-                fitting < n_fac,
-                f"{n_fac:,} 个设施中 {fitting:,} 个距路网街道 {within_zh}以内"
-                "（其余作为 far_from_road 拒绝）",
-                f"{fitting:,} of the {n_fac:,} facilities are within {within} of a street of "
-                "the network (the others are rejected as far_from_road)",
-            )
-        )
-
+        relations.append(_facilities_near_network(len(facilities), facility_snap_m, max_snap_m))
     if boundary is not None and not boundary.empty:
         shape = shapely.union_all(boundary.to_crs(crs).geometry.to_numpy())
         boxes["boundary"] = _bounds_wgs84(shape.bounds, crs)
-        hull = shapely.multipoints(np.column_stack([nodes["x"], nodes["y"]])).convex_hull
-        share = _share(shape.intersection(hull.buffer(NEAR_AREA_M)).area, shape.area)
-        relations.append(
-            _Relation(
-                "boundary_on_network",
-                ("network", "boundary"),
-                share,
-                False,  # a boundary wider than the network's data harms no figure
-                share < WARN_AREA_SHARE,
-                f"边界面积的 {_pct(share)} 在路网范围（凸包外扩 {NEAR_AREA_M:,.0f} 米）内",
-                f"{_pct(share)} of the boundary's area lies within the network's extent (its hull "
-                f"widened by {NEAR_AREA_M:,.0f} m)",
-            )
+        relations += _boundary_relations(
+            shape, nodes, residents, boundary_tolerance_m, len(facilities), facilities_outside
         )
-        widened = shape.buffer(boundary_tolerance_m) if boundary_tolerance_m > 0 else shape
-        shapely.prepare(widened)
-        inside = shapely.intersects_xy(widened, x, y)
-        share = _share(population[inside].sum(), total)
-        relations.append(
-            _Relation(
-                "demand_in_boundary",
-                ("boundary", "demand"),
-                share,
-                share < REFUSE_SHARE,
-                False,  # the run reports the residents outside (demand_outside_area)
-                f"{_pct(share)} 的居民在边界内（含 {boundary_tolerance_m:,.0f} 米容差）",
-                f"{_pct(share)} of the residents are inside the boundary (or within "
-                f"{boundary_tolerance_m:,.0f} m of it)",
-            )
-        )
-        located = n_fac + facilities_outside
-        if located:
-            relations.append(
-                _Relation(
-                    "facilities_in_boundary",
-                    ("boundary", "facilities"),
-                    n_fac / located,
-                    n_fac == 0,
-                    facilities_outside > 0,
-                    f"有坐标的 {located:,} 个设施中 {n_fac:,} 个在边界内"
-                    "（其余作为 outside_area 拒绝）",
-                    f"{n_fac:,} of the {located:,} facilities with a position are inside the "
-                    "boundary (the others are rejected as outside_area)",
-                )
-            )
-
     if units is not None and not units.empty:
         shape = shapely.union_all(units.to_crs(crs).geometry.to_numpy())
         boxes["units"] = _bounds_wgs84(shape.bounds, crs)
-        shapely.prepare(shape)
-        inside = shapely.contains_xy(shape, x, y) | shapely.intersects_xy(shape, x, y)
-        share = _share(population[inside].sum(), total)
-        relations.append(
-            _Relation(
-                "demand_in_units",
-                ("units", "demand"),
-                share,
-                share < REFUSE_SHARE,
-                share < WARN_SHARE,
-                f"{_pct(share)} 的居民在某个行政单元内（其余计入“区域外”）",
-                f"{_pct(share)} of the residents lie in one of the units (the rest count as "
-                "outside all units)",
-            )
-        )
-
+        relations.append(_demand_in_units(shape, residents))
     failing = [r for r in relations if r.refuse]
     if failing:
-        raise InputError(_refusal(failing, relations, boxes, files, area))
+        raise InputError(_refusal(failing, relations, boxes, files or {}, area))
     result = Overlap(shares={r.name: r.share for r in relations})
     for r in relations:
         if r.warn:
@@ -319,6 +224,132 @@ def check_overlap(
             )
             logger.warning("inputs overlap only partly: %s", r.en)
     return result
+
+
+@dataclass(frozen=True)
+class _Residents:
+    """The demand points in the network CRS (metres) and their population."""
+
+    x: np.ndarray
+    y: np.ndarray
+    population: np.ndarray
+
+    @property
+    def total(self) -> float:
+        return float(self.population.sum())
+
+
+def _demand_near_network(network, residents: _Residents, net_box) -> _Relation:
+    """The share of the residents within :data:`NEAR_STREET_M` of a street."""
+    near = _near_streets(network, residents.x, residents.y, net_box)
+    total, within = residents.total, float(residents.population[near].sum())
+    share = _share(within, total)
+    return _Relation(
+        "demand_near_network",
+        ("network", "demand"),
+        share,
+        share < REFUSE_SHARE,
+        share < WARN_SHARE,
+        f"{_pct(share)} 的居民（{total:,.0f} 人中 {within:,.0f} 人）距路网街道 "
+        f"{NEAR_STREET_M:,.0f} 米以内",
+        f"{_pct(share)} of the {total:,.0f} residents are within {NEAR_STREET_M:,.0f} m of a "
+        "street of the network",
+    )
+
+
+def _facilities_near_network(
+    n_fac: int, facility_snap_m: np.ndarray, max_snap_m: float | np.ndarray
+) -> _Relation:
+    """The share of the facilities within their ``max_snap_m`` of a street."""
+    limit = np.broadcast_to(np.asarray(max_snap_m, dtype=float), (n_fac,))
+    fitting = int((np.asarray(facility_snap_m) <= limit).sum())
+    within = f"{limit[0]:,.0f} m" if np.all(limit == limit[0]) else "their file's max_snap_m"
+    within_zh = f"{limit[0]:,.0f} 米" if np.all(limit == limit[0]) else "各自文件的 max_snap_m"
+    return _Relation(
+        "facilities_near_network",
+        ("network", "facilities"),
+        fitting / n_fac,
+        fitting == 0,
+        fitting < n_fac,
+        f"{n_fac:,} 个设施中 {fitting:,} 个距路网街道 {within_zh}以内"
+        "（其余作为 far_from_road 拒绝）",
+        f"{fitting:,} of the {n_fac:,} facilities are within {within} of a street of "
+        "the network (the others are rejected as far_from_road)",
+    )
+
+
+def _boundary_relations(
+    shape: shapely.Geometry,
+    nodes: pd.DataFrame,
+    residents: _Residents,
+    tolerance_m: float,
+    n_fac: int,
+    facilities_outside: int,
+) -> list[_Relation]:
+    """The boundary against the network's extent, the residents and the facilities."""
+    hull = shapely.multipoints(np.column_stack([nodes["x"], nodes["y"]])).convex_hull
+    share = _share(shape.intersection(hull.buffer(NEAR_AREA_M)).area, shape.area)
+    relations = [
+        _Relation(
+            "boundary_on_network",
+            ("network", "boundary"),
+            share,
+            False,  # a boundary wider than the network's data harms no figure
+            share < WARN_AREA_SHARE,
+            f"边界面积的 {_pct(share)} 在路网范围（凸包外扩 {NEAR_AREA_M:,.0f} 米）内",
+            f"{_pct(share)} of the boundary's area lies within the network's extent (its hull "
+            f"widened by {NEAR_AREA_M:,.0f} m)",
+        )
+    ]
+    widened = shape.buffer(tolerance_m) if tolerance_m > 0 else shape
+    shapely.prepare(widened)
+    inside = shapely.intersects_xy(widened, residents.x, residents.y)
+    share = _share(residents.population[inside].sum(), residents.total)
+    relations.append(
+        _Relation(
+            "demand_in_boundary",
+            ("boundary", "demand"),
+            share,
+            share < REFUSE_SHARE,
+            False,  # the run reports the residents outside (demand_outside_area)
+            f"{_pct(share)} 的居民在边界内（含 {tolerance_m:,.0f} 米容差）",
+            f"{_pct(share)} of the residents are inside the boundary (or within "
+            f"{tolerance_m:,.0f} m of it)",
+        )
+    )
+    located = n_fac + facilities_outside
+    if located:
+        relations.append(
+            _Relation(
+                "facilities_in_boundary",
+                ("boundary", "facilities"),
+                n_fac / located,
+                n_fac == 0,
+                facilities_outside > 0,
+                f"有坐标的 {located:,} 个设施中 {n_fac:,} 个在边界内（其余作为 outside_area 拒绝）",
+                f"{n_fac:,} of the {located:,} facilities with a position are inside the "
+                "boundary (the others are rejected as outside_area)",
+            )
+        )
+    return relations
+
+
+def _demand_in_units(shape: shapely.Geometry, residents: _Residents) -> _Relation:
+    """The share of the residents inside one of the units."""
+    shapely.prepare(shape)
+    x, y = residents.x, residents.y
+    inside = shapely.contains_xy(shape, x, y) | shapely.intersects_xy(shape, x, y)
+    share = _share(residents.population[inside].sum(), residents.total)
+    return _Relation(
+        "demand_in_units",
+        ("units", "demand"),
+        share,
+        share < REFUSE_SHARE,
+        share < WARN_SHARE,
+        f"{_pct(share)} 的居民在某个行政单元内（其余计入“区域外”）",
+        f"{_pct(share)} of the residents lie in one of the units (the rest count as "
+        "outside all units)",
+    )
 
 
 def _near_streets(network, x: np.ndarray, y: np.ndarray, box) -> np.ndarray:
