@@ -775,18 +775,7 @@ def catchments(
     if tier is None and not categories:
         raise ConfigError("catchments need a facility tier or categories (e.g. tier='township')")
     run = as_run(project)
-    used = run.facilities.reset_index(drop=True)
-    keep = np.ones(len(used), dtype=bool)
-    if tier is not None:
-        keep &= used["tier"].astype(str).to_numpy() == tier
-    if categories:
-        keep &= used["category"].astype(str).isin(expand_categories(categories)).to_numpy()
-    tier_table = used[keep].reset_index(drop=True)
-    if len(tier_table) < max(int(k), 1):
-        raise ConfigError(
-            f"{len(tier_table)} facilities match tier={tier!r} categories={categories!r}; "
-            f"k={k} sub-centres need at least as many"
-        )
+    tier_table = _tier_facilities(run.facilities, tier, categories, k)
     network = run.network
     walk = run.project.walk_speed_m_per_min
     times = _mode_times(run, mode)
@@ -825,17 +814,7 @@ def catchments(
         private=private,
     )
     population = points["population"].to_numpy(dtype=float)
-    if weight == "population":
-        found = nearest.facility >= 0
-        values = np.bincount(nearest.facility[found], weights=population[found], minlength=len(ids))
-    elif weight == "equal":
-        values = np.ones(len(ids))
-    elif weight in tier_table.columns:
-        values = pd.to_numeric(tier_table[weight], errors="coerce").fillna(0.0).to_numpy()
-    else:
-        raise ConfigError(
-            f"weight must be 'population', 'equal' or a facility column, got {weight!r}"
-        )
+    values = _hub_weights(weight, tier_table, nearest.facility, population)
     answer = location.sub_centres(
         between, pd.Series(values, index=ids), k=int(k), time_limit_s=time_limit_s
     )
@@ -862,7 +841,51 @@ def catchments(
     point_table["hub_id"] = np.where(to_hub.facility >= 0, hub_ids[to_hub.facility], None)
     point_table["hub_time_s"] = to_hub.travel_time_s
     areas = _hub_areas(facilities, point_table, network.crs)
-    summary = {
+    summary = _catchments_summary(
+        run, tier, categories, mode, weight, k, answer, areas, n_facilities=len(facilities)
+    )
+    return Catchments(run, answer.hubs, facilities, point_table, areas, answer, summary)
+
+
+def _tier_facilities(
+    used: gpd.GeoDataFrame, tier: str | None, categories: Sequence[str] | None, k: int
+) -> gpd.GeoDataFrame:
+    """The run's facilities of ``tier`` and ``categories`` (both, where given); at least ``k``."""
+    used = used.reset_index(drop=True)
+    keep = np.ones(len(used), dtype=bool)
+    if tier is not None:
+        keep &= used["tier"].astype(str).to_numpy() == tier
+    if categories:
+        keep &= used["category"].astype(str).isin(expand_categories(categories)).to_numpy()
+    table = used[keep].reset_index(drop=True)
+    if len(table) < max(int(k), 1):
+        raise ConfigError(
+            f"{len(table)} facilities match tier={tier!r} categories={categories!r}; "
+            f"k={k} sub-centres need at least as many"
+        )
+    return table
+
+
+def _hub_weights(
+    weight: str, table: gpd.GeoDataFrame, nearest: np.ndarray, population: np.ndarray
+) -> np.ndarray:
+    """Each facility's weight in the p-median: the residents nearest to it (``nearest``: each
+    resident's facility position, -1 when none), 1 each, or a numeric column (NaN = 0)."""
+    if weight == "population":
+        found = nearest >= 0
+        return np.bincount(nearest[found], weights=population[found], minlength=len(table))
+    if weight == "equal":
+        return np.ones(len(table))
+    if weight in table.columns:
+        return pd.to_numeric(table[weight], errors="coerce").fillna(0.0).to_numpy()
+    raise ConfigError(f"weight must be 'population', 'equal' or a facility column, got {weight!r}")
+
+
+def _catchments_summary(
+    run, tier, categories, mode, weight, k, answer, areas, *, n_facilities: int
+) -> dict:
+    """What ``catchments_summary.json`` holds."""
+    return {
         "area": run.project.area,
         "area_en": run.project.area_en,
         "facilities_hypothetical": run.project.hypothetical_facilities,
@@ -872,7 +895,7 @@ def catchments(
         "weight": weight,
         "k": int(k),
         "hubs": list(answer.hubs),
-        "facilities": len(facilities),
+        "facilities": n_facilities,
         "weighted_time_s": answer.weighted_time_s,
         "solver": {"status": answer.status, "gap": answer.gap, "bound": answer.bound},
         "per_hub": [
@@ -885,7 +908,6 @@ def catchments(
             for row in areas.itertuples(index=False)
         ],
     }
-    return Catchments(run, answer.hubs, facilities, point_table, areas, answer, summary)
 
 
 def _hub_areas(facilities: gpd.GeoDataFrame, points: pd.DataFrame, crs) -> gpd.GeoDataFrame:
