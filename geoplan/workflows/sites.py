@@ -496,35 +496,7 @@ def select_sites(
     the_rule = find_rule(the_project, rule)  # before the (slower) run
     run = as_run(project)
     network = run.network
-    checks: list[CoordinateCheck] = []
-    if grid_m is not None:
-        table = grid_candidates(run, the_rule, spacing_m=grid_m)
-    elif gap_nodes:
-        table = gap_node_candidates(run, the_rule)
-    elif isinstance(candidates, gpd.GeoDataFrame):
-        if "candidate_id" not in candidates.columns:
-            raise InputError("candidate GeoDataFrame needs a candidate_id column")
-        points = candidates.geometry.to_crs(network.crs)
-        table = _candidate_frame(
-            candidates["candidate_id"].astype(str),
-            candidates.get("source", pd.Series("table", index=candidates.index)).astype(str),
-            points.x,
-            points.y,
-            np.full(len(candidates), np.nan),
-            network.crs,
-        )
-    else:
-        with applied(the_project.limits):
-            table = read_candidates(candidates, crs=candidates_crs, network_crs=network.crs)
-        check = check_coordinate_system(
-            table.geometry,
-            network,
-            input="candidates",
-            what=(f"候选点文件 {Path(candidates).name}", f"candidates ({Path(candidates).name})"),
-            declare=DECLARE["candidates"],
-            declared=table.attrs.get("coord_source", "wgs84"),
-        )
-        checks.append(check)
+    table, checks = _candidates(run, the_rule, candidates, candidates_crs, grid_m, gap_nodes)
     n_all = len(table)
     layers = [e if isinstance(e, gpd.GeoDataFrame) else read_exclusions(e) for e in exclude]
     table, n_excluded = exclude_candidates(table, layers)
@@ -547,14 +519,7 @@ def select_sites(
     )
     common = {"existing": existing_ids, "candidates": candidate_ids, "method": method}
     common["time_limit_s"] = time_limit_s
-    if model == "mclp":
-        answer = location.mclp(travel_times, demand, p=p, cutoff_s=cutoff_s, **common)
-    elif model == "lscp":
-        answer = location.lscp(
-            travel_times, demand, cutoff_s=cutoff_s, target_share=target_share, **common
-        )
-    else:
-        answer = location.pmedian(travel_times, demand, p=p, unserved_penalty_s=cutoff_s, **common)
+    answer = _solve(model, travel_times, demand, cutoff_s, p, target_share, common)
     chosen = set(answer.selected)
     table = table.merge(ranked, on="candidate_id", how="left")
     table = table.sort_values("rank", kind="stable").reset_index(drop=True)
@@ -571,6 +536,59 @@ def select_sites(
     summary["coordinate_checks"] = [c.entry() for c in checks]
     summary["credits"] = run.credits
     return SitesResult(run, the_rule, model, p, table, answer, after, travel_times, summary)
+
+
+def _candidates(
+    run: RunResult,
+    rule: Rule,
+    candidates: str | Path | gpd.GeoDataFrame | None,
+    candidates_crs: str | None,
+    grid_m: float | None,
+    gap_nodes: bool,
+) -> tuple[gpd.GeoDataFrame, list[CoordinateCheck]]:
+    """The candidate table from its one source (:data:`CANDIDATE_COLUMNS`), and the
+    coordinate check of a candidate file."""
+    network = run.network
+    if grid_m is not None:
+        return grid_candidates(run, rule, spacing_m=grid_m), []
+    if gap_nodes:
+        return gap_node_candidates(run, rule), []
+    if isinstance(candidates, gpd.GeoDataFrame):
+        if "candidate_id" not in candidates.columns:
+            raise InputError("candidate GeoDataFrame needs a candidate_id column")
+        points = candidates.geometry.to_crs(network.crs)
+        table = _candidate_frame(
+            candidates["candidate_id"].astype(str),
+            candidates.get("source", pd.Series("table", index=candidates.index)).astype(str),
+            points.x,
+            points.y,
+            np.full(len(candidates), np.nan),
+            network.crs,
+        )
+        return table, []
+    with applied(run.project.limits):
+        table = read_candidates(candidates, crs=candidates_crs, network_crs=network.crs)
+    name = Path(candidates).name
+    check = check_coordinate_system(
+        table.geometry,
+        network,
+        input="candidates",
+        what=(f"候选点文件 {name}", f"candidates ({name})"),
+        declare=DECLARE["candidates"],
+        declared=table.attrs.get("coord_source", "wgs84"),
+    )
+    return table, [check]
+
+
+def _solve(model, travel_times, demand, cutoff_s, p, target_share, common):
+    """The siting model's answer (:mod:`geoplan.analysis.location`)."""
+    if model == "mclp":
+        return location.mclp(travel_times, demand, p=p, cutoff_s=cutoff_s, **common)
+    if model == "lscp":
+        return location.lscp(
+            travel_times, demand, cutoff_s=cutoff_s, target_share=target_share, **common
+        )
+    return location.pmedian(travel_times, demand, p=p, unserved_penalty_s=cutoff_s, **common)
 
 
 def _after_coverage(run: RunResult, rule: Rule, chosen: gpd.GeoDataFrame) -> Coverage:
