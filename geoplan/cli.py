@@ -249,7 +249,7 @@ def _check_facilities_arguments(parser: argparse.ArgumentParser) -> None:
     _check_facilities_arguments,
 )
 def _check_facilities(args: argparse.Namespace) -> int:
-    from .analysis.qa import check_facilities_file
+    from .workflows.check_facilities import check_facilities_file
 
     report = check_facilities_file(
         args.file,

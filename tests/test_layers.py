@@ -94,3 +94,23 @@ def test_no_module_imports_another_modules_private_names(path):
         if name.startswith("_") and name != "__version__"
     ]
     assert not private, f"{_module_name(path)} imports private names: {private}"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "analysis").glob("*.py")), ids=lambda p: p.name)
+def test_analysis_writes_no_file_and_draws_nothing(path):
+    """analysis: tables and arrays in, tables out. Writing result folders is the workflows'
+    (geoplan.results, geoplan._io), drawing the renderers' (folium, matplotlib)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {target for _, target, _ in _imports(path)}
+    banned = {"folium", "matplotlib", "geoplan.results", "geoplan._io", "results", "_io"}
+    found = sorted(
+        m for m in imported if m in banned or m.split(".")[0] in {"folium", "matplotlib"}
+    )
+    assert not found, f"{path.name} imports {found}"

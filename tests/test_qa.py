@@ -18,7 +18,6 @@ from geoplan._paths import shipped_path
 from geoplan.analysis.qa import (
     QA_CHECKS,
     QA_COLUMNS,
-    check_facilities_file,
     detect_gcj02,
     qa_facilities,
     tier_findings,
@@ -27,6 +26,7 @@ from geoplan.cli import main
 from geoplan.errors import InputError, OutputExistsError
 from geoplan.readers.boundaries import read_boundary
 from geoplan.readers.facilities import FacilityTable, read_facilities, read_facilities_frame
+from geoplan.workflows.check_facilities import check_facilities_file
 
 BAD = Path(__file__).parent / "data" / "bad"
 NETWORK = "osm/huangshi_tuanchengshan_all_2022.graphml.gz"

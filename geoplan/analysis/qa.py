@@ -41,9 +41,9 @@ Severity: ``error`` — the record is not used (rejected, or left out by a proje
 positions are off; ``warning`` — used, but probably wrong: check it; ``info`` — nothing lost
 (notes and total rows under a table).
 
-:func:`check_facilities_file` is the ``geoplan check-facilities`` command: read, check, write
-``qa.csv`` and ``rejects.csv`` and return a :class:`QaReport` whose :meth:`QaReport.text` is
-the printed report.
+The ``geoplan check-facilities`` command (read, check, write ``qa.csv`` and ``rejects.csv``)
+is :func:`geoplan.workflows.check_facilities.check_facilities_file`: this module writes no
+file.
 """
 
 from __future__ import annotations
@@ -51,10 +51,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -64,32 +62,26 @@ import pyproj
 import shapely
 
 from .. import coords
-from .._io import write_csv
-from ..errors import DataQualityWarning
 from ..messages import coordinate_text, far_from_road, reason, record_kind, record_label
-from ..readers.boundaries import read_boundary
 from ..readers.facilities import (
     FacilityTable,
     capacity_problem_text,
     distance_outside_m,
     in_china_ranges,
-    read_facilities,
-    write_rejects,
 )
-from ..results import output_folder
 from ..taxonomy import CATEGORIES, TIER_LABELS, resolve_category
-from .duplicates import KEEP_HINT_CLI, duplicate_messages, find_duplicates, reject_duplicates
+from .duplicates import KEEP_HINT_CLI, duplicate_messages, find_duplicates
 from .engine import snap_points
 
 __all__ = [
     "DECLARE",
+    "DECLARED_WGS84",
+    "MIN_POINTS",
     "QA_CHECKS",
     "QA_COLUMNS",
     "CoordinateCheck",
     "Finding",
-    "QaReport",
     "check_coordinate_system",
-    "check_facilities_file",
     "detect_gcj02",
     "qa_facilities",
     "tier_findings",
@@ -147,9 +139,10 @@ record was rejected and a warning when it is used (within the reading tolerance,
 without a boundary)."""
 
 _CAPACITY_ZH = {"beds": "床位数", "doctors": "医师数", "nurses": "护士数"}
-_DECLARED_WGS84 = {"wgs84", "cgcs2000"}
-_MIN_POINTS = 5  # fewest points read as WGS84 the GCJ-02/BD-09 detection judges
-_SHOWN_PER_CHECK = 3
+DECLARED_WGS84 = frozenset({"wgs84", "cgcs2000"})
+"""Coordinate sources read as WGS84 (the GCJ-02/BD-09 detection judges only these)."""
+MIN_POINTS = 5
+"""Fewest points read as WGS84 the GCJ-02/BD-09 detection judges."""
 _GEOD = pyproj.Geod(ellps="WGS84")
 
 
@@ -239,7 +232,7 @@ def detect_gcj02(
     network: Any,
     *,
     ratio: float = 0.5,
-    min_points: int = _MIN_POINTS,
+    min_points: int = MIN_POINTS,
     min_share: float = 0.7,
     systems: Sequence[str] = ("gcj02", "bd09"),
     declare: tuple[str, str] | None = None,
@@ -284,7 +277,7 @@ def detect_gcj02(
     """
     frame = facilities_wgs84
     if "coord_source" in getattr(frame, "columns", ()):
-        frame = frame[frame["coord_source"].isin(_DECLARED_WGS84)]
+        frame = frame[frame["coord_source"].isin(DECLARED_WGS84)]
     geom = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
     if geom.crs is not None:
         geom = geom.to_crs("EPSG:4326")
@@ -408,7 +401,7 @@ def check_coordinate_system(
     what: tuple[str, str],
     declare: tuple[str, str],
     declared: str | None = None,
-    min_points: int = _MIN_POINTS,
+    min_points: int = MIN_POINTS,
     quiet_when_few: bool = False,
 ) -> CoordinateCheck:
     """The GCJ-02/BD-09 check of one file of points, with a warning for the summary.
@@ -443,7 +436,7 @@ def check_coordinate_system(
         sources = frame["coord_source"].astype(str)
     else:
         sources = pd.Series([declared or "wgs84"] * len(frame), dtype=str)
-    read_as_wgs84 = int(sources.isin(_DECLARED_WGS84).sum())
+    read_as_wgs84 = int(sources.isin(DECLARED_WGS84).sum())
     label = ",".join(sorted(set(sources) - {"geocoded"})) or "geocoded"
     if read_as_wgs84 == 0:
         return CoordinateCheck(input, "declared", 0, label)
@@ -808,201 +801,3 @@ def _frame(findings: list[Finding]) -> pd.DataFrame:
     )
     index = key.sort_values(["file", "row", "check"], kind="stable").index
     return frame.loc[index].reset_index(drop=True)[list(QA_COLUMNS)]
-
-
-# --------------------------------------------------------------------------- the command
-
-
-@dataclass(frozen=True)
-class QaReport:
-    """The result of :func:`check_facilities_file`.
-
-    Attributes
-    ----------
-    table : FacilityTable
-        The records as read.
-    findings : pandas.DataFrame
-        :func:`qa_facilities` of the table.
-    written : tuple of Path
-        ``qa.csv`` and ``rejects.csv``.
-    notes : tuple of str
-        What the reading said (sheet, header rows, encoding) and which checks did not run.
-    """
-
-    table: FacilityTable
-    findings: pd.DataFrame
-    written: tuple[Path, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    def text(self) -> str:
-        """The report printed by ``geoplan check-facilities`` (Chinese and English)."""
-        t, f = self.table, self.findings
-        counts = {s: int((f["severity"] == s).sum()) for s in SEVERITIES}
-        lines = [
-            f"facility check / 设施数据检查: {t.source}",
-            f"records: read {t.read}, used {len(t.used)}, rejected {t.n_rejected} / "
-            f"记录：读入 {t.read}，使用 {len(t.used)}，拒绝 {t.n_rejected}",
-            f"findings: {_plural(counts['error'], 'error')}, "
-            f"{_plural(counts['warning'], 'warning')}, "
-            f"{counts['info']} info / 问题：错误 {counts['error']}，警告 {counts['warning']}，"
-            f"提示 {counts['info']}",
-        ]
-        lines += [f"  · {note}" for note in self.notes]
-        order = {c: i for i, c in enumerate(QA_CHECKS)}
-        groups = sorted(
-            f.groupby("check", sort=False),
-            key=lambda item: (SEVERITIES.index(item[1]["severity"].iloc[0]), order[item[0]]),
-        )
-        for check, group in groups:
-            _, title_zh, title_en = QA_CHECKS[check]
-            severity = group["severity"].iloc[0]
-            lines += ["", f"[{severity}] {check} — {title_zh} / {title_en}: {len(group)}"]
-            for r in group.head(_SHOWN_PER_CHECK).itertuples(index=False):
-                lines += [f"  - {r.message_zh}", f"    {r.message_en}"]
-            if len(group) > _SHOWN_PER_CHECK:
-                more = len(group) - _SHOWN_PER_CHECK
-                lines.append(f"  … {more} more / 另有 {more} 条 (qa.csv)")
-        if f.empty and any(_NOT_CHECKED in note for note in self.notes):
-            lines += ["", "no findings among the checks that ran / 已运行的检查未发现问题"]
-        elif f.empty:
-            lines += ["", "no findings / 未发现问题"]
-        if self.written:
-            lines += [""] + [f"wrote {p}" for p in self.written]
-        return "\n".join(lines)
-
-
-_NOT_CHECKED = "not checked"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-class _Collect(logging.Handler):
-    """Keeps the messages of a logger while a file is read."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def _read_logged(path: Path, **options: Any) -> tuple[FacilityTable, list[str]]:
-    """read_facilities, keeping its log messages for the report instead of printing them."""
-    log = logging.getLogger("geoplan.readers.facilities")
-    handler = _Collect()
-    level, propagate = log.level, log.propagate
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
-        with warnings.catch_warnings():  # capacity cells: listed as findings instead
-            warnings.simplefilter("ignore", DataQualityWarning)
-            table = read_facilities(path, **options)
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
-        log.propagate = propagate
-    counts = ("see FacilityTable.rejects", "facility records read")  # in the report anyway
-    notes = [m for m in handler.messages if not any(c in m for c in counts)]
-    return table, notes
-
-
-def check_facilities_file(
-    path: str | Path,
-    *,
-    boundary: str | Path | None = None,
-    network: str | Path | None = None,
-    crs: str | None = None,
-    sheet: str | int | None = None,
-    out: str | Path | None = None,
-    overwrite: bool = False,
-    max_snap_m: float = 500.0,
-    same_name_m: float = 50.0,
-    keep_duplicates: bool = False,
-) -> QaReport:
-    """Read a facility file, check it and write ``qa.csv`` and ``rejects.csv``.
-
-    Parameters
-    ----------
-    path : str or Path
-        The facility file (any format :func:`~geoplan.readers.facilities.read_facilities` reads).
-    boundary : str or Path, optional
-        Study-area polygons (see :func:`read_boundary`); records farther outside than 100 m
-        are rejected, nearer ones are ``outside_area`` warnings.
-    network : str or Path, optional
-        Street network (see :func:`geoplan.readers.network.read_network`): enables ``far_from_road``
-        and the GCJ-02/BD-09 detection.
-    crs : str, optional
-        Coordinate system of the coordinates (as ``read_facilities(crs=)``).
-    sheet : str or int, optional
-        Worksheet of a workbook.
-    out : str or Path, optional
-        Output folder, a result folder (:mod:`geoplan.results`); default ``<file stem>_qa``
-        in the current folder.
-    overwrite : bool, default False
-        Replace an earlier check's result in ``out``.
-    max_snap_m, same_name_m
-        As in :func:`qa_facilities`.
-    keep_duplicates : bool, default False
-        Keep records of the same name and category within ``same_name_m``; else the
-        repeated ones are rejected as ``duplicate`` (as a project run does) and listed in
-        ``rejects.csv``.
-
-    Returns
-    -------
-    QaReport
-
-    Raises
-    ------
-    OutputExistsError
-        ``out`` holds a result and ``overwrite`` is False.
-    """
-    path = Path(path)
-    out_dir = Path(f"{path.stem}_qa") if out is None else Path(out)
-    targets = (out_dir / "qa.csv", out_dir / "rejects.csv")
-    inputs = (path, boundary, network)
-    with output_folder(
-        out_dir, command="check-facilities", overwrite=overwrite, inputs=inputs
-    ) as staged:
-        area = read_boundary(boundary) if boundary is not None else None
-        net = None
-        if network is not None:
-            from ..readers.network import read_network
-
-            net = read_network(network)
-        table, notes = _read_logged(path, crs=crs, sheet=sheet, boundary=area)
-        table = reject_duplicates(
-            table, within_m=same_name_m, keep=keep_duplicates, keep_hint=KEEP_HINT_CLI
-        )
-        findings = qa_facilities(
-            table,
-            boundary=area,
-            network=net,
-            max_snap_m=max_snap_m,
-            same_name_m=same_name_m,
-            keep_duplicates=keep_duplicates,
-        )
-        if net is None:
-            notes.append(
-                "not checked without --network / 未提供路网，未检查: far_from_road, "
-                "gcj02_suspected, bd09_suspected"
-            )
-        elif len(table.used):
-            read_as_wgs84 = int(table.used["coord_source"].isin(_DECLARED_WGS84).sum())
-            if 0 < read_as_wgs84 < _MIN_POINTS:
-                notes.append(
-                    f"not checked: fewer than {_MIN_POINTS} points read as WGS84 "
-                    f"({read_as_wgs84}) / 按 WGS84 读入的点少于 {_MIN_POINTS} 个，未检查: "
-                    "gcj02_suspected, bd09_suspected (declare the system with --crs if the "
-                    "points come from Amap, Tencent or Baidu / 如坐标取自高德、腾讯或百度地图，"
-                    "请用 --crs 声明)"
-                )
-        if area is None:
-            notes.append("not checked without --boundary / 未提供研究区边界，未检查: outside_area")
-        write_csv(findings, staged.path / targets[0].name)
-        write_rejects(table, staged.path / targets[1].name)
-    logger.info("check_facilities_file: %d findings written to %s", len(findings), targets[0])
-    return QaReport(table, findings, targets, tuple(notes))

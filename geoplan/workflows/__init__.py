@@ -4,6 +4,7 @@ batch), each reading its inputs, calling the layers below and writing one result
 
 __all__ = [
     "batch",
+    "check_facilities",
     "config",
     "init",
     "plan_check",
