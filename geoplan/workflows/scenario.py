@@ -288,24 +288,55 @@ def _changed_facilities(
     """
     used = before.facilities.reset_index(drop=True)
     ids = used["facility_id"].astype(str)
-    known = set(ids)
-    move = {str(k): (float(v[0]), float(v[1])) for k, v in move.items()}
-    checks: list[CoordinateCheck] = []
+    move, checks = _moves_in_wgs84(before, move, crs)
+    _check_changes(before, set(ids), close, move)
+    max_snap_m = before.project.max_snap_m
+    after = used[~ids.isin(close)].copy()
     if move:
-        lon, lat, system = declared_to_wgs84(
-            [v[0] for v in move.values()], [v[1] for v in move.values()], crs
-        )
-        move = {fid: (float(a), float(b)) for fid, a, b in zip(move, lon, lat, strict=True)}
-        check = check_coordinate_system(
-            gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326),
-            before.network,
-            input="move",
-            what=("--move 给出的位置", "positions given by --move"),
-            declare=DECLARE["scenario"],
-            declared=system,
-            quiet_when_few=True,  # a move or two can never be judged: recorded, not warned
-        )
-        checks.append(check)
+        after = _moved(before, after, move, max_snap_m)
+    added, add_rejects, add_checks = _added_table(add, before, crs)
+    checks = add_checks + checks
+    if added is not None and len(added):
+        added, add_rejects = _checked_additions(before, after, added, add_rejects, max_snap_m)
+        after = pd.concat([after, added], ignore_index=True)
+    if len(add_rejects):
+        logger.warning("%d added record(s) rejected (see the scenario's rejects)", len(add_rejects))
+    facilities_after = gpd.GeoDataFrame(after, geometry="geometry", crs=4326).reset_index(drop=True)
+    changes = _change_table(used, close, move, added)
+    changes["moved_m"] = _moved_m(changes, before.network.crs)
+    return facilities_after, changes, add_rejects, checks
+
+
+def _moves_in_wgs84(
+    before: RunResult, move: Mapping[str, tuple[float, float]], crs: str | None
+) -> tuple[dict[str, tuple[float, float]], list[CoordinateCheck]]:
+    """The ``move`` positions in WGS84, and the coordinate check of the positions given."""
+    move = {str(k): (float(v[0]), float(v[1])) for k, v in move.items()}
+    if not move:
+        return move, []
+    lon, lat, system = declared_to_wgs84(
+        [v[0] for v in move.values()], [v[1] for v in move.values()], crs
+    )
+    move = {fid: (float(a), float(b)) for fid, a, b in zip(move, lon, lat, strict=True)}
+    check = check_coordinate_system(
+        gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326),
+        before.network,
+        input="move",
+        what=("--move 给出的位置", "positions given by --move"),
+        declare=DECLARE["scenario"],
+        declared=system,
+        quiet_when_few=True,  # a move or two can never be judged: recorded, not warned
+    )
+    return move, [check]
+
+
+def _check_changes(
+    before: RunResult,
+    known: set[str],
+    close: tuple[str, ...],
+    move: Mapping[str, tuple[float, float]],
+) -> None:
+    """Refuse closing or moving a facility the run does not have, or both at once."""
     rejected_ids = set(before.rejects.get("facility_id", pd.Series(dtype=object)).astype(str))
 
     def unknown_error(what: str, fid: str) -> ConfigError:
@@ -324,47 +355,80 @@ def _changed_facilities(
         if fid in close:
             raise ConfigError(f"{fid!r} is both closed and moved; choose one")
         _check_lonlat(fid, lon, lat)
-    max_snap_m = before.project.max_snap_m
-    after = used[~ids.isin(close)].copy()
-    lonlat_before = {fid: (g.x, g.y) for fid, g in zip(ids, used.geometry, strict=True)}
-    if move:
-        moved = after["facility_id"].astype(str).isin(list(move))
-        after.loc[moved, "geometry"] = [
-            Point(*move[fid]) for fid in after.loc[moved, "facility_id"].astype(str)
-        ]
-        moved_frame = gpd.GeoDataFrame(after[moved], geometry="geometry", crs=4326)
-        distance = road_distance_m(before.network, moved_frame.geometry)
-        far = distance > max_snap_m
-        if far.any():
-            fid = str(moved_frame["facility_id"].astype(str)[far].iloc[0])
-            label = (f"设施 {fid} 移动后的位置", f"the moved position of {fid}")
-            zh, en = far_from_road(label, float(distance[far][0]), max_snap_m)
-            raise ConfigError(f"{en} (--move takes LON,LAT in WGS84 degrees) / {zh}")
-    added, add_rejects, add_checks = _added_table(add, before, crs)
-    checks = add_checks + checks
-    if added is not None and len(added):
-        added = added.reset_index(drop=True)
-        added = added.assign(snap_distance_m=road_distance_m(before.network, added.geometry))
-        added, add_rejects = reject_far_from_road(added, add_rejects, max_snap_m)
-        added = added.drop(columns="snap_distance_m")
-        clash = sorted(
-            set(added["facility_id"].astype(str)) & set(after["facility_id"].astype(str))
+
+
+def _moved(
+    before: RunResult,
+    after: pd.DataFrame,
+    move: Mapping[str, tuple[float, float]],
+    max_snap_m: float,
+) -> pd.DataFrame:
+    """``after`` with the moved facilities at their new positions; a new position farther
+    than ``max_snap_m`` from every road is refused (the far-from-road rule)."""
+    moved = after["facility_id"].astype(str).isin(list(move))
+    after.loc[moved, "geometry"] = [
+        Point(*move[fid]) for fid in after.loc[moved, "facility_id"].astype(str)
+    ]
+    moved_frame = gpd.GeoDataFrame(after[moved], geometry="geometry", crs=4326)
+    distance = road_distance_m(before.network, moved_frame.geometry)
+    far = distance > max_snap_m
+    if far.any():
+        fid = str(moved_frame["facility_id"].astype(str)[far].iloc[0])
+        label = (f"设施 {fid} 移动后的位置", f"the moved position of {fid}")
+        zh, en = far_from_road(label, float(distance[far][0]), max_snap_m)
+        raise ConfigError(f"{en} (--move takes LON,LAT in WGS84 degrees) / {zh}")
+    return after
+
+
+def _checked_additions(
+    before: RunResult,
+    after: pd.DataFrame,
+    added: gpd.GeoDataFrame,
+    rejects: pd.DataFrame,
+    max_snap_m: float,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The added facilities near a road (the others join ``rejects``); ids that repeat an
+    existing facility or each other are refused."""
+    added = added.reset_index(drop=True)
+    added = added.assign(snap_distance_m=road_distance_m(before.network, added.geometry))
+    added, rejects = reject_far_from_road(added, rejects, max_snap_m)
+    added = added.drop(columns="snap_distance_m")
+    clash = sorted(set(added["facility_id"].astype(str)) & set(after["facility_id"].astype(str)))
+    if clash:
+        raise ConfigError(
+            f"added facility id(s) {', '.join(clash)} already exist; close them too, give "
+            "the new records other ids, or use --move"
         )
-        if clash:
-            raise ConfigError(
-                f"added facility id(s) {', '.join(clash)} already exist; close them too, give "
-                "the new records other ids, or use --move"
-            )
-        dup = added["facility_id"].astype(str)
-        if dup.duplicated().any():
-            raise ConfigError(f"added facility ids repeat: {sorted(set(dup[dup.duplicated()]))}")
-        after = pd.concat([after, added], ignore_index=True)
-    if len(add_rejects):
-        logger.warning("%d added record(s) rejected (see the scenario's rejects)", len(add_rejects))
-    facilities_after = gpd.GeoDataFrame(after, geometry="geometry", crs=4326).reset_index(drop=True)
-    rows = []
+    dup = added["facility_id"].astype(str)
+    if dup.duplicated().any():
+        raise ConfigError(f"added facility ids repeat: {sorted(set(dup[dup.duplicated()]))}")
+    return added, rejects
+
+
+_CHANGE_COLUMNS = (
+    "facility_id",
+    "name",
+    "category",
+    "action",
+    "lon_before",
+    "lat_before",
+    "lon_after",
+    "lat_after",
+)
+
+
+def _change_table(
+    used: gpd.GeoDataFrame,
+    close: tuple[str, ...],
+    move: Mapping[str, tuple[float, float]],
+    added: gpd.GeoDataFrame | None,
+) -> pd.DataFrame:
+    """One row per change: closures, moves, additions (WGS84 before and after)."""
+    ids = used["facility_id"].astype(str)
     names = dict(zip(ids, used["name"].astype(str), strict=True))
     cats = dict(zip(ids, used["category"].astype(str), strict=True))
+    lonlat_before = {fid: (g.x, g.y) for fid, g in zip(ids, used.geometry, strict=True)}
+    rows = []
     for fid in close:
         lon, lat = lonlat_before[fid]
         rows.append((fid, names[fid], cats[fid], "close", lon, lat, np.nan, np.nan))
@@ -374,33 +438,10 @@ def _changed_facilities(
     if added is not None:
         for _, row in added.iterrows():
             g = row.geometry
-            rows.append(
-                (
-                    str(row["facility_id"]),
-                    str(row.get("name", row["facility_id"])),
-                    str(row["category"]),
-                    "add",
-                    np.nan,
-                    np.nan,
-                    g.x,
-                    g.y,
-                )
-            )
-    changes = pd.DataFrame(
-        rows,
-        columns=[
-            "facility_id",
-            "name",
-            "category",
-            "action",
-            "lon_before",
-            "lat_before",
-            "lon_after",
-            "lat_after",
-        ],
-    )
-    changes["moved_m"] = _moved_m(changes, before.network.crs)
-    return facilities_after, changes, add_rejects, checks
+            name = str(row.get("name", row["facility_id"]))
+            fid, category = str(row["facility_id"]), str(row["category"])
+            rows.append((fid, name, category, "add", np.nan, np.nan, g.x, g.y))
+    return pd.DataFrame(rows, columns=list(_CHANGE_COLUMNS))
 
 
 def _moved_m(changes: pd.DataFrame, crs) -> np.ndarray:
