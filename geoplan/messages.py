@@ -16,10 +16,15 @@ import math
 from pathlib import Path
 
 __all__ = [
+    "PRECISION_ZH",
     "REASONS",
     "VECTOR_SUFFIXES",
     "coordinate_text",
+    "duplicate_id",
     "far_from_road",
+    "geocode_failed",
+    "geocoded_outside_area",
+    "outside_area",
     "percent_text",
     "reason",
     "record_kind",
@@ -118,3 +123,92 @@ def far_from_road(label: tuple[str, str], distance_m: float, max_snap_m: float) 
 def percent_text(share: float) -> str:
     """A share (0..1) as a percentage with one decimal, '—' when undefined (NaN)."""
     return "—" if not math.isfinite(share) else f"{share * 100:.1f}%"
+
+
+def duplicate_id(
+    label: tuple[str, str], fid: str, where: tuple[str, str], *, kept: bool = False
+) -> tuple[str, str]:
+    """A record whose id ``fid`` already belongs to ``where`` (a record label, or
+    ("其他记录", "another record")); ``kept``: that record is kept as the one facility."""
+    kept_zh = f"，视为同一设施，保留{where[0]}" if kept else ""
+    kept_en = ", which is kept" if kept else ""
+    return (
+        f"{label[0]}：编号“{fid}”已被{where[0]}使用{kept_zh}；请为每个设施使用不同编号，"
+        "或删除重复的行。",
+        f"{label[1]}: id {fid!r} is already used by {where[1]}{kept_en}; give each facility "
+        "its own id, or delete the repeated row.",
+    )
+
+
+def outside_area(
+    label: tuple[str, str], distance_m: float, tolerance_m: float | None = None
+) -> tuple[str, str]:
+    """A point ``distance_m`` outside the study area: rejected when beyond ``tolerance_m``
+    (given), else a finding about a record that is used."""
+    fix_zh = "请核对坐标（是否有 GCJ-02/BD-09 偏移、录入错误）或研究区边界"
+    fix_en = "check the coordinates (a GCJ-02/BD-09 offset or a typo?) or the boundary"
+    if tolerance_m is None:
+        return (
+            f"{label[0]}：位置在研究区边界外 {distance_m:,.0f} 米；{fix_zh}。",
+            f"{label[1]}: the point lies {distance_m:,.0f} m outside the study area; {fix_en}.",
+        )
+    return (
+        f"{label[0]}：位置在研究区边界外 {distance_m:,.0f} 米（容差 {tolerance_m:,.0f} 米）；"
+        f"{fix_zh}，或删除该行。",
+        f"{label[1]}: the point lies {distance_m:,.0f} m outside the study area (tolerance "
+        f"{tolerance_m:,.0f} m); {fix_en}, or delete the row.",
+    )
+
+
+PRECISION_ZH = {
+    "exact": "精确点位",
+    "street": "街路",
+    "village": "村/社区",
+    "township": "乡镇/街道",
+    "county": "县/区",
+    "failed": "无",
+}
+"""Geocoding precisions in Chinese (``failed``: no place found)."""
+
+
+def geocode_failed(
+    label: tuple[str, str],
+    text: str,
+    provider: str,
+    precision: str,
+    min_precision: str,
+    note: str = "",
+) -> tuple[str, str]:
+    """A record without coordinates whose address ``text`` geocoded too coarsely (or not at
+    all: ``precision`` ``failed``); ``note`` is the geocoder's own remark."""
+    coarse = precision != "failed"
+    zh_what = (
+        f"只定位到{PRECISION_ZH[precision]}级，粗于要求的{PRECISION_ZH[min_precision]}级"
+        if coarse
+        else "未找到唯一匹配的地点"
+    )
+    en_what = (
+        f"only reached {precision} precision, coarser than the required {min_precision}"
+        if coarse
+        else "found no unique place"
+    )
+    return (
+        f"{label[0]}：经纬度为空，按“{text}”地理编码（{provider}）{zh_what}；请填写经纬度，"
+        "或写明更具体的地址（县、乡镇、村）。",
+        f"{label[1]}: no coordinates, and geocoding {text!r} with {provider} {en_what}"
+        + (f" ({note})" if note else "")
+        + "; fill in the longitude/latitude, or give a more specific address "
+        "(county, township, village).",
+    )
+
+
+def geocoded_outside_area(
+    label: tuple[str, str], text: str, matched: str, distance_m: float
+) -> tuple[str, str]:
+    """A record placed by geocoding ``text`` (at ``matched``) outside the study area."""
+    return (
+        f"{label[0]}：按“{text}”地理编码得到的位置（{matched}）"
+        f"在研究区边界外 {distance_m:,.0f} 米；请填写经纬度或核对地址。",
+        f"{label[1]}: the place geocoded from {text!r} ({matched}) lies {distance_m:,.0f} m "
+        "outside the study area; fill in the coordinates or check the address.",
+    )

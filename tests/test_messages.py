@@ -73,11 +73,22 @@ def test_a_table_without_rows_is_named_by_id():
     assert rejects["message_en"].iloc[0].startswith("facility new-1 (new-1): 900 m from")
 
 
-def test_the_far_from_road_text_lives_in_one_module():
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "m from the nearest road",  # far_from_road
+        "距最近道路 {",
+        "is already used by",  # duplicate_id
+        "m outside the study area (tolerance",  # outside_area
+        "the place geocoded from",  # geocoded_outside_area
+        "位置在研究区边界外",
+        "coarser than the required",  # geocode_failed
+    ],
+)
+def test_each_message_is_written_in_one_module(phrase):
     homes = [
         str(p.relative_to(PACKAGE))
-        for p in PACKAGE.rglob("*.py")
-        if "m from the nearest road" in p.read_text(encoding="utf-8")
-        or "距最近道路 {" in p.read_text(encoding="utf-8")
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if phrase in p.read_text(encoding="utf-8")
     ]
     assert homes == ["messages.py"]

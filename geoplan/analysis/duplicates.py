@@ -31,7 +31,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from ..messages import record_kind, record_label
+from ..messages import duplicate_id, record_kind, record_label
 from ..readers.facilities import CAPACITY_FIELDS, REJECT_COLUMNS, FacilityTable
 from ..taxonomy import CATEGORIES, normalize_text
 
@@ -174,14 +174,9 @@ def duplicate_messages(
         kept_row = used.iloc[r.kept]
         if code == "duplicate_id":
             fid = str(kept_row["facility_id"])
-            zh_out.append(
-                f"{zh}：编号“{fid}”已被{kept_zh}使用，视为同一设施，保留{kept_zh}；请为每个设施使用"
-                "不同编号，或删除重复的行。"
-            )
-            en_out.append(
-                f"{en}: id {fid!r} is already used by {kept_en}, which is kept; give each "
-                "facility its own id, or delete the repeated row."
-            )
+            texts = duplicate_id((zh, en), fid, (kept_zh, kept_en), kept=True)
+            zh_out.append(texts[0])
+            en_out.append(texts[1])
             continue
         category = CATEGORIES.get(str(kept_row["category"]))
         cat_zh = category.name_zh if category else str(kept_row["category"])

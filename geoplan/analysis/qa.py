@@ -62,7 +62,14 @@ import pyproj
 import shapely
 
 from .. import coords
-from ..messages import coordinate_text, far_from_road, reason, record_kind, record_label
+from ..messages import (
+    coordinate_text,
+    far_from_road,
+    outside_area,
+    reason,
+    record_kind,
+    record_label,
+)
 from ..readers.facilities import (
     FacilityTable,
     capacity_problem_text,
@@ -696,18 +703,9 @@ def _outside_area(used: gpd.GeoDataFrame, boundary: Any, kind: str) -> list[Find
     out = []
     for i in np.flatnonzero(dist >= 1.0):
         row = used.iloc[i]
-        zh, en = record_label(kind, int(row["source_row"]), _text(row["name"]))
-        out.append(
-            _finding(
-                "outside_area",
-                f"{zh}：位置在研究区边界外 {dist[i]:,.0f} 米；请核对坐标（是否有 GCJ-02/BD-09 "
-                "偏移、录入错误）或研究区边界。",
-                f"{en}: the point lies {dist[i]:,.0f} m outside the study area; check the "
-                "coordinates (a GCJ-02/BD-09 offset or a typo?) or the boundary.",
-                row=row,
-                severity="warning",
-            )
-        )
+        label = record_label(kind, int(row["source_row"]), _text(row["name"]))
+        zh, en = outside_area(label, dist[i])
+        out.append(_finding("outside_area", zh, en, row=row, severity="warning"))
     return out
 
 

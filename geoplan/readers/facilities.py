@@ -81,7 +81,13 @@ from .. import coords
 from .._io import cell_text as _cell_text
 from .._io import open_workbook, sheet_head, sheet_rows, write_csv
 from ..errors import ConfigError, DataQualityWarning, InputError, InputFileNotFoundError
-from ..messages import VECTOR_SUFFIXES, coordinate_text, record_label
+from ..messages import (
+    VECTOR_SUFFIXES,
+    coordinate_text,
+    duplicate_id,
+    outside_area,
+    record_label,
+)
 from ..taxonomy import (
     CATEGORIES,
     COLUMN_ALIASES,
@@ -1189,14 +1195,9 @@ def _check_duplicates(rows: list[_Row], kind: str) -> None:
         earlier = first.setdefault(row.facility_id, row)
         if earlier is row or row.reject is not None:
             continue
-        where_zh, where_en = record_label(kind, earlier.source_row, "")
-        row.reject = _Reject(
-            "duplicate_id",
-            f"{row.label_zh}：编号“{row.facility_id}”已被{where_zh}使用；请为每个设施使用不同编号，"
-            "或删除重复的行。",
-            f"{row.label_en}: id {row.facility_id!r} is already used by {where_en}; give each "
-            "facility its own id, or delete the repeated row.",
-        )
+        where = record_label(kind, earlier.source_row, "")
+        label = (row.label_zh, row.label_en)
+        row.reject = _Reject("duplicate_id", *duplicate_id(label, row.facility_id, where))
 
 
 def _boundary_metric(boundary: Any) -> tuple[shapely.Geometry, pyproj.CRS]:
@@ -1245,14 +1246,8 @@ def _check_boundary(rows: list[_Row], boundary: Any, tolerance_m: float) -> None
     dist = distance_outside_m(boundary, [r.lon for r in rows], [r.lat for r in rows])
     for row, d in zip(rows, dist, strict=True):
         if d > tolerance_m:
-            row.reject = _Reject(
-                "outside_area",
-                f"{row.label_zh}：位置在研究区边界外 {d:,.0f} 米（容差 {tolerance_m:,.0f} 米）；"
-                "请核对坐标（是否有 GCJ-02/BD-09 偏移、录入错误）或研究区边界，或删除该行。",
-                f"{row.label_en}: the point lies {d:,.0f} m outside the study area (tolerance "
-                f"{tolerance_m:,.0f} m); check the coordinates (a GCJ-02/BD-09 offset or a typo?) "
-                "or the boundary, or delete the row.",
-            )
+            label = (row.label_zh, row.label_en)
+            row.reject = _Reject("outside_area", *outside_area(label, d, tolerance_m))
 
 
 def _capacities(

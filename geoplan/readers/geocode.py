@@ -70,7 +70,7 @@ from ..errors import (
     InputError,
     InputFileNotFoundError,
 )
-from ..messages import record_label
+from ..messages import duplicate_id, geocode_failed, geocoded_outside_area, record_label
 from ..taxonomy import CATEGORIES, match_columns, normalize_text, resolve_category
 from .boundaries import CODE_COLUMNS, NAME_COLUMNS, first_present
 from .facilities import (
@@ -1388,49 +1388,21 @@ def geocode_missing(
         source_row = int(rejects.at[i, "source_row"])
         name = str(rejects.at[i, "name"])
         fid = str(rejects.at[i, "facility_id"])
-        zh_label, en_label = record_label(kind, source_row, name)
+        label = record_label(kind, source_row, name)
         text = queries[i]
         precision = str(answer["geocode_precision"])
         if precision not in accept:
-            why_en = "" if pd.isna(answer["note"]) or not answer["note"] else f" ({answer['note']})"
-            coarse = precision != "failed"
-            updates[i] = (
-                "geocode_failed",
-                f"{zh_label}：经纬度为空，按“{text}”地理编码（{provider}）"
-                + (
-                    f"只定位到{_PRECISION_ZH[precision]}级，粗于要求的{_PRECISION_ZH[min_precision]}级"
-                    if coarse
-                    else "未找到唯一匹配的地点"
-                )
-                + "；请填写经纬度，或写明更具体的地址（县、乡镇、村）。",
-                f"{en_label}: no coordinates, and geocoding {text!r} with {provider} "
-                + (
-                    f"only reached {precision} precision, coarser than the required {min_precision}"
-                    if coarse
-                    else "found no unique place"
-                )
-                + f"{why_en}; fill in the longitude/latitude, or give a more specific address "
-                "(county, township, village).",
-            )
+            note = "" if pd.isna(answer["note"]) or not answer["note"] else str(answer["note"])
+            texts = geocode_failed(label, text, provider, precision, min_precision, note)
+            updates[i] = ("geocode_failed", *texts)
             continue
         if fid in taken:
-            updates[i] = (
-                "duplicate_id",
-                f"{zh_label}：编号“{fid}”已被其他记录使用；请为每个设施使用不同编号，或删除重复的行。",
-                f"{en_label}: id {fid!r} is already used by another record; give each facility "
-                "its own id, or delete the repeated row.",
-            )
+            texts = duplicate_id(label, fid, ("其他记录", "another record"))
+            updates[i] = ("duplicate_id", *texts)
             continue
         if outside is not None and outside[k] > boundary_tolerance_m:
-            d = outside[k]
-            updates[i] = (
-                "outside_area",
-                f"{zh_label}：按“{text}”地理编码得到的位置（{answer['matched_name']}）"
-                f"在研究区边界外 {d:,.0f} 米；请填写经纬度或核对地址。",
-                f"{en_label}: the place geocoded from {text!r} ({answer['matched_name']}) lies "
-                f"{d:,.0f} m outside the study area; fill in the coordinates or check the "
-                "address.",
-            )
+            texts = geocoded_outside_area(label, text, str(answer["matched_name"]), outside[k])
+            updates[i] = ("outside_area", *texts)
             continue
         taken.add(fid)
         row, row_issues = _used_row(i, cell, cols, answer, provider, source_row, fid, name, kind)
@@ -1455,14 +1427,6 @@ def geocode_missing(
     return dataclasses.replace(table, used=used, rejects=out_rejects, **extra)
 
 
-_PRECISION_ZH = {
-    "exact": "精确点位",
-    "street": "街路",
-    "village": "村/社区",
-    "township": "乡镇/街道",
-    "county": "县/区",
-    "failed": "无",
-}
 _GEOCODE_USED_COLUMNS = ("geocode_precision", "geocode_provider", "geocode_matched")
 
 

@@ -58,6 +58,7 @@ from .._io import write_text
 from ..analysis.streets import band_edges_min
 from ..coords import wgs84_to_gcj02
 from ..errors import InputError
+from ..messages import PRECISION_ZH
 from ..taxonomy import CATEGORIES, GROUP_LABELS, TIER_LABELS
 
 logger = logging.getLogger(__name__)
@@ -869,13 +870,6 @@ def _popup_html(title: str, rows: Sequence[tuple[str, object]]) -> str:
     return f'<div class="gp-pop"><b>{_e(title)}</b><table>{cells}</table></div>'
 
 
-_PRECISION_ZH = {
-    "exact": "精确点位",
-    "street": "街路",
-    "village": "村/社区",
-    "township": "乡镇/街道",
-    "county": "县/区",
-}
 _CRS_LABELS = {"gcj02": "GCJ-02", "bd09": "BD-09"}
 _AS_WGS84 = ("wgs84", "cgcs2000", "")
 
@@ -886,7 +880,7 @@ def _position_text(row: Mapping, lang: str) -> str | None:
     if source == "geocoded":
         precision = "" if _missing(row.get("geocode_precision")) else str(row["geocode_precision"])
         matched = "" if _missing(row.get("geocode_matched")) else str(row["geocode_matched"])
-        shown = _PRECISION_ZH.get(precision, precision) if lang == "zh" else precision
+        shown = PRECISION_ZH.get(precision, precision) if lang == "zh" else precision
         return _t("geocoded", lang, precision=shown or "—", matched=matched or "—")
     if source in _AS_WGS84:
         return None
