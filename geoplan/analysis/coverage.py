@@ -38,7 +38,12 @@ OUTSIDE_UNITS = "(区域外 / outside all units)"
 
 
 def column(rule_id: str, what: str) -> str:
-    """Name of a per-rule column: ``what`` is ``time_s``, ``facility_id`` or ``covered``."""
+    """Name of a per-rule column, ``<rule_id>_<what>``: the one place the convention is spelt.
+
+    ``what`` is ``time_s``, ``facility_id`` or ``covered`` (:attr:`Coverage.table`),
+    ``population``, ``population_covered``, ``share_covered`` … (:meth:`Coverage.by_unit`),
+    or a scenario's ``covered_before`` / ``covered_after``.
+    """
     return f"{rule_id}_{what}"
 
 

@@ -55,6 +55,7 @@ from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from .._io import write_text
+from ..analysis.coverage import column
 from ..analysis.streets import band_edges_min
 from ..coords import wgs84_to_gcj02
 from ..errors import InputError
@@ -833,7 +834,9 @@ def _band_styles() -> list[dict]:
 
 def _uncovered_rows(demand: gpd.GeoDataFrame, rule_id: str) -> list[list]:
     """``[lat, lon, population, minutes or None]`` of the uncovered points (``demand`` drawn)."""
-    covered = demand[f"{rule_id}_covered"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    covered = (
+        demand[column(rule_id, "covered")].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    )
     population = pd.to_numeric(demand["population"], errors="coerce").to_numpy(dtype=float)
     minutes = pd.to_numeric(demand[f"{rule_id}_minutes"], errors="coerce").to_numpy(dtype=float)
     mask = ~covered & (population > 0)
@@ -1039,7 +1042,9 @@ def _gap_rows(
 
 def _unit_rows(units: gpd.GeoDataFrame, rule: Mapping, lang: str) -> list[list]:
     """Rows for ``gpUnits``: geometry, fill colour by share covered, popup."""
-    share = pd.to_numeric(units[f"{rule['id']}_share_covered"], errors="coerce").to_numpy(float)
+    share = pd.to_numeric(units[column(rule["id"], "share_covered")], errors="coerce").to_numpy(
+        float
+    )
     target = rule.get("target_share")
     rows = []
     for geometry, name, population, colour, value in zip(
@@ -1304,7 +1309,9 @@ def coverage_map(
     _require(facilities, ["category"], "facilities")
     if units is not None:
         _require(
-            units, ["unit_name", "population", *(f"{i}_share_covered" for i in rule_ids)], "units"
+            units,
+            ["unit_name", "population", *(column(i, "share_covered") for i in rule_ids)],
+            "units",
         )
 
     # Everything as drawn: simplified, lon/lat, and shifted to GCJ-02 for a GCJ-02 basemap.

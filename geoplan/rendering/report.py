@@ -47,7 +47,7 @@ import pandas as pd
 
 from .. import _io, taxonomy
 from .._paths import DEMO_PROJECT
-from ..analysis.coverage import OUTSIDE_UNITS
+from ..analysis.coverage import OUTSIDE_UNITS, column
 from ..errors import InputError, OutputError, OutputExistsError
 from ..progress import Stages
 from ..results import MANIFEST, output_files, read_manifest, report_output, require_complete
@@ -880,7 +880,11 @@ class _Report:
         by_unit = _csv(folder / "coverage_by_unit.csv", dtype={"unit_code": str})
         gaps = _csv(folder / "gaps.csv", dtype={"nearest_facility_id": str})
         ids = [str(r["id"]) for r in self.run["rules"]]
-        wanted = {"population", *(f"{i}_time_s" for i in ids), *(f"{i}_covered" for i in ids)}
+        wanted = {
+            "population",
+            *(column(i, "time_s") for i in ids),
+            *(column(i, "covered") for i in ids),
+        }
         points = _csv(folder / "coverage_points.csv", usecols=lambda c: c in wanted)
         return "\n".join(
             self.rule_section(k + 1, rule, by_unit, gaps, points)
@@ -941,10 +945,10 @@ class _Report:
 
     def unit_chart(self, rule: dict, by_unit: pd.DataFrame | None) -> str:
         tr = self.tr
-        column = f"{rule['id']}_share_covered"
+        column_name = column(rule["id"], "share_covered")
         units: list[tuple[str, str, float]] = []
         note = ""
-        if by_unit is None or column not in by_unit:
+        if by_unit is None or column_name not in by_unit:
             note = tr.text("no_units")
         else:
             table = by_unit[(by_unit["unit_name"] != OUTSIDE_UNITS) & (by_unit["population"] > 0)]
@@ -955,11 +959,11 @@ class _Report:
                     f"The {MAX_UNITS_IN_CHART} units with the lowest shares of {len(table)} "
                     "(all in coverage_by_unit.csv).",
                 )
-                table = table.sort_values(column, kind="stable").head(MAX_UNITS_IN_CHART)
+                table = table.sort_values(column_name, kind="stable").head(MAX_UNITS_IN_CHART)
             codes = table["unit_code"] if "unit_code" in table else [None] * len(table)
             units = [
                 (str(name), "" if _blank(code) else str(code), float(s))
-                for name, code, s in zip(table["unit_name"], codes, table[column], strict=True)
+                for name, code, s in zip(table["unit_name"], codes, table[column_name], strict=True)
             ]
         figure = charts.coverage_by_unit_chart(rule, units, lang=self.lang, font=self.font)
         html_ = _figure(charts.png_bytes(figure), tr.text("unit_caption"))
@@ -967,12 +971,16 @@ class _Report:
 
     def time_chart(self, rule: dict, points: pd.DataFrame | None) -> str:
         rid = rule["id"]
-        if points is None or f"{rid}_time_s" not in points or f"{rid}_covered" not in points:
+        if (
+            points is None
+            or column(rid, "time_s") not in points
+            or column(rid, "covered") not in points
+        ):
             return f"<div class='note'>{_e(self.tr.text('no_points'))}</div>"
-        covered = points[f"{rid}_covered"].astype(str).str.lower().eq("true").to_numpy()
+        covered = points[column(rid, "covered")].astype(str).str.lower().eq("true").to_numpy()
         figure = charts.travel_time_chart(
             rule,
-            points[f"{rid}_time_s"].to_numpy(dtype=float),
+            points[column(rid, "time_s")].to_numpy(dtype=float),
             points["population"].to_numpy(dtype=float),
             covered,
             lang=self.lang,

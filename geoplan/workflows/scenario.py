@@ -560,8 +560,8 @@ def _compare_points(before: RunResult, after: Coverage) -> pd.DataFrame:
         out[f"{r}_facility_after"] = a[column(r, "facility_id")].to_numpy()
         cov_b = b[column(r, "covered")].to_numpy(dtype=bool)
         cov_a = a[column(r, "covered")].to_numpy(dtype=bool)
-        out[f"{r}_covered_before"] = cov_b
-        out[f"{r}_covered_after"] = cov_a
+        out[column(r, "covered_before")] = cov_b
+        out[column(r, "covered_after")] = cov_a
         out[f"{r}_gained"] = cov_a & ~cov_b
         out[f"{r}_lost"] = cov_b & ~cov_a
     return out.reset_index(drop=True)
@@ -580,9 +580,9 @@ def _compare_units(before: RunResult, after: Coverage, points: pd.DataFrame) -> 
     with np.errstate(invalid="ignore", divide="ignore"):
         for rule in before.project.rules:
             r = rule.id
-            b, a = table[f"{r}_covered_before"], table[f"{r}_covered_after"]
-            out[f"{r}_population_covered_before"] = b
-            out[f"{r}_population_covered_after"] = a
+            b, a = table[column(r, "covered_before")], table[column(r, "covered_after")]
+            out[column(r, "population_covered_before")] = b
+            out[column(r, "population_covered_after")] = a
             out[f"{r}_change"] = a - b
             out[f"{r}_share_before"] = b / table["population"]
             out[f"{r}_share_after"] = a / table["population"]
