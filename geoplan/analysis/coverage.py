@@ -429,12 +429,11 @@ def travel_time_table(
     *,
     mode: str,
     cutoff_s: float,
-    walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
-    private_ways: str = "exclude",
-    largest_component: bool = True,
+    **network_options,
 ) -> pd.DataFrame:
     """The long table ``demand_id``, ``facility_id``, ``travel_time_s`` within ``cutoff_s``
-    (:func:`travel_time_pairs` named by id; ids as categoricals, see
+    (:func:`travel_time_pairs` named by id, with its ``network_options``: walking speed,
+    private ways, largest component; ids as categoricals, see
     :func:`geoplan.analysis.capacity.travel_times_by_id`)."""
     matrix = travel_time_pairs(
         network,
@@ -442,9 +441,7 @@ def travel_time_table(
         point_xy(demand, network.crs),
         mode=mode,
         cutoff_s=cutoff_s,
-        walk_speed_m_per_min=walk_speed_m_per_min,
-        private_ways=private_ways,
-        largest_component=largest_component,
+        **network_options,
     )
     return travel_times_by_id(
         matrix, demand["demand_id"].astype(str), facilities["facility_id"].astype(str)
