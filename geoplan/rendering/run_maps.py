@@ -92,32 +92,24 @@ def draw_coverage_map(
     shown: MapInputs,
     *,
     rules: Sequence[Mapping],
-    title_zh: str,
-    title_en: str,
-    boundary: gpd.GeoDataFrame | None = None,
-    units: gpd.GeoDataFrame | None = None,
     notes_zh: Sequence[str] = (),
     notes_en: Sequence[str] = (),
-    attribution: Sequence[str] = (),
-    lang: str = "zh",
-    basemap: str | None = None,
-    basemap_key: str | None = None,
-    hypothetical: bool = False,
     streets: gpd.GeoDataFrame | None = None,
+    **options,
 ):
     """The coverage map (a folium Map, one language) of ``coverage`` as ``shown``.
 
-    ``rules`` are the per-rule summaries (:meth:`Coverage.summary`), ``units`` the unit
-    polygons with their shares (:func:`map_units`); ``streets`` the streets timed along their
-    length (:func:`geoplan.analysis.streets.street_minutes`; computed when not given, so that
-    several languages can share them). The map's own notes (aggregations) follow ``notes_*``.
+    ``rules`` are the per-rule summaries (:meth:`Coverage.summary`); ``streets`` the streets
+    timed along their length (:func:`geoplan.analysis.streets.street_minutes`; computed when
+    not given, so that several languages can share them). The map's own notes (aggregations)
+    follow ``notes_*``. ``options`` are :func:`geoplan.rendering.maps.coverage_map`'s others:
+    ``title_zh``, ``title_en``, ``boundary``, ``units`` (the unit polygons with their shares,
+    :func:`map_units`), ``attribution``, ``lang``, ``basemap``, ``basemap_key``,
+    ``hypothetical``.
     """
     if streets is None:
         streets = street_minutes(coverage.network, coverage)
     return maps.coverage_map(
-        title_zh=title_zh,
-        title_en=title_en,
-        boundary=boundary,
         facilities=shown.facilities,
         rules=rules,
         street_minutes=streets,
@@ -125,12 +117,7 @@ def draw_coverage_map(
         gaps=shown.gaps,
         notes_zh=[*notes_zh, *(n["message_zh"] for n in shown.notes)],
         notes_en=[*notes_en, *(n["message_en"] for n in shown.notes)],
-        attribution=attribution,
-        lang=lang,
-        basemap=basemap,
-        basemap_key=basemap_key,
-        units=units,
-        hypothetical=hypothetical,
+        **options,
     )
 
 
