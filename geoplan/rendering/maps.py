@@ -1945,6 +1945,63 @@ def _capped_layers(
     return out, notes
 
 
+def _feature_legend(
+    title_zh: str,
+    title_en: str,
+    notes_zh: Sequence[str],
+    notes_en: Sequence[str],
+    legend: Sequence[tuple[str, Sequence[tuple[str, str, str]]]],
+    lang: str | None,
+) -> list[str]:
+    """The legend's HTML parts of a feature map: title, notes and the caller's sections (every
+    text escaped; the footer is added by the caller)."""
+    parts = ['<div class="gp-legend" id="gp-legend">']
+    if lang is None:
+        parts.append(f'<div class="gp-title">{_e(title_zh)}</div>')
+        parts.append(f'<div class="gp-subtitle">{_e(title_en)}</div>')
+        notes = [
+            "<br>".join(_e(t) for t in pair if t)
+            for pair in zip_longest(notes_zh, notes_en, fillvalue="")
+        ]
+    else:
+        parts.append(f'<div class="gp-title">{_e(_pick((title_zh, title_en), lang))}</div>')
+        notes = [_e(t) for t in (notes_zh if lang == "zh" else notes_en) if t]
+    parts += [f'<div class="gp-note">⚠ {note}</div>' for note in notes]
+    for heading, rows in legend:
+        parts.append(f'<div class="gp-h">{_e(heading)}</div>')
+        for symbol, colour, label in rows:
+            if symbol not in _LEGEND_SYMBOLS:
+                raise InputError(f"legend symbol must be one of {_LEGEND_SYMBOLS}, got {symbol!r}")
+            if symbol == "text":
+                parts.append(f'<div class="gp-rule">{_e(label)}</div>')
+                continue
+            parts.append(_legend_row(_legend_symbol(symbol, _safe_colour(colour)), _e(label)))
+    return parts
+
+
+def _feature_group(layer: FeatureLayer, frame: gpd.GeoDataFrame) -> folium.FeatureGroup:
+    """One feature layer as a toggleable group, named with its swatch."""
+    colour = _safe_colour(layer.swatch or layer.style.get("color"))
+    if layer.kind == "lines":
+        swatch = _swatch_line(colour)
+    elif layer.kind == "areas":
+        swatch = _legend_symbol("area", colour)
+    elif layer.kind == "markers":
+        swatch = _legend_symbol(layer.shape if layer.shape != "label" else "dot", colour)
+    else:
+        swatch = _swatch_dot(colour)
+    group = folium.FeatureGroup(name=f"{swatch} {_e(layer.name)}", show=layer.show)
+    style = {k: v for k, v in layer.style.items() if k != "size"}
+    size = int(layer.style.get("size", 18))
+    group.add_child(
+        _Script(
+            f"gpFeatureLayer(parent, {_js(layer.kind)}, {_js(_feature_rows(layer, frame))}, "
+            f"{_js(style)}, {size});"
+        )
+    )
+    return group
+
+
 def feature_map(
     *,
     title_zh: str,
@@ -2009,27 +2066,7 @@ def feature_map(
     bounds = _bounds(boundary) or _bounds(*shown)
     m = _new_map(bounds)
     m.get_root().title = _e(_pick((title_zh, title_en), lang))
-    parts = ['<div class="gp-legend" id="gp-legend">']
-    if lang is None:
-        parts.append(f'<div class="gp-title">{_e(title_zh)}</div>')
-        parts.append(f'<div class="gp-subtitle">{_e(title_en)}</div>')
-        notes = [
-            "<br>".join(_e(t) for t in pair if t)
-            for pair in zip_longest(notes_zh, notes_en, fillvalue="")
-        ]
-    else:
-        parts.append(f'<div class="gp-title">{_e(_pick((title_zh, title_en), lang))}</div>')
-        notes = [_e(t) for t in (notes_zh if lang == "zh" else notes_en) if t]
-    parts += [f'<div class="gp-note">⚠ {note}</div>' for note in notes]
-    for heading, rows in legend:
-        parts.append(f'<div class="gp-h">{_e(heading)}</div>')
-        for symbol, colour, label in rows:
-            if symbol not in _LEGEND_SYMBOLS:
-                raise InputError(f"legend symbol must be one of {_LEGEND_SYMBOLS}, got {symbol!r}")
-            if symbol == "text":
-                parts.append(f'<div class="gp-rule">{_e(label)}</div>')
-                continue
-            parts.append(_legend_row(_legend_symbol(symbol, _safe_colour(colour)), _e(label)))
+    parts = _feature_legend(title_zh, title_en, notes_zh, notes_en, legend, lang)
     parts.extend(
         _legend_footer(has_boundary=boundary is not None, attribution=attribution, lang=lang)
     )
@@ -2041,24 +2078,7 @@ def feature_map(
         hooked["boundary"] = _boundary_layer(boundary, lang).add_to(m)
     in_front = []
     for index, (layer, frame) in enumerate(zip(layers, shown, strict=True)):
-        colour = _safe_colour(layer.swatch or layer.style.get("color"))
-        if layer.kind in ("lines",):
-            swatch = _swatch_line(colour)
-        elif layer.kind == "areas":
-            swatch = _legend_symbol("area", colour)
-        elif layer.kind == "markers":
-            swatch = _legend_symbol(layer.shape if layer.shape != "label" else "dot", colour)
-        else:
-            swatch = _swatch_dot(colour)
-        group = folium.FeatureGroup(name=f"{swatch} {_e(layer.name)}", show=layer.show)
-        style = {k: v for k, v in layer.style.items() if k != "size"}
-        size = int(layer.style.get("size", 18))
-        group.add_child(
-            _Script(
-                f"gpFeatureLayer(parent, {_js(layer.kind)}, {_js(_feature_rows(layer, frame))}, "
-                f"{_js(style)}, {size});"
-            )
-        )
+        group = _feature_group(layer, frame)
         hooked[f"features:{index}"] = group.add_to(m)
         if layer.kind == "points":
             in_front.append(group)
