@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -11,6 +12,7 @@ from geoplan.plans.indicators import (
     ABOUT_TOLERANCE,
     FORMS,
     INDICATORS_FILE,
+    STATUSES,
     Target,
     evaluate,
     indicator_table,
@@ -65,7 +67,8 @@ PARSE_CASES = [
     ("力争每年降低0.5个百分点以上", "points", -0.5, "down"),
     ("7", "reach", 7, None),
     ("", "none", None, None),
-    ("应建尽建", "unparsed", None, None),
+    ("应建尽建", "full_coverage", 100, None),  # build wherever needed: every unit (issue 14)
+    ("5或10", "unparsed", None, None),
 ]
 
 
@@ -97,7 +100,7 @@ def test_change_targets_say_how_they_were_read(text, note):
 
 
 def test_parse_cases_cover_every_form():
-    assert {case[1] for case in PARSE_CASES} | {"circle"} == set(FORMS)
+    assert {case[1] for case in PARSE_CASES} | {"circle", "context"} == set(FORMS)
 
 
 # target, current, baseline, years, expected status
@@ -139,7 +142,10 @@ STATUS_CASES = [
     ("≥90", None, None, None, "no data"),
     ("≥90", math.nan, None, None, "no data"),
     ("", 5.0, None, None, "no target"),
-    ("应建尽建", 5.0, None, None, "unparsed"),
+    ("应建尽建", 99.0, None, None, "not met"),
+    ("应建尽建", 100.0, None, None, "met"),
+    ("5或10", 5.0, None, None, "unparsed"),
+    ("79左右", 90.0, None, None, "not met"),  # no direction without a row: both ways
 ]
 
 
@@ -220,7 +226,12 @@ def test_all_325_real_rows_parse(real):
     assert real.loc[real["form"] == "none", "target_value"].eq("").all()
     assert real["source_line"].notna().all()
     # with no current values, nothing is met or missed
-    assert set(real["status"]) <= {"not computable from the inputs", "no target", "unparsed"}
+    assert set(real["status"]) <= {
+        "not computable from the inputs",
+        "no target",
+        "unparsed",
+        "context, not a target",
+    }
 
 
 def _row(real: pd.DataFrame, place: str, name: str) -> pd.Series:
@@ -283,10 +294,11 @@ def test_maintain_means_met_at_the_baseline(real, tolerance):
 def test_tolerance_is_a_parameter(shared_file):
     rows = read_indicators(shared_file(INDICATORS_FILE))
     rows = rows[rows["indicator_zh"] == "病例组合指数（CMI）"]
-    assert indicator_table(rows, current={"病例组合指数（CMI）": 1.2})["status"].iloc[0] == (
+    # 1.1左右, rising: met from 1.1 × 0.95 = 1.045 up (1.1 × 0.9 = 0.99 at ±10 %)
+    assert indicator_table(rows, current={"病例组合指数（CMI）": 1.04})["status"].iloc[0] == (
         "not met"
     )
-    loose = indicator_table(rows, current={"病例组合指数（CMI）": 1.2}, tolerance=0.10)
+    loose = indicator_table(rows, current={"病例组合指数（CMI）": 1.04}, tolerance=0.10)
     assert loose["status"].iloc[0] == "met"
 
 
@@ -294,3 +306,180 @@ def test_target_threshold_needs_its_baseline():
     assert Target("relative", value=30.0, direction="up").threshold(None) is None
     assert Target("relative", value=30.0, direction="up").threshold(1.0) == pytest.approx(1.3)
     assert Target("full_coverage", value=100.0).threshold() == 100.0
+
+
+# ----------------------------------------------------------------------------- issue 14: tracker
+#
+# The plans' "左右", ranges, 不低于/不高于 and the rows that are not targets, tested on every row
+# of the real table that has the form (the tests iterate over the CSV, so a new row is tested
+# too, and an unknown 左右 row fails until its direction is written down here).
+
+# The direction each "左右" target moves in, as the plan writes it: the verb (提高到 …), else
+# the baseline, else what the indicator is (a cost share falls); None: checked both ways
+# (维持 "keep at", a fertility rate, or a verb and a baseline that disagree).
+ABOUT_DIRECTIONS = {
+    ("钦州市", "人均预期寿命"): "up",  # 77.55 → 79左右
+    ("钦州市", "每千人口拥有3岁以下婴幼儿托位数"): "up",  # 1.14 → 4.5左右
+    ("钦州市", "个人卫生支出占卫生总费用比重"): "down",  # 31.4 → 27左右
+    ("钦州市", "县域内就诊率"): "up",  # 提高到90%左右
+    ("钦州市", "婚前医学检查率"): "up",  # 97%左右, a coverage rate
+    ("北海市", "人均预期寿命"): "up",  # 79.32 → 80岁左右
+    ("北海市", "总和生育率"): None,  # 2.0左右: a level, not a direction
+    ("北海市", "政策范围内住院费用医保支付比例"): "up",  # 75左右
+    ("北海市", "个人卫生支出占卫生总费用的比例"): "down",  # 28左右
+    ("北海市", "农村患者县域内就诊率"): "up",  # 90%左右
+    ("北海市", "政府卫生投入占卫生总费用比重"): None,  # 提高到45%左右 from 49.45: they disagree
+    ("北海市", "社会卫生投入占卫生总费用比重"): "up",  # 4.4 → 27%左右
+    ("平罗县", "城乡居民医保政策范围内住院费用支付比例"): None,  # 维持在70%左右
+    ("平罗县", "职工医保政策范围内住院费用支付比例"): None,  # 维持在85%左右
+    ("乐山市市中区", "病例组合指数（CMI）"): "up",  # 1.1左右
+    ("乐山市市中区", "微创手术占比"): "up",  # 25%左右
+    ("乐山市市中区", "四级手术占比"): "up",  # 力争40%左右
+}
+
+
+def _status_at(row: pd.Series, current: float) -> str:
+    target = parse_row(row.to_dict())
+    baseline = float(row["baseline_value"]) if row["baseline_value"] else None
+    return evaluate(target, current, baseline=baseline)
+
+
+def test_every_about_target_passes_when_it_overshoots_in_the_plans_direction(real):
+    about = real[real["target_text"].str.contains("左右")]
+    assert len(about) == len(ABOUT_DIRECTIONS) == 17
+    tol = ABOUT_TOLERANCE
+    for _, row in about.iterrows():
+        key = (row["place"], row["indicator_zh"])
+        assert key in ABOUT_DIRECTIONS, f"write down the direction of {key}"
+        direction = ABOUT_DIRECTIONS[key]
+        value = float(row["threshold"])
+        assert row["form"] == "about", key
+        assert parse_row(row.to_dict()).direction == direction, key
+        # within the tolerance: met either way; far above / below: met only in the direction
+        for factor in (1.0, 1 + 0.9 * tol, 1 - 0.9 * tol):
+            assert _status_at(row, value * factor) == "met", (key, factor)
+        above = _status_at(row, value * (1 + 3 * tol))
+        below = _status_at(row, value * (1 - 3 * tol))
+        assert above == ("met" if direction == "up" else "not met"), key
+        assert below == ("met" if direction == "down" else "not met"), key
+        assert (
+            row["comparator"] == {"up": "about_up", "down": "about_down", None: "about"}[direction]
+        ), key
+
+
+def test_the_issues_two_about_examples(real):
+    rise = _row(real, "钦州市", "县域内就诊率")  # 提高到90%左右
+    assert _status_at(rise, 96.0) == "met"
+    fall = _row(real, "钦州市", "个人卫生支出占卫生总费用比重")  # 27左右, from 31.4
+    assert _status_at(fall, 22.0) == "met"
+    assert _status_at(fall, 30.0) == "not met"
+
+
+# The one-sided words of the table, and the form each must give (the test's own reading).
+ONE_SIDED = (
+    ("不得低于", "at_least"),
+    ("不低于", "at_least"),
+    ("不少于", "at_least"),
+    ("至少", "at_least"),
+    ("不高于", "at_most"),
+    ("不超过", "at_most"),
+    ("不得超过", "at_most"),
+    ("以上", "at_least"),
+    ("以下", "at_most"),
+    ("以内", "at_most"),
+    ("≥", "at_least"),
+    ("≤", "at_most"),
+    (">", "greater"),
+    ("<", "less"),
+)
+
+
+CHANGE = re.compile(r"每年|较|比\d|(增长|提高|降低|下降)\d")
+
+
+def test_every_one_sided_target_is_inclusive_or_strict_as_written(real):
+    tested = {word: 0 for word, _ in ONE_SIDED}
+    for _, row in real.iterrows():
+        text = row["target_text"]
+        word, form = next(((w, f) for w, f in ONE_SIDED if w in text), (None, None))
+        if word is None or CHANGE.search(text):  # 每年降低0.5个百分点以上: a change, not a level
+            continue
+        tested[word] += 1
+        key = (row["place"], row["indicator_zh"], text)
+        assert row["form"] == form, key
+        value = float(row["threshold"])
+        step = max(abs(value) * 0.1, 0.5)
+        at, up, down = (_status_at(row, v) for v in (value, value + step, value - step))
+        if form == "at_least":
+            assert (at, up, down) == ("met", "met", "not met"), key
+        elif form == "at_most":
+            assert (at, up, down) == ("met", "not met", "met"), key
+        elif form == "greater":
+            assert (at, up, down) == ("not met", "met", "not met"), key
+        else:
+            assert (at, up, down) == ("not met", "not met", "met"), key
+    # the plans write 不低于, 不少于, 不得低于, 以上, 以下 …; 不高于 is in none of the 325 rows
+    for word in ("不得低于", "不低于", "不少于", "以上", "以下", "≥", "≤"):
+        assert tested[word] > 0, word
+
+
+def test_every_range_target_passes_above_its_upper_end(real):
+    """ "2-3个中心卫生院…", "力争1－2款": counts of things to build; more is not a failure."""
+    ranges = real[real["form"] == "range"]
+    assert len(ranges) >= 5
+    for _, row in ranges.iterrows():
+        key = (row["place"], row["indicator_zh"])
+        low, high = float(row["range_low"]), float(row["range_high"])
+        assert parse_row(row.to_dict()).direction == "up", key
+        assert _status_at(row, low) == "met" and _status_at(row, high) == "met", key
+        assert _status_at(row, high + 1) == "met", key
+        assert _status_at(row, low - 0.5) == "not met", key
+
+
+def test_population_rows_are_context_not_targets(real):
+    for place, name in (("北海市", "常住人口"), ("潮州市湘桥区", "总人口")):
+        row = _row(real, place, name)
+        assert row["form"] == "context", (place, name)
+        assert row["status"] == "context, not a target"
+        assert row["comparator"] == "" and math.isnan(row["threshold"])
+    table = indicator_table(
+        read_indicators_for("潮州市湘桥区"), current={"总人口": 12.0, "人口自然增长率": 3.0}
+    )
+    by_name = table.set_index("indicator_zh")
+    assert by_name.loc["总人口", "status"] == "context, not a target"  # not "not met"
+    assert by_name.loc["总人口", "current"] == 12.0  # shown beside the projection
+    assert "context, not a target" in STATUSES
+
+
+def read_indicators_for(place: str) -> pd.DataFrame:
+    table = read_indicators()
+    return table[table["place"] == place]
+
+
+def test_build_wherever_needed_is_every_village(real):
+    """湘桥 "应建尽建" is checked by the pack as every village: the tracker reads it so too."""
+    row = _row(real, "潮州市湘桥区", "公建村卫生站（完成规范化建设）")
+    assert (row["form"], row["threshold"]) == ("full_coverage", 100.0)
+    assert "应建尽建" in row["parse_note"]
+    assert parse_target("应建尽建").form == "full_coverage"
+
+
+def test_target_text_is_the_plans_words_not_a_fragment(real):
+    """Rebuilt targets read as the plan writes them: no stray bracket, no cut-off word."""
+    assert _row(real, "潮州市湘桥区", "肺结核发病率")["target_text"] == "降至50以下"
+    assert _row(real, "潮州市湘桥区", "每千人口拥有3岁以下婴幼儿托位数")["target_text"] == (
+        "不少于4.5个"
+    )
+    for _, row in real.iterrows():
+        text = row["target_text"]
+        for left, right in ("()", "（）", "[]"):
+            assert text.count(left) == text.count(right), (row["indicator_zh"], text)
+        assert not text.startswith(("人口", "单位", "内", "年")), (row["indicator_zh"], text)
+
+
+def test_incomplete_current_values_are_said(plan_indicators):
+    rows = read_indicators(plan_indicators)
+    rows = rows[rows["indicator_zh"] == "设置中医馆的乡镇卫生院、社区卫生服务中心比例"]
+    table = indicator_table(rows, incomplete={rows["indicator_zh"].iloc[0]: "2 of 5 blank"})
+    assert table["status"].tolist() == ["incomplete data"]
+    assert table["missing"].tolist() == ["2 of 5 blank"]

@@ -294,12 +294,17 @@ def test_rule_and_pack_messages_name_the_key():
 
 def test_compare_is_shared_and_inclusive_within_rounding():
     assert plan_check.compare is compare and indicators.compare is compare
-    assert COMPARATORS.keys() == {">=", ">", "<=", "<", "about"}
+    assert COMPARATORS.keys() == {">=", ">", "<=", "<", "about", "about_up", "about_down"}
     assert compare(9.0 - 1e-9, ">=", 9.0) and not compare(8.99, ">=", 9.0)
     assert compare(9.0 + 1e-6, ">", 9.0) and not compare(9.0 + 1e-9, ">", 9.0)
     assert compare(14.0 + 1e-9, "<=", 14.0) and not compare(14.01, "<=", 14.0)
     assert compare(7.99, "<", 8.0) and not compare(8.0 - 1e-9, "<", 8.0)
     assert compare(95.0, "about", 100.0) and not compare(94.9, "about", 100.0)
     assert compare(-10.5, "about", -10.0, tolerance=0.05)  # relative to |target|
+    # 左右 with a direction: overshooting in the plan's direction passes
+    assert compare(96.0, "about_up", 90.0) and compare(85.5, "about_up", 90.0)
+    assert not compare(85.4, "about_up", 90.0)
+    assert compare(22.0, "about_down", 27.0) and compare(28.35, "about_down", 27.0)
+    assert not compare(28.4, "about_down", 27.0)
     with pytest.raises(ConfigError, match="not one of"):
         compare(1.0, "==", 1.0)

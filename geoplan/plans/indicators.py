@@ -9,8 +9,8 @@ form              written as                                      met when
 ``greater``       ＞85, >90, 超过                                  current > value
 ``at_most``       ≤14, 18以下, 控制在30%以内, 降低至32               current ≤ value
 ``less``          ＜8, <10, 低于                                   current < value
-``about``         79左右, 约…                                      |current − value| ≤ tol·value
-``range``         1-2, 1～2, 10–15, 2—3                            low ≤ current ≤ high
+``about``         79左右, 约…                                      see below
+``range``         1-2, 1～2, 10–15, 2—3                            see below
 ``reach``         a plain number (达到25%)                          ≥ if the goal rises, else ≤
 ``full_coverage`` 全覆盖, 全部, 所有, 均 (…100%)                      current ≥ 100
 ``better``        持续提升, 稳步提高, 同比例提高, 增长; 逐年下降          current > baseline (or <)
@@ -18,14 +18,25 @@ form              written as                                      met when
 ``points``        较2015年下降3个点, 每年降低0.5个百分点以上           ≤ baseline − 3 (per year)
 ``circle``        a travel-time circle (unit 分钟, name …圈)        reported, no comparator
 ``none``          baseline or inventory only                      (no target)
-``unparsed``      a word target without a measurable meaning      (e.g. 应建尽建)
+``context``       a population figure (常住人口 168万, 总人口)          context, not a target
+``none``          baseline or inventory only                      (no target)
+``unparsed``      a target without a measurable form              (e.g. two numbers)
 ================  ==============================================  ===========================
 
-"左右" (about) passes within ``ABOUT_TOLERANCE`` = ±5 % of the target (relative), editable per
-call. 以上/以下 include the number (Chinese statutory usage). A ``reach`` target rises when it is
-above the baseline and falls when below; without a baseline the indicator's name decides
-(mortality, incidence, smoking … fall; everything else rises). Targets at or below the baseline
-with ≥ / ＞ (or above it with ≤ / ＜) are "maintain" goals: ``Target.maintain`` flags them.
+Directions. A ``reach``, ``about`` or ``range`` target moves the way the plan says: its verb
+(提高到 / 提升至 … rise; 降低至 / 降至 / 控制在 … fall), else its baseline (above it: rise), else
+what the indicator is (mortality, incidence, smoking, out-of-pocket shares … fall; everything else
+rises). 维持 / 保持 / 稳定 ("keep at"), levels such as a fertility rate, and a verb that
+contradicts the baseline (北海 "提高到45%左右" from 49.45) give no direction.
+
+"左右" (about) passes within ``ABOUT_TOLERANCE`` = ±5 % of the target (relative, editable per
+call); overshooting in the plan's direction passes ("提高到90%左右" is met at 96; "27左右" for a
+falling share is met at 22), and without a direction it is checked both ways. A range ("2-3个",
+"力争1－2款": counts of things to build) is met from its lower end up when it rises, up to its
+upper end when it falls, and between its ends without a direction. 以上/以下 include the
+number (Chinese statutory usage). 应建尽建 ("build wherever one is needed") is read as full
+coverage, as the packs check it. Targets the baseline already meets are "maintain" goals:
+``Target.maintain`` flags them.
 """
 
 from __future__ import annotations
@@ -44,7 +55,9 @@ from .packs import compare
 
 __all__ = [
     "ABOUT_TOLERANCE",
+    "CONTEXT",
     "FORMS",
+    "INCOMPLETE",
     "STATUSES",
     "Target",
     "evaluate",
@@ -73,16 +86,24 @@ FORMS = (
     "relative",
     "points",
     "circle",
+    "context",
     "none",
     "unparsed",
 )
 
+CONTEXT = "context, not a target"
+"""Status of population rows (projections and counts that describe the place)."""
+INCOMPLETE = "incomplete data"
+"""Status when blank cells in the inputs could change the answer."""
+
 STATUSES = (
     "met",
     "not met",
+    INCOMPLETE,
     "no data",
     "not computable from the inputs",
     "reported",
+    CONTEXT,
     "no target",
     "unparsed",
 )
@@ -134,8 +155,27 @@ _SINCE = re.compile(
     rf"(?:较|比)\s*(\d{{4}})\s*年?\s*(降低|下降|减少|提高|增长|增加)\s*({_NUMBER})\s*(个百分点|个点|%)"
 )
 _GROWTH = re.compile(rf"(增长|提高|增加|降低|下降|减少)\s*({_NUMBER})\s*%")
-_QUALITATIVE = ("应建尽建",)
+_BUILD_WHERE_NEEDED = "应建尽建"
 _DOWN_WORDS = ("降低", "下降", "减少")
+# Verbs that give a target its direction (about and range targets; reach uses the baseline).
+_UP_VERBS = ("提高到", "提高至", "提升到", "提升至", "增加到", "增加至", "增长到", "增长至")
+_DOWN_VERBS = (
+    "降低到",
+    "降低至",
+    "降至",
+    "下降到",
+    "下降至",
+    "减少到",
+    "减少至",
+    "缩短到",
+    "控制在",
+)
+_KEEP_WORDS = ("维持", "保持", "稳定")
+# Indicators that are a level to hold, not to raise or lower (about targets without a verb).
+_LEVEL_NAMES = ("总和生育率",)
+# Population figures of the place: projections and counts, never targets.
+_CONTEXT_NAMES = ("常住人口", "总人口", "户籍人口")
+_CONTEXT_WORDS = ("人口", "居民数", "群众")
 # Indicators whose value should fall (used only when a plain target has no baseline).
 _LOWER_IS_BETTER = (
     "死亡率",
@@ -170,7 +210,8 @@ class Target:
     low, high : float or None
         Bounds of a ``range``.
     direction : str or None
-        ``up`` or ``down`` for ``reach``, ``better``, ``relative`` and ``points``.
+        ``up`` or ``down`` for ``reach``, ``better``, ``relative`` and ``points``; for
+        ``about`` and ``range`` the plan's direction, or None (checked both ways).
     per_year : bool
         ``points``/``relative`` changes that apply once per year since the baseline year.
     text : str
@@ -197,6 +238,8 @@ class Target:
         """
         if self.form in ("at_least", "greater", "at_most", "less", "about", "reach"):
             return self.value
+        if self.form == "range" and self.direction is not None:
+            return self.low if self.direction == "up" else self.high
         if self.form == "full_coverage":
             return 100.0
         if self.form == "better":
@@ -215,14 +258,19 @@ class Target:
         return None
 
     def comparator(self) -> str | None:
-        """``>=``, ``>``, ``<=``, ``<``, ``about``, ``range`` or None."""
+        """``>=``, ``>``, ``<=``, ``<``, ``about`` (``_up``, ``_down``), ``range`` or None.
+
+        A range with a direction is ``>=`` its lower end (rising) or ``<=`` its upper end.
+        """
+        directed = {"up": "_up", "down": "_down"}.get(self.direction or "", "")
+        ranged = {"up": ">=", "down": "<="}.get(self.direction or "", "range")
         return {
             "at_least": ">=",
             "greater": ">",
             "at_most": "<=",
             "less": "<",
-            "about": "about",
-            "range": "range",
+            "about": f"about{directed}",
+            "range": ranged,
             "full_coverage": ">=",
             "better": ">" if self.direction == "up" else "<",
             "relative": ">=" if self.direction == "up" else "<=",
@@ -276,9 +324,14 @@ def parse_target(text: object) -> Target:
             text=t,
             note=f"baseline × {1 + sign * float(amount) / 100:g}",
         )
-    for word in _QUALITATIVE:
-        if word in t:
-            return Target("unparsed", text=t, note=f"word target {word!r} has no measurable form")
+    if _BUILD_WHERE_NEEDED in t:
+        return Target(
+            "full_coverage",
+            value=100.0,
+            text=t,
+            note="应建尽建 (wherever one is needed) → 100%: every unit; exceptions are the "
+            "county's judgement",
+        )
     words = _first_word(t)
     if words is not None:
         return words
@@ -359,8 +412,56 @@ def _number_target(t: str) -> Target:
 
 _LINE_REF = re.compile(r"(?:src|text|baseline\s+from)?\s*line\s*\d+", re.IGNORECASE)
 _PER_UNIT = re.compile(r"/\s*(?:10\s*万|万|千)人?")
-_SNIPPET_STOP = ";；,，(（/—"
+_SNIPPET_STOP = ";；,，(（)）[]【】/—:："
+# Words that start a target's wording ("单位维持在90%以上" → "维持在90%以上"); the earliest in
+# the few characters before the number is where the target begins.
+_LEAD_WORDS = (
+    *_AT_LEAST_PREFIX,
+    *_AT_MOST_PREFIX,
+    *_GREATER_PREFIX,
+    *_LESS_PREFIX,
+    *_UP_VERBS,
+    *_DOWN_VERBS,
+    *_KEEP_WORDS,
+    "继续保持",
+    "控制在",
+    "缩短到",
+    "达到",
+    "力争",
+    "前进",
+    "每年",
+    "均",
+    "约",
+)
+_LEAD_CHARS = 8
+_TAIL_CHARS = 10
 _TARGET_CLAUSE = re.compile(r"target:?([^;；]*)", re.IGNORECASE)
+
+
+def _lead(text: str, at: int) -> str:
+    """The target's words before the number at ``at``: from the earliest lead word within
+    :data:`_LEAD_CHARS` characters (stopping at punctuation and digits), else nothing."""
+    start = at
+    while start > 0 and at - start < _LEAD_CHARS:
+        char = text[start - 1]
+        if char in _SNIPPET_STOP or char.isdigit():
+            break
+        start -= 1
+    window = re.sub(r"[.…]+", "", text[start:at])
+    found = [window.find(w) for w in _LEAD_WORDS if w in window]
+    return window[min(found) :] if found else ""
+
+
+def _tail(text: str, at: int) -> str:
+    """The unit and suffix after the number ending at ``at`` (以上, 左右, 个 …), up to
+    :data:`_TAIL_CHARS` characters, punctuation or the next digit; no trailing Latin."""
+    end = at
+    while end < len(text) and end - at < _TAIL_CHARS:
+        char = text[end]
+        if char in _SNIPPET_STOP or char.isdigit():
+            break
+        end += 1
+    return re.sub(r"[A-Za-z]+$", "", text[at:end])
 
 
 def target_text(target_value: object, notes: object) -> str:
@@ -380,23 +481,9 @@ def target_text(target_value: object, notes: object) -> str:
         for match in re.finditer(_NUMBER, notes_text):
             if float(match.group()) != number:
                 continue
-            start = match.start()
-            while (
-                start > 0
-                and notes_text[start - 1] not in _SNIPPET_STOP
-                and (match.start() - start < 8)
-            ):
-                start -= 1
-            end = match.end()
-            while (
-                end < len(notes_text)
-                and notes_text[end] not in _SNIPPET_STOP
-                and (end - match.end() < 10)
-            ):
-                end += 1
-            before = re.sub(r"[\d.]+", "", notes_text[start : match.start()])
-            after = re.split(r"[\d]", notes_text[match.end() : end], maxsplit=1)[0]
-            snippet = re.sub(r"^[A-Za-z:]+|[A-Za-z]+$", "", before + match.group() + after)
+            before = _lead(notes_text, match.start())
+            after = _tail(notes_text, match.end())
+            snippet = before + match.group() + after
             if _number_target(snippet).form != "reach":
                 return snippet
         if number == 100 and any(w in notes_text for w in _COVERAGE_WORDS):
@@ -416,9 +503,8 @@ def target_text(target_value: object, notes: object) -> str:
     words = _first_word(text, numbers_allowed=True)
     if words is not None:
         return words.note if words.form == "better" else "全覆盖"
-    for word in _QUALITATIVE:
-        if word in text:
-            return word
+    if _BUILD_WHERE_NEEDED in text:
+        return _BUILD_WHERE_NEEDED
     return ""
 
 
@@ -436,21 +522,75 @@ def parse_row(row: Mapping) -> Target:
     if str(row.get("unit", "")) == "分钟" and "圈" in name:
         value = _float(row.get("target_value"))
         return Target("circle", value=value, text=str(row.get("target_value", "")), note="圈")
+    if _is_context(name, str(row.get("unit", ""))):
+        return Target(
+            "context",
+            value=_float(row.get("target_value")),
+            text=_normalise(row.get("target_value")),
+            note="a population figure of the place (projection or count): context, not a target",
+        )
     text = target_text(row.get("target_value"), row.get("notes"))
     if _PLAIN.match(_normalise(row.get("target_value"))) and text != "全覆盖":
         target = _number_target(text)  # a number with its comparator, never a word target
     else:
         target = parse_target(text)
-    if target.form == "reach":
-        baseline = _float(row.get("baseline_value"))
-        if baseline is not None and target.value is not None and target.value != baseline:
-            up = target.value > baseline
-            note = "direction from the baseline"
-        else:
-            up = not any(word in name for word in _LOWER_IS_BETTER)
-            note = "direction from the indicator's name"
-        target = replace(target, direction="up" if up else "down", note=note)
+    if target.form in ("reach", "about", "range"):
+        target = _with_direction(target, name, _float(row.get("baseline_value")))
     return target
+
+
+def _is_context(name: str, unit: str) -> bool:
+    """A population figure (常住人口, 总人口, 65岁及以上常住居民数 …), not a rate or a target."""
+    if name in _CONTEXT_NAMES:
+        return True
+    counted = unit == "万人" and any(w in name for w in _CONTEXT_WORDS)
+    return counted and not any(w in name for w in ("率", "比", "占"))
+
+
+def _with_direction(target: Target, name: str, baseline: float | None) -> Target:
+    """``target`` with the direction the plan gives it (see the module notes), and a note."""
+    lower_is_better = any(word in name for word in _LOWER_IS_BETTER)
+    if target.form == "reach":
+        if baseline is not None and target.value is not None and target.value != baseline:
+            up, note = target.value > baseline, "direction from the baseline"
+        else:
+            up, note = not lower_is_better, "direction from the indicator's name"
+        return replace(target, direction="up" if up else "down", note=note)
+    text = target.text
+    if any(word in text for word in _KEEP_WORDS):
+        return replace(target, direction=None, note=f"{target.note}; 维持/保持: both ways")
+    verb = (
+        "up"
+        if any(v in text for v in _UP_VERBS)
+        else ("down" if any(v in text for v in _DOWN_VERBS) else None)
+    )
+    low = target.value if target.form == "about" else target.low
+    high = target.value if target.form == "about" else target.high
+    base = None
+    if baseline is not None and low is not None and high is not None:
+        base = "up" if baseline < low else ("down" if baseline > high else None)
+    if verb is not None and base is not None and verb != base:
+        note = f"the verb says {verb}, the baseline {baseline:g} says {base}: both ways"
+        return replace(target, direction=None, note=f"{target.note}; {note}")
+    if verb is not None or base is not None:
+        direction = verb or base
+        why = "verb" if verb is not None else "baseline"
+    elif target.form == "about" and any(word in name for word in _LEVEL_NAMES):
+        return replace(target, direction=None, note=f"{target.note}; a level: both ways")
+    else:
+        direction = "down" if lower_is_better else "up"
+        why = "indicator's name"
+    if target.form == "about":
+        side = "at least" if direction == "up" else "at most"
+        sign = "−" if direction == "up" else "+"
+        note = f"左右, {direction} ({why}): {side} the target {sign} the tolerance"
+    else:
+        note = (
+            f"range, {direction} ({why}): met from {low:g} up"
+            if direction == "up"
+            else f"range, {direction} ({why}): met up to {high:g}"
+        )
+    return replace(target, direction=direction, note=note)
 
 
 def evaluate(
@@ -464,17 +604,20 @@ def evaluate(
     """Status of ``current`` against ``target``: ``met``, ``not met``, ``no data`` …
 
     ``no data`` when ``current`` is missing, or when the target is relative to a baseline that
-    is missing; ``reported`` for circles; ``no target`` / ``unparsed`` for those forms.
+    is missing; ``reported`` for circles; :data:`CONTEXT` for population rows; ``no target`` /
+    ``unparsed`` for those forms.
     """
     if target.form == "none":
         return "no target"
+    if target.form == "context":
+        return CONTEXT
     if target.form == "unparsed":
         return "unparsed"
     if current is None or (isinstance(current, float) and math.isnan(current)):
         return "no data"
     if target.form == "circle":
         return "reported"
-    if target.form == "range":
+    if target.form == "range" and target.direction is None:
         return "met" if target.low <= current <= target.high else "not met"
     limit = target.threshold(baseline, years=years)
     if limit is None:
@@ -493,7 +636,7 @@ def read_indicators(path: str | Path | None = None) -> pd.DataFrame:
 
 
 _SRC_LINE = re.compile(r"src line (\d+)")
-_NO_BASELINE_STATUS = ("better", "relative", "points", "none", "unparsed", "circle")
+_NO_BASELINE_STATUS = ("better", "relative", "points", "none", "unparsed", "circle", "context")
 
 _MISSING_REASONS = (
     (
@@ -587,6 +730,7 @@ def indicator_table(
     *,
     current: Mapping[str, float] | None = None,
     missing: Mapping[str, str] | None = None,
+    incomplete: Mapping[str, str] | None = None,
     current_year: float | None = None,
     tolerance: float = ABOUT_TOLERANCE,
 ) -> pd.DataFrame:
@@ -600,6 +744,9 @@ def indicator_table(
         Current values keyed by ``indicator_zh`` (in the row's unit).
     missing : mapping, optional
         For indicators geoplan could compute but not from these inputs: what is missing.
+    incomplete : mapping, optional
+        For indicators whose answer depends on blank cells of the inputs: which (status
+        :data:`INCOMPLETE`; ``current`` is still shown when given).
     current_year : float, optional
         Year of the current values, for per-year targets (default: the target year).
     tolerance : float
@@ -615,6 +762,7 @@ def indicator_table(
     table = read_indicators() if table is None else table
     current = current or {}
     missing = missing or {}
+    incomplete = incomplete or {}
     rows = []
     for record in table.to_dict("records"):
         target = parse_row(record)
@@ -625,7 +773,11 @@ def indicator_table(
         years = None if base_year is None or year is None else year - base_year
         name = str(record.get("indicator_zh", ""))
         value = current.get(name)
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+        if target.form == "context":
+            status, why = CONTEXT, ""
+        elif name in incomplete:
+            status, why = INCOMPLETE, incomplete[name]
+        elif value is not None and not (isinstance(value, float) and math.isnan(value)):
             status = evaluate(target, value, baseline=baseline, years=years, tolerance=tolerance)
             why = ""
         elif target.form in ("none", "unparsed"):
@@ -670,6 +822,7 @@ def track(
     *,
     current: Mapping[str, float] | None = None,
     missing: Mapping[str, str] | None = None,
+    incomplete: Mapping[str, str] | None = None,
     tolerance: float = ABOUT_TOLERANCE,
 ) -> pd.DataFrame:
     """:func:`indicator_table` for one plan (``plan_file`` as in the CSV, or its file name)."""
@@ -677,4 +830,6 @@ def track(
     if plan_file:
         name = Path(plan_file).name
         table = table[table["plan_file"].map(lambda p: Path(p).name) == name]
-    return indicator_table(table, current=current, missing=missing, tolerance=tolerance)
+    return indicator_table(
+        table, current=current, missing=missing, incomplete=incomplete, tolerance=tolerance
+    )

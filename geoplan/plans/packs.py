@@ -62,8 +62,15 @@ COMPARATORS: dict[str, str] = {
     "<=": "≤",
     "<": "＜",
     "about": "左右",
+    "about_up": "左右（提高）",
+    "about_down": "左右（降低）",
 }
-"""Comparators of ratio targets (``about``: within the pack's tolerance, default ±5 %)."""
+"""Comparators of ratio targets.
+
+``about`` (左右 with no direction: 维持在70%左右) passes within the pack's tolerance (default
+±5 %) on either side; ``about_up`` (提高到90%左右, a rising target) passes at or above the target
+less the tolerance, ``about_down`` (27左右 from 31.4, a falling one) at or below the target plus
+the tolerance: overshooting in the plan's direction passes."""
 
 PRESENCE_SCOPES = ("unit", "facility")
 CIRCLE_SOURCE_KEYS = ("indicator", "kind", "source", "mode_note", "note", "attribute")
@@ -73,7 +80,8 @@ CIRCLE_SOURCE_KEYS = ("indicator", "kind", "source", "mode_note", "note", "attri
 def compare(value: float, comparator: str, target: float, *, tolerance: float = 0.05) -> bool:
     """``value`` against ``target`` with one of :data:`COMPARATORS`.
 
-    ``about`` passes within ``tolerance`` × target (relative). Every comparison allows a
+    ``about`` passes within ``tolerance`` × |target| on either side, ``about_up`` above the
+    target less that, ``about_down`` below the target plus that. Every comparison allows a
     rounding margin of 1e-9 × max(1, |target|).
     """
     eps = 1e-9 * max(1.0, abs(target))
@@ -87,6 +95,10 @@ def compare(value: float, comparator: str, target: float, *, tolerance: float = 
         return value < target - eps
     if comparator == "about":
         return abs(value - target) <= tolerance * abs(target) + eps
+    if comparator == "about_up":
+        return value >= target - tolerance * abs(target) - eps
+    if comparator == "about_down":
+        return value <= target + tolerance * abs(target) + eps
     raise ConfigError(f"comparator {comparator!r} is not one of {', '.join(COMPARATORS)}")
 
 
