@@ -11,11 +11,21 @@ Every category has one ``tier`` (its level in the county–township–village ch
 * ``ems`` — EMS (120) centres and stations; ``public_health`` — CDCs, health inspection and
   blood stations. They do not treat walk-in residents, so they are **not** ``medical``; name
   them explicitly in a rule when needed.
-* ``fitness`` — public sports and fitness venues (全民健身中心 … 健身路径).
+* ``fitness`` — sports and fitness venues (全民健身中心 … 健身路径; commercial gyms too: the
+  plans' public venues are the set ``public_fitness``).
+* ``childcare`` — 托育机构 (the plans' 托位 per 1,000 and 托育中心 targets); ``elderly_care`` —
+  养老机构 and 医养结合 centres. Neither treats walk-in patients: not ``medical``. The
+  nucleic-acid sampling points of Q's walking 采样圈 are ``public_health``.
 
-Pharmacies, dental-only practices, elderly homes, veterinary and cosmetic clinics are known
-but deliberately **not** categories (``EXCLUDED_TYPES``): records of those types are rejected
-with a message that says why.
+:data:`CATEGORY_SETS` names sets across the groups for the plans' own words: ``public_fitness``
+(the public venues the fitness circles list), ``primary_care`` (基层医疗卫生机构 as the plans
+list them: the township–village chain), ``primary_care_statistical`` (the health statistics'
+基层医疗卫生机构, with 门诊部 and 诊所) and ``hospital``. A rule may name a category, a group or
+a set.
+
+Pharmacies, dental-only practices, veterinary and cosmetic clinics are known but deliberately
+**not** categories (``EXCLUDED_TYPES``): records of those types are rejected with a message
+that says why.
 
 Text matching (categories and column headers) is done on a normalised form: Unicode NFKC
 (full-width → half-width), case-folded, common traditional characters mapped to simplified
@@ -33,6 +43,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CATEGORIES",
+    "CATEGORY_SETS",
     "COLUMN_ALIASES",
     "EXCLUDED_TYPES",
     "GROUPS",
@@ -100,6 +111,8 @@ GROUP_LABELS: dict[str, tuple[str, str]] = {
     "ems": ("院前急救", "emergency medical services"),
     "public_health": ("专业公共卫生机构", "public health"),
     "fitness": ("体育健身设施", "sports and fitness"),
+    "childcare": ("托育服务机构", "childcare"),
+    "elderly_care": ("养老服务机构", "elderly care"),
 }
 
 
@@ -116,7 +129,8 @@ class Category:
     tier : str
         One of :data:`TIERS`.
     group : str
-        One of :data:`GROUP_LABELS` (``medical``, ``ems``, ``public_health``, ``fitness``).
+        One of :data:`GROUP_LABELS` (``medical``, ``ems``, ``public_health``, ``fitness``,
+        ``childcare``, ``elderly_care``).
     aliases : tuple of str
         Chinese and English spellings that map to this category (matched after
         :func:`normalize_text`; ``name_zh``, ``name_en`` and ``key`` are aliases too).
@@ -445,6 +459,26 @@ _CATEGORY_LIST: tuple[Category, ...] = (
         "public_health",
         ("中心血站", "献血点", "献血屋", "blood bank", "blood donation", "blood_donation"),
     ),
+    Category(
+        "nucleic_acid_sampling_point",
+        "核酸采样点",
+        "nucleic-acid sampling point",
+        "other",
+        "public_health",
+        (
+            "核酸检测点",
+            "核酸检测采样点",
+            "核酸采样站",
+            "核酸采样亭",
+            "便民核酸采样点",
+            "核酸采样屋",
+            "采样点",
+            "nucleic acid sampling point",
+            "PCR testing site",
+            "COVID-19 testing site",
+            "covid testing site",
+        ),
+    ),
     # ---- fitness venues
     Category(
         "sports_centre",
@@ -616,6 +650,58 @@ _CATEGORY_LIST: tuple[Category, ...] = (
             "outdoor gym",
         ),
     ),
+    # ---- childcare and elderly care (not "medical": no walk-in care)
+    Category(
+        "childcare",
+        "托育机构",
+        "childcare institution",
+        "other",
+        "childcare",
+        (
+            "托育中心",
+            "托育园",
+            "托育点",
+            "托育服务中心",
+            "托育服务机构",
+            "综合托育服务中心",
+            "普惠托育机构",
+            "婴幼儿照护服务机构",
+            "婴幼儿照护服务指导中心",
+            "托儿所",
+            "托幼中心",
+            "childcare centre",
+            "childcare center",
+            "child care",
+            "nursery",
+            "daycare",
+        ),
+    ),
+    Category(
+        "elderly_care",
+        "养老机构",
+        "elderly-care institution",
+        "other",
+        "elderly_care",
+        (
+            "养老院",
+            "敬老院",
+            "安老院",
+            "幸福院",
+            "老年公寓",
+            "养老服务中心",
+            "医养结合机构",
+            "医养结合中心",
+            "医养结合服务中心",
+            "日间照料中心",
+            "老年人日间照料中心",
+            "elderly-care home",
+            "elderly care home",
+            "nursing home",
+            "nursing homes",
+            "nursing_home",
+            "care home",
+        ),
+    ),
 )
 
 CATEGORIES: dict[str, Category] = {c.key: c for c in _CATEGORY_LIST}
@@ -625,6 +711,44 @@ GROUPS: dict[str, tuple[str, ...]] = {
     group: tuple(k for k, c in CATEGORIES.items() if c.group == group) for group in GROUP_LABELS
 }
 """Category keys of each group. ``medical`` excludes ``ems`` and ``public_health`` on purpose."""
+
+_PRIMARY_CARE = (
+    "township_hospital",
+    "central_township_hospital",
+    "community_health_centre",
+    "community_hospital",
+    "community_health_station",
+    "village_clinic",
+)
+CATEGORY_SETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "public_fitness": (
+        "公共体育健身设施",
+        "public sports and fitness venues",
+        tuple(k for k in GROUPS["fitness"] if k not in ("gym", "swimming_pool")),
+    ),
+    "primary_care": (
+        "基层医疗卫生机构（乡镇、社区、村三级）",
+        "primary care (township hospitals, community health centres and stations, village clinics)",
+        _PRIMARY_CARE,
+    ),
+    "primary_care_statistical": (
+        "基层医疗卫生机构（统计口径，含门诊部、诊所）",
+        "primary care as the health statistics count it (with outpatient departments and clinics)",
+        (*_PRIMARY_CARE, "clinic", "tcm_clinic"),
+    ),
+    "hospital": (
+        "医院",
+        "hospitals",
+        ("general_hospital", "tcm_hospital", "maternal_child_hospital", "specialist_hospital"),
+    ),
+}
+"""Named sets of categories across groups: key → (name_zh, name_en, category keys).
+
+``public_fitness`` leaves out commercial gyms (健身房) and swimming pools, which the plans'
+fitness circles do not list among public venues (X L333; Q L321 names 游泳池, and its pack adds
+``swimming_pool`` back with that citation). ``primary_care`` is 基层医疗卫生机构 as the plans list
+it (乡镇卫生院、社区卫生服务中心（站）、村卫生室), ``primary_care_statistical`` as the national
+health statistics define it (also 门诊部 and 诊所)."""
 
 EXCLUDED_TYPES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "pharmacy": (
@@ -636,11 +760,6 @@ EXCLUDED_TYPES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "口腔/牙科诊所",
         "dental practice",
         ("口腔诊所", "牙科诊所", "口腔门诊部", "牙科", "牙医", "dentist", "dentists", "dental"),
-    ),
-    "elderly_home": (
-        "养老机构",
-        "elderly-care home",
-        ("养老院", "敬老院", "安老院", "幸福院", "nursing home", "nursing homes", "nursing_home"),
     ),
     "veterinary": (
         "动物医院",
@@ -768,7 +887,7 @@ def suggest_category(text: object) -> str | None:
 
 
 def label(key: str) -> tuple[str, str]:
-    """``(name_zh, name_en)`` of a category key (tier and group keys work too)."""
+    """``(name_zh, name_en)`` of a category key (tier, group and set keys work too)."""
     if key in CATEGORIES:
         cat = CATEGORIES[key]
         return cat.name_zh, cat.name_en
@@ -776,7 +895,9 @@ def label(key: str) -> tuple[str, str]:
         return TIER_LABELS[key]
     if key in GROUP_LABELS:
         return GROUP_LABELS[key]
-    raise KeyError(f"{key!r} is not a category, tier or group key")
+    if key in CATEGORY_SETS:
+        return CATEGORY_SETS[key][:2]
+    raise KeyError(f"{key!r} is not a category, tier, group or set key")
 
 
 def bilingual(key: str) -> str:

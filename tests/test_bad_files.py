@@ -262,9 +262,9 @@ def test_unknown_categories():
         "another type (e.g. 诊所 / clinic).",
         "row 5 (name=示例村卫生室（假设）): the category is empty; fill in the '类型' column (from "
         "the name it looks like 村卫生室 / village clinic).",
-        "row 6 (name=示例敬老院（假设）): category '养老院' means elderly-care home (养老机构), a "
-        "type geoplan leaves out on purpose; delete the row, or change the category if the place "
-        "is in fact another type (e.g. 诊所 / clinic).",
+        "row 6 (name=示例宠物医院（假设）): category '宠物医院' means veterinary clinic "
+        "(动物医院), a type geoplan leaves out on purpose; delete the row, or change the "
+        "category if the place is in fact another type (e.g. 诊所 / clinic).",
     ]
     assert rejects["message_zh"].iloc[0] == (
         "第 2 行（名称=示例镇卫生院（假设））：类型“乡镇卫生阮”无法识别；是否应为“乡镇卫生院”"

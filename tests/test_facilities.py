@@ -586,30 +586,30 @@ def test_macau_osm_health_facilities(shared_file):
     _balanced(table)
     assert table.read == 25
     used = table.used
-    assert len(used) == 13
+    assert len(used) == 14
     assert used["category"].value_counts().to_dict() == {
         "clinic": 7,
         "general_hospital": 5,
+        "elderly_care": 1,  # the 安老院: a category since issue 14 (养老机构, 医养结合)
         "ems_station": 1,
     }
-    assert used["tier"].value_counts().to_dict() == {"other": 8, "county": 5}
+    assert used["tier"].value_counts().to_dict() == {"other": 9, "county": 5}
     # OSM ids become "<type>/<id>"
     assert used["facility_id"].iloc[0] == "node/6247491491"
     assert used.set_index("source_row").loc[3, "facility_id"] == "way/206105290"
     assert used["facility_id"].is_unique
     assert used.set_index("facility_id").loc["way/206105290", "address"] == "排角路 Rua do Pai Kok"
     assert used["coord_source"].eq("wgs84").all()
-    # pharmacies (6), dentists (2) and the elderly home (1) are left out on purpose; the
-    # OSM "rehabilitation" tag (3) is not a type: the message suggests 康复医院
+    # pharmacies (6) and dentists (2) are left out on purpose; the OSM "rehabilitation" tag
+    # (3) is not a type: the message suggests 康复医院
     rejects = table.rejects
     assert rejects["reason_code"].eq("unknown_category").all()
     assert rejects["category"].value_counts().to_dict() == {
         "pharmacies": 6,
         "rehabilitation": 3,
         "dentists": 2,
-        "nursing_homes": 1,
     }
-    assert rejects["source_row"].tolist() == [13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24, 25]
+    assert rejects["source_row"].tolist() == [13, 14, 15, 16, 17, 18, 19, 20, 23, 24, 25]
     by_row = rejects.set_index("source_row")["message_en"]
     assert by_row[13] == (
         "feature 13 (name=仁輝藥房 Farmácia Yan Fai): category 'pharmacies' means pharmacy (药店), "
@@ -631,9 +631,9 @@ def test_macau_boundary_rejects_points_outside_taipa(shared_file):
     _balanced(table)
     assert len(table.used) == 7
     outside = table.rejects[table.rejects["reason_code"] == "outside_area"]
-    assert outside["source_row"].tolist() == [1, 4, 6, 11, 12, 22]
+    assert outside["source_row"].tolist() == [1, 4, 6, 11, 12, 21, 22]  # 21: the 安老院
     distance = outside["message_en"].str.extract(r"lies ([\d,]+) m outside")[0]
-    assert distance.tolist() == ["1,517", "1,583", "1,708", "981", "569", "2,408"]
+    assert distance.tolist() == ["1,517", "1,583", "1,708", "981", "569", "788", "2,408"]
     assert outside["message_en"].iloc[4] == (
         "feature 12 (name=路環衛生站 Posto de Saúde de Coloane): the point lies 569 m outside the "
         "study area (tolerance 100 m); check the coordinates (a GCJ-02/BD-09 offset or a typo?) "
@@ -641,7 +641,7 @@ def test_macau_boundary_rejects_points_outside_taipa(shared_file):
     )
     # a tolerance larger than the nearest miss keeps that point
     wide = read_facilities(shared_file(MACAU), boundary=taipa, boundary_tolerance_m=600)
-    assert (wide.rejects["reason_code"] == "outside_area").sum() == 5
+    assert (wide.rejects["reason_code"] == "outside_area").sum() == 6
 
 
 def test_boundary_in_a_projected_crs_and_as_bare_geometry():

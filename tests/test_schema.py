@@ -70,7 +70,14 @@ def test_tiers_of_the_plan_hierarchy():
 
 
 def test_groups_medical_excludes_ems_and_public_health():
-    assert set(GROUPS) == {"medical", "ems", "public_health", "fitness"}
+    assert set(GROUPS) == {
+        "medical",
+        "ems",
+        "public_health",
+        "fitness",
+        "childcare",
+        "elderly_care",
+    }
     medical = set(GROUPS["medical"])
     assert medical == {
         "general_hospital",
@@ -87,7 +94,12 @@ def test_groups_medical_excludes_ems_and_public_health():
         "tcm_clinic",
     }
     assert set(GROUPS["ems"]) == {"ems_centre", "ems_station"}
-    assert set(GROUPS["public_health"]) == {"cdc", "health_inspection", "blood_station"}
+    assert set(GROUPS["public_health"]) == {
+        "cdc",
+        "health_inspection",
+        "blood_station",
+        "nucleic_acid_sampling_point",
+    }
     assert {"sports_centre", "fitness_trail", "pitch", "fitness_station"} <= set(GROUPS["fitness"])
     # the groups partition the categories
     keys = [k for group in GROUPS.values() for k in group]
@@ -218,7 +230,7 @@ def test_excluded_types():
     assert excluded_type("pharmacies") == ("药店", "pharmacy")
     assert excluded_type("萬輝大藥房") == ("药店", "pharmacy")
     assert excluded_type("dentists") == ("口腔/牙科诊所", "dental practice")
-    assert excluded_type("nursing_homes") == ("养老机构", "elderly-care home")
+    assert excluded_type("nursing_homes") is None  # a category since issue 14
     assert excluded_type("宠物医院") == ("动物医院", "veterinary clinic")
     assert excluded_type("乡镇卫生院") is None
     assert excluded_type("xyz") is None
@@ -322,3 +334,75 @@ def test_column_aliases_cover_the_brief():
     assert {"经度", "lon", "lng", "longitude", "x"} <= set(COLUMN_ALIASES["lon"])
     assert {"纬度", "lat", "latitude", "y"} <= set(COLUMN_ALIASES["lat"])
     assert {"床位数", "编制床位", "实有床位", "床位", "beds"} <= set(COLUMN_ALIASES["beds"])
+
+
+# ---------------------------------------------------------------- issue 14: new categories
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # childcare (托育): Q L486 托育中心（园）, P L519 普惠托育机构, X L361 婴幼儿照护服务机构
+        ("托育机构", "childcare"),
+        ("钦南区公办综合性托育中心", "childcare"),
+        ("某社区普惠托育点", "childcare"),
+        ("婴幼儿照护服务机构", "childcare"),
+        ("平罗县婴幼儿照护服务指导中心", "childcare"),
+        ("托儿所", "childcare"),
+        ("childcare centre", "childcare"),
+        # elderly care (养老, 医养结合): Q L492, P L652, L L118
+        ("养老机构", "elderly_care"),
+        ("敬老院", "elderly_care"),
+        ("某镇医养结合服务中心", "elderly_care"),
+        ("社区日间照料中心", "elderly_care"),
+        ("nursing home", "elderly_care"),
+        # nucleic-acid sampling points: Q L325 步行15分钟核酸"采样圈"
+        ("核酸采样点", "nucleic_acid_sampling_point"),
+        ("钦州港便民核酸采样点", "nucleic_acid_sampling_point"),
+        ("核酸检测采样点", "nucleic_acid_sampling_point"),
+        ("人民医院核酸采样点", "nucleic_acid_sampling_point"),
+        ("COVID-19 testing site", "nucleic_acid_sampling_point"),
+    ],
+)
+def test_new_categories_resolve(text, key):
+    assert resolve_category(text) == key
+
+
+def test_new_categories_are_their_own_groups_not_medical():
+    assert label("childcare") == ("托育机构", "childcare institution")
+    assert label("elderly_care")[0] == "养老机构"
+    assert label("nucleic_acid_sampling_point")[0] == "核酸采样点"
+    assert set(GROUPS["childcare"]) == {"childcare"}
+    assert set(GROUPS["elderly_care"]) == {"elderly_care"}
+    for key in ("childcare", "elderly_care", "nucleic_acid_sampling_point"):
+        assert key not in GROUPS["medical"], key  # no walk-in care: never "医疗卫生机构"
+    assert resolve_category("某镇卫生院") == "township_hospital"  # not elderly care
+
+
+def test_named_category_sets():
+    """Sets across groups, for the plans' own words (the fitness circle's public venues,
+    基层医疗卫生机构 as the plans list it and as the statistics count it)."""
+    from geoplan.analysis.coverage import expand_categories
+
+    public = expand_categories(["public_fitness"])
+    assert public == set(GROUPS["fitness"]) - {"gym", "swimming_pool"}
+    chain = expand_categories(["primary_care"])
+    assert chain == {
+        "township_hospital",
+        "central_township_hospital",
+        "community_health_centre",
+        "community_hospital",
+        "community_health_station",
+        "village_clinic",
+    }
+    assert expand_categories(["primary_care_statistical"]) == chain | {"clinic", "tcm_clinic"}
+    assert expand_categories(["hospital"]) == {
+        "general_hospital",
+        "tcm_hospital",
+        "maternal_child_hospital",
+        "specialist_hospital",
+    }
+    for key, (zh, en, members) in taxonomy.CATEGORY_SETS.items():
+        assert zh and en and set(members) <= set(CATEGORIES), key
+        assert key not in CATEGORIES and key not in GROUPS, key
+        assert label(key) == (zh, en)

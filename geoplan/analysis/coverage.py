@@ -13,7 +13,7 @@ from pyproj import Transformer
 
 from ..errors import ConfigError
 from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, ModeTimes, Network, mode_edge_mask
-from ..taxonomy import CATEGORIES
+from ..taxonomy import CATEGORIES, CATEGORY_SETS
 from . import engine
 from .capacity import travel_times_by_id
 from .rules import Rule
@@ -48,7 +48,8 @@ def column(rule_id: str, what: str) -> str:
 
 
 def expand_categories(names: Sequence[str]) -> set[str]:
-    """Category keys named directly or through their group (``medical``, ``fitness`` …)."""
+    """Category keys named directly, through their group (``medical``, ``fitness`` …) or
+    through a named set (:data:`geoplan.taxonomy.CATEGORY_SETS`: ``public_fitness`` …)."""
     groups = {c.group for c in CATEGORIES.values()}
     keys: set[str] = set()
     for name in names:
@@ -56,10 +57,13 @@ def expand_categories(names: Sequence[str]) -> set[str]:
             keys.add(name)
         elif name in groups:
             keys.update(k for k, c in CATEGORIES.items() if c.group == name)
+        elif name in CATEGORY_SETS:
+            keys.update(CATEGORY_SETS[name][2])
         else:
             raise ConfigError(
-                f"rule category {name!r} is neither a category key nor a group; "
-                f"groups: {', '.join(sorted(groups))}; categories: {', '.join(CATEGORIES)}"
+                f"rule category {name!r} is neither a category key, a group nor a set; "
+                f"groups: {', '.join(sorted(groups))}; sets: {', '.join(CATEGORY_SETS)}; "
+                f"categories: {', '.join(CATEGORIES)}"
             )
     return keys
 

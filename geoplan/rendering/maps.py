@@ -97,6 +97,8 @@ GROUP_COLOURS: dict[str, str] = {
     "fitness": "#e66101",
     "ems": "#01857a",
     "public_health": "#8c6d31",
+    "childcare": "#6a51a3",
+    "elderly_care": "#4d9221",
 }
 _OTHER_COLOUR = "#555555"
 _UNCOVERED_COLOUR = "#c51b7d"
