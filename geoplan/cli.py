@@ -277,15 +277,28 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("village", "township", "county", "city"),
         help="level of the project's units (default: [units] level in the project file)",
     )
+    parser.add_argument(
+        "--assume",
+        action="append",
+        default=[],
+        metavar="ID=OPTION",
+        help="another reading of one of the pack's assumptions, e.g. fitness_venues=all "
+        "(repeatable; the pack lists them)",
+    )
     _add_out(parser)
 
 
 @_command("check", "check a project against a plan's rule pack", _check_arguments)
 def _check(args: argparse.Namespace) -> int:
-    from .workflows.plan_check import describe, run_check
+    from .workflows.plan_check import describe, parse_assume, run_check
 
     result = run_check(
-        args.project, args.plan, args.out, overwrite=args.overwrite, unit_level=args.unit_level
+        args.project,
+        args.plan,
+        args.out,
+        overwrite=args.overwrite,
+        unit_level=args.unit_level,
+        assume=parse_assume(args.assume),
     )
     if not args.quiet:
         print("\n".join(describe(result)))

@@ -163,6 +163,9 @@ def test_demo_check_writes_the_files(demo_out):
     assert set(rows.index[rows["status"] == "not modelled"]) == {
         "community_health_service_coverage",
         "county_sub_centres",
+        "geriatrics_share",  # these three wait for the new rule kinds (issue 14)
+        "recommended_standard_20",
+        "named_community_hospitals",
     }
 
     # one map layer per failing rule, and only those
@@ -283,15 +286,20 @@ def test_enriched_facility_presence(leshan):
     assert village.loc["东片", "status"] == "met"
     assert village.loc["西片", "status"] == "not met"
     assert village.loc["西片", ("value", "shortfall")].tolist() == [0.0, 2.0]
-    assert village.loc[ALL_UNITS, "value"] == pytest.approx(100 / 3, abs=1e-3)
+    # yes (E-CHS), no (W-CHS1), blank (W-CHS2): the share is over the two with a value
+    assert village.loc[ALL_UNITS, "value"] == 50
+    assert village.loc[ALL_UNITS, "status"] == "not met"  # a "no" decides it
+    assert "blank cells are unknown, not no" in village.loc[ALL_UNITS, "note"]
     gaps = leshan.gaps[leshan.gaps["rule_id"] == "tcm_service_village"].set_index("facility_id")
     assert set(gaps.index) == {"W-CHS1", "W-CHS2"}
     assert gaps.loc["W-CHS1", "reason"].endswith("no")
     assert "blank" in gaps.loc["W-CHS2", "reason"]
     assert set(leshan.failing["tcm_service_village"]["facility_id"]) == {"W-CHS1", "W-CHS2"}
     physician = _rows(leshan, "public_health_physician")  # counts: 1, 0 (east); 2, blank (west)
-    assert physician.loc["东片", "value"] == 50 and physician.loc["西片", "value"] == 50
-    assert (physician["status"] == "not met").all()
+    assert physician.loc["东片", ("value", "status")].tolist() == [50, "not met"]
+    # issue 14: a blank cell counted as "no" (west: 50 %, not met); it is unknown
+    assert physician.loc["西片", ("value", "status")].tolist() == [100, "incomplete data"]
+    assert physician.loc[ALL_UNITS, "status"] == "not met"
     assert (_rows(leshan, "fever_clinic_central")["status"] == "not applicable").all()
     assert _rows(leshan, "fever_sentinel_primary").loc["东片", "status"] == "met"
 
@@ -344,10 +352,14 @@ def test_enriched_ratios(leshan):
         assert rows.loc["西片", "value"] == pytest.approx(west / run_units["西片"] * 1000, 1e-3)
         total = run_units["东片"] + run_units["西片"]
         assert rows.loc[ALL_UNITS, "value"] == pytest.approx((east + west) / total * 1000, 1e-3)
-        assert (rows["status"] == "not met").all()
+        # issue 14: the district's per-1,000 targets were judged per 社区 (every unit without
+        # a hospital failed); they are judged for the project's area, the units are shown
+        assert rows.loc[ALL_UNITS, "status"] == "not met"
+        assert (rows.loc[["东片", "西片"], "status"] == "reported").all()
+        assert "not judged" in rows.loc["西片", "note"]
         assert np.isfinite(rows["access_2sfca"]).all()
     failing = leshan.failing["beds_per_1000"]
-    assert set(failing["unit_name"]) == {"东片", "西片"}
+    assert failing["unit_name"].tolist() == [ALL_UNITS]  # the area, not each 社区
     indicators = leshan.indicators.set_index("indicator_zh")
     assert indicators.loc["每千常住人口床位数", "current"] == pytest.approx(
         _rows(leshan, "beds_per_1000").loc[ALL_UNITS, "value"], abs=1e-3
@@ -360,8 +372,10 @@ def test_enriched_other_packs(enriched):
     run_units = qinzhou.run.by_unit.set_index("unit_name")["population"]
     assert gps.loc["东片", "value"] == pytest.approx(4 / run_units["东片"] * 10_000, 1e-3)
     assert gps.loc["西片", "value"] == pytest.approx(1 / run_units["西片"] * 10_000, 1e-3)
-    assert _rows(qinzhou, "sampling_walk_15")["status"].tolist() == ["not computable"]
-    assert "taxonomy" in _rows(qinzhou, "sampling_walk_15")["note"].iloc[0]
+    # issue 14: the sampling circle's category did not exist; now it is a circle like any
+    sampling = _rows(qinzhou, "sampling_walk_15")
+    assert (sampling["status"] == "reported").all() and (sampling["value"] == 0).all()
+    assert "no facility of these categories" in sampling.loc[ALL_UNITS, "note"]
     assert (_rows(qinzhou, "fitness_15")["status"] == "reported").all()
     assert (_rows(qinzhou, "village_primary_care")["status"] == "met").all()
     assert _rows(qinzhou, "pharmacists_per_1000")["status"].tolist() == ["not computable"]
@@ -371,7 +385,8 @@ def test_enriched_other_packs(enriched):
     assert ratio.loc["东片", "value"] == pytest.approx(19 / 16)
     assert ratio.loc["西片", "value"] == pytest.approx(5 / 4)
     assert ratio.loc[ALL_UNITS, "value"] == pytest.approx(24 / 20)
-    assert (ratio["status"] == "not met").all()  # below 1 : 1.37
+    assert ratio.loc[ALL_UNITS, "status"] == "not met"  # below 1 : 1.37, for the city
+    assert (ratio.loc[["东片", "西片"], "status"] == "reported").all()
     beds = _rows(beihai, "nurses_per_bed_hospitals")  # no hospital in the area
     assert (beds["status"] == "no data").all()
     primary = _rows(beihai, "primary_beds_per_1000")
@@ -382,12 +397,100 @@ def test_enriched_other_packs(enriched):
     pingluo = compute_checks(enriched, "pingluo")  # no circles at all
     assert not (pingluo.checks["rule_type"] == "circle").any()
     assert _rows(pingluo, "public_health_physician").loc["东片", "status"] == "not met"
-    assert _rows(pingluo, "beds_per_1000").loc["东片", "status"] == "not met"
+    assert _rows(pingluo, "beds_per_1000").loc[ALL_UNITS, "status"] == "not met"
 
     xiangqiao = compute_checks(enriched, "xiangqiao")
     fitness = _rows(xiangqiao, "fitness_15")
-    assert fitness.loc[ALL_UNITS, "target"] == 100
+    # issue 14: X L333 "努力构建全区 15 分钟健身圈" sets no share; checks.csv said "not met"
+    # while indicators.csv said "reported" — both say reported now
+    assert (fitness["status"] == "reported").all() and fitness["target"].isna().all()
+    tracked = xiangqiao.indicators.set_index("indicator_zh").loc["15分钟健身圈"]
+    assert tracked["status"] == "reported"
+    assert tracked["current"] == pytest.approx(fitness.loc[ALL_UNITS, "value"], abs=1e-3)
     assert _rows(xiangqiao, "sports_area_per_capita")["status"].tolist() == ["not computable"]
+
+
+# Hospitals with a grade and both rooms P L485 asks for, and central township hospitals with
+# a fever clinic and an isolation ward (P L567–569, L649); beside the enriched facilities.
+GRADED = """
+H-2A,东片二级医院,综合医院,115.036000,30.202200,,,,,,,,有,二级甲等,有,
+H-2B,西片二级中医院,中医医院,115.011270,30.208740,,,,,,,,有,二级,无,
+H-3,东片三级医院,综合医院,115.026370,30.200960,,,,,,,,,三级甲等,,
+H-X,东片专科医院,专科医院,115.031850,30.195550,,,,,,,,是,,是,
+C-1,西片中心卫生院,中心卫生院,115.020060,30.186630,,,,,,,,有,,,有
+C-2,西片第二中心卫生院,中心卫生院,115.015140,30.191840,,,,,,,,有,,,
+"""
+
+
+@pytest.fixture(scope="module")
+def graded(enriched, tmp_path_factory):
+    """The enriched project with :data:`GRADED` and its boundary declared a county."""
+    folder = tmp_path_factory.mktemp("graded")
+    header = HEADER + ",医院等级,留观室,隔离医学观察病区"
+    rows = [r + ",,," for r in ROWS.strip().splitlines()] + GRADED.strip().splitlines()
+    (folder / "facilities.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    source = enriched.path.parent
+    (folder / "villages.geojson").write_bytes((source / "villages.geojson").read_bytes())
+    text = enriched.path.read_text(encoding="utf-8")
+    assert "[boundary]\n" in text
+    text = text.replace("[boundary]\n", '[boundary]\nlevel = "county"\n')
+    (folder / "project.toml").write_text(text, encoding="utf-8")
+    return load_project(folder / "project.toml")
+
+
+def test_grade_ii_hospitals_need_both_rooms(graded):
+    """P L485 "二级医院要在医院独立区域规范设置发热门诊和留观室": the rule checked every
+    hospital and only 发热门诊 (old: H-2B, without 留观室, passed; H-3, grade III, failed)."""
+    result = compute_checks(graded, "pingluo")
+    fever = _rows(result, "fever_clinic_hospitals")
+    assert fever.loc[ALL_UNITS, ("value", "status")].tolist() == [50, "not met"]
+    assert "1 facilities of the categories have no value" in fever.loc[ALL_UNITS, "note"]
+    assert "reading hospital_grade = grade_ii" in fever.loc[ALL_UNITS, "note"]
+    gaps = result.gaps[result.gaps["rule_id"] == "fever_clinic_hospitals"]
+    assert gaps["facility_id"].tolist() == ["H-2B"]  # H-3 is grade III, H-X has no grade
+    assert "留观室" in gaps["reason"].iloc[0]
+    every = compute_checks(graded, "pingluo", assume={"hospital_grade": "every_hospital"})
+    fever = _rows(every, "fever_clinic_hospitals")
+    # H-2A and H-X yes, H-2B no, H-3 blank: 2 of the 3 with a value
+    assert fever.loc[ALL_UNITS, "value"] == pytest.approx(200 / 3)
+    assert every.summary["pack"]["assumptions"][0]["chosen"] == "every_hospital"
+
+
+def test_county_counts_over_the_whole_area(graded, enriched):
+    """P L567–569 至少有1所 / L649 2-3个 中心卫生院 with a fever clinic and an isolation ward:
+    counted over the project's area when its boundary is declared a county."""
+    result = compute_checks(graded, "pingluo")
+    one = _rows(result, "fever_isolation_central_1")
+    assert one.index.tolist() == [ALL_UNITS]
+    assert one.loc[ALL_UNITS, ("value", "target", "status")].tolist() == [1, 1, "met"]
+    two = _rows(result, "fever_isolation_central_2_3")  # C-2's ward is blank: maybe
+    assert two.loc[ALL_UNITS, ("value", "target", "status")].tolist() == [
+        1,
+        2,
+        "incomplete data",
+    ]
+    assert _rows(result, "recommended_standard_township")["status"].tolist() == ["not computable"]
+    tracked = result.indicators.set_index("indicator_zh")
+    assert tracked.loc["开设发热门诊、隔离医学病区的中心卫生院", "status"] == "incomplete data"
+    # no declared county: say how to get one
+    plain = _rows(compute_checks(enriched, "pingluo"), "fever_isolation_central_1")
+    assert plain["status"].tolist() == ["not computable"]
+    assert '[boundary] level = "county"' in plain["note"].iloc[0]
+
+
+def test_check_cli_takes_assumptions(tmp_path, capsys, plan_indicators):
+    out = tmp_path / "check"
+    args = ["check", str(DEMO_PROJECT), "--plan", "qinzhou", "--out", str(out)]
+    assert main([*args, "--assume", "fitness_venues=all"]) == 0
+    text = capsys.readouterr().out
+    assert "reading: fitness_venues = all (default public" in text
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    readings = {a["id"]: a["chosen"] for a in summary["pack"]["assumptions"]}
+    assert readings == {"fitness_venues": "all", "village_reach": "in_village"}
+    assert main([*args, "--overwrite", "--assume", "fitness_venues"]) == 1
+    assert "ID=OPTION" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--assume", "fitness_venue=all"]) == 1
+    assert "unknown assumption 'fitness_venue'" in capsys.readouterr().err
 
 
 def test_enriched_access_2sfca_equals_2sfca_of_the_ratios_own_facilities(leshan, enriched):

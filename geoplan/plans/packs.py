@@ -5,6 +5,14 @@ A rule pack is one local plan's checkable targets: the travel-time circles (ordi
 1,000 / 10,000 / 100,000 residents. Every rule cites the plan text it comes from (file, line,
 verbatim quote) and its kind. Packs are TOML files bundled under ``geoplan/data/packs``;
 users copy one, edit it and pass its path instead of an id.
+
+Where a plan's words allow more than one reading (which venues a fitness circle counts, what
+基层医疗卫生机构 covers, whether a hospital is 二级), the pack names the reading it takes as an
+``[[assumptions]]`` entry: its options, each a set of rule keys, and a default. ``load_pack(…,
+assume={"fitness_venues": "all"})`` (``geoplan check --assume fitness_venues=all``) switches
+one; the check's outputs say which reading each rule used. ``[[sections]]`` are the plan's own
+headings (verbatim, with their line): a rule belongs to the last heading before its main
+citation, and the report groups the checks as the plan groups them.
 """
 
 from __future__ import annotations
@@ -17,6 +25,32 @@ from pathlib import Path
 from .._io import read_toml
 from ..analysis.rules import MODES, RULE_ID_PATTERN, Rule, check_unique_ids, rule_from_mapping
 from ..errors import ConfigError
+from ..taxonomy import normalize_text
+
+__all__ = [
+    "CAPACITY_COLUMNS",
+    "COMPARATORS",
+    "KINDS",
+    "LEVELS",
+    "PRESENCE_SCOPES",
+    "QUANTITY_UNITS",
+    "Assumption",
+    "AssumptionOption",
+    "AttributeFilter",
+    "Citation",
+    "FacilityFilter",
+    "NotModelled",
+    "PresenceRule",
+    "RatioTarget",
+    "RulePack",
+    "RuleSource",
+    "Section",
+    "available_packs",
+    "compare",
+    "load_pack",
+    "pack_from_mapping",
+    "packs_dir",
+]
 
 __all__ = [
     "CAPACITY_COLUMNS",
@@ -118,6 +152,7 @@ CAPACITY_COLUMNS: dict[str, tuple[str, ...]] = {
         "中医类别执业（助理）医师数",
         "中医执业（助理）医师数",
         "中医类别医师数",
+        "中医民族医执业（助理）医师数",
         "中医医师数",
         "tcm_doctors",
     ),
@@ -127,7 +162,15 @@ CAPACITY_COLUMNS: dict[str, tuple[str, ...]] = {
     "psychiatrists": ("精神科医师数", "精神科执业医师数", "psychiatrists"),
     "psychiatric_nurses": ("精神科注册护士数", "精神科护士数", "psychiatric_nurses"),
     "tcm_beds": ("中医民族医床位数", "中医床位数", "tcm_beds"),
-    "childcare_places": ("托位数", "childcare_places"),
+    "technical_staff": (
+        "卫生技术人员数",
+        "专业技术人员数",
+        "卫生技术人员",
+        "专业技术人员",
+        "technical_staff",
+    ),
+    "childcare_places": ("托位数", "婴幼儿托位数", "childcare_places"),
+    "public_childcare_places": ("普惠托位数", "public_childcare_places"),
     "sports_area_m2": ("体育场地面积", "场地面积", "sports_area_m2"),
 }
 """Capacity quantities a ratio may use, with the facility-table headers accepted for each.
@@ -136,6 +179,9 @@ CAPACITY_COLUMNS: dict[str, tuple[str, ...]] = {
 others are read from the facility file's own columns (first header that matches, after
 :func:`geoplan.taxonomy.normalize_text`). A pack may list its own ``columns`` for a ratio.
 """
+
+QUANTITY_UNITS: dict[str, tuple[str, str]] = {"sports_area_m2": ("平方米", "m²")}
+"""Units of quantities that are not counts (a ratio per resident says "m² per resident")."""
 
 PACKS_PACKAGE_DIR = ("data", "packs")
 
@@ -194,6 +240,46 @@ class AttributeFilter:
 
 
 @dataclass(frozen=True)
+class FacilityFilter:
+    """Only facilities whose cell in one of ``columns`` names one of ``values`` count.
+
+    E.g. ``columns = ["等级", "医院等级"]``, ``values = ["二级", "二甲"]`` for the plans'
+    二级医院. Cells and values are compared after :func:`geoplan.taxonomy.normalize_text`; a
+    cell matches when it contains a value (``二级甲等`` contains ``二级``).
+    """
+
+    columns: tuple[str, ...]
+    values: tuple[str, ...]
+    name_zh: str = ""
+    name_en: str = ""
+
+    def matches(self, cell: object) -> bool | None:
+        """Whether ``cell`` names one of the values; None for a blank cell (unknown)."""
+        if cell is None or (isinstance(cell, float) and cell != cell):
+            return None
+        text = normalize_text(cell)
+        if not text or text in ("nan", "none"):
+            return None
+        return any(normalize_text(v) in text for v in self.values)
+
+    @property
+    def label(self) -> str:
+        """``name_zh / name_en``, else the columns and values."""
+        if self.name_zh or self.name_en:
+            return " / ".join(n for n in (self.name_zh, self.name_en) if n)
+        return f"{' / '.join(self.columns)} ∈ {{{', '.join(self.values)}}}"
+
+    def as_dict(self) -> dict:
+        """A plain dict for JSON outputs."""
+        return {
+            "columns": list(self.columns),
+            "values": list(self.values),
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+        }
+
+
+@dataclass(frozen=True)
 class PresenceRule:
     """A presence rule.
 
@@ -202,6 +288,12 @@ class PresenceRule:
     residents of the unit within that many minutes (``mode``) of one.
     ``scope = "facility"``: each facility of ``categories`` offers the service named by the
     ``attribute`` column (是/有/yes/1/true, or a positive number).
+
+    ``services`` holds one tuple of accepted headers per service; a facility offers what the
+    rule asks when it offers every one (TOML ``attribute = [["发热门诊"], ["留观室"]]``; a flat
+    list is one service). ``attribute`` is every accepted header, for display. ``where`` limits
+    the facilities the rule is about (二级 hospitals); ``reported`` rules state a value and no
+    target (a build instruction such as P's "新建社区卫生服务中心中医馆").
     """
 
     id: str
@@ -214,6 +306,9 @@ class PresenceRule:
     within_min: float | None = None
     mode: str = "walk"
     min_count: int = 1
+    services: tuple[tuple[str, ...], ...] = ()
+    where: FacilityFilter | None = None
+    reported: bool = False
 
     def as_dict(self) -> dict:
         """A plain dict for JSON outputs."""
@@ -224,10 +319,13 @@ class PresenceRule:
             "scope": self.scope,
             "categories": list(self.categories),
             "attribute": list(self.attribute),
+            "services": [list(s) for s in self.services],
             "level": self.level,
             "within_min": self.within_min,
             "mode": self.mode,
             "min_count": self.min_count,
+            "where": None if self.where is None else self.where.as_dict(),
+            "reported": self.reported,
         }
 
 
@@ -238,7 +336,9 @@ class RatioTarget:
     ``numerator`` and ``denominator`` are keys of :data:`CAPACITY_COLUMNS`; the denominator
     may also be ``population``. The value is ``numerator / denominator * per``.
     ``categories`` (optional) restricts the facilities summed; ``columns`` overrides the
-    accepted headers of a non-canonical numerator.
+    accepted headers of a non-canonical numerator; ``where`` limits the facilities by a column
+    value. ``level`` is where the plan sets the target (default: the pack's ``level``, the
+    plan's own area): units below it show their values without a verdict.
     """
 
     id: str
@@ -251,12 +351,20 @@ class RatioTarget:
     comparator: str = ">="
     categories: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
+    where: FacilityFilter | None = None
+    level: str | None = None
 
     @property
     def unit_label(self) -> str:
-        """How the value is expressed, e.g. ``per 1,000 residents`` or ``nurses per doctor``."""
+        """How the value is expressed: ``per 1,000 residents``, ``m² per resident``,
+        ``nurses per doctors``, ``% (tcm_doctors per 100 doctors)``."""
         if self.denominator == "population":
+            if self.per == 1:
+                unit = QUANTITY_UNITS.get(self.numerator, ("", self.numerator))[1]
+                return f"{unit} per resident"
             return f"per {self.per:,.0f} residents"
+        if self.per == 100:
+            return f"% ({self.numerator} per 100 {self.denominator})"
         scale = "" if self.per == 1 else f" × {self.per:g}"
         return f"{self.numerator} per {self.denominator}{scale}"
 
@@ -273,6 +381,8 @@ class RatioTarget:
             "target": self.target,
             "categories": list(self.categories),
             "columns": list(self.columns),
+            "where": None if self.where is None else self.where.as_dict(),
+            "level": self.level,
         }
 
 
@@ -284,6 +394,87 @@ class NotModelled:
     name_zh: str
     name_en: str
     reason: str
+
+
+@dataclass(frozen=True)
+class AssumptionOption:
+    """One reading of an assumption: the rule keys it sets (``set``) and removes (``unset``)."""
+
+    key: str
+    name_zh: str
+    name_en: str
+    set: Mapping[str, object] = field(default_factory=dict)
+    unset: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A reading of the plan the pack has to choose, named and switchable.
+
+    ``rules`` are the ids it applies to; ``options`` the readings (in the file's order);
+    ``default`` the pack's choice and ``chosen`` the one this pack was loaded with.
+    """
+
+    id: str
+    name_zh: str
+    name_en: str
+    rules: tuple[str, ...]
+    options: Mapping[str, AssumptionOption]
+    default: str
+    chosen: str
+    note: str = ""
+    citations: tuple[Citation, ...] = ()
+
+    @property
+    def option(self) -> AssumptionOption:
+        """The chosen option."""
+        return self.options[self.chosen]
+
+    def describe(self) -> str:
+        """One line: ``id = chosen (default; also: …)``."""
+        others = [k for k in self.options if k != self.chosen]
+        mark = "default" if self.chosen == self.default else f"default {self.default}"
+        also = f"; also: {', '.join(others)}" if others else ""
+        return f"{self.id} = {self.chosen} ({mark}{also})"
+
+    def as_dict(self) -> dict:
+        """A plain dict for JSON outputs."""
+        return {
+            "id": self.id,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "rules": list(self.rules),
+            "default": self.default,
+            "chosen": self.chosen,
+            "chosen_zh": self.option.name_zh,
+            "chosen_en": self.option.name_en,
+            "options": {
+                k: {"name_zh": o.name_zh, "name_en": o.name_en} for k, o in self.options.items()
+            },
+            "note": self.note,
+            "sources": [c.label for c in self.citations],
+        }
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading of the plan (or a 领域 cell of its indicator table): the rules whose main
+    citation follows it, up to the next one, are grouped under it."""
+
+    file: str
+    line: int
+    quote: str
+    title_zh: str
+    title_en: str
+
+    def as_dict(self) -> dict:
+        """A plain dict for JSON outputs."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "title_zh": self.title_zh,
+            "title_en": self.title_en,
+        }
 
 
 @dataclass(frozen=True)
@@ -315,6 +506,9 @@ class RulePack:
     access_cutoff_min: float | None = None
     access_mode: str = "walk"
     path: Path | None = None
+    level: str | None = None
+    assumptions: tuple[Assumption, ...] = ()
+    sections: tuple[Section, ...] = ()
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -322,6 +516,27 @@ class RulePack:
         return tuple(
             r.id for r in (*self.circles, *self.presence, *self.ratios, *self.not_modelled)
         )
+
+    def assumption(self, assumption_id: str) -> Assumption:
+        """The assumption named ``assumption_id`` (KeyError if the pack has none)."""
+        for item in self.assumptions:
+            if item.id == assumption_id:
+                return item
+        raise KeyError(assumption_id)
+
+    def assumptions_of(self, rule_id: str) -> tuple[Assumption, ...]:
+        """The assumptions that apply to a rule."""
+        return tuple(a for a in self.assumptions if rule_id in a.rules)
+
+    def section_of(self, rule_id: str) -> Section | None:
+        """The plan's heading a rule falls under: the last section at or before its main
+        citation's line (in the same file), else None."""
+        main = self.sources[rule_id].citations[0]
+        found = None
+        for section in self.sections:
+            if section.file == main.file and section.line <= main.line:
+                found = section
+        return found
 
 
 def packs_dir() -> Path:
@@ -335,13 +550,17 @@ def available_packs() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
 
 
-def load_pack(id_or_path: str | Path) -> RulePack:
+def load_pack(id_or_path: str | Path, *, assume: Mapping[str, str] | None = None) -> RulePack:
     """Load a bundled pack by id (``leshan_shizhong``) or any pack file by path.
+
+    ``assume`` chooses options of the pack's ``[[assumptions]]`` by id (the others keep their
+    defaults).
 
     Raises
     ------
     ConfigError
-        Unknown id, unreadable TOML, or a key missing or out of range (the message names it).
+        Unknown id, unreadable TOML, a key missing or out of range, or an unknown assumption
+        or option (the message names it and the choices).
     """
     text = str(id_or_path)
     path = Path(text)
@@ -355,11 +574,18 @@ def load_pack(id_or_path: str | Path) -> RulePack:
     if not path.is_file():
         raise ConfigError(f"rule pack file {path} does not exist")
     data = read_toml(path)
-    return pack_from_mapping(data, where=path.name, path=path.resolve())
+    return pack_from_mapping(data, where=path.name, path=path.resolve(), assume=assume)
 
 
-def pack_from_mapping(data: Mapping, *, where: str = "pack", path: Path | None = None) -> RulePack:
-    """Build a :class:`RulePack` from parsed TOML (``[pack]``, ``[[circles]]`` …)."""
+def pack_from_mapping(
+    data: Mapping,
+    *,
+    where: str = "pack",
+    path: Path | None = None,
+    assume: Mapping[str, str] | None = None,
+) -> RulePack:
+    """Build a :class:`RulePack` from parsed TOML (``[pack]``, ``[[circles]]`` …), with the
+    ``[[assumptions]]`` options ``assume`` names (else their defaults) applied to the rules."""
     meta = data.get("pack")
     if not isinstance(meta, Mapping) or "id" not in meta:
         raise ConfigError(f"{where}: missing [pack] table with an 'id'")
@@ -367,6 +593,10 @@ def pack_from_mapping(data: Mapping, *, where: str = "pack", path: Path | None =
     if not RULE_ID_PATTERN.match(pack_id):
         raise ConfigError(f"{where}: pack id {pack_id!r} must be letters, digits and _")
     plan_file = str(meta.get("plan_file", ""))
+    level = meta.get("level")
+    if level is not None and level not in LEVELS:
+        raise ConfigError(f"{where}: [pack] level must be one of {', '.join(LEVELS)}")
+    data, assumptions = _apply_assumptions(data, assume or {}, where, plan_file)
     sources: dict[str, RuleSource] = {}
     circles: list[Rule] = []
     filters: dict[str, AttributeFilter] = {}
@@ -434,7 +664,107 @@ def pack_from_mapping(data: Mapping, *, where: str = "pack", path: Path | None =
         access_cutoff_min=None if cutoff is None else float(cutoff),
         access_mode=access_mode,
         path=path,
+        level=None if level is None else str(level),
+        assumptions=assumptions,
+        sections=_sections(data, where, plan_file),
     )
+
+
+def _apply_assumptions(
+    data: Mapping, assume: Mapping[str, str], where: str, plan_file: str
+) -> tuple[Mapping, tuple[Assumption, ...]]:
+    """``data`` with every assumption's chosen option applied to its rules' tables."""
+    tables = _tables(data, "assumptions", where)
+    known = [str(t.get("id")) for t in tables]
+    for name in assume:
+        if name not in known:
+            choices = ", ".join(known) or "none"
+            raise ConfigError(f"{where}: unknown assumption {name!r}; this pack has: {choices}")
+    rule_tables = {
+        str(t["id"]): (key, k)
+        for key, value in data.items()
+        if key not in ("assumptions", "sections") and isinstance(value, list)
+        for k, t in enumerate(value)
+        if isinstance(t, Mapping) and "id" in t
+    }
+    out = {k: [dict(t) for t in v] if isinstance(v, list) else v for k, v in data.items()}
+    result = []
+    for i, table in enumerate(tables):
+        here = f"{where} [[assumptions]] #{i + 1}"
+        _require(table, ("id", "rules", "default", "options"), here)
+        assumption_id = _rule_id(table, here)
+        rules = _strings(table["rules"], here, "rules")
+        missing = [r for r in rules if r not in rule_tables]
+        if not rules or missing:
+            raise ConfigError(
+                f"{here} {assumption_id}: rules {missing or '[]'} are not in the pack"
+            )
+        raw = table["options"]
+        if not isinstance(raw, Mapping) or not raw:
+            raise ConfigError(f"{here} {assumption_id}: options must be a table of options")
+        options = {}
+        for key, option in raw.items():
+            if not isinstance(option, Mapping) or not isinstance(option.get("set", {}), Mapping):
+                raise ConfigError(f"{here} {assumption_id}: option {key!r} needs set = {{…}}")
+            options[str(key)] = AssumptionOption(
+                key=str(key),
+                name_zh=str(option.get("name_zh", key)),
+                name_en=str(option.get("name_en", key)),
+                set=dict(option.get("set", {})),
+                unset=_strings(option.get("unset", []), here, "unset"),
+            )
+        default = str(table["default"])
+        chosen = str(assume.get(assumption_id, default))
+        for name, value in (("default", default), ("chosen", chosen)):
+            if value not in options:
+                raise ConfigError(
+                    f"{here} {assumption_id}: {name} option {value!r} is not one of "
+                    f"{', '.join(options)}"
+                )
+        for rule_id in rules:
+            key, k = rule_tables[rule_id]
+            rule = out[key][k]
+            rule.update(options[chosen].set)
+            for name in options[chosen].unset:
+                rule.pop(name, None)
+        citations = ()
+        if "source" in table:
+            citations = _source({**table, "kind": "未标明"}, here, plan_file).citations
+        result.append(
+            Assumption(
+                id=assumption_id,
+                name_zh=str(table.get("name_zh", assumption_id)),
+                name_en=str(table.get("name_en", assumption_id)),
+                rules=rules,
+                options=options,
+                default=default,
+                chosen=chosen,
+                note=str(table.get("note", "")),
+                citations=citations,
+            )
+        )
+    return out, tuple(result)
+
+
+def _sections(data: Mapping, where: str, plan_file: str) -> tuple[Section, ...]:
+    sections = []
+    for i, table in enumerate(_tables(data, "sections", where)):
+        here = f"{where} [[sections]] #{i + 1}"
+        _require(table, ("line", "title"), here)
+        line = table["line"]
+        if not isinstance(line, int) or line < 1:
+            raise ConfigError(f"{here}: line must be a line number ≥ 1")
+        title = str(table["title"])
+        sections.append(
+            Section(
+                file=str(table.get("file", plan_file)),
+                line=line,
+                quote=str(table.get("quote", title)),
+                title_zh=title,
+                title_en=str(table.get("title_en", title)),
+            )
+        )
+    return tuple(sorted(sections, key=lambda s: (s.file, s.line)))
 
 
 def _tables(data: Mapping, key: str, where: str) -> list[Mapping]:
@@ -524,7 +854,8 @@ def _presence(table: Mapping, where: str) -> PresenceRule:
     categories = _strings(table["categories"], where, "categories")
     if not categories:
         raise ConfigError(f"{where} {rule_id}: categories is empty")
-    attribute = _strings(table.get("attribute", []), where, "attribute")
+    services = _services(table.get("attribute", []), f"{where} {rule_id}")
+    attribute = tuple(h for service in services for h in service)
     level = table.get("level")
     if scope == "unit" and level not in LEVELS:
         raise ConfigError(f"{where} {rule_id}: unit rules need level = one of {', '.join(LEVELS)}")
@@ -537,6 +868,9 @@ def _presence(table: Mapping, where: str) -> PresenceRule:
     min_count = int(table.get("min_count", 1))
     if min_count < 1:
         raise ConfigError(f"{where} {rule_id}: min_count must be ≥ 1")
+    reported = table.get("reported", False)
+    if not isinstance(reported, bool):
+        raise ConfigError(f"{where} {rule_id}: reported must be true or false")
     return PresenceRule(
         id=rule_id,
         name_zh=str(table.get("name_zh", rule_id)),
@@ -548,6 +882,37 @@ def _presence(table: Mapping, where: str) -> PresenceRule:
         within_min=None if within is None else float(within),
         mode=mode,
         min_count=min_count,
+        services=services,
+        where=_facility_filter(table.get("where"), f"{where} {rule_id}"),
+        reported=reported,
+    )
+
+
+def _services(value: object, where: str) -> tuple[tuple[str, ...], ...]:
+    """``attribute``: a list of headers (one service) or a list of such lists (all needed)."""
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        services = tuple(_strings(v, where, "attribute") for v in value)
+        if not all(services):
+            raise ConfigError(f"{where}: attribute has an empty list of headers")
+        return services
+    headers = _strings(value, where, "attribute")
+    return (headers,) if headers else ()
+
+
+def _facility_filter(value: object, where: str) -> FacilityFilter | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not {"columns", "values"} <= value.keys():
+        raise ConfigError(f"{where}: where must be a table {{columns = [...], values = [...]}}")
+    columns = _strings(value["columns"], where, "where.columns")
+    values = _strings(value["values"], where, "where.values")
+    if not columns or not values:
+        raise ConfigError(f"{where}: where needs at least one column and one value")
+    return FacilityFilter(
+        columns=columns,
+        values=values,
+        name_zh=str(value.get("name_zh", "")),
+        name_en=str(value.get("name_en", "")),
     )
 
 
@@ -575,6 +940,9 @@ def _ratio(table: Mapping, where: str) -> RatioTarget:
         raise ConfigError(f"{where} {rule_id}: target and per must be numbers") from None
     if not per > 0:
         raise ConfigError(f"{where} {rule_id}: per must be positive")
+    level = table.get("level")
+    if level is not None and level not in LEVELS:
+        raise ConfigError(f"{where} {rule_id}: level must be one of {', '.join(LEVELS)}")
     return RatioTarget(
         id=rule_id,
         name_zh=str(table.get("name_zh", rule_id)),
@@ -586,4 +954,6 @@ def _ratio(table: Mapping, where: str) -> RatioTarget:
         comparator=comparator,
         categories=_strings(table.get("categories", []), where, "categories"),
         columns=columns,
+        where=_facility_filter(table.get("where"), f"{where} {rule_id}"),
+        level=None if level is None else str(level),
     )

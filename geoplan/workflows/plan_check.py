@@ -52,7 +52,7 @@ from ..analysis.gaps import find_gaps
 from ..analysis.rules import Rule
 from ..errors import ConfigError, DataQualityWarning
 from ..limits import applied
-from ..plans.indicators import track
+from ..plans.indicators import INCOMPLETE, track
 from ..plans.packs import (
     CAPACITY_COLUMNS,
     KINDS,
@@ -80,6 +80,7 @@ __all__ = [
     "facility_attributes",
     "find_column",
     "find_columns",
+    "parse_assume",
     "run_check",
     "service_flags",
     "truthy",
@@ -237,6 +238,19 @@ def _number(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
 
 
+def parse_assume(items: Iterable[str]) -> dict[str, str]:
+    """``["fitness_venues=all", …]`` (``--assume``) as ``{"fitness_venues": "all"}``."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"--assume {item!r}: write ID=OPTION, e.g. fitness_venues=all")
+        if key.strip() in out:
+            raise ConfigError(f"--assume {key.strip()} is given twice")
+        out[key.strip()] = value.strip()
+    return out
+
+
 # ----------------------------------------------------------------------------- result
 
 
@@ -272,6 +286,7 @@ class _Context:
     failing: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     current: dict[str, float] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    incomplete: dict[str, str] = field(default_factory=dict)  # indicator → why (blank cells)
     notes: list[str] = field(default_factory=list)
     access_note: str = ""
     access_matrices: dict[tuple[str, float, bytes], pd.DataFrame] = field(default_factory=dict)
@@ -292,6 +307,7 @@ def compute_checks(
     pack: RulePack | str | Path,
     *,
     unit_level: str | None = None,
+    assume: dict[str, str] | None = None,
 ) -> CheckResult:
     """Evaluate a rule pack on a project (writing nothing).
 
@@ -306,11 +322,16 @@ def compute_checks(
         Level of the project's units (``village``, ``township``, ``county``, ``city``);
         default ``[units] level`` of the project file, else ``[boundary] level`` when the
         boundary is the only unit. Unit presence rules need units of their level.
+    assume : dict, optional
+        Readings of the pack's ``[[assumptions]]`` (id → option) when ``pack`` is an id or
+        path (:func:`geoplan.plans.packs.load_pack`).
     """
     if not isinstance(project, Project):
         project = load_project(project)
     if not isinstance(pack, RulePack):
-        pack = load_pack(pack)
+        pack = load_pack(pack, assume=assume)
+    elif assume:
+        raise ConfigError("assume applies when the pack is given by id or path")
     if unit_level is not None and unit_level not in LEVELS:
         raise ConfigError(f"unit level {unit_level!r} is not one of {', '.join(LEVELS)}")
     circles, skipped = _computable_circles(pack)
@@ -350,7 +371,13 @@ def compute_checks(
     checks["shortfall"] = checks["shortfall"].astype(float).round(1)
     checks["access_2sfca"] = checks["access_2sfca"].astype(float).round(4)
     gaps = pd.DataFrame(ctx.gaps, columns=list(GAP_COLUMNS))
-    indicators = track(pack.plan_file, current=ctx.current, missing=ctx.missing)
+    indicators = track(
+        pack.plan_file,
+        current=ctx.current,
+        missing=ctx.missing,
+        incomplete=ctx.incomplete,
+        tolerance=pack.about_tolerance,
+    )
     indicators = indicators.drop(columns=["plan_file"]).assign(
         current_area=project.area, plan_place=pack.place_zh
     )
@@ -365,6 +392,7 @@ def run_check(
     *,
     overwrite: bool = False,
     unit_level: str | None = None,
+    assume: dict[str, str] | None = None,
 ) -> CheckResult:
     """:func:`compute_checks`, then write its files into the result folder ``out_dir``.
 
@@ -379,7 +407,7 @@ def run_check(
     if not isinstance(pack, RulePack) and Path(pack).is_file():
         inputs.append(Path(pack))
     with output_folder(out_dir, command="check", overwrite=overwrite, inputs=inputs) as staged:
-        result = compute_checks(project, pack, unit_level=unit_level)
+        result = compute_checks(project, pack, unit_level=unit_level, assume=assume)
         out = staged.path
         _io.write_csv(result.checks, out / "checks.csv")
         _io.write_csv(result.indicators, out / "indicators.csv")
@@ -517,7 +545,11 @@ def _row(
 ) -> None:
     """Append one row of ``checks.csv`` for ``rule`` (any pack rule: id, name_zh, name_en)."""
     source = ctx.pack.sources[rule.id]
-    notes = [n for n in (note, source.note) if n]
+    readings = [
+        f"reading {a.id} = {a.chosen} ({a.option.name_en})"
+        for a in ctx.pack.assumptions_of(rule.id)
+    ]
+    notes = [n for n in (note, source.note, *readings) if n]
     ctx.rows.append(
         {
             "rule_id": rule.id,
@@ -592,6 +624,12 @@ def _circle(ctx: _Context, rule: Rule, points: pd.DataFrame, gaps: gpd.GeoDataFr
     unit_of = points["unit_name"].to_numpy() if "unit_name" in points else None
     target = rule.target_share
     failing_units = []
+    absent = ""
+    if not ctx.facilities["category"].isin(expand_categories(rule.categories)).any():
+        absent = (
+            f"; no facility of these categories ({', '.join(rule.categories)}) is in the "
+            "facility file: add them, or the share is 0"
+        )
     for unit in _units_for_rows(ctx):
         if unit[0] == ALL_UNITS:
             mask = np.ones(len(points), bool) if unit_of is None else (unit_of != OUTSIDE_UNITS)
@@ -624,7 +662,8 @@ def _circle(ctx: _Context, rule: Rule, points: pd.DataFrame, gaps: gpd.GeoDataFr
             shortfall_unit="residents" if target is not None else "",
             mode=rule.mode,
             threshold_min=rule.threshold_min,
-            note=f"{pop - cov:,.0f} of {pop:,.0f} residents beyond {rule.threshold_min:g} min",
+            note=f"{pop - cov:,.0f} of {pop:,.0f} residents beyond {rule.threshold_min:g} min"
+            + absent,
         )
         indicator = ctx.pack.sources[rule.id].indicator
         whole_area = unit[0] == ALL_UNITS or len(ctx.unit_names) == 1
@@ -685,61 +724,143 @@ def _filtered_circle(ctx: _Context, rule: Rule) -> None:
 # ----------------------------------------------------------------------------- presence
 
 
-def _attribute_headers(ctx: _Context, rule: PresenceRule) -> list[str]:
-    return find_columns(ctx.attribute_columns, rule.attribute) if rule.attribute else []
+def _service_headers(ctx: _Context, rule: PresenceRule) -> list[list[str]] | None:
+    """Per service the rule asks for, the facility file's headers for it ([] for none asked).
 
-
-def _attribute_missing(ctx: _Context, rule: PresenceRule, headers: list[str]) -> bool:
-    """Record the rule as not computable when the facility file lacks its service column."""
-    if headers:
-        return False
-    reason = (
-        f"the facility file has no column for this service (accepted headers: "
-        f"{', '.join(rule.attribute)})"
+    None, recorded as not computable, when the file has no column for one of the services.
+    """
+    found = [find_columns(ctx.attribute_columns, service) for service in rule.services]
+    missing = [s for s, headers in zip(rule.services, found, strict=True) if not headers]
+    if not missing:
+        return found
+    reason = "; ".join(
+        f"the facility file has no column for this service (accepted headers: {', '.join(s)})"
+        for s in missing
     )
     _not_computable(ctx, "presence", rule, reason)
-    return True
+    return None
+
+
+def _offers(frame: pd.DataFrame, services: Sequence[Sequence[str]]) -> pd.Series:
+    """Per facility: True when it offers every service, False when it lacks one, None when no
+    service is missing but one is blank or unrecognised (unknown, never taken as no)."""
+    result = pd.Series([True] * len(frame), index=frame.index, dtype=object)
+    unknown = pd.Series(False, index=frame.index)
+    for headers in services:
+        flags = service_flags(frame, headers)
+        result[flags == False] = False  # noqa: E712
+        unknown |= flags.isna()
+    result[unknown & (result == True)] = None  # noqa: E712
+    return result
+
+
+def _where(ctx: _Context, rule, rule_type: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(matches, unknown)`` over ``ctx.facilities`` for a rule's ``where`` filter (all True,
+    none unknown without one). A blank cell is unknown: the rule may or may not apply there.
+
+    None, recorded as not computable, when the facility file has none of the filter's columns.
+    """
+    n = len(ctx.facilities)
+    if rule.where is None:
+        return np.ones(n, bool), np.zeros(n, bool)
+    headers = find_columns(ctx.attribute_columns, rule.where.columns)
+    if not headers:
+        reason = (
+            f"the facility file has no column telling which facilities are {rule.where.label} "
+            f"(accepted headers: {', '.join(rule.where.columns)})"
+        )
+        for assumption in ctx.pack.assumptions_of(rule.id):
+            others = [k for k in assumption.options if k != assumption.chosen]
+            reason += f"; another reading: --assume {assumption.id}={'|'.join(others)}"
+        _not_computable(ctx, rule_type, rule, reason)
+        return None
+    match = pd.Series([None] * n, index=ctx.facilities.index, dtype=object)
+    for header in headers:
+        cells = ctx.facilities[header].map(rule.where.matches)
+        match[cells == True] = True  # noqa: E712
+        match[(cells == False) & match.isna()] = False  # noqa: E712
+    return (match == True).to_numpy(bool), match.isna().to_numpy(bool)  # noqa: E712
+
+
+def _scope_note(rule, unknown: int) -> str:
+    if rule.where is None:
+        return ""
+    text = f"; only {rule.where.label}"
+    if unknown:
+        text += (
+            f"; {unknown} facilities of the categories have no value in "
+            f"{' / '.join(rule.where.columns)}: not known whether the rule applies to them"
+        )
+    return text
 
 
 def _facility_presence(ctx: _Context, rule: PresenceRule) -> None:
-    headers = _attribute_headers(ctx, rule)
-    if _attribute_missing(ctx, rule, headers):
+    services = _service_headers(ctx, rule)
+    if services is None:
         return
-    keys = expand_categories(rule.categories)
-    fac = ctx.facilities[ctx.facilities["category"].isin(keys)]
-    flags = service_flags(fac, headers)
-    label = " / ".join(headers)
+    scoped = _where(ctx, rule, "presence")
+    if scoped is None:
+        return
+    matches, unknown_scope = scoped
+    in_categories = ctx.facilities["category"].isin(expand_categories(rule.categories))
+    in_categories = in_categories.to_numpy(bool)
+    fac = ctx.facilities[in_categories & matches]
+    undecided = ctx.facilities[in_categories & unknown_scope]
+    flags = _offers(fac, services)
+    headers = [h for service in services for h in service]
+    label = " + ".join(" / ".join(service) for service in services)
+    indicator = ctx.pack.sources[rule.id].indicator
     failing = []
     for unit in _units_for_rows(ctx):
-        here = fac if unit[0] == ALL_UNITS else fac[fac["unit_name"] == unit[0]]
+        whole = unit[0] == ALL_UNITS
+        here = fac if whole else fac[fac["unit_name"] == unit[0]]
         here_flags = flags.loc[here.index]
         n = len(here)
+        n_undecided = len(undecided) if whole else int((undecided["unit_name"] == unit[0]).sum())
         yes = int((here_flags == True).sum())  # noqa: E712
         no = int((here_flags == False).sum())  # noqa: E712
         blank = n - yes - no
-        if n == 0:
+        if n == 0 and not n_undecided:
             status = "not applicable"
+        elif rule.reported:
+            status = "reported"
+        elif no:
+            status = "not met"  # whatever the blank cells say
+        elif blank or n_undecided:
+            status = INCOMPLETE
         else:
-            status = "met" if yes == n else "not met"
+            status = "met"
+        value = 100.0 * yes / (yes + no) if yes + no else math.nan
+        note = (
+            f"{n} facilities of the categories; {yes} yes, {no} no, {blank} blank (column {label})"
+        )
+        if blank:
+            note += (
+                f"; blank cells are unknown, not no: the value is over the {yes + no} "
+                "facilities with one"
+            )
+        note += _scope_note(rule, n_undecided)
         _row(
             ctx,
             "presence",
             rule,
             unit=unit,
-            value=100.0 * yes / n if n else math.nan,
+            value=value,
             value_unit="% of facilities",
-            comparator=">=",
-            target=100.0,
+            comparator="" if rule.reported else ">=",
+            target=math.nan if rule.reported else 100.0,
             status=status,
-            shortfall=float(n - yes) if n else math.nan,
-            shortfall_unit="facilities",
-            note=f"{n} facilities of the categories; {yes} yes, {no} no, {blank} blank "
-            f"(column {label})",
+            shortfall=float(n - yes) if n and not rule.reported else math.nan,
+            shortfall_unit="" if rule.reported else "facilities",
+            note=note,
         )
-        if unit[0] == ALL_UNITS or len(ctx.unit_names) <= 1:
-            indicator = ctx.pack.sources[rule.id].indicator
-            if indicator and n:
-                ctx.current[indicator] = 100.0 * yes / n
+        if indicator and (whole or len(ctx.unit_names) <= 1):
+            if yes + no:
+                ctx.current[indicator] = value
+            if status == INCOMPLETE:
+                ctx.incomplete[indicator] = note
+    if rule.reported:
+        return
     for idx, row in fac.iterrows():
         if flags.loc[idx] is True:
             continue
@@ -766,7 +887,10 @@ def _facility_presence(ctx: _Context, rule: PresenceRule) -> None:
 
 def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
     level_zh, level_en = LEVELS[rule.level]
-    if ctx.units is None or ctx.unit_level != rule.level:
+    area_level = (ctx.project.boundary or {}).get("level")
+    whole_area = ctx.units is not None and ctx.unit_level != rule.level
+    whole_area = whole_area and area_level == rule.level
+    if ctx.units is None or (ctx.unit_level != rule.level and not whole_area):
         if ctx.units is None:
             have = "the project has no units or boundary"
         elif ctx.unit_level is None:
@@ -775,37 +899,71 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
             have = f"the project's units are {LEVELS[ctx.unit_level][1]} units"
         reason = (
             f"needs {level_en} ({level_zh}) polygons as units: {have}; add a [units] layer of "
-            f'{level_en} polygons with level = "{rule.level}"'
+            f'{level_en} polygons with level = "{rule.level}" (or, for a count over the '
+            f'project\'s whole area, declare [boundary] level = "{rule.level}")'
         )
         _not_computable(ctx, "presence", rule, reason)
         return
-    headers = _attribute_headers(ctx, rule)
-    if rule.attribute and _attribute_missing(ctx, rule, headers):
+    services = _service_headers(ctx, rule)
+    if services is None:
         return
-    keys = expand_categories(rule.categories)
-    fac = ctx.facilities[ctx.facilities["category"].isin(keys)]
-    if headers:
-        fac = fac[service_flags(fac, headers) == True]  # noqa: E712
+    scoped = _where(ctx, rule, "presence")
+    if scoped is None:
+        return
+    matches, unknown_scope = scoped
+    in_categories = ctx.facilities["category"].isin(expand_categories(rule.categories))
+    keep = in_categories.to_numpy(bool) & (matches | unknown_scope)
+    fac = ctx.facilities[keep]
+    offers = _offers(fac, services) if services else pd.Series(True, index=fac.index, dtype=object)
+    yes = (offers == True).to_numpy(bool) & matches[keep]  # noqa: E712
+    maybe = ~(offers == False).to_numpy(bool) & ~yes  # noqa: E712
     within_share = None
-    if rule.within_min is not None:
-        within_share = _within_shares(ctx, rule, fac)
-    failing, counts = [], []
-    for unit in ctx.unit_names:
-        count = int((fac["unit_name"] == unit[0]).sum())
+    if rule.within_min is not None and not whole_area:
+        within_share = _within_shares(ctx, rule, fac[yes])
+    unit_of = fac["unit_name"].to_numpy()
+    if whole_area:
+        units = [(ALL_UNITS, "", unit_of != OUTSIDE_UNITS)]
+    else:
+        units = [(name, code, unit_of == name) for name, code in ctx.unit_names]
+    failing, counts, statuses = [], [], []
+    for name, code, here in units:
+        count = int((yes & here).sum())
+        n_maybe = int((maybe & here).sum())
         counts.append(count)
         note = f"{count} facilities in the unit"
+        if whole_area:
+            note = (
+                f"{count} facilities in the project's area, counted as one {level_en} "
+                f"([boundary] level = {rule.level})"
+            )
+        if services:
+            note += f" with {' + '.join(' / '.join(s) for s in services)}"
         ok = count >= rule.min_count
         if not ok and within_share is not None:
-            share = within_share.get(unit[0], math.nan)
+            share = within_share.get(name, math.nan)
             note += f"; {share:.0%} of residents within {rule.within_min:g} min of one"
             ok = bool(share >= 1.0 - 1e-12)
-        if not ok:
-            failing.append(unit[0])
+        if n_maybe:
+            note += (
+                f"; {n_maybe} more have a blank value (service or "
+                f"{rule.where.label if rule.where else 'category'}): unknown, not no"
+            )
+        if rule.reported:
+            status = "reported"
+        elif ok:
+            status = "met"
+        elif count + n_maybe >= rule.min_count:
+            status = INCOMPLETE
+        else:
+            status = "not met"
+        statuses.append(status)
+        if status in ("not met", INCOMPLETE) and not whole_area:
+            failing.append(name)
             ctx.gaps.append(
                 {
                     "rule_id": rule.id,
-                    "unit_name": unit[0],
-                    "unit_code": unit[1],
+                    "unit_name": name,
+                    "unit_code": code,
                     "facility_id": "",
                     "name": "",
                     "category": ",".join(rule.categories),
@@ -817,30 +975,33 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
             ctx,
             "presence",
             rule,
-            unit=unit,
+            unit=(name, code),
             value=float(count),
-            value_unit="facilities in the unit",
-            comparator=">=",
-            target=float(rule.min_count),
-            status="met" if ok else "not met",
-            shortfall=float(max(0, rule.min_count - count)),
-            shortfall_unit="facilities",
+            value_unit="facilities in the area" if whole_area else "facilities in the unit",
+            comparator="" if rule.reported else ">=",
+            target=math.nan if rule.reported else float(rule.min_count),
+            status=status,
+            shortfall=math.nan if rule.reported else float(max(0, rule.min_count - count)),
+            shortfall_unit="" if rule.reported else "facilities",
             mode=rule.mode if rule.within_min else "",
             threshold_min=rule.within_min or math.nan,
             note=note,
         )
-    if len(ctx.unit_names) > 1:
+        indicator = ctx.pack.sources[rule.id].indicator
+        if indicator and status == INCOMPLETE:
+            ctx.incomplete[indicator] = note
+    if len(units) > 1:
         n_fail = len(failing)
         _row(
             ctx,
             "presence",
             rule,
             unit=(ALL_UNITS, ""),
-            value=float(len(ctx.unit_names) - n_fail),
+            value=float(len(units) - n_fail),
             value_unit="units meeting the rule",
             comparator=">=",
-            target=float(len(ctx.unit_names)),
-            status="met" if not n_fail else "not met",
+            target=float(len(units)),
+            status="not met" if "not met" in statuses else (INCOMPLETE if n_fail else "met"),
             shortfall=float(n_fail),
             shortfall_unit="units",
         )
@@ -852,6 +1013,17 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
         ctx.failing[rule.id] = gpd.GeoDataFrame(
             layer.assign(rule_id=rule.id), geometry="geometry", crs=ctx.units.crs
         )
+    elif whole_area and ctx.rows[-1]["status"] == "not met":
+        ctx.failing[rule.id] = _area_layer(ctx).assign(rule_id=rule.id)
+
+
+def _area_layer(ctx: _Context) -> gpd.GeoDataFrame:
+    """The project's whole area (the union of its units) as one polygon."""
+    return gpd.GeoDataFrame(
+        {"unit_name": [ALL_UNITS], "unit_code": [""]},
+        geometry=[ctx.units.geometry.union_all()],
+        crs=ctx.units.crs,
+    )
 
 
 def _within_shares(ctx: _Context, rule: PresenceRule, fac: gpd.GeoDataFrame) -> dict[str, float]:
@@ -950,7 +1122,14 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
         return
     fac = ctx.facilities
     categories = rule.categories or _default_categories(rule)
-    mask = fac["category"].isin(expand_categories(categories)).to_numpy()
+    in_categories = fac["category"].isin(expand_categories(categories)).to_numpy(bool)
+    scoped = _where(ctx, rule, "ratio")
+    if scoped is None:
+        return
+    mask = in_categories & scoped[0]
+    scope_note = _scope_note(rule, int((in_categories & scoped[1]).sum()))
+    level = rule.level or ctx.pack.level
+    judge_units = level is None or len(ctx.units) == 1 or ctx.unit_level == level
     table = gpd.GeoDataFrame(
         {
             "facility_id": fac["facility_id"].to_numpy()[mask],
@@ -981,6 +1160,8 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
             value, total, base, missing = values[i]
             if math.isnan(value):
                 status, shortfall = "no data", math.nan
+            elif not (is_area or judge_units):
+                status, shortfall = "reported", math.nan
             else:
                 ok = compare(value, rule.comparator, rule.target, tolerance=tolerance)
                 status = "met" if ok else "not met"
@@ -1002,7 +1183,12 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
                     f"; {missing} facilities have no {rule.numerator} value: the sum is a "
                     "lower bound"
                 )
-            note += f"; facilities: {', '.join(categories)}"
+            note += f"; facilities: {', '.join(categories)}{scope_note}"
+            if not (is_area or judge_units):
+                note += (
+                    f"; the plan sets the target for the whole {LEVELS[level][1]} "
+                    f"({LEVELS[level][0]}): a unit's value is shown, not judged"
+                )
             for key in (rule.numerator, rule.denominator):
                 if key in ctx.value_notes:
                     note += f"; {ctx.value_notes[key]}"
@@ -1029,6 +1215,8 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
         ctx.failing[rule.id] = gpd.GeoDataFrame(
             layer.assign(rule_id=rule.id, target=rule.target), geometry="geometry", crs=units.crs
         )
+    elif not judge_units and ctx.rows[-1]["status"] == "not met":
+        ctx.failing[rule.id] = _area_layer(ctx).assign(rule_id=rule.id, target=rule.target)
 
 
 def _access_catchment(pack: RulePack) -> tuple[str, float]:
@@ -1160,6 +1348,7 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
         rows = checks[checks["rule_id"] == rule_id]
         statuses = rows["status"].tolist()
         source = pack.sources[rule_id]
+        section = pack.section_of(rule_id)
         entry = {
             "rule_id": rule_id,
             "rule_type": rows["rule_type"].iloc[0] if len(rows) else "",
@@ -1173,6 +1362,11 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
             "quote": source.citations[0].quote,
             "mode_note": source.mode_note,
             "indicator": source.indicator,
+            "citations": [
+                {"file": c.file, "line": c.line, "quote": c.quote} for c in source.citations
+            ],
+            "section": None if section is None else section.as_dict(),
+            "assumptions": [a.id for a in pack.assumptions_of(rule_id)],
         }
         if entry["status"] in (NOT_COMPUTABLE, "not modelled"):
             entry["reason"] = rows["note"].iloc[0] if len(rows) else ""
@@ -1198,6 +1392,9 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
             "path": str(pack.path) if pack.path else None,
             "about_tolerance": pack.about_tolerance,
             "notes": list(pack.notes),
+            "level": pack.level,
+            "assumptions": [a.as_dict() for a in pack.assumptions],
+            "sections": [s.as_dict() for s in pack.sections],
         },
         "project": {
             "path": str(project.path),
@@ -1234,6 +1431,7 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
             "reported": "computed; the plan sets no number to judge it by",
             "no data": "computable, but the inputs hold no value (e.g. no residents)",
             "not applicable": "the unit holds no facility the rule is about",
+            INCOMPLETE: "blank cells in the inputs could change the answer; note says which",
             NOT_COMPUTABLE: "the inputs cannot support the rule; note says what is missing",
             "not modelled": "recorded from the plan; geoplan has no way to check it",
         },
@@ -1243,7 +1441,8 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
 def _overall(statuses: list[str]) -> str:
     if not statuses:
         return NOT_COMPUTABLE
-    for status in ("not met", NOT_COMPUTABLE, "not modelled", "met", "reported", "no data"):
+    order = ("not met", INCOMPLETE, NOT_COMPUTABLE, "not modelled", "met", "reported", "no data")
+    for status in order:
         if status in statuses:
             return status
     return statuses[0]
@@ -1259,6 +1458,8 @@ def describe(result: CheckResult) -> list[str]:
             f"  note: the project area is not {result.pack.place_zh}; targets are applied as a "
             "comparison"
         )
+    for assumption in result.pack.assumptions:
+        lines.append(f"  reading: {assumption.describe()} — {assumption.option.name_zh}")
     for entry in result.summary["checks"]:
         text = f"  [{entry['status']}] {entry['rule_id']}: {entry['name_zh']}"
         if entry.get("value") is not None:
