@@ -488,3 +488,20 @@ def test_ratios_are_judged_at_the_plans_level(packs):
         "pingluo": "county",
         "leshan_shizhong": "county",
     }
+
+
+def test_sections_are_the_plans_headings_and_hold_every_rule(packs, shared_file):
+    """The report groups the checks as the plan groups them: every rule falls under one of
+    the pack's ``[[sections]]``, each the plan's own heading, verbatim on its line."""
+    for pack in packs.values():
+        assert pack.sections, pack.id
+        for section in pack.sections:
+            lines = _plan_lines(shared_file(f"plans/source/{section.file}"))
+            assert section.quote in lines[section.line - 1], (pack.id, section)
+            assert section.title_en and section.title_en != section.title_zh
+        for rule_id in pack.rule_ids:
+            assert pack.section_of(rule_id) is not None, (pack.id, rule_id)
+    # the indicator table's rows sit under the plan's goals (X L167 （三）发展目标)
+    x = packs["xiangqiao"]
+    assert x.section_of("beds_per_1000").title_zh == "（三）发展目标"
+    assert x.section_of("fitness_15").line == 319
