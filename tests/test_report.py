@@ -178,6 +178,17 @@ def test_report_includes_checks_and_scenarios_found_in_subfolders(
     for check in checks["checks"]:
         assert html.escape(check["name_zh"]) in section
     assert section.count("<span class='bad'>未达标</span>") == checks["counts"]["not met"]
+    # grouped as the plan groups them: its headings in the plan's order, each rule under its
+    # own, with the line and verbatim quote of every citation
+    headings = [html.escape(s["title_zh"]) for s in checks["pack"]["sections"]]
+    at = [section.index(f"<h4>{h} ") for h in headings]
+    assert at == sorted(at)
+    for check in checks["checks"]:
+        k = headings.index(html.escape(check["section"]["title_zh"]))
+        end = at[k + 1] if k + 1 < len(at) else len(section)
+        assert at[k] < section.index(html.escape(check["name_zh"])) < end, check["rule_id"]
+        for c in check["citations"]:
+            assert f"L{c['line']} 「{html.escape(c['quote'])}」" in section[at[k] : end]
     scenario = json.loads((folder / "scenario" / "scenario_summary.json").read_text("utf-8"))
     section = page[page.index("<section class='page' id='scenarios'>") :]
     for rule in scenario["rules"]:
@@ -194,6 +205,22 @@ def test_report_includes_checks_and_scenarios_found_in_subfolders(
     assert html.escape(scenario["changes"][0]["name"]) in section
     text = _visible_text(page)
     assert "✓ 规划指标核查" in text and "✓ 情景推演" in text
+
+
+def test_report_says_which_reading_of_the_plan_a_check_took(tmp_path, plan_indicators):
+    out = tmp_path / "check"
+    args = ["-q", "check", str(DEMO_PROJECT), "--plan", "qinzhou", "--out", str(out)]
+    assert main([*args, "--assume", "village_reach=within_15_min"]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(browser, "find_chromium", _no_chromium)
+        written = report.write_reports(out, lang="en")
+    page = written.reports[0].read_text(encoding="utf-8")
+    section = page[page.index("<section class='page' id='checks'>") :]
+    assert "this check took" in section
+    assert "<code>village_reach = within_15_min</code>" in section
+    assert "<code>--assume village_reach=in_village</code>" in section
+    assert "<code>--assume fitness_venues=all</code>" in section
+    assert "(1) Healthy lifestyles" in section  # the plan's heading, in English
 
 
 def test_report_absent_parts_are_named(zh_report):

@@ -102,6 +102,8 @@ _STATUS = {
     "not computable": ("无法计算", "not computable"),
     "not computable from the inputs": ("无法由输入计算", "not computable from the inputs"),
     "not modelled": ("未建模", "not modelled"),
+    "incomplete data": ("数据不全", "incomplete data"),
+    "context, not a target": ("背景数据，非目标", "context, not a target"),
 }
 _RULE_TYPES = {
     "circle": ("服务圈", "circle"),
@@ -113,6 +115,12 @@ _VALUE_UNITS = {
     "% of residents": ("% 居民", "% of residents"),
     "per 1,000 residents": ("每千人", "per 1,000 residents"),
     "per 10,000 residents": ("每万人", "per 10,000 residents"),
+    "per 100,000 residents": ("每十万人", "per 100,000 residents"),
+    "m² per resident": ("平方米/人", "m² per resident"),
+    "% of facilities": ("% 机构", "% of facilities"),
+    "facilities in the unit": ("单元内机构数", "facilities in the unit"),
+    "facilities in the area": ("全域机构数", "facilities in the area"),
+    "units meeting the rule": ("达标单元数", "units meeting the rule"),
 }
 _ACTIONS = {"move": ("迁移", "move"), "close": ("关闭", "close"), "add": ("新增", "add")}
 _INPUT_LABELS = {
@@ -1050,35 +1058,9 @@ class _Report:
         if not self.results.checks:
             return ""
         tr = self.tr
-        head = [
-            tr("指标", "Rule"),
-            tr("类型", "Type"),
-            tr("状态", "Status"),
-            tr("数值", "Value"),
-            tr("目标", "Target"),
-            tr("单位", "Unit"),
-            tr("规划出处", "Plan source"),
-        ]
         blocks = []
         for part in self.results.checks:
             s, pack = part.summary, part.summary.get("pack", {})
-            rows = []
-            for check in s.get("checks", []):
-                name = _e(tr.name(check))
-                reason = str(check.get("reason") or "").split(" | ")[0]
-                if reason:
-                    name += f"<br><small class='muted'>{_e(reason)}</small>"
-                rows.append(
-                    [
-                        name,
-                        _e(tr.pair(_RULE_TYPES, check.get("rule_type"))),
-                        _status(check.get("status"), tr),
-                        _num(check.get("value"), 2),
-                        _num(check.get("target"), 2),
-                        _e(tr.pair(_VALUE_UNITS, check.get("value_unit") or "")),
-                        f"<small>{_e(str(check.get('source') or ''))}</small>",
-                    ]
-                )
             sep = "，" if self.lang == "zh" else ", "
             counts = sep.join(f"{tr.pair(_STATUS, k)} {v}" for k, v in s.get("counts", {}).items())
             place = pack.get(f"place_{self.lang}") or pack.get("place_zh") or ""
@@ -1090,7 +1072,10 @@ class _Report:
             )
             if s.get("area_differs_from_plan"):
                 blocks.append(f"<div class='note'>{_e(tr.text('not_plan_area'))}</div>")
-            blocks.append(_table(head, rows, num=(3, 4), nowrap=(1, 2, 5)))
+            blocks.append(self.check_readings(pack))
+            for title, checks in self.check_groups(s):
+                blocks.append(title)
+                blocks.append(self.check_table(checks, pack.get("plan_file") or ""))
             indicators = s.get("indicators", {}).get("status", {})
             if indicators:
                 listed = sep.join(f"{tr.pair(_STATUS, k)} {v}" for k, v in indicators.items())
@@ -1107,6 +1092,96 @@ class _Report:
             + "\n".join(blocks)
             + "</section>"
         )
+
+    def check_readings(self, pack: dict) -> str:
+        """The pack's readings of the plan (its assumptions) and how to choose another."""
+        tr = self.tr
+        items = []
+        for item in pack.get("assumptions", []):
+            chosen = item.get("chosen", "")
+            others = [k for k in item.get("options", {}) if k != chosen]
+            reading = tr(item.get("chosen_zh", chosen), item.get("chosen_en", chosen))
+            text = (
+                f"<b>{_e(tr.name(item))}</b>: {_e(reading)} "
+                f"(<code>{_e(item.get('id', ''))} = {_e(chosen)}</code>)"
+            )
+            if others:
+                text += f" · {tr('其他读法', 'other readings')}: " + ", ".join(
+                    f"<code>--assume {_e(item.get('id', ''))}={_e(k)}</code>" for k in others
+                )
+            items.append(f"<li>{text}</li>")
+        if not items:
+            return ""
+        lead = tr(
+            "规划文字可有多种理解之处，本核查采用的读法：",
+            "Where the plan's words allow more than one reading, this check took:",
+        )
+        return f"<p class='small'>{lead}</p><ul class='small'>{''.join(items)}</ul>"
+
+    def check_groups(self, summary: dict) -> list[tuple[str, list[dict]]]:
+        """The checks grouped under the plan's headings, in the plan's order (a heading
+        line each); checks of a summary without headings form one group."""
+        tr = self.tr
+        groups: dict[tuple, list[dict]] = {}
+        for check in summary.get("checks", []):
+            section = check.get("section") or {}
+            key = (section.get("line") or 0, section.get("title_zh") or "", section.get("title_en"))
+            groups.setdefault(key, []).append(check)
+        out = []
+        for (line, title_zh, title_en), checks in sorted(groups.items(), key=lambda g: g[0][0]):
+            if not title_zh:
+                title = ""
+            else:
+                where = tr(f"规划第 {line} 行", f"plan line {line}")
+                title = (
+                    f"<h4>{_e(tr(title_zh, title_en or title_zh))} "
+                    f"<small class='muted'>{_e(where)}</small></h4>"
+                )
+            out.append((title, checks))
+        return out
+
+    def check_table(self, checks: list[dict], plan_file: str) -> str:
+        tr = self.tr
+        head = [
+            tr("指标", "Rule"),
+            tr("类型", "Type"),
+            tr("状态", "Status"),
+            tr("数值", "Value"),
+            tr("目标", "Target"),
+            tr("单位", "Unit"),
+            tr("规划原文", "Plan text"),
+        ]
+        rows = []
+        for check in checks:
+            name = _e(tr.name(check))
+            reason = str(check.get("reason") or "").split(" | ")[0]
+            if reason:
+                name += f"<br><small class='muted'>{_e(reason)}</small>"
+            rows.append(
+                [
+                    name,
+                    _e(tr.pair(_RULE_TYPES, check.get("rule_type"))),
+                    _status(check.get("status"), tr),
+                    _num(check.get("value"), 2),
+                    _num(check.get("target"), 2),
+                    _e(tr.pair(_VALUE_UNITS, check.get("value_unit") or "")),
+                    self.citation_cell(check, plan_file),
+                ]
+            )
+        return _table(head, rows, num=(3, 4), nowrap=(1, 2, 5))
+
+    def citation_cell(self, check: dict, plan_file: str) -> str:
+        """Each citation's line and verbatim quote (「…」); the file when not the plan's."""
+        citations = check.get("citations")
+        if not citations:  # a summary of an older geoplan
+            return f"<small>{_e(str(check.get('source') or ''))}</small>"
+        parts = []
+        for c in citations:
+            where = f"L{c.get('line')}"
+            if c.get("file") and c.get("file") != plan_file:
+                where = f"{c.get('file')}:{where}"
+            parts.append(f"{_e(where)} 「{_e(str(c.get('quote') or ''))}」")
+        return f"<small>{'<br>'.join(parts)}</small>"
 
     def scenarios(self) -> str:
         if not self.results.scenarios:
