@@ -223,6 +223,35 @@ def test_report_says_which_reading_of_the_plan_a_check_took(tmp_path, plan_indic
     assert "(1) Healthy lifestyles" in section  # the plan's heading, in English
 
 
+def test_report_includes_sites_found_in_subfolders(demo_dir, tmp_path):
+    """issue 14: ``geoplan sites`` results (new sites, 片区) were left out of the report."""
+    folder = tmp_path / "with-sites"
+    shutil.copytree(demo_dir, folder, ignore=shutil.ignore_patterns("report*"))
+    sites = ["sites", str(DEMO_PROJECT), "--rule", "medical_walk_15"]
+    assert main(["-q", *sites, "--grid", "250", "--p", "2", "--out", str(folder / "sites")]) == 0
+    assert main(["-q", *sites, "--catchments", "2", "--out", str(folder / "hubs")]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(browser, "find_chromium", _no_chromium)
+        written = report.write_reports(folder, lang="en")
+    page = written.reports[0].read_text(encoding="utf-8")
+    section = page[page.index("<section class='page' id='sites'>") :].split("</section>")[0]
+    summary = _summary(folder / "sites")["sites"]
+    selected = pd.read_csv(folder / "sites" / "selected.csv", encoding="utf-8-sig")
+    for row in selected.itertuples():
+        cells = section[section.index(f"<td>{row.candidate_id}</td>") :].split("</tr>")[0]
+        assert f"{row.lon:.6f}, {row.lat:.6f}" in cells
+        assert f"{row.gained_population:,.0f}" in cells
+    before = f"{summary['covered_population_before']:,.0f}"
+    after = f"{summary['covered_population_after']:,.0f}"
+    assert before in section and after in section and "MCLP, p = 2" in section
+    assert "href='sites/sites_map.html'" in section
+    hubs = json.loads((folder / "hubs" / "catchments_summary.json").read_text("utf-8"))
+    for hub in hubs["per_hub"]:
+        assert f"<td>{html.escape(str(hub['hub_id']))}</td>" in section
+    assert "href='hubs/catchments_map.html'" in section
+    assert "✓ Site selection" in _visible_text(page)
+
+
 def test_report_absent_parts_are_named(zh_report):
     text = _visible_text(zh_report.read_text(encoding="utf-8"))
     assert "✗ 规划指标核查" in text and "geoplan check" in text

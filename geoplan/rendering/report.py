@@ -137,6 +137,11 @@ _TEXT = {
         "Hypothetical scenario: the facilities in this report are an authored scenario, not "
         "real facilities; the results do not describe the current state.",
     ),
+    "sites_note": (
+        "选址为模型建议，供规划比选；新增覆盖按同一路网和人口重新计算。",
+        "Sites are a model's proposals for planners to weigh; coverage after is recomputed on "
+        "the same network and population.",
+    ),
     "inclusive": (
         "服务圈阈值含端点：恰好 15.0 分钟的居民计入 15 分钟圈。",
         "Thresholds are inclusive: a resident exactly 15.0 minutes away is inside a "
@@ -216,17 +221,19 @@ class Part:
 
 @dataclass(frozen=True)
 class ResultFolder:
-    """What a result folder holds: a run, plan checks and scenarios (each may be absent)."""
+    """What a result folder holds: a run, plan checks, scenarios and site selections (each
+    may be absent)."""
 
     path: Path
     run: Part | None
     checks: tuple[Part, ...] = ()
     scenarios: tuple[Part, ...] = ()
+    sites: tuple[Part, ...] = ()
 
     @property
     def area(self) -> tuple[str, str]:
         """``(area, area_en)`` from the first part that names it."""
-        for part in (self.run, *self.scenarios):
+        for part in (self.run, *self.scenarios, *self.sites):
             if part is not None:
                 return str(part.summary["area"]), str(part.summary.get("area_en") or "")
         project = self.checks[0].summary.get("project", {}) if self.checks else {}
@@ -240,7 +247,8 @@ class ResultFolder:
     @property
     def hypothetical(self) -> bool:
         """True if any part says its facilities are a hypothetical scenario."""
-        flags = [p.summary.get("facilities_hypothetical") for p in (self.run, *self.scenarios) if p]
+        parts = (self.run, *self.scenarios, *self.sites)
+        flags = [p.summary.get("facilities_hypothetical") for p in parts if p]
         flags += [p.summary.get("project", {}).get("facilities_hypothetical") for p in self.checks]
         return any(bool(flag) for flag in flags)
 
@@ -261,8 +269,19 @@ REPORTED = ("run", "demo", "check", "scenario")
 """Commands whose result folders get a report (a ``batch`` folder gets a gallery)."""
 
 
+SITES_SUMMARIES = ("summary.json", "catchments_summary.json")
+"""What ``geoplan sites`` writes: new sites (``summary.json`` with ``sites``) or 片区
+(``catchments_summary.json`` with ``hubs``)."""
+
+
 def _part(folder: Path, command: str) -> tuple[str, Part]:
     """``(kind, part)`` of the result ``command`` wrote into ``folder`` (checked)."""
+    if command == "sites":
+        name = next((n for n in SITES_SUMMARIES if (folder / n).is_file()), SITES_SUMMARIES[0])
+        summary = _read_json(folder / name)
+        if not ({"sites", "rule"} <= summary.keys() or {"hubs", "per_hub"} <= summary.keys()):
+            raise InputError(f"{folder / name}: not a geoplan sites summary")
+        return "sites", Part(folder, summary)
     if command == "scenario":
         summary = _read_json(folder / "scenario_summary.json")
         if not {"rules", "area"} <= summary.keys():
@@ -294,7 +313,8 @@ def read_results(folder: str | Path, notes: list[str] | None = None) -> ResultFo
 
     ``folder`` must hold a complete result of ``run``, ``demo``, ``check`` or ``scenario``
     (:func:`geoplan.results.require_complete`). A plan check or scenario in an immediate
-    subfolder is included when its manifest names this result as its parent; one written
+    subfolder (and a ``sites`` result: new sites or 片区) is included when its manifest names
+    this result as its parent; one written
     into an earlier result of the folder is left out, and said so in ``notes``.
 
     Raises
@@ -305,13 +325,14 @@ def read_results(folder: str | Path, notes: list[str] | None = None) -> ResultFo
     """
     folder = _existing_folder(folder)
     manifest = require_complete(folder, commands=REPORTED)
-    parts: dict[str, list[Part]] = {"run": [], "check": [], "scenario": []}
+    parts: dict[str, list[Part]] = {"run": [], "check": [], "scenario": [], "sites": []}
     kind, part = _part(folder, manifest["command"])
     parts[kind].append(part)
     for sub in _subfolders(folder):
         child = read_manifest(sub)
         if child is None:
-            if any((sub / name).is_file() for name in ("summary.json", "scenario_summary.json")):
+            summaries = ("scenario_summary.json", *SITES_SUMMARIES)
+            if any((sub / name).is_file() for name in summaries):
                 _note(notes, f"{sub} has no {MANIFEST}: left out of the report; write it again")
             continue
         if (child.get("parent") or {}).get("id") != manifest["id"]:
@@ -321,12 +342,14 @@ def read_results(folder: str | Path, notes: list[str] | None = None) -> ResultFo
                 f"{child.get('command')}): left out of the report; write it again",
             )
             continue
-        if child.get("command") in ("check", "scenario"):
+        if child.get("command") in ("check", "scenario", "sites"):
             require_complete(sub)
             kind, part = _part(sub, child["command"])
             parts[kind].append(part)
     run = parts["run"][0] if parts["run"] else None
-    return ResultFolder(folder, run, tuple(parts["check"]), tuple(parts["scenario"]))
+    return ResultFolder(
+        folder, run, tuple(parts["check"]), tuple(parts["scenario"]), tuple(parts["sites"])
+    )
 
 
 def _note(notes: list[str] | None, text: str) -> None:
@@ -770,6 +793,13 @@ class _Report:
             tr("情景推演", "What-if scenario"),
             "scenario_summary.json",
             tr(f"请运行 {scenario}，再生成报告", f"run {scenario}, then this report again"),
+        )
+        sites = "<code>geoplan sites PROJECT.toml --rule RULE … --out DIR/sites</code>"
+        item(
+            bool(self.results.sites),
+            tr("选址", "Site selection"),
+            "selected.csv",
+            tr(f"请运行 {sites}，再生成报告", f"run {sites}, then this report again"),
         )
         return (
             f"<h3>{tr('本报告内容', 'In this report')}</h3>"
@@ -1251,6 +1281,116 @@ class _Report:
         heading = tr("情景推演（假设）", "What-if scenarios (hypothetical)")
         return f"<section class='page' id='scenarios'><h2>{heading}</h2>{''.join(blocks)}</section>"
 
+    def sites(self) -> str:
+        """New sites (model, coverage before → after, the chosen sites) and 片区."""
+        if not self.results.sites:
+            return ""
+        tr = self.tr
+        blocks = []
+        for part in self.results.sites:
+            if "sites" in part.summary:
+                blocks.append(self.new_sites(part))
+            else:
+                blocks.append(self.catchments(part))
+            maps = [
+                n for n in ("sites_map.html", "catchments_map.html") if (part.folder / n).is_file()
+            ]
+            links = " · ".join(
+                f"<a href='{_e(_href(part.folder / n, self.out.parent))}'>{_e(n)}</a>" for n in maps
+            )
+            blocks.append(
+                f"<p class='small muted'>{tr('文件夹', 'Folder')}: "
+                f"<code>{_e(str(part.folder))}</code>{' · ' + links if links else ''}</p>"
+            )
+        heading = tr("选址（假设）", "Site selection (proposals)")
+        return f"<section class='page' id='sites'><h2>{heading}</h2>{''.join(blocks)}</section>"
+
+    def new_sites(self, part: Part) -> str:
+        tr = self.tr
+        s, rule = part.summary["sites"], part.summary.get("rule", {})
+        model = {"mclp": "MCLP", "lscp": "LSCP", "pmedian": "p-median"}.get(s.get("model"), "")
+        solver = s.get("solver", {})
+        facts = [
+            [tr("模型", "Model"), _e(f"{model}, p = {s.get('p')}")],
+            [
+                tr("候选点", "Candidates"),
+                _e(
+                    tr(
+                        f"{s.get('candidates_used')} 个（排除 {s.get('candidates_excluded')} 个）",
+                        f"{s.get('candidates_used')} used ({s.get('candidates_excluded')} "
+                        "excluded)",
+                    )
+                ),
+            ],
+            [
+                tr("覆盖人口", "Residents covered"),
+                f"{_num(s.get('covered_population_before'))} ({_pct(s.get('share_before'))}) → "
+                f"{_num(s.get('covered_population_after'))} ({_pct(s.get('share_after'))})",
+            ],
+            [
+                tr("求解", "Solver"),
+                _e(f"{solver.get('method', '')} {solver.get('status', '')}")
+                + ("" if _missing(solver.get("gap")) else f", gap {solver['gap']:.2%}"),
+            ],
+        ]
+        rows = []
+        selected = _csv(part.folder / "selected.csv")
+        if selected is not None:
+            for row in selected.to_dict("records"):
+                rows.append(
+                    [
+                        _e(str(row.get("order", ""))),
+                        _e(str(row.get("candidate_id", ""))),
+                        f"{float(row.get('lon', 'nan')):.6f}, {float(row.get('lat', 'nan')):.6f}",
+                        _num(row.get("gained_population")),
+                    ]
+                )
+        head = [
+            tr("顺序", "Order"),
+            tr("候选点", "Candidate"),
+            tr("经度, 纬度", "Lon, lat"),
+            tr("新增覆盖人口", "Newly covered"),
+        ]
+        title = tr.name(rule) if rule else tr("选址", "Site selection")
+        minutes = rule.get("threshold_min")
+        mode = tr.pair(charts.MODE_LABELS, rule.get("mode"))
+        circle = (
+            ""
+            if _missing(minutes)
+            else tr(f" · {_num(minutes)} 分钟（{mode}）", f" · {_num(minutes)} min ({mode})")
+        )
+        return (
+            f"<h3>{_e(title)}<small class='muted'>{_e(circle)}</small></h3>"
+            + _table([tr("项目", "Item"), tr("结果", "Result")], facts)
+            + (_table(head, rows, num=(0, 3)) if rows else "")
+            + f"<p class='small'>{_e(tr.text('sites_note'))}</p>"
+        )
+
+    def catchments(self, part: Part) -> str:
+        tr = self.tr
+        s = part.summary
+        rows = [
+            [
+                _e(str(h.get("hub_id", ""))),
+                _e(str(h.get("name", ""))),
+                _num(h.get("facilities")),
+                _num(h.get("population")),
+            ]
+            for h in s.get("per_hub", [])
+        ]
+        head = [
+            tr("次中心", "Sub-centre"),
+            tr("名称", "Name"),
+            tr("片区机构数", "Facilities"),
+            tr("片区人口", "Residents"),
+        ]
+        mode = tr.pair(charts.MODE_LABELS, s.get("mode"))
+        lead = tr(
+            f"{s.get('k')} 个次中心及其片区（{mode}，按出行时间就近划分）",
+            f"{s.get('k')} sub-centres and their 片区 ({mode}, nearest by travel time)",
+        )
+        return f"<h3>{_e(lead)}</h3>" + _table(head, rows, num=(2, 3))
+
     # -- credits and reproduction
 
     def commands(self) -> list[str]:
@@ -1272,6 +1412,8 @@ class _Report:
             )
         for part in self.results.scenarios:
             commands.append(f"geoplan scenario SCENARIO.toml --out {q(str(part.folder))}")
+        for part in self.results.sites:
+            commands.append(f"geoplan sites PROJECT.toml … --out {q(str(part.folder))}")
         english = "" if self.lang == "zh" else " --lang en"
         commands.append(f"geoplan report {q(str(self.results.path))}{english}")
         return commands
@@ -1332,6 +1474,7 @@ class _Report:
             self.rule_sections(),
             self.checks(),
             self.scenarios(),
+            self.sites(),
             self.credits(),
             f"<footer>{self.tr('由 geoplan 生成', 'Written by geoplan')} · {_now()} · "
             f"{_e(self.area())}</footer>",
