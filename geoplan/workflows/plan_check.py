@@ -944,10 +944,8 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
             note += f"; {share:.0%} of residents within {rule.within_min:g} min of one"
             ok = bool(share >= 1.0 - 1e-12)
         if n_maybe:
-            note += (
-                f"; {n_maybe} more have a blank value (service or "
-                f"{rule.where.label if rule.where else 'category'}): unknown, not no"
-            )
+            what = "service" + (f" or {rule.where.label}" if rule.where else "")
+            note += f"; {n_maybe} more have a blank {what} value: unknown, not no"
         if rule.reported:
             status = "reported"
         elif ok:
