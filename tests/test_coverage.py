@@ -103,7 +103,7 @@ def test_no_facility_of_the_category_leaves_everyone_uncovered(line_network, fac
 
 
 def test_unknown_category_in_a_rule_is_a_config_error():
-    with pytest.raises(ConfigError, match="'hospitalz' is neither a category key nor a group"):
+    with pytest.raises(ConfigError, match="'hospitalz' is neither a category key, a group nor a"):
         expand_categories(["hospitalz"])
 
 

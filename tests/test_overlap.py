@@ -92,7 +92,8 @@ def test_facilities_of_another_place_are_refused_naming_them(demo_project, capsy
     )
     err = _refused(path, capsys)
     assert "facilities" in err and "macau_islands_health_osm.geojson" in err
-    assert "0 of the 13 facilities" in err
+    # 13 health facilities and an elderly home (安老院: elderly_care since issue 14)
+    assert "0 of the 14 facilities" in err
 
 
 def test_boundary_of_another_place_is_refused_naming_it(demo_project, capsys):
