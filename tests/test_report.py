@@ -229,7 +229,8 @@ def test_report_includes_sites_found_in_subfolders(demo_dir, tmp_path):
     shutil.copytree(demo_dir, folder, ignore=shutil.ignore_patterns("report*"))
     sites = ["sites", str(DEMO_PROJECT), "--rule", "medical_walk_15"]
     assert main(["-q", *sites, "--grid", "250", "--p", "2", "--out", str(folder / "sites")]) == 0
-    assert main(["-q", *sites, "--catchments", "2", "--out", str(folder / "hubs")]) == 0
+    hubs = ["catchments", str(DEMO_PROJECT), "--rule", "medical_walk_15", "--k", "2"]
+    assert main(["-q", *hubs, "--out", str(folder / "hubs")]) == 0
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(browser, "find_chromium", _no_chromium)
         written = report.write_reports(folder, lang="en")

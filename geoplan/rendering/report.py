@@ -270,13 +270,13 @@ REPORTED = ("run", "demo", "check", "scenario")
 
 
 SITES_SUMMARIES = ("summary.json", "catchments_summary.json")
-"""What ``geoplan sites`` writes: new sites (``summary.json`` with ``sites``) or 片区
+"""What ``geoplan sites`` writes (``summary.json`` with ``sites``) and ``geoplan catchments``
 (``catchments_summary.json`` with ``hubs``)."""
 
 
 def _part(folder: Path, command: str) -> tuple[str, Part]:
     """``(kind, part)`` of the result ``command`` wrote into ``folder`` (checked)."""
-    if command == "sites":
+    if command in ("sites", "catchments"):
         name = next((n for n in SITES_SUMMARIES if (folder / n).is_file()), SITES_SUMMARIES[0])
         summary = _read_json(folder / name)
         if not ({"sites", "rule"} <= summary.keys() or {"hubs", "per_hub"} <= summary.keys()):
@@ -313,7 +313,7 @@ def read_results(folder: str | Path, notes: list[str] | None = None) -> ResultFo
 
     ``folder`` must hold a complete result of ``run``, ``demo``, ``check`` or ``scenario``
     (:func:`geoplan.results.require_complete`). A plan check or scenario in an immediate
-    subfolder (and a ``sites`` result: new sites or 片区) is included when its manifest names
+    subfolder (and a ``sites`` or ``catchments`` result) is included when its manifest names
     this result as its parent; one written
     into an earlier result of the folder is left out, and said so in ``notes``.
 
@@ -342,7 +342,7 @@ def read_results(folder: str | Path, notes: list[str] | None = None) -> ResultFo
                 f"{child.get('command')}): left out of the report; write it again",
             )
             continue
-        if child.get("command") in ("check", "scenario", "sites"):
+        if child.get("command") in ("check", "scenario", "sites", "catchments"):
             require_complete(sub)
             kind, part = _part(sub, child["command"])
             parts[kind].append(part)
@@ -1413,7 +1413,8 @@ class _Report:
         for part in self.results.scenarios:
             commands.append(f"geoplan scenario SCENARIO.toml --out {q(str(part.folder))}")
         for part in self.results.sites:
-            commands.append(f"geoplan sites PROJECT.toml … --out {q(str(part.folder))}")
+            command = "sites" if "sites" in part.summary else "catchments"
+            commands.append(f"geoplan {command} PROJECT.toml … --out {q(str(part.folder))}")
         english = "" if self.lang == "zh" else " --lang en"
         commands.append(f"geoplan report {q(str(self.results.path))}{english}")
         return commands
