@@ -659,7 +659,10 @@ def _apply_assumptions(
     for name in assume:
         if name not in known:
             choices = ", ".join(known) or "none"
-            raise ConfigError(f"{where}: unknown assumption {name!r}; this pack has: {choices}")
+            raise ConfigError(
+                f"{where}: 规则包没有这个读法 / unknown assumption {name!r}; this pack has: "
+                f"{choices}"
+            )
     rule_tables = {
         str(t["id"]): (key, k)
         for key, value in data.items()
@@ -698,8 +701,8 @@ def _apply_assumptions(
         for name, value in (("default", default), ("chosen", chosen)):
             if value not in options:
                 raise ConfigError(
-                    f"{here} {assumption_id}: {name} option {value!r} is not one of "
-                    f"{', '.join(options)}"
+                    f"{here} {assumption_id}: 没有这个选项 / {name} option {value!r} is not one "
+                    f"of {', '.join(options)}"
                 )
         for rule_id in rules:
             key, k = rule_tables[rule_id]

@@ -244,9 +244,11 @@ def parse_assume(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise ConfigError(f"--assume {item!r}: write ID=OPTION, e.g. fitness_venues=all")
+            raise ConfigError(
+                f"--assume {item!r}: 请写成 读法=选项 / write ID=OPTION, e.g. fitness_venues=all"
+            )
         if key.strip() in out:
-            raise ConfigError(f"--assume {key.strip()} is given twice")
+            raise ConfigError(f"--assume {key.strip()}: 重复给出 / given twice")
         out[key.strip()] = value.strip()
     return out
 
