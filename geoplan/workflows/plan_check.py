@@ -17,7 +17,12 @@ village polygons, no ``中医馆`` column …), never silently skipped.
 
 ``run_check`` writes ``checks.csv`` (one row per rule × unit), ``indicators.csv``,
 ``presence_gaps.csv`` (the facilities and units that fail a presence rule), one
-``failing_<rule>.geojson`` per failing rule and ``summary.json``.
+``failing_<rule>.geojson`` per failing rule and ``summary.json``; with the pack's further
+kinds (:mod:`geoplan.workflows.plan_kinds`) also ``referral.csv`` (every lower-tier facility
+to its higher-tier one) and ``catchments.csv`` (per 片区).
+
+With unit types (``[units] type_column``) every share and access figure gets an urban and a
+rural row (``URBAN``, ``RURAL``) beside the all-units row.
 """
 
 from __future__ import annotations
@@ -124,6 +129,12 @@ GAP_COLUMNS = (
 CHECK_FILES = ("checks.csv", "indicators.csv", "presence_gaps.csv", "summary.json")
 FAILING_PREFIX = "failing_"
 ALL_UNITS = "(全部 / all units)"
+URBAN = "(城镇 / urban)"
+RURAL = "(乡村 / rural)"
+UNIT_GROUPS = {URBAN: "urban", RURAL: "rural"}
+"""Rows of the units of one type (``[units] type_column``): every share and access figure is
+split urban/rural when the units have types."""
+INCOMPLETE = "incomplete data"
 NOT_COMPUTABLE = "not computable"
 TRUE_WORDS = frozenset(
     {"是", "有", "yes", "y", "true", "t", "1", "√", "✓", "✔", "已设置", "已建", "已建成", "具备"}
@@ -252,6 +263,7 @@ class CheckResult:
     summary: dict
     failing: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     run: RunResult | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # referral, catchments
 
 
 @dataclass
@@ -276,6 +288,9 @@ class _Context:
     access_note: str = ""
     access_matrices: dict[tuple[str, float, bytes], pd.DataFrame] = field(default_factory=dict)
     value_notes: dict[str, str] = field(default_factory=dict)  # implausible values per quantity
+    groups: dict[str, list[str]] = field(default_factory=dict)  # URBAN/RURAL → unit names
+    figures: dict[str, dict] = field(default_factory=dict)  # per rule: summary.json figures
+    tables: dict[str, list[dict]] = field(default_factory=dict)  # referral.csv, catchments.csv
 
     @property
     def unit_names(self) -> list[tuple[str, str]]:
@@ -342,6 +357,10 @@ def compute_checks(
             _unit_presence(ctx, rule)
     for rule in pack.ratios:
         _ratio(ctx, rule)
+    if pack.network_rules:
+        from .plan_kinds import check_network_rules  # it builds on this module's rows
+
+        check_network_rules(ctx)
     for item in pack.not_modelled:
         _not_modelled(ctx, item)
     _population_indicators(ctx)
@@ -351,11 +370,16 @@ def compute_checks(
     checks["access_2sfca"] = checks["access_2sfca"].astype(float).round(4)
     gaps = pd.DataFrame(ctx.gaps, columns=list(GAP_COLUMNS))
     indicators = track(pack.plan_file, current=ctx.current, missing=ctx.missing)
+    if indicators.empty:  # a user's own plan, outside the indicator table: no rows, no columns
+        indicators = pd.DataFrame(columns=["plan_file", "indicator_zh", "form", "status"])
     indicators = indicators.drop(columns=["plan_file"]).assign(
         current_area=project.area, plan_place=pack.place_zh
     )
     summary = _summary(ctx, checks, indicators)
-    return CheckResult(project, pack, checks, gaps, indicators, summary, ctx.failing, run)
+    tables = {name: pd.DataFrame(rows) for name, rows in ctx.tables.items()}
+    return CheckResult(
+        project, pack, checks, gaps, indicators, summary, ctx.failing, run, tables=tables
+    )
 
 
 def run_check(
@@ -384,6 +408,8 @@ def run_check(
         _io.write_csv(result.checks, out / "checks.csv")
         _io.write_csv(result.indicators, out / "indicators.csv")
         _io.write_csv(result.gaps, out / "presence_gaps.csv")
+        for name, table in result.tables.items():  # referral.csv, catchments.csv
+            _io.write_csv(table, out / f"{name}.csv")
         for rule_id, layer in result.failing.items():
             with _io.atomic_path(out / f"{FAILING_PREFIX}{rule_id}.geojson") as tmp:
                 layer.to_crs(4326).to_file(tmp, driver="GeoJSON")
@@ -457,6 +483,7 @@ def _context(project: Project, pack: RulePack, run: RunResult, unit_level: str |
         unit_level=level,
         unit_level_source=level_source,
         demand=demand,
+        groups=_unit_groups(units),
     )
     if "unit_name" in points:
         outside = float(points.loc[points["unit_name"] == OUTSIDE_UNITS, "population"].sum())
@@ -467,6 +494,33 @@ def _context(project: Project, pack: RulePack, run: RunResult, unit_level: str |
             f"{outside:,.0f} residents lie outside every unit; they count in no unit's values."
         )
     return ctx
+
+
+def _unit_groups(units: gpd.GeoDataFrame | None) -> dict[str, list[str]]:
+    """URBAN/RURAL → the names of the units of that type (only with several units, some typed)."""
+    if units is None or "unit_type" not in units or len(units) < 2:
+        return {}
+    kinds = units["unit_type"].to_numpy(dtype=object)
+    names = units["unit_name"].astype(str).to_numpy(dtype=object)
+    groups = {label: names[kinds == kind].tolist() for label, kind in UNIT_GROUPS.items()}
+    return {label: members for label, members in groups.items() if members}
+
+
+def in_scope(ctx: _Context, unit_names: np.ndarray, scope: str) -> np.ndarray:
+    """Which of ``unit_names`` (a unit per point or facility) a row's scope holds: one unit, a
+    group of units (URBAN/RURAL), or every unit (ALL_UNITS: all but those outside every
+    unit)."""
+    unit_names = np.asarray(unit_names, dtype=object)
+    if scope == ALL_UNITS:
+        return unit_names != OUTSIDE_UNITS
+    if scope in ctx.groups:
+        return np.isin(unit_names, ctx.groups[scope])
+    return unit_names == scope
+
+
+def is_aggregate(scope: str) -> bool:
+    """Whether a row is an aggregate (all units, or urban/rural) rather than one unit."""
+    return scope == ALL_UNITS or scope in UNIT_GROUPS
 
 
 def _units(run: RunResult) -> gpd.GeoDataFrame | None:
@@ -547,9 +601,13 @@ def _row(
     )
 
 
-def _units_for_rows(ctx: _Context) -> list[tuple[str, str]]:
+def units_for_rows(ctx: _Context) -> list[tuple[str, str]]:
+    """The rows of a rule: each unit, then (with several units) all of them, then urban and
+    rural when the units have types."""
     units = ctx.unit_names
-    return [*units, (ALL_UNITS, "")] if len(units) > 1 else units or [(ALL_UNITS, "")]
+    if len(units) <= 1:
+        return units or [(ALL_UNITS, "")]
+    return [*units, (ALL_UNITS, ""), *((label, "") for label in ctx.groups)]
 
 
 def _not_computable(ctx: _Context, rule_type: str, rule, reason: str) -> None:
@@ -592,11 +650,11 @@ def _circle(ctx: _Context, rule: Rule, points: pd.DataFrame, gaps: gpd.GeoDataFr
     unit_of = points["unit_name"].to_numpy() if "unit_name" in points else None
     target = rule.target_share
     failing_units = []
-    for unit in _units_for_rows(ctx):
-        if unit[0] == ALL_UNITS:
-            mask = np.ones(len(points), bool) if unit_of is None else (unit_of != OUTSIDE_UNITS)
+    for unit in units_for_rows(ctx):
+        if unit_of is None:
+            mask = np.ones(len(points), bool)
         else:
-            mask = unit_of == unit[0]
+            mask = in_scope(ctx, unit_of, unit[0])
         pop = float(population[mask].sum())
         cov = float(population[mask & covered].sum())
         share = cov / pop if pop > 0 else math.nan
@@ -608,7 +666,7 @@ def _circle(ctx: _Context, rule: Rule, points: pd.DataFrame, gaps: gpd.GeoDataFr
             ok = share >= target - 1e-12
             status = "met" if ok else "not met"
             shortfall = max(0.0, target * pop - cov)
-            if not ok and unit[0] != ALL_UNITS:
+            if not ok and not is_aggregate(unit[0]):
                 failing_units.append(unit[0])
         _row(
             ctx,
@@ -710,8 +768,8 @@ def _facility_presence(ctx: _Context, rule: PresenceRule) -> None:
     flags = service_flags(fac, headers)
     label = " / ".join(headers)
     failing = []
-    for unit in _units_for_rows(ctx):
-        here = fac if unit[0] == ALL_UNITS else fac[fac["unit_name"] == unit[0]]
+    for unit in units_for_rows(ctx):
+        here = fac if unit[0] == ALL_UNITS else fac[in_scope(ctx, fac["unit_name"], unit[0])]
         here_flags = flags.loc[here.index]
         n = len(here)
         yes = int((here_flags == True).sum())  # noqa: E712
@@ -736,7 +794,7 @@ def _facility_presence(ctx: _Context, rule: PresenceRule) -> None:
             note=f"{n} facilities of the categories; {yes} yes, {no} no, {blank} blank "
             f"(column {label})",
         )
-        if unit[0] == ALL_UNITS or len(ctx.unit_names) <= 1:
+        if unit[0] == ALL_UNITS or (len(ctx.unit_names) <= 1 and not is_aggregate(unit[0])):
             indicator = ctx.pack.sources[rule.id].indicator
             if indicator and n:
                 ctx.current[indicator] = 100.0 * yes / n
@@ -829,17 +887,18 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
             threshold_min=rule.within_min or math.nan,
             note=note,
         )
-    if len(ctx.unit_names) > 1:
-        n_fail = len(failing)
+    scopes = [(ALL_UNITS, [u for u, _ in ctx.unit_names]), *ctx.groups.items()]
+    for scope, members in scopes if len(ctx.unit_names) > 1 else ():
+        n_fail = len(set(failing) & set(members))
         _row(
             ctx,
             "presence",
             rule,
-            unit=(ALL_UNITS, ""),
-            value=float(len(ctx.unit_names) - n_fail),
+            unit=(scope, ""),
+            value=float(len(members) - n_fail),
             value_unit="units meeting the rule",
             comparator=">=",
-            target=float(len(ctx.unit_names)),
+            target=float(len(members)),
             status="met" if not n_fail else "not met",
             shortfall=float(n_fail),
             shortfall_unit="units",
@@ -961,16 +1020,7 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
         crs=fac.crs,
     )
     units = ctx.units
-    area = gpd.GeoDataFrame(
-        {
-            "unit_name": [ALL_UNITS],
-            "unit_code": [""],
-            "population": [float(units["population"].sum())],
-        },
-        geometry=[units.geometry.union_all()],
-        crs=units.crs,
-    )
-    scopes = [(units, False)] + ([(area, True)] if len(units) > 1 else [])
+    scopes = [(units, False)] + [(frame, True) for frame in aggregate_units(ctx)]
     access = _access(ctx, rule, mask, num[mask]) if den is None else {}
     failing = []
     tolerance = ctx.pack.about_tolerance
@@ -1022,13 +1072,37 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
                 access_2sfca=access.get(unit[0], math.nan),
             )
             indicator = ctx.pack.sources[rule.id].indicator
-            if indicator and (is_area or len(units) == 1) and not math.isnan(value):
+            whole = unit[0] == ALL_UNITS or (len(units) == 1 and not is_area)
+            if indicator and whole and not math.isnan(value):
                 ctx.current[indicator] = value
     if failing:
         layer = units[units["unit_name"].isin(failing)]
         ctx.failing[rule.id] = gpd.GeoDataFrame(
             layer.assign(rule_id=rule.id, target=rule.target), geometry="geometry", crs=units.crs
         )
+
+
+def aggregate_units(ctx: _Context) -> list[gpd.GeoDataFrame]:
+    """With several units: all of them as one (ALL_UNITS), then each group of one type
+    (URBAN, RURAL), each a one-row layer of ``unit_name``, ``unit_code``, ``population``."""
+    units = ctx.units
+    if units is None or len(units) < 2:
+        return []
+    scopes = [(ALL_UNITS, np.ones(len(units), dtype=bool))]
+    names = units["unit_name"].astype(str).to_numpy()
+    scopes += [(label, np.isin(names, members)) for label, members in ctx.groups.items()]
+    return [
+        gpd.GeoDataFrame(
+            {
+                "unit_name": [label],
+                "unit_code": [""],
+                "population": [float(units.loc[mask, "population"].sum())],
+            },
+            geometry=[units.geometry[mask].union_all()],
+            crs=units.crs,
+        )
+        for label, mask in scopes
+    ]
 
 
 def _access_catchment(pack: RulePack) -> tuple[str, float]:
@@ -1073,9 +1147,11 @@ def _access(
     inside = unit_of != OUTSIDE_UNITS
     table_by_unit = access_by_unit(access[inside], demand[inside], unit_of[inside])
     out = {str(k): float(v) * rule.per for k, v in table_by_unit["access_mean"].items()}
-    weights = demand[inside]
-    if weights.sum() > 0:
-        out[ALL_UNITS] = float((access[inside] * weights).sum() / weights.sum()) * rule.per
+    for scope in (ALL_UNITS, *ctx.groups):
+        members = in_scope(ctx, unit_of.to_numpy(), scope)
+        weights = demand[members]
+        if weights.sum() > 0:
+            out[scope] = float((access[members] * weights).sum() / weights.sum()) * rule.per
     ctx.access_note = (
         f"access_2sfca: 2SFCA supply per {rule.per:,.0f} residents within {minutes:g} min "
         f"({mode}), population-weighted mean per unit — a geoplan supplement, not a plan target"
@@ -1176,6 +1252,8 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
         }
         if entry["status"] in (NOT_COMPUTABLE, "not modelled"):
             entry["reason"] = rows["note"].iloc[0] if len(rows) else ""
+        if rule_id in ctx.figures:
+            entry["figures"] = ctx.figures[rule_id]
         all_row = rows[rows["unit_name"] == ALL_UNITS] if len(rows) > 1 else rows
         if len(all_row) == 1 and entry["status"] not in (NOT_COMPUTABLE, "not modelled"):
             value = all_row["value"].iloc[0]
@@ -1234,6 +1312,8 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
             "reported": "computed; the plan sets no number to judge it by",
             "no data": "computable, but the inputs hold no value (e.g. no residents)",
             "not applicable": "the unit holds no facility the rule is about",
+            INCOMPLETE: "blank or unrecognised cells could decide the verdict either way; note "
+            "gives the range the value lies in",
             NOT_COMPUTABLE: "the inputs cannot support the rule; note says what is missing",
             "not modelled": "recorded from the plan; geoplan has no way to check it",
         },
@@ -1243,7 +1323,15 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
 def _overall(statuses: list[str]) -> str:
     if not statuses:
         return NOT_COMPUTABLE
-    for status in ("not met", NOT_COMPUTABLE, "not modelled", "met", "reported", "no data"):
+    for status in (
+        "not met",
+        INCOMPLETE,
+        NOT_COMPUTABLE,
+        "not modelled",
+        "met",
+        "reported",
+        "no data",
+    ):
         if status in statuses:
             return status
     return statuses[0]
