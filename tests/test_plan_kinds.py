@@ -8,10 +8,12 @@ rows by hand, or recomputed with an independent networkx Dijkstra (referral, 片
 
 from __future__ import annotations
 
+import json
 import math
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from test_engine_real import _reference_times
@@ -504,3 +506,59 @@ def test_an_unknown_unit_type_is_an_error_naming_the_unit(tmp_path):
     frame.loc[1, "kind"] = "乡村"
     units = units_from_frame(frame, name_column="name", type_column="kind")
     assert units["unit_type"].tolist() == ["urban", "rural"]
+
+
+PACK_TOML = """
+[pack]
+id = "kinds_cli"
+plan_file = "kinds_plan.txt"
+
+[[catchments]]
+id = "sub_centres"
+attribute = ["次中心"]
+mode = "drive"
+threshold_min = 15
+kind = "预期性"
+source = {line = 1, quote = "q"}
+
+[[referral]]
+id = "village_to_township"
+from_categories = ["village_clinic"]
+to_categories = ["township_hospital", "central_township_hospital"]
+mode = "drive"
+kind = "预期性"
+source = {line = 1, quote = "q"}
+
+[[equity]]
+id = "no_facilities_equity"
+categories = ["general_hospital"]
+mode = "walk"
+measure = "access_2sfca"
+supply = "facilities"
+cutoff_min = 0.01
+kind = "预期性"
+source = {line = 1, quote = "q"}
+"""
+
+
+def test_check_writes_the_tables_and_replaces_them_exactly(project, tmp_path, plan_indicators):
+    from geoplan.cli import main
+
+    pack = tmp_path / "kinds.toml"
+    pack.write_text(PACK_TOML, encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["-q", "check", str(project.path), "--out", str(out)]
+    assert main([*args, "--plan", str(pack)]) == 0
+    referral = pd.read_csv(out / "referral.csv", encoding="utf-8-sig")
+    assert len(referral) == 6 and set(referral["to_facility_id"]) == {"TE", "TW"}
+    catchments = pd.read_csv(out / "catchments.csv", encoding="utf-8-sig")
+    assert set(catchments["hub_id"]) == {"TE", "TW"}
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    figures = {c["rule_id"]: c.get("figures") for c in summary["checks"]}
+    assert figures["village_to_township"]["facilities"] == 6
+    # nobody lives within 0.01 minutes of a hospital: access is zero everywhere, its Gini
+    # undefined — said as null in summary.json, not a crash on NaN
+    assert figures["no_facilities_equity"]["gini_residents"] is None
+    # a pack without these kinds replaces the result: no stale referral.csv is left
+    assert main([*args, "--plan", "leshan_shizhong", "--overwrite"]) == 0
+    assert not (out / "referral.csv").exists() and not (out / "catchments.csv").exists()

@@ -1253,7 +1253,7 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
         if entry["status"] in (NOT_COMPUTABLE, "not modelled"):
             entry["reason"] = rows["note"].iloc[0] if len(rows) else ""
         if rule_id in ctx.figures:
-            entry["figures"] = ctx.figures[rule_id]
+            entry["figures"] = _json_figures(ctx.figures[rule_id])
         all_row = rows[rows["unit_name"] == ALL_UNITS] if len(rows) > 1 else rows
         if len(all_row) == 1 and entry["status"] not in (NOT_COMPUTABLE, "not modelled"):
             value = all_row["value"].iloc[0]
@@ -1318,6 +1318,20 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
             "not modelled": "recorded from the plan; geoplan has no way to check it",
         },
     }
+
+
+def _json_figures(value):
+    """A rule's figures for summary.json: NaN and infinite numbers (an undefined Gini, a
+    片区 without residents) become null; numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _json_figures(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_figures(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _overall(statuses: list[str]) -> str:

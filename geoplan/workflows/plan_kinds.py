@@ -1037,7 +1037,7 @@ def _equity(ctx: _Context, rule: EquityRule) -> None:
             unit=(ACROSS_UNITS, ""),
             value=g_units,
             value_unit="Gini across units (unit means, population-weighted)",
-            status="reported",
+            status="reported" if not math.isnan(g_units) else "no data",
             mode=rule.mode,
             note=f"{len(frame)} units; {unit_label}",
         )
