@@ -76,18 +76,31 @@ from .project import Project, RunResult, compute_project, load_project
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ALL_UNITS",
     "CHECK_COLUMNS",
     "CHECK_FILES",
+    "INCOMPLETE",
+    "RURAL",
+    "UNIT_GROUPS",
+    "URBAN",
+    "CheckContext",
     "CheckResult",
+    "access_matrix",
+    "add_row",
     "compare",
     "compute_checks",
     "describe",
     "facility_attributes",
+    "facility_quantity",
     "find_column",
     "find_columns",
+    "in_scope",
+    "is_aggregate",
+    "not_computable",
     "run_check",
     "service_flags",
     "truthy",
+    "units_for_rows",
 ]
 
 CHECK_COLUMNS = (
@@ -1373,3 +1386,14 @@ def describe(result: CheckResult) -> list[str]:
             text += f" — {entry['reason'].split(' | ')[0]}"
         lines.append(text)
     return lines
+
+
+# ----------------------------------------------------------------------------- for plan_kinds
+# The further rule kinds (geoplan.workflows.plan_kinds) build on this module's context and
+# write their rows as its own kinds do, through these names.
+
+CheckContext = _Context
+add_row = _row
+not_computable = _not_computable
+facility_quantity = _quantity
+access_matrix = _access_matrix

@@ -55,15 +55,15 @@ from .plan_check import (
     ALL_UNITS,
     INCOMPLETE,
     UNIT_GROUPS,
-    _access_matrix,
-    _Context,
-    _not_computable,
-    _quantity,
-    _row,
+    CheckContext,
+    access_matrix,
+    add_row,
+    facility_quantity,
     find_column,
     find_columns,
     in_scope,
     is_aggregate,
+    not_computable,
     service_flags,
     units_for_rows,
 )
@@ -99,7 +99,7 @@ RURAL_URBAN_RATIO = "(乡村÷城镇 / rural ÷ urban)"
 _DENSITY = "density"
 
 
-def check_network_rules(ctx: _Context) -> None:
+def check_network_rules(ctx: CheckContext) -> None:
     """Evaluate every rule of the pack's further kinds, appending rows to ``ctx``."""
     pack = ctx.pack
     for rule in pack.catchments:
@@ -119,7 +119,7 @@ def check_network_rules(ctx: _Context) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _categories(ctx: _Context, rule_type: str, rule, categories) -> np.ndarray | None:
+def _categories(ctx: CheckContext, rule_type: str, rule, categories) -> np.ndarray | None:
     """Which facilities are of ``categories``; None (and a not-computable row) when the
     taxonomy does not know one of them."""
     try:
@@ -131,7 +131,7 @@ def _categories(ctx: _Context, rule_type: str, rule, categories) -> np.ndarray |
                 expand_categories((name,))
             except ConfigError:
                 unknown.append(name)
-        _not_computable(
+        not_computable(
             ctx,
             rule_type,
             rule,
@@ -142,7 +142,7 @@ def _categories(ctx: _Context, rule_type: str, rule, categories) -> np.ndarray |
     return ctx.facilities["category"].isin(keys).to_numpy()
 
 
-def _designated(ctx: _Context, role: str, attribute) -> tuple[np.ndarray, np.ndarray] | None:
+def _designated(ctx: CheckContext, role: str, attribute) -> tuple[np.ndarray, np.ndarray] | None:
     """(designated, blank) masks over ``ctx.facilities`` for a role: listed in ``[roles]`` or
     truthy in one of the ``attribute`` columns; blank where such a column exists and is empty
     for a facility not listed. None when the project names none and no column exists."""
@@ -176,13 +176,13 @@ def _role_reason(role: str, attribute) -> str:
     )
 
 
-def _metric(ctx: _Context, frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _metric(ctx: CheckContext, frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     """x, y of facilities in the network's CRS (metres)."""
     xy = frame.geometry.to_crs(ctx.run.network.crs)
     return xy.x.to_numpy(), xy.y.to_numpy()
 
 
-def _resident_points(ctx: _Context) -> pd.DataFrame:
+def _resident_points(ctx: CheckContext) -> pd.DataFrame:
     """The run's demand points inside the units (x, y in the network CRS, population)."""
     points = ctx.run.coverage.points
     if "unit_name" in points:
@@ -190,7 +190,7 @@ def _resident_points(ctx: _Context) -> pd.DataFrame:
     return points.reset_index(drop=True)
 
 
-def _nearest(ctx: _Context, mode: str, fac: gpd.GeoDataFrame, points: pd.DataFrame):
+def _nearest(ctx: CheckContext, mode: str, fac: gpd.GeoDataFrame, points: pd.DataFrame):
     """One multi-source search from ``fac`` to every point by ``mode``:
     :class:`geoplan.analysis.engine.Nearest`."""
     network = ctx.run.network
@@ -211,7 +211,7 @@ def _nearest(ctx: _Context, mode: str, fac: gpd.GeoDataFrame, points: pd.DataFra
     )
 
 
-def _gap(ctx: _Context, rule, row: pd.Series, value: str, reason: str) -> None:
+def _gap(ctx: CheckContext, rule, row: pd.Series, value: str, reason: str) -> None:
     ctx.gaps.append(
         {
             "rule_id": rule.id,
@@ -226,7 +226,7 @@ def _gap(ctx: _Context, rule, row: pd.Series, value: str, reason: str) -> None:
     )
 
 
-def _failing_points(ctx: _Context, rule, fac: gpd.GeoDataFrame, values) -> None:
+def _failing_points(ctx: CheckContext, rule, fac: gpd.GeoDataFrame, values) -> None:
     if len(fac):
         layer = fac[["facility_id", "name", "category", "unit_name", "geometry"]]
         ctx.failing[rule.id] = gpd.GeoDataFrame(
@@ -281,7 +281,7 @@ def _share_status(low: float, high: float, comparator: str, target: float | None
 
 
 def _share_rows(
-    ctx: _Context,
+    ctx: CheckContext,
     rule_type: str,
     rule,
     fac: gpd.GeoDataFrame,
@@ -313,7 +313,7 @@ def _share_rows(
         shortfall = math.nan
         if status == "not met" and comparator in (">=", ">") and target is not None:
             shortfall = float(math.ceil(target / 100.0 * n - yes - 1e-9))
-        _row(
+        add_row(
             ctx,
             rule_type,
             rule,
@@ -340,7 +340,7 @@ def _share_rows(
         _failing_points(ctx, rule, fac.iloc[failing], [flags[i] for i in failing])
 
 
-def _share(ctx: _Context, rule: ShareRule) -> None:
+def _share(ctx: CheckContext, rule: ShareRule) -> None:
     chosen = _categories(ctx, "share", rule, rule.categories)
     if chosen is None:
         return
@@ -349,7 +349,7 @@ def _share(ctx: _Context, rule: ShareRule) -> None:
     filters = []
     if rule.grade_at_least is not None:
         if ctx.facilities["grade"].isna().all():
-            _not_computable(
+            not_computable(
                 ctx,
                 "share",
                 rule,
@@ -364,7 +364,7 @@ def _share(ctx: _Context, rule: ShareRule) -> None:
         filters.append(f"grade ≥ {rule.grade_at_least}")
     if rule.ownership is not None:
         if ctx.facilities["ownership"].isna().all():
-            _not_computable(
+            not_computable(
                 ctx,
                 "share",
                 rule,
@@ -379,7 +379,7 @@ def _share(ctx: _Context, rule: ShareRule) -> None:
     if rule.attribute:
         headers = find_columns(ctx.attribute_columns, rule.attribute)
         if not headers:
-            _not_computable(
+            not_computable(
                 ctx,
                 "share",
                 rule,
@@ -426,15 +426,15 @@ def _and(left, right) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
-def _ratio_flags(ctx: _Context, rule: ShareRule, chosen: np.ndarray) -> np.ndarray | None:
+def _ratio_flags(ctx: CheckContext, rule: ShareRule, chosen: np.ndarray) -> np.ndarray | None:
     """Per facility of ``chosen``: numerator / denominator meets the per-facility target
     (None where either is blank or the denominator is 0)."""
     values = []
     for key in (rule.numerator, rule.denominator):
-        found = _quantity(ctx, key, ())
+        found = facility_quantity(ctx, key, ())
         if found is None:
             accepted = CAPACITY_COLUMNS.get(key, ()) or (key,)
-            _not_computable(
+            not_computable(
                 ctx,
                 "share",
                 rule,
@@ -453,7 +453,7 @@ def _ratio_flags(ctx: _Context, rule: ShareRule, chosen: np.ndarray) -> np.ndarr
 # ----------------------------------------------------------------------------- colocation
 
 
-def _colocation(ctx: _Context, rule: ColocationRule) -> None:
+def _colocation(ctx: CheckContext, rule: ColocationRule) -> None:
     chosen = _categories(ctx, "colocation", rule, rule.categories)
     partner = (
         _categories(ctx, "colocation", rule, rule.with_categories) if chosen is not None else None
@@ -467,7 +467,7 @@ def _colocation(ctx: _Context, rule: ColocationRule) -> None:
         ctx.rows.pop()  # the partner category is unknown, but the column tells
         partner = np.zeros(len(ctx.facilities), dtype=bool)
     elif not partner.any() and not headers:
-        _not_computable(
+        not_computable(
             ctx,
             "colocation",
             rule,
@@ -517,7 +517,7 @@ def _colocation(ctx: _Context, rule: ColocationRule) -> None:
 # ----------------------------------------------------------------------------- named units
 
 
-def _match_unit(ctx: _Context, name: str) -> tuple[tuple[str, str] | None, str]:
+def _match_unit(ctx: CheckContext, name: str) -> tuple[tuple[str, str] | None, str]:
     """The project unit named ``name`` (equal after normalising, else the one unit whose
     name contains it or is contained in it); None and why when there is none or several."""
     want = normalize_text(name)
@@ -544,9 +544,9 @@ def _match_unit(ctx: _Context, name: str) -> tuple[tuple[str, str] | None, str]:
     )
 
 
-def _named_units(ctx: _Context, rule: NamedUnitRule) -> None:
+def _named_units(ctx: CheckContext, rule: NamedUnitRule) -> None:
     if ctx.units is None:
-        _not_computable(ctx, "named_unit", rule, "the project has no units or boundary")
+        not_computable(ctx, "named_unit", rule, "the project has no units or boundary")
         return
     chosen = _categories(ctx, "named_unit", rule, rule.categories)
     if chosen is None:
@@ -557,7 +557,7 @@ def _named_units(ctx: _Context, rule: NamedUnitRule) -> None:
     if rule.attribute:
         headers = find_columns(ctx.attribute_columns, rule.attribute)
         if not headers:
-            _not_computable(
+            not_computable(
                 ctx,
                 "named_unit",
                 rule,
@@ -570,7 +570,7 @@ def _named_units(ctx: _Context, rule: NamedUnitRule) -> None:
     for name in rule.units:
         unit, why = _match_unit(ctx, name)
         if unit is None:
-            _row(ctx, "named_unit", rule, unit=(name, ""), status="not computable", note=why)
+            add_row(ctx, "named_unit", rule, unit=(name, ""), status="not computable", note=why)
             continue
         here = (fac["unit_name"] == unit[0]).to_numpy()
         yes = int((flags[here] == True).sum())  # noqa: E712
@@ -586,7 +586,7 @@ def _named_units(ctx: _Context, rule: NamedUnitRule) -> None:
             note += f"; {blank} more with a blank or unrecognised value"
         if why:
             note += f"; {why}"
-        _row(
+        add_row(
             ctx,
             "named_unit",
             rule,
@@ -618,10 +618,10 @@ def _named_units(ctx: _Context, rule: NamedUnitRule) -> None:
 # ----------------------------------------------------------------------------- 片区
 
 
-def _catchments(ctx: _Context, rule: CatchmentRule) -> None:
+def _catchments(ctx: CheckContext, rule: CatchmentRule) -> None:
     found = _designated(ctx, rule.role, rule.attribute)
     if found is None:
-        _not_computable(ctx, "catchment", rule, _role_reason(rule.role, rule.attribute))
+        not_computable(ctx, "catchment", rule, _role_reason(rule.role, rule.attribute))
         return
     designated, blank = found
     if rule.categories:
@@ -643,7 +643,7 @@ def _catchments(ctx: _Context, rule: CatchmentRule) -> None:
     note = f"{count} designated ({', '.join(hubs['name'].astype(str)) or 'none'})"
     if n_blank:
         note += f"; {n_blank} facilities have a blank designation cell"
-    _row(
+    add_row(
         ctx,
         "catchment",
         rule,
@@ -713,7 +713,7 @@ def _catchments(ctx: _Context, rule: CatchmentRule) -> None:
         )
         if parts:
             note += "; " + "; ".join(parts)
-        _row(
+        add_row(
             ctx,
             "catchment",
             rule,
@@ -750,7 +750,7 @@ def _catchments(ctx: _Context, rule: CatchmentRule) -> None:
     unreachable = float(population[nearest.facility < 0].sum())
     ctx.figures[rule.id]["unreachable_population"] = unreachable
     if unreachable > 0:
-        _row(
+        add_row(
             ctx,
             "catchment",
             rule,
@@ -767,7 +767,7 @@ def _catchments(ctx: _Context, rule: CatchmentRule) -> None:
         value = math.nan
         if population[reach].sum() > 0:
             value = weighted_percentile(time_s[reach], population[reach], rule.percentile) / 60
-        _row(
+        add_row(
             ctx,
             "catchment",
             rule,
@@ -783,7 +783,7 @@ def _catchments(ctx: _Context, rule: CatchmentRule) -> None:
         _failing_points(ctx, rule, hubs.iloc[failing], [table.loc[i, judged] for i in failing])
 
 
-def _group_population(ctx: _Context, points: pd.DataFrame, mask: np.ndarray) -> dict:
+def _group_population(ctx: CheckContext, points: pd.DataFrame, mask: np.ndarray) -> dict:
     """Urban and rural residents among ``points[mask]`` (only when the units have types)."""
     if not ctx.groups:
         return {}
@@ -800,7 +800,7 @@ def _group_population(ctx: _Context, points: pd.DataFrame, mask: np.ndarray) -> 
 # ----------------------------------------------------------------------------- referral
 
 
-def _referral(ctx: _Context, rule: ReferralRule) -> None:
+def _referral(ctx: CheckContext, rule: ReferralRule) -> None:
     lower_mask = _categories(ctx, "referral", rule, rule.from_categories)
     if lower_mask is None:
         return
@@ -810,14 +810,14 @@ def _referral(ctx: _Context, rule: ReferralRule) -> None:
     if rule.to_role is not None:
         found = _designated(ctx, rule.to_role, rule.to_attribute)
         if found is None:
-            _not_computable(ctx, "referral", rule, _role_reason(rule.to_role, rule.to_attribute))
+            not_computable(ctx, "referral", rule, _role_reason(rule.to_role, rule.to_attribute))
             return
         upper_mask = upper_mask & found[0]
     lower_mask = lower_mask & ~upper_mask  # a facility is not referred to itself
     fac = ctx.facilities
     lower, upper = fac[lower_mask].reset_index(drop=True), fac[upper_mask].reset_index(drop=True)
     if len(upper) == 0:
-        _not_computable(
+        not_computable(
             ctx,
             "referral",
             rule,
@@ -874,7 +874,7 @@ def _referral(ctx: _Context, rule: ReferralRule) -> None:
         shortfall = math.nan
         if threshold is not None and status == "not met":
             shortfall = float(math.ceil(rule.target_share * n - within[here].sum() - 1e-9))
-        _row(
+        add_row(
             ctx,
             "referral",
             rule,
@@ -940,7 +940,7 @@ def _referral(ctx: _Context, rule: ReferralRule) -> None:
 
 
 def _townships(
-    ctx: _Context, rule: ReferralRule, lower: gpd.GeoDataFrame, upper: gpd.GeoDataFrame
+    ctx: CheckContext, rule: ReferralRule, lower: gpd.GeoDataFrame, upper: gpd.GeoDataFrame
 ) -> tuple[np.ndarray | None, np.ndarray | None, str]:
     """The township of each facility: the facility file's township column, else the
     project's units when they are townships; and how the higher-tier facility is found."""
@@ -978,15 +978,15 @@ def _townships(
 # ----------------------------------------------------------------------------- equity
 
 
-def _equity(ctx: _Context, rule: EquityRule) -> None:
+def _equity(ctx: CheckContext, rule: EquityRule) -> None:
     if ctx.units is None:
-        _not_computable(ctx, "equity", rule, "the project has no units or boundary")
+        not_computable(ctx, "equity", rule, "the project has no units or boundary")
         return
     chosen = _categories(ctx, "equity", rule, rule.categories)
     if chosen is None:
         return
     if not chosen.any():
-        _not_computable(
+        not_computable(
             ctx,
             "equity",
             rule,
@@ -1011,7 +1011,7 @@ def _equity(ctx: _Context, rule: EquityRule) -> None:
     status = "reported"
     if rule.max_gini is not None and not math.isnan(g_residents):
         status = "met" if compare(g_residents, "<=", rule.max_gini) else "not met"
-    _row(
+    add_row(
         ctx,
         "equity",
         rule,
@@ -1030,7 +1030,7 @@ def _equity(ctx: _Context, rule: EquityRule) -> None:
     if len(frame) > 1:
         g_units = gini(means.to_numpy(), frame["w"].to_numpy())
         figures["gini_units"] = g_units
-        _row(
+        add_row(
             ctx,
             "equity",
             rule,
@@ -1044,13 +1044,13 @@ def _equity(ctx: _Context, rule: EquityRule) -> None:
         rank = _rank(ctx, rule)
         if isinstance(rank, str):
             figures["concentration_index"] = None
-            _row(ctx, "equity", rule, unit=(CONCENTRATION, ""), status="no data", note=rank)
+            add_row(ctx, "equity", rule, unit=(CONCENTRATION, ""), status="no data", note=rank)
         else:
             r = pd.Series(units).map(rank).to_numpy(dtype=np.float64)
             has = np.isfinite(r)
             ci = concentration_index(x[has], r[has], w[has]) if has.any() else math.nan
             figures["concentration_index"] = ci
-            _row(
+            add_row(
                 ctx,
                 "equity",
                 rule,
@@ -1074,7 +1074,7 @@ def _equity(ctx: _Context, rule: EquityRule) -> None:
         members = in_scope(ctx, units, label)
         mean = weighted_mean(x[members], w[members]) if members.any() else math.nan
         group_means[UNIT_GROUPS[label]] = mean
-        _row(
+        add_row(
             ctx,
             "equity",
             rule,
@@ -1089,7 +1089,7 @@ def _equity(ctx: _Context, rule: EquityRule) -> None:
         ratio = group_means["rural"] / group_means["urban"] if group_means["urban"] else math.nan
         figures.update(urban_mean=group_means["urban"], rural_mean=group_means["rural"])
         figures["rural_to_urban"] = ratio
-        _row(
+        add_row(
             ctx,
             "equity",
             rule,
@@ -1101,7 +1101,7 @@ def _equity(ctx: _Context, rule: EquityRule) -> None:
         )
     for unit in ctx.unit_names if len(ctx.unit_names) > 1 else ():
         mean = float(means.get(unit[0], math.nan))
-        _row(
+        add_row(
             ctx,
             "equity",
             rule,
@@ -1115,7 +1115,7 @@ def _equity(ctx: _Context, rule: EquityRule) -> None:
 
 
 def _measure(
-    ctx: _Context, rule: EquityRule, chosen: np.ndarray, points: pd.DataFrame
+    ctx: CheckContext, rule: EquityRule, chosen: np.ndarray, points: pd.DataFrame
 ) -> tuple[np.ndarray, str] | None:
     """Per resident point: minutes to the nearest facility (NaN: unreachable) or 2SFCA access
     per 1,000 residents; and a note."""
@@ -1126,10 +1126,10 @@ def _measure(
     if rule.supply == "facilities":
         supply = np.ones(len(ctx.facilities))
     else:
-        supply = _quantity(ctx, rule.supply, ())
+        supply = facility_quantity(ctx, rule.supply, ())
         if supply is None:
             accepted = CAPACITY_COLUMNS.get(rule.supply, ()) or (rule.supply,)
-            _not_computable(
+            not_computable(
                 ctx,
                 "equity",
                 rule,
@@ -1140,7 +1140,7 @@ def _measure(
     mask = chosen & np.isfinite(supply)
     cutoff_s = rule.cutoff_min * 60.0
     demand = pd.Series(points["population"].to_numpy(), index=points["demand_id"].to_numpy())
-    matrix = _access_matrix(ctx, rule.mode, cutoff_s, mask)
+    matrix = access_matrix(ctx, rule.mode, cutoff_s, mask)
     ids = [f"f{i}" for i in range(int(mask.sum()))]
     all_points = ctx.run.coverage.points["demand_id"].to_numpy()
     matrix = matrix.assign(demand=all_points[matrix["demand"].to_numpy()])
@@ -1160,7 +1160,7 @@ def _measure(
     return access.reindex(demand.index).to_numpy(dtype=np.float64) * 1000.0, note
 
 
-def _rank(ctx: _Context, rule: EquityRule) -> dict[str, float] | str:
+def _rank(ctx: CheckContext, rule: EquityRule) -> dict[str, float] | str:
     """The ranking variable per unit name (density: residents per km²), or why there is none."""
     units = ctx.units
     if rule.rank_by == _DENSITY:
