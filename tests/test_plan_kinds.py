@@ -562,3 +562,42 @@ def test_check_writes_the_tables_and_replaces_them_exactly(project, tmp_path, pl
     # a pack without these kinds replaces the result: no stale referral.csv is left
     assert main([*args, "--plan", "leshan_shizhong", "--overwrite"]) == 0
     assert not (out / "referral.csv").exists() and not (out / "catchments.csv").exists()
+
+
+def test_urban_and_rural_rows_of_the_existing_kinds(project, plan_indicators):
+    """Every share and access figure gets an urban and a rural row (西片 is the only urban
+    unit, 东片 the only rural one, so each group's row equals its unit's)."""
+    pack = _pack(
+        circles=[
+            {
+                "id": "medical_15",
+                "categories": ["medical"],
+                "mode": "walk",
+                "threshold_min": 15,
+                "target_share": 1.0,
+                "mode_note": "walk",
+            }
+        ],
+        ratios=[{"id": "staff_per_1000", "numerator": "staff", "target": 1}],
+        presence=[
+            {
+                "id": "geriatrics_presence",
+                "scope": "facility",
+                "categories": ["general_hospital"],
+                "attribute": ["老年医学科"],
+            }
+        ],
+    )
+    result = compute_checks(project, pack)
+    for rule_id in ("medical_15", "staff_per_1000", "geriatrics_presence"):
+        rows = _rows(result, rule_id)
+        assert set(rows.index) == {"西片", "东片", ALL_UNITS, URBAN, RURAL}, rule_id
+        for unit, group in (("西片", URBAN), ("东片", RURAL)):
+            assert rows.loc[group, "value"] == pytest.approx(rows.loc[unit, "value"], nan_ok=True)
+    circle = _rows(result, "medical_15")
+    population = result.run.coverage.points.groupby("unit_name")["population"].sum()
+    whole = (
+        circle.loc["西片", "value"] * population["西片"]
+        + circle.loc["东片", "value"] * population["东片"]
+    ) / (population["西片"] + population["东片"])
+    assert circle.loc[ALL_UNITS, "value"] == pytest.approx(whole, abs=1e-3)
