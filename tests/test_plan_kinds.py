@@ -560,7 +560,7 @@ def test_check_writes_the_tables_and_replaces_them_exactly(project, tmp_path, pl
     # undefined — said as null in summary.json, not a crash on NaN
     assert figures["no_facilities_equity"]["gini_residents"] is None
     # a pack without these kinds replaces the result: no stale referral.csv is left
-    assert main([*args, "--plan", "leshan_shizhong", "--overwrite"]) == 0
+    assert main([*args, "--plan", "xiangqiao", "--overwrite"]) == 0
     assert not (out / "referral.csv").exists() and not (out / "catchments.csv").exists()
 
 

@@ -31,7 +31,7 @@ PACKS = {
     "beihai": ("beihai_2016-2020.txt", 1, 2, 9, 2),
     "xiangqiao": ("chaozhou_xiangqiao_2021-2025_draft.txt", 1, 2, 9, 1),
     "pingluo": ("pingluo_2021-2025.txt", 0, 4, 7, 2),
-    "leshan_shizhong": ("leshan_shizhong_2021-2025_draft.txt", 2, 7, 4, 2),
+    "leshan_shizhong": ("leshan_shizhong_2021-2025_draft.txt", 2, 7, 4, 1),
 }
 
 

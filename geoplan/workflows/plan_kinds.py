@@ -660,6 +660,9 @@ def _catchments(ctx: CheckContext, rule: CatchmentRule) -> None:
         mode=rule.mode,
         note=note,
     )
+    indicator = ctx.pack.sources[rule.id].indicator
+    if indicator and not n_blank:  # the plan's count of sub-centres (县域医疗卫生次中心 3 个)
+        ctx.current[indicator] = float(count)
     ctx.figures[rule.id] = {"designated": count, "blank": n_blank, "catchments": []}
     if count == 0:
         return
