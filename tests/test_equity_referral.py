@@ -24,10 +24,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString
 
-from geoplan.analysis import engine
 from geoplan.analysis.catchments import catchment_table, weighted_percentile
 from geoplan.analysis.equity import concentration_index, fractional_rank, gini, weighted_mean
 from geoplan.analysis.referral import REFERRAL_COLUMNS, referral_times
+from geoplan.readers.network import ModeTimes
 
 SQRT2 = np.sqrt(2.0)
 
@@ -184,7 +184,7 @@ def _times(network, *, oneway_e1=False):
     backward = forward.copy()
     if oneway_e1:
         backward[1] = np.inf  # e1 only B → C
-    return engine.ModeTimes(forward, backward)
+    return ModeTimes(forward, backward)
 
 
 def _xy(points):
@@ -253,7 +253,7 @@ def test_referral_closed_streets_and_empty_tiers(tiny):
     times = _times(tiny)
     forward, backward = times.forward_s.copy(), times.backward_s.copy()
     forward[0] = backward[0] = np.inf  # A's street closed to the mode: A is cut off
-    closed = engine.ModeTimes(forward, backward)
+    closed = ModeTimes(forward, backward)
     table = referral_times(
         tiny,
         closed,

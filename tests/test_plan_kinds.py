@@ -256,7 +256,7 @@ def test_sub_centres_are_counted_and_their_catchments_equal_networkx(result, pro
     network = run.network
     times = network.mode_times("drive", **project.network_options)
     assert times.private is None  # the reference has no private edges
-    points = _inside(run.coverage.points)
+    points = _inside(run.coverage.table)
     fac = _facilities(result).loc[["TE", "TW"]]
     xy = fac.geometry.to_crs(network.crs)
     hubs = engine.snap_points(
@@ -390,7 +390,7 @@ def test_equity_indices_equal_a_recomputation(result, project):
     fac = _facilities(result)
     primary = ["township_hospital", "central_township_hospital", "village_clinic"]
     xy = fac[fac["category"].isin(primary)].geometry.to_crs(network.crs)
-    points = _inside(run.coverage.points)
+    points = _inside(run.coverage.table)
     near = engine.nearest_facility(
         network,
         times.forward_s,
@@ -595,7 +595,7 @@ def test_urban_and_rural_rows_of_the_existing_kinds(project, plan_indicators):
         for unit, group in (("西片", URBAN), ("东片", RURAL)):
             assert rows.loc[group, "value"] == pytest.approx(rows.loc[unit, "value"], nan_ok=True)
     circle = _rows(result, "medical_15")
-    population = result.run.coverage.points.groupby("unit_name")["population"].sum()
+    population = result.run.coverage.table.groupby("unit_name")["population"].sum()
     whole = (
         circle.loc["西片", "value"] * population["西片"]
         + circle.loc["东片", "value"] * population["东片"]

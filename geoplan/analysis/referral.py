@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, ModeTimes
 from . import engine
 
 __all__ = ["ASSIGNED_BY", "REFERRAL_COLUMNS", "referral_times"]
@@ -35,14 +36,14 @@ REFERRAL_COLUMNS = ("lower", "upper", "time_s", "assigned_by", "nearest", "neare
 
 def referral_times(
     network,
-    times: engine.ModeTimes,
+    times: ModeTimes,
     lower_xy: tuple[np.ndarray, np.ndarray],
     upper_xy: tuple[np.ndarray, np.ndarray],
     *,
     lower_unit: np.ndarray | None = None,
     upper_unit: np.ndarray | None = None,
     assign: str = "same_unit",
-    access_speed_m_per_min: float = engine.DEFAULT_WALK_SPEED_M_PER_MIN,
+    access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
 ) -> pd.DataFrame:
     """Travel time from each lower-tier facility to its higher-tier facility.
 

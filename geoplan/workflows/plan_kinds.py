@@ -184,7 +184,7 @@ def _metric(ctx: CheckContext, frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.
 
 def _resident_points(ctx: CheckContext) -> pd.DataFrame:
     """The run's demand points inside the units (x, y in the network CRS, population)."""
-    points = ctx.run.coverage.points
+    points = ctx.run.coverage.table
     if "unit_name" in points:
         points = points[points["unit_name"] != OUTSIDE_UNITS]
     return points.reset_index(drop=True)
@@ -1145,7 +1145,7 @@ def _measure(
     demand = pd.Series(points["population"].to_numpy(), index=points["demand_id"].to_numpy())
     matrix = access_matrix(ctx, rule.mode, cutoff_s, mask)
     ids = [f"f{i}" for i in range(int(mask.sum()))]
-    all_points = ctx.run.coverage.points["demand_id"].to_numpy()
+    all_points = ctx.run.coverage.table["demand_id"].to_numpy()
     matrix = matrix.assign(demand=all_points[matrix["demand"].to_numpy()])
     inside = matrix["demand"].isin(demand.index)
     long = matrix[inside]
