@@ -1033,7 +1033,7 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
         crs=fac.crs,
     )
     units = ctx.units
-    scopes = [(units, False)] + [(frame, True) for frame in aggregate_units(ctx)]
+    scopes = [(units, False)] + [(frame, True) for frame in _aggregate_units(ctx)]
     access = _access(ctx, rule, mask, num[mask]) if den is None else {}
     failing = []
     tolerance = ctx.pack.about_tolerance
@@ -1095,7 +1095,7 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
         )
 
 
-def aggregate_units(ctx: _Context) -> list[gpd.GeoDataFrame]:
+def _aggregate_units(ctx: _Context) -> list[gpd.GeoDataFrame]:
     """With several units: all of them as one (ALL_UNITS), then each group of one type
     (URBAN, RURAL), each a one-row layer of ``unit_name``, ``unit_code``, ``population``."""
     units = ctx.units
