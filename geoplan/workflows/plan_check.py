@@ -614,7 +614,7 @@ def _row(
     )
 
 
-def units_for_rows(ctx: _Context) -> list[tuple[str, str]]:
+def _units_for_rows(ctx: _Context) -> list[tuple[str, str]]:
     """The rows of a rule: each unit, then (with several units) all of them, then urban and
     rural when the units have types."""
     units = ctx.unit_names
@@ -663,7 +663,7 @@ def _circle(ctx: _Context, rule: Rule, points: pd.DataFrame, gaps: gpd.GeoDataFr
     unit_of = points["unit_name"].to_numpy() if "unit_name" in points else None
     target = rule.target_share
     failing_units = []
-    for unit in units_for_rows(ctx):
+    for unit in _units_for_rows(ctx):
         if unit_of is None:
             mask = np.ones(len(points), bool)
         else:
@@ -781,7 +781,7 @@ def _facility_presence(ctx: _Context, rule: PresenceRule) -> None:
     flags = service_flags(fac, headers)
     label = " / ".join(headers)
     failing = []
-    for unit in units_for_rows(ctx):
+    for unit in _units_for_rows(ctx):
         here = fac if unit[0] == ALL_UNITS else fac[in_scope(ctx, fac["unit_name"], unit[0])]
         here_flags = flags.loc[here.index]
         n = len(here)
@@ -1397,3 +1397,4 @@ add_row = _row
 not_computable = _not_computable
 facility_quantity = _quantity
 access_matrix = _access_matrix
+units_for_rows = _units_for_rows
