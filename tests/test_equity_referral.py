@@ -16,13 +16,10 @@ At 1 m/s (60 m/min) an edge's seconds equal its metres; the access legs too.
 from __future__ import annotations
 
 import itertools
-from types import SimpleNamespace
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
-from shapely.geometry import LineString
+import test_engine
 
 from geoplan.analysis.catchments import catchment_table, weighted_percentile
 from geoplan.analysis.equity import concentration_index, fractional_rank, gini, weighted_mean
@@ -159,24 +156,7 @@ def test_catchment_table_by_hand():
 # ----------------------------------------------------------------------------- referral
 
 
-@pytest.fixture
-def tiny():
-    xy = {"A": (0, 0), "B": (100, 0), "C": (200, 0), "D": (100, -100)}
-    names = list(xy)
-    nodes = pd.DataFrame(
-        {"node_id": range(4), "x": [xy[n][0] for n in names], "y": [xy[n][1] for n in names]}
-    )
-    pairs = [("A", "B"), ("B", "C"), ("B", "D"), ("C", "D")]
-    edges = gpd.GeoDataFrame(
-        {
-            "u": [names.index(a) for a, _ in pairs],
-            "v": [names.index(b) for _, b in pairs],
-            "length_m": [100.0, 100.0, 100.0, 100 * SQRT2],
-        },
-        geometry=[LineString([xy[a], xy[b]]) for a, b in pairs],
-        crs=32650,
-    )
-    return SimpleNamespace(nodes=nodes, edges=edges, crs=edges.crs)
+tiny = test_engine.tiny  # the same drawing as the engine's tests (a pytest fixture)
 
 
 def _times(network, *, oneway_e1=False):

@@ -211,6 +211,25 @@ def _nearest(ctx: CheckContext, mode: str, fac: gpd.GeoDataFrame, points: pd.Dat
     )
 
 
+def _attribute_flags(
+    ctx: CheckContext, rule_type: str, rule, fac: gpd.GeoDataFrame
+) -> tuple[np.ndarray, str] | None:
+    """Per facility of ``fac``: its ``rule.attribute`` yes/no column read as True, False or
+    None (blank, unrecognised), and the headers used; None, with a not-computable row, when
+    the facility file has no such column."""
+    headers = find_columns(ctx.attribute_columns, rule.attribute)
+    if not headers:
+        not_computable(
+            ctx,
+            rule_type,
+            rule,
+            f"the facility file has no column for this attribute (accepted headers: "
+            f"{', '.join(rule.attribute)})",
+        )
+        return None
+    return service_flags(fac, headers).to_numpy(dtype=object), " / ".join(headers)
+
+
 def _gap(ctx: CheckContext, rule, row: pd.Series, value: str, reason: str) -> None:
     ctx.gaps.append(
         {
@@ -377,18 +396,10 @@ def _share(ctx: CheckContext, rule: ShareRule) -> None:
         )
         filters.append(f"ownership {rule.ownership}")
     if rule.attribute:
-        headers = find_columns(ctx.attribute_columns, rule.attribute)
-        if not headers:
-            not_computable(
-                ctx,
-                "share",
-                rule,
-                f"the facility file has no column for this attribute (accepted headers: "
-                f"{', '.join(rule.attribute)})",
-            )
+        found = _attribute_flags(ctx, "share", rule, fac)
+        if found is None:
             return
-        flags = service_flags(fac, headers).to_numpy(dtype=object)
-        label = " / ".join(headers)
+        flags, label = found
     else:
         flags = _ratio_flags(ctx, rule, chosen)
         if flags is None:
@@ -555,18 +566,11 @@ def _named_units(ctx: CheckContext, rule: NamedUnitRule) -> None:
     flags = np.full(len(fac), True, dtype=object)
     label = ", ".join(rule.categories)
     if rule.attribute:
-        headers = find_columns(ctx.attribute_columns, rule.attribute)
-        if not headers:
-            not_computable(
-                ctx,
-                "named_unit",
-                rule,
-                f"the facility file has no column for this attribute (accepted headers: "
-                f"{', '.join(rule.attribute)})",
-            )
+        found = _attribute_flags(ctx, "named_unit", rule, fac)
+        if found is None:
             return
-        flags = service_flags(fac, headers).to_numpy(dtype=object)
-        label += f" with {' / '.join(headers)}"
+        flags, headers = found
+        label += f" with {headers}"
     for name in rule.units:
         unit, why = _match_unit(ctx, name)
         if unit is None:
