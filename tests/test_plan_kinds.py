@@ -121,7 +121,14 @@ PACK = _pack(
             "id": "primary_equity",
             "categories": ["township_hospital", "central_township_hospital", "village_clinic"],
             "mode": "walk",
-        }
+        },
+        {
+            "id": "primary_equity_income",
+            "categories": ["township_hospital", "central_township_hospital", "village_clinic"],
+            "mode": "walk",
+            "rank_by": "人均可支配收入",
+            "max_gini": 0.2,
+        },
     ],
     named_units=[
         {
@@ -152,7 +159,12 @@ def project(tmp_path_factory):
     west = shapely.box(100, 0, SPLIT_LON, 60).intersection(area)
     east = shapely.box(SPLIT_LON, 0, 130, 60).intersection(area)
     units = gpd.GeoDataFrame(
-        {"name": ["西片", "东片"], "code": ["W", "E"], "城乡分类代码": [111, 220]},
+        {
+            "name": ["西片", "东片"],
+            "code": ["W", "E"],
+            "城乡分类代码": [111, 220],
+            "人均可支配收入": [52000, "41000"],
+        },
         geometry=[west, east],
         crs=4326,
     )
@@ -423,6 +435,14 @@ def test_equity_indices_equal_a_recomputation(result, project):
         concentration_index(x, rank, w), abs=1e-4
     )
     assert math.isfinite(rows.loc[CONCENTRATION, "value"])
+    # ranked by a column of the units layer (西片 52000 > 东片 41000, read as numbers)
+    income = _rows(result, "primary_equity_income")
+    by_income = np.where(urban, 52000.0, 41000.0)
+    assert income.loc[CONCENTRATION, "value"] == pytest.approx(
+        concentration_index(x, by_income, w), abs=1e-4
+    )
+    # judged: the residents' Gini at most 0.2
+    assert income.loc[ALL_UNITS, "status"] == ("met" if gini(x, w) <= 0.2 else "not met")
 
 
 # ----------------------------------------------------------------------------- named, co-located

@@ -50,6 +50,7 @@ from ..plans.packs import (
     ShareRule,
     compare,
 )
+from ..readers.boundaries import units_from_frame
 from ..taxonomy import grade_level, normalize_text
 from .plan_check import (
     ALL_UNITS,
@@ -1182,5 +1183,11 @@ def _rank(ctx: CheckContext, rule: EquityRule) -> dict[str, float] | str:
             f"the units layer has no column {rule.rank_by!r}; its columns: "
             f"{', '.join(map(str, layer.columns[:12]))}"
         )
+    named = units_from_frame(  # the layer's unit names, found as the run found them
+        layer,
+        name_column=ctx.project.units.get("name_column"),
+        code_column=ctx.project.units.get("code_column"),
+        source=ctx.project.units["path"],
+    )
     values = pd.to_numeric(layer[rule.rank_by], errors="coerce").to_numpy(dtype=np.float64)
-    return dict(zip(units["unit_name"].astype(str), values, strict=True))
+    return dict(zip(named["unit_name"].astype(str), values, strict=True))
