@@ -46,17 +46,22 @@ __all__ = [
     "CATEGORY_SETS",
     "COLUMN_ALIASES",
     "EXCLUDED_TYPES",
+    "GRADE_LEVELS",
     "GROUPS",
     "GROUP_LABELS",
+    "OWNERSHIPS",
     "TIERS",
     "TIER_LABELS",
     "Category",
     "bilingual",
     "closest_alias",
     "excluded_type",
+    "grade_level",
     "label",
     "match_columns",
     "normalize_text",
+    "parse_grade",
+    "parse_ownership",
     "resolve_category",
     "suggest_category",
 ]
@@ -939,6 +944,33 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
         "facility_name",
         "facility",
     ),
+    # grade and ownership come before category: their headers (经济类型, 医院等级) must not be
+    # taken for the category column, which accepts any header containing 类型 or 类别
+    "grade": (
+        "grade",
+        "医院等级",
+        "医院级别",
+        "机构等级",
+        "机构级别",
+        "评审等级",
+        "等级",
+        "级别",
+        "hospital_grade",
+    ),
+    "ownership": (
+        "ownership",
+        "公立民营",
+        "公立/民营",
+        "所有制",
+        "所有制形式",
+        "经济类型",
+        "经济性质",
+        "举办性质",
+        "机构性质",
+        "办医主体",
+        "举办主体",
+        "public_private",
+    ),
     "category": (
         "category",
         "类型",
@@ -1050,3 +1082,91 @@ def match_columns(
                 taken.add(hit)
                 break
     return found
+
+
+# --------------------------------------------------------------------------- grade, ownership
+
+GRADE_LEVELS: dict[int, tuple[str, str]] = {
+    3: ("三级", "grade III"),
+    2: ("二级", "grade II"),
+    1: ("一级", "grade I"),
+    0: ("未定级", "ungraded"),
+}
+"""Hospital grade levels (医院等级): 三级 / 二级 / 一级, and 0 for 未定级 (ungraded)."""
+
+_GRADE_CLASSES = ("特", "甲", "乙", "丙")
+_LEVEL_WORDS = {"三": 3, "二": 2, "一": 1, "3": 3, "2": 2, "1": 1, "iii": 3, "ii": 2, "i": 1}
+_GRADE = re.compile(r"^(iii|ii|i|[一二三123])级?(特等|[特甲乙丙abc])?等?(?:医院|综合医院)?$")
+_GRADE_SHORT = re.compile(r"^(iii|ii|i|[一二三123])([特甲乙丙abc])$")
+_UNGRADED = frozenset({"未定级", "未评级", "未评", "无等级", "不定级", "ungraded", "未分级"})
+_LATIN_CLASS = {"a": "甲", "b": "乙", "c": "丙"}
+
+
+def parse_grade(value: object) -> str | None:
+    """A hospital grade cell as ``三级甲等`` / ``三级`` / ``二级乙等`` / ``一级`` / ``未定级``.
+
+    Accepts 三级甲等, 三甲, 3级甲等, 三级, III级甲等, 3A, 二乙, 一级医院, 未定级 … (after
+    :func:`normalize_text`); None for a blank or unrecognised cell (reported, never guessed).
+    """
+    text = normalize_text(value).replace("级别", "级")
+    if not text or text in ("nan", "none"):
+        return None
+    if text in _UNGRADED:
+        return GRADE_LEVELS[0][0]
+    found = _GRADE.match(text) or _GRADE_SHORT.match(text)
+    if found is None:
+        return None
+    level = _LEVEL_WORDS[found.group(1)]
+    grade_class = (found.group(2) or "")[:1]
+    grade_class = _LATIN_CLASS.get(grade_class, grade_class)
+    name = GRADE_LEVELS[level][0]
+    return f"{name}{grade_class}等" if grade_class in _GRADE_CLASSES else name
+
+
+def grade_level(grade: object) -> int | None:
+    """The level (3, 2, 1; 0 for 未定级) of a grade :func:`parse_grade` wrote; None if blank."""
+    text = parse_grade(grade)
+    if text is None:
+        return None
+    return next(level for level, (zh, _) in GRADE_LEVELS.items() if text.startswith(zh))
+
+
+OWNERSHIPS: dict[str, tuple[str, str]] = {
+    "public": ("公立", "public"),
+    "private": ("民营", "private (non-public)"),
+}
+"""Ownership of a facility (公立 / 民营 as the statistical yearbooks divide them)."""
+
+# private words first: 非公立 contains 公立
+_PRIVATE_WORDS = (
+    "非公",
+    "民营",
+    "民办",
+    "私立",
+    "私营",
+    "私人",
+    "个体",
+    "社会办",
+    "社会资本",
+    "股份",
+    "联营",
+    "有限责任",
+    "外资",
+    "合资",
+    "港澳台",
+    "private",
+)
+_PUBLIC_WORDS = ("公立", "公办", "政府办", "国有", "集体", "全民所有", "public", "government")
+
+
+def parse_ownership(value: object) -> str | None:
+    """``public`` or ``private`` for an ownership cell (公立, 公办, 政府办, 国有, 集体 / 民营,
+    民办, 私立, 个体, 社会办, 股份 …); None for a blank or unrecognised cell."""
+    text = normalize_text(value)
+    if not text or text in ("nan", "none"):
+        return None
+    if any(normalize_text(w) in text for w in _PRIVATE_WORDS):
+        return "private"
+    if any(normalize_text(w) in text for w in _PUBLIC_WORDS):
+        return "public"
+    return None

@@ -4,14 +4,17 @@ location models, input checks). No files are written here and nothing draws.
 
 __all__ = [
     "capacity",
+    "catchments",
     "coverage",
     "duplicates",
     "engine",
+    "equity",
     "gaps",
     "location",
     "overlap",
     "preflight",
     "qa",
+    "referral",
     "rules",
     "streets",
 ]

@@ -13,10 +13,26 @@ assume={"fitness_venues": "all"})`` (``geoplan check --assume fitness_venues=all
 one; the check's outputs say which reading each rule used. ``[[sections]]`` are the plan's own
 headings (verbatim, with their line): a rule belongs to the last heading before its main
 citation, and the report groups the checks as the plan groups them.
+Beyond those three, the requirements the plans state about the county's network of
+facilities (:data:`KIND_TABLES`, each table checked like a project file's: unknown keys are
+errors naming the closest one):
+
+* ``[[catchments]]`` — 县域医疗次中心 and their 片区: how many facilities are designated
+  sub-centres, and the residents of each 片区 (residents go to the sub-centre they reach
+  first) with their travel-time percentiles;
+* ``[[referral]]`` — 医共体 referral: each facility of a lower tier to "its" facility of the
+  higher tier (the one in the same township, else the nearest), facility-to-facility times;
+* ``[[shares]]`` — the share of facilities with an attribute (标准化达标, 老年医学科) or meeting a
+  per-facility ratio, over facilities filtered by grade (等级) and ownership (公立/民营);
+* ``[[equity]]`` — urban–rural equity: Gini and concentration indices of access;
+* ``[[named_units]]`` — "the unit named X has a facility of category Y";
+* ``[[colocation]]`` — "a facility of A within d metres of one of B" (两院一体).
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,30 +41,44 @@ from pathlib import Path
 from .._io import read_toml
 from ..analysis.rules import MODES, RULE_ID_PATTERN, Rule, check_unique_ids, rule_from_mapping
 from ..errors import ConfigError
-from ..taxonomy import normalize_text
+from ..schema import Key, ListOf, Number, OneOf, Table, Text, check_table
+from ..taxonomy import OWNERSHIPS, normalize_text
 
 __all__ = [
+    "ASSIGNMENTS",
     "CAPACITY_COLUMNS",
     "CIRCLE_SOURCE_KEYS",
     "COMPARATORS",
     "KINDS",
+    "KIND_TABLES",
     "LEVELS",
+    "MEASURES",
     "PACKS_PACKAGE_DIR",
+    "PACK_TABLES",
     "PRESENCE_SCOPES",
     "QUANTITY_UNITS",
+    "ROLES",
+    "SOURCE_KEYS",
     "Assumption",
     "AssumptionOption",
     "AttributeFilter",
+    "CatchmentRule",
     "Citation",
+    "ColocationRule",
+    "EquityRule",
     "FacilityFilter",
+    "NamedUnitRule",
     "NotModelled",
     "PresenceRule",
     "RatioTarget",
+    "ReferralRule",
     "RulePack",
     "RuleSource",
     "Section",
+    "ShareRule",
     "available_packs",
     "compare",
+    "kind_table",
     "load_pack",
     "pack_from_mapping",
     "packs_dir",
@@ -85,6 +115,33 @@ COMPARATORS: dict[str, str] = {
 ±5 %) on either side; ``about_up`` (提高到90%左右, a rising target) passes at or above the target
 less the tolerance, ``about_down`` (27左右 from 31.4, a falling one) at or below the target plus
 the tolerance: overshooting in the plan's direction passes."""
+
+ROLES: dict[str, tuple[str, str, list[str]]] = {
+    "sub_centre": (
+        "县域医疗次中心（分中心）",
+        "county medical sub-centre (or branch centre)",
+        ["TH-03", "TH-07"],
+    ),
+    "medical_community_lead": (
+        "医共体牵头医院（总医院）",
+        "lead hospital of the county medical community",
+        ["CH-01"],
+    ),
+}
+"""Roles a plan gives facilities that no facility type says: key → (zh, en, example ids).
+A project designates them in ``[roles]`` (facility ids) or by a truthy column of the facility
+file that the pack names (``attribute``)."""
+
+MEASURES: dict[str, tuple[str, str]] = {
+    "travel_time": ("到最近设施的出行时间（分钟）", "minutes to the nearest facility"),
+    "access_2sfca": ("两步移动搜索法可及性（每千人）", "2SFCA access per 1,000 residents"),
+}
+"""Access measures of ``[[equity]]`` rules."""
+
+ASSIGNMENTS = ("same_unit", "nearest")
+"""How a ``[[referral]]`` rule finds a facility's higher-tier facility: the one in the same
+township (by the facility file's township column, else the project's township units), else
+the nearest by travel time; or always the nearest."""
 
 PRESENCE_SCOPES = ("unit", "facility")
 CIRCLE_SOURCE_KEYS = ("indicator", "kind", "source", "mode_note", "note", "attribute")
@@ -367,6 +424,142 @@ class RatioTarget:
 
 
 @dataclass(frozen=True)
+class CatchmentRule:
+    """``[[catchments]]``: designated sub-centres (``role``) and their 片区.
+
+    Facilities of ``categories`` (any, when empty) designated by the project's ``[roles]``
+    or a truthy ``attribute`` column are counted (``min_count``: at least so many; None:
+    reported). Every resident goes to the sub-centre reached first by ``mode`` (one
+    multi-source search); per 片区 the residents and the population-weighted travel-time
+    ``percentiles`` are reported, and judged against ``threshold_min`` (the ``percentile``-th
+    percentile at most that many minutes, inclusive) and the population bounds.
+    """
+
+    id: str
+    name_zh: str
+    name_en: str
+    role: str
+    mode: str
+    attribute: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    min_count: int | None = None
+    percentiles: tuple[float, ...] = (50.0, 90.0)
+    percentile: float = 90.0
+    threshold_min: float | None = None
+    min_population: float | None = None
+    max_population: float | None = None
+
+
+@dataclass(frozen=True)
+class ReferralRule:
+    """``[[referral]]``: each facility of ``from_categories`` to its facility of
+    ``to_categories`` (optionally only those designated ``to_role``), travel time by ``mode``.
+
+    ``assign``: ``same_unit`` (the higher-tier facility of the same township: the facility
+    file's township column ``unit_columns``, else the project's township units; the nearest
+    of them when several; the nearest overall when the township has none) or ``nearest``.
+    With ``threshold_min`` at least ``target_share`` of the lower tier must be within it
+    (inclusive); without, the times are reported.
+    """
+
+    id: str
+    name_zh: str
+    name_en: str
+    from_categories: tuple[str, ...]
+    to_categories: tuple[str, ...]
+    mode: str
+    assign: str = "same_unit"
+    to_role: str | None = None
+    to_attribute: tuple[str, ...] = ()
+    unit_columns: tuple[str, ...] = ()
+    threshold_min: float | None = None
+    target_share: float = 1.0
+
+
+@dataclass(frozen=True)
+class ShareRule:
+    """``[[shares]]``: the share of facilities (percent) that have ``attribute`` (a truthy
+    column) or whose ``numerator / denominator`` compares with ``facility_target`` by
+    ``facility_comparator``, among facilities of ``categories`` with grade level at least
+    ``grade_at_least`` (3 三级, 2 二级, 1 一级) and of ``ownership``. ``target`` (percent, by
+    ``comparator``) is judged for the whole area (``judged_at = "area"``, the plans' district-wide
+    shares; units are reported) or per unit. A blank cell is "incomplete data", never "no".
+    """
+
+    id: str
+    name_zh: str
+    name_en: str
+    categories: tuple[str, ...]
+    attribute: tuple[str, ...] = ()
+    numerator: str | None = None
+    denominator: str | None = None
+    facility_comparator: str = ">="
+    facility_target: float | None = None
+    grade_at_least: int | None = None
+    ownership: str | None = None
+    comparator: str = ">="
+    target: float | None = None
+    judged_at: str = "area"
+
+
+@dataclass(frozen=True)
+class EquityRule:
+    """``[[equity]]``: how evenly access to ``categories`` (by ``mode``) is spread.
+
+    ``measure``: ``travel_time`` (minutes to the nearest facility) or ``access_2sfca``
+    (two-step floating catchment supply of ``supply`` — a capacity quantity, or
+    ``facilities`` for one per facility — per 1,000 residents within ``cutoff_min``).
+    Reported: the population-weighted Gini across residents and across units, the
+    concentration index against ``rank_by`` (``density``: residents per km² of the unit, or
+    a numeric column of the units layer) and the urban and rural means; ``max_gini`` judges
+    the residents' Gini (at most, inclusive).
+    """
+
+    id: str
+    name_zh: str
+    name_en: str
+    categories: tuple[str, ...]
+    mode: str
+    measure: str = "travel_time"
+    supply: str = "facilities"
+    cutoff_min: float = 15.0
+    rank_by: str = "density"
+    max_gini: float | None = None
+
+
+@dataclass(frozen=True)
+class NamedUnitRule:
+    """``[[named_units]]``: each unit named in ``units`` holds at least ``min_count``
+    facilities of ``categories`` (with a truthy ``attribute`` column when given)."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    units: tuple[str, ...]
+    categories: tuple[str, ...]
+    attribute: tuple[str, ...] = ()
+    min_count: int = 1
+
+
+@dataclass(frozen=True)
+class ColocationRule:
+    """``[[colocation]]``: each facility of ``categories`` has one of ``with_categories``
+    within ``within_m`` metres (straight line, inclusive), or a truthy ``attribute`` column
+    saying so (两院一体 = 是). The share of them (percent) is judged by ``comparator`` and
+    ``target`` (None: reported)."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    categories: tuple[str, ...]
+    with_categories: tuple[str, ...]
+    within_m: float
+    attribute: tuple[str, ...] = ()
+    comparator: str = ">="
+    target: float | None = None
+
+
+@dataclass(frozen=True)
 class NotModelled:
     """A plan requirement the pack records but geoplan cannot check, and why."""
 
@@ -489,12 +682,38 @@ class RulePack:
     level: str | None = None
     assumptions: tuple[Assumption, ...] = ()
     sections: tuple[Section, ...] = ()
+    catchments: tuple[CatchmentRule, ...] = ()
+    referrals: tuple[ReferralRule, ...] = ()
+    shares: tuple[ShareRule, ...] = ()
+    equity: tuple[EquityRule, ...] = ()
+    named_units: tuple[NamedUnitRule, ...] = ()
+    colocation: tuple[ColocationRule, ...] = ()
+
+    @property
+    def network_rules(self) -> tuple:
+        """The rules of :data:`KIND_TABLES`, in file order of their kinds."""
+        return (
+            *self.catchments,
+            *self.referrals,
+            *self.shares,
+            *self.equity,
+            *self.named_units,
+            *self.colocation,
+        )
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
-        """Ids of every rule in pack order: circles, presence, ratios, then not-modelled."""
+        """Ids of every rule in pack order: circles, presence, ratios, the kinds of
+        :data:`KIND_TABLES`, then not-modelled."""
         return tuple(
-            r.id for r in (*self.circles, *self.presence, *self.ratios, *self.not_modelled)
+            r.id
+            for r in (
+                *self.circles,
+                *self.presence,
+                *self.ratios,
+                *self.network_rules,
+                *self.not_modelled,
+            )
         )
 
     def assumption(self, assumption_id: str) -> Assumption:
@@ -569,6 +788,7 @@ def pack_from_mapping(
     meta = data.get("pack")
     if not isinstance(meta, Mapping) or "id" not in meta:
         raise ConfigError(f"{where}: missing [pack] table with an 'id'")
+    _check_pack_tables(data, where)
     pack_id = str(meta["id"])
     if not RULE_ID_PATTERN.match(pack_id):
         raise ConfigError(f"{where}: pack id {pack_id!r} must be letters, digits and _")
@@ -613,7 +833,15 @@ def pack_from_mapping(
         )
         skipped.append(item)
         sources[item.id] = _source(table, here, plan_file)
-    check_unique_ids([*circles, *presence, *ratios, *skipped], where=where)
+    kinds: dict[str, list] = {}
+    for key in KIND_TABLES:
+        kinds[key] = []
+        for i, table in enumerate(_tables(data, key, where)):
+            rule = _kind_rule(key, table, where, i)
+            kinds[key].append(rule)
+            sources[rule.id] = _source(table, f"{where} [[{key}]] #{i + 1}", plan_file)
+    network_rules = [r for rules in kinds.values() for r in rules]
+    check_unique_ids([*circles, *presence, *ratios, *network_rules, *skipped], where=where)
     tolerance = float(meta.get("about_tolerance", 0.05))
     if not 0 <= tolerance < 1:
         raise ConfigError(f"{where}: about_tolerance must be within 0..1, got {tolerance}")
@@ -647,6 +875,12 @@ def pack_from_mapping(
         level=None if level is None else str(level),
         assumptions=assumptions,
         sections=_sections(data, where, plan_file),
+        catchments=tuple(kinds["catchments"]),
+        referrals=tuple(kinds["referral"]),
+        shares=tuple(kinds["shares"]),
+        equity=tuple(kinds["equity"]),
+        named_units=tuple(kinds["named_units"]),
+        colocation=tuple(kinds["colocation"]),
     )
 
 
@@ -940,3 +1174,421 @@ def _ratio(table: Mapping, where: str) -> RatioTarget:
         where=_facility_filter(table.get("where"), f"{where} {rule_id}"),
         level=None if level is None else str(level),
     )
+
+
+# ----------------------------------------------------------------------------- further kinds
+
+KIND_TABLES: tuple[str, ...] = (
+    "catchments",
+    "referral",
+    "shares",
+    "equity",
+    "named_units",
+    "colocation",
+)
+"""The pack tables beyond circles, presence and ratios (``[[catchments]]`` …), in rule order;
+:func:`kind_table` gives each one's schema."""
+
+PACK_TABLES: tuple[str, ...] = (
+    "pack",
+    "access",
+    "circles",
+    "presence",
+    "ratios",
+    *KIND_TABLES,
+    "not_modelled",
+    "assumptions",
+    "sections",
+)
+"""Every top-level table a pack may hold (anything else is refused, with the closest name)."""
+
+SOURCE_KEYS = ("kind", "source", "note", "indicator")
+"""Citation keys every pack rule has besides its own (read by :func:`_source`)."""
+
+
+@functools.cache
+def kind_table(key: str) -> Table:
+    """The schema (:class:`geoplan.schema.Table`) of one of :data:`KIND_TABLES`."""
+    name = Text()
+    names = ListOf(name, single=True, non_empty=True)
+    common = (
+        Key(
+            "id",
+            Text(RULE_ID_PATTERN.pattern, "an id: a letter, then letters, digits or _"),
+            "Rule id",
+            "规则编号",
+            required=True,
+            example="referral_village",
+        ),
+        Key("name_zh", name, "Chinese name", "中文名称", default_from="id"),
+        Key("name_en", name, "English name", "英文名称", default_from="id"),
+    )
+    mode = Key("mode", OneOf(MODES), "Travel mode", "出行方式", required=True, example="drive")
+    categories = Key(
+        "categories",
+        names,
+        "Facility categories or groups (see geoplan.taxonomy)",
+        "设施类别或类组",
+        required=True,
+        example=["township_hospital"],
+    )
+    attribute = Key(
+        "attribute",
+        ListOf(name, single=True),
+        "Accepted headers of a yes/no column of the facility file (是/有/yes/1 …)",
+        "设施表中是/否字段的可接受列名",
+        example=["老年医学科"],
+    )
+    comparator = Key(
+        "comparator",
+        OneOf(tuple(c for c in COMPARATORS if c != "about")),
+        "How the value is compared with the target",
+        "比较方式",
+        ">=",
+    )
+    percent_target = Key(
+        "target",
+        Number(0, 100),
+        "Target share of the facilities (percent; absent: reported only)",
+        "目标比例（%）",
+        unit="%",
+        example=95,
+    )
+    keys = {
+        "catchments": (
+            Key(
+                "role",
+                OneOf(tuple(ROLES)),
+                "The role that designates the sub-centres ([roles] in the project, or the "
+                "attribute column)",
+                "指定次中心的角色",
+                "sub_centre",
+            ),
+            attribute,
+            Key(
+                "categories",
+                ListOf(name, single=True),
+                "Only designated facilities of these categories count (default: any)",
+                "仅统计这些类别的被指定设施",
+                example=["township_hospital", "central_township_hospital"],
+            ),
+            mode,
+            Key(
+                "min_count",
+                Number(0, integer=True),
+                "At least this many designated sub-centres (absent: the count is reported)",
+                "次中心数量目标（不少于）",
+                example=3,
+            ),
+            Key(
+                "percentiles",
+                ListOf(Number(0, 100, low_open=True), single=True, non_empty=True, distinct=True),
+                "Population-weighted travel-time percentiles reported per 片区",
+                "各片区报告的人口加权出行时间百分位",
+                [50, 90],
+                unit="%",
+            ),
+            Key(
+                "percentile",
+                Number(0, 100, low_open=True),
+                "The percentile judged against threshold_min",
+                "与 threshold_min 比较的百分位",
+                90,
+                unit="%",
+            ),
+            Key(
+                "threshold_min",
+                Number(0, 240, low_open=True),
+                "Each 片区's percentile-th travel time at most this (inclusive; absent: reported)",
+                "各片区该百分位出行时间上限（含）",
+                unit="minutes",
+                example=30,
+            ),
+            Key(
+                "min_population",
+                Number(0),
+                "Each 片区 serves at least this many residents",
+                "片区服务人口下限",
+                unit="persons",
+            ),
+            Key(
+                "max_population",
+                Number(0, low_open=True),
+                "Each 片区 serves at most this many residents",
+                "片区服务人口上限",
+                unit="persons",
+            ),
+        ),
+        "referral": (
+            Key(
+                "from_categories",
+                names,
+                "The lower tier: its facilities are referred upwards",
+                "下级（转出）设施类别",
+                required=True,
+                aliases=("from", "lower"),
+                example=["village_clinic"],
+            ),
+            Key(
+                "to_categories",
+                names,
+                "The higher tier they are referred to",
+                "上级（接收）设施类别",
+                required=True,
+                aliases=("to", "upper"),
+                example=["township_hospital", "central_township_hospital"],
+            ),
+            Key(
+                "to_role",
+                OneOf(tuple(ROLES)),
+                "Only higher-tier facilities designated with this role ([roles] or to_attribute)",
+                "仅接收被指定该角色的上级设施",
+                example="medical_community_lead",
+            ),
+            Key(
+                "to_attribute",
+                ListOf(name, single=True),
+                "Headers of a yes/no column designating the higher tier's facilities "
+                "(with to_role)",
+                "指定上级设施的是/否字段",
+                example=["医共体总医院"],
+            ),
+            Key(
+                "assign",
+                OneOf(ASSIGNMENTS),
+                "same_unit: the higher-tier facility of the same township (else the nearest); "
+                "nearest: always the nearest by travel time",
+                "same_unit：同一乡镇的上级设施（无则最近）；nearest：出行时间最近的上级设施",
+                "same_unit",
+            ),
+            Key(
+                "unit_columns",
+                ListOf(name, single=True),
+                "Headers of the facility file's township column (default: 所属乡镇, 乡镇（街道）, "
+                "乡镇, 街道, township); without it the project's township units decide",
+                "设施表中所属乡镇字段的可接受列名",
+                example=["所属乡镇"],
+            ),
+            mode,
+            Key(
+                "threshold_min",
+                Number(0, 240, low_open=True),
+                "Referral travel time at most this (inclusive; absent: reported)",
+                "转诊出行时间上限（含）",
+                unit="minutes",
+                example=30,
+            ),
+            Key(
+                "target_share",
+                Number(0, 1),
+                "Share of the lower tier within threshold_min (1.0 = every facility)",
+                "下级设施中在时限内的比例目标",
+                1.0,
+            ),
+        ),
+        "shares": (
+            categories,
+            attribute,
+            Key(
+                "numerator",
+                Text(),
+                f"Per-facility ratio: numerator ({', '.join(CAPACITY_COLUMNS)})",
+                "单个设施比值的分子",
+                example="public_health_staff",
+            ),
+            Key(
+                "denominator",
+                Text(),
+                f"Per-facility ratio: denominator ({', '.join(CAPACITY_COLUMNS)})",
+                "单个设施比值的分母",
+                example="technical_staff",
+            ),
+            Key(
+                "facility_comparator",
+                OneOf(tuple(c for c in COMPARATORS if c != "about")),
+                "How each facility's ratio is compared with facility_target",
+                "单个设施比值的比较方式",
+                ">=",
+            ),
+            Key(
+                "facility_target",
+                Number(),
+                "The per-facility ratio each facility must meet (e.g. 0.25 = 25 %)",
+                "单个设施比值目标",
+                example=0.25,
+            ),
+            Key(
+                "grade_at_least",
+                Number(1, 3, integer=True),
+                "Only facilities of at least this grade level (3 三级, 2 二级, 1 一级)",
+                "仅统计该等级及以上（3 三级，2 二级，1 一级）",
+                example=2,
+            ),
+            Key(
+                "ownership",
+                OneOf(tuple(OWNERSHIPS)),
+                "Only facilities of this ownership (public 公立 / private 民营)",
+                "仅统计该所有制（public 公立 / private 民营）",
+                example="public",
+            ),
+            comparator,
+            percent_target,
+            Key(
+                "judged_at",
+                OneOf(("area", "unit")),
+                "area: the target holds for the whole area (units are reported); "
+                "unit: in each unit",
+                "area：对全区判断（各单元仅报告）；unit：逐单元判断",
+                "area",
+            ),
+        ),
+        "equity": (
+            categories,
+            mode,
+            Key("measure", OneOf(tuple(MEASURES)), "Access measure", "可及性度量", "travel_time"),
+            Key(
+                "supply",
+                Text(),
+                f"Supply of access_2sfca: facilities (one each) or {', '.join(CAPACITY_COLUMNS)}",
+                "两步移动搜索法的供给量",
+                "facilities",
+                example="beds",
+            ),
+            Key(
+                "cutoff_min",
+                Number(0, 240, low_open=True),
+                "Catchment of access_2sfca",
+                "两步移动搜索法的搜索半径（分钟）",
+                15.0,
+                unit="minutes",
+            ),
+            Key(
+                "rank_by",
+                Text(),
+                "Ranking of the concentration index: density (residents per km² of the unit) "
+                "or a numeric column of the units layer (e.g. 人均可支配收入)",
+                "集中指数的排序变量：density（单元人口密度）或单元图层的数值字段",
+                "density",
+            ),
+            Key(
+                "max_gini",
+                Number(0, 1),
+                "The residents' Gini at most this (absent: reported)",
+                "居民基尼系数上限",
+                example=0.3,
+            ),
+        ),
+        "named_units": (
+            Key(
+                "units",
+                names,
+                "Names of the units (as the plan names them: 海棠街道 …)",
+                "单元名称",
+                required=True,
+                example=["海棠街道", "全福街道"],
+            ),
+            categories,
+            attribute,
+            Key(
+                "min_count",
+                Number(1, integer=True),
+                "At least this many facilities in each named unit",
+                "每个单元的设施数量下限",
+                1,
+            ),
+        ),
+        "colocation": (
+            categories,
+            Key(
+                "with_categories",
+                names,
+                "The partner facilities (one within within_m of each facility)",
+                "须同址或邻近的设施类别",
+                required=True,
+                aliases=("with", "partner", "partners"),
+                example=["elderly_home"],
+            ),
+            Key(
+                "within_m",
+                Number(0, 10_000),
+                "Straight-line distance counted as the same site (inclusive)",
+                "视为同址的直线距离（含）",
+                required=True,
+                unit="m",
+                example=100,
+            ),
+            attribute,
+            comparator,
+            percent_target,
+        ),
+    }[key]
+    title = {
+        "catchments": ("县域医疗次中心与片区", "county sub-centres and their 片区"),
+        "referral": ("医共体转诊", "medical-community referral"),
+        "shares": ("设施属性比例", "share of facilities with an attribute"),
+        "equity": ("城乡公平", "urban–rural equity"),
+        "named_units": ("指定单元设置", "named units"),
+        "colocation": ("同址设置", "co-location"),
+    }[key]
+    return Table(key, title[0], title[1], title[0], (*common, *keys), shape="array")
+
+
+def _kind_rule(key: str, table: Mapping, where: str, index: int):
+    """One rule of ``[[key]]``, checked against :func:`kind_table` (citations passed through)."""
+    here = f"[[{key}]] #{index + 1}"
+    values = check_table(kind_table(key), table, file=where, label=here, extra=SOURCE_KEYS)
+    values = {k: v for k, v in values.items() if k not in SOURCE_KEYS}
+    for name in ("categories", "from_categories", "to_categories", "with_categories"):
+        if name in values:
+            values[name] = tuple(values[name])
+    for name in ("attribute", "to_attribute", "unit_columns", "units"):
+        if name in values:
+            values[name] = tuple(values[name])
+    prefix = f"{where}: {here} {values['id']}"
+    if key == "catchments":
+        values["percentiles"] = tuple(sorted(float(p) for p in values["percentiles"]))
+        low, high = values.get("min_population"), values.get("max_population")
+        if low is not None and high is not None and low > high:
+            raise ConfigError(f"{prefix}: min_population is above max_population")
+        return CatchmentRule(**values)
+    if key == "referral":
+        if values.get("to_attribute") and not values.get("to_role"):
+            raise ConfigError(f"{prefix}: to_attribute needs to_role (the role it designates)")
+        return ReferralRule(**values)
+    if key == "shares":
+        ratio = [values.get(k) is not None for k in ("numerator", "denominator", "facility_target")]
+        if any(ratio) and not all(ratio):
+            raise ConfigError(
+                f"{prefix}: a per-facility ratio needs numerator, denominator and facility_target"
+            )
+        if all(ratio) == bool(values.get("attribute")):
+            raise ConfigError(
+                f"{prefix}: give either attribute (a yes/no column) or a per-facility ratio "
+                "(numerator, denominator, facility_target)"
+            )
+        return ShareRule(**values)
+    if key == "equity":
+        if values["measure"] == "access_2sfca":
+            supply = values["supply"]
+            if supply != "facilities" and supply not in CAPACITY_COLUMNS:
+                raise ConfigError(
+                    f"{prefix}: supply {supply!r} is not facilities or one of "
+                    f"{', '.join(CAPACITY_COLUMNS)}"
+                )
+        return EquityRule(**values)
+    if key == "named_units":
+        return NamedUnitRule(**values)
+    return ColocationRule(**values)
+
+
+def _check_pack_tables(data: Mapping, where: str) -> None:
+    """Refuse a table a pack cannot hold (``[[referal]]`` would be silently ignored)."""
+    for name in data:
+        if name in PACK_TABLES:
+            continue
+        close = difflib.get_close_matches(str(name), PACK_TABLES, n=1, cutoff=0.6)
+        hint = f"did you mean [[{close[0]}]]?" if close else f"known: {', '.join(PACK_TABLES)}"
+        raise ConfigError(
+            f"{where}: [{name}]: unknown table in a rule pack; {hint} / "
+            f"规则包中没有 [{name}] 这个表"
+        )

@@ -1,4 +1,12 @@
-"""Administrative units: read any polygon layer with names/codes and assign points to it."""
+"""Administrative units: read any polygon layer with names/codes and assign points to it.
+
+A unit may carry a type, ``urban`` or ``rural`` (``unit_type``), read from a column of the
+layer (``[units] type_column``): the words 城镇/城市/城区 or 乡村/农村, or the
+three-digit 城乡分类代码 of the National Bureau of Statistics' 统计用区划和城乡划分代码
+(《统计上划分城乡的规定》, 国函〔2008〕60号): codes beginning with 1 are 城镇
+(111 主城区, 112 城乡结合区, 121 镇中心区, 122 镇乡结合区, 123 特殊区域), codes
+beginning with 2 乡村 (210 乡中心区, 220 村庄).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +23,10 @@ from ..errors import InputError, InputFileNotFoundError
 __all__ = [
     "CODE_COLUMNS",
     "NAME_COLUMNS",
+    "UNIT_TYPES",
     "assign_units",
     "first_present",
+    "parse_unit_type",
     "read_boundary",
     "read_units",
     "units_from_frame",
@@ -24,19 +34,60 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+UNIT_TYPES: dict[str, tuple[str, str]] = {"urban": ("城镇", "urban"), "rural": ("乡村", "rural")}
+"""Unit types: 城镇 (urban) and 乡村 (rural), as the statistics divide 城乡."""
+
+_URBAN_WORDS = ("urban", "城镇", "城市", "城区", "镇区", "市区", "城")
+_RURAL_WORDS = ("rural", "乡村", "农村", "村庄", "乡", "村")
+
 NAME_COLUMNS = ("unit_name", "name", "名称", "name_zh", "NAME", "行政区划名称", "区划名称", "乡镇")
 CODE_COLUMNS = ("unit_code", "adcode", "code", "代码", "区划代码", "行政区划代码", "CODE")
 
 
 def read_units(
-    path: str | Path, *, name_column: str | None = None, code_column: str | None = None
+    path: str | Path,
+    *,
+    name_column: str | None = None,
+    code_column: str | None = None,
+    type_column: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a polygon layer as units with ``unit_name`` and ``unit_code`` columns."""
+    """Read a polygon layer as units with ``unit_name`` and ``unit_code`` columns (and
+    ``unit_type`` from ``type_column``, see :func:`parse_unit_type`)."""
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(f"units file {path} does not exist")
     frame = gpd.read_file(path)
-    return units_from_frame(frame, name_column=name_column, code_column=code_column, source=path)
+    return units_from_frame(
+        frame,
+        name_column=name_column,
+        code_column=code_column,
+        type_column=type_column,
+        source=path,
+    )
+
+
+def parse_unit_type(value: object) -> str | None:
+    """``urban`` or ``rural`` for a unit-type cell; None when blank.
+
+    Accepts urban/rural, 城镇/城市/城区/镇区 and 乡村/农村/村庄, and the 城乡分类代码 (1xx 城镇,
+    2xx 乡村: 111, 112, 121, 122, 123 / 210, 220; also 100, 110, 120 / 200). Raises
+    ValueError for anything else (the caller names the unit).
+    """
+    from ..taxonomy import normalize_text
+
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():  # a code read as a number
+        value = int(value)
+    text = normalize_text(value)
+    if not text or text in ("nan", "none"):
+        return None
+    if text.isdigit() and len(text) == 3 and text[0] in "12":
+        return "urban" if text[0] == "1" else "rural"
+    for words, kind in ((_URBAN_WORDS, "urban"), (_RURAL_WORDS, "rural")):
+        if text in words or text.removesuffix("地区") in words:
+            return kind
+    raise ValueError(f"{value!r} is not a unit type")
 
 
 def read_boundary(
@@ -69,9 +120,11 @@ def units_from_frame(
     *,
     name_column: str | None = None,
     code_column: str | None = None,
+    type_column: str | None = None,
     source: object = "units",
 ) -> gpd.GeoDataFrame:
-    """Normalise a polygon GeoDataFrame to ``unit_name``, ``unit_code``, ``geometry``."""
+    """Normalise a polygon GeoDataFrame to ``unit_name``, ``unit_code``, ``geometry`` (and
+    ``unit_type``, ``urban``/``rural``/None, when ``type_column`` is given)."""
     if len(frame) == 0:
         raise InputError(f"{source}: the units layer has no polygons")
     kinds = set(frame.geometry.geom_type.dropna())
@@ -79,7 +132,7 @@ def units_from_frame(
         raise InputError(f"{source}: units must be polygons, found {', '.join(sorted(kinds))}")
     name = name_column or first_present(frame, NAME_COLUMNS)
     code = code_column or first_present(frame, CODE_COLUMNS)
-    for given in (name_column, code_column):
+    for given in (name_column, code_column, type_column):
         if given and given not in frame:
             raise InputError(
                 f"{source}: column {given!r} not found; columns: {list(frame.columns)}"
@@ -90,11 +143,25 @@ def units_from_frame(
         else pd.Series([f"unit-{i + 1}" for i in range(len(frame))], index=frame.index)
     )
     names = frame[name].astype(str) if name else codes
-    return gpd.GeoDataFrame(
-        {"unit_name": names.to_numpy(), "unit_code": codes.to_numpy()},
-        geometry=frame.geometry.to_numpy(),
-        crs=frame.crs,
-    )
+    columns = {"unit_name": names.to_numpy(), "unit_code": codes.to_numpy()}
+    if type_column:
+        columns["unit_type"] = _unit_types(frame[type_column], names, type_column, source)
+    return gpd.GeoDataFrame(columns, geometry=frame.geometry.to_numpy(), crs=frame.crs)
+
+
+def _unit_types(values: pd.Series, names: pd.Series, column: str, source: object) -> np.ndarray:
+    """``parse_unit_type`` of each cell; an unrecognised one is an error naming the unit."""
+    out = np.empty(len(values), dtype=object)
+    for i, (value, name) in enumerate(zip(values, names, strict=True)):
+        try:
+            out[i] = parse_unit_type(value)
+        except ValueError:
+            raise InputError(
+                f"{source}: unit {name!r} has {column} = {value!r}, which is not a unit type; "
+                "write urban/rural, 城镇/乡村, or a 城乡分类代码 (111–123 城镇, 210/220 乡村) / "
+                f"单元“{name}”的城乡类型“{value}”无法识别，请填写 城镇/乡村 或城乡分类代码"
+            ) from None
+    return out
 
 
 def assign_units(

@@ -95,6 +95,8 @@ from ..taxonomy import (
     closest_alias,
     excluded_type,
     match_columns,
+    parse_grade,
+    parse_ownership,
     resolve_category,
 )
 
@@ -132,11 +134,16 @@ USED_COLUMNS: tuple[str, ...] = (
     "beds",
     "doctors",
     "nurses",
+    "grade",
+    "ownership",
     "coord_source",
     "source_row",
     "geometry",
 )
-"""Columns of ``FacilityTable.used``, in order."""
+"""Columns of ``FacilityTable.used``, in order. ``grade`` (医院等级, normalised: 三级甲等 / 二级
+/ 一级 / 未定级 …) and ``ownership`` (``public`` / ``private``) are None where the file has no
+such column or the cell is blank or not recognised (:func:`geoplan.taxonomy.parse_grade`,
+:func:`~geoplan.taxonomy.parse_ownership`; unrecognised cells are named in a warning)."""
 
 REJECT_COLUMNS: tuple[str, ...] = (
     "source_row",
@@ -1414,6 +1421,10 @@ def _used_frame(
     """The ``used`` GeoDataFrame of the accepted rows, and their capacity issues."""
     issues: list[tuple] = []
     capacity = _capacities(rows, records, cols, issues)
+    attributes = {
+        name: _attribute_values(rows, records, cols, name, parse)
+        for name, parse in (("grade", parse_grade), ("ownership", parse_ownership))
+    }
     if "address" in cols:
         j = records.columns.index(cols["address"])
         address = [records.values[r.index][j].strip() or None for r in rows]
@@ -1427,6 +1438,7 @@ def _used_frame(
             "tier": pd.Series([CATEGORIES[r.category].tier for r in rows], dtype="str"),
             "address": pd.Series(address, dtype="str"),
             **capacity,
+            **attributes,
             "coord_source": pd.Series([r.crs.label for r in rows], dtype="str"),
             "source_row": np.array([r.source_row for r in rows], dtype=np.int64),
         },
@@ -1442,6 +1454,36 @@ def _used_frame(
     else:
         frame = _no_capacity_issues()
     return used[list(USED_COLUMNS)], frame
+
+
+def _attribute_values(
+    rows: list[_Row], records: _Records, cols: dict[str, str], name: str, parse
+) -> pd.Series:
+    """The ``grade`` or ``ownership`` of the used rows, normalised by ``parse``; None where the
+    file has no such column or the cell is blank. Cells ``parse`` does not recognise are read
+    as None too, and named in one warning (a rule on them then says "incomplete data")."""
+    if name not in cols:
+        return pd.Series([None] * len(rows), dtype="object")
+    j = records.columns.index(cols[name])
+    cells = [records.values[r.index][j] for r in rows]
+    values = [parse(text) for text in cells]
+    bad = [
+        (row.source_row, text)
+        for row, text, value in zip(rows, cells, values, strict=True)
+        if value is None and str(text).strip() not in ("", "nan", "None")
+    ]
+    if bad:
+        shown = ", ".join(f"{r} ({t!r})" for r, t in bad[:_WARN_ROWS_SHOWN])
+        more = f" and {len(bad) - _WARN_ROWS_SHOWN} more" if len(bad) > _WARN_ROWS_SHOWN else ""
+        accepted = "三级甲等, 三级, 二级乙等, 一级, 未定级 …" if name == "grade" else "公立 / 民营"
+        unit = "feature" if records.kind == "feature" else "row"
+        warnings.warn(
+            f"{records.source}: {cols[name]!r} ({name}) in {unit}(s) {shown}{more} is not "
+            f"recognised ({accepted}); read as unknown. 该列这些单元格无法识别，按未知处理。",
+            DataQualityWarning,
+            stacklevel=5,  # the caller of read_facilities
+        )
+    return pd.Series(values, dtype="object")
 
 
 def _rejects_frame(rows: list[_Row], records: _Records) -> pd.DataFrame:

@@ -71,7 +71,14 @@ from ..errors import (
     InputFileNotFoundError,
 )
 from ..messages import duplicate_id, geocode_failed, geocoded_outside_area, record_label
-from ..taxonomy import CATEGORIES, match_columns, normalize_text, resolve_category
+from ..taxonomy import (
+    CATEGORIES,
+    match_columns,
+    normalize_text,
+    parse_grade,
+    parse_ownership,
+    resolve_category,
+)
 from .boundaries import CODE_COLUMNS, NAME_COLUMNS, first_present
 from .facilities import (
     CAPACITY_FIELDS,
@@ -1487,6 +1494,8 @@ def _used_row(
                 }
             )
         row[canonical] = value
+    for attribute, parse in (("grade", parse_grade), ("ownership", parse_ownership)):
+        row[attribute] = parse(cell(i, attribute)) if attribute in cols else None
     row.update(
         {
             "coord_source": "geocoded",

@@ -8,6 +8,7 @@ __all__ = [
     "config",
     "init",
     "plan_check",
+    "plan_kinds",
     "project",
     "scenario",
     "sites",

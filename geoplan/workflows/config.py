@@ -33,7 +33,7 @@ from .._compressed import is_graphml
 from .._paths import REPO_ROOT
 from ..analysis.rules import RULE
 from ..errors import ConfigError
-from ..plans.packs import LEVELS
+from ..plans.packs import LEVELS, ROLES
 from ..readers.access import PRIVATE_WAYS
 from ..readers.facilities import DEFAULT_BOUNDARY_TOLERANCE_M
 from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
@@ -63,6 +63,7 @@ __all__ = [
     "DOC_PATH",
     "LIMITS",
     "PROJECT_FILE",
+    "ROLES_TABLE",
     "SCENARIO_FILE",
     "main",
     "project_template",
@@ -541,6 +542,17 @@ UNITS = Table(
             example="township",
         ),
         Key(
+            "type_column",
+            NAME,
+            "Column saying whether a unit is urban or rural: urban/rural, 城镇/乡村, or the "
+            "NBS 城乡分类代码 (1xx 城镇: 111, 112, 121, 122, 123; 2xx 乡村: 210, 220); plan checks "
+            "then split every figure urban/rural (a blank cell: the unit is in neither group)",
+            "单元城乡类型字段：urban/rural、城镇/乡村，或国家统计局城乡分类代码"
+            "（1 开头为城镇，2 开头为乡村）；规划核查据此分城乡统计",
+            aliases=("urban_rural_column", "type", "urban_rural", "城乡分类代码"),
+            example="城乡分类代码",
+        ),
+        Key(
             "tolerance_m",
             Number(0, 10_000),
             "A resident outside every unit but this close to one counts in the nearest",
@@ -641,6 +653,33 @@ MAP = Table(
 )
 
 
+def _role_keys() -> tuple[Key, ...]:
+    return tuple(
+        Key(
+            role,
+            ListOf(NAME, single=True, distinct=True),
+            f"Ids of the facilities designated {en} (as the used facilities name them: "
+            "`<id_prefix>:<id>` with several facility files); a truthy column of the facility "
+            "file named in the plan pack designates them too",
+            f"指定为{zh}的设施编号",
+            example=example,
+        )
+        for role, (zh, en, example) in ROLES.items()
+    )
+
+
+ROLES_TABLE = Table(
+    "roles",
+    "设施角色",
+    "Roles the plans give some facilities (a county sub-centre, the lead hospital of the "
+    "medical community …) that no facility type says: the ids of the designated facilities. "
+    "Plan packs' sub-centre and referral rules read them (a facility is also designated by "
+    "a truthy column of its file, e.g. 次中心 = 是).",
+    "规划赋予部分设施的角色（县域医疗次中心、医共体牵头医院等）：列出被指定设施的编号。",
+    _role_keys(),
+)
+
+
 def _limit(name: str, en: str, zh: str, unit: str) -> Key:
     from ..limits import DEFAULTS, ENV_PREFIX
 
@@ -707,7 +746,20 @@ PROJECT_FILE = FileSchema(
     "project file",
     "A project: the area, its inputs and the rules to check.",
     "项目文件：区域、输入数据与核查规则。",
-    (PROJECT, NETWORK, DEMAND, FACILITIES, BOUNDARY, UNITS, GEOCODE, GAPS, MAP, LIMITS, RULE),
+    (
+        PROJECT,
+        NETWORK,
+        DEMAND,
+        FACILITIES,
+        BOUNDARY,
+        UNITS,
+        ROLES_TABLE,
+        GEOCODE,
+        GAPS,
+        MAP,
+        LIMITS,
+        RULE,
+    ),
 )
 
 # --------------------------------------------------------------------------- scenario, batch

@@ -17,7 +17,12 @@ village polygons, no ``中医馆`` column …), never silently skipped.
 
 ``run_check`` writes ``checks.csv`` (one row per rule × unit), ``indicators.csv``,
 ``presence_gaps.csv`` (the facilities and units that fail a presence rule), one
-``failing_<rule>.geojson`` per failing rule and ``summary.json``.
+``failing_<rule>.geojson`` per failing rule and ``summary.json``; with the pack's further
+kinds (:mod:`geoplan.workflows.plan_kinds`) also ``referral.csv`` (every lower-tier facility
+to its higher-tier one) and ``catchments.csv`` (per 片区).
+
+With unit types (``[units] type_column``) every share and access figure gets an urban and a
+rural row (``URBAN``, ``RURAL``) beside the all-units row.
 """
 
 from __future__ import annotations
@@ -71,19 +76,32 @@ from .project import Project, RunResult, compute_project, load_project
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ALL_UNITS",
     "CHECK_COLUMNS",
     "CHECK_FILES",
+    "INCOMPLETE",
+    "RURAL",
+    "UNIT_GROUPS",
+    "URBAN",
+    "CheckContext",
     "CheckResult",
+    "access_matrix",
+    "add_row",
     "compare",
     "compute_checks",
     "describe",
     "facility_attributes",
+    "facility_quantity",
     "find_column",
     "find_columns",
+    "in_scope",
+    "is_aggregate",
+    "not_computable",
     "parse_assume",
     "run_check",
     "service_flags",
     "truthy",
+    "units_for_rows",
 ]
 
 CHECK_COLUMNS = (
@@ -125,6 +143,11 @@ GAP_COLUMNS = (
 CHECK_FILES = ("checks.csv", "indicators.csv", "presence_gaps.csv", "summary.json")
 FAILING_PREFIX = "failing_"
 ALL_UNITS = "(全部 / all units)"
+URBAN = "(城镇 / urban)"
+RURAL = "(乡村 / rural)"
+UNIT_GROUPS = {URBAN: "urban", RURAL: "rural"}
+"""Rows of the units of one type (``[units] type_column``): every share and access figure is
+split urban/rural when the units have types."""
 NOT_COMPUTABLE = "not computable"
 TRUE_WORDS = frozenset(
     {"是", "有", "yes", "y", "true", "t", "1", "√", "✓", "✔", "已设置", "已建", "已建成", "具备"}
@@ -268,6 +291,7 @@ class CheckResult:
     summary: dict
     failing: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     run: RunResult | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # referral, catchments
 
 
 @dataclass
@@ -293,6 +317,9 @@ class _Context:
     access_note: str = ""
     access_matrices: dict[tuple[str, float, bytes], pd.DataFrame] = field(default_factory=dict)
     value_notes: dict[str, str] = field(default_factory=dict)  # implausible values per quantity
+    groups: dict[str, list[str]] = field(default_factory=dict)  # URBAN/RURAL → unit names
+    figures: dict[str, dict] = field(default_factory=dict)  # per rule: summary.json figures
+    tables: dict[str, list[dict]] = field(default_factory=dict)  # referral.csv, catchments.csv
 
     @property
     def unit_names(self) -> list[tuple[str, str]]:
@@ -365,6 +392,10 @@ def compute_checks(
             _unit_presence(ctx, rule)
     for rule in pack.ratios:
         _ratio(ctx, rule)
+    if pack.network_rules:
+        from .plan_kinds import check_network_rules  # it builds on this module's rows
+
+        check_network_rules(ctx)
     for item in pack.not_modelled:
         _not_modelled(ctx, item)
     _population_indicators(ctx)
@@ -380,11 +411,16 @@ def compute_checks(
         incomplete=ctx.incomplete,
         tolerance=pack.about_tolerance,
     )
+    if indicators.empty:  # a user's own plan, outside the indicator table: no rows, no columns
+        indicators = pd.DataFrame(columns=["plan_file", "indicator_zh", "form", "status"])
     indicators = indicators.drop(columns=["plan_file"]).assign(
         current_area=project.area, plan_place=pack.place_zh
     )
     summary = _summary(ctx, checks, indicators)
-    return CheckResult(project, pack, checks, gaps, indicators, summary, ctx.failing, run)
+    tables = {name: pd.DataFrame(rows) for name, rows in ctx.tables.items()}
+    return CheckResult(
+        project, pack, checks, gaps, indicators, summary, ctx.failing, run, tables=tables
+    )
 
 
 def run_check(
@@ -414,6 +450,8 @@ def run_check(
         _io.write_csv(result.checks, out / "checks.csv")
         _io.write_csv(result.indicators, out / "indicators.csv")
         _io.write_csv(result.gaps, out / "presence_gaps.csv")
+        for name, table in result.tables.items():  # referral.csv, catchments.csv
+            _io.write_csv(table, out / f"{name}.csv")
         for rule_id, layer in result.failing.items():
             with _io.atomic_path(out / f"{FAILING_PREFIX}{rule_id}.geojson") as tmp:
                 layer.to_crs(4326).to_file(tmp, driver="GeoJSON")
@@ -487,6 +525,7 @@ def _context(project: Project, pack: RulePack, run: RunResult, unit_level: str |
         unit_level=level,
         unit_level_source=level_source,
         demand=demand,
+        groups=_unit_groups(units),
     )
     if "unit_name" in points:
         outside = float(points.loc[points["unit_name"] == OUTSIDE_UNITS, "population"].sum())
@@ -497,6 +536,33 @@ def _context(project: Project, pack: RulePack, run: RunResult, unit_level: str |
             f"{outside:,.0f} residents lie outside every unit; they count in no unit's values."
         )
     return ctx
+
+
+def _unit_groups(units: gpd.GeoDataFrame | None) -> dict[str, list[str]]:
+    """URBAN/RURAL → the names of the units of that type (only with several units, some typed)."""
+    if units is None or "unit_type" not in units or len(units) < 2:
+        return {}
+    kinds = units["unit_type"].to_numpy(dtype=object)
+    names = units["unit_name"].astype(str).to_numpy(dtype=object)
+    groups = {label: names[kinds == kind].tolist() for label, kind in UNIT_GROUPS.items()}
+    return {label: members for label, members in groups.items() if members}
+
+
+def in_scope(ctx: _Context, unit_names: np.ndarray, scope: str) -> np.ndarray:
+    """Which of ``unit_names`` (a unit per point or facility) a row's scope holds: one unit, a
+    group of units (URBAN/RURAL), or every unit (ALL_UNITS: all but those outside every
+    unit)."""
+    unit_names = np.asarray(unit_names, dtype=object)
+    if scope == ALL_UNITS:
+        return unit_names != OUTSIDE_UNITS
+    if scope in ctx.groups:
+        return np.isin(unit_names, ctx.groups[scope])
+    return unit_names == scope
+
+
+def is_aggregate(scope: str) -> bool:
+    """Whether a row is an aggregate (all units, or urban/rural) rather than one unit."""
+    return scope == ALL_UNITS or scope in UNIT_GROUPS
 
 
 def _units(run: RunResult) -> gpd.GeoDataFrame | None:
@@ -582,8 +648,12 @@ def _row(
 
 
 def _units_for_rows(ctx: _Context) -> list[tuple[str, str]]:
+    """The rows of a rule: each unit, then (with several units) all of them, then urban and
+    rural when the units have types."""
     units = ctx.unit_names
-    return [*units, (ALL_UNITS, "")] if len(units) > 1 else units or [(ALL_UNITS, "")]
+    if len(units) <= 1:
+        return units or [(ALL_UNITS, "")]
+    return [*units, (ALL_UNITS, ""), *((label, "") for label in ctx.groups)]
 
 
 def _not_computable(ctx: _Context, rule_type: str, rule, reason: str) -> None:
@@ -633,10 +703,10 @@ def _circle(ctx: _Context, rule: Rule, points: pd.DataFrame, gaps: gpd.GeoDataFr
             "facility file: add them, or the share is 0"
         )
     for unit in _units_for_rows(ctx):
-        if unit[0] == ALL_UNITS:
-            mask = np.ones(len(points), bool) if unit_of is None else (unit_of != OUTSIDE_UNITS)
+        if unit_of is None:
+            mask = np.ones(len(points), bool)
         else:
-            mask = unit_of == unit[0]
+            mask = in_scope(ctx, unit_of, unit[0])
         pop = float(population[mask].sum())
         cov = float(population[mask & covered].sum())
         share = cov / pop if pop > 0 else math.nan
@@ -648,7 +718,7 @@ def _circle(ctx: _Context, rule: Rule, points: pd.DataFrame, gaps: gpd.GeoDataFr
             ok = share >= target - 1e-12
             status = "met" if ok else "not met"
             shortfall = max(0.0, target * pop - cov)
-            if not ok and unit[0] != ALL_UNITS:
+            if not ok and not is_aggregate(unit[0]):
                 failing_units.append(unit[0])
         _row(
             ctx,
@@ -717,8 +787,10 @@ def _filtered_circle(ctx: _Context, rule: Rule) -> None:
     gaps = gpd.GeoDataFrame(gaps, geometry="geometry", crs=ctx.run.network.crs)
     _circle(ctx, rule, points, gaps)
     unknown = int(((flags.isna()) & fac["category"].isin(needs)).sum())
-    if unknown:
-        ctx.rows[-1]["note"] += (
+    if unknown:  # said on the all-units row (else the rule's only row)
+        rows = [r for r in ctx.rows if r["rule_id"] == rule.id]
+        row = next((r for r in rows if r["unit_name"] == ALL_UNITS), rows[-1])
+        row["note"] += (
             f" | {unknown} facilities have no value in {' / '.join(headers)}: not counted"
         )
 
@@ -815,10 +887,12 @@ def _facility_presence(ctx: _Context, rule: PresenceRule) -> None:
     failing = []
     for unit in _units_for_rows(ctx):
         whole = unit[0] == ALL_UNITS
-        here = fac if whole else fac[fac["unit_name"] == unit[0]]
+        here = fac if whole else fac[in_scope(ctx, fac["unit_name"], unit[0])]
         here_flags = flags.loc[here.index]
         n = len(here)
-        n_undecided = len(undecided) if whole else int((undecided["unit_name"] == unit[0]).sum())
+        n_undecided = (
+            len(undecided) if whole else int(in_scope(ctx, undecided["unit_name"], unit[0]).sum())
+        )
         yes = int((here_flags == True).sum())  # noqa: E712
         no = int((here_flags == False).sum())  # noqa: E712
         blank = n - yes - no
@@ -856,7 +930,7 @@ def _facility_presence(ctx: _Context, rule: PresenceRule) -> None:
             shortfall_unit="" if rule.reported else "facilities",
             note=note,
         )
-        if indicator and (whole or len(ctx.unit_names) <= 1):
+        if indicator and (whole or (len(ctx.unit_names) <= 1 and not is_aggregate(unit[0]))):
             if yes + no:
                 ctx.current[indicator] = value
             if status == INCOMPLETE:
@@ -990,18 +1064,21 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
         indicator = ctx.pack.sources[rule.id].indicator
         if indicator and status == INCOMPLETE:
             ctx.incomplete[indicator] = note
-    if len(units) > 1:
-        n_fail = len(failing)
+    status_of = {u[0]: status for u, status in zip(units, statuses, strict=True)}
+    scopes = [(ALL_UNITS, list(status_of)), *ctx.groups.items()]
+    for scope, members in scopes if len(units) > 1 else ():
+        n_fail = len(set(failing) & set(members))
+        member_statuses = [status_of[m] for m in members if m in status_of]
         _row(
             ctx,
             "presence",
             rule,
-            unit=(ALL_UNITS, ""),
-            value=float(len(units) - n_fail),
+            unit=(scope, ""),
+            value=float(len(members) - n_fail),
             value_unit="units meeting the rule",
             comparator=">=",
-            target=float(len(units)),
-            status="not met" if "not met" in statuses else (INCOMPLETE if n_fail else "met"),
+            target=float(len(members)),
+            status="not met" if "not met" in member_statuses else (INCOMPLETE if n_fail else "met"),
             shortfall=float(n_fail),
             shortfall_unit="units",
         )
@@ -1015,6 +1092,15 @@ def _unit_presence(ctx: _Context, rule: PresenceRule) -> None:
         )
     elif whole_area and ctx.rows[-1]["status"] == "not met":
         ctx.failing[rule.id] = _area_layer(ctx).assign(rule_id=rule.id)
+
+
+def _area_status(ctx: _Context, rule_id: str) -> str:
+    """The status of a rule's all-units row (the urban and rural rows come after it)."""
+    return next(
+        r["status"]
+        for r in reversed(ctx.rows)
+        if r["rule_id"] == rule_id and r["unit_name"] == ALL_UNITS
+    )
 
 
 def _area_layer(ctx: _Context) -> gpd.GeoDataFrame:
@@ -1140,16 +1226,7 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
         crs=fac.crs,
     )
     units = ctx.units
-    area = gpd.GeoDataFrame(
-        {
-            "unit_name": [ALL_UNITS],
-            "unit_code": [""],
-            "population": [float(units["population"].sum())],
-        },
-        geometry=[units.geometry.union_all()],
-        crs=units.crs,
-    )
-    scopes = [(units, False)] + ([(area, True)] if len(units) > 1 else [])
+    scopes = [(units, False)] + [(frame, True) for frame in _aggregate_units(ctx)]
     access = _access(ctx, rule, mask, num[mask]) if den is None else {}
     failing = []
     tolerance = ctx.pack.about_tolerance
@@ -1208,15 +1285,39 @@ def _ratio(ctx: _Context, rule: RatioTarget) -> None:
                 access_2sfca=access.get(unit[0], math.nan),
             )
             indicator = ctx.pack.sources[rule.id].indicator
-            if indicator and (is_area or len(units) == 1) and not math.isnan(value):
+            whole = unit[0] == ALL_UNITS or (len(units) == 1 and not is_area)
+            if indicator and whole and not math.isnan(value):
                 ctx.current[indicator] = value
     if failing:
         layer = units[units["unit_name"].isin(failing)]
         ctx.failing[rule.id] = gpd.GeoDataFrame(
             layer.assign(rule_id=rule.id, target=rule.target), geometry="geometry", crs=units.crs
         )
-    elif not judge_units and ctx.rows[-1]["status"] == "not met":
+    elif not judge_units and _area_status(ctx, rule.id) == "not met":
         ctx.failing[rule.id] = _area_layer(ctx).assign(rule_id=rule.id, target=rule.target)
+
+
+def _aggregate_units(ctx: _Context) -> list[gpd.GeoDataFrame]:
+    """With several units: all of them as one (ALL_UNITS), then each group of one type
+    (URBAN, RURAL), each a one-row layer of ``unit_name``, ``unit_code``, ``population``."""
+    units = ctx.units
+    if units is None or len(units) < 2:
+        return []
+    scopes = [(ALL_UNITS, np.ones(len(units), dtype=bool))]
+    names = units["unit_name"].astype(str).to_numpy()
+    scopes += [(label, np.isin(names, members)) for label, members in ctx.groups.items()]
+    return [
+        gpd.GeoDataFrame(
+            {
+                "unit_name": [label],
+                "unit_code": [""],
+                "population": [float(units.loc[mask, "population"].sum())],
+            },
+            geometry=[units.geometry[mask].union_all()],
+            crs=units.crs,
+        )
+        for label, mask in scopes
+    ]
 
 
 def _access_catchment(pack: RulePack) -> tuple[str, float]:
@@ -1261,9 +1362,11 @@ def _access(
     inside = unit_of != OUTSIDE_UNITS
     table_by_unit = access_by_unit(access[inside], demand[inside], unit_of[inside])
     out = {str(k): float(v) * rule.per for k, v in table_by_unit["access_mean"].items()}
-    weights = demand[inside]
-    if weights.sum() > 0:
-        out[ALL_UNITS] = float((access[inside] * weights).sum() / weights.sum()) * rule.per
+    for scope in (ALL_UNITS, *ctx.groups):
+        members = in_scope(ctx, unit_of.to_numpy(), scope)
+        weights = demand[members]
+        if weights.sum() > 0:
+            out[scope] = float((access[members] * weights).sum() / weights.sum()) * rule.per
     ctx.access_note = (
         f"access_2sfca: 2SFCA supply per {rule.per:,.0f} residents within {minutes:g} min "
         f"({mode}), population-weighted mean per unit — a geoplan supplement, not a plan target"
@@ -1370,6 +1473,8 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
         }
         if entry["status"] in (NOT_COMPUTABLE, "not modelled"):
             entry["reason"] = rows["note"].iloc[0] if len(rows) else ""
+        if rule_id in ctx.figures:
+            entry["figures"] = _json_figures(ctx.figures[rule_id])
         all_row = rows[rows["unit_name"] == ALL_UNITS] if len(rows) > 1 else rows
         if len(all_row) == 1 and entry["status"] not in (NOT_COMPUTABLE, "not modelled"):
             value = all_row["value"].iloc[0]
@@ -1438,6 +1543,20 @@ def _summary(ctx: _Context, checks: pd.DataFrame, indicators: pd.DataFrame) -> d
     }
 
 
+def _json_figures(value):
+    """A rule's figures for summary.json: NaN and infinite numbers (an undefined Gini, a
+    片区 without residents) become null; numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _json_figures(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_figures(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _overall(statuses: list[str]) -> str:
     if not statuses:
         return NOT_COMPUTABLE
@@ -1472,3 +1591,15 @@ def describe(result: CheckResult) -> list[str]:
             text += f" — {entry['reason'].split(' | ')[0]}"
         lines.append(text)
     return lines
+
+
+# ----------------------------------------------------------------------------- for plan_kinds
+# The further rule kinds (geoplan.workflows.plan_kinds) build on this module's context and
+# write their rows as its own kinds do, through these names.
+
+CheckContext = _Context
+add_row = _row
+not_computable = _not_computable
+facility_quantity = _quantity
+access_matrix = _access_matrix
+units_for_rows = _units_for_rows

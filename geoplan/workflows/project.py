@@ -159,6 +159,7 @@ class Project:
     hypothetical_facilities: bool = False
     map: MapOptions = field(default_factory=MapOptions)
     limits: Limits = field(default_factory=Limits.resolve)
+    roles: dict = field(default_factory=dict)
 
     @property
     def facilities(self) -> dict:
@@ -298,6 +299,7 @@ def load_project(path: str | Path) -> Project:
         hypothetical_facilities=meta["hypothetical_facilities"],
         map=_map_options(tables.get("map"), where),
         limits=Limits.resolve(tables.get("limits"), where=where),
+        roles=tables.get("roles") or {},
     )
     project.keep_duplicates  # noqa: B018 - the files must agree: said now, before any work
     return project
@@ -654,6 +656,7 @@ def _units_layer(project: Project, inputs: dict) -> gpd.GeoDataFrame | None:
         path,
         name_column=project.units.get("name_column"),
         code_column=project.units.get("code_column"),
+        type_column=project.units.get("type_column"),
     )
 
 
@@ -890,6 +893,8 @@ FACILITIES_USED_COLUMNS = (
     "beds",
     "doctors",
     "nurses",
+    "grade",
+    "ownership",
 )
 """Columns of ``facilities_used.csv``: one row per facility the computation used."""
 
