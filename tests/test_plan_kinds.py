@@ -621,3 +621,19 @@ def test_urban_and_rural_rows_of_the_existing_kinds(project, plan_indicators):
         + circle.loc["东片", "value"] * population["东片"]
     ) / (population["西片"] + population["东片"])
     assert circle.loc[ALL_UNITS, "value"] == pytest.approx(whole, abs=1e-3)
+
+
+def test_the_leshan_pack_on_these_facilities_feeds_its_indicators(project, plan_indicators):
+    """L117's share is incomplete (H4's grade and cell are blank), L77's count is 2 of 3."""
+    result = compute_checks(project, "leshan_shizhong")
+    indicators = result.indicators.set_index("indicator_zh")
+    geriatrics = indicators.loc["二级及以上综合性医院设立老年医学科的比例"]
+    assert geriatrics["status"] == INCOMPLETE
+    assert _rows(result, "geriatrics_share").loc[ALL_UNITS, "status"] == INCOMPLETE
+    sub_centres = indicators.loc["县域医疗卫生次中心"]
+    assert sub_centres["current"] == 2 and sub_centres["status"] == "not met"
+    named = _rows(result, "named_community_hospitals")
+    assert set(named["status"]) == {"not computable"}  # no 海棠街道 among 西片 / 东片
+    referral = result.tables["referral"]
+    lead = referral[referral["rule_id"] == "medical_community_lead"]
+    assert set(lead["to_facility_id"]) == {"H1"}  # [roles] medical_community_lead

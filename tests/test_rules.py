@@ -465,12 +465,23 @@ def test_the_plans_measurable_targets_are_rules(packs):
     )
     central = _rule(packs["pingluo"], "fever_isolation_central_2_3")
     assert len(central.services) == 2 and central.level == "county"
+    # the targets that waited for the new rule kinds (issue 14, items 1–5) are rules of them
     for (pack_id, rule_id), words in FOR_THE_GRAMMAR.items():
-        item = next(n for n in packs[pack_id].not_modelled if n.id == rule_id)
-        assert "rule kind" in item.reason, (pack_id, rule_id)
-        assert words in packs[pack_id].sources[rule_id].citations[-1].quote or any(
-            words in c.quote for c in packs[pack_id].sources[rule_id].citations
-        )
+        pack = packs[pack_id]
+        assert rule_id not in {n.id for n in pack.not_modelled}, (pack_id, rule_id)
+        assert rule_id in {r.id for r in pack.network_rules}, (pack_id, rule_id)
+        assert any(words in c.quote for c in pack.sources[rule_id].citations)
+    shares = {(p, r.id): (r.target, r.grade_at_least) for p in PACKS for r in packs[p].shares}
+    assert shares == {
+        ("qinzhou", "geriatrics_share"): (60, 2),
+        ("xiangqiao", "geriatrics_share"): (60, 2),
+        ("pingluo", "geriatrics_share"): (60, 2),
+        ("leshan_shizhong", "geriatrics_share"): (65, 2),
+        ("leshan_shizhong", "recommended_standard_20"): (20, None),
+    }
+    named = packs["leshan_shizhong"].named_units[0]
+    assert named.units == ("海棠街道", "全福街道") and named.categories == ("community_hospital",)
+    assert packs["leshan_shizhong"].catchments[0].min_count == 3  # L77: 建成3个县域医疗卫生次中心
 
 
 def test_ratio_units_read_as_a_planner_writes_them(packs):

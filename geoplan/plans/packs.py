@@ -50,6 +50,7 @@ __all__ = [
     "CIRCLE_SOURCE_KEYS",
     "COMPARATORS",
     "KINDS",
+    "KIND_RULE_TYPES",
     "KIND_TABLES",
     "LEVELS",
     "MEASURES",
@@ -1188,6 +1189,16 @@ KIND_TABLES: tuple[str, ...] = (
 )
 """The pack tables beyond circles, presence and ratios (``[[catchments]]`` …), in rule order;
 :func:`kind_table` gives each one's schema."""
+
+KIND_RULE_TYPES: dict[str, tuple[str, str]] = {
+    "catchment": ("次中心与片区", "sub-centres and 片区"),
+    "referral": ("转诊", "referral"),
+    "share": ("设施比例", "share of facilities"),
+    "equity": ("公平性", "equity"),
+    "named_unit": ("指定单元", "named unit"),
+    "colocation": ("同址设置", "co-location"),
+}
+"""``rule_type`` of the checks.csv rows the kinds of :data:`KIND_TABLES` write (zh, en)."""
 
 PACK_TABLES: tuple[str, ...] = (
     "pack",

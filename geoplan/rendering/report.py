@@ -49,6 +49,7 @@ from .. import _io, taxonomy
 from .._paths import DEMO_PROJECT
 from ..analysis.coverage import OUTSIDE_UNITS, column
 from ..errors import InputError, OutputError, OutputExistsError
+from ..plans.packs import KIND_RULE_TYPES
 from ..progress import Stages
 from ..results import MANIFEST, output_files, read_manifest, report_output, require_complete
 from . import browser, charts
@@ -109,6 +110,7 @@ _RULE_TYPES = {
     "circle": ("服务圈", "circle"),
     "presence": ("设置要求", "presence"),
     "ratio": ("配置指标", "ratio"),
+    **KIND_RULE_TYPES,
     "not_modelled": ("未建模", "not modelled"),
 }
 _VALUE_UNITS = {

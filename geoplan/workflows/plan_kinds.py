@@ -72,22 +72,11 @@ from .plan_check import (
 __all__ = [
     "ACROSS_UNITS",
     "CONCENTRATION",
-    "RULE_TYPES",
     "TOWNSHIP_COLUMNS",
     "UNREACHABLE",
     "check_network_rules",
     "share_bounds",
 ]
-
-RULE_TYPES: dict[str, tuple[str, str]] = {
-    "catchment": ("次中心与片区", "sub-centres and 片区"),
-    "referral": ("转诊", "referral"),
-    "share": ("设施比例", "share of facilities"),
-    "equity": ("公平性", "equity"),
-    "named_unit": ("指定单元", "named unit"),
-    "colocation": ("同址设置", "co-location"),
-}
-"""``rule_type`` of the rows these kinds write (zh, en)."""
 
 TOWNSHIP_COLUMNS = ("所属乡镇", "乡镇（街道）", "乡镇街道", "所在乡镇", "乡镇", "街道", "township")
 """Headers of a facility file's township column (``[[referral]] unit_columns`` default)."""
@@ -351,6 +340,8 @@ def _share_rows(
         whole = unit[0] == ALL_UNITS or (len(ctx.unit_names) <= 1 and not is_aggregate(unit[0]))
         if indicator and whole and not math.isnan(value) and status != INCOMPLETE:
             ctx.current[indicator] = value
+        if indicator and whole and status == INCOMPLETE:  # indicators.csv: incomplete data
+            ctx.incomplete[indicator] = note
     failing = np.flatnonzero((member == True) & (flags != True))  # noqa: E712
     for i in failing:
         row = fac.iloc[i]
@@ -668,6 +659,8 @@ def _catchments(ctx: CheckContext, rule: CatchmentRule) -> None:
     indicator = ctx.pack.sources[rule.id].indicator
     if indicator and not n_blank:  # the plan's count of sub-centres (县域医疗卫生次中心 3 个)
         ctx.current[indicator] = float(count)
+    elif indicator:
+        ctx.incomplete[indicator] = note
     ctx.figures[rule.id] = {"designated": count, "blank": n_blank, "catchments": []}
     if count == 0:
         return
