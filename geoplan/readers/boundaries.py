@@ -27,16 +27,38 @@ logger = logging.getLogger(__name__)
 NAME_COLUMNS = ("unit_name", "name", "名称", "name_zh", "NAME", "行政区划名称", "区划名称", "乡镇")
 CODE_COLUMNS = ("unit_code", "adcode", "code", "代码", "区划代码", "行政区划代码", "CODE")
 
+UNIT_TYPES: tuple[str, ...] = ("urban", "rural")
+"""Kinds of unit a plan judges differently (城区/街道 and 农村/乡镇): ``[units] type_column``."""
+UNIT_TYPE_ALIASES: dict[str, tuple[str, ...]] = {
+    "urban": ("urban", "城区", "城镇", "城市", "街道", "市区"),
+    "rural": ("rural", "农村", "乡村", "乡镇", "乡", "镇"),
+}
+"""The values of a type column read as each unit type (case and spaces aside)."""
+_TYPE_OF = {
+    alias.casefold(): kind for kind, aliases in UNIT_TYPE_ALIASES.items() for alias in aliases
+}
+
 
 def read_units(
-    path: str | Path, *, name_column: str | None = None, code_column: str | None = None
+    path: str | Path,
+    *,
+    name_column: str | None = None,
+    code_column: str | None = None,
+    type_column: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a polygon layer as units with ``unit_name`` and ``unit_code`` columns."""
+    """Read a polygon layer as units with ``unit_name`` and ``unit_code`` columns (and
+    ``unit_type`` with a ``type_column``)."""
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(f"units file {path} does not exist")
     frame = gpd.read_file(path)
-    return units_from_frame(frame, name_column=name_column, code_column=code_column, source=path)
+    return units_from_frame(
+        frame,
+        name_column=name_column,
+        code_column=code_column,
+        type_column=type_column,
+        source=path,
+    )
 
 
 def read_boundary(
@@ -69,9 +91,13 @@ def units_from_frame(
     *,
     name_column: str | None = None,
     code_column: str | None = None,
+    type_column: str | None = None,
     source: object = "units",
 ) -> gpd.GeoDataFrame:
-    """Normalise a polygon GeoDataFrame to ``unit_name``, ``unit_code``, ``geometry``."""
+    """Normalise a polygon GeoDataFrame to ``unit_name``, ``unit_code``, ``geometry``; with
+    ``type_column`` also ``unit_type`` (one of :data:`UNIT_TYPES`, read through
+    :data:`UNIT_TYPE_ALIASES`: 城区/街道 … are urban, 农村/乡镇 … rural; any other value, or
+    an empty one, is an :class:`InputError` naming the unit)."""
     if len(frame) == 0:
         raise InputError(f"{source}: the units layer has no polygons")
     kinds = set(frame.geometry.geom_type.dropna())
@@ -79,7 +105,7 @@ def units_from_frame(
         raise InputError(f"{source}: units must be polygons, found {', '.join(sorted(kinds))}")
     name = name_column or first_present(frame, NAME_COLUMNS)
     code = code_column or first_present(frame, CODE_COLUMNS)
-    for given in (name_column, code_column):
+    for given in (name_column, code_column, type_column):
         if given and given not in frame:
             raise InputError(
                 f"{source}: column {given!r} not found; columns: {list(frame.columns)}"
@@ -90,11 +116,44 @@ def units_from_frame(
         else pd.Series([f"unit-{i + 1}" for i in range(len(frame))], index=frame.index)
     )
     names = frame[name].astype(str) if name else codes
-    return gpd.GeoDataFrame(
-        {"unit_name": names.to_numpy(), "unit_code": codes.to_numpy()},
-        geometry=frame.geometry.to_numpy(),
-        crs=frame.crs,
+    columns = {"unit_name": names.to_numpy(), "unit_code": codes.to_numpy()}
+    if type_column:
+        columns["unit_type"] = _unit_types(frame[type_column], names.to_numpy(), source)
+    return gpd.GeoDataFrame(columns, geometry=frame.geometry.to_numpy(), crs=frame.crs)
+
+
+def _unit_types(values: pd.Series, names: np.ndarray, source: object) -> np.ndarray:
+    """Each unit's type from its type column's value (:data:`UNIT_TYPE_ALIASES`)."""
+    read = [
+        None if pd.isna(v) else _TYPE_OF.get(str(v).strip().casefold()) for v in values.tolist()
+    ]
+    bad = [i for i, kind in enumerate(read) if kind is None]
+    if bad:
+        i = bad[0]
+        accepted = "; ".join(f"{k}: {', '.join(a)}" for k, a in UNIT_TYPE_ALIASES.items())
+        raise InputError(
+            f"{source}: unit {names[i]!r} has type {values.iloc[i]!r} in column {values.name!r} "
+            f"({len(bad)} unit(s) so); accepted values — {accepted} / 单元类型须为城区(urban)或"
+            "农村(rural)"
+        )
+    return np.asarray(read, dtype=object)
+
+
+def point_unit_types(
+    names: np.ndarray, codes: np.ndarray, units: gpd.GeoDataFrame
+) -> np.ndarray | None:
+    """The unit type of each point assigned to ``units`` (by its unit's name and code, as
+    :func:`assign_units` gives them); ``""`` outside every unit; None when the units have no
+    types."""
+    if "unit_type" not in units:
+        return None
+    key = pd.MultiIndex.from_arrays(
+        [units["unit_code"].astype(str), units["unit_name"].astype(str)]
     )
+    types = pd.Series(units["unit_type"].to_numpy(dtype=object), index=key)
+    types = types[~types.index.duplicated(keep="first")]
+    found = types.reindex(pd.MultiIndex.from_arrays([codes.astype(str), names.astype(str)]))
+    return found.fillna("").to_numpy(dtype=object)
 
 
 def assign_units(
