@@ -13,6 +13,7 @@ import math
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -409,3 +410,70 @@ def test_service_area_polygons_are_counted_against_their_limit_before_they_are_b
     with pytest.raises(LimitError, match="service_area_features"):
         workflow.run_project(loaded, path.parent / "out")
     assert not (path.parent / "out" / "service_areas.gpkg").exists()
+
+
+# ------------------------------------------------------------- response rules in sites, scenarios
+
+DRIVE_RULES = """
+[congestion]
+peak = {primary = 0.5, secondary = 0.6, tertiary = 0.7}
+
+[[rules]]
+id = "to_clinic"
+name_zh = "驾车前往"
+name_en = "Drive to"
+categories = ["medical"]
+mode = "drive"
+threshold_min = 2
+
+[[rules]]
+id = "response"
+name_zh = "急救响应"
+name_en = "Response"
+categories = ["medical"]
+mode = "drive"
+threshold_min = 2
+direction = "from_facility"
+congestion = "peak"
+"""
+
+
+@pytest.fixture(scope="module")
+def drive_run(tmp_path_factory):
+    from geoplan.workflows.project import DEMO_PROJECT, compute_project, load_project
+
+    text = DEMO_PROJECT.read_text(encoding="utf-8")
+    facilities = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
+    text = text.replace('"../facilities/tuanchengshan_scenario.csv"', f'"{facilities}"')
+    path = tmp_path_factory.mktemp("drive") / "project.toml"
+    path.write_text(text + DRIVE_RULES, encoding="utf-8")
+    return compute_project(load_project(path))
+
+
+def test_sites_and_scenarios_time_a_response_rule_as_the_run_does(drive_run):
+    """The site-selection table of a response rule runs from the sites (with its congestion):
+    its fastest existing facility per resident is the run's own time for the rule."""
+    from geoplan.workflows.scenario import recompute_coverage
+    from geoplan.workflows.sites import find_rule, site_travel_times
+
+    points = drive_run.coverage.table
+    no_sites = gpd.GeoDataFrame({"candidate_id": []}, geometry=[], crs=drive_run.network.crs)
+    fastest = {}
+    for rule_id in ("to_clinic", "response"):
+        rule = find_rule(drive_run.project, rule_id)
+        table, _, _ = site_travel_times(drive_run, rule, no_sites)
+        best = table.groupby("demand_id", observed=True)["travel_time_s"].min()
+        run_s = pd.Series(
+            points[f"{rule_id}_time_s"].to_numpy(), index=points["demand_id"].astype(str)
+        )
+        within = run_s[run_s <= rule.threshold_s]
+        assert len(within) > 50
+        assert best.reindex(within.index).to_numpy() == pytest.approx(within.to_numpy())
+        fastest[rule_id] = within
+    # the two directions differ on the demo's one-way streets and congested roads
+    both = fastest["to_clinic"].index.intersection(fastest["response"].index)
+    assert not np.allclose(fastest["to_clinic"][both], fastest["response"][both])
+    again = recompute_coverage(drive_run, drive_run.facilities)
+    assert again.table["response_time_s"].to_numpy() == pytest.approx(
+        points["response_time_s"].to_numpy(), nan_ok=True
+    )

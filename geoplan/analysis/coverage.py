@@ -466,6 +466,7 @@ def travel_time_pairs(
     walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     private_ways: str = "exclude",
     largest_component: bool = True,
+    times: ModeTimes | None = None,
 ) -> pd.DataFrame:
     """Demand × facility travel times within ``cutoff_s`` (inclusive), by position.
 
@@ -473,13 +474,16 @@ def travel_time_pairs(
     network as in :func:`compute_coverage` (the mode's facility and demand edges), and the
     times are :func:`geoplan.analysis.engine.travel_time_matrix`'s: ``demand`` and
     ``facility`` (positions) and ``travel_time_s``, pairs beyond the cutoff absent.
+    ``times`` are the edge times to use when made already (a rule's own, :func:`rule_times`:
+    its direction and congestion); otherwise the mode's, with the ``[network]`` settings.
     """
-    times = network.mode_times(
-        mode,
-        walk_speed_m_per_min=walk_speed_m_per_min,
-        private_ways=private_ways,
-        largest_component=largest_component,
-    )
+    if times is None:
+        times = network.mode_times(
+            mode,
+            walk_speed_m_per_min=walk_speed_m_per_min,
+            private_ways=private_ways,
+            largest_component=largest_component,
+        )
     fac_snap = engine.snap_points(network, *facility_xy, usable=times.facility_edges)
     dem_snap = engine.snap_points(network, *demand_xy, usable=times.demand_edges)
     return engine.travel_time_matrix(

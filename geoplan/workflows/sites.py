@@ -37,6 +37,7 @@ from ..analysis.coverage import (
     column,
     expand_categories,
     rule_facilities,
+    rule_times,
     travel_time_pairs,
 )
 from ..analysis.qa import DECLARE, CoordinateCheck, check_coordinate_system
@@ -92,6 +93,12 @@ def find_rule(project: Project, rule_id: str) -> Rule:
 def _mode_times(result: RunResult, mode: str) -> ModeTimes:
     """``mode`` on the run's network, with the project's [network] settings (as the run)."""
     return result.network.mode_times(mode, **result.project.network_options)
+
+
+def _rule_times(result: RunResult, rule: Rule) -> ModeTimes:
+    """The edge times of ``rule``'s trips as the run computed them: its mode, its direction
+    (a response rule runs from the site to the resident) and its congestion profile."""
+    return rule_times(result.network, rule, **result.project.coverage_options)
 
 
 def _candidate_frame(ids, source: str, x, y, snap_m, crs) -> gpd.GeoDataFrame:
@@ -159,7 +166,7 @@ def grid_candidates(result: RunResult, rule: Rule, *, spacing_m: float) -> gpd.G
     gx, gy = gx[inside], gy[inside]
     if len(gx) == 0:
         raise ConfigError(f"no {spacing_m:g} m grid cell centre lies inside the boundary")
-    usable = _mode_times(result, rule.mode).facility_edges
+    usable = _rule_times(result, rule).facility_edges
     snap = engine.snap_points(network, gx, gy, usable=usable)
     lines = np.asarray(network.edges.geometry.values)[snap.edge]
     on_street = shapely.line_interpolate_point(lines, snap.fraction, normalized=True)
@@ -185,7 +192,7 @@ def gap_node_candidates(result: RunResult, rule: Rule) -> gpd.GeoDataFrame:
     uncovered &= points["population"].to_numpy(dtype=float) > 0
     if not uncovered.any():
         raise ConfigError(f"rule {rule.id}: no uncovered residents, so no gap nodes to try")
-    usable = _mode_times(result, rule.mode).demand_edges
+    usable = _rule_times(result, rule).demand_edges
     network = result.network
     snap = engine.snap_points(
         network,
@@ -379,6 +386,7 @@ def site_travel_times(
             mode=rule.mode,
             cutoff_s=rule.threshold_s,
             **result.project.network_options,
+            times=_rule_times(result, rule),
         )
     table = travel_times_by_id(matrix, points["demand_id"], [*existing_ids, *candidate_ids])
     return table, existing_ids, candidate_ids
@@ -494,6 +502,12 @@ def select_sites(
         project = load_project(project)
     the_project = project.project if isinstance(project, RunResult) else project
     the_rule = find_rule(the_project, rule)  # before the (slower) run
+    if the_rule.threshold_by_type:
+        raise ConfigError(
+            f"rule {the_rule.id!r} sets threshold_by_type: site selection judges every "
+            "resident by one threshold, so choose a rule without it (e.g. a copy per unit "
+            "type) / 选址按单一时间阈值计算，请选用未按单元类型设阈值的规则"
+        )
     run = as_run(project)
     network = run.network
     table, checks = _candidates(run, the_rule, candidates, candidates_crs, grid_m, gap_nodes)
@@ -503,7 +517,7 @@ def select_sites(
     if len(table) == 0:
         raise ConfigError(f"all {n_all} candidates fall inside the exclusion layers")
     if np.isnan(table["snap_distance_m"]).any():
-        usable = _mode_times(run, the_rule.mode).facility_edges
+        usable = _rule_times(run, the_rule).facility_edges
         snap = engine.snap_points(
             network, table["x"].to_numpy(), table["y"].to_numpy(), usable=usable
         )
