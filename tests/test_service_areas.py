@@ -477,3 +477,61 @@ def test_sites_and_scenarios_time_a_response_rule_as_the_run_does(drive_run):
     assert again.table["response_time_s"].to_numpy() == pytest.approx(
         points["response_time_s"].to_numpy(), nan_ok=True
     )
+
+
+def test_project_judges_urban_and_rural_units_by_their_own_thresholds(demo_project, tmp_path):
+    """The demo's boundary cut in two at its centroid: the west half urban (城区), the east
+    rural (乡镇); a walking rule with 5 min in town and 15 in the townships."""
+    from shapely.geometry import box
+
+    from geoplan._paths import shipped_path
+    from geoplan.workflows.project import compute_project, load_project
+
+    boundary = gpd.read_file(shipped_path("boundaries/huangshi_tuanchengshan_official.geojson"))
+    boundary = boundary.to_crs(32650)
+    whole = shapely.union_all(boundary.geometry.values)
+    x = whole.centroid.x
+    minx, miny, maxx, maxy = whole.bounds
+    halves = [
+        whole.intersection(box(minx, miny, x, maxy)),
+        whole.intersection(box(x, miny, maxx, maxy)),
+    ]
+    units = gpd.GeoDataFrame(
+        {"name": ["西 west", "东 east"], "kind": ["城区", "乡镇"]}, geometry=halves, crs=32650
+    )
+    units.to_file(tmp_path / "units.gpkg", driver="GPKG")
+    typed = """
+[units]
+path = "{path}"
+name_column = "name"
+type_column = "kind"
+
+[[rules]]
+id = "typed"
+name_zh = "分城乡"
+name_en = "Urban and rural"
+categories = ["medical"]
+mode = "walk"
+threshold_min = 10
+threshold_by_type = {{urban = 5, rural = 15}}
+""".format(path=tmp_path / "units.gpkg")
+    run = compute_project(load_project(demo_project(append=typed)))
+    points = run.coverage.points
+    row = next(r for r in run.summary["rules"] if r["id"] == "typed")
+    pop = points["population"].to_numpy()
+    time_s = points["typed_time_s"].to_numpy()
+    west = points["x"].to_numpy() < x
+    for kind, side, minutes in (("urban", west, 5), ("rural", ~west, 15)):
+        figures = row["by_type"][kind]
+        assert figures["threshold_min"] == minutes
+        assert figures["population"] == pytest.approx(pop[side].sum())
+        assert figures["population_covered"] == pytest.approx(
+            pop[side & (time_s <= minutes * 60)].sum()
+        )
+    assert row["population_covered"] == pytest.approx(
+        sum(row["by_type"][k]["population_covered"] for k in row["by_type"])
+    )
+    # the typed figures differ from the plain 15-minute rule's in the west only
+    plain = points["medical_walk_15_covered"].to_numpy()
+    assert (points["typed_covered"].to_numpy()[~west] == plain[~west]).all()
+    assert pop[west & plain].sum() > row["by_type"]["urban"]["population_covered"]
