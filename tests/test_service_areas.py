@@ -516,7 +516,7 @@ threshold_min = 10
 threshold_by_type = {{urban = 5, rural = 15}}
 """.format(path=tmp_path / "units.gpkg")
     run = compute_project(load_project(demo_project(append=typed)))
-    points = run.coverage.points
+    points = run.coverage.table
     row = next(r for r in run.summary["rules"] if r["id"] == "typed")
     pop = points["population"].to_numpy()
     time_s = points["typed_time_s"].to_numpy()

@@ -28,6 +28,7 @@ __all__ = [
     "nearest_table",
     "point_xy",
     "rule_facilities",
+    "rule_times",
     "travel_time_pairs",
     "travel_time_table",
 ]
@@ -216,11 +217,11 @@ def rule_times(
     network,
     rule: Rule,
     *,
-    walk_speed_m_per_min: float = engine.DEFAULT_WALK_SPEED_M_PER_MIN,
+    walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     private_ways: str = "exclude",
     largest_component: bool = True,
     congestion: Mapping[str, Mapping[str, float]] | None = None,
-) -> engine.ModeTimes:
+) -> ModeTimes:
     """The edge times of ``rule``'s trips: its mode, its direction (a response rule runs from
     the facility) and its congestion profile (a name in ``congestion``, the project's
     ``[congestion]`` table), with the project's ``[network]`` settings."""

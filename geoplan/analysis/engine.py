@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Nearest",
     "Snap",
+    "bounded_node_times",
     "facility_search",
     "nearest_facility",
     "point_times",

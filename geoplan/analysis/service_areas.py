@@ -48,6 +48,7 @@ import shapely
 
 from ..errors import ConfigError
 from ..limits import current
+from ..readers.network import mode_edge_mask
 from ..taxonomy import label
 from . import engine
 from .coverage import Coverage, RuleSearch, column
@@ -309,7 +310,7 @@ def _facility_pieces(network, search: RuleSearch, levels_s) -> tuple[Pieces, np.
     v = network.edges["v"].to_numpy(dtype=np.int64)
     n_edges, n_nodes = len(u), len(network.nodes)
     private = times.private if times.private is not None else np.zeros(n_edges, dtype=bool)
-    usable = engine.mode_edge_mask(times.forward_s, times.backward_s)
+    usable = mode_edge_mask(times.forward_s, times.backward_s)
     # the usable edges at each node (CSR)
     ends = np.concatenate([u[usable], v[usable]])
     edge_ids = np.concatenate([np.flatnonzero(usable)] * 2)

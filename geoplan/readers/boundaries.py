@@ -15,8 +15,11 @@ from ..errors import InputError, InputFileNotFoundError
 __all__ = [
     "CODE_COLUMNS",
     "NAME_COLUMNS",
+    "UNIT_TYPES",
+    "UNIT_TYPE_ALIASES",
     "assign_units",
     "first_present",
+    "point_unit_types",
     "read_boundary",
     "read_units",
     "units_from_frame",
