@@ -60,6 +60,7 @@ __all__ = [
     "TABLE_COLUMNS",
     "SitingResult",
     "SubCentres",
+    "TableTooShort",
     "evaluate_candidates",
     "lscp",
     "mclp",
@@ -79,6 +80,11 @@ _REL_TOL = 1e-9
 
 
 # ----------------------------------------------------------------------------- results
+
+
+class TableTooShort(ConfigError):
+    """The travel-time table stops short of an answer: :func:`pcenter` needs a pair within
+    reach of every resident (a table with a longer cutoff may have one)."""
 
 
 @dataclass(frozen=True)
@@ -490,7 +496,7 @@ def pcenter(
 
     Residents are the demand points with population above 0. A resident with no pair in the
     table (beyond its cutoff from every site) makes the longest time unknowable: that raises
-    :class:`ConfigError` (compute the table with a longer cutoff), as does a ``p`` too small
+    :class:`TableTooShort` (compute the table with a longer cutoff), as does a ``p`` too small
     for the table to reach everyone. ``status`` is ``"optimal"`` when every bisection step
     was decided and the sites were chosen within ``time_limit_s`` (spread over the steps);
     otherwise ``"time_limit"``, with ``bound`` the shortest radius not proven too short (the
@@ -515,7 +521,7 @@ def pcenter(
     paired[table.row] = True
     lost = people & ~paired
     if lost.any():
-        raise ConfigError(
+        raise TableTooShort(
             f"p-center: {int(lost.sum()):,} demand points ({table.population[lost].sum():,.1f} "
             "persons) have no pair in the table, so no site reaches them within its cutoff and "
             "the longest time cannot be known; compute the table with a longer cutoff, e.g. "
@@ -566,7 +572,7 @@ def pcenter(
             existing=table.existing,
             candidates=table.candidates,
         )
-        raise ConfigError(
+        raise TableTooShort(
             f"p-center: p={p} new sites cannot reach every resident within the table "
             f"(its longest time {radii[hi]:,.1f} s); covering them all takes "
             f"{int(need.objective)} new sites: raise p or the table's cutoff"
