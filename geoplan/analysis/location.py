@@ -516,7 +516,7 @@ def pcenter(
     _check_p(p, table.n_candidates)
     people = table.population > 0
     if not people.any():
-        raise ConfigError("p-center needs demand with population above 0")
+        raise ConfigError("p-center needs demand with population above 0 / 需有人口大于 0 的需求点")
     paired = np.zeros(len(people), dtype=bool)
     paired[table.row] = True
     lost = people & ~paired
@@ -525,7 +525,8 @@ def pcenter(
             f"p-center: {int(lost.sum()):,} demand points ({table.population[lost].sum():,.1f} "
             "persons) have no pair in the table, so no site reaches them within its cutoff and "
             "the longest time cannot be known; compute the table with a longer cutoff, e.g. "
-            f"ids {_examples(table.demand_ids[lost].tolist())}"
+            f"ids {_examples(table.demand_ids[lost].tolist())} / 部分居民在出行时间表的上限内"
+            "无任何站点可达，无法求最长时间，请加长时间上限"
         )
     mask = people[table.row]
     radii = np.unique(table.time_s[mask])
@@ -562,7 +563,8 @@ def pcenter(
     if reach_all is None:
         raise ConfigError(
             f"p-center: time_limit_s={time_limit_s:g} ran out before p={p} new sites were "
-            "known to reach every resident within the table; raise time_limit_s"
+            "known to reach every resident within the table; raise time_limit_s / "
+            "求解时间不足，请加大 time_limit_s"
         )
     if not reach_all:
         need = lscp(
@@ -575,7 +577,8 @@ def pcenter(
         raise TableTooShort(
             f"p-center: p={p} new sites cannot reach every resident within the table "
             f"(its longest time {radii[hi]:,.1f} s); covering them all takes "
-            f"{int(need.objective)} new sites: raise p or the table's cutoff"
+            f"{int(need.objective)} new sites: raise p or the table's cutoff / "
+            f"新增 {p} 个站点无法在时间表内覆盖全部居民，需 {int(need.objective)} 个"
         )
     while lo < hi:
         mid = (lo + hi) // 2

@@ -501,7 +501,9 @@ def select_sites(
     if model not in MODELS:
         raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
     if model == "pcenter" and method != "milp":
-        raise ConfigError("the pcenter model is solved exactly only (method milp)")
+        raise ConfigError(
+            "the pcenter model is solved exactly only (method milp) / p-center 仅支持精确求解"
+        )
     if model in ("mclp", "pmedian", "pcenter") and p is None:
         raise ConfigError(f"the {model} model needs --p (the number of new sites)")
     sources = [candidates is not None, grid_m is not None, bool(gap_nodes)]
