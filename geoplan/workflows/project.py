@@ -432,8 +432,6 @@ def run_into(
     stages = Stages(STAGES, progress=progress)
     try:
         result = compute_project(project, stages)
-        with stages.stage("service_areas"), applied(project.limits):
-            add_service_areas(result)
         with stages.stage("write"):
             shown = _map_inputs(result)  # what the maps can embed; aggregation is a warning
             _write_tables(result, staged.path)
@@ -517,7 +515,7 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
     summary["study_area"] = {"source": area.source, "tolerance_m": area.tolerance_m}
     summary["demand_outside_area"] = outside
     summary["credits"] = credits
-    return RunResult(
+    result = RunResult(
         project,
         summary,
         coverage,
@@ -533,6 +531,9 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
         area,
         credits,
     )
+    with stages.stage("service_areas"):
+        add_service_areas(result)  # display layers, after every figure is decided
+    return result
 
 
 def _resident_units(area: StudyArea, x, y, crs, project: Project):
