@@ -428,8 +428,8 @@ def _sites_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="polygons where no site may go (repeatable)",
     )
-    parser.add_argument("--model", choices=("mclp", "lscp", "pmedian"), default="mclp")
-    parser.add_argument("--p", type=int, help="number of new sites (mclp, pmedian)")
+    parser.add_argument("--model", choices=("mclp", "lscp", "pmedian", "pcenter"), default="mclp")
+    parser.add_argument("--p", type=int, help="number of new sites (mclp, pmedian, pcenter)")
     parser.add_argument(
         "--target-share",
         type=float,

@@ -4,20 +4,27 @@ Every expansion whose size follows from an input or a parameter is estimated fir
 its limit, refused with a one-line :class:`~geoplan.errors.LimitError` that names the limit and
 how to raise it. Maps do not refuse: above their limits they aggregate and say so.
 
-=================  ===========  ==========================================================
-limit              default      what it bounds
-=================  ===========  ==========================================================
-``demand_points``  2,000,000    demand points: lines spread every ``spacing_m``, populated
-                                raster cells, points, polygons
-``raster_cells``   50,000,000   cells of a population raster read at once (its window)
-``grid_cells``     2,000,000    cells of a candidate grid (``sites --grid``)
-``matrix_pairs``   50,000,000   (demand, facility) pairs of a travel-time table within the
-                                cutoff (2SFCA, site selection)
-``xlsx_cells``     20,000,000   cells of a worksheet read (rows × the table's columns)
-``map_facilities`` 5,000        facility markers on one map (above: one marker per grid cell)
-``map_points``     20,000       resident points or gap areas per rule on one map (above:
-                                coarser cells, or the largest gaps)
-=================  ===========  ==========================================================
+=========================  ===========  ==================================================
+limit                      default      what it bounds
+=========================  ===========  ==================================================
+``demand_points``          2,000,000    demand points: lines spread every ``spacing_m``,
+                                        populated raster cells, points, polygons
+``raster_cells``           50,000,000   cells of a population raster read at once (its
+                                        window)
+``grid_cells``             2,000,000    cells of a candidate grid (``sites --grid``)
+``matrix_pairs``           50,000,000   (demand, facility) pairs of a travel-time table
+                                        within the cutoff (2SFCA, site selection), and
+                                        (facility, node) pairs of per-facility service areas
+``xlsx_cells``             20,000,000   cells of a worksheet read (rows × the table's
+                                        columns)
+``map_facilities``         5,000        facility markers on one map (above: one marker per
+                                        grid cell)
+``map_points``             20,000       resident points or gap areas per rule on one map
+                                        (above: coarser cells, or the largest gaps)
+``service_area_features``  20,000       service-area polygons of a run (areas × bands over
+                                        every rule of ``[service_areas]``), counted before
+                                        they are built
+=========================  ===========  ==================================================
 
 A limit is taken from the project's ``[limits]`` table, else from the environment variable
 ``GEOPLAN_LIMIT_<NAME>`` (e.g. ``GEOPLAN_LIMIT_DEMAND_POINTS=5000000``; commands without a
@@ -50,6 +57,7 @@ DEFAULTS: dict[str, int] = {
     "xlsx_cells": 20_000_000,
     "map_facilities": 5_000,
     "map_points": 20_000,
+    "service_area_features": 20_000,
 }
 """Each limit's default (see the module docstring)."""
 
@@ -65,6 +73,7 @@ class Limits:
     xlsx_cells: int = DEFAULTS["xlsx_cells"]
     map_facilities: int = DEFAULTS["map_facilities"]
     map_points: int = DEFAULTS["map_points"]
+    service_area_features: int = DEFAULTS["service_area_features"]
 
     @classmethod
     def resolve(cls, table: Mapping | None = None, *, where: str = "project") -> Limits:

@@ -237,20 +237,37 @@ class ListOf(Kind):
 
 @dataclass(frozen=True)
 class TextTable(Kind):
-    """A table of names to ``item`` values, e.g. ``{township = "townships.gpkg"}``."""
+    """A table of names to ``item`` values, e.g. ``{township = "townships.gpkg"}``.
+
+    ``names`` restricts the names (a misspelt one is refused with the closest known one);
+    ``non_empty`` refuses ``{}``.
+    """
 
     item: Kind
+    names: tuple[str, ...] | None = None
+    non_empty: bool = False
 
     def parse(self, value: Any) -> dict:
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or (self.non_empty and not value):
             raise _Invalid
+        for name in value if self.names is not None else ():
+            if name not in self.names:
+                close = difflib.get_close_matches(str(name), self.names, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise _Invalid(f"{self.describe()}; {name!r} is not known{hint}")
         try:
             return {str(k): self.item.parse(v) for k, v in value.items()}
         except _Invalid:
             raise _Invalid from None
 
     def describe(self, unit: str = "") -> str:
-        return f"a table of names to values, each {self.item.describe(unit)}"
+        if self.names is None:
+            names = "names"
+        elif len(self.names) <= 8:
+            names = f"names ({', '.join(self.names)})"
+        else:
+            names = f"known names ({', '.join(self.names[:3])} … {self.names[-1]})"
+        return f"a table of {names} to values, each {self.item.describe(unit)}"
 
 
 @dataclass(frozen=True)
@@ -325,6 +342,8 @@ class Table:
     shape: str = "table"
     check: Callable[[dict, str], None] | None = None
     unknown_hint: str = ""
+    free_keys: Key | None = None
+    """Any other key, named by an id, takes this key's kind (``[congestion]``'s profiles)."""
 
     def key(self, name: str) -> Key:
         """The key called ``name``."""
@@ -426,9 +445,11 @@ def check_table(
     extra = set(extra)
     names = {k.name for k in table.keys}
     for name in raw:
-        if name not in names and name not in extra:
+        if name not in names and name not in extra and table.free_keys is None:
             raise ConfigError(_unknown_key(prefix, name, label, table))
     out: dict[str, Any] = {name: raw[name] for name in raw if name in extra}
+    if table.free_keys is not None:
+        out.update(_free_keys(table, raw, names | extra, prefix, label))
     for key in table.keys:
         if key.name in raw:
             value = raw[key.name]
@@ -464,6 +485,32 @@ def check_table(
             out[key.name] = out[key.default_from]
     if table.check is not None:
         table.check(out, f"{prefix}{label}")
+    return out
+
+
+_FREE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def _free_keys(table: Table, raw: Mapping, known: set[str], prefix: str, label: str) -> dict:
+    """The keys of a table with free keys (e.g. ``[congestion]``'s profiles), parsed."""
+    key = table.free_keys
+    out = {}
+    for name, value in raw.items():
+        if name in known:
+            continue
+        if not _FREE_KEY.fullmatch(name):
+            raise ConfigError(
+                f"{prefix}{label} `{name}`: a {key.name} must be named by an id (a letter, then "
+                f"letters, digits or _) / 名称须为字母开头的编号"
+            )
+        try:
+            out[name] = key.kind.parse(value)
+        except _Invalid as exc:
+            expected = exc.args[0] if exc.args else describe_kind(key)
+            raise ConfigError(
+                f"{prefix}{label} {name}: must be {expected}, got {_show(value)}"
+                f" / {name}（{key.zh}）的类型或取值范围不对"
+            ) from None
     return out
 
 

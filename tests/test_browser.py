@@ -122,11 +122,15 @@ def _assert_every_layer_toggles(page, keys=None) -> None:
 
 
 PER_RULE = ("bands", "uncovered", "gaps", "units")
+"""Layers of one rule, on while their rule is shown."""
+OFF_PER_RULE = ("service",)
+"""Layers of one rule that start off (the service areas: shown when the reader asks)."""
 
 
 def _keys_of_rule(keys, rule: str) -> set[str]:
     """The overlays listed while ``rule`` is shown: its own and those of no rule."""
-    return {k for k in keys if k.partition(":")[0] not in PER_RULE or k.partition(":")[2] == rule}
+    mine = (*PER_RULE, *OFF_PER_RULE)
+    return {k for k in keys if k.partition(":")[0] not in mine or k.partition(":")[2] == rule}
 
 
 def test_every_layer_is_in_the_control_and_toggles(offline_page, demo_dir):
@@ -135,6 +139,7 @@ def test_every_layer_is_in_the_control_and_toggles(offline_page, demo_dir):
     keys = set(_layer_states(page))
     rules = [r.id for r in load_project(DEMO).rules]
     assert {"boundary"} | {f"{kind}:{r}" for kind in PER_RULE for r in rules} <= keys
+    assert {f"service:{r}" for r in rules} <= keys  # the demo draws service areas
     assert any(k.startswith("facilities:") for k in keys)
     for index, rule in enumerate(rules):  # one rule's layers at a time, by the rule switcher
         page.select_option("#gp-rule", index=index)
@@ -186,8 +191,10 @@ def test_rule_fragment_shows_one_rule_and_static_hides_the_control(offline_page,
     states = _layer_states(page)
     for key, on in states.items():
         kind, _, rule = key.partition(":")
-        if kind in ("bands", "uncovered", "gaps", "units"):
+        if kind in PER_RULE:
             assert on is (rule == shown), key
+        elif kind in OFF_PER_RULE:
+            assert not on, key  # service areas stay off in the report's static view
         else:
             assert on, key  # boundary and facilities stay
     assert not page.locator(".leaflet-control-layers").first.is_visible()
@@ -347,7 +354,7 @@ def test_switching_rules_changes_the_visible_layers(open_offline, demo_dir, devi
             page.tap("#gp-layers .gp-close")
         return shown
 
-    assert listed_rules() == [0] * 4  # units, bands, uncovered, gaps
+    assert listed_rules() == [0] * 5  # units, bands, uncovered, gaps, service areas
     assert page.locator("#gp-rule option:checked").inner_text() == rules[0].name_zh
     before = page.locator(".folium-map").screenshot()
     page.select_option("#gp-rule", index=1)
@@ -355,10 +362,12 @@ def test_switching_rules_changes_the_visible_layers(open_offline, demo_dir, devi
         kind, _, rule = key.partition(":")
         if kind in PER_RULE:
             assert on is (rule == rules[1].id), key
+        elif kind in OFF_PER_RULE:
+            assert not on, key  # off until the reader turns it on
         else:
             assert on, key
     assert page.locator(".folium-map").screenshot() != before
-    assert listed_rules() == [1] * 4  # one rule's layers at a time
+    assert listed_rules() == [1] * 5  # one rule's layers at a time
     assert page.locator("#gp-rule option:checked").inner_text() == rules[1].name_zh
     assert page.evaluate("location.hash").endswith(f"rule={rules[1].id}")  # a link keeps it
     # the legend marks the rule shown

@@ -312,3 +312,20 @@ def test_tier_belongs_to_catchments(tmp_path, capsys):
     args = ["sites", str(DEMO_PROJECT), "--rule", MEDICAL, "--grid", "500", "--tier", "township"]
     assert main([*args, "--out", str(tmp_path / "s")]) == 1
     assert "--tier goes with geoplan catchments" in capsys.readouterr().err
+
+
+def test_pcenter_sites_bring_the_longest_walk_down_to_the_models_figure(run):
+    """The p-center's radius is the longest time of the coverage recomputed with the chosen
+    sites (a separate engine pass), and no longer than without them."""
+    result = select_sites(run, rule=MEDICAL, grid_m=500, model="pcenter", p=2)
+    points = run.coverage.table
+    people = points["population"].to_numpy() > 0
+    before = points[column(MEDICAL, "time_s")].to_numpy()[people].max()
+    after = result.after.table[column(MEDICAL, "time_s")].to_numpy()[people].max()
+    assert result.siting.status == "optimal"
+    assert len(result.siting.selected) == 2
+    assert after == pytest.approx(result.siting.objective, rel=1e-9)
+    assert after < before
+    assert result.summary["sites"]["objective_unit"].startswith("seconds")
+    with pytest.raises(ConfigError, match="exactly only"):
+        select_sites(run, rule=MEDICAL, grid_m=500, model="pcenter", p=2, method="greedy")

@@ -7,6 +7,7 @@ models, so equal optimal values are a meaningful check.
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
@@ -178,6 +179,45 @@ def test_lscp_target_of_total_population_infeasible_names_coverable():
     ok = location.lscp(table, SC_POP, cutoff_s=100, target_share=0.05, share_of="total")
     assert ok.selected == ("Y", "Z")
     assert ok.covered_population >= 0.05 * 106
+
+
+# HiGHS 1.16 given a MIP start (the greedy answer) on this 10 × 10 cover reports "optimal"
+# at 3 sites yet returns the 5-site start; the fewest sites covering every row are 4 (by
+# brute force: no 3 columns cover rows 1, 6 and 8 with the rest). Found by comparing warm and
+# cold solves on 3,000 random covers (60 disagreed).
+MISLEADING_START = [
+    "0110100100",
+    "1000100000",
+    "0010010000",
+    "0011000100",
+    "1000001011",
+    "0101010010",
+    "0000100000",
+    "0011100110",
+    "0000001000",
+    "1010000011",
+]
+
+
+def test_lscp_is_optimal_where_a_mip_start_misleads_highs():
+    rows = [
+        (f"d{i}", f"f{j}", 100.0)
+        for i, line in enumerate(MISLEADING_START)
+        for j, bit in enumerate(line)
+        if bit == "1"
+    ]
+    pop = pd.Series(1.0, index=[f"d{i}" for i in range(len(MISLEADING_START))])
+    best = min(
+        size
+        for size in range(1, 11)
+        for combo in itertools.combinations(range(10), size)
+        if all(any(line[j] == "1" for j in combo) for line in MISLEADING_START)
+    )
+    assert best == 4
+    result = location.lscp(_table(rows), pop, cutoff_s=100)
+    assert result.objective == 4
+    assert result.status == "optimal" and result.gap == 0.0
+    assert result.covered_population == len(MISLEADING_START)
 
 
 # ----------------------------------------------------------------------------- p-median
@@ -686,3 +726,152 @@ def test_capacitated_pmedian_equals_brute_force_on_tuanchengshan(tuanchengshan_c
     assert result.covered_population == pytest.approx(pop.sum())
     # the capacity binds: without it the three sites would do better
     assert location.pmedian(table, pop, p=3).objective < result.objective * (1 - 1e-3)
+
+
+# ----------------------------------------------------------------------------- p-center
+
+
+def _distance_table(demand_x: dict[str, float], sites_x: dict[str, float]) -> pd.DataFrame:
+    """Every (demand, site) pair on a line, one second per metre."""
+    return _table([(d, f, abs(x - y)) for d, x in demand_x.items() for f, y in sites_x.items()])
+
+
+def test_pcenter_minimises_the_longest_time_where_pmedian_serves_the_town():
+    # a town of 100 at 0 and a village of 1 at 100: the p-median sits in the town, the
+    # p-center halfway (50 s for both, 5,050 person-seconds)
+    table = _distance_table({"town": 0, "village": 100}, {"S0": 0, "S50": 50, "S100": 100})
+    pop = pd.Series({"town": 100.0, "village": 1.0})
+    assert location.pmedian(table, pop, p=1).selected == ("S0",)
+    result = location.pcenter(table, pop, p=1)
+    assert result.problem == "pcenter"
+    assert result.selected == ("S50",)
+    assert result.objective == 50.0
+    assert result.status == "optimal"
+    assert result.bound == 50.0 and result.gap == 0.0
+    assert result.weighted_time_s == 100 * 50 + 1 * 50
+    assert result.covered_population == 101.0
+    assert set(result.assignment["facility_id"]) == {"S50"}
+
+
+def test_pcenter_counts_existing_sites_and_breaks_ties_by_weighted_time():
+    table = _distance_table(
+        {"a": 0, "b": 100, "c": 60}, {"S0": 0, "S50": 50, "S60": 60, "S100": 100}
+    )
+    pop = pd.Series({"a": 1.0, "b": 1.0, "c": 10.0})
+    # with S100 open, S0 brings every resident within 40 s (c: 40 s to S100)
+    with_existing = location.pcenter(table, pop, p=1, existing=["S100"])
+    assert with_existing.selected == ("S0",)
+    assert with_existing.existing == ("S100",)
+    assert with_existing.objective == 40.0
+    # p = 2: {S0, S100} and {S0, S60} both reach everyone within 40 s; {S0, S60} leaves
+    # 40 person-seconds (b), {S0, S100} 400 (c): the tie goes to the lesser weighted time
+    tied = location.pcenter(table, pop, p=2)
+    assert tied.objective == 40.0
+    assert tied.selected == ("S0", "S60")
+    assert tied.weighted_time_s == 40.0
+
+
+def test_pcenter_equals_brute_force_on_random_instances():
+    rng = np.random.default_rng(20261207)
+    for _ in range(25):
+        n_dem, n_fac, p = 12, 7, int(rng.integers(1, 4))
+        times = rng.integers(1, 60, size=(n_dem, n_fac)).astype(float)
+        times[rng.random((n_dem, n_fac)) < 0.3] = np.nan  # pairs beyond the cutoff
+        times[:, 0] = np.where(np.isnan(times[:, 0]), 90.0, times[:, 0])  # all reachable
+        pop = pd.Series(rng.integers(0, 5, size=n_dem).astype(float) + (np.arange(n_dem) == 0))
+        pop.index = [f"d{i}" for i in range(n_dem)]
+        rows = [
+            (f"d{i}", f"f{j}", times[i, j])
+            for i in range(n_dem)
+            for j in range(n_fac)
+            if not np.isnan(times[i, j])
+        ]
+        table = _table(rows)
+        people = pop.to_numpy() > 0
+        best = (math.inf, math.inf)
+        reach = np.where(np.isnan(times), np.inf, times)
+        for combo in itertools.combinations(range(n_fac), p):
+            nearest = reach[:, list(combo)].min(axis=1)
+            radius = nearest[people].max()
+            weighted = float((pop.to_numpy() * np.where(people, nearest, 0)).sum())
+            best = min(best, (radius, weighted))
+        result = location.pcenter(table, pop, p=p)
+        assert result.status == "optimal"
+        assert (result.objective, result.weighted_time_s) == pytest.approx(best)
+
+
+def test_pcenter_refuses_what_it_cannot_know():
+    table = _distance_table({"a": 0, "b": 100}, {"S0": 0, "S100": 100})
+    far = pd.concat([table, _table([("c", "S0", 10.0)])])
+    pop = pd.Series({"a": 1.0, "b": 1.0, "c": 1.0, "d": 2.0})
+    with pytest.raises(ConfigError, match=r"1 demand points \(2.0 persons\) have no pair"):
+        location.pcenter(far, pop, p=1)
+    # S0 reaches a only, S100 b only (within the table): one site cannot reach both
+    short = table[table["travel_time_s"] < 50]
+    with pytest.raises(ConfigError, match="takes 2 new sites"):
+        location.pcenter(short, pop.iloc[:2], p=1)
+    with pytest.raises(ConfigError, match="population above 0"):
+        location.pcenter(table, pd.Series({"a": 0.0, "b": 0.0}), p=1)
+    with pytest.raises(ConfigError, match="only 2 candidates"):
+        location.pcenter(table, pop.iloc[:2], p=3)
+
+
+@pytest.fixture(scope="module")
+def response_case(tuanchengshan_walk):
+    """团城山: drive times FROM 30 candidate stations (sampled residents' places) to a seeded
+    third of the residents within 100 m of a street, with a cutoff that reaches them all."""
+    from geoplan.readers.demand import demand_from_graphml_edges
+
+    network = tuanchengshan_walk
+    demand = demand_from_graphml_edges(
+        shipped_path("osm/huangshi_tuanchengshan_drive_ghspop_2024.graphml.gz")
+    )
+    times = network.mode_times("drive", direction="from_facility")
+    points = demand.geometry.to_crs(network.crs)
+    snap = engine.snap_points(
+        network, points.x.to_numpy(), points.y.to_numpy(), usable=times.demand_edges
+    )
+    keep = (snap.snap_distance_m <= 100) & (np.random.default_rng(7).random(len(demand)) < 0.35)
+    demand, snap = demand[keep].reset_index(drop=True), snap.take(keep)
+    stations = snap.take(np.sort(np.random.default_rng(20261207).choice(len(demand), 30, False)))
+    long = engine.travel_time_matrix(
+        network, times.forward_s, times.backward_s, stations, snap, cutoff_s=7200
+    )
+    ids = np.array([f"st-{i:02d}" for i in range(30)], dtype=object)
+    table = pd.DataFrame(
+        {
+            "demand_id": demand["demand_id"].to_numpy()[long["demand"].to_numpy()],
+            "facility_id": ids[long["facility"].to_numpy()],
+            "travel_time_s": long["travel_time_s"].to_numpy(),
+        }
+    )
+    dense = np.full((len(demand), 30), np.inf)
+    dense[long["demand"].to_numpy(), long["facility"].to_numpy()] = long["travel_time_s"]
+    pop = demand.set_index("demand_id")["population"]
+    assert np.isfinite(dense).all()  # every pair within the cutoff: a full cost matrix
+    return {"table": table, "pop": pop, "ids": ids, "dense": dense[pop.to_numpy() > 0]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("p", "existing"), [(2, ()), (4, ()), (2, ("st-01",))])
+def test_pcenter_equals_spopt_on_tuanchengshan_response_times(response_case, p, existing):
+    from spopt.locate import PCenter
+
+    case = response_case
+    predefined = np.isin(case["ids"], existing).astype(int) if existing else None
+    # spopt's p counts every open facility, predefined ones included
+    model = _spopt(
+        PCenter.from_cost_matrix,
+        case["dense"],
+        p_facilities=p + len(existing),
+        predefined_facilities_arr=predefined,
+    )
+    expected = _spopt_solve(model)
+    result = location.pcenter(case["table"], case["pop"], p=p, existing=existing)
+    assert result.status == "optimal"
+    assert result.objective == pytest.approx(expected, rel=1e-7)
+    chosen = np.isin(case["ids"], [*result.selected, *existing])
+    assert case["dense"][:, chosen].min(axis=1).max() == result.objective
+    spopt_sites = [j for j, v in enumerate(model.fac_vars) if v.value() > 0.5]
+    assert case["dense"][:, spopt_sites].min(axis=1).max() == pytest.approx(expected, rel=1e-7)
+    assert len(result.selected) == p and not set(result.selected) & set(existing)

@@ -1,5 +1,5 @@
 """Analysis: tables and arrays in, tables out (travel engine, coverage, gaps, capacity,
-location models, input checks). No files are written here and nothing draws.
+location models, service areas, input checks). No files are written here and nothing draws.
 """
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "qa",
     "referral",
     "rules",
+    "service_areas",
     "streets",
 ]

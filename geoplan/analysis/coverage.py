@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -28,6 +28,7 @@ __all__ = [
     "nearest_table",
     "point_xy",
     "rule_facilities",
+    "rule_times",
     "travel_time_pairs",
     "travel_time_table",
 ]
@@ -73,14 +74,18 @@ class RuleSearch:
     """One rule's engine pass, kept for display (streets timed along their length).
 
     ``times`` is the rule's mode on the network, ``facilities`` where the rule's facilities
-    meet it, ``nearest`` the pass's answer (node times included), ``access_speed_m_per_min``
-    the speed of the access legs.
+    meet it, ``nearest`` the pass's answer (node times and nearest facility per node
+    included), ``access_speed_m_per_min`` the speed of the access legs; ``chosen`` the rule's
+    facilities as positions in the facility table the coverage was computed with (the order
+    of ``facilities``), ``demand`` where the demand points meet the rule's network.
     """
 
     times: ModeTimes
     facilities: engine.Snap
     nearest: engine.Nearest
     access_speed_m_per_min: float
+    chosen: np.ndarray | None = None
+    demand: engine.Snap | None = None
 
 
 @dataclass(frozen=True)
@@ -141,25 +146,29 @@ class Coverage:
     def summary(self) -> list[dict]:
         """Per rule: population covered, share covered, whether the target is met, and the
         residents no facility can be reached from (``population_unreachable``, with
-        ``points_unreachable``: never hidden, also when zero)."""
+        ``points_unreachable``: never hidden, also when zero). A rule with thresholds by unit
+        type adds ``by_type``: per type its threshold, population, covered and share
+        (``outside_units``: residents in no unit, judged by ``threshold_min``)."""
         population = self.table["population"].to_numpy()
         total = float(population.sum())
         rows = []
         for rule in self.rules:
-            covered = float(population[self.table[column(rule.id, "covered")].to_numpy()].sum())
+            covered_mask = self.table[column(rule.id, "covered")].to_numpy()
+            covered = float(population[covered_mask].sum())
             unreachable = self.unreachable(rule.id)
             share = covered / total if total > 0 else float("nan")
             met = None if rule.target_share is None else bool(share >= rule.target_share - 1e-12)
-            rows.append(
-                {
-                    **rule.as_dict(),
-                    "population_covered": covered,
-                    "share_covered": share,
-                    "met": met,
-                    "population_unreachable": float(population[unreachable].sum()),
-                    "points_unreachable": int(unreachable.sum()),
-                }
-            )
+            row = {
+                **rule.as_dict(),
+                "population_covered": covered,
+                "share_covered": share,
+                "met": met,
+                "population_unreachable": float(population[unreachable].sum()),
+                "points_unreachable": int(unreachable.sum()),
+            }
+            if rule.threshold_by_type and "unit_type" in self.table:
+                row["by_type"] = _by_type(rule, self.table["unit_type"], population, covered_mask)
+            rows.append(row)
         return rows
 
     def unreachable(self, rule_id: str) -> np.ndarray:
@@ -190,6 +199,55 @@ class Coverage:
         return table
 
 
+def _by_type(rule: Rule, types: pd.Series, population: np.ndarray, covered: np.ndarray) -> dict:
+    """A typed rule's figures per unit type (see :meth:`Coverage.summary`)."""
+    thresholds = dict(rule.threshold_by_type)
+    kinds = types.astype(str).to_numpy()
+    out = {}
+    for kind in sorted(set(kinds), key=lambda k: (k == "", k)):
+        mask = kinds == kind
+        total = float(population[mask].sum())
+        part = float(population[mask & covered].sum())
+        out[kind or "outside_units"] = {
+            "threshold_min": thresholds.get(kind, rule.threshold_min),
+            "population": total,
+            "population_covered": part,
+            "share_covered": part / total if total > 0 else None,
+        }
+    return out
+
+
+def rule_times(
+    network,
+    rule: Rule,
+    *,
+    walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    private_ways: str = "exclude",
+    largest_component: bool = True,
+    congestion: Mapping[str, Mapping[str, float]] | None = None,
+) -> ModeTimes:
+    """The edge times of ``rule``'s trips: its mode, its direction (a response rule runs from
+    the facility) and its congestion profile (a name in ``congestion``, the project's
+    ``[congestion]`` table), with the project's ``[network]`` settings."""
+    factors = None
+    if rule.congestion:
+        if not congestion or rule.congestion not in congestion:
+            known = ", ".join(congestion or {}) or "none"
+            raise ConfigError(
+                f"rule {rule.id!r} names congestion profile {rule.congestion!r}, which "
+                f"[congestion] does not define (defined: {known}) / 规则引用了未定义的拥堵情景"
+            )
+        factors = congestion[rule.congestion]
+    return network.mode_times(
+        rule.mode,
+        walk_speed_m_per_min=walk_speed_m_per_min,
+        private_ways=private_ways,
+        largest_component=largest_component,
+        direction=rule.direction,
+        speed_factors=factors,
+    )
+
+
 def compute_coverage(
     network,
     facilities: gpd.GeoDataFrame,
@@ -200,6 +258,8 @@ def compute_coverage(
     access_speed_m_per_min: float | None = None,
     private_ways: str = "exclude",
     largest_component: bool = True,
+    congestion: Mapping[str, Mapping[str, float]] | None = None,
+    unit_types: np.ndarray | None = None,
 ) -> Coverage:
     """Nearest facility and coverage of every demand point for each rule.
 
@@ -222,6 +282,14 @@ def compute_coverage(
     largest_component : bool
         Join demand and facilities to the mode's largest strongly connected component
         (``Network.mode_times``); ``snapping`` says per mode how many points that moved.
+    congestion : mapping, optional
+        The ``[congestion]`` profiles (name → road class → speed factor) rules may name.
+    unit_types : array of str, optional
+        Each demand point's unit type (``urban``/``rural``, ``""`` outside every unit), for
+        rules with ``threshold_by_type``; kept as the ``unit_type`` column of ``table``.
+
+    Rules sharing a mode, direction and congestion profile (:attr:`Rule.travel`) share one
+    set of edge times and snaps; each rule is one engine pass.
     """
     access = walk_speed_m_per_min if access_speed_m_per_min is None else access_speed_m_per_min
     fac_xy = point_xy(facilities, network.crs)
@@ -234,21 +302,26 @@ def compute_coverage(
             "y": dem_xy[1],
         }
     )
+    if unit_types is not None:
+        points["unit_type"] = np.asarray(unit_types, dtype=object)
     facility_ids = facilities["facility_id"].astype(str).to_numpy()
     categories = facilities["category"].astype(str).to_numpy()
-    modes: dict[str, tuple] = {}
+    modes: dict[tuple, tuple] = {}
     searches: dict[str, RuleSearch] = {}
     snapping: dict[str, dict] = {}
     for rule in rules:
-        if rule.mode not in modes:
-            times = network.mode_times(
-                rule.mode,
+        thresholds_s = rule.thresholds_s(unit_types, len(points))  # before the work
+        if rule.travel not in modes:
+            times = rule_times(
+                network,
+                rule,
                 walk_speed_m_per_min=walk_speed_m_per_min,
                 private_ways=private_ways,
                 largest_component=largest_component,
+                congestion=congestion,
             )
-            dem_snap, snapping[rule.mode] = _snap_demand(network, dem_xy, times, points)
-            modes[rule.mode] = (
+            dem_snap, snapping[rule.travel_label] = _snap_demand(network, dem_xy, times, points)
+            modes[rule.travel] = (
                 times,
                 engine.transposed_street_csr(
                     network, times.forward_s, times.backward_s, times.private
@@ -256,9 +329,9 @@ def compute_coverage(
                 engine.snap_points(network, *fac_xy, usable=times.facility_edges),
                 dem_snap,
             )
-            if rule.mode == "walk":
+            if rule.mode == "walk" and "snap_distance_m" not in points:
                 points["snap_distance_m"] = dem_snap.snap_distance_m
-        times, base, fac_snap, dem_snap = modes[rule.mode]
+        times, base, fac_snap, dem_snap = modes[rule.travel]
         chosen = np.flatnonzero(np.isin(categories, list(expand_categories(rule.categories))))
         rule_facilities = fac_snap.take(chosen)
         nearest = engine.nearest_facility(
@@ -271,13 +344,13 @@ def compute_coverage(
             base=base,
             private=times.private,
         )
-        searches[rule.id] = RuleSearch(times, rule_facilities, nearest, access)
+        searches[rule.id] = RuleSearch(times, rule_facilities, nearest, access, chosen, dem_snap)
         found = nearest.facility >= 0
         ids = np.full(len(points), None, dtype=object)
         ids[found] = facility_ids[chosen[nearest.facility[found]]]
         points[column(rule.id, "time_s")] = nearest.travel_time_s
         points[column(rule.id, "facility_id")] = ids
-        points[column(rule.id, "covered")] = nearest.travel_time_s <= rule.threshold_s
+        points[column(rule.id, "covered")] = nearest.travel_time_s <= thresholds_s
         logger.info(
             "rule %s: %d facilities, %d demand points, %d within %.1f min, %d unreachable",
             rule.id,
@@ -398,6 +471,7 @@ def travel_time_pairs(
     walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     private_ways: str = "exclude",
     largest_component: bool = True,
+    times: ModeTimes | None = None,
 ) -> pd.DataFrame:
     """Demand × facility travel times within ``cutoff_s`` (inclusive), by position.
 
@@ -405,13 +479,16 @@ def travel_time_pairs(
     network as in :func:`compute_coverage` (the mode's facility and demand edges), and the
     times are :func:`geoplan.analysis.engine.travel_time_matrix`'s: ``demand`` and
     ``facility`` (positions) and ``travel_time_s``, pairs beyond the cutoff absent.
+    ``times`` are the edge times to use when made already (a rule's own, :func:`rule_times`:
+    its direction and congestion); otherwise the mode's, with the ``[network]`` settings.
     """
-    times = network.mode_times(
-        mode,
-        walk_speed_m_per_min=walk_speed_m_per_min,
-        private_ways=private_ways,
-        largest_component=largest_component,
-    )
+    if times is None:
+        times = network.mode_times(
+            mode,
+            walk_speed_m_per_min=walk_speed_m_per_min,
+            private_ways=private_ways,
+            largest_component=largest_component,
+        )
     fac_snap = engine.snap_points(network, *facility_xy, usable=times.facility_edges)
     dem_snap = engine.snap_points(network, *demand_xy, usable=times.demand_edges)
     return engine.travel_time_matrix(

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Nearest",
     "Snap",
+    "bounded_node_times",
     "facility_search",
     "nearest_facility",
     "point_times",
@@ -73,17 +74,24 @@ class Nearest:
     when none is reachable) for a trip that reaches the node over a public street;
     ``node_time_private_s`` the same for a trip that started on a private street and may
     still leave through private ones (``private_ways = "endpoints"``; otherwise the same
-    array as ``node_time_s``).
+    array as ``node_time_s``). ``node_facility`` and ``node_facility_private`` name that
+    nearest facility per node (its position, -1 when none is reachable; None when not known):
+    the source of the one multi-source pass, which gives catchments without a search per
+    facility.
     """
 
     travel_time_s: np.ndarray
     facility: np.ndarray
     node_time_s: np.ndarray
     node_time_private_s: np.ndarray | None = None
+    node_facility: np.ndarray | None = None
+    node_facility_private: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.node_time_private_s is None:
             object.__setattr__(self, "node_time_private_s", self.node_time_s)
+        if self.node_facility_private is None:
+            object.__setattr__(self, "node_facility_private", self.node_facility)
 
 
 def snap_points(network, x: np.ndarray, y: np.ndarray, *, usable: np.ndarray | None = None) -> Snap:
@@ -697,7 +705,14 @@ def nearest_facility(
     reachable = np.isfinite(time)
     travel_time_s = np.where(reachable, time + demand.snap_distance_m / access_mps, np.nan)
     facility = np.where(reachable, facility, -1).astype(np.int64)
-    return Nearest(travel_time_s, facility, node.public_s, node.private_s)
+    return Nearest(
+        travel_time_s,
+        facility,
+        node.public_s,
+        node.private_s,
+        node.public_facility,
+        node.private_facility,
+    )
 
 
 def point_times(
@@ -720,7 +735,12 @@ def point_times(
     facility is reachable.
     """
     if isinstance(node, Nearest):
-        node = _NodeTimes(node.node_time_s, _NO_FACILITY, node.node_time_private_s, _NO_FACILITY)
+        node = _NodeTimes(
+            node.node_time_s,
+            _NO_FACILITY if node.node_facility is None else node.node_facility,
+            node.node_time_private_s,
+            _NO_FACILITY if node.node_facility_private is None else node.node_facility_private,
+        )
     u, v = _ends(network)
     de, dt = points.edge, points.fraction
     exits = []
@@ -804,26 +824,26 @@ def travel_time_matrix(
     """
     if not cutoff_s > 0:
         raise ValueError("cutoff_s must be positive")
-    n_nodes, n_fac = len(network.nodes), len(facilities)
+    n_fac = len(facilities)
     access_mps = access_speed_m_per_min / 60.0
     f_access = facilities.snap_distance_m / access_mps
-    graph = _facility_graph(network, forward_s, backward_s, facilities, access_mps, base, private)
-    first_virtual = graph.shape[0] - n_fac
     exits = _exit_groups(network, forward_s, backward_s, demand, private)
     shared = _same_edge_pairs(demand, facilities, f_access, forward_s, backward_s)
     d_parts, f_parts, t_parts = [shared["d"]], [shared["f"]], [shared["direct"]]
-    block = max(1, int(max_cells // graph.shape[0]))
     limits = current()
     pairs = len(shared["d"])
-    for start in range(0, n_fac, block):
-        chunk = np.arange(start, min(start + block, n_fac))
-        dist = dijkstra(graph, directed=True, indices=first_virtual + chunk, limit=cutoff_s)
-        if first_virtual == n_nodes:
-            by_kind = {False: dist[:, :n_nodes]}
-        else:  # layers C, B, A: public starts use min(C, B), private ones min(C, B, A)
-            layers = dist[:, :first_virtual].reshape(len(chunk), 3, n_nodes)
-            public = layers[:, :2].min(axis=1)
-            by_kind = {False: public, True: np.minimum(public, layers[:, 2])}
+    blocks = bounded_node_times(
+        network,
+        forward_s,
+        backward_s,
+        facilities,
+        cutoff_s=cutoff_s,
+        access_speed_m_per_min=access_speed_m_per_min,
+        base=base,
+        max_cells=max_cells,
+        private=private,
+    )
+    for chunk, by_kind in blocks:
         for from_private, order, indptr, leave_s in exits:
             reached = by_kind[from_private]
             f_local, node = np.nonzero(np.isfinite(reached))
@@ -854,6 +874,45 @@ def travel_time_matrix(
     first = np.ones(len(d), dtype=bool)
     first[1:] = (d[1:] != d[:-1]) | (f[1:] != f[:-1])
     return pd.DataFrame({"demand": d[first], "facility": f[first], "travel_time_s": t[first]})
+
+
+def bounded_node_times(
+    network,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    facilities: Snap,
+    *,
+    cutoff_s: float,
+    access_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
+    base: sp.csr_array | None = None,
+    max_cells: int = 20_000_000,
+    private: np.ndarray | None = None,
+):
+    """Seconds from every node to each facility, within ``cutoff_s``: one block at a time.
+
+    Bounded Dijkstras (``limit=cutoff_s``) from the facilities' virtual nodes of the
+    transposed graph (times run node → facility, as in :func:`facility_search`), a block of
+    facilities per call so that memory stays at about ``max_cells`` floats. Yields
+    ``(chunk, by_kind)``: the facility positions of the block and, per kind of trip start,
+    a dense ``len(chunk) × n_nodes`` array of seconds (inf beyond the cutoff) —
+    ``by_kind[False]`` for trips reaching the node over a public street, ``by_kind[True]``
+    (only with ``private`` edges) for trips that started on a private one.
+    """
+    n_nodes, n_fac = len(network.nodes), len(facilities)
+    access_mps = access_speed_m_per_min / 60.0
+    graph = _facility_graph(network, forward_s, backward_s, facilities, access_mps, base, private)
+    first_virtual = graph.shape[0] - n_fac
+    block = max(1, int(max_cells // graph.shape[0]))
+    for start in range(0, n_fac, block):
+        chunk = np.arange(start, min(start + block, n_fac))
+        dist = dijkstra(graph, directed=True, indices=first_virtual + chunk, limit=cutoff_s)
+        if first_virtual == n_nodes:
+            yield chunk, {False: dist[:, :n_nodes]}
+            continue
+        # layers C, B, A: public starts use min(C, B), private ones min(C, B, A)
+        layers = dist[:, :first_virtual].reshape(len(chunk), 3, n_nodes)
+        public = layers[:, :2].min(axis=1)
+        yield chunk, {False: public, True: np.minimum(public, layers[:, 2])}
 
 
 def _exit_groups(network, forward_s, backward_s, demand: Snap, private) -> list[tuple]:

@@ -60,9 +60,11 @@ __all__ = [
     "TABLE_COLUMNS",
     "SitingResult",
     "SubCentres",
+    "TableTooShort",
     "evaluate_candidates",
     "lscp",
     "mclp",
+    "pcenter",
     "pmedian",
     "sub_centres",
 ]
@@ -80,6 +82,11 @@ _REL_TOL = 1e-9
 # ----------------------------------------------------------------------------- results
 
 
+class TableTooShort(ConfigError):
+    """The travel-time table stops short of an answer: :func:`pcenter` needs a pair within
+    reach of every resident (a table with a longer cutoff may have one)."""
+
+
 @dataclass(frozen=True)
 class SitingResult:
     """The answer of :func:`mclp`, :func:`lscp` or :func:`pmedian`.
@@ -87,7 +94,8 @@ class SitingResult:
     Attributes
     ----------
     problem : str
-        ``"mclp"``, ``"lscp"`` or ``"pmedian"`` (``"…-capacitated"`` with capacities).
+        ``"mclp"``, ``"lscp"``, ``"pmedian"`` (``"…-capacitated"`` with capacities) or
+        ``"pcenter"``.
     method : str
         ``"milp"`` or ``"greedy"``.
     selected : tuple
@@ -97,7 +105,8 @@ class SitingResult:
     objective : float
         MCLP: persons covered (existing + new). LSCP: number of new sites. p-median: weighted
         time in person-seconds (plus the unserved penalty, if any). Capacitated MCLP: persons
-        served within the cutoff.
+        served within the cutoff. p-center: the longest time (s) from any resident to the
+        nearest open site.
     covered_population : float
         Persons covered within the cutoff (MCLP, LSCP) or assigned to an open site (p-median).
     total_population, coverable_population : float
@@ -112,12 +121,13 @@ class SitingResult:
     cutoff_s : float or None
         Coverage cutoff (seconds, inclusive); None for p-median.
     weighted_time_s : float
-        p-median: sum of population × travel seconds over assigned demand (NaN otherwise).
+        p-median and p-center: sum of population × travel seconds over assigned demand (NaN
+        otherwise).
     unassigned_population : float
         p-median: persons not assigned to an open site — no pair in the table at all, or left
         unserved at ``unserved_penalty_s`` (NaN otherwise).
     assignment : DataFrame or None
-        p-median and capacitated models: ``demand_id``, ``facility_id``, ``share`` (of the
+        p-median, p-center and capacitated models: ``demand_id``, ``facility_id``, ``share`` (of the
         point's population), ``population``, ``travel_time_s``; one row per assigned pair.
     """
 
@@ -462,6 +472,169 @@ def pmedian(
     )
     _log(result)
     return result
+
+
+def pcenter(
+    travel_times: pd.DataFrame,
+    demand: pd.Series,
+    *,
+    p: int,
+    existing: Iterable[Hashable] = (),
+    candidates: Iterable[Hashable] | None = None,
+    time_limit_s: float = 60.0,
+) -> SitingResult:
+    """p-center: open ``p`` new sites minimising the LONGEST time from a resident to the
+    nearest open site (an ambulance's worst response: 院前急救 station siting).
+
+    Exact, in two steps, both with HiGHS. (1) The optimal radius is one of the table's times:
+    a bisection over them, each step asking whether ``p`` new sites (with the existing ones)
+    cover every resident within that radius — a set-covering MILP on the merged covering
+    sets (:func:`lscp`'s model; a greedy cover of at most ``p`` sites answers yes without
+    it). (2) Among the choices that achieve the radius, the one with the least
+    population-weighted time (a p-median restricted to pairs within the radius), since the
+    radius alone leaves most sites free.
+
+    Residents are the demand points with population above 0. A resident with no pair in the
+    table (beyond its cutoff from every site) makes the longest time unknowable: that raises
+    :class:`TableTooShort` (compute the table with a longer cutoff), as does a ``p`` too small
+    for the table to reach everyone. ``status`` is ``"optimal"`` when every bisection step
+    was decided and the sites were chosen within ``time_limit_s`` (spread over the steps);
+    otherwise ``"time_limit"``, with ``bound`` the shortest radius not proven too short (the
+    objective is then only an upper bound on the optimum).
+
+    Parameters
+    ----------
+    travel_times, demand, existing, candidates, time_limit_s
+        As in :func:`mclp`; ``travel_times`` runs from the facility to the resident for a
+        response (``direction = "from_facility"``).
+    p : int
+        Number of NEW sites.
+    """
+    started = time.perf_counter()
+    _check_common("milp", time_limit_s, 0.0)
+    table = _prepare(travel_times, demand, existing, candidates)
+    _check_p(p, table.n_candidates)
+    people = table.population > 0
+    if not people.any():
+        raise ConfigError("p-center needs demand with population above 0 / 需有人口大于 0 的需求点")
+    paired = np.zeros(len(people), dtype=bool)
+    paired[table.row] = True
+    lost = people & ~paired
+    if lost.any():
+        raise TableTooShort(
+            f"p-center: {int(lost.sum()):,} demand points ({table.population[lost].sum():,.1f} "
+            "persons) have no pair in the table, so no site reaches them within its cutoff and "
+            "the longest time cannot be known; compute the table with a longer cutoff, e.g. "
+            f"ids {_examples(table.demand_ids[lost].tolist())} / 部分居民在出行时间表的上限内"
+            "无任何站点可达，无法求最长时间，请加长时间上限"
+        )
+    mask = people[table.row]
+    radii = np.unique(table.time_s[mask])
+    nearest_any = np.full(len(people), np.inf)
+    np.minimum.at(nearest_any, table.row[mask], table.time_s[mask])
+    lo, hi = int(np.searchsorted(radii, nearest_any[people].max())), len(radii) - 1
+    deadline = started + time_limit_s
+    proven_lo, undecided = lo, False
+
+    def feasible(k: int) -> bool | None:
+        """Can p new sites cover every resident within radii[k]? None: not decided in time."""
+        cover = _cover_instance(table, float(radii[k]))
+        if cover.n_groups == 0:
+            return True
+        greedy = _greedy_cover(cover)
+        if len(greedy) <= p:
+            return True
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return None
+        solution = _solve(
+            _lscp_model(cover, None),
+            time_limit_s=left,
+            mip_gap=0.0,
+            start=_start_x(greedy, table.n_candidates),
+        )
+        if _chosen(solution, table.n_candidates).size <= p:
+            return True
+        if solution.status == "optimal" or solution.bound > p + 1e-6:
+            return False
+        return None
+
+    reach_all = feasible(hi)
+    if reach_all is None:
+        raise ConfigError(
+            f"p-center: time_limit_s={time_limit_s:g} ran out before p={p} new sites were "
+            "known to reach every resident within the table; raise time_limit_s / "
+            "求解时间不足，请加大 time_limit_s"
+        )
+    if not reach_all:
+        need = lscp(
+            _table_frame(table),
+            demand,
+            cutoff_s=max(float(radii[hi]), math.ulp(0.0)),  # lscp needs a cutoff above 0
+            existing=table.existing,
+            candidates=table.candidates,
+        )
+        raise TableTooShort(
+            f"p-center: p={p} new sites cannot reach every resident within the table "
+            f"(its longest time {radii[hi]:,.1f} s); covering them all takes "
+            f"{int(need.objective)} new sites: raise p or the table's cutoff / "
+            f"新增 {p} 个站点无法在时间表内覆盖全部居民，需 {int(need.objective)} 个"
+        )
+    while lo < hi:
+        mid = (lo + hi) // 2
+        answer = feasible(mid)
+        if answer:
+            hi = mid
+        else:
+            lo = mid + 1
+            if answer is None:
+                undecided = True
+            else:
+                proven_lo = max(proven_lo, lo)
+    radius = float(radii[hi])
+    within = mask & (table.time_s <= radius)
+    served = people.nonzero()[0]
+    sites = pmedian(
+        _table_frame(table, within),
+        pd.Series(table.population[served], index=table.demand_ids[served]),
+        p=p,
+        existing=table.existing,
+        candidates=table.candidates,
+        time_limit_s=max(deadline - time.perf_counter(), 1.0),
+    )
+    status = "time_limit" if undecided or sites.status != "optimal" else "optimal"
+    bound = radius if not undecided else float(radii[proven_lo])
+    result = SitingResult(
+        problem="pcenter",
+        method="milp",
+        selected=sites.selected,
+        existing=table.existing,
+        objective=radius,
+        covered_population=sites.covered_population,
+        total_population=table.total_population,
+        coverable_population=float(table.population[people].sum()),
+        status=status,
+        gap=_gap(radius, bound),
+        bound=bound,
+        solve_time_s=time.perf_counter() - started,
+        weighted_time_s=sites.weighted_time_s,
+        unassigned_population=table.total_population - sites.covered_population,
+        assignment=sites.assignment,
+    )
+    _log(result)
+    return result
+
+
+def _table_frame(table: _Table, keep: np.ndarray | None = None) -> pd.DataFrame:
+    """A prepared table (its pairs where ``keep``) back as the long ``TABLE_COLUMNS`` frame."""
+    keep = np.ones(len(table.row), dtype=bool) if keep is None else keep
+    return pd.DataFrame(
+        {
+            "demand_id": table.demand_ids[table.row[keep]],
+            "facility_id": table.facility_ids()[table.col[keep]],
+            "travel_time_s": table.time_s[keep],
+        }
+    )
 
 
 def evaluate_candidates(
@@ -1516,6 +1689,12 @@ def _solve(
             "raise time_limit_s or use method='greedy'"
         )
     bound = float(info.mip_dual_bound)
+    if start is not None and not _consistent(model, values, objective, bound):
+        # HiGHS 1.16 with a MIP start and presolve can report "optimal" at a value below the
+        # optimum while returning the start itself (tests: MISLEADING_START); a cold solve
+        # is right there. So a start's answer is checked, and solved again without it.
+        logger.info("HiGHS answer from the MIP start is inconsistent: solved again without it")
+        return _solve(model, time_limit_s=time_limit_s, mip_gap=mip_gap)
     logger.debug(
         "HiGHS MILP: %d cols, %d rows, %d nnz, status %s, objective %.6g, bound %.6g",
         n_cols,
@@ -1526,6 +1705,25 @@ def _solve(
         bound,
     )
     return _Solution(values, objective, bound, state)
+
+
+def _consistent(model: _Model, values: np.ndarray, objective: float, bound: float) -> bool:
+    """Whether a MILP answer holds together: integral where it must be, within the column and
+    row bounds, its objective that of its values, and the bound on the right side of it."""
+    tol = 1e-6
+    if np.any(np.abs(values[model.integer] - np.round(values[model.integer])) > tol):
+        return False
+    if np.any(values < model.lower - tol) or np.any(values > model.upper + tol):
+        return False
+    activity = model.matrix @ values
+    scale = tol * np.maximum(1.0, np.abs(activity))
+    if np.any(activity < model.row_lower - scale) or np.any(activity > model.row_upper + scale):
+        return False
+    own = float(model.cost @ values) + model.offset
+    if abs(own - objective) > tol * max(1.0, abs(objective)):
+        return False
+    slack = tol * max(1.0, abs(objective))
+    return bound <= objective + slack if not model.maximize else bound >= objective - slack
 
 
 def _start_x(picks: np.ndarray, n_cand: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ import shapely
 from ..readers.network import mode_edge_mask
 from . import engine
 
-__all__ = ["BAND_FRACTIONS", "band_edges_min", "street_minutes"]
+__all__ = ["BAND_FRACTIONS", "band_edges_min", "street_minutes", "substrings"]
 
 BAND_FRACTIONS: tuple[float, ...] = (1 / 3, 2 / 3, 1.0)
 """Band edges of the street colours as fractions of a rule's threshold (≤ ⅓, ≤ ⅔, ≤ 1)."""
@@ -90,7 +90,7 @@ def street_minutes(network, coverage) -> gpd.GeoDataFrame:
     geometry = geoms.copy()
     if (~whole).any():
         length = shapely.length(geoms[~whole])
-        geometry[~whole] = _substrings(geoms[~whole], start[~whole] * length, stop[~whole] * length)
+        geometry[~whole] = substrings(geoms[~whole], start[~whole] * length, stop[~whole] * length)
     frame = {"edge": edge, "start_fraction": start, "end_fraction": stop}
     for rule in rules:
         s = seconds[rule.id][keep]
@@ -160,8 +160,9 @@ def _run_ends(t1: np.ndarray, first: np.ndarray) -> np.ndarray:
     return t1[last]
 
 
-def _substrings(lines: np.ndarray, start_m: np.ndarray, end_m: np.ndarray) -> np.ndarray:
-    """The part of each LineString between two distances along it (metres), vectorised."""
+def substrings(lines: np.ndarray, start_m: np.ndarray, end_m: np.ndarray) -> np.ndarray:
+    """The part of each LineString between two distances along it (metres), vectorised
+    (``shapely.ops.substring`` for many lines at once)."""
     coords, which = shapely.get_coordinates(lines, return_index=True)
     step = np.zeros(len(coords))
     step[1:] = np.hypot(*(coords[1:] - coords[:-1]).T)

@@ -24,9 +24,11 @@ __all__ = [
     "CODE_COLUMNS",
     "NAME_COLUMNS",
     "UNIT_TYPES",
+    "UNIT_TYPE_ALIASES",
     "assign_units",
     "first_present",
     "parse_unit_type",
+    "point_unit_types",
     "read_boundary",
     "read_units",
     "units_from_frame",
@@ -35,10 +37,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 UNIT_TYPES: dict[str, tuple[str, str]] = {"urban": ("城镇", "urban"), "rural": ("乡村", "rural")}
-"""Unit types: 城镇 (urban) and 乡村 (rural), as the statistics divide 城乡."""
+"""Unit types: 城镇 (urban) and 乡村 (rural), as the statistics divide 城乡 (zh, en labels)."""
 
-_URBAN_WORDS = ("urban", "城镇", "城市", "城区", "镇区", "市区", "城")
-_RURAL_WORDS = ("rural", "乡村", "农村", "村庄", "乡", "村")
+UNIT_TYPE_ALIASES: dict[str, tuple[str, ...]] = {
+    "urban": ("urban", "城镇", "城市", "城区", "镇区", "市区", "城", "街道"),
+    "rural": ("rural", "乡村", "农村", "村庄", "乡", "村", "乡镇", "镇"),
+}
+"""The words of a type column read as each unit type (case and spaces aside); the
+三位城乡分类代码 are read too (:func:`parse_unit_type`)."""
 
 NAME_COLUMNS = ("unit_name", "name", "名称", "name_zh", "NAME", "行政区划名称", "区划名称", "乡镇")
 CODE_COLUMNS = ("unit_code", "adcode", "code", "代码", "区划代码", "行政区划代码", "CODE")
@@ -69,7 +75,8 @@ def read_units(
 def parse_unit_type(value: object) -> str | None:
     """``urban`` or ``rural`` for a unit-type cell; None when blank.
 
-    Accepts urban/rural, 城镇/城市/城区/镇区 and 乡村/农村/村庄, and the 城乡分类代码 (1xx 城镇,
+    Accepts the words of :data:`UNIT_TYPE_ALIASES` (城区/街道 … urban, 农村/乡镇 … rural) and
+    the 城乡分类代码 (1xx 城镇,
     2xx 乡村: 111, 112, 121, 122, 123 / 210, 220; also 100, 110, 120 / 200). Raises
     ValueError for anything else (the caller names the unit).
     """
@@ -84,7 +91,7 @@ def parse_unit_type(value: object) -> str | None:
         return None
     if text.isdigit() and len(text) == 3 and text[0] in "12":
         return "urban" if text[0] == "1" else "rural"
-    for words, kind in ((_URBAN_WORDS, "urban"), (_RURAL_WORDS, "rural")):
+    for kind, words in UNIT_TYPE_ALIASES.items():
         if text in words or text.removesuffix("地区") in words:
             return kind
     raise ValueError(f"{value!r} is not a unit type")
@@ -162,6 +169,23 @@ def _unit_types(values: pd.Series, names: pd.Series, column: str, source: object
                 f"单元“{name}”的城乡类型“{value}”无法识别，请填写 城镇/乡村 或城乡分类代码"
             ) from None
     return out
+
+
+def point_unit_types(
+    names: np.ndarray, codes: np.ndarray, units: gpd.GeoDataFrame
+) -> np.ndarray | None:
+    """The unit type of each point assigned to ``units`` (by its unit's name and code, as
+    :func:`assign_units` gives them); ``""`` outside every unit; None when the units have no
+    types."""
+    if "unit_type" not in units:
+        return None
+    key = pd.MultiIndex.from_arrays(
+        [units["unit_code"].astype(str), units["unit_name"].astype(str)]
+    )
+    types = pd.Series(units["unit_type"].to_numpy(dtype=object), index=key)
+    types = types[~types.index.duplicated(keep="first")]
+    found = types.reindex(pd.MultiIndex.from_arrays([codes.astype(str), names.astype(str)]))
+    return found.fillna("").to_numpy(dtype=object)
 
 
 def assign_units(

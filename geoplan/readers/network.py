@@ -95,12 +95,13 @@ with ``;``), road-line columns (matched case-insensitively).
 from __future__ import annotations
 
 import ast
+import difflib
 import logging
 import math
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,8 +122,10 @@ __all__ = [
     "BIKE_ONEWAY_EXEMPT",
     "DEFAULT_SPEED_KPH",
     "DEFAULT_WALK_SPEED_M_PER_MIN",
+    "DIRECTIONS",
     "HIGHWAY_RANK",
     "MODES",
+    "OTHER_CLASS",
     "SPEED_KPH",
     "ModeTimes",
     "Network",
@@ -139,6 +142,14 @@ MODES: tuple[str, ...] = ("walk", "bike", "drive")
 
 DEFAULT_WALK_SPEED_M_PER_MIN = 70.0
 """Walking speed (m/min); Chinese plans use 60–80 m/min (standards.md §3.7)."""
+
+DIRECTIONS: tuple[str, ...] = ("to_facility", "from_facility")
+"""Which way a trip runs: from the resident to the facility (access: the circles), or from
+the facility to the resident (response: an ambulance from its 急救站). They differ on one-way
+streets."""
+
+OTHER_CLASS = "other"
+"""The name of the classes missing from ``SPEED_KPH`` in speed factors (``DEFAULT_SPEED_KPH``)."""
 
 # class: (walk, bike, drive) in km/h, None = excluded. Row order = importance (HIGHWAY_RANK).
 _SPEEDS_KPH: dict[str, tuple[float | None, float | None, float | None]] = {
@@ -306,9 +317,23 @@ class Network:
         walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
         private_ways: str = "exclude",
         largest_component: bool = True,
+        direction: str = "to_facility",
+        speed_factors: Mapping[str, float] | None = None,
     ) -> ModeTimes:
         """Everything a mode needs from the network: edge seconds, private edges, and where
         residents and facilities may join it.
+
+        ``direction`` says which way trips run (:data:`DIRECTIONS`). The engine times trips
+        from the resident to the facility; for ``"from_facility"`` (an ambulance from its
+        station to the resident) the edge seconds come reversed — ``forward_s`` holds the
+        seconds v→u — since a trip from the facility to the resident on the streets is a trip
+        from the resident to the facility on the streets with every direction reversed. The
+        main network is then found on the reversed streets too, so residents join streets
+        the main network reaches and facilities streets that reach it.
+
+        ``speed_factors`` multiplies the mode's speed per OSM class (``{"primary": 0.6}``:
+        60 % of the table's speed, e.g. a peak-hour congestion profile; classes not named
+        keep theirs; ``"other"`` names the classes missing from the speed table).
 
         ``private_ways`` is ``"exclude"``, ``"endpoints"`` or ``"include"`` (see
         :mod:`geoplan.readers.access`). With ``largest_component`` residents join only streets from
@@ -319,8 +344,14 @@ class Network:
         unconnected footway) joins the main network instead of being unreachable.
         """
         forward_s, backward_s, private = self._times_and_private(
-            mode, walk_speed_m_per_min, _check_private_ways(private_ways)
+            mode, walk_speed_m_per_min, _check_private_ways(private_ways), speed_factors
         )
+        if direction not in DIRECTIONS:
+            raise ConfigError(
+                f"direction must be one of {', '.join(map(repr, DIRECTIONS))}, got {direction!r}"
+            )
+        if direction == "from_facility":
+            forward_s, backward_s = backward_s, forward_s
         demand_edges = facility_edges = None
         if largest_component:
             demand_edges, facility_edges = main_component_edges(self, forward_s, backward_s)
@@ -333,10 +364,15 @@ class Network:
         )
 
     def _times_and_private(
-        self, mode: str, walk_speed_m_per_min: float, private_ways: str
+        self,
+        mode: str,
+        walk_speed_m_per_min: float,
+        private_ways: str,
+        speed_factors: Mapping[str, float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Edge seconds with access applied, and the private edges left usable (endpoints)."""
         _check_mode(mode)
+        factors = _check_speed_factors(speed_factors)
         length_m = self.edges["length_m"].to_numpy(dtype=np.float64)
         codes, classes = pd.factorize(self.edges["highway"].astype(object), use_na_sentinel=False)
         table = SPEED_KPH[mode]
@@ -352,6 +388,11 @@ class Network:
                     f"walk_speed_m_per_min must be a positive number, got {walk_speed_m_per_min!r}"
                 )
             speed_kph = [None if s is None else walk * 60.0 / 1000.0 for s in speed_kph]
+        if factors:
+            speed_kph = [
+                None if s is None else s * factors.get(c if c in table else OTHER_CLASS, 1.0)
+                for c, s in zip(classes, speed_kph, strict=True)
+            ]
         # seconds per metre per class; inf = excluded
         class_s_per_m = np.array(
             [np.inf if s is None else 3.6 / s for s in speed_kph], dtype=np.float64
@@ -477,6 +518,28 @@ def _edge_ends(network) -> tuple[np.ndarray, np.ndarray]:
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise ConfigError(f"unknown travel mode {mode!r}; valid modes: {', '.join(MODES)}")
+
+
+def _check_speed_factors(factors: Mapping[str, float] | None) -> dict[str, float]:
+    """Speed factors per OSM class, checked: known classes (or ``other``), finite and > 0."""
+    if not factors:
+        return {}
+    known = (*HIGHWAY_RANK, OTHER_CLASS)
+    out = {}
+    for name, value in factors.items():
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"speed factor for unknown road class {name!r}{hint} (classes: the rows of "
+                f"SPEED_KPH, or {OTHER_CLASS!r} for the others) / 未知的道路等级"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"speed factor of {name!r} must be a number, got {value!r}")
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"speed factor of {name!r} must be above 0, got {value!r}")
+        out[str(name)] = float(value)
+    return out
 
 
 def _check_private_ways(value: object) -> str:

@@ -65,6 +65,7 @@ from ..taxonomy import CATEGORIES, GROUP_LABELS, TIER_LABELS
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "AREA_COLOURS",
     "BAND_COLOURS",
     "BASEMAPS",
     "COMPACT_MEDIA",
@@ -101,6 +102,8 @@ GROUP_COLOURS: dict[str, str] = {
     "elderly_care": "#4d9221",
 }
 _OTHER_COLOUR = "#555555"
+AREA_COLOURS: tuple[str, ...] = ("#08306b", "#08519c", "#2171b5", "#4292c6", "#6baed6", "#9ecae1")
+"""Service-area fills from the shortest band (darkest) to the longest."""
 _UNCOVERED_COLOUR = "#c51b7d"
 _UNREACHABLE_COLOUR = "#1a1a1a"  # residents from whom no facility can be reached: a black ring
 _GAP_COLOUR = "#7a0177"
@@ -124,6 +127,7 @@ _MAX_RADIUS_PX = 10.0
 _MIN_RADIUS_PX = 1.5
 _SIMPLIFY_M = 1.0  # street/boundary simplification tolerance in a projected CRS
 _SIMPLIFY_DEG = 1e-5  # ... and in degrees when the input is geographic
+_AREA_SIMPLIFY_M = 2.0  # service areas (a 50 m buffer): 2 m is 4 % of its width
 _FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 COMPACT_MEDIA = "(max-width: 800px), (max-height: 520px)"
 """Screens that get the compact layout (phones upright or sideways, small tablets): the map
@@ -162,6 +166,20 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "layer_uncovered": ("未覆盖人口", "Uncovered residents"),
     "layer_gaps": ("缺口区域排名", "Ranked gap areas"),
     "layer_units": ("各单元覆盖率", "Share covered per unit"),
+    "layer_areas": ("服务范围", "Service areas"),
+    "areas_heading": (
+        "服务范围（{per}；可达街道两侧 {w} 米，仅供展示）",
+        "Service areas ({per}; {w} m either side of the streets reached; display only)",
+    ),
+    "areas_per_facility": ("每个设施", "per facility"),
+    "areas_per_catchment": ("每个设施的片区", "per facility's catchment"),
+    "areas_per_category": ("每类设施", "per category"),
+    "areas_per_rule": ("全部设施", "all facilities"),
+    "area_km2": ("面积", "area"),
+    "km2": ("{a} 平方公里", "{a} km²"),
+    "population_inside": ("范围内人口", "residents inside"),
+    "population_within": ("时间内可达人口", "residents within the time"),
+    "band": ("时间段", "band"),
     "layer_facilities": ("设施：{category}（{n}）", "Facilities: {category} ({n})"),
     "layer_basemap": ("底图：{name}", "Basemap: {name}"),
     "category": ("类别", "category"),
@@ -420,14 +438,18 @@ def _gcj02_xy(xy: np.ndarray) -> np.ndarray:
     return np.column_stack([lon, lat])
 
 
-def _display(geoms: gpd.GeoSeries, *, gcj02: bool, simplify: bool = False) -> gpd.GeoSeries:
-    """Geometries as drawn: simplified (≈1 m) if asked, lon/lat, shifted to GCJ-02 if asked.
+def _display(
+    geoms: gpd.GeoSeries, *, gcj02: bool, simplify: bool = False, tolerance_m: float = _SIMPLIFY_M
+) -> gpd.GeoSeries:
+    """Geometries as drawn: simplified (≈``tolerance_m``) if asked, lon/lat, shifted to GCJ-02
+    if asked.
 
     ``geoms`` must have a CRS; the result is labelled EPSG:4326 even when shifted.
     """
     if simplify and len(geoms):
         projected = geoms.crs is not None and geoms.crs.is_projected
-        geoms = geoms.simplify(_SIMPLIFY_M if projected else _SIMPLIFY_DEG, preserve_topology=True)
+        tolerance = tolerance_m if projected else _SIMPLIFY_DEG * tolerance_m / _SIMPLIFY_M
+        geoms = geoms.simplify(tolerance, preserve_topology=True)
     geoms = geoms.to_crs(4326)
     if gcj02 and len(geoms):
         shifted = shapely.transform(np.asarray(geoms.values), _gcj02_xy)
@@ -436,13 +458,18 @@ def _display(geoms: gpd.GeoSeries, *, gcj02: bool, simplify: bool = False) -> gp
 
 
 def _display_frame(
-    frame: gpd.GeoDataFrame, what: str, *, gcj02: bool, simplify: bool = False
+    frame: gpd.GeoDataFrame,
+    what: str,
+    *,
+    gcj02: bool,
+    simplify: bool = False,
+    tolerance_m: float = _SIMPLIFY_M,
 ) -> gpd.GeoDataFrame:
     """``frame`` without empty geometries, its geometry as drawn (see :func:`_display`)."""
     if frame.crs is None:
         frame = _to_wgs84(frame, what)
     frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
-    shown = _display(frame.geometry, gcj02=gcj02, simplify=simplify)
+    shown = _display(frame.geometry, gcj02=gcj02, simplify=simplify, tolerance_m=tolerance_m)
     return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=shown)
 
 
@@ -546,6 +573,62 @@ def _band_labels(thresholds: Sequence[float], lang: str) -> list[str]:
         _t("band_beyond", lang, m=join(2)),
         _t("unreachable", lang),
     ]
+
+
+def _area_colour(k: int, bands: Sequence[Sequence[float]]) -> str:
+    """Fill of band ``k`` (0 = the shortest) when the longest rule has ``n`` bands."""
+    n = max((len(b) for b in bands), default=1)
+    step = (len(AREA_COLOURS) - 1) / max(n - 1, 1)
+    return AREA_COLOURS[min(len(AREA_COLOURS) - 1, round(k * step))]
+
+
+def _area_labels(bands: Sequence[Sequence[float]], lang: str) -> list[str]:
+    """Legend labels of the service-area bands; rules' different minutes joined with ``|``."""
+    n = max((len(b) for b in bands), default=0)
+    labels = []
+    for k in range(n):
+        minutes = sorted({float(b[k]) for b in bands if k < len(b)})
+        labels.append(_t("band_le", lang, m=" | ".join(_fmt_min(m) for m in minutes)))
+    return labels
+
+
+def _encode_polygons(geoms: gpd.GeoSeries) -> list[list[list[list[int]]]]:
+    """Per (Multi)Polygon in WGS84: its polygons, each its rings delta-encoded as lines (1e-6
+    degrees, :func:`_encode_lines`), about a third of the size of GeoJSON."""
+    polygons, which = shapely.get_parts(np.asarray(geoms.values), return_index=True)
+    out: list[list] = [[] for _ in range(len(geoms))]
+    for polygon, row in zip(polygons, which.tolist(), strict=True):
+        rings = [polygon.exterior, *polygon.interiors]
+        encoded, _ = _encode_lines(gpd.GeoSeries(rings, crs=4326))
+        out[row].append(encoded)
+    return out
+
+
+def _area_rows(areas: gpd.GeoDataFrame, rule_id: str, bands, lang: str) -> list[list]:
+    """``[polygons, band index, tooltip, popup]`` of a rule's service areas (``areas`` as
+    drawn), the longest band first so that shorter ones lie on top."""
+    mine = areas[areas["rule_id"] == rule_id]
+    index = {float(b): k for k, b in enumerate(bands)}
+    mine = mine.assign(_k=[index[float(b)] for b in mine["band_min"]])
+    mine = mine.sort_values("_k", ascending=False, kind="stable")
+    rows = []
+    for (_, row), geometry in zip(mine.iterrows(), _encode_polygons(mine.geometry), strict=True):
+        if not geometry:
+            continue
+        band = _t("band_le", lang, m=_fmt_min(float(row["band_min"])))
+        name = str(row["name"])
+        if row["per"] == "category" and "category" in row:
+            name = _category_label(row["category"], lang)[0]
+        fields = [
+            ("band", band),
+            ("area_km2", _t("km2", lang, a=f"{float(row['area_km2']):.2f}")),
+            ("population_inside", _t("people", lang, pop=_fmt_people(row["population_inside"]))),
+            ("population_within", _t("people", lang, pop=_fmt_people(row["population_within"]))),
+        ]
+        if row["per"] in ("facility", "catchment"):
+            fields.append(("facility_id", row["facility_id"]))
+        rows.append([geometry, int(row["_k"]), _e(f"{name}: {band}"), _popup(name, fields, lang)])
+    return rows
 
 
 def _share_colours(share: np.ndarray) -> list[str]:
@@ -1084,6 +1167,7 @@ def _legend_html(
     has_units: bool,
     lang: str,
     has_unreachable: bool = False,
+    areas: Mapping | None = None,
 ) -> str:
     parts = [
         '<div class="gp-legend" id="gp-legend">',
@@ -1117,6 +1201,12 @@ def _legend_html(
             parts.append(f'<div class="gp-h">{_e(_t("units_heading", lang))}</div>')
             for _, label, colour in UNIT_SHARE_CLASSES:
                 parts.append(_legend_row(_swatch_area(colour), _e(label)))
+        if areas:
+            per = _t(f"areas_per_{areas['per']}", lang)
+            heading = _t("areas_heading", lang, per=per, w=_fmt_num(areas["width_m"]))
+            parts.append(f'<div class="gp-h">{_e(heading)}</div>')
+            for k, label in enumerate(_area_labels(areas["bands"], lang)):
+                parts.append(_legend_row(_swatch_area(_area_colour(k, areas["bands"])), _e(label)))
     parts.append(f'<div class="gp-h">{_e(_t("symbols", lang))}</div>')
     for group in groups_present:
         label = _pick(GROUP_LABELS[group], lang) if group in GROUP_LABELS else None
@@ -1245,6 +1335,7 @@ def coverage_map(
     basemap_key: str | None = None,
     units: gpd.GeoDataFrame | None = None,
     hypothetical: bool = False,
+    service_areas: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the coverage map of a project, in one language.
 
@@ -1287,6 +1378,11 @@ def coverage_map(
         ``<id>_share_covered`` (0..1): one choropleth layer per rule.
     hypothetical : bool
         Show a banner that the facilities are a hypothetical scenario.
+    service_areas : GeoDataFrame, optional
+        Polygons of :func:`geoplan.analysis.service_areas.service_areas` (``rule_id``,
+        ``per``, ``facility_id``, ``name``, ``category``, ``band_min``, ``width_m``,
+        ``area_km2``, ``population_inside``, ``population_within``; any CRS): one layer per
+        rule with areas, ``service:<rule id>``, off until the reader turns it on.
 
     Returns
     -------
@@ -1326,6 +1422,14 @@ def coverage_map(
         boundary = _display_frame(boundary, "boundary", gcj02=shift, simplify=True)
     if units is not None:
         units = _display_frame(units, "units", gcj02=shift, simplify=True)
+    area_bands: dict[str, list[float]] = {}
+    if service_areas is not None and len(service_areas):
+        _require(service_areas, ["rule_id", "per", "band_min", "name", "width_m"], "areas")
+        service_areas = _display_frame(
+            service_areas, "service_areas", gcj02=shift, simplify=True, tolerance_m=_AREA_SIMPLIFY_M
+        )
+        for rid, frame in service_areas.groupby("rule_id", sort=False):
+            area_bands[str(rid)] = sorted({float(b) for b in frame["band_min"]})
     streets = _display_frame(street_minutes, "street_minutes", gcj02=shift, simplify=True)
     if gaps.crs is None:
         gaps = _to_wgs84(gaps, "gaps")
@@ -1360,6 +1464,13 @@ def coverage_map(
         has_units=units is not None and bool(rules),
         lang=lang,
         has_unreachable=any(r[3] is None for rows in uncovered_rows.values() for r in rows),
+        areas=None
+        if not area_bands
+        else {
+            "per": str(service_areas["per"].iloc[0]),
+            "width_m": float(service_areas["width_m"].iloc[0]),
+            "bands": list(area_bands.values()),
+        },
     )
     banner = f'<div class="gp-banner" id="gp-banner">⚠ {_e(_t("banner", lang))}</div>'
     credits = [*attribution, *([spec.credit] if spec.credit else [])]
@@ -1477,6 +1588,26 @@ def coverage_map(
             _Script(f"gpGaps({m.get_name()}, parent, {_js(rows)}, {_js(gap_style)});")
         )
         layers[f"gaps:{rid}"] = gap_group.add_to(m)
+
+        if rid in area_bands:
+            bands = area_bands[rid]
+            styles = [
+                {
+                    "color": _area_colour(k, list(area_bands.values())),
+                    "weight": 1,
+                    "opacity": 0.7,
+                    "fillColor": _area_colour(k, list(area_bands.values())),
+                    "fillOpacity": 0.18,
+                }
+                for k in range(len(bands))
+            ]
+            area_group = folium.FeatureGroup(
+                name=f"{mark}{_swatch_area(AREA_COLOURS[1])} " + _e(_t("layer_areas", lang)),
+                show=False,
+            )
+            rows = _area_rows(service_areas, rid, bands, lang)
+            area_group.add_child(_Script(f"gpAreas(parent, {_js(rows)}, {_js(styles)});"))
+            layers[f"service:{rid}"] = area_group.add_to(m)
 
     facility_groups = []
     for category in categories:

@@ -105,7 +105,8 @@ def draw_coverage_map(
     follow ``notes_*``. ``options`` are :func:`geoplan.rendering.maps.coverage_map`'s others:
     ``title_zh``, ``title_en``, ``boundary``, ``units`` (the unit polygons with their shares,
     :func:`map_units`), ``attribution``, ``lang``, ``basemap``, ``basemap_key``,
-    ``hypothetical``.
+    ``hypothetical``, ``service_areas`` (a layer per rule,
+    :func:`geoplan.analysis.service_areas.service_areas`).
     """
     if streets is None:
         streets = street_minutes(coverage.network, coverage)

@@ -31,12 +31,12 @@ from typing import Any
 
 from .._compressed import is_graphml
 from .._paths import REPO_ROOT
-from ..analysis.rules import RULE
+from ..analysis.rules import RULE, RULE_ID_PATTERN
 from ..errors import ConfigError
 from ..plans.packs import LEVELS, ROLES
 from ..readers.access import PRIVATE_WAYS
 from ..readers.facilities import DEFAULT_BOUNDARY_TOLERANCE_M
-from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
+from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, HIGHWAY_RANK, OTHER_CLASS
 from ..schema import (
     REFERENCE,
     AnyText,
@@ -57,6 +57,7 @@ from ..schema import (
 
 __all__ = [
     "BATCH_FILE",
+    "CONGESTION",
     "DEFAULT_AREA_TOLERANCE_M",
     "DEFAULT_GAP_CELL_M",
     "DEFAULT_MAX_SNAP_M",
@@ -65,6 +66,7 @@ __all__ = [
     "PROJECT_FILE",
     "ROLES_TABLE",
     "SCENARIO_FILE",
+    "SERVICE_AREAS",
     "main",
     "project_template",
     "reference_markdown",
@@ -544,12 +546,14 @@ UNITS = Table(
         Key(
             "type_column",
             NAME,
-            "Column saying whether a unit is urban or rural: urban/rural, 城镇/乡村, or the "
-            "NBS 城乡分类代码 (1xx 城镇: 111, 112, 121, 122, 123; 2xx 乡村: 210, 220); plan checks "
-            "then split every figure urban/rural (a blank cell: the unit is in neither group)",
-            "单元城乡类型字段：urban/rural、城镇/乡村，或国家统计局城乡分类代码"
-            "（1 开头为城镇，2 开头为乡村）；规划核查据此分城乡统计",
-            aliases=("urban_rural_column", "type", "urban_rural", "城乡分类代码"),
+            "Column saying whether a unit is urban or rural: urban/rural, 城镇/城区/街道 or "
+            "乡村/农村/乡镇, or the NBS 城乡分类代码 (1xx 城镇: 111, 112, 121, 122, 123; 2xx 乡村: "
+            "210, 220); rules may then judge them differently (threshold_by_type, "
+            "modes_by_unit_type) and plan checks split every figure urban/rural (a blank cell: "
+            "the unit is in neither group; any other value is an error)",
+            "单元城乡类型字段：urban/rural、城镇/城区/街道、乡村/农村/乡镇，或国家统计局城乡分类代码"
+            "（1 开头为城镇，2 开头为乡村）；规则可按类型设阈值或出行方式，规划核查据此分城乡统计",
+            aliases=("urban_rural_column", "type", "urban_rural", "城乡分类代码", "kind_column"),
             example="城乡分类代码",
         ),
         Key(
@@ -739,8 +743,88 @@ LIMITS = Table(
             "地图每条规则的居民点或缺口区域数上限",
             "features",
         ),
+        _limit(
+            "service_area_features",
+            "Most service-area polygons of a run (areas × bands, every rule of [service_areas])",
+            "服务范围多边形数上限",
+            "polygons",
+        ),
     ),
 )
+
+RULE_ID = Text(RULE_ID_PATTERN.pattern, "an id: a letter, then letters, digits or _")
+
+CONGESTION = Table(
+    "congestion",
+    "拥堵",
+    "Speed factors per road class for a time of day, each a profile a rule names with "
+    '`congestion = "<profile>"`: e.g. `peak = {primary = 0.6, secondary = 0.7}` drives '
+    "primary roads at 60 % of the speed table's speed (geoplan/readers/network.py); classes "
+    "not named keep their speed, `other` names the classes missing from the table.",
+    "按时段的道路等级速度系数（拥堵情景）：规则以 congestion 引用，如 peak = {primary = 0.6} "
+    "即主干道按速度表的 60% 计。",
+    (),
+    free_keys=Key(
+        "profile",
+        TextTable(Number(0, 2, low_open=True), names=(*HIGHWAY_RANK, OTHER_CLASS), non_empty=True),
+        "A congestion profile: OSM road class → factor multiplying its speed (above 0, at most 2)",
+        "拥堵情景：道路等级 → 速度系数（大于 0，至多 2）",
+        example=("peak", {"primary": 0.6, "secondary": 0.7, "tertiary": 0.8}),
+    ),
+)
+
+SERVICE_AREAS = Table(
+    "service_areas",
+    "服务范围",
+    "Service areas (服务范围) as polygons: the streets reachable within each band, cut at the "
+    "band's exact edge and buffered by width_m, dissolved per facility (or catchment, "
+    "category, rule) and band; written to service_areas.gpkg (one layer per rule, WGS84) and "
+    "drawn on the map as a layer per rule (off until switched on). Display layers: coverage "
+    "stays decided per resident.",
+    "服务范围（多边形）：各时间段内可达的街道（在段界处精确截断）按 width_m 缓冲后按设施（或片区、"
+    "类别、规则）与时间段合并；写入 service_areas.gpkg（每条规则一层，WGS84），并作为地图图层。"
+    "仅供展示：覆盖率仍按每位居民计算。",
+    (
+        Key(
+            "rules",
+            ListOf(RULE_ID, single=True, non_empty=True, distinct=True),
+            "Rules whose service areas are drawn (default: every rule)",
+            "绘制服务范围的规则（默认全部）",
+            example=["medical_walk_15"],
+        ),
+        Key(
+            "bands_min",
+            ListOf(Number(0, 240, low_open=True), single=True, non_empty=True, distinct=True),
+            "Time bands (each polygon holds everything within its band: 5 includes less than "
+            "10); default: each rule's street bands, ⅓, ⅔ and 1 × its threshold",
+            "时间段（分钟；每个多边形含该时间内可达的全部范围）；默认为规则阈值的 ⅓、⅔ 与 1 倍",
+            unit="minutes",
+            example=[5, 10, 15],
+            aliases=("bands", "minutes"),
+        ),
+        Key(
+            "per",
+            OneOf(("facility", "catchment", "category", "rule")),
+            "facility: each facility's own reach (areas overlap); catchment: the part where the "
+            "facility is the nearest (片区, no overlap); category: reach of all facilities of "
+            "a category together; rule: of all the rule's facilities together",
+            "facility：每个设施各自的可达范围（可重叠）；catchment：以该设施为最近设施的范围（片区，"
+            "不重叠）；category：同类设施合并；rule：规则的全部设施合并",
+            "facility",
+        ),
+        Key(
+            "width_m",
+            Number(1, 1000),
+            "Buffer around the reached streets: the polygon is every point within this "
+            "distance of a street point reached within the band",
+            "可达街道的缓冲宽度：多边形为距可达街道该距离以内的范围",
+            50.0,
+            unit="m",
+            aliases=("buffer_m", "width", "buffer"),
+        ),
+    ),
+)
+
 
 PROJECT_FILE = FileSchema(
     "project file",
@@ -756,6 +840,8 @@ PROJECT_FILE = FileSchema(
         ROLES_TABLE,
         GEOCODE,
         GAPS,
+        CONGESTION,
+        SERVICE_AREAS,
         MAP,
         LIMITS,
         RULE,
@@ -920,6 +1006,12 @@ def _table_markdown(table: Table, file_name: str) -> list[str]:
             f"| `{key.name}` | {_cell(describe_kind(key))} | {_cell(key.default_text())} | "
             f"{_cell(meaning)} | {_cell(key.zh)} |"
         )
+    if table.free_keys is not None:
+        key = table.free_keys
+        lines.append(
+            f"| *`<{key.name}>`* (any id) | {_cell(describe_kind(key))} | — | "
+            f"{_cell(key.en)} | {_cell(key.zh)} |"
+        )
     lines.append("")
     return lines
 
@@ -1017,6 +1109,11 @@ def project_template(
             value = (given or {}).get(key.name)
             key_active = active and (value is not None or key.required)
             lines += _key_lines(key, value, key_active)
+        if table.free_keys is not None:
+            key = table.free_keys
+            about = f"{key.en}. {describe_kind(key).capitalize()}."
+            lines += _comment(key.zh, _WIDTH // 2) + _comment(about)
+            lines.append(f"# {key.example[0]} = {toml_literal(key.example[1])}")
     return "\n".join(lines).rstrip() + "\n"
 
 

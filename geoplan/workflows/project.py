@@ -27,11 +27,11 @@ from ..analysis.preflight import Checked, check_inputs
 from ..analysis.rules import Rule, check_unique_ids, rule_from_mapping
 from ..analysis.streets import street_minutes
 from ..errors import ConfigError, InputError, InputFileNotFoundError, OutputError
-from ..limits import Limits, applied
+from ..limits import Limits, applied, current
 from ..progress import Stages
 from ..readers import boundaries
 from ..readers.access import PRIVATE_WAYS
-from ..readers.boundaries import assign_units, read_units, units_from_frame
+from ..readers.boundaries import assign_units, point_unit_types, read_units, units_from_frame
 from ..readers.credits import attribution, input_credit
 from ..readers.facilities import DEFAULT_BOUNDARY_TOLERANCE_M
 from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
@@ -47,11 +47,13 @@ __all__ = [
     "DEMO_PROJECT",
     "FACILITIES_USED_COLUMNS",
     "OUTPUT_FILES",
+    "SERVICE_AREAS_FILE",
     "STAGES",
     "MapOptions",
     "Project",
     "RunResult",
     "StudyArea",
+    "add_service_areas",
     "as_run",
     "compute_project",
     "facilities_used_table",
@@ -160,6 +162,8 @@ class Project:
     map: MapOptions = field(default_factory=MapOptions)
     limits: Limits = field(default_factory=Limits.resolve)
     roles: dict = field(default_factory=dict)
+    congestion: dict = field(default_factory=dict)
+    service_areas: dict | None = None
 
     @property
     def facilities(self) -> dict:
@@ -198,6 +202,12 @@ class Project:
             "private_ways": self.private_ways,
             "largest_component": self.snap_to_largest_component,
         }
+
+    @property
+    def coverage_options(self) -> dict:
+        """:attr:`network_options` with the ``[congestion]`` profiles: the keyword arguments
+        of :func:`geoplan.analysis.coverage.compute_coverage` and ``rule_times``."""
+        return {**self.network_options, "congestion": self.congestion}
 
     @property
     def max_snap_m(self) -> float:
@@ -300,9 +310,36 @@ def load_project(path: str | Path) -> Project:
         map=_map_options(tables.get("map"), where),
         limits=Limits.resolve(tables.get("limits"), where=where),
         roles=tables.get("roles") or {},
+        congestion=tables.get("congestion") or {},
+        service_areas=tables.get("service_areas"),
     )
     project.keep_duplicates  # noqa: B018 - the files must agree: said now, before any work
+    _check_rule_references(project, where)
     return project
+
+
+def _check_rule_references(project: Project, where: str) -> None:
+    """What rules name must exist: congestion profiles, unit types; [service_areas] rules."""
+    for rule in project.rules:
+        if rule.congestion and rule.congestion not in project.congestion:
+            known = ", ".join(project.congestion) or "none"
+            raise ConfigError(
+                f"{where}: rule {rule.id!r} congestion = {rule.congestion!r}: no such "
+                f"[congestion] profile (defined: {known}) / 未定义的拥堵情景"
+            )
+        if rule.threshold_by_type and not (project.units or {}).get("type_column"):
+            raise ConfigError(
+                f"{where}: rule {rule.id!r} sets threshold_by_type, but [units] has no "
+                "type_column (the column saying which units are urban and which rural) / "
+                "按单元类型设阈值须在 [units] 中设置 type_column"
+            )
+    ids = [r.id for r in project.rules]
+    for rule_id in (project.service_areas or {}).get("rules", []):
+        if rule_id not in ids:
+            raise ConfigError(
+                f"{where}: [service_areas] rules: {rule_id!r} is not a rule of the project "
+                f"(rules: {', '.join(ids)}) / 服务范围引用了不存在的规则"
+            )
 
 
 def _facility_tables(tables: list[dict], where: str) -> tuple[dict, ...]:
@@ -349,6 +386,7 @@ class RunResult:
     units: gpd.GeoDataFrame | None = None
     area: StudyArea | None = None
     credits: dict[str, str] = field(default_factory=dict)
+    service_areas: gpd.GeoDataFrame | None = None
 
     @property
     def attribution(self) -> list[str]:
@@ -356,7 +394,7 @@ class RunResult:
         return attribution(self.credits)
 
 
-STAGES = ("load", "check", "snap+engine", "coverage", "gaps", "write", "map")
+STAGES = ("load", "check", "snap+engine", "coverage", "gaps", "service_areas", "write", "map")
 
 
 def run_project(
@@ -453,23 +491,21 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
         outside = {"points": 0, "population": 0.0}
         if area is not None:
             demand, outside = _residents(demand, area, project)
-        coverage = compute_coverage(network, used, demand, project.rules, **project.network_options)
+        x, y = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
         if area is None:
-            area = whole_demand_area(project, coverage.table, used, network.crs)
+            area = whole_demand_area(project, pd.DataFrame({"x": x, "y": y}), used, network.crs)
+        # units first: a rule may judge residents by their unit's type (threshold_by_type)
+        names, codes = _resident_units(area, x, y, network.crs, project)
+        coverage = compute_coverage(
+            network,
+            used,
+            demand,
+            project.rules,
+            **project.coverage_options,
+            unit_types=point_unit_types(names, codes, area.units),
+        )
     with stages.stage("coverage"):
         points = coverage.table
-        if area.source == "demand":  # one unit holding every resident by construction
-            names = np.full(len(points), project.area, dtype=object)
-            codes = np.full(len(points), "", dtype=object)
-        else:
-            names, codes = assign_units(
-                points["x"].to_numpy(),
-                points["y"].to_numpy(),
-                network.crs,
-                area.units,
-                outside=OUTSIDE_UNITS,
-                tolerance_m=area.unit_tolerance_m,
-            )
         points["unit_name"], points["unit_code"] = names, codes
         coverage = dataclasses.replace(coverage, units=area.units)
         by_unit = coverage.by_unit()
@@ -481,7 +517,7 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
     summary["study_area"] = {"source": area.source, "tolerance_m": area.tolerance_m}
     summary["demand_outside_area"] = outside
     summary["credits"] = credits
-    return RunResult(
+    result = RunResult(
         project,
         summary,
         coverage,
@@ -497,6 +533,74 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
         area,
         credits,
     )
+    with stages.stage("service_areas"):
+        add_service_areas(result)  # display layers, after every figure is decided
+    return result
+
+
+def _resident_units(area: StudyArea, x, y, crs, project: Project):
+    """Each resident's unit name and code (``x``/``y`` in the network CRS)."""
+    if area.source == "demand":  # one unit holding every resident by construction
+        return np.full(len(x), project.area, dtype=object), np.full(len(x), "", dtype=object)
+    return assign_units(
+        x, y, crs, area.units, outside=OUTSIDE_UNITS, tolerance_m=area.unit_tolerance_m
+    )
+
+
+SERVICE_AREAS_FILE = "service_areas.gpkg"
+"""What a run with ``[service_areas]`` adds: one layer per rule (WGS84)."""
+
+
+def add_service_areas(result: RunResult) -> None:
+    """The ``[service_areas]`` of a run (:mod:`geoplan.analysis.service_areas`), into
+    ``result.service_areas`` (network CRS, every rule's areas) and ``summary["service_areas"]``.
+
+    The polygons are counted first (areas × bands over every rule) and refused above the
+    ``service_area_features`` limit; nothing happens without ``[service_areas]``.
+    """
+    from ..analysis.service_areas import count_areas, service_areas
+    from ..analysis.streets import band_edges_min
+
+    options = result.project.service_areas
+    if options is None:
+        return
+    rules = [r for r in result.project.rules if r.id in options.get("rules", [r.id])]
+    per, width_m = options["per"], float(options["width_m"])
+    bands = {
+        r.id: sorted(options.get("bands_min") or band_edges_min(r.threshold_min)) for r in rules
+    }
+    total = sum(
+        count_areas(result.coverage, result.facilities, r.id, per) * len(bands[r.id]) for r in rules
+    )
+    current().check(
+        "service_area_features",
+        total,
+        "服务范围多边形数",
+        f"service-area polygons ({per} × bands over {len(rules)} rule(s))",
+        fix='Use per = "category" or "rule", fewer bands_min, or fewer [service_areas] rules',
+    )
+    frames = [
+        service_areas(
+            result.network,
+            result.coverage,
+            result.facilities,
+            r.id,
+            bands_min=bands[r.id],
+            per=per,
+            width_m=width_m,
+        )
+        for r in rules
+    ]
+    result.service_areas = pd.concat(frames, ignore_index=True)
+    result.summary["service_areas"] = {
+        "file": SERVICE_AREAS_FILE,
+        "per": per,
+        "width_m": width_m,
+        "rules": [
+            {"rule_id": r.id, "bands_min": bands[r.id], "polygons": len(frame)}
+            for r, frame in zip(rules, frames, strict=True)
+        ],
+    }
 
 
 def _credits(project: Project, inputs: dict[str, str]) -> dict[str, str]:
@@ -871,6 +975,17 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
         uncovered.to_file(
             tmp, layer="uncovered_points", driver="GPKG", engine="pyogrio", use_arrow=True
         )
+    if result.service_areas is not None:
+        _write_service_areas(result.service_areas, out_dir / SERVICE_AREAS_FILE)
+
+
+def _write_service_areas(areas: gpd.GeoDataFrame, path: Path) -> None:
+    """``service_areas.gpkg``: one layer per rule (named by its id), WGS84."""
+    areas = areas.to_crs(4326)
+    with _io.atomic_path(path) as tmp:
+        for rule_id, layer in areas.groupby("rule_id", sort=False):
+            layer = gpd.GeoDataFrame(layer.reset_index(drop=True), crs=areas.crs)
+            layer.to_file(tmp, layer=str(rule_id), driver="GPKG", engine="pyogrio")
 
 
 FACILITIES_USED_COLUMNS = (
@@ -1006,6 +1121,7 @@ def _write_maps(
             basemap_key=basemap_key,
             hypothetical=project.hypothetical_facilities,
             streets=streets,
+            service_areas=result.service_areas,
         )
         maps.save_map(m, out_dir / name)
 

@@ -474,17 +474,19 @@ def recompute_coverage(
 ) -> Coverage:
     """Coverage of ``result``'s demand on its network with other facilities (one pass per rule).
 
-    The units of the run are carried over to the points.
+    The units of the run are carried over to the points (and their types, for rules with
+    thresholds by unit type), and so are the ``[congestion]`` profiles rules name.
     """
     rules = result.project.rules if rules is None else tuple(rules)
+    before = result.coverage.table
     coverage = compute_coverage(
         result.network,
         facilities,
         demand_frame(result),
         rules,
-        **result.project.network_options,
+        **result.project.coverage_options,
+        unit_types=before["unit_type"].to_numpy() if "unit_type" in before else None,
     )
-    before = result.coverage.table
     for name in ("unit_name", "unit_code"):
         if name in before:
             coverage.table[name] = before[name].to_numpy()

@@ -37,6 +37,7 @@ from ..analysis.coverage import (
     column,
     expand_categories,
     rule_facilities,
+    rule_times,
     travel_time_pairs,
 )
 from ..analysis.qa import DECLARE, CoordinateCheck, check_coordinate_system
@@ -54,7 +55,10 @@ from .scenario import (
 
 logger = logging.getLogger(__name__)
 
-MODELS = ("mclp", "lscp", "pmedian")
+MODELS = ("mclp", "lscp", "pmedian", "pcenter")
+PCENTER_MAX_MIN = 240.0
+"""The longest table a p-center tries (minutes): from the rule's threshold, doubled until
+every resident is within reach of a site."""
 SITES_FILES = (
     "candidates.csv",
     "selected.csv",
@@ -92,6 +96,12 @@ def find_rule(project: Project, rule_id: str) -> Rule:
 def _mode_times(result: RunResult, mode: str) -> ModeTimes:
     """``mode`` on the run's network, with the project's [network] settings (as the run)."""
     return result.network.mode_times(mode, **result.project.network_options)
+
+
+def _rule_times(result: RunResult, rule: Rule) -> ModeTimes:
+    """The edge times of ``rule``'s trips as the run computed them: its mode, its direction
+    (a response rule runs from the site to the resident) and its congestion profile."""
+    return rule_times(result.network, rule, **result.project.coverage_options)
 
 
 def _candidate_frame(ids, source: str, x, y, snap_m, crs) -> gpd.GeoDataFrame:
@@ -159,7 +169,7 @@ def grid_candidates(result: RunResult, rule: Rule, *, spacing_m: float) -> gpd.G
     gx, gy = gx[inside], gy[inside]
     if len(gx) == 0:
         raise ConfigError(f"no {spacing_m:g} m grid cell centre lies inside the boundary")
-    usable = _mode_times(result, rule.mode).facility_edges
+    usable = _rule_times(result, rule).facility_edges
     snap = engine.snap_points(network, gx, gy, usable=usable)
     lines = np.asarray(network.edges.geometry.values)[snap.edge]
     on_street = shapely.line_interpolate_point(lines, snap.fraction, normalized=True)
@@ -185,7 +195,7 @@ def gap_node_candidates(result: RunResult, rule: Rule) -> gpd.GeoDataFrame:
     uncovered &= points["population"].to_numpy(dtype=float) > 0
     if not uncovered.any():
         raise ConfigError(f"rule {rule.id}: no uncovered residents, so no gap nodes to try")
-    usable = _mode_times(result, rule.mode).demand_edges
+    usable = _rule_times(result, rule).demand_edges
     network = result.network
     snap = engine.snap_points(
         network,
@@ -349,9 +359,10 @@ def existing_facilities(result: RunResult, rule: Rule) -> gpd.GeoDataFrame:
 
 
 def site_travel_times(
-    result: RunResult, rule: Rule, candidates: gpd.GeoDataFrame
+    result: RunResult, rule: Rule, candidates: gpd.GeoDataFrame, *, cutoff_s: float | None = None
 ) -> tuple[pd.DataFrame, tuple, tuple]:
-    """The long table (``demand_id``, ``facility_id``, ``travel_time_s``) within the threshold.
+    """The long table (``demand_id``, ``facility_id``, ``travel_time_s``) within the threshold
+    (or ``cutoff_s``).
 
     One :func:`geoplan.analysis.engine.travel_time_matrix` call over the rule's existing facilities
     and the candidates (snapped exactly as :func:`geoplan.analysis.coverage.compute_coverage` snaps
@@ -377,8 +388,9 @@ def site_travel_times(
             (fx, fy),
             (points["x"].to_numpy(), points["y"].to_numpy()),
             mode=rule.mode,
-            cutoff_s=rule.threshold_s,
+            cutoff_s=rule.threshold_s if cutoff_s is None else cutoff_s,
             **result.project.network_options,
+            times=_rule_times(result, rule),
         )
     table = travel_times_by_id(matrix, points["demand_id"], [*existing_ids, *candidate_ids])
     return table, existing_ids, candidate_ids
@@ -465,10 +477,13 @@ def select_sites(
     rule : str
         Rule id: its categories give the existing facilities, its mode and threshold the
         coverage.
-    model : {"mclp", "lscp", "pmedian"}
+    model : {"mclp", "lscp", "pmedian", "pcenter"}
         Maximal covering (``p`` new sites), set covering (fewest new sites reaching
-        ``target_share`` of the coverable residents) or p-median (``p`` sites, least
-        population-weighted time; residents beyond the threshold count at the threshold).
+        ``target_share`` of the coverable residents), p-median (``p`` sites, least
+        population-weighted time; residents beyond the threshold count at the threshold) or
+        p-center (``p`` sites, the shortest longest time — an ambulance's worst response;
+        exact only, on a table from the threshold doubled until it reaches every resident,
+        at most :data:`PCENTER_MAX_MIN`).
     p : int, optional
         New sites (mclp, pmedian).
     candidates, grid_m, gap_nodes
@@ -485,7 +500,11 @@ def select_sites(
     """
     if model not in MODELS:
         raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
-    if model in ("mclp", "pmedian") and p is None:
+    if model == "pcenter" and method != "milp":
+        raise ConfigError(
+            "the pcenter model is solved exactly only (method milp) / p-center 仅支持精确求解"
+        )
+    if model in ("mclp", "pmedian", "pcenter") and p is None:
         raise ConfigError(f"the {model} model needs --p (the number of new sites)")
     sources = [candidates is not None, grid_m is not None, bool(gap_nodes)]
     if sum(sources) != 1:
@@ -494,6 +513,12 @@ def select_sites(
         project = load_project(project)
     the_project = project.project if isinstance(project, RunResult) else project
     the_rule = find_rule(the_project, rule)  # before the (slower) run
+    if the_rule.threshold_by_type:
+        raise ConfigError(
+            f"rule {the_rule.id!r} sets threshold_by_type: site selection judges every "
+            "resident by one threshold, so choose a rule without it (e.g. a copy per unit "
+            "type) / 选址按单一时间阈值计算，请选用未按单元类型设阈值的规则"
+        )
     run = as_run(project)
     network = run.network
     table, checks = _candidates(run, the_rule, candidates, candidates_crs, grid_m, gap_nodes)
@@ -503,7 +528,7 @@ def select_sites(
     if len(table) == 0:
         raise ConfigError(f"all {n_all} candidates fall inside the exclusion layers")
     if np.isnan(table["snap_distance_m"]).any():
-        usable = _mode_times(run, the_rule.mode).facility_edges
+        usable = _rule_times(run, the_rule).facility_edges
         snap = engine.snap_points(
             network, table["x"].to_numpy(), table["y"].to_numpy(), usable=usable
         )
@@ -519,7 +544,10 @@ def select_sites(
     )
     common = {"existing": existing_ids, "candidates": candidate_ids, "method": method}
     common["time_limit_s"] = time_limit_s
-    answer = _solve(model, travel_times, demand, cutoff_s, p, target_share, common)
+    if model == "pcenter":
+        answer = _pcenter(run, the_rule, table, demand, p=p, time_limit_s=time_limit_s)
+    else:
+        answer = _solve(model, travel_times, demand, cutoff_s, p, target_share, common)
     chosen = set(answer.selected)
     table = table.merge(ranked, on="candidate_id", how="left")
     table = table.sort_values("rank", kind="stable").reset_index(drop=True)
@@ -591,6 +619,23 @@ def _solve(model, travel_times, demand, cutoff_s, p, target_share, common):
     return location.pmedian(travel_times, demand, p=p, unserved_penalty_s=cutoff_s, **common)
 
 
+def _pcenter(run: RunResult, rule: Rule, candidates, demand, *, p: int, time_limit_s: float):
+    """p-center on a table long enough for it: the rule's threshold, doubled while some
+    resident is beyond every site (:class:`geoplan.analysis.location.TableTooShort`)."""
+    cutoff_s = rule.threshold_s
+    while True:
+        table, existing, ids = site_travel_times(run, rule, candidates, cutoff_s=cutoff_s)
+        try:
+            return location.pcenter(
+                table, demand, p=p, existing=existing, candidates=ids, time_limit_s=time_limit_s
+            )
+        except location.TableTooShort:
+            if cutoff_s >= PCENTER_MAX_MIN * 60:
+                raise
+            cutoff_s = min(2 * cutoff_s, PCENTER_MAX_MIN * 60)
+            logger.info("p-center: the table is extended to %.0f min", cutoff_s / 60)
+
+
 def _after_coverage(run: RunResult, rule: Rule, chosen: gpd.GeoDataFrame) -> Coverage:
     """The rule's coverage with the chosen sites added to the existing facilities."""
     existing = run.facilities.to_crs(run.network.crs)
@@ -626,6 +671,7 @@ def _sites_summary(run, rule, model, p, answer, after, table, n_all, n_excluded,
         "mclp": "persons covered",
         "lscp": "new sites",
         "pmedian": "person-seconds (weighted travel time, uncovered at the threshold)",
+        "pcenter": "seconds (the longest time from a resident to the nearest site)",
     }[model]
     project = run.project
     return {
@@ -1088,6 +1134,7 @@ __all__ = [
     "CANDIDATE_COLUMNS",
     "CATCHMENT_FILES",
     "MODELS",
+    "PCENTER_MAX_MIN",
     "SITES_FILES",
     "Catchments",
     "SitesResult",

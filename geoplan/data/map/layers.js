@@ -85,6 +85,15 @@ function gpGaps(map, group, rows, style) {
     map.on("zoomend", declutter);
     group.on("add", declutter);
 }
+function gpAreas(group, rows, styles) {
+    /* rows (longest band first): [polygons, band index, tooltip, popup]; polygons: a list
+       of polygons, each a list of rings delta-encoded as gpDecodeLines reads them */
+    rows.forEach(function (r) {
+        var shape = r[0].map(function (rings) { return gpDecodeLines(rings); });
+        L.polygon(shape, styles[r[1]])
+            .bindTooltip(r[2], {sticky: true}).bindPopup(r[3], {maxWidth: 360}).addTo(group);
+    });
+}
 function gpUnits(group, rows, style) {
     /* rows: [geojson geometry, fill colour, popup html]. The fill is drawn below the streets
        (pane gpUnits, not interactive); an invisible copy in the overlay pane takes the

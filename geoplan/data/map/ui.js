@@ -30,7 +30,8 @@ function gpInterface(map, control, layers, rules, bounds, options) {
        rules: rule ids in order; bounds: [[south, west], [north, east]] or null;
        options.compact: the media query of the compact layout. */
     var root = document.documentElement;
-    var perRule = ["bands", "uncovered", "gaps", "units"], always = ["boundary", "facilities"];
+    var perRule = ["bands", "uncovered", "gaps", "units", "service"];
+    var always = ["boundary", "facilities"];
     var narrow = window.matchMedia(options.compact);
     var ui = document.getElementById("gp-ui");
     var banner = document.getElementById("gp-banner");
@@ -40,7 +41,9 @@ function gpInterface(map, control, layers, rules, bounds, options) {
     var buttons = {legend: document.getElementById("gp-legend-button"),
                    layers: document.getElementById("gp-layers-button")};
     var open = {legend: true, layers: true};
-    var themes = {bands: true, uncovered: true, gaps: true, units: true};
+    /* service areas start off (a display layer the reader asks for) and stay off in the
+       static layout of #rule= (the report's maps) */
+    var themes = {bands: true, uncovered: true, gaps: true, units: true, service: false};
     var current = rules.length ? rules[0] : null;
     var switching = false, touched = false, isStatic = false, compact = null, printing = false;
 
@@ -220,7 +223,7 @@ function gpInterface(map, control, layers, rules, bounds, options) {
         var params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
         var rule = params.get("rule");
         if (rule !== null && rules.indexOf(rule) >= 0) {
-            perRule.forEach(function (kind) { themes[kind] = true; });
+            perRule.forEach(function (kind) { themes[kind] = kind !== "service"; });
             switching = true;
             Object.keys(layers).forEach(function (key) {
                 if (always.indexOf(split(key)[0]) >= 0) { setLayer(key, true); }
