@@ -352,7 +352,7 @@ def test_unit_types_read_chinese_and_english_values_and_refuse_others():
     codes = np.array([*units["unit_code"].tolist()[1::-1], ""], dtype=object)
     assert list(point_unit_types(names, codes, units)) == ["rural", "urban", ""]
     frame.loc[1, "kind"] = "县城"
-    with pytest.raises(InputError, match="unit 'B' has type '县城'"):
+    with pytest.raises(InputError, match="unit 'B' has kind = '县城', which is not a unit type"):
         units_from_frame(frame, type_column="kind")
 
 

@@ -376,7 +376,9 @@ def compute_checks(
                 15.0,
             )
         ]
-    run = compute_project(replace(project, rules=tuple(base)))
+    # the pack's circles, not the project's rules: the project's [service_areas] (display
+    # layers of its own rules) do not apply
+    run = compute_project(replace(project, rules=tuple(base), service_areas=None))
     ctx = _context(project, pack, run, unit_level)
     for rule in pack.circles:
         if rule.id in skipped:

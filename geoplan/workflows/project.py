@@ -565,6 +565,8 @@ def add_service_areas(result: RunResult) -> None:
     if options is None:
         return
     rules = [r for r in result.project.rules if r.id in options.get("rules", [r.id])]
+    if not rules:  # the project's rules were replaced (a plan check, a notebook): none to draw
+        return
     per, width_m = options["per"], float(options["width_m"])
     bands = {
         r.id: sorted(options.get("bands_min") or band_edges_min(r.threshold_min)) for r in rules
