@@ -119,7 +119,8 @@ def test_bad_project_names_the_key(tmp_path, capsys):
     )
     assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 1
     assert capsys.readouterr().err == (
-        'geoplan: error: p.toml: [[rules]] #1 mode: must be one of "walk", "bike", "drive", '
+        'geoplan: error: p.toml: [[rules]] #1 mode: must be one of "walk", "bike", "ebike", '
+        '"motorcycle", "drive", '
         'got the text "swim" / mode（出行方式）的类型或取值范围不对\n'
     )
 

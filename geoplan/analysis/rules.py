@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..readers.network import MODES
-from ..schema import Key, ListOf, Number, OneOf, Table, Text, check_table
+from ..schema import Key, ListOf, Number, OneOf, Table, Text, TextTable, check_table
 
 __all__ = [
+    "DEFAULT_UNIT_TYPE",
     "MODES",
     "RULE",
     "RULE_ID_PATTERN",
@@ -22,23 +23,132 @@ __all__ = [
 RULE_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 """Rule ids (and pack ids): a letter, then letters, digits or _ (they name output columns)."""
 
+DEFAULT_UNIT_TYPE = "default"
+"""The ``modes_by_unit_type`` entry for residents whose unit has no type (or who are outside
+every unit)."""
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Rule:
     """One circle, e.g. "居民15分钟步行可达医疗卫生机构".
 
     ``categories`` holds taxonomy category keys or group names (``medical``, ``fitness``);
     ``threshold_min`` is inclusive (a resident at exactly 15.0 min is covered);
     ``target_share`` is 0..1 or None when the plan sets no number.
+
+    Travel is one ``mode`` (``Rule(..., "walk", 15)``), several ``modes`` (each resident takes
+    the fastest of them; ties go to the first listed) or ``modes_by_unit_type`` (per type of
+    the resident's unit, e.g. ``{"urban": ("walk",), "rural": ("walk", "ebike")}``, from
+    ``[units] type_column``; :data:`DEFAULT_UNIT_TYPE` for residents of units without a type).
+    ``modes`` always holds every mode the rule uses, in order of first mention.
     """
 
     id: str
     name_zh: str
     name_en: str
     categories: tuple[str, ...]
-    mode: str
+    modes: tuple[str, ...]
     threshold_min: float
     target_share: float | None = None
+    modes_by_unit_type: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def __init__(
+        self,
+        id: str,
+        name_zh: str,
+        name_en: str,
+        categories: tuple[str, ...],
+        mode: str | None = None,
+        threshold_min: float | None = None,
+        target_share: float | None = None,
+        *,
+        modes: Iterable[str] | None = None,
+        modes_by_unit_type: Mapping[str, Iterable[str]]
+        | Iterable[tuple[str, Iterable[str]]]
+        | None = None,
+    ) -> None:
+        if threshold_min is None:
+            raise TypeError("Rule needs threshold_min")
+        by_type = tuple(
+            (str(kind), _checked_modes(kinds, f"rule {id!r} modes_by_unit_type {kind!r}"))
+            for kind, kinds in (
+                modes_by_unit_type.items()
+                if isinstance(modes_by_unit_type, Mapping)
+                else (modes_by_unit_type or ())
+            )
+        )
+        if by_type:
+            if mode is not None:
+                raise ConfigError(f"rule {id!r}: give mode or modes_by_unit_type, not both")
+            union = tuple(dict.fromkeys(m for _, kinds in by_type for m in kinds))
+            if modes is not None and tuple(modes) != union:
+                raise ConfigError(f"rule {id!r}: modes and modes_by_unit_type disagree")
+            chosen = union
+        elif mode is not None and modes is not None:
+            raise ConfigError(f"rule {id!r}: give mode or modes, not both")
+        elif mode is not None:
+            chosen = _checked_modes([mode], f"rule {id!r} mode")
+        elif modes is not None:
+            chosen = _checked_modes(modes, f"rule {id!r} modes")
+        else:
+            raise ConfigError(
+                f"rule {id!r} needs a travel mode (mode, modes or modes_by_unit_type)"
+            )
+        for name, value in (
+            ("id", id),
+            ("name_zh", name_zh),
+            ("name_en", name_en),
+            ("categories", tuple(categories)),
+            ("modes", chosen),
+            ("threshold_min", threshold_min),
+            ("target_share", target_share),
+            ("modes_by_unit_type", by_type),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def mode(self) -> str:
+        """The rule's one travel mode; a :class:`ConfigError` for a rule of several (a step
+        that needs one mode, e.g. siting, says so instead of using the first)."""
+        if len(self.modes) == 1 and not self.modes_by_unit_type:
+            return self.modes[0]
+        raise ConfigError(
+            f"rule {self.id!r} uses several travel modes ({self.mode_label}); this step needs a "
+            f"rule of one mode: add one with `mode = ...` / 规则 {self.id} 含多种出行方式，"
+            "此步骤需单一出行方式的规则"
+        )
+
+    @property
+    def mixed(self) -> bool:
+        """Whether residents choose among several modes (or by their unit's type)."""
+        return len(self.modes) > 1 or bool(self.modes_by_unit_type)
+
+    @property
+    def mode_label(self) -> str:
+        """``walk``, ``walk+ebike`` (the fastest of), or ``urban: walk; rural: walk+ebike``."""
+        if self.modes_by_unit_type:
+            return "; ".join(
+                f"{kind}: {'+'.join(kinds)}" for kind, kinds in self.modes_by_unit_type
+            )
+        return "+".join(self.modes)
+
+    def modes_for_type(self, unit_type: str | None) -> tuple[str, ...]:
+        """The modes residents of a unit of ``unit_type`` (None: no type) may take; a
+        :class:`ConfigError` when the rule names none for it."""
+        if not self.modes_by_unit_type:
+            return self.modes
+        table = dict(self.modes_by_unit_type)
+        key = DEFAULT_UNIT_TYPE if unit_type is None or unit_type == "" else str(unit_type)
+        if key in table:
+            return table[key]
+        if DEFAULT_UNIT_TYPE in table:
+            return table[DEFAULT_UNIT_TYPE]
+        what = "residents whose unit has no type" if key == DEFAULT_UNIT_TYPE else f"{key!r}"
+        raise ConfigError(
+            f"rule {self.id!r}: modes_by_unit_type names no modes for {what}; add "
+            f"`{key} = [...]` (or `{DEFAULT_UNIT_TYPE} = [...]`) / 规则 {self.id} "
+            "未给出该类型单元的出行方式"
+        )
 
     @property
     def threshold_s(self) -> float:
@@ -46,16 +156,47 @@ class Rule:
         return self.threshold_min * 60.0
 
     def as_dict(self) -> dict:
-        """A plain dict for JSON outputs."""
-        return {
+        """A plain dict for JSON outputs (``mode`` is :attr:`mode_label`; a rule of several
+        modes adds ``modes`` and, by unit type, ``modes_by_unit_type``)."""
+        out = {
             "id": self.id,
             "name_zh": self.name_zh,
             "name_en": self.name_en,
             "categories": list(self.categories),
-            "mode": self.mode,
+            "mode": self.mode_label,
             "threshold_min": self.threshold_min,
             "target_share": self.target_share,
         }
+        if self.mixed:
+            out["modes"] = list(self.modes)
+        if self.modes_by_unit_type:
+            out["modes_by_unit_type"] = {k: list(v) for k, v in self.modes_by_unit_type}
+        return out
+
+
+def _checked_modes(values: Iterable[str], where: str) -> tuple[str, ...]:
+    modes = tuple(values) if not isinstance(values, str) else (values,)
+    if not modes:
+        raise ConfigError(f"{where}: name at least one travel mode ({', '.join(MODES)})")
+    for mode in modes:
+        if mode not in MODES:
+            raise ConfigError(f"{where}: unknown travel mode {mode!r}; modes: {', '.join(MODES)}")
+    if len(set(modes)) != len(modes):
+        raise ConfigError(f"{where}: a travel mode is named twice ({', '.join(modes)})")
+    return modes
+
+
+def _check_rule_modes(table: dict, where: str) -> None:
+    """A rule names its travel by exactly one of mode, modes, modes_by_unit_type."""
+    given = [k for k in ("mode", "modes", "modes_by_unit_type") if k in table]
+    if len(given) != 1:
+        what = "none" if not given else " and ".join(given)
+        raise ConfigError(
+            f"{where}: give exactly one of `mode`, `modes` or `modes_by_unit_type` (found "
+            f"{what}) / 须且只能给出 mode、modes、modes_by_unit_type 之一"
+        )
+    if "modes_by_unit_type" in table and not table["modes_by_unit_type"]:
+        raise ConfigError(f"{where}: modes_by_unit_type names no unit type / 未给出单元类型")
 
 
 RULE = Table(
@@ -97,7 +238,38 @@ RULE = Table(
             required=True,
             example=["medical"],
         ),
-        Key("mode", OneOf(MODES), "Travel mode", "出行方式", required=True, example="walk"),
+        Key(
+            "mode",
+            OneOf(MODES),
+            "Travel mode (walk, bike, ebike = 电动自行车, motorcycle = 摩托车, drive; speeds in "
+            "geoplan/readers/network.py, editable in [speeds.<mode>]); give one of mode, modes "
+            "or modes_by_unit_type",
+            "出行方式",
+            example="walk",
+        ),
+        Key(
+            "modes",
+            ListOf(OneOf(MODES), non_empty=True, distinct=True),
+            "Several travel modes: each resident takes the fastest (the national statistic "
+            "counts the fastest mode people use); ties go to the first listed; the mode "
+            "chosen is recorded per resident (<id>_mode in coverage_points.csv)",
+            "多种出行方式：每位居民取最快者（并列取先列出者），各居民所用方式记入结果",
+            example=["walk", "ebike"],
+        ),
+        Key(
+            "modes_by_unit_type",
+            TextTable(ListOf(OneOf(MODES), single=True, non_empty=True, distinct=True)),
+            "Modes per type of the resident's unit ([units] type_column), e.g. "
+            '{urban = ["walk"], rural = ["walk", "ebike"]} (or {"街道" = ["walk"], "乡镇" = '
+            '["walk", "ebike"]}: keys other than ASCII letters are quoted in TOML): each '
+            "resident takes the fastest of its unit type's modes; "
+            f"`{DEFAULT_UNIT_TYPE}` for units without a type; every type of the units must be "
+            "named",
+            "按居民所在单元类型（[units] type_column）选择出行方式，"
+            "如城市街道步行、乡镇步行或电动自行车",
+            example={"街道": ["walk"], "乡镇": ["walk", "ebike"]},
+            aliases=("modes_by_type", "mode_by_unit_type"),
+        ),
         Key(
             "threshold_min",
             Number(0, 240, low_open=True),
@@ -119,6 +291,7 @@ RULE = Table(
     ),
     required=True,
     shape="array",
+    check=_check_rule_modes,
 )
 """A ``[[rules]]`` table of a project file, and a ``[[circles]]`` table of a rule pack."""
 
@@ -131,19 +304,25 @@ def rule_from_mapping(
     ``where`` names the table in messages (``[[rules]] #2``), ``file`` the file; ``extra_keys``
     are further keys the caller reads itself (a pack's citations). Unknown keys, missing ones,
     wrong types and values out of range (``threshold_min`` above 0 and at most 240 minutes,
-    ``target_share`` 0..1) are a :class:`ConfigError` naming the key
-    (see :data:`RULE`).
+    ``target_share`` 0..1; exactly one of ``mode``, ``modes``, ``modes_by_unit_type``) are a
+    :class:`ConfigError` naming the key (see :data:`RULE`).
     """
     table = check_table(RULE, data, file=file, label=where, extra=extra_keys)
-    return Rule(
-        id=table["id"],
-        name_zh=table["name_zh"],
-        name_en=table["name_en"],
-        categories=tuple(table["categories"]),
-        mode=table["mode"],
-        threshold_min=table["threshold_min"],
-        target_share=table.get("target_share"),
-    )
+    prefix = f"{file}: {where}: " if file else f"{where}: "
+    try:
+        return Rule(
+            id=table["id"],
+            name_zh=table["name_zh"],
+            name_en=table["name_en"],
+            categories=tuple(table["categories"]),
+            mode=table.get("mode"),
+            threshold_min=table["threshold_min"],
+            target_share=table.get("target_share"),
+            modes=table.get("modes"),
+            modes_by_unit_type=table.get("modes_by_unit_type"),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
 
 
 def check_unique_ids(rules: Iterable[Rule], *, where: str | None = None) -> None:

@@ -29,14 +29,25 @@ CODE_COLUMNS = ("unit_code", "adcode", "code", "代码", "区划代码", "行政
 
 
 def read_units(
-    path: str | Path, *, name_column: str | None = None, code_column: str | None = None
+    path: str | Path,
+    *,
+    name_column: str | None = None,
+    code_column: str | None = None,
+    type_column: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a polygon layer as units with ``unit_name`` and ``unit_code`` columns."""
+    """Read a polygon layer as units with ``unit_name`` and ``unit_code`` columns (and
+    ``unit_type`` from ``type_column``, e.g. 街道/乡镇)."""
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(f"units file {path} does not exist")
     frame = gpd.read_file(path)
-    return units_from_frame(frame, name_column=name_column, code_column=code_column, source=path)
+    return units_from_frame(
+        frame,
+        name_column=name_column,
+        code_column=code_column,
+        type_column=type_column,
+        source=path,
+    )
 
 
 def read_boundary(
@@ -69,9 +80,11 @@ def units_from_frame(
     *,
     name_column: str | None = None,
     code_column: str | None = None,
+    type_column: str | None = None,
     source: object = "units",
 ) -> gpd.GeoDataFrame:
-    """Normalise a polygon GeoDataFrame to ``unit_name``, ``unit_code``, ``geometry``."""
+    """Normalise a polygon GeoDataFrame to ``unit_name``, ``unit_code``, ``geometry`` (and
+    ``unit_type``, text or None where empty, when ``type_column`` is given)."""
     if len(frame) == 0:
         raise InputError(f"{source}: the units layer has no polygons")
     kinds = set(frame.geometry.geom_type.dropna())
@@ -79,7 +92,7 @@ def units_from_frame(
         raise InputError(f"{source}: units must be polygons, found {', '.join(sorted(kinds))}")
     name = name_column or first_present(frame, NAME_COLUMNS)
     code = code_column or first_present(frame, CODE_COLUMNS)
-    for given in (name_column, code_column):
+    for given in (name_column, code_column, type_column):
         if given and given not in frame:
             raise InputError(
                 f"{source}: column {given!r} not found; columns: {list(frame.columns)}"
@@ -90,11 +103,16 @@ def units_from_frame(
         else pd.Series([f"unit-{i + 1}" for i in range(len(frame))], index=frame.index)
     )
     names = frame[name].astype(str) if name else codes
-    return gpd.GeoDataFrame(
-        {"unit_name": names.to_numpy(), "unit_code": codes.to_numpy()},
-        geometry=frame.geometry.to_numpy(),
-        crs=frame.crs,
-    )
+    columns = {"unit_name": names.to_numpy(), "unit_code": codes.to_numpy()}
+    if type_column:
+        columns["unit_type"] = np.array(
+            [
+                None if pd.isna(t) or not str(t).strip() else str(t).strip()
+                for t in frame[type_column]
+            ],
+            dtype=object,
+        )
+    return gpd.GeoDataFrame(columns, geometry=frame.geometry.to_numpy(), crs=frame.crs)
 
 
 def assign_units(

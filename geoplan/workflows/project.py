@@ -159,6 +159,8 @@ class Project:
     hypothetical_facilities: bool = False
     map: MapOptions = field(default_factory=MapOptions)
     limits: Limits = field(default_factory=Limits.resolve)
+    speeds: dict = field(default_factory=dict)
+    sensitivity: dict | None = None
 
     @property
     def facilities(self) -> dict:
@@ -190,13 +192,20 @@ class Project:
 
     @property
     def network_options(self) -> dict:
-        """The ``[network]`` settings as keyword arguments of ``Network.mode_times`` and
-        :func:`geoplan.analysis.coverage.compute_coverage` (one definition for every command)."""
+        """The ``[network]`` settings and ``[speeds]`` as keyword arguments of
+        ``Network.mode_times`` and :func:`geoplan.analysis.coverage.compute_coverage` (one
+        definition for every command)."""
         return {
             "walk_speed_m_per_min": self.walk_speed_m_per_min,
             "private_ways": self.private_ways,
             "largest_component": self.snap_to_largest_component,
+            "speeds": self.speeds,
         }
+
+    @property
+    def dem(self) -> str | None:
+        """``[network] dem``: the elevation raster for terrain-aware walking (None: flat)."""
+        return self.network.get("dem")
 
     @property
     def max_snap_m(self) -> float:
@@ -240,6 +249,8 @@ class Project:
         """The project file and every input file it names (each resolved, so it must exist)."""
         tables = [self.network, self.demand, *self.facility_tables, self.boundary, self.units]
         named = [t["path"] for t in tables if t and t.get("path")]
+        if self.dem:
+            named.append(self.dem)
         if self.geocode:
             named += [*self.geocode.get("admin", {}).values(), *self.geocode.get("osm", [])]
         return [self.path, *(self.resolve(str(value)) for value in named)]
@@ -298,9 +309,23 @@ def load_project(path: str | Path) -> Project:
         hypothetical_facilities=meta["hypothetical_facilities"],
         map=_map_options(tables.get("map"), where),
         limits=Limits.resolve(tables.get("limits"), where=where),
+        speeds=tables.get("speeds") or {},
+        sensitivity=tables.get("sensitivity"),
     )
     project.keep_duplicates  # noqa: B018 - the files must agree: said now, before any work
+    _check_unit_type_rules(project, where)
     return project
+
+
+def _check_unit_type_rules(project: Project, where: str) -> None:
+    """Rules by unit type need ``[units]`` with a ``type_column`` (said before any work)."""
+    by_type = [r.id for r in project.rules if r.modes_by_unit_type]
+    if by_type and not (project.units or {}).get("type_column"):
+        raise ConfigError(
+            f"{where}: rule {by_type[0]!r} chooses modes by unit type (modes_by_unit_type), "
+            "which needs a [units] table with type_column naming the units' type column / "
+            "按单元类型选择出行方式的规则需要 [units] 表及其 type_column"
+        )
 
 
 def _facility_tables(tables: list[dict], where: str) -> tuple[dict, ...]:
@@ -355,6 +380,14 @@ class RunResult:
 
 
 STAGES = ("load", "check", "snap+engine", "coverage", "gaps", "write", "map")
+"""The stages of a run (``sensitivity`` after ``gaps`` when the project asks for it)."""
+
+
+def _stages(project: Project) -> tuple[str, ...]:
+    if project.sensitivity is None:
+        return STAGES
+    at = STAGES.index("gaps") + 1
+    return (*STAGES[:at], "sensitivity", *STAGES[at:])
 
 
 def run_project(
@@ -391,9 +424,9 @@ def run_into(
     project: Project, staged: Staging, *, progress: bool = False, basemap_key: str | None = None
 ) -> RunResult:
     """Compute ``project`` and write its outputs into an open result folder (``staged``)."""
-    stages = Stages(STAGES, progress=progress)
+    stages = Stages(_stages(project), progress=progress)
     try:
-        result = compute_project(project, stages)
+        result = compute_project(project, stages, sensitivity=True)
         with stages.stage("write"):
             shown = _map_inputs(result)  # what the maps can embed; aggregation is a warning
             _write_tables(result, staged.path)
@@ -405,25 +438,46 @@ def run_into(
     return result
 
 
-def compute_project(project: Project, stages: Stages | None = None) -> RunResult:
+def compute_project(
+    project: Project, stages: Stages | None = None, *, sensitivity: bool = False
+) -> RunResult:
     """Load a project's inputs and compute coverage, units and gaps, writing nothing.
 
     The inputs are checked first (:func:`geoplan.analysis.preflight.check_inputs`: duplicates, one
     place, coordinate systems, far from road, capacity values); work is bounded by the
-    project's ``[limits]`` (:mod:`geoplan.limits`).
+    project's ``[limits]`` (:mod:`geoplan.limits`). With ``sensitivity`` a project's
+    ``[sensitivity]`` runs too (summary.json ``sensitivity``).
     """
     with applied(project.limits):
-        return _compute_project(project, stages or Stages(STAGES))
+        return _compute_project(project, stages or Stages(STAGES), sensitivity=sensitivity)
 
 
-def _compute_project(project: Project, stages: Stages) -> RunResult:
+def load_network(project: Project, inputs: dict | None = None):
+    """The project's network, with the terrain of ``[network] dem`` when given."""
+    from ..readers.elevation import with_terrain
     from ..readers.network import read_network
 
+    path = project.resolve(project.network["path"])
+    if inputs is not None:
+        inputs["network"] = str(path)
+    network = read_network(path)
+    if project.dem:
+        dem = project.resolve(project.dem)
+        if inputs is not None:
+            inputs["dem"] = str(dem)
+        network = with_terrain(
+            network,
+            dem,
+            sample_m=project.network.get("dem_sample_m"),
+            missing=project.network["dem_missing"],
+        )
+    return network
+
+
+def _compute_project(project: Project, stages: Stages, *, sensitivity: bool = False) -> RunResult:
     inputs: dict[str, str] = {}
     with stages.stage("load"):
-        network_path = project.resolve(project.network["path"])
-        inputs["network"] = str(network_path)
-        network = read_network(network_path)
+        network = load_network(project, inputs)
         boundary = read_boundary(project, inputs)
         demand = read_project_demand(project, inputs)
         table, _ = read_project_facilities(project, boundary, inputs)
@@ -449,26 +503,31 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
         demand = demand.to_crs(network.crs) if demand.crs != network.crs else demand
         area = study_area(project, boundary, units_layer, network.crs)
         outside = {"points": 0, "population": 0.0}
+        names = codes = unit_types = None
         if area is not None:
             demand, outside = _residents(demand, area, project)
-        coverage = compute_coverage(network, used, demand, project.rules, **project.network_options)
-        if area is None:
-            area = whole_demand_area(project, coverage.table, used, network.crs)
-    with stages.stage("coverage"):
-        points = coverage.table
-        if area.source == "demand":  # one unit holding every resident by construction
-            names = np.full(len(points), project.area, dtype=object)
-            codes = np.full(len(points), "", dtype=object)
-        else:
             names, codes = assign_units(
-                points["x"].to_numpy(),
-                points["y"].to_numpy(),
+                demand.geometry.x.to_numpy(),
+                demand.geometry.y.to_numpy(),
                 network.crs,
                 area.units,
                 outside=OUTSIDE_UNITS,
                 tolerance_m=area.unit_tolerance_m,
             )
+            unit_types = _unit_types(project, network, area, names, codes)
+        coverage = compute_coverage(
+            network, used, demand, project.rules, **project.network_options, unit_types=unit_types
+        )
+        if area is None:
+            area = whole_demand_area(project, coverage.table, used, network.crs)
+    with stages.stage("coverage"):
+        points = coverage.table
+        if names is None:  # one unit holding every resident by construction
+            names = np.full(len(points), project.area, dtype=object)
+            codes = np.full(len(points), "", dtype=object)
         points["unit_name"], points["unit_code"] = names, codes
+        if unit_types is not None:
+            points["unit_type"] = unit_types.points
         coverage = dataclasses.replace(coverage, units=area.units)
         by_unit = coverage.by_unit()
     with stages.stage("gaps"):
@@ -479,6 +538,19 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
     summary["study_area"] = {"source": area.source, "tolerance_m": area.tolerance_m}
     summary["demand_outside_area"] = outside
     summary["credits"] = credits
+    _terrain_summary(network, summary)
+    if sensitivity and project.sensitivity is not None:
+        from ..analysis.sensitivity import sensitivity_bands
+
+        with stages.stage("sensitivity"):
+            summary["sensitivity"] = sensitivity_bands(
+                network,
+                coverage,
+                used,
+                walk_speeds=project.sensitivity.get("walk_speed_m_per_min"),
+                speed_factors=project.sensitivity.get("speed_factor"),
+                walk_speed_m_per_min=project.walk_speed_m_per_min,
+            )
     return RunResult(
         project,
         summary,
@@ -495,6 +567,105 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
         area,
         credits,
     )
+
+
+def _unit_types(project: Project, network, area: StudyArea, names, codes):
+    """The unit type (``[units] type_column``) of every resident, network node and edge
+    midpoint, when the project's rules choose modes by it (None otherwise)."""
+    from ..analysis.coverage import UnitTypes
+
+    if not any(rule.modes_by_unit_type for rule in project.rules):
+        return None
+    units = area.units
+    if "unit_type" not in units:
+        raise ConfigError(
+            f"{project.path.name}: rules choose modes by unit type, but the units have no "
+            "type column ([units] type_column) / 单元缺少类型字段"
+        )
+    types = dict(
+        zip(
+            zip(units["unit_code"].astype(str), units["unit_name"].astype(str), strict=True),
+            units["unit_type"],
+            strict=True,
+        )
+    )
+    _check_unit_types(project, set(types.values()) - {None})
+
+    def lookup(unit_names, unit_codes) -> np.ndarray:
+        return np.array(
+            [types.get((str(c), str(n))) for n, c in zip(unit_names, unit_codes, strict=True)],
+            dtype=object,
+        )
+
+    import shapely
+
+    node_x, node_y = network.nodes["x"].to_numpy(), network.nodes["y"].to_numpy()
+    middle = shapely.line_interpolate_point(
+        np.asarray(network.edges.geometry.values), 0.5, normalized=True
+    )
+    places = {}
+    for what, (x, y) in (
+        ("nodes", (node_x, node_y)),
+        ("edges", (shapely.get_x(middle), shapely.get_y(middle))),
+    ):
+        places[what] = lookup(
+            *assign_units(
+                x, y, network.crs, units, outside=OUTSIDE_UNITS, tolerance_m=area.unit_tolerance_m
+            )
+        )
+    return UnitTypes(lookup(names, codes), places["nodes"], places["edges"])
+
+
+def _check_unit_types(project: Project, found: set[str]) -> None:
+    """Every type of the units is named by each rule by unit type, and every type a rule
+    names is found among the units (a misspelt one would silently apply to nobody)."""
+    import difflib
+
+    from ..analysis.rules import DEFAULT_UNIT_TYPE
+
+    column = project.units["type_column"]
+    for rule in project.rules:
+        named = {kind for kind, _ in rule.modes_by_unit_type}
+        if not named:
+            continue
+        for kind in sorted(named - found - {DEFAULT_UNIT_TYPE}):
+            close = difflib.get_close_matches(kind, sorted(found), n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{project.path.name}: rule {rule.id!r} modes_by_unit_type names {kind!r}, which "
+                f"no unit has in column {column!r} (types: {', '.join(sorted(found))}){hint} / "
+                f"单元类型 {kind!r} 不存在"
+            )
+        if DEFAULT_UNIT_TYPE not in named:
+            for kind in sorted(found - named):
+                raise ConfigError(
+                    f"{project.path.name}: rule {rule.id!r} modes_by_unit_type names no modes "
+                    f"for units of type {kind!r} (column {column!r}); add `{kind} = [...]` or "
+                    f"`{DEFAULT_UNIT_TYPE} = [...]` / 规则未给出类型 {kind!r} 的出行方式"
+                )
+
+
+def _terrain_summary(network, summary: dict) -> None:
+    """summary.json ``network.terrain`` (and a warning when edges were left flat)."""
+    terrain = network.terrain
+    if terrain is None:
+        return
+    block = terrain.summary()
+    summary["network"]["terrain"] = block
+    if block["edges_flat_missing"]:
+        zh = (
+            f"{block['nodes_missing']:,} 个路网节点位于高程数据范围外或无数据处，"
+            f'{block["edges_flat_missing"]:,} 条路段按平地计算（dem_missing = "flat"）。'
+        )
+        en = (
+            f"{block['nodes_missing']:,} network nodes lie outside the DEM or on nodata: "
+            f"{block['edges_flat_missing']:,} edges were walked as flat "
+            '(dem_missing = "flat").'
+        )
+        logger.warning("%s", en)
+        summary.setdefault("warnings", []).append(
+            {"check": "dem_missing", "message_zh": zh, "message_en": en}
+        )
 
 
 def _credits(project: Project, inputs: dict[str, str]) -> dict[str, str]:
@@ -654,6 +825,7 @@ def _units_layer(project: Project, inputs: dict) -> gpd.GeoDataFrame | None:
         path,
         name_column=project.units.get("name_column"),
         code_column=project.units.get("code_column"),
+        type_column=project.units.get("type_column"),
     )
 
 
@@ -812,6 +984,7 @@ def _summary(project: Project, coverage: Coverage, checked: Checked, points) -> 
             "private_ways": project.private_ways,
             "snap_to_largest_component": project.snap_to_largest_component,
             "modes": coverage.snapping,
+            **({"speeds": project.speeds} if project.speeds else {}),
         },
         "demand_far_from_road": None
         if far is None
@@ -1016,6 +1189,11 @@ def _write_run_record(result: RunResult, staged: Staging, timings_s: dict[str, f
         },
         "parameters": {
             "walk_speed_m_per_min": result.project.walk_speed_m_per_min,
+            "speeds": result.project.speeds,
+            "dem": result.project.dem,
+            "dem_sample_m": result.project.network.get("dem_sample_m"),
+            "dem_missing": result.project.network.get("dem_missing"),
+            "sensitivity": result.project.sensitivity,
             "private_ways": result.project.private_ways,
             "snap_to_largest_component": result.project.snap_to_largest_component,
             "facilities_max_snap_m": result.project.max_snap_m,
@@ -1076,6 +1254,8 @@ def write_travel_times(
     crs: str | None = None,
     keep_duplicates: bool = False,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    dem: str | Path | None = None,
+    dem_missing: str = "refuse",
 ) -> pd.DataFrame:
     """Read the three inputs, compute the nearest-facility table and write it to ``out``.
 
@@ -1086,7 +1266,9 @@ def write_travel_times(
     The facilities' coordinate system is ``crs`` (as ``read_facilities``; ``--crs``); the
     inputs go through the run's checks first (:func:`geoplan.analysis.preflight.check_inputs`:
     duplicates, one place, GCJ-02/BD-09, far from road), whose warnings are logged. Work is
-    bounded by the limits of the environment (:mod:`geoplan.limits`).
+    bounded by the limits of the environment (:mod:`geoplan.limits`). With a ``dem`` walking
+    follows the terrain (:mod:`geoplan.readers.elevation`; ``dem_missing`` as
+    ``[network] dem_missing``).
     """
     from ..analysis.coverage import nearest_table
     from ..analysis.duplicates import KEEP_HINT_CLI
@@ -1104,9 +1286,20 @@ def write_travel_times(
             f"--out {out}: geoplan writes {', '.join(_io.TABLE_SUFFIXES)} tables; name a file "
             "with one of these extensions"
         )
-    inputs = [network, facilities, demand]
+    inputs = [network, facilities, demand, *([dem] if dem is not None else [])]
     with output_files([out], command="traveltimes", overwrite=overwrite, inputs=inputs) as temps:
         net = read_network(network)
+        if dem is not None:
+            from ..readers.elevation import with_terrain
+
+            net = with_terrain(net, dem, missing=dem_missing)
+            terrain = net.terrain.summary()
+            if terrain["edges_flat_missing"]:
+                logger.warning(
+                    "%d network nodes lie outside the DEM or on nodata: %d edges walked as flat",
+                    terrain["nodes_missing"],
+                    terrain["edges_flat_missing"],
+                )
         points = read_demand(demand)
         checked = check_inputs(
             network=net,

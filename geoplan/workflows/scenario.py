@@ -483,9 +483,10 @@ def recompute_coverage(
         demand_frame(result),
         rules,
         **result.project.network_options,
+        unit_types=result.coverage.unit_types,
     )
     before = result.coverage.table
-    for name in ("unit_name", "unit_code"):
+    for name in ("unit_name", "unit_code", "unit_type"):
         if name in before:
             coverage.table[name] = before[name].to_numpy()
     return coverage
