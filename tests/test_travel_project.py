@@ -1,0 +1,166 @@
+"""Terrain, several modes and sensitivity through a whole project run (the demo with a DEM,
+a walk + e-bike rule and a [sensitivity] table): summary.json, the console, the report and the
+command line's ``--dem``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geoplan.cli import main
+
+# A synthetic DEM over the demo (团城山, lon 114.99–115.04, lat 30.18–30.23) in EPSG:4326: a
+# plane rising 10 m per 0.001° of latitude (≈ 9 % northwards). No real DEM of 黄石 is in the
+# shared data; the mechanism is checked on Andorra's SRTM tile in test_elevation.py.
+WEST, NORTH, STEP = 114.90, 30.30, 0.001
+
+
+def write_plane_dem(path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rows, cols = 200, 250
+    lat = NORTH - (np.arange(rows) + 0.5) * STEP
+    z = np.tile(((lat - 30.10) * 10_000)[:, None], (1, cols)).astype(np.float32)
+    with rasterio.open(
+        path, "w", driver="GTiff", height=rows, width=cols, count=1, dtype="float32",
+        crs="EPSG:4326", transform=from_origin(WEST, NORTH, STEP, STEP),
+    ) as ds:  # fmt: skip
+        ds.write(z, 1)
+    return path
+
+
+MIXED_RULE = """
+[[rules]]
+id = "medical_walk_ebike_15"
+name_zh = "15分钟可达医疗卫生机构（步行或电动自行车）"
+name_en = "Medical facility within 15 minutes on foot or by e-bike"
+categories = ["medical"]
+modes = ["walk", "ebike"]
+threshold_min = 15
+
+[sensitivity]
+walk_speed_m_per_min = [60, 70, 80]
+"""
+
+
+@pytest.fixture(scope="module")
+def hilly_run(tmp_path_factory):
+    """The demo on a sloped DEM with a walk + e-bike rule and a sensitivity table, run by the
+    CLI (console captured)."""
+    import contextlib
+    import io
+
+    from geoplan.workflows.project import DEMO_PROJECT
+
+    tmp = tmp_path_factory.mktemp("hilly")
+    dem = write_plane_dem(tmp / "dem.tif")
+    facilities = (DEMO_PROJECT.parent / "../facilities/tuanchengshan_scenario.csv").resolve()
+    text = DEMO_PROJECT.read_text(encoding="utf-8")
+    text = text.replace('"../facilities/tuanchengshan_scenario.csv"', f'"{facilities}"')
+    text = text.replace(
+        "walk_speed_m_per_min = 70\n", f'walk_speed_m_per_min = 70\ndem = "{dem}"\n', 1
+    )
+    project = tmp / "hilly.toml"
+    project.write_text(text + MIXED_RULE, encoding="utf-8")
+    out = tmp / "out"
+    console = io.StringIO()
+    with contextlib.redirect_stdout(console):
+        assert main(["run", str(project), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return out, summary, console.getvalue()
+
+
+def test_terrain_changes_walking_and_is_reported(hilly_run, demo_dir):
+    _, summary, console = hilly_run
+    terrain = summary["network"]["terrain"]
+    assert terrain["dem"] == "dem.tif" and terrain["dem_crs"] == "EPSG:4326"
+    assert terrain["nodes_missing"] == 0 and terrain["grade"] == "end nodes"
+    # the plane: 10 m per 0.001° of latitude, from 30.18 to 30.23 N
+    assert 750 < terrain["elevation_m"]["min"] < terrain["elevation_m"]["max"] < 1400
+    assert "地形 / terrain: walking follows Tobler's hiking function on dem.tif" in console
+    flat_summary = json.loads((demo_dir / "summary.json").read_text(encoding="utf-8"))
+    reference = {r["id"]: r["share_covered"] for r in flat_summary["rules"]}
+    shares = {r["id"]: r["share_covered"] for r in summary["rules"]}
+    for rid, flat in reference.items():  # a 9 % slope slows as many trips as it speeds
+        assert shares[rid] != pytest.approx(flat, abs=1e-6)
+
+
+def test_the_mixed_rule_is_the_fastest_of_its_modes(hilly_run):
+    out, summary, console = hilly_run
+    rules = {r["id"]: r for r in summary["rules"]}
+    mixed, walk = rules["medical_walk_ebike_15"], rules["medical_walk_15"]
+    assert mixed["mode"] == "walk+ebike" and mixed["modes"] == ["walk", "ebike"]
+    by_mode = mixed["population_covered_by_mode"]
+    assert sum(by_mode.values()) == pytest.approx(mixed["population_covered"])
+    assert by_mode["ebike"] > 0 and by_mode["walk"] > 0
+    assert mixed["share_covered"] > walk["share_covered"]
+    points = pd.read_csv(out / "coverage_points.csv", encoding="utf-8-sig")
+    time = points["medical_walk_ebike_15_time_s"].to_numpy()
+    walking = points["medical_walk_15_time_s"].to_numpy()
+    assert ((time <= walking + 1e-6) | np.isnan(walking)).all()
+    chosen = points["medical_walk_ebike_15_mode"]
+    assert set(chosen.dropna()) == {"walk", "ebike"}
+    assert "最快方式 / fastest mode: walk " in console
+
+
+def test_sensitivity_bands_hold_the_main_run_and_reach_the_report(hilly_run):
+    out, summary, console = hilly_run
+    sensitivity = summary["sensitivity"]
+    assert sensitivity["walk_speed_m_per_min"] == [60, 70, 80]
+    assert len(sensitivity["runs"]) == 3
+    bands = {band["id"]: band for band in sensitivity["rules"]}
+    for rule in summary["rules"]:
+        band = bands[rule["id"]]
+        by_speed = {
+            run["walk_speed_m_per_min"]: run["rules"][rule["id"]]["share_covered"]
+            for run in sensitivity["runs"]
+        }
+        # the run at the project's own 70 m/min is the main run; faster walking covers more
+        assert by_speed[70] == pytest.approx(rule["share_covered"], abs=1e-12)
+        assert by_speed[60] <= by_speed[70] <= by_speed[80]
+        assert (band["share_min"], band["share_max"]) == (by_speed[60], by_speed[80])
+        assert band["share_min"] < band["share_max"]
+        assert f"敏感性 / sensitivity: {band['share_min']:.1%}–{band['share_max']:.1%}" in console
+    assert "(walk 60–80 m/min)" in console
+    from geoplan.rendering.report import write_reports
+
+    write_reports(out, pdf=False)
+    write_reports(out, lang="en", pdf=False)
+    zh = (out / "report.html").read_text(encoding="utf-8")
+    en = (out / "report_en.html").read_text(encoding="utf-8")
+    band = bands["medical_walk_15"]
+    text = f"{band['share_min']:.1%}–{band['share_max']:.1%}"
+    assert "敏感性区间" in zh and text in zh and "步行或电动自行车" in zh
+    assert "Sensitivity band" in en and text in en and "walk or e-bike (fastest)" in en
+
+
+def test_cli_dem_is_not_read_as_demand_and_no_option_is_abbreviated(tmp_path, capsys):
+    from geoplan._paths import REPO_ROOT, shipped_path
+
+    demand = tmp_path / "居民点.csv"
+    demand.write_text(
+        "demand_id,lon,lat,人口\nH-1,115.0357,30.2019,10\nH-2,115.0100,30.2190,20\n",
+        encoding="utf-8",
+    )
+    dem = write_plane_dem(tmp_path / "dem.tif")
+    base = [
+        "-q", "traveltimes",
+        "--network", str(shipped_path("osm/huangshi_tuanchengshan_all_2022.graphml.gz")),
+        "--facilities", str(REPO_ROOT / "data/facilities/tuanchengshan_scenario.csv"),
+        "--demand", str(demand),
+    ]  # fmt: skip
+    flat, hilly = tmp_path / "flat.csv", tmp_path / "hilly.csv"
+    assert main([*base, "--out", str(flat)]) == 0
+    assert main([*base, "--dem", str(dem), "--out", str(hilly)]) == 0
+    a = pd.read_csv(flat, encoding="utf-8-sig")["travel_time_s"].to_numpy()
+    b = pd.read_csv(hilly, encoding="utf-8-sig")["travel_time_s"].to_numpy()
+    assert (a > 0).all() and not np.allclose(a, b)
+    # a prefix is no longer completed to a longer option (--dem was read as --demand)
+    assert main([*base, "--out", str(flat), "--overw"]) == 2
+    assert "unrecognized arguments: --overw" in capsys.readouterr().err
+    assert main(["-q", "traveltimes", "--net", "x"]) == 2
+    capsys.readouterr()
