@@ -35,7 +35,7 @@ def test_demo_summary_schema_and_numbers(demo_out):
     assert fac["read"] == fac["used"] + fac["rejected"] == 10
     assert summary["facilities_hypothetical"] is True
     ids = [r["id"] for r in summary["rules"]]
-    assert ids == ["medical_walk_15", "fitness_walk_15"]
+    assert ids == ["medical_walk_15", "fitness_walk_15", "medical_walk_ebike_15"]
     for rule in summary["rules"]:
         assert set(rule) >= {
             "id",
@@ -53,6 +53,18 @@ def test_demo_summary_schema_and_numbers(demo_out):
         )
         assert 0 < rule["share_covered"] < 1
         assert rule["met"] is False  # target 100%: the scenario leaves people uncovered
+    # the rural-style rule: the faster of walking and e-bike covers more than walking alone
+    walk, mixed = summary["rules"][0], summary["rules"][2]
+    assert mixed["share_covered"] > walk["share_covered"]
+    assert sum(mixed["population_covered_by_mode"].values()) == pytest.approx(
+        mixed["population_covered"]
+    )
+    # [sensitivity]: 3 walking speeds × 3 speed factors, each band around the main share
+    sensitivity = summary["sensitivity"]
+    assert len(sensitivity["runs"]) == 9
+    for rule, band in zip(summary["rules"], sensitivity["rules"], strict=True):
+        assert band["id"] == rule["id"]
+        assert band["share_min"] < rule["share_covered"] < band["share_max"]
 
 
 def test_demo_tables_agree(demo_out):
