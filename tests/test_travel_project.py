@@ -164,3 +164,65 @@ def test_cli_dem_is_not_read_as_demand_and_no_option_is_abbreviated(tmp_path, ca
     assert "unrecognized arguments: --overw" in capsys.readouterr().err
     assert main(["-q", "traveltimes", "--net", "x"]) == 2
     capsys.readouterr()
+
+
+BY_TYPE_RULE = """
+[[rules]]
+id = "medical_by_type_15"
+name_zh = "15分钟医疗圈（街道步行，乡镇步行或电动自行车）"
+name_en = "15-minute medical circle (walk in subdistricts, walk or e-bike in townships)"
+categories = ["medical"]
+modes_by_unit_type = { "街道" = ["walk"], "乡镇" = ["walk", "ebike"] }
+threshold_min = 15
+"""
+
+
+def typed_units(path):
+    """The demo's boundary cut in two at its middle longitude: west 街道, east 乡镇."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geoplan._paths import REPO_ROOT
+
+    area = gpd.read_file(REPO_ROOT / "data/boundaries/huangshi_tuanchengshan_official.geojson")
+    area = area.to_crs(4326)
+    w, s, e, n = area.total_bounds
+    mid = (w + e) / 2
+    shape = area.geometry.union_all()
+    halves = [shape.intersection(box(w - 1, s - 1, mid, n + 1)),
+              shape.intersection(box(mid, s - 1, e + 1, n + 1))]  # fmt: skip
+    units = gpd.GeoDataFrame(
+        {"name": ["西片", "东片"], "code": ["W", "E"], "类型": ["街道", "乡镇"]},
+        geometry=halves,
+        crs=4326,
+    )
+    units.to_file(path, driver="GeoJSON")
+    return path
+
+
+def test_modes_by_unit_type_in_a_project_equal_each_units_own_rule(demo_project, tmp_path):
+    from geoplan.errors import ConfigError
+    from geoplan.workflows.project import compute_project, load_project
+
+    units = typed_units(tmp_path / "units.geojson")
+    table = f'\n[units]\npath = "{units}"\ntype_column = "类型"\n'
+    project = load_project(demo_project("typed.toml", append=table + BY_TYPE_RULE))
+    points = compute_project(project).coverage.points
+    kind = points["unit_type"].to_numpy(dtype=object)
+    assert set(kind) == {"街道", "乡镇"}
+    by_type = points["medical_by_type_15_time_s"].to_numpy()
+    walk = points["medical_walk_15_time_s"].to_numpy()
+    mixed = points["medical_walk_ebike_15_time_s"].to_numpy()
+    np.testing.assert_allclose(by_type[kind == "街道"], walk[kind == "街道"])
+    np.testing.assert_allclose(by_type[kind == "乡镇"], mixed[kind == "乡镇"])
+    assert (mixed[kind == "乡镇"] < walk[kind == "乡镇"]).any()
+    # a misspelt type would apply to nobody: refused, with the types found
+    with pytest.raises(ConfigError, match=r"names '乡', which no unit has .*did you mean '乡镇'"):
+        compute_project(
+            load_project(
+                demo_project("typo.toml", append=table + BY_TYPE_RULE.replace('"乡镇" =', '"乡" ='))
+            )
+        )
+    # without a type column the rule cannot be read for anyone: said when the file is loaded
+    with pytest.raises(ConfigError, match="needs a \\[units\\] table with type_column"):
+        load_project(demo_project("untyped.toml", append=BY_TYPE_RULE))
