@@ -99,12 +99,19 @@ def test_run_record_has_hashes_versions_and_timings(demo_out):
         assert entry["sha256"] == hashlib.sha256(Path(entry["path"]).read_bytes()).hexdigest()
     assert record["versions"]["scipy"]
     assert record["stage_timings_s"]["snap+engine"] >= 0
-    assert list(record["stage_timings_s"]) == list(STAGES)
+    # the demo's [sensitivity] is a stage of its own, after the gaps
+    at = STAGES.index("gaps") + 1
+    assert list(record["stage_timings_s"]) == [*STAGES[:at], "sensitivity", *STAGES[at:]]
     # the demo's [facilities] max_snap_m and [gaps] table, as the run used them
     parameters = record["parameters"]
     assert parameters["facilities_max_snap_m"] == 500.0
     assert parameters["gap_cell_m"] == 500.0 and parameters["gap_merge_contiguous"] is False
     assert parameters["walk_speed_m_per_min"] == 70.0
+    assert parameters["sensitivity"] == {
+        "walk_speed_m_per_min": [60, 70, 80],
+        "speed_factor": [0.8, 1.0, 1.2],
+    }
+    assert parameters["dem"] is None and parameters["speeds"] == {}
 
 
 def test_refuses_to_overwrite(demo_out, capsys):
