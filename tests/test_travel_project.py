@@ -33,24 +33,10 @@ def write_plane_dem(path):
     return path
 
 
-MIXED_RULE = """
-[[rules]]
-id = "medical_walk_ebike_15"
-name_zh = "15分钟可达医疗卫生机构（步行或电动自行车）"
-name_en = "Medical facility within 15 minutes on foot or by e-bike"
-categories = ["medical"]
-modes = ["walk", "ebike"]
-threshold_min = 15
-
-[sensitivity]
-walk_speed_m_per_min = [60, 70, 80]
-"""
-
-
 @pytest.fixture(scope="module")
 def hilly_run(tmp_path_factory):
-    """The demo on a sloped DEM with a walk + e-bike rule and a sensitivity table, run by the
-    CLI (console captured)."""
+    """The demo (with its walk + e-bike rule and its [sensitivity] table) on a sloped DEM, run
+    by the CLI (console captured)."""
     import contextlib
     import io
 
@@ -65,7 +51,8 @@ def hilly_run(tmp_path_factory):
         "walk_speed_m_per_min = 70\n", f'walk_speed_m_per_min = 70\ndem = "{dem}"\n', 1
     )
     project = tmp / "hilly.toml"
-    project.write_text(text + MIXED_RULE, encoding="utf-8")
+    assert 'modes = ["walk", "ebike"]' in text and "[sensitivity]" in text
+    project.write_text(text, encoding="utf-8")
     out = tmp / "out"
     console = io.StringIO()
     with contextlib.redirect_stdout(console):
@@ -83,10 +70,12 @@ def test_terrain_changes_walking_and_is_reported(hilly_run, demo_dir):
     assert 750 < terrain["elevation_m"]["min"] < terrain["elevation_m"]["max"] < 1400
     assert "地形 / terrain: walking follows Tobler's hiking function on dem.tif" in console
     flat_summary = json.loads((demo_dir / "summary.json").read_text(encoding="utf-8"))
-    reference = {r["id"]: r["share_covered"] for r in flat_summary["rules"]}
-    shares = {r["id"]: r["share_covered"] for r in summary["rules"]}
-    for rid, flat in reference.items():  # a 9 % slope slows as many trips as it speeds
-        assert shares[rid] != pytest.approx(flat, abs=1e-6)
+    reference = {r["id"]: r for r in flat_summary["rules"]}
+    walking = [rule for rule in summary["rules"] if rule["mode"] == "walk"]
+    assert len(walking) == 2
+    for rule in walking:  # (the e-bike rides flat and wins nearly everyone: not compared)
+        flat = reference[rule["id"]]["share_covered"]
+        assert rule["share_covered"] != pytest.approx(flat, abs=1e-6)
 
 
 def test_the_mixed_rule_is_the_fastest_of_its_modes(hilly_run):
@@ -111,21 +100,30 @@ def test_sensitivity_bands_hold_the_main_run_and_reach_the_report(hilly_run):
     out, summary, console = hilly_run
     sensitivity = summary["sensitivity"]
     assert sensitivity["walk_speed_m_per_min"] == [60, 70, 80]
-    assert len(sensitivity["runs"]) == 3
+    assert sensitivity["speed_factor"] == [0.8, 1.0, 1.2]
+    assert len(sensitivity["runs"]) == 9
     bands = {band["id"]: band for band in sensitivity["rules"]}
     for rule in summary["rules"]:
         band = bands[rule["id"]]
-        by_speed = {
-            run["walk_speed_m_per_min"]: run["rules"][rule["id"]]["share_covered"]
+        share = {
+            (run["walk_speed_m_per_min"], run["speed_factor"]): run["rules"][rule["id"]][
+                "share_covered"
+            ]
             for run in sensitivity["runs"]
         }
-        # the run at the project's own 70 m/min is the main run; faster walking covers more
-        assert by_speed[70] == pytest.approx(rule["share_covered"], abs=1e-12)
-        assert by_speed[60] <= by_speed[70] <= by_speed[80]
-        assert (band["share_min"], band["share_max"]) == (by_speed[60], by_speed[80])
+        # the run at the project's own settings is the main run; faster walking covers more
+        assert share[70, 1.0] == pytest.approx(rule["share_covered"], abs=1e-12)
+        assert share[60, 1.0] <= share[70, 1.0] <= share[80, 1.0]
+        assert (band["share_min"], band["share_max"]) == (
+            min(share.values()),
+            max(share.values()),
+        )
         assert band["share_min"] < band["share_max"]
         assert f"敏感性 / sensitivity: {band['share_min']:.1%}–{band['share_max']:.1%}" in console
-    assert "(walk 60–80 m/min)" in console
+    # walking rules do not hang on vehicle speeds; the e-bike rule does
+    walk = {k: v for k, v in share.items()}  # the last rule: medical_walk_ebike_15
+    assert rule["id"] == "medical_walk_ebike_15" and walk[70, 0.8] < walk[70, 1.2]
+    assert "(walk 60–80 m/min, speed factor 0.8–1.2)" in console
     from geoplan.rendering.report import write_reports
 
     write_reports(out, pdf=False)
