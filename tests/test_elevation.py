@@ -157,7 +157,7 @@ def test_coverage_walks_up_to_the_facility_and_down_from_it(tmp_path):
         Rule("up", "上", "up", ("clinic",), "walk", 2.0),
         Rule("down", "下", "down", ("tcm_clinic",), "walk", 2.0),
     ]
-    points = compute_coverage(net, facilities, demand, rules, walk_speed_m_per_min=60).points
+    points = compute_coverage(net, facilities, demand, rules, walk_speed_m_per_min=60).table
     # to the hill: 141.9 s from the valley, half of it from the middle (prorated), 0 on top
     np.testing.assert_allclose(points["up_time_s"], [100 * UP, 50 * UP, 0.0])
     np.testing.assert_allclose(points["down_time_s"], [0.0, 50.0, 100.0])
@@ -169,7 +169,7 @@ def test_coverage_walks_up_to_the_facility_and_down_from_it(tmp_path):
         demand,
         rules,
         walk_speed_m_per_min=60,
-    ).points
+    ).table
     np.testing.assert_allclose(flat["up_time_s"], [100.0, 50.0, 0.0])
 
 

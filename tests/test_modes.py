@@ -25,7 +25,7 @@ from geoplan.analysis.coverage import UnitTypes, compute_coverage
 from geoplan.analysis.rules import Rule
 from geoplan.analysis.sensitivity import sensitivity_bands
 from geoplan.errors import ConfigError
-from geoplan.readers.access import CLOSED, OPEN, classify
+from geoplan.readers.access import CLOSED, OPEN, access_codes
 from geoplan.readers.network import SPEED_KPH, Network, speed_table
 
 CRS = "EPSG:32650"
@@ -138,27 +138,32 @@ def test_project_speeds_replace_cells_open_and_close_classes():
 
 
 def test_access_tags_for_ebike_and_motorcycle():
+    def code(mode, **tags):
+        return int(access_codes(pd.DataFrame([tags]), mode)[0])
+
     # an e-bike is a non-motor vehicle: motor_vehicle=no leaves it in, its own key wins
-    assert classify("ebike", {"motor_vehicle": "no"}) == OPEN
-    assert classify("motorcycle", {"motor_vehicle": "no"}) == CLOSED
-    assert classify("motorcycle", {"motor_vehicle": "no", "motorcycle": "yes"}) == OPEN
-    assert classify("ebike", {"electric_bicycle": "no"}) == CLOSED
-    assert classify("bike", {"electric_bicycle": "no"}) == OPEN
-    assert classify("ebike", {"bicycle": "no"}) == CLOSED
-    assert classify("ebike", {"bicycle": "no", "electric_bicycle": "yes"}) == OPEN
-    assert classify("motorcycle", {"service": "emergency_access", "access": "yes"}) == CLOSED
+    assert code("ebike", motor_vehicle="no") == OPEN
+    assert code("motorcycle", motor_vehicle="no") == CLOSED
+    assert code("motorcycle", motor_vehicle="no", motorcycle="yes") == OPEN
+    assert code("ebike", electric_bicycle="no") == CLOSED
+    assert code("bike", electric_bicycle="no") == OPEN
+    assert code("ebike", bicycle="no") == CLOSED
+    assert code("ebike", bicycle="no", electric_bicycle="yes") == OPEN
+    assert code("motorcycle", service="emergency_access", access="yes") == CLOSED
 
 
 def test_project_file_speed_tables_are_checked(tmp_path):
     import tomllib
 
-    from geoplan.workflows.config import SENSITIVITY, SPEEDS, check_table
+    from geoplan.schema import check_table
+    from geoplan.workflows.config import SENSITIVITY, SPEEDS
 
     def check(text, table=SPEEDS):
         return check_table(table, tomllib.loads(text)[table.name], file="p.toml")
 
     good = check('[speeds.ebike]\ntertiary = 18\ntrack = "no"\n')
-    assert good == {"ebike": {"tertiary": 18.0, "track": None}}
+    assert good == {"ebike": {"tertiary": 18.0, "track": "no"}}
+    assert speed_table("ebike", good["ebike"])[0]["track"] is None  # "no" closes the class
     with pytest.raises(
         ConfigError, match=r"p.toml: \[speeds.ebike\] `teritary`: .*did you mean `tertiary`"
     ):
@@ -183,7 +188,7 @@ def test_project_file_speed_tables_are_checked(tmp_path):
 def test_fastest_of_modes_by_hand(valley, clinic, residents):
     rule = Rule("r", "甲", "r", ("clinic",), None, 10.0, modes=["walk", "ebike"])
     cov = run(valley, clinic, residents, [rule])
-    points = cov.points
+    points = cov.table
     np.testing.assert_allclose(points["r_time_s"], [60.0, 2000 / EBIKE_MPS])
     assert list(points["r_mode"]) == ["walk", "ebike"]
     assert list(points["r_covered"]) == [True, True]
@@ -192,7 +197,7 @@ def test_fastest_of_modes_by_hand(valley, clinic, residents):
     assert summary["mode"] == "walk+ebike" and summary["modes"] == ["walk", "ebike"]
     # the e-bike alone reaches B the long way round
     ebike = run(valley, clinic, residents, [Rule("e", "乙", "e", ("clinic",), "ebike", 10.0)])
-    np.testing.assert_allclose(ebike.points["e_time_s"], [(500 + CB) / EBIKE_MPS, 480.0])
+    np.testing.assert_allclose(ebike.table["e_time_s"], [(500 + CB) / EBIKE_MPS, 480.0])
 
 
 def test_several_modes_equal_the_minimum_of_single_mode_runs(valley, clinic):
@@ -207,7 +212,7 @@ def test_several_modes_equal_the_minimum_of_single_mode_runs(valley, clinic):
     rules = [Rule("mix", "混合", "mix", ("clinic",), None, 8.0, modes=modes)] + [
         Rule(m, m, m, ("clinic",), m, 8.0) for m in modes
     ]
-    points = run(valley, clinic, people, rules).points
+    points = run(valley, clinic, people, rules).table
     single = np.column_stack([points[f"{m}_time_s"].to_numpy() for m in modes])
     np.testing.assert_allclose(points["mix_time_s"], single.min(axis=1))
     assert list(points["mix_mode"]) == [modes[i] for i in single.argmin(axis=1)]
@@ -221,7 +226,7 @@ def test_ties_go_to_the_first_mode_listed(valley, clinic):
     )
     for modes in (["walk", "ebike"], ["ebike", "walk"]):
         rule = Rule("r", "r", "r", ("clinic",), None, 5.0, modes=modes)
-        points = run(valley, clinic, at_clinic, [rule]).points
+        points = run(valley, clinic, at_clinic, [rule]).table
         assert points["r_time_s"].iloc[0] == 0.0 and points["r_mode"].iloc[0] == modes[0]
 
 
@@ -238,7 +243,7 @@ def test_modes_by_unit_type_equal_the_single_mode_run_inside_each_unit(valley, c
             valley, clinic, residents, [rule, *single],
             unit_types=UnitTypes(np.array(types, dtype=object)),
         )  # fmt: skip
-        points = cov.points
+        points = cov.table
         walk, ebike = points["walk_time_s"].to_numpy(), points["ebike_time_s"].to_numpy()
         expected = np.where(np.array(types) == "urban", walk, np.fmin(walk, ebike))
         np.testing.assert_allclose(points["u_time_s"], expected)
@@ -254,7 +259,7 @@ def test_modes_by_unit_type_equal_the_single_mode_run_inside_each_unit(valley, c
     points = run(
         valley, clinic, residents, [fallback],
         unit_types=UnitTypes(np.array([None, "urban"], dtype=object)),
-    ).points  # fmt: skip
+    ).table  # fmt: skip
     np.testing.assert_allclose(points["d_time_s"], [(500 + CB) / EBIKE_MPS, 2000.0])
 
 

@@ -205,7 +205,7 @@ def test_modes_by_unit_type_in_a_project_equal_each_units_own_rule(demo_project,
     units = typed_units(tmp_path / "units.geojson")
     table = f'\n[units]\npath = "{units}"\ntype_column = "类型"\n'
     project = load_project(demo_project("typed.toml", append=table + BY_TYPE_RULE))
-    points = compute_project(project).coverage.points
+    points = compute_project(project).coverage.table
     kind = points["unit_type"].to_numpy(dtype=object)
     assert set(kind) == {"街道", "乡镇"}
     by_type = points["medical_by_type_15_time_s"].to_numpy()

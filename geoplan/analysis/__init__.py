@@ -13,5 +13,6 @@ __all__ = [
     "preflight",
     "qa",
     "rules",
+    "sensitivity",
     "streets",
 ]

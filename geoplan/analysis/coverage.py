@@ -263,7 +263,7 @@ class Coverage:
                 "points_unreachable": int(unreachable.sum()),
             }
             if rule.mixed:
-                chosen = self.points[column(rule.id, "mode")].to_numpy(dtype=object)
+                chosen = self.table[column(rule.id, "mode")].to_numpy(dtype=object)
                 row["population_covered_by_mode"] = {
                     mode: float(population[covered_mask & (chosen == mode)].sum())
                     for mode in rule.modes

@@ -55,6 +55,7 @@ __all__ = [
     "as_run",
     "compute_project",
     "facilities_used_table",
+    "load_network",
     "load_project",
     "read_boundary",
     "read_project_demand",
