@@ -8,7 +8,8 @@ and so is the DEM: **no DEM of Wuhan is in the shared data**, so a GeoTIFF of sm
 (−35 to 95 m, slopes up to ~15 %, 90 m pixels, EPSG:32650) covering the network is written
 to a temporary folder.
 
-Two questions (the goals of issue 13), each a median over ``--repeats`` runs in this process:
+Two questions (the goals of issue 13), each a median over ``--repeats`` runs in this process,
+the runs compared interleaved (so that load from other processes falls on both alike):
 
 1. **Terrain**: one walk rule by :func:`geoplan.analysis.coverage.compute_coverage` on the
    flat network, against the same with the DEM read first
@@ -21,6 +22,7 @@ Two questions (the goals of issue 13), each a median over ``--repeats`` runs in 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -93,11 +95,18 @@ def main() -> None:
         f"Wuhan FUA: {len(network.nodes):,} nodes, {len(network.edges):,} edges; "
         f"{args.points:,} points, {args.facilities} facilities; medians of {args.repeats}"
     )
-    run(network, [walk])  # warm-up: imports, caches
     with tempfile.TemporaryDirectory() as tmp:
         dem = hills_dem(Path(tmp) / "hills.tif", bounds)
-        flat_s, flat = timed(lambda: run(network, [walk]), args.repeats)
-        terrain_s, hilly = timed(lambda: run(with_terrain(network, dem), [walk]), args.repeats)
+        run(network, [walk])  # warm-up: imports, caches
+        run(with_terrain(network, dem), [walk])
+        # interleaved, so that load from other processes falls on both alike
+        flat_t, terrain_t = [], []
+        for _ in range(args.repeats):
+            seconds, flat = timed(lambda: run(network, [walk]), 1)
+            flat_t.append(seconds)
+            seconds, hilly = timed(lambda: run(with_terrain(network, dem), [walk]), 1)
+            terrain_t.append(seconds)
+        flat_s, terrain_s = statistics.median(flat_t), statistics.median(terrain_t)
         build_s, hilly_net = timed(lambda: with_terrain(network, dem), args.repeats)
     summary = hilly_net.terrain.summary()
     share = [c.summary()[0]["share_covered"] for c in (flat, hilly)]
@@ -110,8 +119,14 @@ def main() -> None:
         f"elevation {summary['elevation_m']}, {summary['nodes_sampled']:,} nodes sampled, "
         f"{summary['edges_grade_over_10pct']:,} edges steeper than 10 %"
     )
-    single_s = [timed(lambda r=r: run(network, [r]), args.repeats)[0] for r in (walk, ebike)]
-    both_s, mixed = timed(lambda: run(network, [both]), args.repeats)
+    walk_t, ebike_t, both_t = [], [], []
+    for _ in range(args.repeats):
+        walk_t.append(timed(lambda: run(network, [walk]), 1)[0])
+        ebike_t.append(timed(lambda: run(network, [ebike]), 1)[0])
+        seconds, mixed = timed(lambda: run(network, [both]), 1)
+        both_t.append(seconds)
+    single_s = [statistics.median(walk_t), statistics.median(ebike_t)]
+    both_s = statistics.median(both_t)
     print("\n| rule | seconds |\n| --- | ---: |")
     print(f"| walk | {single_s[0]:.2f} |\n| ebike | {single_s[1]:.2f} |")
     print(f"| walk + ebike (one rule) | {both_s:.2f} ({both_s / sum(single_s):.2f} × the sum) |")

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
@@ -180,7 +181,8 @@ def terrain_from_dem(
     v = edges["v"].to_numpy(dtype=np.int64)
     forward, backward = network.edge_times_s("walk", private_ways="include")
     walkable = np.isfinite(forward) | np.isfinite(backward)
-    flat = _structures(edges) | ~walkable
+    structures = _structures(edges)
+    flat = structures | ~walkable
     sloped = ~flat & (u != v)
     needed = np.zeros(n_nodes, dtype=bool)
     needed[u[sloped]] = needed[v[sloped]] = True
@@ -219,7 +221,7 @@ def terrain_from_dem(
         nodes_sampled=int(needed.sum()),
         nodes_missing=int(missing_nodes.sum()),
         edges_flat_missing=int(lost.sum()),
-        edges_structures=int((_structures(edges) & walkable).sum()),
+        edges_structures=int((structures & walkable).sum()),
     )
 
 
@@ -296,8 +298,9 @@ def _structures(edges) -> np.ndarray:
     flat = edges["highway"].isin(_FLAT_CLASSES).to_numpy(dtype=bool, copy=True)
     for key in ("bridge", "tunnel"):
         if key in edges:
-            values = edges[key].to_numpy(dtype=object)
-            flat |= np.array([_is_structure(value) for value in values], dtype=bool)
+            codes, uniques = pd.factorize(edges[key], use_na_sentinel=True)  # few values
+            tagged = np.array([_is_structure(value) for value in uniques], dtype=bool)
+            flat |= (codes >= 0) & tagged[np.maximum(codes, 0)] if len(uniques) else False
     return flat
 
 
