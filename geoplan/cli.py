@@ -46,12 +46,21 @@ def _command(
     return register
 
 
+class _Parser(argparse.ArgumentParser):
+    """No prefix matching, in every command: ``--dem`` is never read as ``--demand``, nor any
+    other option as a longer one (argparse's subcommands are made of the parent's class)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="geoplan", description="Health- and fitness-facility coverage planning for China."
     )
     _add_verbosity(parser, default=True)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True)  # each a _Parser too
     for command in _COMMANDS.values():
         one = sub.add_parser(command.name, help=command.help)
         command.arguments(one)
@@ -163,6 +172,19 @@ def _traveltimes_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--crs", help="coordinate system of the facilities: wgs84, cgcs2000, gcj02, bd09, EPSG:…"
     )
+    parser.add_argument(
+        "--dem",
+        type=Path,
+        help="elevation raster (GeoTIFF, SRTM .hgt/.hgt.zip): walking follows Tobler's hiking "
+        "function of each street's grade (uphill slower than downhill)",
+    )
+    parser.add_argument(
+        "--dem-missing",
+        choices=("refuse", "flat"),
+        default="refuse",
+        help="streets outside the DEM or on nodata: refuse (default) or walk them as flat "
+        "(reported)",
+    )
     _add_keep_duplicates(parser)
     parser.add_argument(
         "--out", type=Path, required=True, help="output table: .csv, .xlsx or .parquet"
@@ -189,6 +211,8 @@ def _traveltimes(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         crs=args.crs,
         keep_duplicates=args.keep_duplicates,
+        dem=args.dem,
+        dem_missing=args.dem_missing,
     )
     if not args.quiet:
         print(f"wrote {len(table)} rows to {args.out}")
@@ -606,6 +630,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.setLevel(old_level)
 
 
+def _varied(sensitivity: dict) -> str:
+    """``walk 60–80 m/min, speed factor 0.8–1.2``: what a sensitivity run varied."""
+    parts = []
+    walks = sensitivity.get("walk_speed_m_per_min") or []
+    factors = sensitivity.get("speed_factor") or []
+    if len(walks) > 1:
+        parts.append(f"walk {min(walks):g}–{max(walks):g} m/min")
+    if len(factors) > 1:
+        parts.append(f"speed factor {min(factors):g}–{max(factors):g}")
+    return ", ".join(parts) or "one setting"
+
+
 def _print_summary(summary: dict, out: Path) -> None:
     print(f"{summary['area']}: {summary['population_total']:,.0f} residents")
     fac = summary["facilities"]
@@ -618,6 +654,15 @@ def _print_summary(summary: dict, out: Path) -> None:
         f"facilities: read {fac['read']}, used {fac['used']}, rejected {fac['rejected']}"
         + (f" ({placed}; see facilities_used.csv)" if placed else "")
     )
+    sensitivity = summary.get("sensitivity") or {}
+    bands = {band["id"]: band for band in sensitivity.get("rules", [])}
+    varied = _varied(sensitivity)
+    terrain = (summary.get("network") or {}).get("terrain")
+    if terrain:
+        print(
+            f"  地形 / terrain: walking follows Tobler's hiking function on {terrain['dem']} "
+            f"({terrain['grade']}; bridges, tunnels, elevators flat)"
+        )
     for rule in summary["rules"]:
         target = rule["target_share"]
         status = ""
@@ -631,6 +676,18 @@ def _print_summary(summary: dict, out: Path) -> None:
             print(
                 f"    不可达 / unreachable: {rule['population_unreachable']:,.0f} residents "
                 f"({rule['points_unreachable']:,} points)"
+            )
+        by_mode = rule.get("population_covered_by_mode")
+        if by_mode:
+            print(
+                "    最快方式 / fastest mode: "
+                + ", ".join(f"{mode} {people:,.0f}" for mode, people in by_mode.items())
+            )
+        band = bands.get(rule["id"])
+        if band is not None:
+            print(
+                f"    敏感性 / sensitivity: {band['share_min']:.1%}–{band['share_max']:.1%} "
+                f"({varied})"
             )
     modes = (summary.get("network") or {}).get("modes", {})
     for mode, snapping in modes.items():

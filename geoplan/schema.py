@@ -25,6 +25,7 @@ from .errors import ConfigError
 
 __all__ = [
     "REFERENCE",
+    "AnyOf",
     "AnyText",
     "FileSchema",
     "Flag",
@@ -268,6 +269,24 @@ class TextTable(Kind):
         else:
             names = f"known names ({', '.join(self.names[:3])} … {self.names[-1]})"
         return f"a table of {names} to values, each {self.item.describe(unit)}"
+
+
+@dataclass(frozen=True)
+class AnyOf(Kind):
+    """A value of the first of ``kinds`` it fits, e.g. a speed or ``"no"``."""
+
+    kinds: tuple[Kind, ...]
+
+    def parse(self, value: Any) -> Any:
+        for kind in self.kinds:
+            try:
+                return kind.parse(value)
+            except _Invalid:
+                continue
+        raise _Invalid
+
+    def describe(self, unit: str = "") -> str:
+        return " or ".join(kind.describe(unit) for kind in self.kinds)
 
 
 @dataclass(frozen=True)
@@ -607,8 +626,15 @@ def toml_literal(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml_literal(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {toml_literal(v)}" for k, v in value.items()) + "}"
+        return (
+            "{" + ", ".join(f"{_toml_key(k)} = {toml_literal(v)}" for k, v in value.items()) + "}"
+        )
     raise TypeError(f"no TOML literal for {value!r}")
+
+
+def _toml_key(key: str) -> str:
+    """A TOML key: bare when it may be (ASCII letters, digits, _ and -), quoted otherwise."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
 
 
 def describe_kind(key: Key) -> str:

@@ -35,7 +35,7 @@ def test_demo_summary_schema_and_numbers(demo_out):
     assert fac["read"] == fac["used"] + fac["rejected"] == 10
     assert summary["facilities_hypothetical"] is True
     ids = [r["id"] for r in summary["rules"]]
-    assert ids == ["medical_walk_15", "fitness_walk_15"]
+    assert ids == ["medical_walk_15", "fitness_walk_15", "medical_walk_ebike_15"]
     for rule in summary["rules"]:
         assert set(rule) >= {
             "id",
@@ -53,6 +53,18 @@ def test_demo_summary_schema_and_numbers(demo_out):
         )
         assert 0 < rule["share_covered"] < 1
         assert rule["met"] is False  # target 100%: the scenario leaves people uncovered
+    # the rural-style rule: the faster of walking and e-bike covers more than walking alone
+    walk, mixed = summary["rules"][0], summary["rules"][2]
+    assert mixed["share_covered"] > walk["share_covered"]
+    assert sum(mixed["population_covered_by_mode"].values()) == pytest.approx(
+        mixed["population_covered"]
+    )
+    # [sensitivity]: 3 walking speeds × 3 speed factors, each band around the main share
+    sensitivity = summary["sensitivity"]
+    assert len(sensitivity["runs"]) == 9
+    for rule, band in zip(summary["rules"], sensitivity["rules"], strict=True):
+        assert band["id"] == rule["id"]
+        assert band["share_min"] < rule["share_covered"] < band["share_max"]
 
 
 def test_demo_tables_agree(demo_out):
@@ -87,12 +99,19 @@ def test_run_record_has_hashes_versions_and_timings(demo_out):
         assert entry["sha256"] == hashlib.sha256(Path(entry["path"]).read_bytes()).hexdigest()
     assert record["versions"]["scipy"]
     assert record["stage_timings_s"]["snap+engine"] >= 0
-    assert list(record["stage_timings_s"]) == list(STAGES)
+    # the demo's [sensitivity] is a stage of its own, after the gaps
+    at = STAGES.index("gaps") + 1
+    assert list(record["stage_timings_s"]) == [*STAGES[:at], "sensitivity", *STAGES[at:]]
     # the demo's [facilities] max_snap_m and [gaps] table, as the run used them
     parameters = record["parameters"]
     assert parameters["facilities_max_snap_m"] == 500.0
     assert parameters["gap_cell_m"] == 500.0 and parameters["gap_merge_contiguous"] is False
     assert parameters["walk_speed_m_per_min"] == 70.0
+    assert parameters["sensitivity"] == {
+        "walk_speed_m_per_min": [60, 70, 80],
+        "speed_factor": [0.8, 1.0, 1.2],
+    }
+    assert parameters["dem"] is None and parameters["speeds"] == {}
 
 
 def test_refuses_to_overwrite(demo_out, capsys):
@@ -119,7 +138,8 @@ def test_bad_project_names_the_key(tmp_path, capsys):
     )
     assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 1
     assert capsys.readouterr().err == (
-        'geoplan: error: p.toml: [[rules]] #1 mode: must be one of "walk", "bike", "drive", '
+        'geoplan: error: p.toml: [[rules]] #1 mode: must be one of "walk", "bike", "ebike", '
+        '"motorcycle", "drive", '
         'got the text "swim" / mode（出行方式）的类型或取值范围不对\n'
     )
 

@@ -193,7 +193,7 @@ def test_tiny_edge_times_by_hand(tiny):
 
 
 def test_edge_times_validation(tiny):
-    with pytest.raises(ConfigError, match="walk, bike, drive") as info:
+    with pytest.raises(ConfigError, match="walk, bike, ebike, motorcycle, drive") as info:
         tiny.edge_times_s("car")
     assert isinstance(info.value, ValueError)
     with pytest.raises(ConfigError, match="walk_speed_m_per_min"):
@@ -420,7 +420,8 @@ def test_speed_tables_match_the_docstring():
     """The table in the module docstring is the table in the code."""
     rows = {}
     for line in netmod.__doc__.splitlines():
-        m = re.fullmatch(r"(\(other\)|[a-z_]+)\s+(\S+)\s+(\S+)\s+(\S+)", line.strip())
+        pattern = r"(\(other\)|[a-z_]+)" + r"\s+(\S+)" * len(MODES)
+        m = re.fullmatch(pattern, line.strip())
         if m and m.group(1) != "highway":
             rows[m.group(1)] = tuple(None if x == "-" else float(x) for x in m.groups()[1:])
     assert rows.pop("(other)") == tuple(DEFAULT_SPEED_KPH[mode] for mode in MODES)

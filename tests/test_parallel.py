@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -258,8 +259,14 @@ def test_areas_from_batch_file(tmp_path, areas_dir):
 
 def test_padding_is_the_farthest_reach_of_any_rule():
     project = load_project(DEMO_PROJECT)
-    assert padding_m(project) == 15 * 70.0  # two 15-minute walking rules at 70 m/min
-    drive = dataclasses.replace(project.rules[0], mode="drive", threshold_min=10)
+    walking = dataclasses.replace(project, rules=project.rules[:2])
+    assert padding_m(walking) == 15 * 70.0  # two 15-minute walking rules at 70 m/min
+    # on a DEM walkers are fastest on a 5 % descent: Tobler's 1.19 × (e^0.175)
+    hilly = dataclasses.replace(walking, network={**walking.network, "dem": "hills.tif"})
+    assert padding_m(hilly) == pytest.approx(15 * 70.0 * math.exp(0.175))
+    # the walk + e-bike rule reaches as far as its fastest mode: e-bikes, 20 km/h at most
+    assert padding_m(project) == pytest.approx(15 * 20_000 / 60)
+    drive = dataclasses.replace(project.rules[0], modes=("drive",), threshold_min=10)
     faster = dataclasses.replace(project, rules=(*project.rules, drive))
     assert padding_m(faster) == pytest.approx(10 * 80_000 / 60)  # motorway, 80 km/h
 

@@ -251,14 +251,19 @@ def test_pack_files_are_plain_toml():
 
 
 def test_rule_and_pack_messages_name_the_key():
-    with pytest.raises(ConfigError, match=r"^rule: missing `mode` \(Travel mode\) / 缺少 mode"):
+    with pytest.raises(ConfigError, match=r"^rule: missing `threshold_min` \(Travel time limit"):
         rule_from_mapping({"id": "r", "categories": ["medical"]})
+    with pytest.raises(
+        ConfigError, match=r"^rule: give exactly one of `mode`, `modes` or `modes_by_unit_type`"
+    ):
+        rule_from_mapping({"id": "r", "categories": ["medical"], "threshold_min": 5})
     good = {"id": "r", "categories": ["medical"], "mode": "walk", "threshold_min": 5}
     with pytest.raises(ConfigError, match=r"^p.toml: x #1 id: must be an id: a letter, then"):
         rule_from_mapping({**good, "id": "1r"}, where="x #1", file="p.toml")
     with pytest.raises(
         ConfigError,
-        match=r'^rule mode: must be one of "walk", "bike", "drive", got the text "fly" / ',
+        match=r'^rule mode: must be one of "walk", "bike", "ebike", "motorcycle", "drive", got the '
+        r'text "fly" / ',
     ):
         rule_from_mapping({**good, "mode": "fly"})
     with pytest.raises(

@@ -102,7 +102,7 @@ def test_demo_equals_the_run_on_the_shared_files(demo_dir, demo_project, tmp_pat
         assert (tmp_path / "out" / name).read_bytes() == (demo_dir / name).read_bytes(), name
     summary = json.loads((demo_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["population_total"] == pytest.approx(108691.28645381358, rel=1e-12)
-    assert [round(r["share_covered"], 4) for r in summary["rules"]] == [0.465, 0.5053]
+    assert [round(r["share_covered"], 4) for r in summary["rules"]] == [0.465, 0.5053, 0.9745]
 
 
 def test_demo_needs_no_shared_data_and_runs_from_a_copy(
@@ -110,7 +110,7 @@ def test_demo_needs_no_shared_data_and_runs_from_a_copy(
 ):
     monkeypatch.setenv("GEOPLAN_SHARED_DATA", str(tmp_path / "nowhere"))
     project = load_project(demo_project())  # a copy in tmp_path: its geoplan: paths still work
-    result = compute_project(project)
+    result = compute_project(project, sensitivity=True)
     for role, path in result.inputs.items():
         if role != "facilities":
             assert Path(path).is_relative_to(shipped_data_dir()), (role, path)

@@ -16,6 +16,7 @@ __all__ = [
     "qa",
     "referral",
     "rules",
+    "sensitivity",
     "service_areas",
     "streets",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from pyproj import Transformer
 
 from ..errors import ConfigError
@@ -16,18 +18,24 @@ from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, ModeTimes, Network, 
 from ..taxonomy import CATEGORIES, CATEGORY_SETS
 from . import engine
 from .capacity import travel_times_by_id
-from .rules import Rule
+from .rules import Rule, travel_label
 
 __all__ = [
     "OUTSIDE_UNITS",
     "Coverage",
+    "ModeSearch",
+    "ModeSetup",
+    "RulePass",
     "RuleSearch",
+    "UnitTypes",
     "column",
     "compute_coverage",
     "expand_categories",
     "nearest_table",
     "point_xy",
     "rule_facilities",
+    "rule_facility_positions",
+    "rule_pass",
     "rule_times",
     "travel_time_pairs",
     "travel_time_table",
@@ -70,22 +78,122 @@ def expand_categories(names: Sequence[str]) -> set[str]:
 
 
 @dataclass(frozen=True, eq=False)
-class RuleSearch:
-    """One rule's engine pass, kept for display (streets timed along their length).
+class ModeSetup:
+    """One travel mode on the network, ready for engine passes: its edge ``times``, the
+    transposed street graph ``base``, and where all facilities and residents join it.
 
-    ``times`` is the rule's mode on the network, ``facilities`` where the rule's facilities
-    meet it, ``nearest`` the pass's answer (node times and nearest facility per node
-    included), ``access_speed_m_per_min`` the speed of the access legs; ``chosen`` the rule's
-    facilities as positions in the facility table the coverage was computed with (the order
-    of ``facilities``), ``demand`` where the demand points meet the rule's network.
+    Built once per travel (:attr:`Rule.travels`: mode, direction, congestion profile) and run
+    (:func:`compute_coverage`); a uniform change of speed (a sensitivity run) scales the times
+    and the graph and keeps the snaps (:meth:`scaled`).
     """
 
+    mode: str
+    times: ModeTimes
+    base: sp.csr_array
+    facilities: engine.Snap
+    demand: engine.Snap
+
+    def scaled(self, ratio: float) -> ModeSetup:
+        """The same mode with every edge time × ``ratio`` (> 0): snaps, private edges and the
+        edges residents and facilities join are unchanged (a positive factor changes no
+        edge's usability, nor which of parallel arcs is the cheapest)."""
+        if ratio == 1.0:
+            return self
+        times = ModeTimes(
+            forward_s=self.times.forward_s * ratio,
+            backward_s=self.times.backward_s * ratio,
+            private=self.times.private,
+            demand_edges=self.times.demand_edges,
+            facility_edges=self.times.facility_edges,
+        )
+        base = sp.csr_array(
+            (self.base.data * ratio, self.base.indices, self.base.indptr), shape=self.base.shape
+        )
+        return dataclasses.replace(self, times=times, base=base)
+
+
+@dataclass(frozen=True, eq=False)
+class UnitTypes:
+    """The type of the unit (``[units] type_column``) of every demand point, network node and
+    edge (None outside every unit or where the unit has none), for ``modes_by_unit_type``.
+
+    Residents follow ``points``; ``nodes`` and ``edges`` only decide which mode the maps draw
+    on a street (None: every mode of the rule).
+    """
+
+    points: np.ndarray
+    nodes: np.ndarray | None = None
+    edges: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ModeSearch:
+    """One mode's engine pass for a rule: the mode's ``times``, where the rule's
+    ``facilities`` meet it, the pass's answer (``nearest``, node times included) and the
+    speed of the access legs. ``points``/``nodes``/``edges`` say where the mode counts (a
+    rule by unit type; None: everywhere)."""
+
+    mode: str
     times: ModeTimes
     facilities: engine.Snap
     nearest: engine.Nearest
     access_speed_m_per_min: float
-    chosen: np.ndarray | None = None
+    points: np.ndarray | None = None
+    nodes: np.ndarray | None = None
+    edges: np.ndarray | None = None
     demand: engine.Snap | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class RuleSearch:
+    """One rule's engine passes (one per mode), kept for display (streets timed along their
+    length, before/after maps). ``times``, ``facilities``, ``nearest`` and
+    ``access_speed_m_per_min`` and ``demand`` (where the demand points meet the network) are
+    those of a rule's one pass; ``chosen`` the rule's facilities as positions in the facility
+    table the coverage was computed with (the order of each pass's ``facilities``)."""
+
+    passes: tuple[ModeSearch, ...]
+    chosen: np.ndarray | None = None
+
+    def _single(self) -> ModeSearch:
+        if len(self.passes) != 1:
+            raise ConfigError(
+                "this step needs a rule of one travel mode; the rule has one pass per mode "
+                "(read .passes) / 此步骤需单一出行方式的规则"
+            )
+        return self.passes[0]
+
+    @property
+    def times(self) -> ModeTimes:
+        return self._single().times
+
+    @property
+    def facilities(self) -> engine.Snap:
+        return self._single().facilities
+
+    @property
+    def nearest(self) -> engine.Nearest:
+        return self._single().nearest
+
+    @property
+    def access_speed_m_per_min(self) -> float:
+        return self._single().access_speed_m_per_min
+
+    @property
+    def demand(self) -> engine.Snap | None:
+        return self._single().demand
+
+    @property
+    def node_time_s(self) -> np.ndarray:
+        """Seconds from every node to the rule's nearest facility by the fastest of the
+        modes that count there."""
+        best = None
+        for one in self.passes:
+            seconds = one.nearest.node_time_s
+            if one.nodes is not None:
+                seconds = np.where(one.nodes, seconds, np.inf)
+            best = seconds if best is None else np.fmin(best, seconds)
+        return best
 
 
 @dataclass(frozen=True)
@@ -95,11 +203,14 @@ class Coverage:
     ``table`` has one row per demand point: ``demand_id``, ``population``, ``x``, ``y`` (metres
     in the network CRS), ``snap_distance_m`` (to the walk network), ``unit_name``/``unit_code``
     once units are assigned, and per rule ``<id>_time_s`` (NaN when unreachable),
-    ``<id>_facility_id`` and ``<id>_covered`` (:func:`column` names them). ``searches`` keeps
-    each rule's engine pass; ``snapping`` per mode how demand met the network
-    (:func:`compute_coverage`). ``network`` and ``facilities`` are what was searched (the
-    facilities in WGS84, as read), ``units`` the unit polygons the points were assigned to
-    (None without units), so gaps and maps can be made from a Coverage alone.
+    ``<id>_facility_id``, ``<id>_covered`` (:func:`column` names them) and, for a rule of
+    several modes, ``<id>_mode`` (the mode that reached the facility first; None when
+    unreachable). ``searches`` keeps each rule's engine passes; ``snapping`` per mode how
+    demand met the network (:func:`compute_coverage`). ``network`` and ``facilities`` are
+    what was searched (the facilities in WGS84, as read), ``units`` the unit polygons the
+    points were assigned to (None without units), so gaps and maps can be made from a
+    Coverage alone. ``setups`` keeps each mode's network and snaps (reused by sensitivity
+    runs), ``unit_types`` the unit types the rules by unit type used.
     """
 
     rules: tuple[Rule, ...]
@@ -109,6 +220,9 @@ class Coverage:
     network: Network | None = None
     facilities: gpd.GeoDataFrame | None = None
     units: gpd.GeoDataFrame | None = None
+
+    setups: dict[tuple, ModeSetup] = field(default_factory=dict, repr=False, compare=False)
+    unit_types: UnitTypes | None = field(default=None, repr=False, compare=False)
 
     def rule(self, rule_id: str) -> Rule:
         """The rule called ``rule_id`` (a :class:`ConfigError` naming the rules otherwise)."""
@@ -141,14 +255,15 @@ class Coverage:
     @property
     def node_time_s(self) -> dict[str, np.ndarray]:
         """Per rule, the seconds from every network node to the nearest facility (display)."""
-        return {rid: search.nearest.node_time_s for rid, search in self.searches.items()}
+        return {rid: search.node_time_s for rid, search in self.searches.items()}
 
     def summary(self) -> list[dict]:
         """Per rule: population covered, share covered, whether the target is met, and the
         residents no facility can be reached from (``population_unreachable``, with
-        ``points_unreachable``: never hidden, also when zero). A rule with thresholds by unit
-        type adds ``by_type``: per type its threshold, population, covered and share
-        (``outside_units``: residents in no unit, judged by ``threshold_min``)."""
+        ``points_unreachable``: never hidden, also when zero); a rule of several modes adds
+        the residents covered per winning mode (``population_covered_by_mode``). A rule with
+        thresholds by unit type adds ``by_type``: per type its threshold, population, covered
+        and share (``outside_units``: residents in no unit, judged by ``threshold_min``)."""
         population = self.table["population"].to_numpy()
         total = float(population.sum())
         rows = []
@@ -168,6 +283,12 @@ class Coverage:
             }
             if rule.threshold_by_type and "unit_type" in self.table:
                 row["by_type"] = _by_type(rule, self.table["unit_type"], population, covered_mask)
+            if rule.mixed:
+                chosen = self.table[column(rule.id, "mode")].to_numpy(dtype=object)
+                row["population_covered_by_mode"] = {
+                    mode: float(population[covered_mask & (chosen == mode)].sum())
+                    for mode in rule.modes
+                }
             rows.append(row)
         return rows
 
@@ -176,11 +297,12 @@ class Coverage:
         return np.isnan(self.table[column(rule_id, "time_s")].to_numpy(dtype=float))
 
     def by_unit(self) -> pd.DataFrame:
-        """Population, covered and unreachable population and share covered per unit and rule."""
+        """Population, covered and unreachable population and share covered per unit and rule
+        (with the unit's ``unit_type`` when the points carry one)."""
         points = self.table
         if "unit_name" not in points:
             points = points.assign(unit_name=OUTSIDE_UNITS, unit_code="")
-        keys = ["unit_code", "unit_name"]
+        keys = ["unit_code", "unit_name", *(["unit_type"] if "unit_type" in points else [])]
         frame = points[[*keys, "population"]].copy()
         for rule in self.rules:
             covered = points[column(rule.id, "covered")].to_numpy()
@@ -221,14 +343,17 @@ def rule_times(
     network,
     rule: Rule,
     *,
+    mode: str | None = None,
     walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     private_ways: str = "exclude",
     largest_component: bool = True,
     congestion: Mapping[str, Mapping[str, float]] | None = None,
+    speeds: Mapping[str, Mapping[str, float | None]] | None = None,
 ) -> ModeTimes:
-    """The edge times of ``rule``'s trips: its mode, its direction (a response rule runs from
-    the facility) and its congestion profile (a name in ``congestion``, the project's
-    ``[congestion]`` table), with the project's ``[network]`` settings."""
+    """The edge times of ``rule``'s trips by ``mode`` (default: the rule's one mode), its
+    direction (a response rule runs from the facility) and its congestion profile (a name in
+    ``congestion``, the project's ``[congestion]`` table), with the project's ``[network]``
+    settings and ``[speeds]``."""
     factors = None
     if rule.congestion:
         if not congestion or rule.congestion not in congestion:
@@ -239,12 +364,13 @@ def rule_times(
             )
         factors = congestion[rule.congestion]
     return network.mode_times(
-        rule.mode,
+        rule.mode if mode is None else mode,
         walk_speed_m_per_min=walk_speed_m_per_min,
         private_ways=private_ways,
         largest_component=largest_component,
         direction=rule.direction,
         speed_factors=factors,
+        speeds=speeds,
     )
 
 
@@ -259,20 +385,23 @@ def compute_coverage(
     private_ways: str = "exclude",
     largest_component: bool = True,
     congestion: Mapping[str, Mapping[str, float]] | None = None,
-    unit_types: np.ndarray | None = None,
+    speeds: Mapping[str, Mapping[str, float | None]] | None = None,
+    unit_types: UnitTypes | np.ndarray | None = None,
 ) -> Coverage:
     """Nearest facility and coverage of every demand point for each rule.
 
     Parameters
     ----------
     network : Network
-        Projected street network.
+        Projected street network (with its terrain, if any: walking follows it).
     facilities : GeoDataFrame
         Points with ``facility_id`` and ``category``; any CRS.
     demand : GeoDataFrame
         Points with ``demand_id`` and ``population``; any CRS.
     rules : sequence of Rule
-        One Dijkstra pass each.
+        One Dijkstra pass per rule and mode; a rule of several modes gives each resident the
+        fastest of them (ties: the first listed), a rule by unit type the fastest of its
+        unit type's modes.
     walk_speed_m_per_min : float
         Walking speed on the network (m/min).
     access_speed_m_per_min : float, optional
@@ -284,12 +413,16 @@ def compute_coverage(
         (``Network.mode_times``); ``snapping`` says per mode how many points that moved.
     congestion : mapping, optional
         The ``[congestion]`` profiles (name → road class → speed factor) rules may name.
-    unit_types : array of str, optional
-        Each demand point's unit type (``urban``/``rural``, ``""`` outside every unit), for
-        rules with ``threshold_by_type``; kept as the ``unit_type`` column of ``table``.
+    speeds : mapping, optional
+        The project's ``[speeds]`` (:func:`geoplan.readers.network.speed_table`).
+    unit_types : UnitTypes or array of str, optional
+        The unit type (``urban``/``rural``) of each demand point (an array, or
+        :attr:`UnitTypes.points`; ``""`` or None outside every unit), for rules with
+        ``threshold_by_type`` or ``modes_by_unit_type`` (a :class:`ConfigError` without it);
+        kept as the ``unit_type`` column of ``table``.
 
-    Rules sharing a mode, direction and congestion profile (:attr:`Rule.travel`) share one
-    set of edge times and snaps; each rule is one engine pass.
+    Rules sharing a travel (mode, direction and congestion profile: :attr:`Rule.travels`)
+    share one set of edge times and snaps; each rule is one engine pass per mode.
     """
     access = walk_speed_m_per_min if access_speed_m_per_min is None else access_speed_m_per_min
     fac_xy = point_xy(facilities, network.crs)
@@ -306,22 +439,33 @@ def compute_coverage(
         points["unit_type"] = np.asarray(unit_types, dtype=object)
     facility_ids = facilities["facility_id"].astype(str).to_numpy()
     categories = facilities["category"].astype(str).to_numpy()
-    modes: dict[tuple, tuple] = {}
+    if unit_types is not None and not isinstance(unit_types, UnitTypes):
+        unit_types = UnitTypes(np.asarray(unit_types, dtype=object))
+    point_types = None if unit_types is None else unit_types.points
+    if point_types is not None:
+        points["unit_type"] = point_types
+    setups: dict[tuple, ModeSetup] = {}
     searches: dict[str, RuleSearch] = {}
     snapping: dict[str, dict] = {}
     for rule in rules:
-        thresholds_s = rule.thresholds_s(unit_types, len(points))  # before the work
-        if rule.travel not in modes:
+        thresholds_s = rule.thresholds_s(point_types, len(points))  # before the work
+        for travel in rule.travels:
+            if travel in setups:
+                continue
             times = rule_times(
                 network,
                 rule,
+                mode=travel[0],
                 walk_speed_m_per_min=walk_speed_m_per_min,
                 private_ways=private_ways,
                 largest_component=largest_component,
                 congestion=congestion,
+                speeds=speeds,
             )
-            dem_snap, snapping[rule.travel_label] = _snap_demand(network, dem_xy, times, points)
-            modes[rule.travel] = (
+            label = travel_label(*travel)
+            dem_snap, snapping[label] = _snap_demand(network, dem_xy, times, points)
+            setups[travel] = ModeSetup(
+                travel[0],
                 times,
                 engine.transposed_street_csr(
                     network, times.forward_s, times.backward_s, times.private
@@ -329,38 +473,175 @@ def compute_coverage(
                 engine.snap_points(network, *fac_xy, usable=times.facility_edges),
                 dem_snap,
             )
-            if rule.mode == "walk" and "snap_distance_m" not in points:
+            if travel[0] == "walk" and "snap_distance_m" not in points:
                 points["snap_distance_m"] = dem_snap.snap_distance_m
-        times, base, fac_snap, dem_snap = modes[rule.travel]
-        chosen = np.flatnonzero(np.isin(categories, list(expand_categories(rule.categories))))
-        rule_facilities = fac_snap.take(chosen)
-        nearest = engine.nearest_facility(
-            network,
-            times.forward_s,
-            times.backward_s,
-            rule_facilities,
-            dem_snap,
-            access_speed_m_per_min=access,
-            base=base,
-            private=times.private,
-        )
-        searches[rule.id] = RuleSearch(times, rule_facilities, nearest, access, chosen, dem_snap)
-        found = nearest.facility >= 0
+        chosen = rule_facility_positions(rule, categories)
+        found = rule_pass(network, rule, setups, chosen, access, unit_types)
+        searches[rule.id] = RuleSearch(found.passes, chosen)
+        reached = found.facility >= 0
         ids = np.full(len(points), None, dtype=object)
-        ids[found] = facility_ids[chosen[nearest.facility[found]]]
-        points[column(rule.id, "time_s")] = nearest.travel_time_s
+        ids[reached] = facility_ids[chosen[found.facility[reached]]]
+        points[column(rule.id, "time_s")] = found.travel_time_s
         points[column(rule.id, "facility_id")] = ids
-        points[column(rule.id, "covered")] = nearest.travel_time_s <= thresholds_s
+        points[column(rule.id, "covered")] = found.travel_time_s <= thresholds_s
+        if rule.mixed:
+            points[column(rule.id, "mode")] = found.mode
         logger.info(
-            "rule %s: %d facilities, %d demand points, %d within %.1f min, %d unreachable",
+            "rule %s (%s): %d facilities, %d demand points, %d within %.1f min, %d unreachable",
             rule.id,
+            rule.mode_label,
             len(chosen),
             len(points),
             int(points[column(rule.id, "covered")].sum()),
             rule.threshold_min,
-            int((~found).sum()),
+            int((~reached).sum()),
         )
-    return Coverage(tuple(rules), points, searches, snapping, network, facilities)
+    return Coverage(
+        tuple(rules),
+        points,
+        searches,
+        snapping,
+        network,
+        facilities,
+        setups=setups,
+        unit_types=unit_types,
+    )
+
+
+def rule_facility_positions(rule: Rule, categories: np.ndarray) -> np.ndarray:
+    """Positions of the facilities of the rule's categories (``categories`` per facility)."""
+    return np.flatnonzero(np.isin(categories, list(expand_categories(rule.categories))))
+
+
+@dataclass(frozen=True, eq=False)
+class RulePass:
+    """A rule's answer per demand point: ``travel_time_s`` (NaN when unreachable),
+    ``facility`` (position among the rule's facilities, -1 when unreachable) and ``mode``
+    (the fastest mode, None when unreachable), with the engine ``passes`` it came from."""
+
+    travel_time_s: np.ndarray
+    facility: np.ndarray
+    mode: np.ndarray
+    passes: tuple[ModeSearch, ...]
+
+
+def rule_pass(
+    network,
+    rule: Rule,
+    setups: Mapping[tuple, ModeSetup],
+    chosen: np.ndarray,
+    access_speed_m_per_min: float,
+    unit_types: UnitTypes | None = None,
+) -> RulePass:
+    """One engine pass per mode of ``rule`` (facilities ``chosen`` among the setups', which
+    are keyed by :attr:`Rule.travels`), and per resident the fastest of the modes that count
+    for it.
+
+    A resident's modes are the rule's (``modes``), or those of its unit's type
+    (``modes_by_unit_type``: ``unit_types`` needed). Ties go to the first mode listed.
+    """
+    allowed = _allowed_modes(rule, unit_types)
+    passes = []
+    for mode, travel in zip(rule.modes, rule.travels, strict=True):
+        setup = setups[travel]
+        facilities = setup.facilities.take(chosen)
+        nearest = engine.nearest_facility(
+            network,
+            setup.times.forward_s,
+            setup.times.backward_s,
+            facilities,
+            setup.demand,
+            access_speed_m_per_min=access_speed_m_per_min,
+            base=setup.base,
+            private=setup.times.private,
+        )
+        where = allowed.get(mode, (None, None, None))
+        passes.append(
+            ModeSearch(
+                mode,
+                setup.times,
+                facilities,
+                nearest,
+                access_speed_m_per_min,
+                *where,
+                demand=setup.demand,
+            )
+        )
+    return _fastest(rule, passes)
+
+
+def _fastest(rule: Rule, passes: list[ModeSearch]) -> RulePass:
+    """Per point the fastest pass that counts there (ties: the first)."""
+    if len(passes) == 1 and passes[0].points is None:
+        nearest = passes[0].nearest
+        reached = nearest.facility >= 0
+        mode = np.where(reached, passes[0].mode, None).astype(object)
+        return RulePass(nearest.travel_time_s, nearest.facility, mode, tuple(passes))
+    seconds = np.vstack(
+        [
+            np.where(
+                (True if one.points is None else one.points)
+                & np.isfinite(one.nearest.travel_time_s),
+                one.nearest.travel_time_s,
+                np.inf,
+            )
+            for one in passes
+        ]
+    )
+    best = np.argmin(seconds, axis=0)  # the first of equal times: the first mode listed
+    columns = np.arange(seconds.shape[1])
+    time = seconds[best, columns]
+    reached = np.isfinite(time)
+    facility = np.vstack([one.nearest.facility for one in passes])[best, columns]
+    modes = np.array([one.mode for one in passes], dtype=object)[best]
+    return RulePass(
+        np.where(reached, time, np.nan),
+        np.where(reached, facility, -1).astype(np.int64),
+        np.where(reached, modes, None).astype(object),
+        tuple(passes),
+    )
+
+
+def _allowed_modes(rule: Rule, unit_types: UnitTypes | None) -> dict[str, tuple]:
+    """For a rule by unit type: per mode, where it counts (points, nodes, edges masks)."""
+    if not rule.modes_by_unit_type:
+        return {}
+    if unit_types is None:
+        raise ConfigError(
+            f"rule {rule.id!r} chooses modes by unit type: the units' types are needed "
+            "([units] type_column) / 按单元类型选择出行方式的规则需要单元类型"
+        )
+
+    def masks(types: np.ndarray | None, strict: bool) -> dict[str, np.ndarray] | None:
+        if types is None:
+            return None
+        values = pd.Series(types, dtype=object).where(pd.notna(types), None)
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        out = {mode: np.zeros(len(types), dtype=bool) for mode in rule.modes}
+        for k, kind in enumerate(uniques):
+            kind = None if kind is None or (isinstance(kind, float) and np.isnan(kind)) else kind
+            if strict:
+                modes = rule.modes_for_type(kind)
+            else:  # display only: streets outside every unit show every mode of the rule
+                try:
+                    modes = rule.modes_for_type(kind)
+                except ConfigError:
+                    modes = rule.modes
+            for mode in modes:
+                out[mode][codes == k] = True
+        return out
+
+    points = masks(unit_types.points, strict=True)
+    nodes = masks(unit_types.nodes, strict=False)
+    edges = masks(unit_types.edges, strict=False)
+    return {
+        mode: (
+            points[mode],
+            None if nodes is None else nodes[mode],
+            None if edges is None else edges[mode],
+        )
+        for mode in rule.modes
+    }
 
 
 def _snap_demand(network, xy, times: ModeTimes, points: pd.DataFrame):
@@ -419,6 +700,7 @@ def nearest_table(
     walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
     private_ways: str = "exclude",
     largest_component: bool = True,
+    speeds: Mapping[str, Mapping[str, float | None]] | None = None,
 ) -> pd.DataFrame:
     """Nearest facility per demand point for one mode, over all given facilities.
 
@@ -431,6 +713,7 @@ def nearest_table(
         walk_speed_m_per_min=walk_speed_m_per_min,
         private_ways=private_ways,
         largest_component=largest_component,
+        speeds=speeds,
     )
     fac_xy, dem_xy = point_xy(facilities, network.crs), point_xy(demand, network.crs)
     fac_snap = engine.snap_points(network, *fac_xy, usable=times.facility_edges)
@@ -472,6 +755,7 @@ def travel_time_pairs(
     private_ways: str = "exclude",
     largest_component: bool = True,
     times: ModeTimes | None = None,
+    speeds: Mapping[str, Mapping[str, float | None]] | None = None,
 ) -> pd.DataFrame:
     """Demand × facility travel times within ``cutoff_s`` (inclusive), by position.
 
@@ -488,6 +772,7 @@ def travel_time_pairs(
             walk_speed_m_per_min=walk_speed_m_per_min,
             private_ways=private_ways,
             largest_component=largest_component,
+            speeds=speeds,
         )
     fac_snap = engine.snap_points(network, *facility_xy, usable=times.facility_edges)
     dem_snap = engine.snap_points(network, *demand_xy, usable=times.demand_edges)
@@ -514,7 +799,7 @@ def travel_time_table(
 ) -> pd.DataFrame:
     """The long table ``demand_id``, ``facility_id``, ``travel_time_s`` within ``cutoff_s``
     (:func:`travel_time_pairs` named by id, with its ``network_options``: walking speed,
-    private ways, largest component; ids as categoricals, see
+    private ways, largest component, speed tables; ids as categoricals, see
     :func:`geoplan.analysis.capacity.travel_times_by_id`)."""
     matrix = travel_time_pairs(
         network,

@@ -9,24 +9,30 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from ..readers.boundaries import UNIT_TYPES
+from ..readers.boundaries import UNIT_TYPES, parse_unit_type
 from ..readers.network import DIRECTIONS, MODES
 from ..schema import Key, ListOf, Number, OneOf, Table, Text, TextTable, check_table
 
 __all__ = [
+    "DEFAULT_UNIT_TYPE",
     "MODES",
     "RULE",
     "RULE_ID_PATTERN",
     "Rule",
     "check_unique_ids",
     "rule_from_mapping",
+    "travel_label",
 ]
 
 RULE_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 """Rule ids (and pack ids): a letter, then letters, digits or _ (they name output columns)."""
 
+DEFAULT_UNIT_TYPE = "default"
+"""The ``modes_by_unit_type`` entry for residents whose unit has no type (or who are outside
+every unit)."""
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Rule:
     """One circle, e.g. "居民15分钟步行可达医疗卫生机构".
 
@@ -41,18 +47,131 @@ class Rule:
     of ``[units] type_column``); residents of other units keep ``threshold_min``.
     ``congestion`` names a ``[congestion]`` profile of speed factors per road class (a time of
     day, e.g. ``"peak"``), None for the speed table as it is.
+    Travel is one ``mode`` (``Rule(..., "walk", 15)``), several ``modes`` (each resident takes
+    the fastest of them; ties go to the first listed) or ``modes_by_unit_type`` (per type of
+    the resident's unit, e.g. ``{"urban": ("walk",), "rural": ("walk", "ebike")}``, from
+    ``[units] type_column``; :data:`DEFAULT_UNIT_TYPE` for residents of units without a type).
+    ``modes`` always holds every mode the rule uses, in order of first mention.
     """
 
     id: str
     name_zh: str
     name_en: str
     categories: tuple[str, ...]
-    mode: str
+    modes: tuple[str, ...]
     threshold_min: float
     target_share: float | None = None
+    modes_by_unit_type: tuple[tuple[str, tuple[str, ...]], ...] = ()
     direction: str = DIRECTIONS[0]
     threshold_by_type: tuple[tuple[str, float], ...] = ()
     congestion: str | None = None
+
+    def __init__(
+        self,
+        id: str,
+        name_zh: str,
+        name_en: str,
+        categories: tuple[str, ...],
+        mode: str | None = None,
+        threshold_min: float | None = None,
+        target_share: float | None = None,
+        *,
+        modes: Iterable[str] | None = None,
+        modes_by_unit_type: Mapping[str, Iterable[str]]
+        | Iterable[tuple[str, Iterable[str]]]
+        | None = None,
+        direction: str = DIRECTIONS[0],
+        threshold_by_type: Iterable[tuple[str, float]] = (),
+        congestion: str | None = None,
+    ) -> None:
+        if threshold_min is None:
+            raise TypeError("Rule needs threshold_min")
+        by_type = tuple(
+            (
+                _unit_type_key(kind, f"rule {id!r} modes_by_unit_type"),
+                _checked_modes(kinds, f"rule {id!r} modes_by_unit_type {kind!r}"),
+            )
+            for kind, kinds in (
+                modes_by_unit_type.items()
+                if isinstance(modes_by_unit_type, Mapping)
+                else (modes_by_unit_type or ())
+            )
+        )
+        if by_type:
+            if mode is not None:
+                raise ConfigError(f"rule {id!r}: give mode or modes_by_unit_type, not both")
+            union = tuple(dict.fromkeys(m for _, kinds in by_type for m in kinds))
+            if modes is not None and tuple(modes) != union:
+                raise ConfigError(f"rule {id!r}: modes and modes_by_unit_type disagree")
+            chosen = union
+        elif mode is not None and modes is not None:
+            raise ConfigError(f"rule {id!r}: give mode or modes, not both")
+        elif mode is not None:
+            chosen = _checked_modes([mode], f"rule {id!r} mode")
+        elif modes is not None:
+            chosen = _checked_modes(modes, f"rule {id!r} modes")
+        else:
+            raise ConfigError(
+                f"rule {id!r} needs a travel mode (mode, modes or modes_by_unit_type)"
+            )
+        for name, value in (
+            ("id", id),
+            ("name_zh", name_zh),
+            ("name_en", name_en),
+            ("categories", tuple(categories)),
+            ("modes", chosen),
+            ("threshold_min", threshold_min),
+            ("target_share", target_share),
+            ("modes_by_unit_type", by_type),
+            ("direction", direction),
+            ("threshold_by_type", tuple(threshold_by_type)),
+            ("congestion", congestion),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def mode(self) -> str:
+        """The rule's one travel mode; a :class:`ConfigError` for a rule of several (a step
+        that needs one mode, e.g. siting, says so instead of using the first)."""
+        if len(self.modes) == 1 and not self.modes_by_unit_type:
+            return self.modes[0]
+        raise ConfigError(
+            f"rule {self.id!r} uses several travel modes ({self.mode_label}); this step needs a "
+            f"rule of one mode: add one with `mode = ...` / 规则 {self.id} 含多种出行方式，"
+            "此步骤需单一出行方式的规则"
+        )
+
+    @property
+    def mixed(self) -> bool:
+        """Whether residents choose among several modes (or by their unit's type)."""
+        return len(self.modes) > 1 or bool(self.modes_by_unit_type)
+
+    @property
+    def mode_label(self) -> str:
+        """``walk``, ``walk+ebike`` (the fastest of), or ``urban: walk; rural: walk+ebike``."""
+        if self.modes_by_unit_type:
+            return "; ".join(
+                f"{kind}: {'+'.join(kinds)}" for kind, kinds in self.modes_by_unit_type
+            )
+        return "+".join(self.modes)
+
+    def modes_for_type(self, unit_type: str | None) -> tuple[str, ...]:
+        """The modes residents of a unit of ``unit_type`` (None: no type) may take; a
+        :class:`ConfigError` when the rule names none for it."""
+        if not self.modes_by_unit_type:
+            return self.modes
+        table = dict(self.modes_by_unit_type)
+        key = DEFAULT_UNIT_TYPE if unit_type is None or unit_type == "" else str(unit_type)
+        if key in table:
+            return table[key]
+        if DEFAULT_UNIT_TYPE in table:
+            return table[DEFAULT_UNIT_TYPE]
+        what = "residents whose unit has no type" if key == DEFAULT_UNIT_TYPE else f"{key!r}"
+        raise ConfigError(
+            f"rule {self.id!r}: modes_by_unit_type names no modes for {what}; add "
+            f"`{key} = [...]` (or `{DEFAULT_UNIT_TYPE} = [...]`) / 规则 {self.id} "
+            "未给出该类型单元的出行方式"
+        )
 
     @property
     def threshold_s(self) -> float:
@@ -60,20 +179,10 @@ class Rule:
         return self.threshold_min * 60.0
 
     @property
-    def travel(self) -> tuple[str, str, str | None]:
-        """``(mode, direction, congestion)``: rules that share it share one set of edge times."""
-        return (self.mode, self.direction, self.congestion)
-
-    @property
-    def travel_label(self) -> str:
-        """The mode, with the direction and the congestion profile when they are not the
-        default: ``"drive"``, ``"drive from_facility @peak"`` (a key of summary.json)."""
-        parts = [self.mode]
-        if self.direction != DIRECTIONS[0]:
-            parts.append(self.direction)
-        if self.congestion:
-            parts.append(f"@{self.congestion}")
-        return " ".join(parts)
+    def travels(self) -> tuple[tuple[str, str, str | None], ...]:
+        """``(mode, direction, congestion)`` per mode of the rule: rules that share one share
+        its edge times and snaps."""
+        return tuple((mode, self.direction, self.congestion) for mode in self.modes)
 
     def thresholds_s(self, unit_types: np.ndarray | None, n: int) -> np.ndarray:
         """Each of ``n`` residents' threshold in seconds: ``threshold_by_type`` for residents
@@ -97,14 +206,15 @@ class Rule:
         return out
 
     def as_dict(self) -> dict:
-        """A plain dict for JSON outputs (direction, thresholds by type and congestion only
-        when they are set, so a plain circle reads as before)."""
+        """A plain dict for JSON outputs (``mode`` is :attr:`mode_label`; a rule of several
+        modes adds ``modes`` and, by unit type, ``modes_by_unit_type``; direction, thresholds by
+        type and congestion only when they are set, so a plain circle reads as before)."""
         out = {
             "id": self.id,
             "name_zh": self.name_zh,
             "name_en": self.name_en,
             "categories": list(self.categories),
-            "mode": self.mode,
+            "mode": self.mode_label,
             "threshold_min": self.threshold_min,
             "target_share": self.target_share,
         }
@@ -114,7 +224,65 @@ class Rule:
             out["threshold_by_type"] = dict(self.threshold_by_type)
         if self.congestion:
             out["congestion"] = self.congestion
+        if self.mixed:
+            out["modes"] = list(self.modes)
+        if self.modes_by_unit_type:
+            out["modes_by_unit_type"] = {k: list(v) for k, v in self.modes_by_unit_type}
         return out
+
+
+def travel_label(mode: str, direction: str = DIRECTIONS[0], congestion: str | None = None) -> str:
+    """A travel's name in summary.json's ``snapping``: the mode, with the direction and the
+    congestion profile when they are not the default (``"drive"``, ``"drive from_facility
+    @peak"``)."""
+    parts = [mode]
+    if direction != DIRECTIONS[0]:
+        parts.append(direction)
+    if congestion:
+        parts.append(f"@{congestion}")
+    return " ".join(parts)
+
+
+def _unit_type_key(value: object, where: str) -> str:
+    """A ``modes_by_unit_type`` key as a unit type (``urban``/``rural``, read like the units'
+    type column: 街道 is urban, 乡镇 rural) or :data:`DEFAULT_UNIT_TYPE`."""
+    if value == DEFAULT_UNIT_TYPE:
+        return DEFAULT_UNIT_TYPE
+    try:
+        kind = parse_unit_type(value)
+    except ValueError:
+        kind = None
+    if kind is None:
+        raise ConfigError(
+            f"{where}: {value!r} is not a unit type; write urban/rural (城区/街道, 农村/乡镇 …) or "
+            f"{DEFAULT_UNIT_TYPE} / 单元类型须为城区(urban)或农村(rural)"
+        )
+    return kind
+
+
+def _checked_modes(values: Iterable[str], where: str) -> tuple[str, ...]:
+    modes = tuple(values) if not isinstance(values, str) else (values,)
+    if not modes:
+        raise ConfigError(f"{where}: name at least one travel mode ({', '.join(MODES)})")
+    for mode in modes:
+        if mode not in MODES:
+            raise ConfigError(f"{where}: unknown travel mode {mode!r}; modes: {', '.join(MODES)}")
+    if len(set(modes)) != len(modes):
+        raise ConfigError(f"{where}: a travel mode is named twice ({', '.join(modes)})")
+    return modes
+
+
+def _check_rule_modes(table: dict, where: str) -> None:
+    """A rule names its travel by exactly one of mode, modes, modes_by_unit_type."""
+    given = [k for k in ("mode", "modes", "modes_by_unit_type") if k in table]
+    if len(given) != 1:
+        what = "none" if not given else " and ".join(given)
+        raise ConfigError(
+            f"{where}: give exactly one of `mode`, `modes` or `modes_by_unit_type` (found "
+            f"{what}) / 须且只能给出 mode、modes、modes_by_unit_type 之一"
+        )
+    if "modes_by_unit_type" in table and not table["modes_by_unit_type"]:
+        raise ConfigError(f"{where}: modes_by_unit_type names no unit type / 未给出单元类型")
 
 
 RULE = Table(
@@ -156,7 +324,38 @@ RULE = Table(
             required=True,
             example=["medical"],
         ),
-        Key("mode", OneOf(MODES), "Travel mode", "出行方式", required=True, example="walk"),
+        Key(
+            "mode",
+            OneOf(MODES),
+            "Travel mode (walk, bike, ebike = 电动自行车, motorcycle = 摩托车, drive; speeds in "
+            "geoplan/readers/network.py, editable in [speeds.<mode>]); give one of mode, modes "
+            "or modes_by_unit_type",
+            "出行方式",
+            example="walk",
+        ),
+        Key(
+            "modes",
+            ListOf(OneOf(MODES), non_empty=True, distinct=True),
+            "Several travel modes: each resident takes the fastest (the national statistic "
+            "counts the fastest mode people use); ties go to the first listed; the mode "
+            "chosen is recorded per resident (<id>_mode in coverage_points.csv)",
+            "多种出行方式：每位居民取最快者（并列取先列出者），各居民所用方式记入结果",
+            example=["walk", "ebike"],
+        ),
+        Key(
+            "modes_by_unit_type",
+            TextTable(ListOf(OneOf(MODES), single=True, non_empty=True, distinct=True)),
+            "Modes per type of the resident's unit ([units] type_column: urban or rural), e.g. "
+            '{urban = ["walk"], rural = ["walk", "ebike"]} (keys are read like the type column: '
+            '{"街道" = ["walk"], "乡镇" = ["walk", "ebike"]} is the same; keys other than ASCII '
+            "letters are quoted in TOML): each resident takes the fastest of its unit type's "
+            f"modes; `{DEFAULT_UNIT_TYPE}` for units without a type; every type of the units "
+            "must be named",
+            "按居民所在单元类型（[units] type_column）选择出行方式，"
+            "如城市街道步行、乡镇步行或电动自行车",
+            example={"街道": ["walk"], "乡镇": ["walk", "ebike"]},
+            aliases=("modes_by_type", "mode_by_unit_type"),
+        ),
         Key(
             "threshold_min",
             Number(0, 240, low_open=True),
@@ -210,6 +409,7 @@ RULE = Table(
     ),
     required=True,
     shape="array",
+    check=_check_rule_modes,
 )
 """A ``[[rules]]`` table of a project file, and a ``[[circles]]`` table of a rule pack."""
 
@@ -222,22 +422,28 @@ def rule_from_mapping(
     ``where`` names the table in messages (``[[rules]] #2``), ``file`` the file; ``extra_keys``
     are further keys the caller reads itself (a pack's citations). Unknown keys, missing ones,
     wrong types and values out of range (``threshold_min`` above 0 and at most 240 minutes,
-    ``target_share`` 0..1) are a :class:`ConfigError` naming the key
-    (see :data:`RULE`).
+    ``target_share`` 0..1; exactly one of ``mode``, ``modes``, ``modes_by_unit_type``) are a
+    :class:`ConfigError` naming the key (see :data:`RULE`).
     """
     table = check_table(RULE, data, file=file, label=where, extra=extra_keys)
-    return Rule(
-        id=table["id"],
-        name_zh=table["name_zh"],
-        name_en=table["name_en"],
-        categories=tuple(table["categories"]),
-        mode=table["mode"],
-        threshold_min=table["threshold_min"],
-        target_share=table.get("target_share"),
-        direction=table["direction"],
-        threshold_by_type=tuple(sorted(table.get("threshold_by_type", {}).items())),
-        congestion=table.get("congestion"),
-    )
+    prefix = f"{file}: {where}: " if file else f"{where}: "
+    try:
+        return Rule(
+            id=table["id"],
+            name_zh=table["name_zh"],
+            name_en=table["name_en"],
+            categories=tuple(table["categories"]),
+            mode=table.get("mode"),
+            threshold_min=table["threshold_min"],
+            target_share=table.get("target_share"),
+            modes=table.get("modes"),
+            modes_by_unit_type=table.get("modes_by_unit_type"),
+            direction=table["direction"],
+            threshold_by_type=tuple(sorted(table.get("threshold_by_type", {}).items())),
+            congestion=table.get("congestion"),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
 
 
 def check_unique_ids(rules: Iterable[Rule], *, where: str | None = None) -> None:

@@ -51,33 +51,24 @@ def street_minutes(network, coverage) -> gpd.GeoDataFrame:
         ``end_fraction`` along it, the piece's LineString, and per rule id a float column of
         minutes somewhere inside the piece (every point of the piece is in the same band of
         :func:`band_edges_min`; NaN where no facility can be reached) and ``<id>_usable``
-        (False on streets the rule's mode may not use: not drawn for that rule).
+        (False on streets no mode of the rule may use: not drawn for that rule). A rule of
+        several modes shows the fastest of them (by unit type: of those of the street's unit
+        type); the band edges are cut for every mode's arms, since the fastest of several
+        envelopes crosses a band edge only where one of them does.
     """
     rules = [r for r in coverage.rules if r.id in coverage.searches]
     levels_s = {r.id: np.asarray(band_edges_min(r.threshold_min)) * 60.0 for r in rules}
     cuts_edge, cuts_t = [], []
     for rule in rules:
-        edge, t = _crossings(network, coverage.searches[rule.id], levels_s[rule.id])
-        cuts_edge.append(edge)
-        cuts_t.append(t)
+        for one in coverage.searches[rule.id].passes:
+            edge, t = _crossings(network, one, levels_s[rule.id])
+            cuts_edge.append(edge)
+            cuts_t.append(t)
     edge, t0, t1 = _pieces(len(network.edges), cuts_edge, cuts_t)
     middle = engine.Snap(edge, (t0 + t1) / 2, np.zeros(len(edge)))
     seconds, bands, usable = {}, [], {}
     for rule in rules:
-        search = coverage.searches[rule.id]
-        times = search.times
-        access_mps = search.access_speed_m_per_min / 60.0
-        at_middle, _ = engine.point_times(
-            network,
-            times.forward_s,
-            times.backward_s,
-            search.nearest,
-            search.facilities,
-            search.facilities.snap_distance_m / access_mps,
-            middle,
-            private=times.private,
-        )
-        usable[rule.id] = mode_edge_mask(times.forward_s, times.backward_s)[edge]
+        at_middle, usable[rule.id] = _fastest_at(network, coverage.searches[rule.id], middle)
         band = np.where(
             np.isfinite(at_middle), np.searchsorted(levels_s[rule.id], at_middle, side="left"), -1
         )
@@ -100,8 +91,35 @@ def street_minutes(network, coverage) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.DataFrame(frame), geometry=geometry, crs=network.crs)
 
 
+def _fastest_at(network, search, points: engine.Snap) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds from street points to the rule's nearest facility by the fastest of its modes
+    that may use the street (and count there), and whether any may (per point)."""
+    best = np.full(len(points), np.inf)
+    usable = np.zeros(len(points), dtype=bool)
+    for one in search.passes:
+        times = one.times
+        access_mps = one.access_speed_m_per_min / 60.0
+        at, _ = engine.point_times(
+            network,
+            times.forward_s,
+            times.backward_s,
+            one.nearest,
+            one.facilities,
+            one.facilities.snap_distance_m / access_mps,
+            points,
+            private=times.private,
+        )
+        here = mode_edge_mask(times.forward_s, times.backward_s)[points.edge]
+        if one.edges is not None:
+            here &= one.edges[points.edge]
+        best = np.where(here, np.fmin(best, at), best)
+        usable |= here
+    return best, usable
+
+
 def _crossings(network, search, levels_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(edge, fraction) where an arm of an edge's time envelope meets a band edge, 0 < t < 1."""
+    """(edge, fraction) where an arm of an edge's time envelope meets a band edge, 0 < t < 1
+    (``search``: one mode's pass)."""
     times = search.times
     forward, backward = times.forward_s, times.backward_s
     u = network.edges["u"].to_numpy(dtype=np.int64)

@@ -9,6 +9,7 @@ __all__ = [
     "boundaries",
     "credits",
     "demand",
+    "elevation",
     "facilities",
     "geocode",
     "network",

@@ -7,36 +7,46 @@ access tags.
 For the tags, the first tag of the mode's hierarchy that the way carries decides (the mode's
 own tag over the general ones over ``access``), as OSRM's ``find_access_tag`` does:
 
-=====  ============================================================
-mode   hierarchy (first present wins)
-=====  ============================================================
-walk   foot > access
-bike   bicycle > vehicle > access
-drive  motorcar > motor_vehicle > vehicle > access
-=====  ============================================================
+==========  ============================================================
+mode        hierarchy (first present wins)
+==========  ============================================================
+walk        foot > access
+bike        bicycle > vehicle > access
+ebike       electric_bicycle > bicycle > vehicle > access
+motorcycle  motorcycle > motor_vehicle > vehicle > access
+drive       motorcar > motor_vehicle > vehicle > access
+==========  ============================================================
+
+The e-bike (电动自行车, GB 17761-2018) is a non-motor vehicle in Chinese law (道路交通安全法
+第一百一十九条), so it follows the bicycle's tags (``motor_vehicle=no`` does not close a way for
+it); OSM's ``electric_bicycle`` key, under ``bicycle`` in OSM's access hierarchy, wins where a
+way carries it. The motorcycle (摩托车) is a motor vehicle: OSM's ``motorcycle`` key, then the
+car's general tags.
 
 The value found is then one of three kinds:
 
-======  ==================================================  ==================================
-mode    closed (never used)                                 private-style (``private_ways``)
-======  ==================================================  ==================================
-walk    ``no``, ``agricultural``, ``forestry``,             ``private``
-        ``delivery``; ``psv``, ``bus``, ``emergency``,
-        ``military``
-bike    ``no``, ``agricultural``, ``forestry``,             ``private``
-        ``delivery``, ``use_sidepath``; ``psv``, ``bus``,
-        ``emergency``, ``military``
-drive   ``no``, ``agricultural``, ``forestry``,             ``private``, ``destination``,
-        ``emergency``, ``psv``; ``bus``, ``military``       ``customers``, ``delivery``
-======  ==================================================  ==================================
+==========  ==================================================  ==============================
+mode        closed (never used)                                 private-style (``private_ways``)
+==========  ==================================================  ==============================
+walk        ``no``, ``agricultural``, ``forestry``,             ``private``
+            ``delivery``; ``psv``, ``bus``, ``emergency``,
+            ``military``
+bike        ``no``, ``agricultural``, ``forestry``,             ``private``
+            ``delivery``, ``use_sidepath``; ``psv``, ``bus``,
+            ``emergency``, ``military``
+ebike       as bike                                             as bike
+motorcycle  as drive                                            as drive
+drive       ``no``, ``agricultural``, ``forestry``,             ``private``, ``destination``,
+            ``emergency``, ``psv``; ``bus``, ``military``       ``customers``, ``delivery``
+==========  ==================================================  ==============================
 
-Any other value (``yes``, ``designated``, ``permissive``, ``destination`` for walk and bike …)
-or no tag at all leaves the way open. Values are compared in lower case; a value listing
+Any other value (``yes``, ``designated``, ``permissive``, ``destination`` for walk, bike and
+ebike …) or no tag at all leaves the way open. Values are compared in lower case; a value listing
 several (``no;yes``, or an osmnx list after simplification) takes the most restrictive. Two
 ``service`` values count as well: ``service=private`` is a private-style way when no tag of
 the hierarchy is present (an explicit ``access=yes`` or ``foot=yes`` wins over it), and
-``service=emergency_access`` closes a way for driving whatever else it says (OSRM's car
-profile does the same).
+``service=emergency_access`` closes a way for driving and motorcycles whatever else it says
+(OSRM's car profile does the same).
 
 Departures from OSRM, for planners' figures: values after the ``;`` in the first column
 (``psv``, ``bus``, ``emergency``, ``military`` for walking and cycling; ``bus`` and
@@ -84,6 +94,8 @@ ACCESS_TAGS: tuple[str, ...] = (
     "motorcar",
     "vehicle",
     "service",
+    "electric_bicycle",
+    "motorcycle",
 )
 """OSM way tags the readers keep as edge columns (None where a way lacks the tag)."""
 
@@ -93,23 +105,31 @@ PRIVATE_WAYS: tuple[str, ...] = ("exclude", "endpoints", "include")
 MODES_HIERARCHY: dict[str, tuple[str, ...]] = {
     "walk": ("foot", "access"),
     "bike": ("bicycle", "vehicle", "access"),
+    "ebike": ("electric_bicycle", "bicycle", "vehicle", "access"),
+    "motorcycle": ("motorcycle", "motor_vehicle", "vehicle", "access"),
     "drive": ("motorcar", "motor_vehicle", "vehicle", "access"),
 }
 """Per mode, the access tags from most specific to most general; the first present decides."""
 
 _OTHER_USERS = frozenset({"psv", "bus", "emergency", "military"})
+_CYCLE_NO = frozenset({"no", "agricultural", "forestry", "delivery", "use_sidepath"}) | _OTHER_USERS
+_MOTOR_NO = frozenset({"no", "agricultural", "forestry", "emergency", "psv", "bus", "military"})
 NO_VALUES: dict[str, frozenset[str]] = {
     "walk": frozenset({"no", "agricultural", "forestry", "delivery"}) | _OTHER_USERS,
-    "bike": frozenset({"no", "agricultural", "forestry", "delivery", "use_sidepath"})
-    | _OTHER_USERS,
-    "drive": frozenset({"no", "agricultural", "forestry", "emergency", "psv", "bus", "military"}),
+    "bike": _CYCLE_NO,
+    "ebike": _CYCLE_NO,
+    "motorcycle": _MOTOR_NO,
+    "drive": _MOTOR_NO,
 }
 """Per mode, the access values that close a way."""
 
+_MOTOR_PRIVATE = frozenset({"private", "destination", "customers", "delivery"})
 PRIVATE_VALUES: dict[str, frozenset[str]] = {
     "walk": frozenset({"private"}),
     "bike": frozenset({"private"}),
-    "drive": frozenset({"private", "destination", "customers", "delivery"}),
+    "ebike": frozenset({"private"}),
+    "motorcycle": _MOTOR_PRIVATE,
+    "drive": _MOTOR_PRIVATE,
 }
 """Per mode, the access values of private-style ways (see ``PRIVATE_WAYS``)."""
 
@@ -118,6 +138,7 @@ OPEN, PRIVATE, CLOSED = 0, 1, 2
 
 _SERVICE_PRIVATE = "private"
 _SERVICE_NO_DRIVING = "emergency_access"
+_MOTOR_MODES = frozenset({"drive", "motorcycle"})
 
 
 def _values(value: object) -> list[str]:
@@ -142,7 +163,7 @@ def _code(mode: str, values: list[str]) -> int:
 def _classify(mode: str, tags: Mapping[str, object]) -> int:
     """Access code (``OPEN``, ``PRIVATE`` or ``CLOSED``) of one way's tags for ``mode``."""
     service = _values(tags.get("service"))
-    if mode == "drive" and _SERVICE_NO_DRIVING in service:
+    if mode in _MOTOR_MODES and _SERVICE_NO_DRIVING in service:
         return CLOSED
     for key in MODES_HIERARCHY[mode]:
         values = _values(tags.get(key))

@@ -165,8 +165,8 @@ def _unit_types(values: pd.Series, names: pd.Series, column: str, source: object
         except ValueError:
             raise InputError(
                 f"{source}: unit {name!r} has {column} = {value!r}, which is not a unit type; "
-                "write urban/rural, 城镇/城区/街道 or 乡村/农村/乡镇, or a 城乡分类代码 (111–123 城镇, "
-                "210/220 乡村) / "
+                "write urban/rural, 城镇/城区/街道 or 乡村/农村/乡镇, or a 城乡分类代码 "
+                "(111–123 城镇, 210/220 乡村) / "
                 f"单元“{name}”的城乡类型“{value}”无法识别，请填写 城镇/乡村 或城乡分类代码"
             ) from None
     return out

@@ -8,49 +8,52 @@ come from :meth:`Network.edge_times_s` and the speed tables below.
 Speed tables (``SPEED_KPH``, km/h; ``-`` = the mode may not use the class)
 --------------------------------------------------------------------------
 
-=============== ===== ===== =====
-highway         walk  bike  drive
-=============== ===== ===== =====
-motorway        -     -     80
-trunk           4.2   15    60
-primary         4.2   15    50
-secondary       4.2   15    40
-tertiary        4.2   15    30
-motorway_link   -     -     60
-trunk_link      4.2   15    45
-primary_link    4.2   15    40
-secondary_link  4.2   15    35
-tertiary_link   4.2   15    25
-unclassified    4.2   15    25
-residential     4.2   15    25
-living_street   4.2   10    15
-service         4.2   12    15
-road            4.2   12    20
-busway          -     -     -
-track           4.2   10    10
-pedestrian      4.2   8     -
-cycleway        4.2   15    -
-footway         4.2   8     -
-bridleway       4.2   8     -
-path            4.2   10    -
-steps           4.2   3     -
-corridor        4.2   5     -
-elevator        4.2   -     -
-platform        -     -     -
-raceway         -     -     -
-bus_guideway    -     -     -
-escape          -     -     -
-via_ferrata     -     -     -
-construction    -     -     -
-proposed        -     -     -
-abandoned       -     -     -
-disused         -     -     -
-(other)         4.2   12    20
-=============== ===== ===== =====
+=============== ===== ===== ===== ========== =====
+highway         walk  bike  ebike motorcycle drive
+=============== ===== ===== ===== ========== =====
+motorway        -     -     -     -          80
+trunk           4.2   15    15    50         60
+primary         4.2   15    15    45         50
+secondary       4.2   15    15    40         40
+tertiary        4.2   15    20    35         30
+motorway_link   -     -     -     -          60
+trunk_link      4.2   15    15    40         45
+primary_link    4.2   15    15    35         40
+secondary_link  4.2   15    15    30         35
+tertiary_link   4.2   15    20    25         25
+unclassified    4.2   15    20    30         25
+residential     4.2   15    15    25         25
+living_street   4.2   10    10    15         15
+service         4.2   12    12    15         15
+road            4.2   12    15    25         20
+busway          -     -     -     -          -
+track           4.2   10    15    20         10
+pedestrian      4.2   8     8     -          -
+cycleway        4.2   15    15    -          -
+footway         4.2   8     8     -          -
+bridleway       4.2   8     8     -          -
+path            4.2   10    12    -          -
+steps           4.2   3     -     -          -
+corridor        4.2   5     -     -          -
+elevator        4.2   -     -     -          -
+platform        -     -     -     -          -
+raceway         -     -     -     -          -
+bus_guideway    -     -     -     -          -
+escape          -     -     -     -          -
+via_ferrata     -     -     -     -          -
+construction    -     -     -     -          -
+proposed        -     -     -     -          -
+abandoned       -     -     -     -          -
+disused         -     -     -     -          -
+(other)         4.2   12    15    20         20
+=============== ===== ===== ===== ========== =====
 
 The row order is also the importance order used to pick one class from osmnx lists such as
 ``['residential', 'service']`` (the first listed row wins: ``residential``). ``(other)`` is
 ``DEFAULT_SPEED_KPH``, used for classes not in the table (it keeps non-OSM class names usable).
+A project may replace any cell of the vehicle modes (``[speeds.<mode>]`` by class, ``other``
+for the last row; a speed opens a class the table closes, ``"no"`` closes one; see
+:func:`speed_table`), e.g. with a county's own survey speeds.
 
 Rules per mode (keep them simple; all documented here so reports can cite them). The class
 decides first; then the OSM access tags per mode (``foot=no``, ``access=private``,
@@ -59,22 +62,50 @@ table is in :mod:`geoplan.readers.access`, and ``private_ways`` says what privat
 
 * **walk** — every allowed class at the one walking speed ``walk_speed_m_per_min`` (default
   70 m/min = 4.2 km/h; Chinese planning practice uses 60–80 m/min); the 4.2 in the table only
-  marks the class as walkable. Both directions always (``oneway`` binds drivers only).
+  marks the class as walkable. Both directions always (``oneway`` binds drivers only). With a
+  DEM (``Network.terrain``, :mod:`geoplan.readers.elevation`) the speed on each edge follows
+  Tobler's hiking function of its grade in the direction of travel.
 * **bike** — about 15 km/h on roads, slower where cyclists share space or push; motorways
   excluded. Both directions, except that ``oneway`` edges are one-way for bikes too unless the
   class is a pedestrian way (footway, path, pedestrian, steps, bridleway, corridor), where a
   ``oneway`` tag is treated as a walking-flow hint. ``oneway:bicycle`` is not read.
+* **ebike** (电动自行车) — a non-motor vehicle in Chinese law (道路交通安全法 第一百一十九条):
+  it uses the ways a bicycle uses, one-way rules included, except steps, corridors and
+  elevators (a 40–55 kg vehicle is not carried). GB 17761-2018 caps its design speed at
+  25 km/h, and the law (第五十八条) at 15 km/h inside a non-motor-vehicle lane, which Chinese
+  arterials have: trunk, primary, secondary roads (and cycleways) are therefore 15 km/h; on
+  tertiary and unclassified roads, usually without a separate lane, 20 km/h (the design cap
+  less junctions and mixed traffic); residential roads, tracks and ``road`` 15, service roads
+  12, living streets 10, footways and pedestrian areas 8 (ridden at a walking pace or pushed:
+  the law keeps non-motor vehicles off pavements, but a footway is often the only way into a
+  compound).
+* **motorcycle** (摩托车) — a motor vehicle: the classes a car uses but motorways, ``oneway``
+  binding; footways, paths and cycleways stay closed (a project opens one with e.g.
+  ``[speeds.motorcycle] path = 15``). Motorways are closed by default because 道路交通安全法
+  第六十七条 keeps vehicles designed for less than 70 km/h off expressways (most rural
+  motorcycles and electric motorcycles are), many cities ban motorcycles (禁摩/限摩), and a
+  trip to a clinic does not take the expressway; ``[speeds.motorcycle] motorway = 80`` opens
+  them (实施条例 第七十八条 caps motorcycles at 80 km/h there). Speeds sit below the legal caps
+  of 实施条例 第四十五条 (30/40 km/h on urban roads/公路 without a centre line, 50/70 with one
+  lane each way): 50 on trunk roads down to 25 on residential roads, 30 on unclassified roads
+  and 20 on tracks, where a motorcycle is faster than a car on a narrow village road.
 * **drive** — class speeds typical of Chinese urban roads (free-flow is not reached in town).
   The table alone decides: ``maxspeed`` tags are ignored on purpose (they are sparse and mostly
   state limits, not travel speeds). Pedestrian ways, cycleways, busways and steps are
   excluded; ``track`` is kept at 10 km/h because village roads in rural China are often
   tagged ``track``. ``oneway`` edges may be driven u→v only.
 
+The vehicle speeds are judgement, cited above, not measurements: a county with survey speeds
+should write them into ``[speeds.<mode>]``, and ``[sensitivity] speed_factor`` shows how much
+the shares hang on them.
+
 Reading rules (``read_network``). Every reader keeps the ways' access tags (``access``,
-``foot``, ``bicycle``, ``motor_vehicle``, ``motorcar``, ``vehicle``, ``service``) as edge
-columns of those names, None where absent: OSM ways' tags, osmnx GraphML edge attributes
-(osmnx keeps ``access`` and ``service`` by default; lists after simplification are joined
-with ``;``), road-line columns (matched case-insensitively).
+``foot``, ``bicycle``, ``motor_vehicle``, ``motorcar``, ``vehicle``, ``service``,
+``electric_bicycle``, ``motorcycle``) and structure tags (``bridge``, ``tunnel``: such edges
+keep grade 0 under terrain-aware walking) as edge columns of those names, None where absent:
+OSM ways' tags, osmnx GraphML edge attributes (osmnx keeps ``access``, ``service``,
+``bridge`` and ``tunnel`` by default; lists after simplification are joined with ``;``),
+road-line columns (matched case-insensitively).
 
 * OSM XML/PBF: only ways with a ``highway`` tag and without ``area=yes``; ways are cut at
   nodes missing from the file (runs shorter than 2 nodes are dropped, clipped extracts load)
@@ -117,16 +148,22 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from .._compressed import GRAPHML_SUFFIXES, is_graphml, open_input
 from ..errors import ConfigError, InputFileNotFoundError, NetworkError
 from .access import ACCESS_TAGS, CLOSED, PRIVATE, PRIVATE_WAYS, access_codes
+from .elevation import Terrain
 
 __all__ = [
     "BIKE_ONEWAY_EXEMPT",
     "DEFAULT_SPEED_KPH",
     "DEFAULT_WALK_SPEED_M_PER_MIN",
     "DIRECTIONS",
+    "EDGE_TAGS",
     "HIGHWAY_RANK",
     "MODES",
+    "ONEWAY_MODES",
     "OTHER_CLASS",
+    "SPEED_CLASSES",
     "SPEED_KPH",
+    "SPEED_TABLE_MODES",
+    "STRUCTURE_TAGS",
     "ModeTimes",
     "Network",
     "cheapest_csr",
@@ -134,11 +171,13 @@ __all__ = [
     "main_component_edges",
     "mode_edge_mask",
     "read_network",
+    "speed_table",
 ]
 
 logger = logging.getLogger(__name__)
 
-MODES: tuple[str, ...] = ("walk", "bike", "drive")
+MODES: tuple[str, ...] = ("walk", "bike", "ebike", "motorcycle", "drive")
+"""Travel modes, slowest first: walking, bicycle, e-bike (电动自行车), motorcycle (摩托车), car."""
 
 DEFAULT_WALK_SPEED_M_PER_MIN = 70.0
 """Walking speed (m/min); Chinese plans use 60–80 m/min (standards.md §3.7)."""
@@ -148,45 +187,43 @@ DIRECTIONS: tuple[str, ...] = ("to_facility", "from_facility")
 the facility to the resident (response: an ambulance from its 急救站). They differ on one-way
 streets."""
 
-OTHER_CLASS = "other"
-"""The name of the classes missing from ``SPEED_KPH`` in speed factors (``DEFAULT_SPEED_KPH``)."""
-
-# class: (walk, bike, drive) in km/h, None = excluded. Row order = importance (HIGHWAY_RANK).
-_SPEEDS_KPH: dict[str, tuple[float | None, float | None, float | None]] = {
-    "motorway": (None, None, 80.0),
-    "trunk": (4.2, 15.0, 60.0),
-    "primary": (4.2, 15.0, 50.0),
-    "secondary": (4.2, 15.0, 40.0),
-    "tertiary": (4.2, 15.0, 30.0),
-    "motorway_link": (None, None, 60.0),
-    "trunk_link": (4.2, 15.0, 45.0),
-    "primary_link": (4.2, 15.0, 40.0),
-    "secondary_link": (4.2, 15.0, 35.0),
-    "tertiary_link": (4.2, 15.0, 25.0),
-    "unclassified": (4.2, 15.0, 25.0),
-    "residential": (4.2, 15.0, 25.0),
-    "living_street": (4.2, 10.0, 15.0),
-    "service": (4.2, 12.0, 15.0),
-    "road": (4.2, 12.0, 20.0),
-    "busway": (None, None, None),
-    "track": (4.2, 10.0, 10.0),
-    "pedestrian": (4.2, 8.0, None),
-    "cycleway": (4.2, 15.0, None),
-    "footway": (4.2, 8.0, None),
-    "bridleway": (4.2, 8.0, None),
-    "path": (4.2, 10.0, None),
-    "steps": (4.2, 3.0, None),
-    "corridor": (4.2, 5.0, None),
-    "elevator": (4.2, None, None),
-    "platform": (None, None, None),
-    "raceway": (None, None, None),
-    "bus_guideway": (None, None, None),
-    "escape": (None, None, None),
-    "via_ferrata": (None, None, None),
-    "construction": (None, None, None),
-    "proposed": (None, None, None),
-    "abandoned": (None, None, None),
-    "disused": (None, None, None),
+_NO = None  # the mode may not use the class
+# class: (walk, bike, ebike, motorcycle, drive) in km/h. Row order = importance (HIGHWAY_RANK).
+_SPEEDS_KPH: dict[str, tuple[float | None, ...]] = {
+    "motorway": (_NO, _NO, _NO, _NO, 80.0),
+    "trunk": (4.2, 15.0, 15.0, 50.0, 60.0),
+    "primary": (4.2, 15.0, 15.0, 45.0, 50.0),
+    "secondary": (4.2, 15.0, 15.0, 40.0, 40.0),
+    "tertiary": (4.2, 15.0, 20.0, 35.0, 30.0),
+    "motorway_link": (_NO, _NO, _NO, _NO, 60.0),
+    "trunk_link": (4.2, 15.0, 15.0, 40.0, 45.0),
+    "primary_link": (4.2, 15.0, 15.0, 35.0, 40.0),
+    "secondary_link": (4.2, 15.0, 15.0, 30.0, 35.0),
+    "tertiary_link": (4.2, 15.0, 20.0, 25.0, 25.0),
+    "unclassified": (4.2, 15.0, 20.0, 30.0, 25.0),
+    "residential": (4.2, 15.0, 15.0, 25.0, 25.0),
+    "living_street": (4.2, 10.0, 10.0, 15.0, 15.0),
+    "service": (4.2, 12.0, 12.0, 15.0, 15.0),
+    "road": (4.2, 12.0, 15.0, 25.0, 20.0),
+    "busway": (_NO, _NO, _NO, _NO, _NO),
+    "track": (4.2, 10.0, 15.0, 20.0, 10.0),
+    "pedestrian": (4.2, 8.0, 8.0, _NO, _NO),
+    "cycleway": (4.2, 15.0, 15.0, _NO, _NO),
+    "footway": (4.2, 8.0, 8.0, _NO, _NO),
+    "bridleway": (4.2, 8.0, 8.0, _NO, _NO),
+    "path": (4.2, 10.0, 12.0, _NO, _NO),
+    "steps": (4.2, 3.0, _NO, _NO, _NO),
+    "corridor": (4.2, 5.0, _NO, _NO, _NO),
+    "elevator": (4.2, _NO, _NO, _NO, _NO),
+    "platform": (_NO, _NO, _NO, _NO, _NO),
+    "raceway": (_NO, _NO, _NO, _NO, _NO),
+    "bus_guideway": (_NO, _NO, _NO, _NO, _NO),
+    "escape": (_NO, _NO, _NO, _NO, _NO),
+    "via_ferrata": (_NO, _NO, _NO, _NO, _NO),
+    "construction": (_NO, _NO, _NO, _NO, _NO),
+    "proposed": (_NO, _NO, _NO, _NO, _NO),
+    "abandoned": (_NO, _NO, _NO, _NO, _NO),
+    "disused": (_NO, _NO, _NO, _NO, _NO),
 }
 
 #: Speed (km/h) per mode and OSM ``highway`` class; ``None`` = the mode may not use the class.
@@ -196,15 +233,46 @@ SPEED_KPH: dict[str, dict[str, float | None]] = {
 }
 
 #: Speed (km/h) per mode for classes missing from ``SPEED_KPH`` (non-OSM or rare classes).
-DEFAULT_SPEED_KPH: dict[str, float | None] = {"walk": 4.2, "bike": 12.0, "drive": 20.0}
+DEFAULT_SPEED_KPH: dict[str, float | None] = {
+    "walk": 4.2,
+    "bike": 12.0,
+    "ebike": 15.0,
+    "motorcycle": 20.0,
+    "drive": 20.0,
+}
 
 #: OSM highway classes from most to least important (picks one class from osmnx lists).
 HIGHWAY_RANK: tuple[str, ...] = tuple(_SPEEDS_KPH)
 
-#: Classes on which a bike ignores ``oneway`` (a pedestrian-flow hint there).
+OTHER_CLASS = "other"
+"""The name of the ``(other)`` row (classes not in ``SPEED_KPH``) in ``[speeds.<mode>]``."""
+
+SPEED_CLASSES: tuple[str, ...] = (*HIGHWAY_RANK, OTHER_CLASS)
+"""The classes a ``[speeds.<mode>]`` table may set."""
+
+SPEED_TABLE_MODES: tuple[str, ...] = tuple(m for m in MODES if m != "walk")
+"""Modes with an editable speed table (walking has one speed, ``walk_speed_m_per_min``)."""
+
+#: Classes on which a bike (and an e-bike) ignores ``oneway`` (a pedestrian-flow hint there).
 BIKE_ONEWAY_EXEMPT: frozenset[str] = frozenset(
     {"footway", "path", "pedestrian", "steps", "bridleway", "corridor"}
 )
+
+ONEWAY_MODES: dict[str, frozenset[str] | None] = {
+    "walk": None,
+    "bike": BIKE_ONEWAY_EXEMPT,
+    "ebike": BIKE_ONEWAY_EXEMPT,
+    "motorcycle": frozenset(),
+    "drive": frozenset(),
+}
+"""Per mode, the classes where ``oneway`` does not bind it (None: it never binds)."""
+
+STRUCTURE_TAGS: tuple[str, ...] = ("bridge", "tunnel")
+"""OSM way tags of structures: edges carrying one (any value but ``no``) keep grade 0 under
+terrain-aware walking (a DEM measures the valley under a bridge, the hill over a tunnel)."""
+
+EDGE_TAGS: tuple[str, ...] = (*ACCESS_TAGS, *STRUCTURE_TAGS)
+"""Every OSM tag the readers keep as an edge column (None where a way lacks it)."""
 
 _RANK = {cls: i for i, cls in enumerate(HIGHWAY_RANK)}
 _FALLBACK_CLASS = "road"  # OSM's "unknown kind of road", used when a source has no class
@@ -235,19 +303,22 @@ class Network:
     edges : geopandas.GeoDataFrame
         Index 0..m-1, one row per street segment: ``u``, ``v`` (int positions into ``nodes``),
         ``length_m``, ``highway`` (one OSM class), ``oneway`` (bool, drivers may go only
-        u→v), ``name`` (str or None), the access tags of ``access.ACCESS_TAGS`` (str or None;
-        optional: missing columns count as absent tags), ``geometry`` (LineString from u to v
-        in ``crs``).
+        u→v), ``name`` (str or None), the tags of :data:`EDGE_TAGS` (str or None; optional:
+        missing columns count as absent tags), ``geometry`` (LineString from u to v in ``crs``).
     crs : pyproj.CRS
         Projected CRS in metres.
     source : str
         Where the network came from (path), for logs and reports.
+    terrain : Terrain, optional
+        Per-edge walking-time factors from a DEM (:func:`geoplan.readers.elevation.with_terrain`);
+        None: flat.
     """
 
     nodes: pd.DataFrame = field(repr=False)
     edges: gpd.GeoDataFrame = field(repr=False)
     crs: CRS
     source: str = ""
+    terrain: Terrain | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.crs, CRS):
@@ -266,6 +337,10 @@ class Network:
             ends = self.edges[col].to_numpy()
             if len(ends) and (ends.min() < 0 or ends.max() >= n):
                 raise NetworkError(f"Network edges column {col!r} points outside 0..{n - 1}")
+        if self.terrain is not None and self.terrain.walk_factor_forward.shape != (
+            len(self.edges),
+        ):
+            raise NetworkError("the terrain was computed for another network (edge count)")
 
     def __repr__(self) -> str:
         km = float(self.edges["length_m"].sum()) / 1000.0
@@ -280,19 +355,28 @@ class Network:
         *,
         walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
         private_ways: str = "exclude",
+        speeds: Mapping[str, Mapping[str, float | None]] | None = None,
+        speed_factor: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Travel seconds per edge for one mode.
 
         Parameters
         ----------
-        mode : {"walk", "bike", "drive"}
+        mode : {"walk", "bike", "ebike", "motorcycle", "drive"}
             Travel mode; speeds and exclusions from ``SPEED_KPH`` (see the module docstring)
             and the OSM access tags (:mod:`geoplan.readers.access`).
         walk_speed_m_per_min : float, default 70.0
-            Walking speed (m/min) on every walkable edge; used by ``"walk"`` only.
+            Walking speed (m/min) on every walkable edge (on flat ground, with ``terrain``);
+            used by ``"walk"`` only.
         private_ways : {"exclude", "include"}
             Private-style ways closed (default) or used like public streets. ``"endpoints"``
             needs the private mask beside the times: use :meth:`mode_times`.
+        speeds : mapping, optional
+            A project's ``[speeds]``: per vehicle mode, km/h by class replacing the table's
+            (:func:`speed_table`).
+        speed_factor : float, default 1.0
+            Every speed of a vehicle mode's table multiplied by this (sensitivity runs);
+            walking is varied through ``walk_speed_m_per_min``.
 
         Returns
         -------
@@ -306,7 +390,11 @@ class Network:
                 "use Network.mode_times"
             )
         forward_s, backward_s, _ = self._times_and_private(
-            mode, walk_speed_m_per_min, _check_private_ways(private_ways)
+            mode,
+            walk_speed_m_per_min,
+            _check_private_ways(private_ways),
+            speeds=speeds,
+            speed_factor=speed_factor,
         )
         return forward_s, backward_s
 
@@ -319,6 +407,8 @@ class Network:
         largest_component: bool = True,
         direction: str = "to_facility",
         speed_factors: Mapping[str, float] | None = None,
+        speeds: Mapping[str, Mapping[str, float | None]] | None = None,
+        speed_factor: float = 1.0,
     ) -> ModeTimes:
         """Everything a mode needs from the network: edge seconds, private edges, and where
         residents and facilities may join it.
@@ -341,10 +431,17 @@ class Network:
         only streets it can reach (private edges counted as usable;
         :func:`main_component_edges`), as osmnx keeps only that component: a
         resident whose nearest street is cut off (one-way streets at the extract's edge, an
-        unconnected footway) joins the main network instead of being unreachable.
+        unconnected footway) joins the main network instead of being unreachable. ``speeds``
+        and ``speed_factor`` as in :meth:`edge_times_s`; the terrain (if any) slows or speeds
+        walking per edge and direction.
         """
         forward_s, backward_s, private = self._times_and_private(
-            mode, walk_speed_m_per_min, _check_private_ways(private_ways), speed_factors
+            mode,
+            walk_speed_m_per_min,
+            _check_private_ways(private_ways),
+            speed_factors,
+            speeds=speeds,
+            speed_factor=speed_factor,
         )
         if direction not in DIRECTIONS:
             raise ConfigError(
@@ -369,25 +466,23 @@ class Network:
         walk_speed_m_per_min: float,
         private_ways: str,
         speed_factors: Mapping[str, float] | None = None,
+        *,
+        speeds: Mapping[str, Mapping[str, float | None]] | None = None,
+        speed_factor: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Edge seconds with access applied, and the private edges left usable (endpoints)."""
         _check_mode(mode)
         factors = _check_speed_factors(speed_factors)
         length_m = self.edges["length_m"].to_numpy(dtype=np.float64)
         codes, classes = pd.factorize(self.edges["highway"].astype(object), use_na_sentinel=False)
-        table = SPEED_KPH[mode]
-        default = DEFAULT_SPEED_KPH[mode]
+        table, default = speed_table(mode, (speeds or {}).get(mode))
         speed_kph = [table.get(c, default) for c in classes]
         if mode == "walk":
-            try:
-                walk = float(walk_speed_m_per_min)
-            except (TypeError, ValueError):
-                walk = math.nan
-            if not (math.isfinite(walk) and walk > 0):
-                raise ConfigError(
-                    f"walk_speed_m_per_min must be a positive number, got {walk_speed_m_per_min!r}"
-                )
+            walk = _positive(walk_speed_m_per_min, "walk_speed_m_per_min")
             speed_kph = [None if s is None else walk * 60.0 / 1000.0 for s in speed_kph]
+        else:
+            factor = _positive(speed_factor, "speed_factor")
+            speed_kph = [None if s is None else s * factor for s in speed_kph]
         if factors:
             speed_kph = [
                 None if s is None else s * factors.get(c if c in table else OTHER_CLASS, 1.0)
@@ -408,11 +503,15 @@ class Network:
             private[:] = False
         forward_s = np.where(np.isinf(s_per_m) | closed, np.inf, length_m * s_per_m)
         backward_s = forward_s.copy()
-        if mode != "walk":
+        if mode == "walk" and self.terrain is not None:
+            forward_s *= self.terrain.walk_factor_forward
+            backward_s *= self.terrain.walk_factor_backward
+        exempt_classes = ONEWAY_MODES[mode]
+        if exempt_classes is not None:
             oneway = self.edges["oneway"].to_numpy(dtype=bool)
-            if mode == "bike":
-                exempt = np.array([c in BIKE_ONEWAY_EXEMPT for c in classes], dtype=bool)
-                oneway = oneway & ~exempt[codes] if len(classes) else oneway
+            if exempt_classes and len(classes):
+                exempt = np.array([c in exempt_classes for c in classes], dtype=bool)
+                oneway = oneway & ~exempt[codes]
             backward_s[oneway] = np.inf
         return forward_s, backward_s, private
 
@@ -542,6 +641,56 @@ def _check_speed_factors(factors: Mapping[str, float] | None) -> dict[str, float
     return out
 
 
+def _positive(value: object, name: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    return number
+
+
+def speed_table(
+    mode: str, overrides: Mapping[str, float | None] | None = None
+) -> tuple[dict[str, float | None], float | None]:
+    """A mode's speeds (km/h) by class and its speed for other classes, with a project's
+    ``[speeds.<mode>]`` cells replacing the defaults.
+
+    ``overrides`` maps classes of :data:`SPEED_CLASSES` (``other`` is the row of classes not
+    in the table) to km/h, or to None or ``"no"`` (as a project file writes it) to close the
+    class; a speed opens a class the default table closes. Unknown classes and walking (which
+    has one speed, ``walk_speed_m_per_min``) are a :class:`ConfigError`.
+    """
+    _check_mode(mode)
+    table = dict(SPEED_KPH[mode])
+    default = DEFAULT_SPEED_KPH[mode]
+    if not overrides:
+        return table, default
+    if mode not in SPEED_TABLE_MODES:
+        raise ConfigError(
+            f"{mode}: walking has no speed table; its speed is [network] walk_speed_m_per_min "
+            "/ 步行无分路类速度表，步行速度见 [network] walk_speed_m_per_min"
+        )
+    for cls, kph in overrides.items():
+        kph = None if kph == "no" else kph
+        if cls not in SPEED_CLASSES:
+            close = difflib.get_close_matches(str(cls), SPEED_CLASSES, n=1, cutoff=0.6)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            raise ConfigError(
+                f"[speeds.{mode}] `{cls}`: not a road class{hint} (classes: OSM highway values "
+                f"{', '.join(HIGHWAY_RANK[:6])} …, or `{OTHER_CLASS}` for classes not in the "
+                f"table) / 未知的道路等级 `{cls}`"
+            )
+        if kph is not None and not (isinstance(kph, int | float) and 0 < kph <= 200):
+            raise ConfigError(f"[speeds.{mode}] {cls}: speed must be km/h above 0, at most 200")
+        if cls == OTHER_CLASS:
+            default = None if kph is None else float(kph)
+        else:
+            table[cls] = None if kph is None else float(kph)
+    return table, default
+
+
 def _check_private_ways(value: object) -> str:
     if value not in PRIVATE_WAYS:
         raise ConfigError(
@@ -627,7 +776,7 @@ class _Raw:
     src_crs: CRS
     length_src_m: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
-    tags: dict[str, np.ndarray] = field(default_factory=dict)  # ACCESS_TAGS, object per edge
+    tags: dict[str, np.ndarray] = field(default_factory=dict)  # EDGE_TAGS, object per edge
 
 
 def read_network(path: str | os.PathLike[str], *, crs: Any = None, cache: bool = True) -> Network:
@@ -715,7 +864,7 @@ def read_network(path: str | os.PathLike[str], *, crs: Any = None, cache: bool =
 # ---- the network cache (geoplan._cache)
 
 _CACHE_KIND = "network"
-_CACHE_LAYOUT = 2  # bump when the cached tables change shape (2: access tag columns)
+_CACHE_LAYOUT = 3  # bump when the cached tables change shape (3: ebike, motorcycle, bridge tags)
 
 
 def _cache_key(path: Path, kind: str, target: CRS | None) -> str:
@@ -818,7 +967,7 @@ class _WayCollector:
         self.highway: list[str | None] = []
         self.oneway: list[int] = []
         self.name: list[str | None] = []
-        self.tags: dict[str, list[str | None]] = {key: [] for key in ACCESS_TAGS}
+        self.tags: dict[str, list[str | None]] = {key: [] for key in EDGE_TAGS}
         self.n_area = 0
 
     def way(self, w: Any) -> None:
@@ -1013,7 +1162,7 @@ def _read_graphml(path: Path) -> _Raw:
     highway[pd.isna(highway)] = _FALLBACK_CLASS
     name = np.array([_text_value(d.get("name")) for d in data], dtype=object)
     tags = {
-        key: np.array([_text_value(d.get(key)) for d in data], dtype=object) for key in ACCESS_TAGS
+        key: np.array([_text_value(d.get(key)) for d in data], dtype=object) for key in EDGE_TAGS
     }
     if graph.is_directed():
         keep, oneway = _collapse_twins(u, v, geoms)
@@ -1188,7 +1337,7 @@ def _read_lines(path: Path) -> _Raw:
         else _map_unique(ow_values, lambda x: _oneway_code(x) or 0).astype(np.int64)
     )
     tags = {}
-    for key in ACCESS_TAGS:
+    for key in EDGE_TAGS:
         values = column(key)
         tags[key] = (
             np.full(rows.size, None, dtype=object)
@@ -1520,7 +1669,7 @@ def _finalize(raw: _Raw, *, target: CRS | None, source: str) -> Network:
                     raw.tags[key][keep] if key in raw.tags else np.full(keep.sum(), None),
                     dtype=object,
                 )
-                for key in ACCESS_TAGS
+                for key in EDGE_TAGS
             },
         },
         geometry=geoms[keep],

@@ -432,6 +432,19 @@ def _missing(value: object) -> bool:
         return True
 
 
+def _bands(summary: dict) -> dict[str, dict]:
+    """The sensitivity band of each rule (summary.json ``sensitivity``), by rule id."""
+    sensitivity = summary.get("sensitivity") or {}
+    return {str(band["id"]): band for band in sensitivity.get("rules", [])}
+
+
+def _band(band: dict | None) -> str:
+    """``38.2 %–55.1 %``; ``–`` without a band."""
+    if band is None:
+        return "–"
+    return f"{_pct(band.get('share_min'))}–{_pct(band.get('share_max'))}"
+
+
 def _pct(share: object) -> str:
     """A share (0–1) as a percentage with one decimal, as in the summary table."""
     return "–" if _missing(share) else f"{float(share):.1%}"
@@ -827,27 +840,32 @@ class _Report:
         if self.run is None:
             return ""
         tr, s = self.tr, self.run
+        bands = _bands(s)
         rows = []
         for rule in s["rules"]:
             kinds = " / ".join(tr.label(c) for c in rule.get("categories", []))
-            rows.append(
-                [
-                    f"{_e(tr.name(rule))}<br><small class='muted'>{_e(kinds)}</small>",
-                    _e(tr.pair(charts.MODE_LABELS, rule.get("mode"))),
-                    _num(rule.get("threshold_min"), 0),
-                    _num(rule.get("population_covered")),
-                    f"<b>{_pct(rule.get('share_covered'))}</b>",
-                    _target(rule.get("target_share")),
-                    _met(rule.get("met"), tr),
-                    _num(rule.get("population_unreachable")),
-                ]
-            )
+            row = [
+                f"{_e(tr.name(rule))}<br><small class='muted'>{_e(kinds)}</small>",
+                _e(tr(*charts.mode_label(rule))),
+                _num(rule.get("threshold_min"), 0),
+                _num(rule.get("population_covered")),
+                f"<b>{_pct(rule.get('share_covered'))}</b>",
+            ]
+            if bands:
+                row.append(_band(bands.get(rule["id"])))
+            row += [
+                _target(rule.get("target_share")),
+                _met(rule.get("met"), tr),
+                _num(rule.get("population_unreachable")),
+            ]
+            rows.append(row)
         head = [
             tr("规则", "Rule"),
             tr("出行方式", "Mode"),
             tr("阈值（分钟）", "Threshold (min)"),
             tr("覆盖人口", "Residents covered"),
             tr("覆盖率", "Share"),
+            *([tr("敏感性区间", "Sensitivity band")] if bands else []),
             tr("目标", "Target"),
             tr("是否达标", "Target met"),
             tr("不可达人口", "Unreachable"),
@@ -878,22 +896,65 @@ class _Report:
                 )
             )
         lines += self.network_lines()
+        lines += self.sensitivity_lines()
         lines += [
             str(w.get(f"message_{self.lang}") or w.get("message_en", ""))
             for w in s.get("warnings", [])
         ]
+        if bands:  # the band is column 5: later columns move one right
+            num, nowrap = (2, 3, 4, 5, 6, 8), (1, 5, 7)
+        else:
+            num, nowrap = (2, 3, 4, 5, 7), (1, 6)
         return (
             f"<section id='summary'><h2>{tr('概要', 'Summary')}</h2>"
             + "".join(f"<p>{_e(line)}</p>" for line in lines)
-            + _table(head, rows, num=(2, 3, 4, 5, 7), nowrap=(1, 6))
+            + _table(head, rows, num=num, nowrap=nowrap)
             + f"<p class='small muted'>{_e(tr.text('unreachable'))}</p>"
             + f"<p class='small muted'>{_e(tr.text('inclusive'))}</p></section>"
         )
 
+    def sensitivity_lines(self) -> list[str]:
+        """What a [sensitivity] run varied, and how the bands read."""
+        tr, sensitivity = self.tr, self.run.get("sensitivity")
+        if not sensitivity:
+            return []
+        walks = sensitivity.get("walk_speed_m_per_min") or []
+        factors = sensitivity.get("speed_factor") or []
+        zh, en = [], []
+        if len(walks) > 1:
+            values = "、".join(_num(w) for w in walks)
+            zh.append(f"步行速度 {values} 米/分钟")
+            en.append(f"walking at {', '.join(_num(w) for w in walks)} m/min")
+        if len(factors) > 1:
+            zh.append(f"车辆速度乘以 {'、'.join(f'{f:g}' for f in factors)}")
+            en.append(f"vehicle speeds × {', '.join(f'{f:g}' for f in factors)}")
+        runs = len(sensitivity.get("runs", []))
+        return [
+            tr(
+                f"敏感性分析：以{'，'.join(zh) or '相同参数'}重算各规则（共 {runs} 组），"
+                "“敏感性区间”为各组覆盖率的最小值–最大值；覆盖率一栏为项目设定参数下的结果。",
+                f"Sensitivity: every rule rerun with {' and '.join(en) or 'the same settings'} "
+                f"({runs} runs); the band is the lowest–highest share of those runs, the share "
+                "column the result with the project's own settings.",
+            )
+        ]
+
     def network_lines(self) -> list[str]:
-        """What the run's [network] settings did: residents joined to the main network."""
+        """What the run's [network] settings did: residents joined to the main network, the
+        terrain walked."""
         tr, network = self.tr, self.run.get("network") or {}
         lines = []
+        terrain = network.get("terrain")
+        if terrain:
+            lines.append(
+                tr(
+                    f"地形：步行速度按托布勒徒步函数随坡度变化（高程 {terrain.get('dem')}，"
+                    "上坡慢于下坡，平地为设定步行速度；桥梁、隧道与电梯按平地计）。",
+                    f"Terrain: walking follows Tobler's hiking function of the grade (DEM "
+                    f"{terrain.get('dem')}; uphill slower than downhill, flat ground at the set "
+                    "walking speed; bridges, tunnels and elevators flat).",
+                )
+            )
         for mode, snapping in (network.get("modes") or {}).items():
             if snapping.get("demand_points_moved"):
                 people = _num(snapping.get("population_moved"))
@@ -938,13 +999,19 @@ class _Report:
         total = self.run.get("population_total")
         uncovered = None if _missing(total) or _missing(covered) else total - covered
         minutes = _num(rule.get("threshold_min"))
-        mode = tr.pair(charts.MODE_LABELS, rule.get("mode"))
+        mode = tr(*charts.mode_label(rule))
         headline = tr(
             f"{_pct(share)} 的居民（{_num(covered)} 人）在{minutes}分钟{mode}范围内，"
             f"未覆盖 {_num(uncovered)} 人",
             f"{_pct(share)} of residents ({_num(covered)}) are within {minutes} minutes "
             f"({mode}); {_num(uncovered)} are not",
         )
+        band = _bands(self.run).get(rid)
+        if band is not None:
+            headline += tr(
+                f"（敏感性区间 {_band(band)}）",
+                f" (sensitivity band {_band(band)})",
+            )
         unreachable = rule.get("population_unreachable")
         if not _missing(unreachable) and unreachable > 0:
             headline += tr(

@@ -339,18 +339,26 @@ def run_area(area: Area, out_dir: str | Path, *, overwrite: bool = False) -> dic
 def padding_m(project: Project) -> float:
     """How far beyond an area's edge a trip can reach: max over rules of minutes × top speed.
 
-    The top speed of a mode is the walking speed for ``walk`` and the fastest class of
-    :data:`geoplan.readers.network.SPEED_KPH` (or the default speed) for ``bike`` and ``drive``.
+    The top speed of a mode is the walking speed for ``walk`` (the fastest grade of Tobler's
+    function, 1.19 ×, with a DEM) and the fastest class of the mode's speed table (the
+    project's ``[speeds]`` included, or the default speed) for the vehicle modes; a rule of
+    several modes counts its fastest.
     """
-    from ..readers.network import DEFAULT_SPEED_KPH, SPEED_KPH
+    from ..readers.elevation import TOBLER_OPTIMUM, tobler_speed_ratio
+    from ..readers.network import speed_table
 
     def top_m_per_min(mode: str) -> float:
         if mode == "walk":
-            return project.walk_speed_m_per_min
-        speeds = [s for s in (*SPEED_KPH[mode].values(), DEFAULT_SPEED_KPH[mode]) if s]
+            fastest = float(tobler_speed_ratio(TOBLER_OPTIMUM)) if project.dem else 1.0
+            return project.walk_speed_m_per_min * fastest
+        table, default = speed_table(mode, project.speeds.get(mode))
+        speeds = [s for s in (*table.values(), default) if s]
         return max(speeds) * 1000.0 / 60.0
 
-    return max(rule.threshold_min * top_m_per_min(rule.mode) for rule in project.rules)
+    return max(
+        rule.threshold_min * max(top_m_per_min(mode) for mode in rule.modes)
+        for rule in project.rules
+    )
 
 
 def _template_project(area: Area, area_dir: Path, template: Project) -> Project:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import difflib
+import math
 import sys
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -35,10 +37,18 @@ from ..analysis.rules import RULE, RULE_ID_PATTERN
 from ..errors import ConfigError
 from ..plans.packs import LEVELS, ROLES
 from ..readers.access import PRIVATE_WAYS
+from ..readers.elevation import DEM_MISSING
 from ..readers.facilities import DEFAULT_BOUNDARY_TOLERANCE_M
-from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN, HIGHWAY_RANK, OTHER_CLASS
+from ..readers.network import (
+    DEFAULT_WALK_SPEED_M_PER_MIN,
+    HIGHWAY_RANK,
+    OTHER_CLASS,
+    SPEED_CLASSES,
+    SPEED_TABLE_MODES,
+)
 from ..schema import (
     REFERENCE,
+    AnyOf,
     AnyText,
     FileSchema,
     Flag,
@@ -66,7 +76,10 @@ __all__ = [
     "PROJECT_FILE",
     "ROLES_TABLE",
     "SCENARIO_FILE",
+    "SENSITIVITY",
+    "SENSITIVITY_MAX_RUNS",
     "SERVICE_AREAS",
+    "SPEEDS",
     "main",
     "project_template",
     "reference_markdown",
@@ -187,6 +200,45 @@ def _check_geocode(table: dict, where: str) -> None:
         )
 
 
+SPEED = AnyOf((Number(0, 200, low_open=True), OneOf(("no",))))
+"""A cell of a ``[speeds.<mode>]`` table: km/h, or ``"no"`` (the mode may not use the class)."""
+
+
+def _check_speeds(table: dict, where: str) -> None:
+    """Every class of a ``[speeds.<mode>]`` table is a road class (did-you-mean otherwise)."""
+    for mode, speeds in table.items():
+        for cls in speeds:
+            if cls in SPEED_CLASSES:
+                continue
+            close = difflib.get_close_matches(cls, SPEED_CLASSES, n=1, cutoff=0.6)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            zh = f"，应为 `{close[0]}`？" if close else ""
+            raise ConfigError(
+                f"{where.removesuffix('[speeds]')}[speeds.{mode}] `{cls}`: not a road class"
+                f"{hint} (OSM highway values such as residential, track, or `other` for "
+                f"classes not in the table) / 未知的道路等级 `{cls}`{zh}"
+            )
+
+
+SENSITIVITY_MAX_RUNS = 64
+"""Most parameter combinations a ``[sensitivity]`` table may ask for."""
+
+
+def _check_sensitivity(table: dict, where: str) -> None:
+    varied = [table.get(k) for k in ("walk_speed_m_per_min", "speed_factor")]
+    if not any(varied):
+        raise ConfigError(
+            f"{where}: name walk_speed_m_per_min and/or speed_factor values to vary / "
+            "须给出 walk_speed_m_per_min 或 speed_factor 的取值"
+        )
+    runs = math.prod(len(v) for v in varied if v)
+    if runs > SENSITIVITY_MAX_RUNS:
+        raise ConfigError(
+            f"{where}: {runs} combinations of values; at most {SENSITIVITY_MAX_RUNS} / "
+            f"取值组合过多（{runs} 个）"
+        )
+
+
 PROJECT = Table(
     "project",
     "项目",
@@ -267,6 +319,36 @@ NETWORK = Table(
             "居民仅接入通往主路网（最大强连通部分）的道路；false 时断开道路上的居民计为不可达",
             True,
             aliases=("largest_component", "snap_largest_component"),
+        ),
+        Key(
+            "dem",
+            PATH,
+            "Elevation raster (GeoTIFF, SRTM .hgt or .hgt.zip …, metres): walking follows "
+            "Tobler's hiking function of each edge's grade in the direction of travel (uphill "
+            "slower than downhill; flat ground keeps walk_speed_m_per_min); edges tagged "
+            "bridge or tunnel keep grade 0 (see geoplan/readers/elevation.py)",
+            "数字高程模型（米）：步行速度按托布勒徒步函数随坡度变化（上坡慢于下坡，平地为步行速度）；"
+            "桥梁与隧道按平地计",
+            aliases=("elevation", "dem_path", "srtm"),
+            example="srtm_N29E115.hgt.zip",
+        ),
+        Key(
+            "dem_sample_m",
+            Number(1, 10_000),
+            "Also sample the DEM along edges longer than this (each piece at its own grade); "
+            "default: the grade between an edge's end nodes only",
+            "沿长于该值的路段加密采样高程（默认只用路段两端节点的坡度）",
+            unit="m",
+            aliases=("dem_sample", "dem_spacing_m"),
+            example=30,
+        ),
+        Key(
+            "dem_missing",
+            OneOf(DEM_MISSING),
+            "Nodes outside the DEM or on its nodata cells: refuse (the default), or count "
+            "their edges as flat (reported in summary.json and as a warning)",
+            "节点位于高程数据范围外或无数据处：refuse 拒绝运行；flat 按平地计并报告",
+            DEM_MISSING[0],
         ),
         _credit("network", "OpenStreetMap for OSM files and osmnx GraphML, none otherwise", "路网"),
     ),
@@ -537,6 +619,15 @@ UNITS = Table(
             example="code",
         ),
         Key(
+            "type_column",
+            NAME,
+            "Column with each unit's type (e.g. 街道/乡镇, urban/rural) for rules with "
+            "modes_by_unit_type",
+            "单元类型字段（如 街道/乡镇），供按单元类型选择出行方式的规则使用",
+            aliases=("type", "unit_type", "kind_column"),
+            example="类型",
+        ),
+        Key(
             "level",
             OneOf(tuple(LEVELS)),
             "Administrative level of the units",
@@ -654,6 +745,77 @@ MAP = Table(
         " (a basemap key is never stored in the file: it is read from the environment "
         "variable named by basemap_key_env)"
     ),
+)
+
+SPEEDS = Table(
+    "speeds",
+    "速度表",
+    "Speeds of the vehicle modes by road class, replacing the defaults of "
+    "geoplan/readers/network.py cell by cell: one [speeds.<mode>] table per mode (bike, ebike, "
+    "motorcycle, drive), e.g. [speeds.ebike] with tertiary = 18 and track = 12; a speed opens "
+    'a class the default table closes, "no" closes one. Walking has one speed, [network] '
+    "walk_speed_m_per_min.",
+    "各交通方式按道路等级的速度（公里/小时），逐项替换默认速度表：每种方式一个 [speeds.<方式>] "
+    '表；给出速度即开放该等级，"no" 为禁止通行。步行速度见 [network] walk_speed_m_per_min。',
+    tuple(
+        Key(
+            mode,
+            TextTable(SPEED),
+            f"[speeds.{mode}]: {mode} speeds by road class (OSM highway values, `other` for "
+            'classes not in the table; "no" closes a class)',
+            f"[speeds.{mode}]：{zh}分道路等级速度",
+            unit="km/h",
+            example=example,
+        )
+        for mode, zh, example in zip(
+            SPEED_TABLE_MODES,
+            ("自行车", "电动自行车", "摩托车", "驾车"),
+            (
+                {"residential": 12},
+                {"residential": 18, "track": 12},
+                {"track": 25},
+                {"primary": 40, "residential": 20},
+            ),
+            strict=True,
+        )
+    ),
+    check=_check_speeds,
+    unknown_hint=(
+        " (walking has one speed: [network] walk_speed_m_per_min; speed tables are for "
+        "bike, ebike, motorcycle and drive)"
+    ),
+)
+
+SENSITIVITY = Table(
+    "sensitivity",
+    "敏感性分析",
+    "Rerun every rule with other speeds and report each share as a band (min–max) in "
+    "summary.json, the console and the report: every combination of the values given (the "
+    "network, snapping and units are reused; only the engine passes repeat).",
+    "以不同速度重算各规则，覆盖率以区间（最小–最大）报告于 summary.json、控制台与报告；"
+    "取值两两组合，路网与接入点复用，仅重复路径计算。",
+    (
+        Key(
+            "walk_speed_m_per_min",
+            ListOf(Number(20, 150), non_empty=True, distinct=True),
+            "Walking speeds to try (Chinese plans use 60–80 m/min); also the speed of every "
+            "mode's access legs",
+            "步行速度取值（规划常用 60–80 米/分钟），也用于各方式的接驳步行段",
+            unit="m/min",
+            example=[60, 70, 80],
+            aliases=("walk_speed", "walk_speeds", "walking_speed"),
+        ),
+        Key(
+            "speed_factor",
+            ListOf(Number(0.1, 5), non_empty=True, distinct=True),
+            "Factors every speed of the vehicle modes' tables is multiplied by (bike, ebike, "
+            "motorcycle, drive; 1 = the tables as they are)",
+            "车辆速度表整体乘数（自行车、电动自行车、摩托车、驾车；1 为原速度）",
+            example=[0.8, 1.0, 1.2],
+            aliases=("speed_factors", "factor", "factors"),
+        ),
+    ),
+    check=_check_sensitivity,
 )
 
 
@@ -833,6 +995,7 @@ PROJECT_FILE = FileSchema(
     (
         PROJECT,
         NETWORK,
+        SPEEDS,
         DEMAND,
         FACILITIES,
         BOUNDARY,
@@ -843,6 +1006,7 @@ PROJECT_FILE = FileSchema(
         CONGESTION,
         SERVICE_AREAS,
         MAP,
+        SENSITIVITY,
         LIMITS,
         RULE,
     ),
@@ -1099,6 +1263,8 @@ def project_template(
             lines += ["", rules.rstrip()]
             continue
         given = values.get(table.name)
+        if table is RULE:  # a rule needs one of mode, modes, modes_by_unit_type: the example's
+            given = {"mode": "walk", **(given or {})}
         active = table.required or given is not None
         lines += ["", f"# ---- {table.title} {table.short_zh}"]
         lines += _comment(table.zh, _WIDTH // 2) + _comment(table.en)

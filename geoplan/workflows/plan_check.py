@@ -771,6 +771,7 @@ def _filtered_circle(ctx: _Context, rule: Rule) -> None:
         ctx.demand,
         [rule],
         **ctx.project.network_options,
+        unit_types=ctx.run.coverage.unit_types,
     )
     points = coverage.table
     base = ctx.run.coverage.table
@@ -1129,6 +1130,7 @@ def _within_shares(ctx: _Context, rule: PresenceRule, fac: gpd.GeoDataFrame) -> 
         ctx.demand,
         [probe],
         **ctx.project.network_options,
+        unit_types=ctx.run.coverage.unit_types,
     )
     points = coverage.table
     units = ctx.run.coverage.table.get("unit_name")

@@ -57,6 +57,7 @@ __all__ = [
     "as_run",
     "compute_project",
     "facilities_used_table",
+    "load_network",
     "load_project",
     "read_boundary",
     "read_project_demand",
@@ -164,6 +165,8 @@ class Project:
     roles: dict = field(default_factory=dict)
     congestion: dict = field(default_factory=dict)
     service_areas: dict | None = None
+    speeds: dict = field(default_factory=dict)
+    sensitivity: dict | None = None
 
     @property
     def facilities(self) -> dict:
@@ -195,12 +198,14 @@ class Project:
 
     @property
     def network_options(self) -> dict:
-        """The ``[network]`` settings as keyword arguments of ``Network.mode_times`` and
-        :func:`geoplan.analysis.coverage.compute_coverage` (one definition for every command)."""
+        """The ``[network]`` settings and ``[speeds]`` as keyword arguments of
+        ``Network.mode_times`` and :func:`geoplan.analysis.coverage.compute_coverage` (one
+        definition for every command)."""
         return {
             "walk_speed_m_per_min": self.walk_speed_m_per_min,
             "private_ways": self.private_ways,
             "largest_component": self.snap_to_largest_component,
+            "speeds": self.speeds,
         }
 
     @property
@@ -208,6 +213,11 @@ class Project:
         """:attr:`network_options` with the ``[congestion]`` profiles: the keyword arguments
         of :func:`geoplan.analysis.coverage.compute_coverage` and ``rule_times``."""
         return {**self.network_options, "congestion": self.congestion}
+
+    @property
+    def dem(self) -> str | None:
+        """``[network] dem``: the elevation raster for terrain-aware walking (None: flat)."""
+        return self.network.get("dem")
 
     @property
     def max_snap_m(self) -> float:
@@ -251,6 +261,8 @@ class Project:
         """The project file and every input file it names (each resolved, so it must exist)."""
         tables = [self.network, self.demand, *self.facility_tables, self.boundary, self.units]
         named = [t["path"] for t in tables if t and t.get("path")]
+        if self.dem:
+            named.append(self.dem)
         if self.geocode:
             named += [*self.geocode.get("admin", {}).values(), *self.geocode.get("osm", [])]
         return [self.path, *(self.resolve(str(value)) for value in named)]
@@ -312,9 +324,12 @@ def load_project(path: str | Path) -> Project:
         roles=tables.get("roles") or {},
         congestion=tables.get("congestion") or {},
         service_areas=tables.get("service_areas"),
+        speeds=tables.get("speeds") or {},
+        sensitivity=tables.get("sensitivity"),
     )
     project.keep_duplicates  # noqa: B018 - the files must agree: said now, before any work
     _check_rule_references(project, where)
+    _check_unit_type_rules(project, where)
     return project
 
 
@@ -340,6 +355,17 @@ def _check_rule_references(project: Project, where: str) -> None:
                 f"{where}: [service_areas] rules: {rule_id!r} is not a rule of the project "
                 f"(rules: {', '.join(ids)}) / 服务范围引用了不存在的规则"
             )
+
+
+def _check_unit_type_rules(project: Project, where: str) -> None:
+    """Rules by unit type need ``[units]`` with a ``type_column`` (said before any work)."""
+    by_type = [r.id for r in project.rules if r.modes_by_unit_type]
+    if by_type and not (project.units or {}).get("type_column"):
+        raise ConfigError(
+            f"{where}: rule {by_type[0]!r} chooses modes by unit type (modes_by_unit_type), "
+            "which needs a [units] table with type_column naming the units' type column / "
+            "按单元类型选择出行方式的规则需要 [units] 表及其 type_column"
+        )
 
 
 def _facility_tables(tables: list[dict], where: str) -> tuple[dict, ...]:
@@ -395,6 +421,14 @@ class RunResult:
 
 
 STAGES = ("load", "check", "snap+engine", "coverage", "gaps", "service_areas", "write", "map")
+"""The stages of a run (``sensitivity`` after ``gaps`` when the project asks for it)."""
+
+
+def _stages(project: Project) -> tuple[str, ...]:
+    if project.sensitivity is None:
+        return STAGES
+    at = STAGES.index("gaps") + 1
+    return (*STAGES[:at], "sensitivity", *STAGES[at:])
 
 
 def run_project(
@@ -431,9 +465,9 @@ def run_into(
     project: Project, staged: Staging, *, progress: bool = False, basemap_key: str | None = None
 ) -> RunResult:
     """Compute ``project`` and write its outputs into an open result folder (``staged``)."""
-    stages = Stages(STAGES, progress=progress)
+    stages = Stages(_stages(project), progress=progress)
     try:
-        result = compute_project(project, stages)
+        result = compute_project(project, stages, sensitivity=True)
         with stages.stage("write"):
             shown = _map_inputs(result)  # what the maps can embed; aggregation is a warning
             _write_tables(result, staged.path)
@@ -445,25 +479,46 @@ def run_into(
     return result
 
 
-def compute_project(project: Project, stages: Stages | None = None) -> RunResult:
+def compute_project(
+    project: Project, stages: Stages | None = None, *, sensitivity: bool = False
+) -> RunResult:
     """Load a project's inputs and compute coverage, units and gaps, writing nothing.
 
     The inputs are checked first (:func:`geoplan.analysis.preflight.check_inputs`: duplicates, one
     place, coordinate systems, far from road, capacity values); work is bounded by the
-    project's ``[limits]`` (:mod:`geoplan.limits`).
+    project's ``[limits]`` (:mod:`geoplan.limits`). With ``sensitivity`` a project's
+    ``[sensitivity]`` runs too (summary.json ``sensitivity``).
     """
     with applied(project.limits):
-        return _compute_project(project, stages or Stages(STAGES))
+        return _compute_project(project, stages or Stages(STAGES), sensitivity=sensitivity)
 
 
-def _compute_project(project: Project, stages: Stages) -> RunResult:
+def load_network(project: Project, inputs: dict | None = None):
+    """The project's network, with the terrain of ``[network] dem`` when given."""
+    from ..readers.elevation import with_terrain
     from ..readers.network import read_network
 
+    path = project.resolve(project.network["path"])
+    if inputs is not None:
+        inputs["network"] = str(path)
+    network = read_network(path)
+    if project.dem:
+        dem = project.resolve(project.dem)
+        if inputs is not None:
+            inputs["dem"] = str(dem)
+        network = with_terrain(
+            network,
+            dem,
+            sample_m=project.network.get("dem_sample_m"),
+            missing=project.network["dem_missing"],
+        )
+    return network
+
+
+def _compute_project(project: Project, stages: Stages, *, sensitivity: bool = False) -> RunResult:
     inputs: dict[str, str] = {}
     with stages.stage("load"):
-        network_path = project.resolve(project.network["path"])
-        inputs["network"] = str(network_path)
-        network = read_network(network_path)
+        network = load_network(project, inputs)
         boundary = read_boundary(project, inputs)
         demand = read_project_demand(project, inputs)
         table, _ = read_project_facilities(project, boundary, inputs)
@@ -494,7 +549,8 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
         x, y = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
         if area is None:
             area = whole_demand_area(project, pd.DataFrame({"x": x, "y": y}), used, network.crs)
-        # units first: a rule may judge residents by their unit's type (threshold_by_type)
+        # units first: a rule may judge residents by their unit's type (threshold_by_type,
+        # modes_by_unit_type)
         names, codes = _resident_units(area, x, y, network.crs, project)
         coverage = compute_coverage(
             network,
@@ -502,7 +558,7 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
             demand,
             project.rules,
             **project.coverage_options,
-            unit_types=point_unit_types(names, codes, area.units),
+            unit_types=_unit_types(project, network, area, names, codes),
         )
     with stages.stage("coverage"):
         points = coverage.table
@@ -517,6 +573,19 @@ def _compute_project(project: Project, stages: Stages) -> RunResult:
     summary["study_area"] = {"source": area.source, "tolerance_m": area.tolerance_m}
     summary["demand_outside_area"] = outside
     summary["credits"] = credits
+    _terrain_summary(network, summary)
+    if sensitivity and project.sensitivity is not None:
+        from ..analysis.sensitivity import sensitivity_bands
+
+        with stages.stage("sensitivity"):
+            summary["sensitivity"] = sensitivity_bands(
+                network,
+                coverage,
+                used,
+                walk_speeds=project.sensitivity.get("walk_speed_m_per_min"),
+                speed_factors=project.sensitivity.get("speed_factor"),
+                walk_speed_m_per_min=project.walk_speed_m_per_min,
+            )
     result = RunResult(
         project,
         summary,
@@ -603,6 +672,98 @@ def add_service_areas(result: RunResult) -> None:
             for r, frame in zip(rules, frames, strict=True)
         ],
     }
+
+
+def _unit_types(project: Project, network, area: StudyArea, names, codes):
+    """The unit type (``[units] type_column``) of every resident (``""`` outside every unit
+    or where the unit has none) and, when rules choose modes by it, of every network node and
+    edge midpoint; None when the units have no types."""
+    from ..analysis.coverage import UnitTypes
+
+    units = area.units
+    by_mode = any(rule.modes_by_unit_type for rule in project.rules)
+    if units is None or "unit_type" not in units:
+        if by_mode:
+            raise ConfigError(
+                f"{project.path.name}: rules choose modes by unit type, but the units have no "
+                "type column ([units] type_column) / 单元缺少类型字段"
+            )
+        return None
+    points = point_unit_types(names, codes, units)
+    if not by_mode:
+        return UnitTypes(points)
+    _check_unit_types(project, set(units["unit_type"].dropna()))
+
+    import shapely
+
+    node_x, node_y = network.nodes["x"].to_numpy(), network.nodes["y"].to_numpy()
+    middle = shapely.line_interpolate_point(
+        np.asarray(network.edges.geometry.values), 0.5, normalized=True
+    )
+    places = {}
+    for what, (x, y) in (
+        ("nodes", (node_x, node_y)),
+        ("edges", (shapely.get_x(middle), shapely.get_y(middle))),
+    ):
+        places[what] = point_unit_types(
+            *assign_units(
+                x, y, network.crs, units, outside=OUTSIDE_UNITS, tolerance_m=area.unit_tolerance_m
+            ),
+            units,
+        )
+    return UnitTypes(points, places["nodes"], places["edges"])
+
+
+def _check_unit_types(project: Project, found: set[str]) -> None:
+    """Every type of the units is named by each rule by unit type, and every type a rule
+    names is found among the units (a misspelt one would silently apply to nobody)."""
+    import difflib
+
+    from ..analysis.rules import DEFAULT_UNIT_TYPE
+
+    column = project.units["type_column"]
+    for rule in project.rules:
+        named = {kind for kind, _ in rule.modes_by_unit_type}
+        if not named:
+            continue
+        for kind in sorted(named - found - {DEFAULT_UNIT_TYPE}):
+            close = difflib.get_close_matches(kind, sorted(found), n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{project.path.name}: rule {rule.id!r} modes_by_unit_type names {kind!r}, which "
+                f"no unit has in column {column!r} (types: {', '.join(sorted(found))}){hint} / "
+                f"单元类型 {kind!r} 不存在"
+            )
+        if DEFAULT_UNIT_TYPE not in named:
+            for kind in sorted(found - named):
+                raise ConfigError(
+                    f"{project.path.name}: rule {rule.id!r} modes_by_unit_type names no modes "
+                    f"for units of type {kind!r} (column {column!r}); add `{kind} = [...]` or "
+                    f"`{DEFAULT_UNIT_TYPE} = [...]` / 规则未给出类型 {kind!r} 的出行方式"
+                )
+
+
+def _terrain_summary(network, summary: dict) -> None:
+    """summary.json ``network.terrain`` (and a warning when edges were left flat)."""
+    terrain = network.terrain
+    if terrain is None:
+        return
+    block = terrain.summary()
+    summary["network"]["terrain"] = block
+    if block["edges_flat_missing"]:
+        zh = (
+            f"{block['nodes_missing']:,} 个路网节点位于高程数据范围外或无数据处，"
+            f'{block["edges_flat_missing"]:,} 条路段按平地计算（dem_missing = "flat"）。'
+        )
+        en = (
+            f"{block['nodes_missing']:,} network nodes lie outside the DEM or on nodata: "
+            f"{block['edges_flat_missing']:,} edges were walked as flat "
+            '(dem_missing = "flat").'
+        )
+        logger.warning("%s", en)
+        summary.setdefault("warnings", []).append(
+            {"check": "dem_missing", "message_zh": zh, "message_en": en}
+        )
 
 
 def _credits(project: Project, inputs: dict[str, str]) -> dict[str, str]:
@@ -921,6 +1082,7 @@ def _summary(project: Project, coverage: Coverage, checked: Checked, points) -> 
             "private_ways": project.private_ways,
             "snap_to_largest_component": project.snap_to_largest_component,
             "modes": coverage.snapping,
+            **({"speeds": project.speeds} if project.speeds else {}),
         },
         "demand_far_from_road": None
         if far is None
@@ -1139,6 +1301,11 @@ def _write_run_record(result: RunResult, staged: Staging, timings_s: dict[str, f
         },
         "parameters": {
             "walk_speed_m_per_min": result.project.walk_speed_m_per_min,
+            "speeds": result.project.speeds,
+            "dem": result.project.dem,
+            "dem_sample_m": result.project.network.get("dem_sample_m"),
+            "dem_missing": result.project.network.get("dem_missing"),
+            "sensitivity": result.project.sensitivity,
             "private_ways": result.project.private_ways,
             "snap_to_largest_component": result.project.snap_to_largest_component,
             "facilities_max_snap_m": result.project.max_snap_m,
@@ -1199,6 +1366,8 @@ def write_travel_times(
     crs: str | None = None,
     keep_duplicates: bool = False,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    dem: str | Path | None = None,
+    dem_missing: str = "refuse",
 ) -> pd.DataFrame:
     """Read the three inputs, compute the nearest-facility table and write it to ``out``.
 
@@ -1209,7 +1378,9 @@ def write_travel_times(
     The facilities' coordinate system is ``crs`` (as ``read_facilities``; ``--crs``); the
     inputs go through the run's checks first (:func:`geoplan.analysis.preflight.check_inputs`:
     duplicates, one place, GCJ-02/BD-09, far from road), whose warnings are logged. Work is
-    bounded by the limits of the environment (:mod:`geoplan.limits`).
+    bounded by the limits of the environment (:mod:`geoplan.limits`). With a ``dem`` walking
+    follows the terrain (:mod:`geoplan.readers.elevation`; ``dem_missing`` as
+    ``[network] dem_missing``).
     """
     from ..analysis.coverage import nearest_table
     from ..analysis.duplicates import KEEP_HINT_CLI
@@ -1227,9 +1398,20 @@ def write_travel_times(
             f"--out {out}: geoplan writes {', '.join(_io.TABLE_SUFFIXES)} tables; name a file "
             "with one of these extensions"
         )
-    inputs = [network, facilities, demand]
+    inputs = [network, facilities, demand, *([dem] if dem is not None else [])]
     with output_files([out], command="traveltimes", overwrite=overwrite, inputs=inputs) as temps:
         net = read_network(network)
+        if dem is not None:
+            from ..readers.elevation import with_terrain
+
+            net = with_terrain(net, dem, missing=dem_missing)
+            terrain = net.terrain.summary()
+            if terrain["edges_flat_missing"]:
+                logger.warning(
+                    "%d network nodes lie outside the DEM or on nodata: %d edges walked as flat",
+                    terrain["nodes_missing"],
+                    terrain["edges_flat_missing"],
+                )
         points = read_demand(demand)
         checked = check_inputs(
             network=net,

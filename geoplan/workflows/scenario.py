@@ -485,7 +485,7 @@ def recompute_coverage(
         demand_frame(result),
         rules,
         **result.project.coverage_options,
-        unit_types=before["unit_type"].to_numpy() if "unit_type" in before else None,
+        unit_types=result.coverage.unit_types,
     )
     for name in ("unit_name", "unit_code"):
         if name in before:
