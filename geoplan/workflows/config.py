@@ -187,7 +187,7 @@ def _check_facility_mappings(table: dict, where: str) -> None:
             near = difflib.get_close_matches(name, list(COLUMN_ALIASES), n=1)
             hint = f"; did you mean `{near[0]}`?" if near else ""
             raise ConfigError(
-                f"{where} columns: `{name}` is not a name{hint} (fields: "
+                f"{where} columns: `{name}` is not a field{hint} (fields: "
                 f"{', '.join(COLUMN_ALIASES)}) / 列对应中的字段名无效"
             )
     for text, key in table.get("categories", {}).items():
