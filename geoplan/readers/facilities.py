@@ -116,6 +116,7 @@ __all__ = [
     "distance_outside_m",
     "header_crs",
     "in_china_ranges",
+    "map_columns",
     "parse_declared_crs",
     "read_facilities",
     "read_facilities_frame",
@@ -477,7 +478,7 @@ def _unique_headers(cells: Sequence[str]) -> list[str]:
     return out
 
 
-def _columns(headers: Sequence[str], mapping: Mapping[str, str] | None = None) -> dict[str, str]:
+def map_columns(headers: Sequence[str], mapping: Mapping[str, str] | None = None) -> dict[str, str]:
     """``{canonical: header}`` of a header row: the user's ``mapping`` first (``columns=``; an
     empty header means "no such column"), then :func:`geoplan.taxonomy.match_columns` for the
     fields it leaves out, among the headers it does not use."""
@@ -495,7 +496,7 @@ def _has_required(
     columns: Sequence[str], *, vector: bool, mapping: Mapping[str, str] | None = None
 ) -> bool:
     """Whether a header has name, category and (for tables) coordinate columns."""
-    found = _columns(columns, mapping)
+    found = map_columns(columns, mapping)
     coordinates = vector or ("lon" in found and "lat" in found) or "lonlat" in found
     return "name" in found and "category" in found and coordinates
 
@@ -522,7 +523,7 @@ def _missing_columns_error(
     row: int = 0,
 ) -> HeaderError:
     """The error for a header without the required columns: what was found, what is accepted."""
-    found = _columns(columns, mapping)
+    found = map_columns(columns, mapping)
     missing = [c for c in ("name", "category") if c not in found]
     if not vector and not (("lon" in found and "lat" in found) or "lonlat" in found):
         missing += [c for c in ("lon", "lat") if c not in found]
@@ -554,7 +555,7 @@ def _table_records(
     """Records from rows of text cells: find the header, drop blank rows, number the rest.
 
     ``table[i]`` is spreadsheet row ``start_row + i``; ``mapping`` is the user's column
-    mapping (see :func:`_columns`), which the header row must satisfy.
+    mapping (see :func:`map_columns`), which the header row must satisfy.
     """
     nonblank = [i for i, row in enumerate(table) if any(c.strip() for c in row)]
     if not nonblank:
@@ -570,7 +571,7 @@ def _table_records(
     if header_at is None:  # report the row that looks most like a header
         best = max(
             nonblank[:_HEADER_SCAN_ROWS],
-            key=lambda i: len(_columns(table[i], mapping)),
+            key=lambda i: len(map_columns(table[i], mapping)),
         )
         raise _missing_columns_error(
             source,
@@ -652,7 +653,7 @@ def _second_header(
     if not filled or any(_parse_number(sub[j]) is not None for j in filled):
         return None
     names = _unique_headers(header)
-    name_col = _columns(names, mapping).get("name")
+    name_col = map_columns(names, mapping).get("name")
     if name_col is not None and sub[names.index(name_col)]:
         return None
     if all(_UNIT_CELL.match(unicodedata.normalize("NFKC", sub[j])) for j in filled):
@@ -1629,7 +1630,7 @@ def _build(
 ) -> FacilityTable:
     """Run every check on the records and assemble the :class:`FacilityTable`.
 
-    ``mapping`` is the column mapping (:func:`_columns`), ``categories`` the category
+    ``mapping`` is the column mapping (:func:`map_columns`), ``categories`` the category
     mapping keyed by normalised text (:func:`_checked_categories`).
     """
     absent = {c: h for c, h in (mapping or {}).items() if h and h.strip() not in records.columns}
@@ -1639,7 +1640,7 @@ def _build(
             + ", ".join(f"{c} = {h!r}" for c, h in absent.items())
             + f"; its headers are {', '.join(map(repr, records.columns))}"
         )
-    cols = _columns(records.columns, mapping)
+    cols = map_columns(records.columns, mapping)
     default_crs = declared or header_crs(cols.get("lon")) or _WGS84
     positions = {canonical: records.columns.index(h) for canonical, h in cols.items()}
     rows = [
