@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 from .. import _io
 from ..errors import GeoplanError
-from ..results import JOURNAL, LOCK, MANIFEST, STAGING_PREFIX, read_manifest
+from ..results import JOURNAL, LOCK, STAGING_PREFIX, read_manifest
 from ..workflows.config import project_template
 
 __all__ = [
@@ -118,8 +118,9 @@ def safe_filename(name: str, allowed: Iterable[str]) -> str:
     NFKC first (full-width ``．．／`` become ``../``), then only the part after the last ``/``
     or ``\\`` is kept; control, format (bidi overrides, zero-width) and unassigned characters
     are dropped, Windows' forbidden characters become ``_``, leading and trailing dots and
-    spaces go, a Windows device name (``CON``, ``NUL`` …) gets a ``_`` in front and the stem
-    is cut to 80 characters. The suffix must be one of ``allowed``.
+    spaces of the stem go (no hidden files), an empty stem is ``upload``, a Windows device
+    name (``CON``, ``NUL`` …) gets a ``_`` in front and the stem is cut to 80 characters.
+    The suffix must be one of ``allowed``.
 
     Raises
     ------
@@ -129,7 +130,7 @@ def safe_filename(name: str, allowed: Iterable[str]) -> str:
     text = unicodedata.normalize("NFKC", str(name or ""))
     text = re.split(r"[/\\]", text)[-1]
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in "CZ" or ch == " ")
-    text = _NAME_CHARS.sub("_", text).strip(" .")
+    text = _NAME_CHARS.sub("_", text).rstrip(" .")
     allowed = tuple(allowed)
     suffix = _suffix(text, allowed)
     if suffix is None:
@@ -217,7 +218,8 @@ class ProjectFolder:
             "Every table and key is listed with its meaning, range and default "
             "(docs/project-file.md). Relative paths are relative to this file.",
         ]
-        _io.write_text(self.toml, project_template(header=header, values=dict(tables)))
+        values = {"rules": [], **tables}  # none yet: not the template's example rule
+        _io.write_text(self.toml, project_template(header=header, values=values))
 
     def facility_tables(self) -> list[dict]:
         """The ``[[facilities]]`` tables, without ``geoplan init``'s empty template."""

@@ -1,10 +1,11 @@
 """Runs in the background: one thread per run, one run at a time per project.
 
-A run is ``geoplan run project.toml --out runs/<id>`` (:func:`geoplan.workflows.project.run_project`,
-whose stage callback drives the progress bar) followed by ``geoplan report`` in Chinese and
-English (:func:`geoplan.rendering.report.write_reports`). A second run of a project while one
-is going on is refused; the pages refuse changes to a running project too, so a run never
-reads a half-edited project.
+A run is ``geoplan run project.toml --out runs/<id>``
+(:func:`geoplan.workflows.project.run_project`, whose stage callback drives the progress
+bar) followed by ``geoplan report`` in Chinese and English
+(:func:`geoplan.rendering.report.write_reports`). A second run of a project while one is
+going on is refused; the pages refuse changes to a running project too, so a run never reads
+a half-edited project.
 """
 
 from __future__ import annotations
@@ -55,9 +56,13 @@ class RunState:
 
 
 class Runner:
-    """Starts runs and keeps their state; refuses a second run of the same project."""
+    """Starts runs and keeps their state; refuses a second run of the same project.
 
-    def __init__(self) -> None:
+    ``pdf`` is :func:`~geoplan.rendering.report.write_reports`' choice of a PDF beside each
+    report (None: when a browser is found)."""
+
+    def __init__(self, *, pdf: bool | None = None) -> None:
+        self.pdf = pdf  # the reports' PDF: None when Chromium is found (write_reports)
         self._lock = threading.Lock()
         self._states: dict[str, RunState] = {}
         self._threads: dict[str, threading.Thread] = {}
@@ -117,7 +122,7 @@ class Runner:
         try:
             run_project(project.toml, out, command="run", on_stage=on_stage)
             for lang in ("zh", "en"):
-                written = write_reports(out, lang=lang)
+                written = write_reports(out, lang=lang, pdf=self.pdf)
                 state.notes += list(written.notes)
             with self._lock:
                 state.stage, state.done, state.status = "", len(RUN_STAGES), "finished"

@@ -44,9 +44,7 @@ def search_places(query: str) -> list[Place]:
     """Places whose adcode starts with ``query`` or whose name or full name contains it
     (after :func:`geoplan.taxonomy.normalize_text`); every place for an empty query."""
     table = places.available_places()
-    rows = [
-        Place(r.adcode, r.name, r.full_name, r.level, r.name_en) for r in table.itertuples()
-    ]
+    rows = [Place(r.adcode, r.name, r.full_name, r.level, r.name_en) for r in table.itertuples()]
     text = normalize_text(query)
     if not text:
         return rows[:MAX_CANDIDATES]

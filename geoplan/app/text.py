@@ -30,8 +30,7 @@ UI: dict[str, tuple[str, str]] = {
     # new project
     "new_intro": (
         "选择县（区）——按名称或行政区划代码搜索——或上传研究区边界。",
-        "Choose the county or district — search by name or adcode — or upload the area's "
-        "boundary.",
+        "Choose the county or district — search by name or adcode — or upload the area's boundary.",
     ),
     "search_place": ("搜索县区（名称或代码）", "Search a county or district (name or adcode)"),
     "search": ("搜索", "Search"),
@@ -117,8 +116,10 @@ UI: dict[str, tuple[str, str]] = {
     "rejects": ("被拒绝的记录", "Rejected records"),
     "reason": ("原因", "Reason"),
     "remove": ("删除", "Remove"),
-    "removed": ("已从项目中移除：{file}（文件仍在项目文件夹中）", "Removed from the project: {file} "
-                "(the file stays in the project folder)"),
+    "removed": (
+        "已从项目中移除：{file}（文件仍在项目文件夹中）",
+        "Removed from the project: {file} (the file stays in the project folder)",
+    ),
     "read_error": ("无法读取：", "Cannot read:"),
     "more_rows": ("另有 {n} 条未显示", "{n} more not shown"),
     "uploaded": ("已上传：{files}", "Uploaded: {files}"),
@@ -175,8 +176,10 @@ UI: dict[str, tuple[str, str]] = {
     "use_pack": ("使用规划的规则包（替换当前规则）", "Use a plan's rule pack (replaces the rules)"),
     "pack": ("规则包", "Rule pack"),
     "apply": ("使用", "Use"),
-    "pack_applied": ("已使用规则包：{name}（{n} 条出行时间圈）", "Rule pack used: {name} ({n} "
-                     "circles)"),
+    "pack_applied": (
+        "已使用规则包：{name}（{n} 条出行时间圈）",
+        "Rule pack used: {name} ({n} circles)",
+    ),
     "pack_no_circles": ("该规则包没有出行时间圈。", "This pack has no travel-time circle."),
     "groups": ("类组", "Groups"),
     "mode_walk": ("步行", "walk"),
@@ -257,8 +260,10 @@ UI: dict[str, tuple[str, str]] = {
     ),
     "back": ("返回", "Back"),
     "no_file_chosen": ("没有选择文件。", "No file chosen."),
-    "bad_name": ("名称不能为空，也不能含换行等控制字符。", "Names must not be empty or contain "
-                 "line breaks or other control characters."),
+    "bad_name": (
+        "名称不能为空，也不能含换行等控制字符。",
+        "Names must not be empty or contain line breaks or other control characters.",
+    ),
     "choose_one": ("请选择一个地方，或上传边界。", "Choose a place, or upload a boundary."),
 }
 

@@ -109,7 +109,6 @@ def create_app(
     )
     app.jinja_env.autoescape = True  # every template, whatever its name
     app.jinja_env.filters["cell"] = _cell
-    CSRFProtect(app)
     store = Store(Path(root))
     runs = runner or Runner()
     app.extensions["geoplan"] = {"store": store, "runner": runs}
@@ -120,6 +119,8 @@ def create_app(
         g.lang = session.get("lang", "zh")
         if allowed is not None and _host_name(request.host).lower() not in allowed:
             abort(400, description="bad_host")
+
+    CSRFProtect(app)  # after the language and host check: its refusals are pages in g.lang
 
     @app.after_request
     def _headers(response):
@@ -248,7 +249,10 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
     def new():
         query = request.args.get("q", "")
         return render_template(
-            "new.html", query=query, places=sources.search_places(query), searched="q" in request.args
+            "new.html",
+            query=query,
+            places=sources.search_places(query),
+            searched="q" in request.args,
         )
 
     @app.post("/new")
@@ -268,13 +272,16 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
             name = request.form.get("project_name", "").strip() or area
             folder = store.new_folder(check_name(name))
             with store.scratch() as scratch:
-                staged = ProjectFolder(Path(scratch)).save_upload("boundary", upload.filename, upload)
+                staged = ProjectFolder(Path(scratch)).save_upload(
+                    "boundary", upload.filename, upload
+                )
                 sources.init_boundary(Path(scratch) / staged, folder, area)
         else:
             raise AppError(UI["choose_one"][0], UI["choose_one"][1])
         project = ProjectFolder(folder)
         tables = project.tables()
         tables.setdefault("map", {})["langs"] = list(LANGS)  # a map in both languages
+        tables["rules"] = []  # not init's example rule: the rules step starts empty
         project.save(tables)
         flash(tr("created", g.lang, name=project.slug), "ok")
         return redirect(url_for("overview", slug=project.slug))
@@ -381,7 +388,9 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
             slots[slot] = {
                 "table": chosen,
                 "files": project.files_for(slot),
-                "fields": [_field(k, values.get(k.name), g.lang) for k in _option_keys(slot, chosen)],
+                "fields": [
+                    _field(k, values.get(k.name), g.lang) for k in _option_keys(slot, chosen)
+                ],
             }
         can_fetch, why_zh, why_en = sources.fetch_status()
         return render_template(
@@ -622,7 +631,11 @@ def _steps(project: ProjectFolder) -> list[dict]:
     has_runs = bool(project.runs())
     return [
         {"key": "step_area", "endpoint": "overview", "done": True},
-        {"key": "step_facilities", "endpoint": "facilities", "done": bool(project.facility_tables())},
+        {
+            "key": "step_facilities",
+            "endpoint": "facilities",
+            "done": bool(project.facility_tables()),
+        },
         {
             "key": "step_inputs",
             "endpoint": "inputs",
