@@ -143,6 +143,8 @@ def create_app(
             "t": lambda key, **kw: tr(key, g.lang, **kw),
             "lang": g.lang,
             "category_label": lambda key: labels.get(key, key),
+            "check_label": lambda code: _check_label(code, g.lang),
+            "severity_label": lambda sev: tr(f"sev_{sev}", g.lang) if f"sev_{sev}" in UI else sev,
         }
 
     _register_errors(app)
@@ -715,6 +717,14 @@ def _category_groups(lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
         ]
         out.append(((zh, en)[i], members))
     return out
+
+
+def _check_label(code: str, lang: str) -> str:
+    """The title of a QA check (:data:`geoplan.analysis.qa.QA_CHECKS`) in ``lang``."""
+    from ..analysis.qa import QA_CHECKS
+
+    titles = QA_CHECKS.get(code)
+    return code if titles is None else titles[2 if lang == "en" else 1]
 
 
 def _category_labels(lang: str) -> dict[str, str]:

@@ -54,6 +54,11 @@
         li.textContent = labels.failed + " " + (labels[key] || key) + ": " + data.errors[key];
         list.appendChild(li);
       });
+      var counts = {};  // features drawn per layer (for tests and the curious)
+      ["boundary", "network", "population", "facilities"].forEach(function (key) {
+        counts[key] = (data[key].features || []).length;
+      });
+      box.dataset.counts = JSON.stringify(counts);
       box.dataset.ready = "1";
     })
     .catch(function (err) {
