@@ -47,7 +47,7 @@ def browse(chromium_browser, server):
     context = chromium_browser.new_context(
         viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="zh-CN"
     )
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(60_000)  # a loaded 2-core CI machine: reading inputs takes time
     page = context.new_page()
     seen = {"errors": [], "dialogs": [], "blocked": []}
 
