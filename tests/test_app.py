@@ -144,6 +144,40 @@ def ready_project(app, pages: Pages) -> str:
     return slug
 
 
+# --------------------------------------------------------------------------- new projects
+
+
+def test_a_project_for_a_place_found_by_name_or_adcode(app, pages):
+    """Search by name (or adcode prefix), choose, create: ``geoplan init``'s folder with the
+    place's plan rules; the page says that only the plan places can be found today."""
+    page = pages.get("/new?q=湘桥").text
+    assert re.findall(r'name="adcode" value="(\d+)"', page) == ["445102"]
+    assert 'id="places-not-yet"' in page
+    assert re.findall(r'name="adcode" value="(\d+)"', pages.get("/new?q=4507").text)[:1] == [
+        "450700"
+    ]
+    assert "没有找到匹配的地方" in pages.get("/new?q=不存在的县").text
+    response = pages.post("/new?q=湘桥", "/new", {"adcode": "445102"})
+    assert response.status_code == 302
+    project = project_of(app, unquote(response.location.split("/p/")[1].strip("/")))
+    assert project.area() == "湘桥区"
+    assert [r["id"] for r in project.rules()] and all(r.get("name_zh") for r in project.rules())
+    assert project.tables()["map"]["langs"] == ["zh", "en"]
+    refused = pages.post("/new", "/new", {"adcode": "999999"})
+    assert refused.status_code == 302
+    assert pages.flashes("/new") == ["请选择一个地方，或上传边界。"]
+
+
+def test_a_project_from_a_boundary_starts_without_rules(app, pages):
+    """``geoplan init --boundary`` writes one example rule to replace; the app does not keep
+    it as if the planner had chosen it (before: it was run as a rule)."""
+    project = project_of(app, new_project(pages))
+    assert project.rules() == []
+    assert project.area() == "团城山街道"
+    assert (project.path / "boundary.geojson").is_file()
+    assert not (project.path / "inputs").exists()  # the upload was staged, not kept there
+
+
 # --------------------------------------------------------------------------- binding
 
 

@@ -19,6 +19,7 @@ from ..taxonomy import normalize_text
 __all__ = [
     "MAX_CANDIDATES",
     "Place",
+    "every_county",
     "fetch_status",
     "init_boundary",
     "init_place",
@@ -57,6 +58,12 @@ def search_places(query: str) -> list[Place]:
         or text in normalize_text(p.name_en)
     ]
     return hits[:MAX_CANDIDATES]
+
+
+def every_county() -> bool:
+    """Whether every county and district of China can be searched (the registry of
+    issue 15 item 2); today only the places of the shipped plans."""
+    return False
 
 
 def init_place(adcode: str, folder: Path) -> None:

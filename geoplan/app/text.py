@@ -36,6 +36,11 @@ UI: dict[str, tuple[str, str]] = {
     "search": ("搜索", "Search"),
     "no_match": ("没有找到匹配的地方。", "No place matches."),
     "places_known": ("可选地方：{n} 个", "{n} places to choose from"),
+    "places_not_yet": (
+        "目前可选的只有 geoplan 附带规划的地方；全国任一县区的检索尚未提供，其他地方请上传边界。",
+        "Only the places whose plans ship with geoplan can be chosen today; searching every "
+        "county of China is not available yet: for another place, upload its boundary.",
+    ),
     "choose_place": ("选择此地并创建项目", "Create the project for this place"),
     "or_boundary": ("或：上传研究区边界", "Or: upload the area's boundary"),
     "boundary_file": (

@@ -255,6 +255,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
             query=query,
             places=sources.search_places(query),
             searched="q" in request.args,
+            registry=sources.every_county(),
         )
 
     @app.post("/new")
@@ -262,6 +263,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
     def create():
         adcode = request.form.get("adcode", "").strip()
         upload = request.files.get("boundary")
+        example_rule = False  # init writes the place's plan rules, or one example to replace
         if adcode:
             place = next((p for p in sources.search_places(adcode) if p.adcode == adcode), None)
             if place is None:
@@ -278,12 +280,14 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
                     "boundary", upload.filename, upload
                 )
                 sources.init_boundary(Path(scratch) / staged, folder, area)
+            example_rule = True
         else:
             raise AppError(UI["choose_one"][0], UI["choose_one"][1])
         project = ProjectFolder(folder)
         tables = project.tables()
         tables.setdefault("map", {})["langs"] = list(LANGS)  # a map in both languages
-        tables["rules"] = []  # not init's example rule: the rules step starts empty
+        if example_rule:  # not an example as if it were a rule: the rules step starts empty
+            tables["rules"] = []
         project.save(tables)
         flash(tr("created", g.lang, name=project.slug), "ok")
         return redirect(url_for("overview", slug=project.slug))
