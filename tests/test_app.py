@@ -400,6 +400,25 @@ def test_rule_form_refuses_wrong_values_with_a_message(app, pages):
         assert project.rules() == [], data
 
 
+def test_a_plans_rule_pack_replaces_the_rules_and_a_rule_can_be_removed(app, pages):
+    from geoplan.plans.packs import load_pack
+
+    slug = new_project(pages)
+    project = project_of(app, slug)
+    base = f"/p/{slug}"
+    assert pages.post(f"{base}/rules", f"{base}/rules/pack", {"pack": "qinzhou"}).status_code == 302
+    circles = load_pack("qinzhou").circles
+    assert [r["id"] for r in project.rules()] == [c.id for c in circles]
+    assert [r["threshold_min"] for r in project.rules()] == [c.threshold_min for c in circles]
+    assert pages.post(f"{base}/rules", f"{base}/rules/0/remove", {}).status_code == 302
+    assert [r["id"] for r in project.rules()] == [c.id for c in circles[1:]]
+    assert pages.post(f"{base}/rules", f"{base}/rules/pack", {"pack": "pingluo"}).status_code == 302
+    assert pages.flashes(f"{base}/rules") == ["该规则包没有出行时间圈。"]
+    assert len(project.rules()) == len(circles) - 1
+    missing = pages.post(f"{base}/rules", f"{base}/rules/pack", {"pack": "../../x"})
+    assert missing.status_code == 404
+
+
 def test_language_switch_and_only_local_redirects(pages):
     assert 'lang="zh-CN"' in pages.get("/").text
     response = pages.client.get("/lang/en?next=/")
@@ -522,6 +541,9 @@ def test_the_whole_flow_gives_the_cli_figures_and_escapes_every_page(app, pages,
         assert got == [(r["population_covered"], r["share_covered"]) for r in other["rules"]]
     assert summary["facilities"]["used"] == 10 and summary["facilities"]["rejected"] == 2
     assert f"{summary['rules'][0]['share_covered'] * 100:.1f} %" in result  # 46.5 %
+
+    # the runs are listed
+    assert run.id in pages.get("/").text and run.id in pages.get(f"{base}/").text
 
     # the downloads
     downloads = re.findall(r'href="([^"]+/download/[^"]+)"', result)

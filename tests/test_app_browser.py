@@ -65,7 +65,7 @@ def browse(chromium_browser, server):
 
     context.route("**/*", gate)
     page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
-    page.on("pageerror", lambda exc: seen["errors"].append(f"uncaught: {exc} {exc.stack} {page.url}"))
+    page.on("pageerror", lambda exc: seen["errors"].append(f"uncaught: {exc} {exc.stack}"))
     page.on("dialog", on_dialog)
     yield app, base, page, seen
     context.close()
