@@ -15,9 +15,9 @@ from urllib.parse import unquote
 import pytest
 
 from geoplan._paths import shipped_path
-from geoplan.app import is_loopback, serve
 from geoplan.app.projects import AppError, ProjectFolder, safe_filename
 from geoplan.app.runs import Runner
+from geoplan.app.server import is_loopback, serve
 from geoplan.app.web import create_app
 from geoplan.errors import ConfigError, InputError
 

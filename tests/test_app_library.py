@@ -26,7 +26,7 @@ def test_init_name_with_line_breaks_cannot_write_keys(tmp_path):
     """A name is user text: a line break in it must not end the header comment and start a
     table of its own (before: the name's second line became TOML)."""
     from geoplan._paths import shipped_path
-    from geoplan.plans.places import init_from_boundary
+    from geoplan.workflows.init import init_from_boundary
 
     name = '某县\n[limits]\ndemand_points = 1\r\n"x" = 2\x0b\x00'
     paths = init_from_boundary(

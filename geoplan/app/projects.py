@@ -41,6 +41,7 @@ __all__ = [
     "ProjectFolder",
     "RunInfo",
     "Store",
+    "check_name",
     "safe_filename",
 ]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..plans import places
 from ..taxonomy import normalize_text
+from ..workflows import init
 
 __all__ = [
     "MAX_CANDIDATES",
@@ -68,12 +69,12 @@ def every_county() -> bool:
 
 def init_place(adcode: str, folder: Path) -> None:
     """A project folder for the place ``adcode`` (``geoplan init ADCODE``)."""
-    places.init_project(adcode, folder)
+    init.init_project(adcode, folder)
 
 
 def init_boundary(boundary: Path, folder: Path, name: str) -> None:
     """A project folder for the area of a boundary file (``geoplan init --boundary``)."""
-    places.init_from_boundary(boundary, folder, name=name)
+    init.init_from_boundary(boundary, folder, name=name)
 
 
 def fetch_status() -> tuple[bool, str, str]:

@@ -36,7 +36,8 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..analysis.rules import MODES, check_unique_ids, rule_from_mapping
+from .. import schema
+from ..analysis.rules import MODES, RULE_ID_PATTERN, check_unique_ids, rule_from_mapping
 from ..errors import GeoplanError
 from ..plans.packs import available_packs, load_pack
 from ..taxonomy import CATEGORIES, GROUP_LABELS, GROUPS, TIER_LABELS
@@ -363,7 +364,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
             table.pop("sheet", None)
         table["categories"] = _categories_from_form(request.form, table.get("categories", {}))
         table = {k: v for k, v in table.items() if v not in ({}, None)}
-        config.check_table(config.FACILITIES, table, file="project.toml", label="[facilities]")
+        schema.check_table(config.FACILITIES, table, file="project.toml", label="[facilities]")
         tables[index] = table
         project.set_facility_tables(tables)
         flash(tr("mapping_saved", g.lang, file=table["path"]), "ok")
@@ -435,7 +436,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
                 table[key.name] = value
         if slot == "network":  # keep the rest of [network] (walking speed …)
             table = {**{k: v for k, v in current.items() if k not in ("path", "credit")}, **table}
-        config.check_table(
+        schema.check_table(
             config.PROJECT_FILE.table(slot), table, file="project.toml", label=f"[{slot}]"
         )
         tables[slot] = table
@@ -739,12 +740,12 @@ def _category_labels(lang: str) -> dict[str, str]:
     return labels
 
 
-def _option_keys(slot: str, table: dict | None) -> list[config.Key]:
+def _option_keys(slot: str, table: dict | None) -> list[schema.Key]:
     """The schema's keys a page offers for ``[network]`` / ``[demand]`` (for the file's format)."""
-    schema = config.PROJECT_FILE.table(slot)
-    keys = [k for k in schema.keys if k.name not in ("path", "credit")]
+    spec = config.PROJECT_FILE.table(slot)
+    keys = [k for k in spec.keys if k.name not in ("path", "credit")]
     if slot != "demand" or table is None:
-        return [k for k in keys if isinstance(k.kind, config.Number | config.OneOf | config.Flag)]
+        return [k for k in keys if isinstance(k.kind, schema.Number | schema.OneOf | schema.Flag)]
     formats = _demand_formats(str(table["path"]))
     return [k for k in keys if not k.applies or set(k.applies) & set(formats)]
 
@@ -758,11 +759,11 @@ def _demand_formats(path: str) -> tuple[str, ...]:
     return config.DEMAND_SUFFIX_FORMATS.get(suffix, ("points", "lines", "polygons"))
 
 
-def _field(key: config.Key, value: Any, lang: str) -> dict[str, Any]:
+def _field(key: schema.Key, value: Any, lang: str) -> dict[str, Any]:
     """How a page shows one key of the schema: label, widget, choices, value."""
-    if isinstance(key.kind, config.OneOf):
+    if isinstance(key.kind, schema.OneOf):
         widget, choices = "select", key.kind.values()
-    elif isinstance(key.kind, config.Flag):
+    elif isinstance(key.kind, schema.Flag):
         widget, choices = "checkbox", ()
         value = key.default if value is None else value
     else:
@@ -778,15 +779,15 @@ def _field(key: config.Key, value: Any, lang: str) -> dict[str, Any]:
     }
 
 
-def _form_value(key: config.Key, text: str | None) -> Any:
+def _form_value(key: schema.Key, text: str | None) -> Any:
     """A form field as the key's TOML value (None: left out); wrong values are the schema's
     one-line error."""
-    if isinstance(key.kind, config.Flag):
+    if isinstance(key.kind, schema.Flag):
         return None if text is None else text == "on"
     if text is None or not text.strip():
         return None
     text = text.strip()
-    if isinstance(key.kind, config.Number):
+    if isinstance(key.kind, schema.Number):
         value = _number(text)
         if value is None:
             raise AppError(f"{key.name}：请填写数字。", f"{key.name}: write a number")
@@ -809,7 +810,7 @@ def _rule_id(categories: list[str], mode: str, threshold: float | None, taken: s
     first = categories[0] if categories else "rule"
     minutes = "" if threshold is None else f"{threshold:g}".replace(".", "_")
     base = re.sub(r"[^A-Za-z0-9_]", "_", f"{first}_{mode}_{minutes}".strip("_"))
-    base = base if re.fullmatch(config.RULE_ID.pattern, base) else f"rule_{base}"
+    base = base if re.fullmatch(RULE_ID_PATTERN.pattern, base) else f"rule_{base}"
     rule_id, n = base, 1
     while rule_id in taken:
         n += 1

@@ -57,6 +57,7 @@ __all__ = [
     "facilities_used_table",
     "load_project",
     "read_boundary",
+    "read_demand_table",
     "read_project_demand",
     "read_project_facilities",
     "run_into",
