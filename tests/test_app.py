@@ -305,6 +305,29 @@ def test_upload_names_cannot_leave_the_inputs_folder(app, pages, name):
     assert project.facility_tables() == [{"path": f"inputs/{written[0].name}"}]
 
 
+def test_several_files_in_one_upload_are_each_a_facility_table(app, pages):
+    slug = new_project(pages)
+    base = f"/p/{slug}"
+    payload = {
+        "csrf_token": pages.token(f"{base}/facilities"),
+        "files": [
+            (io.BytesIO(SCENARIO.read_bytes()), "a.csv"),
+            (io.BytesIO(SCENARIO.read_bytes()), "a.csv"),  # the same name: kept apart
+        ],
+    }
+    response = pages.client.post(
+        f"{base}/facilities/upload", data=payload, content_type="multipart/form-data"
+    )
+    assert response.status_code == 302
+    tables = project_of(app, slug).facility_tables()
+    assert tables == [{"path": "inputs/a.csv"}, {"path": "inputs/a-2.csv"}]
+    page = pages.get(f"{base}/facilities").text
+    assert page.count("读入 10 条，使用 10 条，拒绝 0 条") == 2
+    removed = pages.post(f"{base}/facilities", f"{base}/facilities/1/remove", {})
+    assert removed.status_code == 302
+    assert project_of(app, slug).facility_tables() == [{"path": "inputs/a.csv"}]
+
+
 def test_safe_filename():
     csv_only = (".csv",)
     assert safe_filename("../../a.csv", csv_only) == "a.csv"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -208,12 +209,16 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
             raise AppError(UI["project_busy"][0], UI["project_busy"][1])
         return project
 
+    edits = threading.Lock()  # one change at a time: project.toml is read, changed, written
+
     def acting(view: Callable) -> Callable:
-        """A POST view: a user error is a message on the page it came from, nothing changed."""
+        """A POST view: a user error is a message on the page it came from, nothing changed.
+        Changes are made one at a time (waitress serves requests in several threads)."""
 
         def wrapped(*args, **kwargs):
             try:
-                return view(*args, **kwargs)
+                with edits:
+                    return view(*args, **kwargs)
             except AppError as exc:
                 flash(exc.text(g.lang), "error")
             except GeoplanError as exc:
