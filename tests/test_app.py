@@ -57,6 +57,7 @@ def facility_workbook(*, hostile: bool = True) -> bytes:
     with open(SCENARIO, encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     header, records = rows[0], rows[1:]
+    header[header.index("备注")] = HOSTILE  # a column the reader does not use: in the mapping
     type_col = header.index("类型")
     station = next(i for i, r in enumerate(records) if r[type_col] == "社区卫生服务站")
     records[station][type_col] = UNKNOWN_TYPE
@@ -526,6 +527,9 @@ def walk_the_flow(pages: Pages) -> str:
         assert uploaded.status_code == 302
         picked = {"pick": f"inputs/{path.name}", **options}
         assert pages.post(f"{base}/inputs", f"{base}/inputs/{slot}", picked).status_code == 302
+    facilities_page = pages.get(f"{base}/facilities").text
+    assert "选择路网后还会检查" not in facilities_page  # far from road, GCJ-02: checked now
+    assert "&lt;img src=x onerror=alert(1)&gt;" in facilities_page  # the hostile header too
     for name_zh, name_en, category in RULES:
         form = {"name_zh": name_zh, "name_en": name_en, "categories": category, "mode": "walk"}
         form |= {"threshold_min": "15", "target_pct": "100"}
@@ -602,3 +606,5 @@ def test_the_whole_flow_gives_the_cli_figures_and_escapes_every_page(app, pages,
                 assert raw not in text, (lang, path)
         facilities_page = pages.get(f"{base}/facilities").text
         assert "&lt;img src=x onerror=alert(1)&gt;" in facilities_page
+        counts = "12 records read, 10 used, 2 rejected" if lang == "en" else "读入 12 条"
+        assert counts in facilities_page
