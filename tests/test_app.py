@@ -179,6 +179,18 @@ def test_a_project_from_a_boundary_starts_without_rules(app, pages):
     assert not (project.path / "inputs").exists()  # the upload was staged, not kept there
 
 
+def test_a_boundary_that_cannot_be_read_makes_no_project(app, pages):
+    for content, name in ((b"{not json", "area.geojson"), (b"x", "area.shp")):
+        response = pages.post(
+            "/new", "/new", {"area_name": "某县"}, files={"boundary": (content, name)}
+        )
+        assert response.status_code == 302, name
+        assert len(pages.flashes("/new")) == 1, name
+    store = app.extensions["geoplan"]["store"]
+    assert store.projects() == []
+    assert [p.name for p in store.root.iterdir() if not p.name.startswith(".")] == []
+
+
 # --------------------------------------------------------------------------- binding
 
 

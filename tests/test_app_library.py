@@ -181,3 +181,14 @@ def test_stage_callback_reports_every_stage_in_order(tmp_path, demo_project):
     assert seen == [(name, i, len(STAGES)) for i, name in enumerate(STAGES)] + [
         ("", len(STAGES), len(STAGES))
     ]
+
+
+def test_a_boundary_file_that_cannot_be_read_is_an_input_error(tmp_path):
+    """A broken polygon file (a boundary uploaded to the app, ``geoplan init --boundary``)
+    is one line naming the file, not a pyogrio traceback (before: DataSourceError)."""
+    from geoplan.readers.boundaries import read_units
+
+    bad = tmp_path / "area.geojson"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputError, match=r"area\.geojson: cannot be read"):
+        read_units(bad)
