@@ -179,6 +179,28 @@ def test_a_project_from_a_boundary_starts_without_rules(app, pages):
     assert not (project.path / "inputs").exists()  # the upload was staged, not kept there
 
 
+def test_broken_input_files_are_said_on_the_pages_not_500(app, pages):
+    """Garbage facility, network and population files: every page still opens, says what
+    cannot be read, and a run fails with the reader's message (before: the facilities page
+    gave a 500 once a broken network was chosen)."""
+    slug = new_project(pages)
+    base = f"/p/{slug}"
+    for content, name in ((b"PK\x03\x04garbage", "x.xlsx"), (b"", "e.csv"), (b"{}", "z.geojson")):
+        files = {"files": (content, name)}
+        assert pages.post(f"{base}/facilities", f"{base}/facilities/upload", {}, files=files)
+    page = pages.get(f"{base}/facilities").text
+    assert page.count("无法读取") == 3
+    for slot, name in (("network", "n.osm.pbf"), ("demand", "d.tif")):
+        files = {"file": (b"garbage", name)}
+        assert pages.post(f"{base}/inputs", f"{base}/inputs/{slot}", {}, files=files)
+    for path in ("/", f"{base}/", f"{base}/facilities", f"{base}/inputs", f"{base}/rules"):
+        pages.get(path)
+    assert "路网无法读取，因此未检查离道路过远" in pages.get(f"{base}/facilities").text
+    errors = pages.get(f"{base}/preview.json").json["errors"]
+    assert set(errors) == {"network", "population"}, errors
+    assert "n.osm.pbf" in errors["network"]
+
+
 def test_a_boundary_that_cannot_be_read_makes_no_project(app, pages):
     for content, name in ((b"{not json", "area.geojson"), (b"x", "area.shp")):
         response = pages.post(

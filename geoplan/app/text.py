@@ -127,6 +127,10 @@ UI: dict[str, tuple[str, str]] = {
         "选择路网后还会检查：离道路过远、疑似 GCJ-02/BD-09 坐标。",
         "Once a network is chosen: far from road and GCJ-02/BD-09 suspicion are checked too.",
     ),
+    "qa_network_unreadable": (
+        "路网无法读取，因此未检查离道路过远与疑似 GCJ-02/BD-09 坐标：",
+        "The network cannot be read, so far from road and GCJ-02/BD-09 suspicion were not checked:",
+    ),
     "severity": ("级别", "Severity"),
     "check": ("检查项", "Check"),
     "message": ("说明", "Message"),

@@ -335,6 +335,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
             category_groups=_category_groups(g.lang),
             max_rows=_MAX_ROWS,
             network_chosen=project.input_table("network") is not None,
+            network_error=_network_error(project),
         )
 
     @app.post("/p/<slug>/facilities/upload")
@@ -672,9 +673,23 @@ def _missing(project: ProjectFolder) -> list[str]:
     return missing
 
 
+def _network_error(project: ProjectFolder) -> str:
+    """Why the chosen network cannot be read ("" when it can, or none is chosen)."""
+    try:
+        network_of(project)
+    except GeoplanError as exc:
+        return str(exc)
+    return ""
+
+
 def _reviews(project: ProjectFolder, *, network: bool = True) -> list:
+    """The facility files as a run reads them; with the network when it can be read (a
+    network that cannot is said on the inputs page and refused by the run)."""
     boundary = boundary_of(project)
-    net = network_of(project) if network else None
+    try:
+        net = network_of(project) if network else None
+    except GeoplanError:
+        net = None
     return [
         review_file(project, i, table, boundary=boundary, network=net)
         for i, table in enumerate(project.facility_tables())
