@@ -477,6 +477,17 @@ def test_a_plans_rule_pack_replaces_the_rules_and_a_rule_can_be_removed(app, pag
     assert missing.status_code == 404
 
 
+def test_a_bug_is_a_page_in_words(app, pages, monkeypatch):
+    import geoplan.app.web as web
+
+    monkeypatch.setattr(web, "_steps", lambda project: 1 / 0)
+    slug = new_project(pages)
+    app.testing = False  # as served: the error handler, not the exception
+    response = pages.client.get(f"/p/{slug}/rules")
+    assert response.status_code == 500
+    assert "应用内部出错" in response.text and 'lang="zh-CN"' in response.text
+
+
 def test_language_switch_and_only_local_redirects(pages):
     assert 'lang="zh-CN"' in pages.get("/").text
     response = pages.client.get("/lang/en?next=/")

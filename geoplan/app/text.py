@@ -280,6 +280,11 @@ UI: dict[str, tuple[str, str]] = {
         "or put the file into the project folder and pick it on the page.",
     ),
     "not_found": ("没有这个页面或文件。", "No such page or file."),
+    "internal_error": (
+        "应用内部出错（详细信息已写入运行 geoplan serve 的终端）。请返回重试，或报告此问题。",
+        "An internal error (the details are in the terminal running geoplan serve). Go back and "
+        "try again, or report it.",
+    ),
     "bad_host": (
         "请求的主机名不被接受（防止 DNS 重绑定攻击）。",
         "The request's host name is not accepted (protection against DNS rebinding).",

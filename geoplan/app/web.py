@@ -171,6 +171,10 @@ def _register_errors(app: Flask) -> None:
     def _missing(exc):
         return page(404, "not_found")
 
+    @app.errorhandler(500)
+    def _internal(exc):  # a bug: Flask has logged the traceback; the page says so in words
+        return page(500, "internal_error")
+
     @app.errorhandler(400)
     def _bad(exc: HTTPException):
         if getattr(exc, "description", "") == "bad_host":
