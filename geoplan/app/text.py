@@ -91,7 +91,7 @@ UI: dict[str, tuple[str, str]] = {
     "field": ("字段", "Field"),
     "column": ("文件中的列", "Column in the file"),
     "no_column": ("（无此列）", "(no such column)"),
-    "crs": ("坐标系", "Coordinate system"),
+    "crs": ("坐标系（整个文件）", "Coordinate system (whole file)"),
     "field_facility_id": ("编号", "Facility id"),
     "field_name": ("名称", "Name"),
     "field_category": ("类型", "Type (category)"),
