@@ -519,6 +519,15 @@ def test_templates_use_only_known_labels():
     assert used and used - set(UI) == set()
     from geoplan.analysis.rules import MODES
     from geoplan.app.review import FIELDS
+    from geoplan.app.web import _option_keys
+    from geoplan.workflows.config import PROJECT_FILE
+
+    offered = {k.name for k in _option_keys("network", None)}  # a key added later falls
+    offered |= {k.name for k in PROJECT_FILE.table("demand").keys}  # back to its meaning
+    today = {"walk_speed_m_per_min", "private_ways", "snap_to_largest_component", "format"}
+    today |= {"population_column", "group_column", "spacing_m", "kind", "band", "points"}
+    assert today <= offered
+    assert {f"opt_{name}" for name in today} <= set(UI)
     from geoplan.app.runs import RUN_STAGES
 
     assert {f"mode_{m}" for m in MODES} | {f"stage_{s}" for s in RUN_STAGES} <= set(UI)

@@ -784,7 +784,9 @@ def _demand_formats(path: str) -> tuple[str, ...]:
 
 
 def _field(key: schema.Key, value: Any, lang: str) -> dict[str, Any]:
-    """How a page shows one key of the schema: label, widget, choices, value."""
+    """How a page shows one key of the schema: a short label (the schema's whole meaning
+    for a key without one), the meaning, widget, choices, value."""
+    meaning = key.zh if lang == "zh" else key.en
     if isinstance(key.kind, schema.OneOf):
         widget, choices = "select", key.kind.values()
     elif isinstance(key.kind, schema.Flag):
@@ -794,8 +796,8 @@ def _field(key: schema.Key, value: Any, lang: str) -> dict[str, Any]:
         widget, choices = "text", ()
     return {
         "name": key.name,
-        "label": key.zh if lang == "zh" else key.en.split("; ")[0],
-        "help": key.en,
+        "label": tr(f"opt_{key.name}", lang) if f"opt_{key.name}" in UI else meaning,
+        "help": meaning,
         "widget": widget,
         "choices": choices,
         "value": value,
