@@ -265,6 +265,30 @@ def test_serve_cli_binds_loopback_by_default_and_warns_when_exposed(tmp_path, mo
     assert "WARNING" in capsys.readouterr().err
 
 
+def test_served_by_waitress_on_loopback(tmp_path):
+    """The real server (no browser needed): pages over a socket, the Host check included."""
+    import http.client
+
+    import waitress
+
+    server = waitress.create_server(create_app(tmp_path), host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for host, status in (("127.0.0.1", 200), ("localhost", 200), ("rebound.example", 400)):
+            conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=30)
+            conn.request("GET", "/new", headers={"Host": f"{host}:{server.effective_port}"})
+            response = conn.getresponse()
+            body = response.read().decode("utf-8")
+            conn.close()
+            assert response.status == status, host
+            assert "script-src 'self'" in response.getheader("Content-Security-Policy")
+        assert "请求的主机名不被接受" in body
+    finally:
+        server.close()
+        thread.join(5)
+
+
 def test_host_header_must_name_this_server(pages):
     """DNS rebinding: a page asked for under another host name is refused."""
     assert pages.client.get("/", headers={"Host": "127.0.0.1:8765"}).status_code == 200
