@@ -18,7 +18,7 @@ DEMO_OUT ?= maps/demo
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,app]"
 	@touch $(STAMP)
 
 # Checked every time (it takes a moment): a browser installed later is seen, and a missing one
@@ -38,7 +38,7 @@ test: system-deps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[test,app,bench]"
 	$(BIN)/python scripts/bench_engine.py
 
 clean:

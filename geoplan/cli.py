@@ -591,6 +591,49 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- serve
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--root", type=Path, help="folder of the app's projects (default: ~/geoplan-projects)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    parser.add_argument(
+        "--i-know-this-exposes-data",
+        dest="expose",
+        action="store_true",
+        help="allow a --host other computers can reach (the app has no login)",
+    )
+    parser.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=200,
+        help="largest upload (all files of one form), MB (default 200)",
+    )
+
+
+@_command(
+    "serve",
+    "the local web app: projects from a county and an Excel list, in a browser",
+    _serve_arguments,
+)
+def _serve(args: argparse.Namespace) -> int:
+    from .app.server import serve
+
+    if not 0 < args.max_upload_mb <= 100_000:
+        raise ConfigError("--max-upload-mb must be above 0 and at most 100000 / 上传上限无效")
+    serve(
+        args.root,
+        host=args.host,
+        port=args.port,
+        max_upload_mb=args.max_upload_mb,
+        expose=args.expose,
+    )
+    return 0
+
+
 # --------------------------------------------------------------------------- the entry point
 
 

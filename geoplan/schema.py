@@ -626,15 +626,15 @@ def toml_literal(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml_literal(v) for v in value) + "]"
     if isinstance(value, dict):
-        return (
-            "{" + ", ".join(f"{_toml_key(k)} = {toml_literal(v)}" for k, v in value.items()) + "}"
-        )
+        items = (f"{_toml_key(k)} = {toml_literal(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
     raise TypeError(f"no TOML literal for {value!r}")
 
 
 def _toml_key(key: str) -> str:
-    """A TOML key: bare when it may be (ASCII letters, digits, _ and -), quoted otherwise."""
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+    """A TOML key: bare when it may be (letters, digits, _ and -), else quoted (user text
+    such as a type written in a facility file: ``{"卫生 站" = "clinic"}``)."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_literal(str(key))
 
 
 def describe_kind(key: Key) -> str:

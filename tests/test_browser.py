@@ -210,6 +210,26 @@ def test_unknown_rule_in_fragment_keeps_the_defaults(offline_page, demo_dir):
     _assert_clean(offline_page)
 
 
+def test_a_map_whose_frame_has_no_size_lays_out_without_error(offline_page, demo_dir):
+    """A map in a frame that is hidden or torn down (the app's result page, left while the
+    map loads) gets a resize with a 0-px container: fitting to it gave Leaflet NaN and an
+    uncaught "Invalid LatLng object: (NaN, NaN)". It waits for a size instead, then fits."""
+    page = offline_page.page
+    offline_page.open(demo_dir / "map.html")
+    page.evaluate(
+        "() => { document.querySelector('.folium-map').style.height = '0px';"
+        " window.dispatchEvent(new Event('resize')); }"
+    )
+    page.wait_for_timeout(300)
+    assert offline_page.console_errors == []
+    page.evaluate(
+        "() => { document.querySelector('.folium-map').style.height = '';"
+        " window.dispatchEvent(new Event('resize')); }"
+    )
+    page.wait_for_timeout(300)
+    _assert_clean(offline_page)
+
+
 # --------------------------------------------------------------------------- phone and desktop
 
 PHONE = {

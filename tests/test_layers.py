@@ -14,7 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "geoplan"
 
-LAYERS = ("core", "readers", "analysis", "plans", "rendering", "workflows", "entry")
+LAYERS = ("core", "readers", "analysis", "plans", "rendering", "workflows", "app", "entry")
 """Lowest first: a module may import its own layer and the layers before it."""
 
 ENTRY = {"geoplan", "geoplan.api", "geoplan.cli", "geoplan.__main__"}

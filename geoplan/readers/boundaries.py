@@ -62,7 +62,13 @@ def read_units(
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(f"units file {path} does not exist")
-    frame = gpd.read_file(path)
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio DataSourceError and friends: a broken or foreign file
+        raise InputError(
+            f"{path.name}: cannot be read as a polygon layer ({exc}); check the file is complete "
+            "GeoJSON, GeoPackage or Shapefile / 无法读取该面图层文件，请检查文件是否完整"
+        ) from exc
     return units_from_frame(
         frame,
         name_column=name_column,

@@ -66,7 +66,7 @@ import math
 import re
 import unicodedata
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,7 @@ from ..taxonomy import (
     closest_alias,
     excluded_type,
     match_columns,
+    normalize_text,
     parse_grade,
     parse_ownership,
     resolve_category,
@@ -109,6 +110,7 @@ __all__ = [
     "REASON_CODES",
     "USED_COLUMNS",
     "FacilityTable",
+    "HeaderError",
     "capacity_problem_text",
     "capacity_value",
     "declared_to_wgs84",
@@ -116,6 +118,7 @@ __all__ = [
     "distance_outside_m",
     "header_crs",
     "in_china_ranges",
+    "map_columns",
     "parse_declared_crs",
     "read_facilities",
     "read_facilities_frame",
@@ -482,48 +485,113 @@ def _unique_headers(cells: Sequence[str]) -> list[str]:
     return out
 
 
-def _has_required(columns: Sequence[str], *, vector: bool) -> bool:
+def map_columns(headers: Sequence[str], mapping: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``{canonical: header}`` of a header row: the user's ``mapping`` first (``columns=``; an
+    empty header means "no such column"), then :func:`geoplan.taxonomy.match_columns` for the
+    fields it leaves out, among the headers it does not use."""
+    if not mapping:
+        return match_columns(headers)
+    cells = [str(h).strip() for h in headers]
+    found = {c: h for c, h in mapping.items() if h and h.strip() in cells}
+    found = {c: headers[cells.index(h.strip())] for c, h in found.items()}
+    rest = [h for h in headers if h not in found.values()]
+    found.update({c: h for c, h in match_columns(rest).items() if c not in mapping})
+    return found
+
+
+def _has_required(
+    columns: Sequence[str], *, vector: bool, mapping: Mapping[str, str] | None = None
+) -> bool:
     """Whether a header has name, category and (for tables) coordinate columns."""
-    found = match_columns(columns)
+    found = map_columns(columns, mapping)
     coordinates = vector or ("lon" in found and "lat" in found) or "lonlat" in found
     return "name" in found and "category" in found and coordinates
 
 
-def _missing_columns_error(source: str, columns: Sequence[str], *, vector: bool) -> InputError:
+class HeaderError(InputError):
+    """A table whose header lacks name, category or coordinate columns.
+
+    ``headers`` are the cells of the row that looks most like the header (a column mapping,
+    ``columns=``, can name the right ones); ``row`` is its row number (1-based, 0 for a layer).
+    """
+
+    def __init__(self, message: str, headers: Sequence[str], row: int = 0) -> None:
+        super().__init__(message)
+        self.headers = list(headers)
+        self.row = row
+
+
+def _missing_columns_error(
+    source: str,
+    columns: Sequence[str],
+    *,
+    vector: bool,
+    mapping: Mapping[str, str] | None = None,
+    row: int = 0,
+) -> HeaderError:
     """The error for a header without the required columns: what was found, what is accepted."""
-    found = match_columns(columns)
+    found = map_columns(columns, mapping)
     missing = [c for c in ("name", "category") if c not in found]
     if not vector and not (("lon" in found and "lat" in found) or "lonlat" in found):
         missing += [c for c in ("lon", "lat") if c not in found]
     wanted = [*missing, "lonlat"] if {"lon", "lat"} & set(missing) else missing
     accepted = "; ".join(f"{c}: {', '.join(COLUMN_ALIASES[c])}" for c in wanted)
     shown = ", ".join(repr(c) for c in columns) or "(none)"
-    return InputError(
-        f"{source}: the header has no column for {', '.join(missing)} (found {shown}); "
-        f"rename the header cells to one of the accepted names ({accepted})"
+    absent = {c: h for c, h in (mapping or {}).items() if h and h.strip() not in columns}
+    named = (
+        "; the column mapping names headers the file does not have: "
+        + ", ".join(f"{c} = {h!r}" for c, h in absent.items())
+        if absent
+        else ""
+    )
+    return HeaderError(
+        f"{source}: the header has no column for {', '.join(missing)} (found {shown}){named}; "
+        f"rename the header cells to one of the accepted names ({accepted}), or name the "
+        'columns in the column mapping (columns = {name = "…"} in [facilities])',
+        columns,
+        row,
     )
 
 
-def _table_records(source: str, table: list[list[str]], start_row: int = 1) -> _Records:
+def _table_records(
+    source: str,
+    table: list[list[str]],
+    start_row: int = 1,
+    mapping: Mapping[str, str] | None = None,
+) -> _Records:
     """Records from rows of text cells: find the header, drop blank rows, number the rest.
 
-    ``table[i]`` is spreadsheet row ``start_row + i``.
+    ``table[i]`` is spreadsheet row ``start_row + i``; ``mapping`` is the user's column
+    mapping (see :func:`map_columns`), which the header row must satisfy.
     """
     nonblank = [i for i, row in enumerate(table) if any(c.strip() for c in row)]
     if not nonblank:
         raise InputError(f"{source}: the file is empty; add a header row and facility rows")
     header_at = next(
-        (i for i in nonblank[:_HEADER_SCAN_ROWS] if _has_required(table[i], vector=False)),
+        (
+            i
+            for i in nonblank[:_HEADER_SCAN_ROWS]
+            if _has_required(table[i], vector=False, mapping=mapping)
+        ),
         None,
     )
     if header_at is None:  # report the row that looks most like a header
-        best = max(nonblank[:_HEADER_SCAN_ROWS], key=lambda i: len(match_columns(table[i])))
-        raise _missing_columns_error(source, _unique_headers(table[best]), vector=False)
+        best = max(
+            nonblank[:_HEADER_SCAN_ROWS],
+            key=lambda i: len(map_columns(table[i], mapping)),
+        )
+        raise _missing_columns_error(
+            source,
+            _unique_headers(table[best]),
+            vector=False,
+            mapping=mapping,
+            row=start_row + best,
+        )
     if header_at != nonblank[0]:
         logger.info("%s: header found on row %d", source, start_row + header_at)
     header = table[header_at]
     after = [i for i in nonblank if i > header_at]
-    combined = _second_header(header, table[after[0]]) if after else None
+    combined = _second_header(header, table[after[0]], mapping) if after else None
     if combined is not None:
         logger.info(
             "%s: rows %d and %d are one two-row header; columns read as %s",
@@ -562,7 +630,9 @@ _UNIT_CELL = re.compile(
 )
 
 
-def _second_header(header: Sequence[str], row: Sequence[str]) -> list[str] | None:
+def _second_header(
+    header: Sequence[str], row: Sequence[str], mapping: Mapping[str, str] | None = None
+) -> list[str] | None:
     """The header combined with the row under it when that row is a second header row.
 
     Government exports often head a table with two rows: group titles in merged cells
@@ -590,7 +660,7 @@ def _second_header(header: Sequence[str], row: Sequence[str]) -> list[str] | Non
     if not filled or any(_parse_number(sub[j]) is not None for j in filled):
         return None
     names = _unique_headers(header)
-    name_col = match_columns(names).get("name")
+    name_col = map_columns(names, mapping).get("name")
     if name_col is not None and sub[names.index(name_col)]:
         return None
     if all(_UNIT_CELL.match(unicodedata.normalize("NFKC", sub[j])) for j in filled):
@@ -650,7 +720,9 @@ def decode_text(data: bytes, source: str, encoding: str | None) -> str:
     )
 
 
-def _read_text_table(path: Path, encoding: str | None) -> _Records:
+def _read_text_table(
+    path: Path, encoding: str | None, mapping: Mapping[str, str] | None = None
+) -> _Records:
     data = path.read_bytes()
     text = decode_text(data, path.name, encoding)
     if not text.strip():
@@ -665,17 +737,19 @@ def _read_text_table(path: Path, encoding: str | None) -> _Records:
         table = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise InputError(f"{path.name}: not a readable CSV table ({exc}); check quoting") from exc
-    return _table_records(path.name, table)
+    return _table_records(path.name, table, mapping=mapping)
 
 
-def _read_excel(path: Path, sheet: str | int | None) -> _Records:
+def _read_excel(
+    path: Path, sheet: str | int | None, mapping: Mapping[str, str] | None = None
+) -> _Records:
     """Records of a worksheet, streamed within the table's width (see :func:`_io.sheet_rows`)."""
     book = open_workbook(path)
     try:
         names = book.sheetnames
         others: list[str] = []  # other sheets that look like facility tables
         if sheet is None:
-            ws, others = _default_sheet(book, path.name)
+            ws, others = _default_sheet(book, path.name, mapping)
         elif isinstance(sheet, int) and 0 <= sheet < len(names):
             ws = book.worksheets[sheet]
         elif isinstance(sheet, str) and sheet in names:
@@ -689,7 +763,7 @@ def _read_excel(path: Path, sheet: str | int | None) -> _Records:
     finally:
         book.close()
     try:
-        return _table_records(f"{path.name} [{ws.title}]", table)
+        return _table_records(f"{path.name} [{ws.title}]", table, mapping=mapping)
     except InputError as exc:
         if not others:
             raise
@@ -704,7 +778,9 @@ def _sheet_head(ws: Any) -> list[list[str]]:
     return [[_cell_text(v) for v in row] for row in sheet_head(ws, _HEADER_SCAN_ROWS)]
 
 
-def _default_sheet(book: Any, source: str) -> tuple[Any, list[str]]:
+def _default_sheet(
+    book: Any, source: str, mapping: Mapping[str, str] | None = None
+) -> tuple[Any, list[str]]:
     """The first non-empty worksheet, and the names of other sheets that look like tables.
 
     Raises
@@ -714,7 +790,11 @@ def _default_sheet(book: Any, source: str) -> tuple[Any, list[str]]:
         coordinate columns): the caller must choose one.
     """
     heads = [(ws, _sheet_head(ws)) for ws in book.worksheets]
-    tables = [ws.title for ws, head in heads if any(_has_required(r, vector=False) for r in head)]
+    tables = [
+        ws.title
+        for ws, head in heads
+        if any(_has_required(r, vector=False, mapping=mapping) for r in head)
+    ]
     if len(tables) > 1:
         shown = ", ".join(repr(t) for t in tables)
         raise InputError(
@@ -734,7 +814,12 @@ def _default_sheet(book: Any, source: str) -> tuple[Any, list[str]]:
     return ws, [t for t in tables if t != ws.title]
 
 
-def _vector_records(source: str, frame: gpd.GeoDataFrame, declared: _Crs | None) -> _Records:
+def _vector_records(
+    source: str,
+    frame: gpd.GeoDataFrame,
+    declared: _Crs | None,
+    mapping: Mapping[str, str] | None = None,
+) -> _Records:
     """Records from a GeoDataFrame: geometry gives the coordinates, other columns the cells."""
     geom_name = frame.geometry.name
     columns = [str(c) for c in frame.columns if c != geom_name]
@@ -769,14 +854,18 @@ def _vector_records(source: str, frame: gpd.GeoDataFrame, declared: _Crs | None)
         logger.info("%s: %d non-point features placed at an interior point", source, polygons)
     if not values:
         raise InputError(f"{source}: the layer has no features; add one feature per facility")
-    if not _has_required(columns, vector=True):
-        raise _missing_columns_error(source, columns, vector=True)
+    if not _has_required(columns, vector=True, mapping=mapping):
+        raise _missing_columns_error(source, columns, vector=True, mapping=mapping)
     kept = geoms[np.asarray(rows) - 1]  # rows are 1-based feature positions
     return _Records(source, columns, values, rows, kind="feature", xy=xy, crs=crs, geoms=kept)
 
 
 def _read_vector(
-    path: Path, layer: str | int | None, encoding: str | None, declared: _Crs | None
+    path: Path,
+    layer: str | int | None,
+    encoding: str | None,
+    declared: _Crs | None,
+    mapping: Mapping[str, str] | None = None,
 ) -> _Records:
     import pyogrio
 
@@ -807,7 +896,7 @@ def _read_vector(
             frame = gpd.read_file(path, engine="pyogrio", **options, encoding="gb18030")
         except Exception:  # not GBK after all: keep the first reading
             logger.info("%s: not GBK either; attributes kept as read", path.name)
-    return _vector_records(path.name, frame, declared)
+    return _vector_records(path.name, frame, declared, mapping)
 
 
 _LATIN1_HIGH = re.compile(r"[\u0080-\u00ff]")
@@ -836,6 +925,8 @@ def read_facilities(
     crs: str | None = None,
     boundary: Any = None,
     boundary_tolerance_m: float = DEFAULT_BOUNDARY_TOLERANCE_M,
+    columns: Mapping[str, str] | None = None,
+    categories: Mapping[str, str] | None = None,
 ) -> FacilityTable:
     """Read facility records from a file.
 
@@ -862,6 +953,16 @@ def read_facilities(
         than ``boundary_tolerance_m`` are rejected as ``outside_area``.
     boundary_tolerance_m : float, default 100
         Distance outside the boundary still accepted, metres.
+    columns : mapping, optional
+        The column mapping: canonical field (a key of
+        :data:`geoplan.taxonomy.COLUMN_ALIASES`: ``name``, ``category``, ``lon`` …) → the
+        file's header for it; ``""`` means the file has no such column. Fields left out are
+        recognised by their header as usual (``[facilities] columns``).
+    categories : mapping, optional
+        Category text as written in the file → taxonomy key (:data:`CATEGORIES`), used before
+        the taxonomy's own aliases (``[facilities] categories``; e.g. ``{"卫生服务中心" =
+        "community_health_centre"}``). Texts are compared after
+        :func:`geoplan.taxonomy.normalize_text`.
 
     Returns
     -------
@@ -871,10 +972,14 @@ def read_facilities(
     ------
     InputFileNotFoundError
         The file does not exist.
+    HeaderError
+        A header without name/category/coordinate columns (its ``headers`` are the cells of
+        the likeliest header row, for a column mapping).
     InputError
-        Empty file, no data rows, a header without name/category/coordinate columns, an
-        unreadable file, an unsupported extension, or a workbook with several facility
-        sheets and no ``sheet=``.
+        Empty file, no data rows, an unreadable file, an unsupported extension, or a
+        workbook with several facility sheets and no ``sheet=``.
+    ConfigError
+        A column mapping naming an unknown field, or a category mapped to no taxonomy key.
     """
     path = Path(path)
     if not path.exists():
@@ -888,7 +993,10 @@ def read_facilities(
         raise InputError(f"{path.name}: the file is empty; add a header row and facility rows")
     suffix = path.suffix.lower()
     declared = parse_declared_crs(crs)
-    records = _read_records(path, layer=layer, sheet=sheet, encoding=encoding, declared=declared)
+    mapping = _checked_columns(columns)
+    records = _read_records(
+        path, layer=layer, sheet=sheet, encoding=encoding, declared=declared, mapping=mapping
+    )
     ignored = [
         name
         for name, value, kinds in (
@@ -900,18 +1008,52 @@ def read_facilities(
     ]
     if ignored:
         logger.warning("%s: option(s) %s do not apply to %s files", path.name, ignored, suffix)
-    return _build(records, declared, boundary, boundary_tolerance_m, source=str(path))
+    return _build(
+        records,
+        declared,
+        boundary,
+        boundary_tolerance_m,
+        source=str(path),
+        mapping=mapping,
+        categories=_checked_categories(categories),
+    )
 
 
-def _read_records(path: Path, *, layer, sheet, encoding, declared) -> _Records:
+def _checked_columns(columns: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The ``columns=`` mapping, its fields checked against :data:`COLUMN_ALIASES`."""
+    if not columns:
+        return None
+    unknown = [c for c in columns if c not in COLUMN_ALIASES]
+    if unknown:
+        raise ConfigError(
+            f"column mapping: unknown field(s) {', '.join(map(repr, unknown))}; the fields are "
+            f"{', '.join(COLUMN_ALIASES)}"
+        )
+    return {str(c): str(h) for c, h in columns.items()}
+
+
+def _checked_categories(categories: Mapping[str, str] | None) -> dict[str, str]:
+    """The ``categories=`` mapping keyed by normalised text, its values checked."""
+    out: dict[str, str] = {}
+    for text, key in (categories or {}).items():
+        if key not in CATEGORIES:
+            raise ConfigError(
+                f"category mapping: {text!r} = {key!r} is not a category key of the taxonomy "
+                "(geoplan.taxonomy.CATEGORIES, e.g. community_health_centre)"
+            )
+        out[normalize_text(text)] = key
+    return out
+
+
+def _read_records(path: Path, *, layer, sheet, encoding, declared, mapping=None) -> _Records:
     """The file's records by format (encodings, header search, spreadsheet row numbers)."""
     suffix = path.suffix.lower()
     if suffix in _TABLE_SUFFIXES:
-        return _read_text_table(path, encoding)
+        return _read_text_table(path, encoding, mapping)
     if suffix in _EXCEL_SUFFIXES:
-        return _read_excel(path, sheet)
+        return _read_excel(path, sheet, mapping)
     if suffix in VECTOR_SUFFIXES:
-        return _read_vector(path, layer, encoding, declared)
+        return _read_vector(path, layer, encoding, declared, mapping)
     if suffix == ".xls":
         raise InputError(
             f"{path.name}: old Excel .xls files are not supported; save the sheet as .xlsx or CSV"
@@ -937,12 +1079,19 @@ def read_raw_records(
     sheet: str | int | None = None,
     encoding: str | None = None,
     crs: str | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """A facility file's own columns as read, with ``source_row`` matching
-    :func:`read_facilities` (for attribute columns the taxonomy does not know, e.g. 中医馆)."""
+    :func:`read_facilities` (for attribute columns the taxonomy does not know, e.g. 中医馆);
+    ``columns`` is the column mapping, as there (it decides which row is the header)."""
     path = Path(path)
     records = _read_records(
-        path, layer=layer, sheet=sheet, encoding=encoding, declared=parse_declared_crs(crs)
+        path,
+        layer=layer,
+        sheet=sheet,
+        encoding=encoding,
+        declared=parse_declared_crs(crs),
+        mapping=_checked_columns(columns),
     )
     frame = pd.DataFrame(records.values, columns=records.columns, dtype=object)
     frame = frame.loc[:, ~frame.columns.duplicated()]
@@ -1366,6 +1515,7 @@ def _start_row(
     cols: dict[str, str],
     positions: dict[str, int],
     default_crs: _Crs,
+    categories: Mapping[str, str],
 ) -> _Row:
     """A record's id and name, then the name, category and coordinate checks."""
     cells = records.values[index]
@@ -1395,7 +1545,9 @@ def _start_row(
         )
         return row
     category_text = get("category").strip()
-    key = resolve_category(category_text) if category_text else None
+    key = categories.get(normalize_text(category_text)) if category_text else None
+    if key is None and category_text:
+        key = resolve_category(category_text)
     if key is None:
         row.reject = _reject_category(row, category_text, cols["category"])
         return row
@@ -1515,13 +1667,27 @@ def _build(
     tolerance_m: float,
     *,
     source: str,
+    mapping: Mapping[str, str] | None = None,
+    categories: Mapping[str, str] | None = None,
 ) -> FacilityTable:
-    """Run every check on the records and assemble the :class:`FacilityTable`."""
-    cols = match_columns(records.columns)
+    """Run every check on the records and assemble the :class:`FacilityTable`.
+
+    ``mapping`` is the column mapping (:func:`map_columns`), ``categories`` the category
+    mapping keyed by normalised text (:func:`_checked_categories`).
+    """
+    absent = {c: h for c, h in (mapping or {}).items() if h and h.strip() not in records.columns}
+    if absent:
+        raise InputError(
+            f"{records.source}: the column mapping names headers the file does not have: "
+            + ", ".join(f"{c} = {h!r}" for c, h in absent.items())
+            + f"; its headers are {', '.join(map(repr, records.columns))}"
+        )
+    cols = map_columns(records.columns, mapping)
     default_crs = declared or header_crs(cols.get("lon")) or _WGS84
     positions = {canonical: records.columns.index(h) for canonical, h in cols.items()}
     rows = [
-        _start_row(records, i, cols, positions, default_crs) for i in range(len(records.values))
+        _start_row(records, i, cols, positions, default_crs, categories or {})
+        for i in range(len(records.values))
     ]
     _convert([r for r in rows if r.reject is None], cols)
     _check_duplicates(rows, records.kind)

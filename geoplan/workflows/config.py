@@ -25,6 +25,7 @@ import argparse
 import codecs
 import difflib
 import math
+import re
 import sys
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -189,6 +190,28 @@ def _check_demand(table: dict, where: str) -> None:
                 f"{where} {key.name}: does not apply to {' or '.join(formats)} demand "
                 f"({Path(str(table['path'])).name}); it is for {', '.join(key.applies)} inputs"
                 f" / 该选项不适用于此格式的人口数据"
+            )
+
+
+def _check_facility_mappings(table: dict, where: str) -> None:
+    """``columns`` names known fields, ``categories`` maps to taxonomy keys."""
+    from ..taxonomy import CATEGORIES, COLUMN_ALIASES
+
+    for name in table.get("columns", {}):
+        if name not in COLUMN_ALIASES:
+            near = difflib.get_close_matches(name, list(COLUMN_ALIASES), n=1)
+            hint = f"; did you mean `{near[0]}`?" if near else ""
+            raise ConfigError(
+                f"{where} columns: `{name}` is not a field{hint} (fields: "
+                f"{', '.join(COLUMN_ALIASES)}) / 列对应中的字段名无效"
+            )
+    for text, key in table.get("categories", {}).items():
+        if key not in CATEGORIES:
+            near = difflib.get_close_matches(key, list(CATEGORIES), n=1)
+            hint = f"; did you mean `{near[0]}`?" if near else ""
+            raise ConfigError(
+                f"{where} categories: {text!r} = {key!r} is not a category key{hint} "
+                "(geoplan.taxonomy.CATEGORIES) / 类型对应的分类键无效"
             )
 
 
@@ -547,10 +570,31 @@ FACILITIES = Table(
             "同名同类且相距 50 米以内的记录全部使用（默认只用最完整的一条，其余作为重复记录拒绝）",
             False,
         ),
+        Key(
+            "columns",
+            TextTable(AnyText()),
+            "Column mapping: field → the file's header for it (fields: facility_id, name, "
+            'category, lon, lat, lonlat, address, beds, doctors, nurses, crs; "" = the file has '
+            "no such column); fields left out are recognised by their header "
+            "(`geoplan serve` writes it)",
+            '列对应：字段 → 文件中的表头（"" 表示无此列）；未列出的字段按表头自动识别',
+            example={"name": "机构名称", "category": "机构类别"},
+            aliases=("column_mapping", "mapping", "headers"),
+        ),
+        Key(
+            "categories",
+            TextTable(Text()),
+            "Category mapping: a type as written in the file → a taxonomy key "
+            "(geoplan.taxonomy.CATEGORIES), used before the taxonomy's own names",
+            "类型对应：文件中的类型写法 → 分类键（优先于内置别名）",
+            example={"卫生服务中心": "community_health_centre"},
+            aliases=("category_mapping", "types"),
+        ),
         _credit("facility list", "none (your own data)", "设施名录"),
     ),
     required=True,
     shape="table_or_array",
+    check=_check_facility_mappings,
 )
 
 BOUNDARY = Table(
@@ -1218,10 +1262,24 @@ def reference_markdown() -> str:
 _WIDTH = 98
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _comment_line(text: str) -> str:
+    """``# text`` on one line: line breaks and control characters (user text such as an area
+    name) become spaces, so a comment can never end early and start TOML of its own."""
+    text = _CONTROL.sub(" ", str(text))
+    return f"# {text}".rstrip() if text.strip() else "#"
+
+
 def _comment(text: str, width: int = _WIDTH) -> list[str]:
     """``text`` as ``# `` comment lines (``width`` counts characters: halve it for Chinese)."""
     return textwrap.wrap(
-        text, width, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False
+        _CONTROL.sub(" ", text),
+        width,
+        initial_indent="# ",
+        subsequent_indent="# ",
+        break_on_hyphens=False,
     ) or ["#"]
 
 
@@ -1252,23 +1310,39 @@ def project_template(
     ``values`` gives the keys written active (``{"project": {"area": "某县"}}``); a table with
     values, or a required table, is written active with its required keys (examples where no
     value is given); every other key, and every optional table without values, is written
-    commented out with its meaning, type, range and default. ``comments`` adds lines under a
+    commented out with its meaning, type, range and default. A table that may repeat
+    (``[[facilities]]``, ``[[rules]]``) takes a list of mappings: one is written as above,
+    several as one ``[[name]]`` each with only their keys. ``comments`` adds lines under a
     table's heading; ``rules`` replaces the commented example rule with ready ``[[rules]]``
-    text.
+    text. User text is safe anywhere: values are TOML literals, comments stay one line each.
     """
     comments = comments or {}
-    lines = [f"# {h}" if h else "#" for h in header]
+    lines = [_comment_line(h) for h in header]
     for table in PROJECT_FILE.tables:
         if table is RULE and rules is not None:
             lines += ["", rules.rstrip()]
             continue
         given = values.get(table.name)
+        if isinstance(given, list | tuple) and len(given) == 1 and table is not RULE:
+            given = given[0]
+        if isinstance(given, list | tuple):
+            lines += ["", f"# ---- {table.title} {table.short_zh}"]
+            lines += _comment(table.zh, _WIDTH // 2) + _comment(table.en)
+            lines += [_comment_line(c) for c in comments.get(table.name, ())]
+            for item in given:
+                lines += ["", f"[[{table.name}]]"]
+                lines += [
+                    f"{key.name} = {toml_literal(item[key.name])}"
+                    for key in table.keys
+                    if item.get(key.name) is not None
+                ]
+            continue
         if table is RULE:  # a rule needs one of mode, modes, modes_by_unit_type: the example's
             given = {"mode": "walk", **(given or {})}
         active = table.required or given is not None
         lines += ["", f"# ---- {table.title} {table.short_zh}"]
         lines += _comment(table.zh, _WIDTH // 2) + _comment(table.en)
-        lines += [f"# {c}" if c else "#" for c in comments.get(table.name, ())]
+        lines += [_comment_line(c) for c in comments.get(table.name, ())]
         title = table.title if table.shape != "table_or_array" else f"[{table.name}]"
         lines.append(title if active else f"# {title}")
         for key in table.keys:

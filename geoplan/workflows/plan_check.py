@@ -248,7 +248,7 @@ def facility_attributes(project: Project) -> pd.DataFrame:
     for options in project.facility_tables:
         path = project.resolve(options["path"])
         frame = read_raw_records(
-            path, **{k: options.get(k) for k in ("layer", "sheet", "encoding", "crs")}
+            path, **{k: options.get(k) for k in ("layer", "sheet", "encoding", "crs", "columns")}
         )
         frame.insert(0, "source_file", str(options["path"]))
         frames.append(frame)

@@ -28,7 +28,7 @@ from ..analysis.rules import Rule, check_unique_ids, rule_from_mapping
 from ..analysis.streets import street_minutes
 from ..errors import ConfigError, InputError, InputFileNotFoundError, OutputError
 from ..limits import Limits, applied, current
-from ..progress import Stages
+from ..progress import StageCallback, Stages
 from ..readers import boundaries
 from ..readers.access import PRIVATE_WAYS
 from ..readers.boundaries import assign_units, point_unit_types, read_units, units_from_frame
@@ -60,6 +60,7 @@ __all__ = [
     "load_network",
     "load_project",
     "read_boundary",
+    "read_demand_table",
     "read_project_demand",
     "read_project_facilities",
     "run_into",
@@ -440,6 +441,7 @@ def run_project(
     lang: str | None = None,
     basemap: str | None = None,
     command: str = "run",
+    on_stage: StageCallback | None = None,
 ) -> RunResult:
     """Run a project end to end and write its outputs into the result folder ``out_dir``.
 
@@ -449,7 +451,7 @@ def run_project(
     ``manifest.json``, all at once (see :mod:`geoplan.results`: ``--out`` is checked and
     locked before any work, an earlier result is replaced only with ``overwrite``). ``lang``
     (one map in that language) and ``basemap`` override ``[map]``; ``command`` is recorded in
-    the manifest.
+    the manifest; ``on_stage`` is told as each stage starts (:data:`StageCallback`).
     """
     if not isinstance(project, Project):
         project = load_project(project)
@@ -458,14 +460,21 @@ def run_project(
     with output_folder(
         out_dir, command=command, overwrite=overwrite, inputs=project.input_paths()
     ) as staged:
-        return run_into(project, staged, progress=progress, basemap_key=basemap_key)
+        return run_into(
+            project, staged, progress=progress, basemap_key=basemap_key, on_stage=on_stage
+        )
 
 
 def run_into(
-    project: Project, staged: Staging, *, progress: bool = False, basemap_key: str | None = None
+    project: Project,
+    staged: Staging,
+    *,
+    progress: bool = False,
+    basemap_key: str | None = None,
+    on_stage: StageCallback | None = None,
 ) -> RunResult:
     """Compute ``project`` and write its outputs into an open result folder (``staged``)."""
-    stages = Stages(_stages(project), progress=progress)
+    stages = Stages(_stages(project), progress=progress, on_stage=on_stage)
     try:
         result = compute_project(project, stages, sensitivity=True)
         with stages.stage("write"):
@@ -806,18 +815,31 @@ def read_boundary(project: Project, inputs: dict | None = None) -> gpd.GeoDataFr
 
 def read_project_demand(project: Project, inputs: dict | None = None) -> gpd.GeoDataFrame:
     """The demand points of ``[demand]``, read with its options (as every command reads them)."""
-    from ..readers.demand import demand_from_graphml_edges, read_demand
-
     path = project.resolve(project.demand["path"])
     if inputs is not None:
         inputs["demand"] = str(path)
-    options = {k: v for k, v in project.demand.items() if k not in ("path", "format", "credit")}
-    if project.demand.get("format") == "graphml_edges":
+    return read_demand_table(project.demand, path)
+
+
+def read_demand_table(table: Mapping, path: Path) -> gpd.GeoDataFrame:
+    """The demand points of a validated ``[demand]`` table whose file is ``path`` (resolved)."""
+    from ..readers.demand import demand_from_graphml_edges, read_demand
+
+    options = {k: v for k, v in table.items() if k not in ("path", "format", "credit")}
+    if table.get("format") == "graphml_edges":
         return demand_from_graphml_edges(path, **options)
     return read_demand(path, **options)
 
 
-FACILITY_READ_KEYS = ("sheet", "layer", "encoding", "crs", "boundary_tolerance_m")
+FACILITY_READ_KEYS = (
+    "sheet",
+    "layer",
+    "encoding",
+    "crs",
+    "boundary_tolerance_m",
+    "columns",
+    "categories",
+)
 """Keys of a facility table passed to :func:`geoplan.readers.facilities.read_facilities`."""
 
 

@@ -214,6 +214,9 @@ function gpInterface(map, control, layers, rules, bounds, options) {
             (printing || panels.legend.scrollHeight > panels.legend.clientHeight + 1)) {
             root.classList.add("gp-legend-below");
         }
+        /* a hidden or torn-down frame (0 px): fitting it gives NaN; the next resize fits */
+        var box = map.getContainer();
+        if (!box.clientWidth || !box.clientHeight) { return; }
         map.invalidateSize({animate: false});
         if (!touched) { fit(); }
     }

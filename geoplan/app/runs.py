@@ -1,0 +1,135 @@
+"""Runs in the background: one thread per run, one run at a time per project.
+
+A run is ``geoplan run project.toml --out runs/<id>``
+(:func:`geoplan.workflows.project.run_project`, whose stage callback drives the progress
+bar) followed by ``geoplan report`` in Chinese and English
+(:func:`geoplan.rendering.report.write_reports`). A second run of a project while one is
+going on is refused; the pages refuse changes to a running project too, so a run never reads
+a half-edited project.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import GeoplanError
+from ..workflows.project import STAGES, run_project
+from .projects import AppError, ProjectFolder
+
+__all__ = ["RUN_STAGES", "RunState", "Runner"]
+
+logger = logging.getLogger(__name__)
+
+RUN_STAGES = (*STAGES, "report")
+"""The stages a run reports: the pipeline's, then the reports."""
+
+
+@dataclass
+class RunState:
+    """What the progress bar shows: the stage, how many are done, how it ended."""
+
+    slug: str
+    run_id: str
+    stage: str = "start"
+    done: int = 0
+    total: int = len(RUN_STAGES)
+    status: str = "running"  # running, finished, failed
+    error: str = ""
+    started: float = field(default_factory=time.time)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """JSON for the page's progress bar."""
+        return {
+            "run_id": self.run_id,
+            "stage": self.stage,
+            "done": self.done,
+            "total": self.total,
+            "status": self.status,
+            "error": self.error,
+            "seconds": round(time.time() - self.started, 1),
+        }
+
+
+class Runner:
+    """Starts runs and keeps their state; refuses a second run of the same project.
+
+    ``pdf`` is :func:`~geoplan.rendering.report.write_reports`' choice of a PDF beside each
+    report (None: when a browser is found)."""
+
+    def __init__(self, *, pdf: bool | None = None) -> None:
+        self.pdf = pdf  # the reports' PDF: None when Chromium is found (write_reports)
+        self._lock = threading.Lock()
+        self._states: dict[str, RunState] = {}
+        self._threads: dict[str, threading.Thread] = {}
+
+    def busy(self, slug: str) -> bool:
+        """Whether a run of ``slug`` is going on."""
+        with self._lock:
+            state = self._states.get(slug)
+            return state is not None and state.status == "running"
+
+    def state(self, slug: str) -> RunState | None:
+        """The latest run of ``slug`` started by this server (None: none)."""
+        with self._lock:
+            return self._states.get(slug)
+
+    def start(self, project: ProjectFolder) -> RunState:
+        """Start a run of ``project`` in a thread.
+
+        Raises
+        ------
+        AppError
+            A run of this project is already going on.
+        """
+        with self._lock:
+            current = self._states.get(project.slug)
+            if current is not None and current.status == "running":
+                raise AppError(
+                    "该项目已有一个运行正在进行，请等待其完成。",
+                    "A run of this project is already going on; wait until it finishes.",
+                )
+            out = project.new_run_dir()
+            state = RunState(project.slug, out.name)
+            self._states[project.slug] = state
+            thread = threading.Thread(
+                target=self._run,
+                args=(project, out, state),
+                name=f"geoplan-run-{project.slug}",
+                daemon=True,
+            )
+            self._threads[project.slug] = thread
+        thread.start()
+        return state
+
+    def wait(self, slug: str, timeout: float | None = None) -> None:
+        """Wait for the run of ``slug`` to end (tests, shutdown)."""
+        thread = self._threads.get(slug)
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self, project: ProjectFolder, out: Path, state: RunState) -> None:
+        from ..rendering.report import write_reports
+
+        def on_stage(name: str, done: int, total: int) -> None:
+            with self._lock:
+                state.stage, state.done = name or "report", done
+
+        try:
+            run_project(project.toml, out, command="run", on_stage=on_stage)
+            for lang in ("zh", "en"):
+                written = write_reports(out, lang=lang, pdf=self.pdf)
+                state.notes += list(written.notes)
+            with self._lock:
+                state.stage, state.done, state.status = "", len(RUN_STAGES), "finished"
+        except GeoplanError as exc:  # a user error: said on the page, as the CLI says it
+            with self._lock:
+                state.status, state.error = "failed", str(exc)
+        except Exception as exc:  # a bug: logged with its traceback, said on the page
+            logger.exception("run of %s failed", project.slug)
+            with self._lock:
+                state.status, state.error = "failed", f"{type(exc).__name__}: {exc}"
