@@ -12,4 +12,5 @@ __all__ = [
     "facilities",
     "geocode",
     "network",
+    "osm_admin",
 ]

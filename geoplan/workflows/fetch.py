@@ -815,9 +815,10 @@ def fetch_project(
     text = toml_path.read_text(encoding="utf-8")
     for table, values in tables.items():
         text = set_table_keys(text, table, values)
+    from .. import schema
     from . import config
 
-    config.validate(_toml_loads(text, toml_path), config.PROJECT_FILE, file=toml_path.name)
+    schema.validate(_toml_loads(text, toml_path), config.PROJECT_FILE, file=toml_path.name)
     _io.write_text(toml_path, text)
     result.project = toml_path
     result.notes.append(
