@@ -737,6 +737,7 @@ def fetch_project(
     units: bool = False,
     units_level: int | None = None,
     population_url: str | None = None,
+    year: int = 2020,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> FetchResult:
@@ -793,6 +794,7 @@ def fetch_project(
             network=network,
             population=population,
             population_url=population_url,
+            year=year,
             online=online,
             overwrite=overwrite,
             progress=progress,
