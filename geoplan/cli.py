@@ -330,24 +330,34 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- init
+# --------------------------------------------------------------------------- init, fetch
 
 
 def _init_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "place", nargs="?", help="name or adcode, e.g. 平罗县, 乐山市市中区, 445102"
+        "place", nargs="?", help="name or adcode, e.g. 平罗县, 乐山市中区, 济南市市中区, 370103"
     )
     parser.add_argument(
         "--boundary", type=Path, help="instead of a place: the area's polygon file (any layer)"
     )
     parser.add_argument("--name", help="with --boundary: the area's name (default: from the file)")
+    parser.add_argument(
+        "--units-osm",
+        type=Path,
+        help="OSM extract (PBF/XML) whose boundary=administrative relations give the townships "
+        "(乡镇/街道) as units",
+    )
+    parser.add_argument(
+        "--units-level", type=int, help="admin_level of those units (default 8: China's townships)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="project folder to create")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
 
 
 @_command(
     "init",
-    "start a project: for one of the plans' places, or any area (--boundary)",
+    "start a project: any county, district or city of China by name or adcode (with "
+    "geoplan[counties]; else the plans' 13 places), or any area (--boundary)",
     _init_arguments,
 )
 def _init(args: argparse.Namespace) -> int:
@@ -355,17 +365,132 @@ def _init(args: argparse.Namespace) -> int:
 
     if (args.place is None) == (args.boundary is None):
         raise ConfigError("give a place (e.g. 平罗县) or --boundary FILE, not both")
+    units = {"units_osm": args.units_osm, "units_level": args.units_level}
     if args.boundary is not None:
         paths = init_from_boundary(
-            args.boundary, args.out, name=args.name, overwrite=args.overwrite
+            args.boundary, args.out, name=args.name, overwrite=args.overwrite, **units
         )
     else:
         if args.name is not None:
             raise ConfigError("--name goes with --boundary (a place has its own name)")
-        paths = init_project(args.place, args.out, overwrite=args.overwrite)
+        paths = init_project(args.place, args.out, overwrite=args.overwrite, **units)
     if not args.quiet:
         print(f"wrote {', '.join(paths)} to {args.out}")
         print(f"next: fill in the TODO inputs of {paths['project.toml']}, check its rules")
+    return 0
+
+
+def _fetch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "project",
+        nargs="?",
+        type=Path,
+        help="project folder (from geoplan init) or its .toml: writes PROJECT/inputs/ and points "
+        "the project file at the new files",
+    )
+    parser.add_argument(
+        "--boundary", type=Path, help="instead of a project: the area's polygon file (with --out)"
+    )
+    parser.add_argument("--out", type=Path, help="with --boundary: the folder to write")
+    parser.add_argument("--pbf", type=Path, help="a larger OSM extract (PBF/XML) to cut from")
+    parser.add_argument("--raster", type=Path, help="a larger population raster to cut from")
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="download (OSM streets through the Overpass API, WorldPop population); nothing is "
+        "downloaded without it",
+    )
+    parser.add_argument(
+        "--buffer-m",
+        type=float,
+        default=2000.0,
+        help="metres around the boundary to include (default 2000)",
+    )
+    parser.add_argument("--no-network", action="store_true", help="no street network")
+    parser.add_argument("--no-population", action="store_true", help="no population raster")
+    parser.add_argument(
+        "--units",
+        action="store_true",
+        help="with --pbf: also the townships (乡镇/街道) of the extract as units",
+    )
+    parser.add_argument(
+        "--units-level", type=int, help="admin_level of those units (default 8: townships)"
+    )
+    parser.add_argument(
+        "--population-url", help="with --online: the raster to read (default: WorldPop China)"
+    )
+    parser.add_argument("--year", type=int, default=2020, help="WorldPop year (2000–2020)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier fetch")
+
+
+@_command(
+    "fetch",
+    "a project's street network and population: cut from files you have (--pbf, --raster) or "
+    "download (--online)",
+    _fetch_arguments,
+)
+def _fetch(args: argparse.Namespace) -> int:
+    from .workflows import fetch
+
+    if (args.project is None) == (args.boundary is None):
+        raise ConfigError(
+            "给出项目文件夹或 --boundary FILE --out DIR / give a project folder or --boundary FILE "
+            "--out DIR"
+        )
+    if (args.boundary is None) != (args.out is None):
+        raise ConfigError("--out 与 --boundary 同用 / --out goes with --boundary")
+    if args.units and args.pbf is None:
+        raise ConfigError("--units 需要 --pbf / --units needs --pbf (the townships come from it)")
+
+    def progress(fraction: float | None, message: str) -> None:
+        if not args.quiet:
+            shown = "" if fraction is None else f"{fraction:4.0%} "
+            print(f"geoplan fetch: {shown}{message}", file=sys.stderr)
+
+    common = {"buffer_m": args.buffer_m, "overwrite": args.overwrite, "progress": progress}
+    offline = args.pbf is not None or args.raster is not None
+    if args.project is not None:
+        result = fetch.fetch_project(
+            args.project,
+            pbf=args.pbf,
+            raster=args.raster,
+            online=args.online,
+            network=not args.no_network,
+            population=not args.no_population,
+            units=args.units,
+            units_level=args.units_level,
+            population_url=args.population_url,
+            year=args.year,
+            **common,
+        )
+    elif offline:
+        if args.online:
+            raise ConfigError("--online 与 --pbf/--raster 不能同用 / --online or --pbf/--raster")
+        result = fetch.cut_inputs(
+            args.boundary,
+            args.out,
+            pbf=args.pbf,
+            raster=None if args.no_population else args.raster,
+            network=not args.no_network,
+            units=args.units,
+            units_level=args.units_level,
+            **common,
+        )
+    else:
+        result = fetch.fetch_inputs(
+            args.boundary,
+            args.out,
+            network=not args.no_network,
+            population=not args.no_population,
+            population_url=args.population_url,
+            year=args.year,
+            online=args.online,
+            **common,
+        )
+    if not args.quiet:
+        for note in result.notes:
+            print(note)
+        print(f"files in {result.folder}: {', '.join(p.name for p in result.files.values())}")
     return 0
 
 

@@ -13,4 +13,5 @@ __all__ = [
     "facilities",
     "geocode",
     "network",
+    "osm_admin",
 ]

@@ -53,6 +53,7 @@ __all__ = [
     "demand_from_points",
     "demand_from_polygons",
     "demand_from_raster",
+    "raster_kind",
     "read_demand",
 ]
 
@@ -162,7 +163,7 @@ def demand_from_raster(
                 f"raster {path.name} has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:4326)"
             )
         crs = CRS.from_wkt(ds.crs.to_wkt())
-        chosen, reason = _raster_kind(ds, band, path, kind)
+        chosen, reason = raster_kind(ds, band, path, kind)
         transform = ds.transform
         nodata = ds.nodatavals[band - 1]
 
@@ -247,7 +248,7 @@ def demand_from_raster(
     )
 
 
-def _raster_kind(ds: Any, band: int, path: Path, kind: str) -> tuple[str, str]:
+def raster_kind(ds: Any, band: int, path: Path, kind: str) -> tuple[str, str]:
     """Resolve ``kind="auto"`` from metadata and file name; return (kind, reason)."""
     if kind != "auto":
         return kind, "given"

@@ -1,11 +1,13 @@
 """Workflows: the project file and the commands built on it (run, plan check, scenario, sites,
-batch), each reading its inputs, calling the layers below and writing one result folder.
+batch, init, fetch), each reading its inputs, calling the layers below and writing one result
+folder.
 """
 
 __all__ = [
     "batch",
     "check_facilities",
     "config",
+    "fetch",
     "init",
     "plan_check",
     "plan_kinds",
