@@ -277,6 +277,41 @@ def test_congestion_profile_slows_the_named_road_classes_only():
     )
 
 
+def test_congestion_slows_the_projects_own_speeds_and_each_mode_of_a_mixed_rule():
+    """[speeds.drive] and a congestion profile together: the profile multiplies the project's
+    speed (50 km/h × 0.5 = 25 km/h, the default's 144 s over 1 km); a rule of several modes
+    runs each in the rule's direction and profile and keeps the fastest; walking is not slowed
+    by traffic."""
+    net = triangle()
+    station = facilities_at([(0, 0)])
+    profiles = {"peak": {"residential": 0.5}, "jam": {"residential": 0.05}}
+    speeds = {"drive": {"residential": 50}}
+
+    def rule(rule_id, congestion, **travel):
+        table = {"id": rule_id, "categories": ["medical"], "threshold_min": 3, **travel}
+        return rule_from_mapping(
+            table | {"direction": "from_facility", "congestion": congestion}, where="test"
+        )
+
+    rules = [
+        rule("peak", "peak", mode="drive"),
+        rule("mixed", "peak", modes=["walk", "drive"]),
+        rule("jammed", "jam", modes=["walk", "drive"]),
+    ]
+    cov = coverage_of(
+        net, station, rules, demand_xy=[(1000, 0)], congestion=profiles, speeds=speeds
+    )
+    row = cov.table.iloc[0]
+    # A → B straight (one-way for cars, in the response direction)
+    assert row["peak_time_s"] == pytest.approx(1000 / (50 * 0.5 / 3.6))
+    assert (row["mixed_time_s"], row["mixed_mode"]) == (pytest.approx(144.0), "drive")
+    # 2.5 km/h by car: walking (60 m/min, not slowed) is faster
+    assert (row["jammed_time_s"], row["jammed_mode"]) == (pytest.approx(1000.0), "walk")
+    assert set(cov.snapping) >= {"drive from_facility @peak", "walk from_facility @jam"}
+    with pytest.raises(ConfigError, match="congestion slows vehicles"):
+        rule("walking", "peak", mode="walk")
+
+
 def test_congestion_profiles_are_checked():
     net = triangle()
     rule = make_rule("peak", mode="drive", minutes=3, congestion="peak")

@@ -114,6 +114,11 @@ class Rule:
             raise ConfigError(
                 f"rule {id!r} needs a travel mode (mode, modes or modes_by_unit_type)"
             )
+        if congestion is not None and set(chosen) == {"walk"}:
+            raise ConfigError(
+                f"rule {id!r}: congestion slows vehicles, and the rule only walks; remove "
+                "congestion or add a vehicle mode / 拥堵情景只影响车辆，步行规则不适用"
+            )
         for name, value in (
             ("id", id),
             ("name_zh", name_zh),

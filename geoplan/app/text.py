@@ -6,7 +6,7 @@ reader switched). A missing key is an error at once (``KeyError``), never a blan
 
 from __future__ import annotations
 
-__all__ = ["LANGS", "UI", "tr"]
+__all__ = ["LANGS", "UI", "tr", "travel_text"]
 
 LANGS = ("zh", "en")
 
@@ -103,6 +103,8 @@ UI: dict[str, tuple[str, str]] = {
     "field_doctors": ("执业（助理）医师数", "Doctors"),
     "field_nurses": ("注册护士数", "Nurses"),
     "field_crs": ("每行的坐标系", "Coordinate system of each row"),
+    "field_grade": ("医院等级", "Hospital grade (等级)"),
+    "field_ownership": ("所有制（公立/民营）", "Ownership (public/private)"),
     "sev_error": ("错误", "error"),
     "sev_warning": ("警告", "warning"),
     "sev_info": ("提示", "note"),
@@ -219,6 +221,8 @@ UI: dict[str, tuple[str, str]] = {
     "groups": ("类组", "Groups"),
     "mode_walk": ("步行", "walk"),
     "mode_bike": ("骑行", "bike"),
+    "mode_ebike": ("电动自行车", "e-bike"),
+    "mode_motorcycle": ("摩托车", "motorcycle"),
     "mode_drive": ("驾车", "drive"),
     # run
     "run_intro": ("检查项目是否完整，然后运行。", "Check that the project is complete, then run."),
@@ -243,6 +247,8 @@ UI: dict[str, tuple[str, str]] = {
     "stage_snap+engine": ("计算出行时间", "computing travel times"),
     "stage_coverage": ("统计覆盖", "counting coverage"),
     "stage_gaps": ("查找缺口", "finding gaps"),
+    "stage_sensitivity": ("敏感性分析（不同速度）", "sensitivity (other speeds)"),
+    "stage_service_areas": ("绘制服务范围", "drawing service areas"),
     "stage_write": ("写出表格", "writing tables"),
     "stage_map": ("绘制地图", "drawing maps"),
     "stage_report": ("生成报告（HTML、PDF）", "writing the report (HTML, PDF)"),
@@ -315,3 +321,26 @@ def tr(key: str, lang: str, **values: object) -> str:
     """The label ``key`` in ``lang`` (``zh`` or ``en``), with ``values`` filled in."""
     text = UI[key][1 if lang == "en" else 0]
     return text.format(**values) if values else text
+
+
+def travel_text(rule: dict, lang: str) -> str:
+    """How a rule of a project file travels, in ``lang``: ``步行``, ``步行+电动自行车`` (the
+    fastest of), or per unit type ``城镇：步行；乡村：步行+电动自行车``."""
+    from ..readers.boundaries import UNIT_TYPES, parse_unit_type
+
+    def modes(names) -> str:
+        names = [names] if isinstance(names, str) else list(names or [])
+        return "+".join(tr(f"mode_{m}", lang) if f"mode_{m}" in UI else str(m) for m in names)
+
+    by_type = rule.get("modes_by_unit_type")
+    if isinstance(by_type, dict) and by_type:
+        parts = []
+        for kind, names in by_type.items():
+            try:
+                key = parse_unit_type(kind)
+            except ValueError:
+                key = None
+            label = UNIT_TYPES[key][1 if lang == "en" else 0] if key in UNIT_TYPES else str(kind)
+            parts.append(f"{label}{': ' if lang == 'en' else '：'}{modes(names)}")
+        return ("; " if lang == "en" else "；").join(parts)
+    return modes(rule.get("modes") or rule.get("mode"))

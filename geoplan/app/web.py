@@ -48,7 +48,7 @@ from .preview import preview_layers
 from .projects import AppError, ProjectFolder, Store, check_name
 from .review import FIELDS, boundary_of, network_of, review_file
 from .runs import RUN_STAGES, Runner
-from .text import LANGS, UI, tr
+from .text import LANGS, UI, tr, travel_text
 
 __all__ = ["CSP", "DEFAULT_MAX_UPLOAD_MB", "create_app"]
 
@@ -145,6 +145,7 @@ def create_app(
             "t": lambda key, **kw: tr(key, g.lang, **kw),
             "lang": g.lang,
             "category_label": lambda key: labels.get(key, key),
+            "travel_text": lambda rule: travel_text(rule, g.lang),
             "check_label": lambda code: _check_label(code, g.lang),
             "severity_label": lambda sev: tr(f"sev_{sev}", g.lang) if f"sev_{sev}" in UI else sev,
         }

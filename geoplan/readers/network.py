@@ -421,9 +421,10 @@ class Network:
         main network is then found on the reversed streets too, so residents join streets
         the main network reaches and facilities streets that reach it.
 
-        ``speed_factors`` multiplies the mode's speed per OSM class (``{"primary": 0.6}``:
-        60 % of the table's speed, e.g. a peak-hour congestion profile; classes not named
-        keep theirs; ``"other"`` names the classes missing from the speed table).
+        ``speed_factors`` multiplies a vehicle mode's speed per OSM class (``{"primary": 0.6}``:
+        60 % of the speed table's speed — the project's ``speeds`` where given — e.g. a
+        peak-hour congestion profile; classes not named keep theirs; ``"other"`` names the
+        classes missing from the speed table). Walking is not slowed by traffic.
 
         ``private_ways`` is ``"exclude"``, ``"endpoints"`` or ``"include"`` (see
         :mod:`geoplan.readers.access`). With ``largest_component`` residents join only streets from
@@ -483,7 +484,7 @@ class Network:
         else:
             factor = _positive(speed_factor, "speed_factor")
             speed_kph = [None if s is None else s * factor for s in speed_kph]
-        if factors:
+        if factors and mode != "walk":  # congestion slows vehicles, not people on foot
             speed_kph = [
                 None if s is None else s * factors.get(c if c in table else OTHER_CLASS, 1.0)
                 for c, s in zip(classes, speed_kph, strict=True)

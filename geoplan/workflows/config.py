@@ -965,8 +965,9 @@ CONGESTION = Table(
     "拥堵",
     "Speed factors per road class for a time of day, each a profile a rule names with "
     '`congestion = "<profile>"`: e.g. `peak = {primary = 0.6, secondary = 0.7}` drives '
-    "primary roads at 60 % of the speed table's speed (geoplan/readers/network.py); classes "
-    "not named keep their speed, `other` names the classes missing from the table.",
+    "primary roads at 60 % of the speed table's speed (the project's [speeds.<mode>] where "
+    "given, else geoplan/readers/network.py's); classes not named keep their speed, `other` "
+    "names the classes missing from the table. Vehicle modes only: walking is not slowed.",
     "按时段的道路等级速度系数（拥堵情景）：规则以 congestion 引用，如 peak = {primary = 0.6} "
     "即主干道按速度表的 60% 计。",
     (),
@@ -994,8 +995,9 @@ SERVICE_AREAS = Table(
         Key(
             "rules",
             ListOf(RULE_ID, single=True, non_empty=True, distinct=True),
-            "Rules whose service areas are drawn (default: every rule)",
-            "绘制服务范围的规则（默认全部）",
+            "Rules whose service areas are drawn (default: every rule of one travel mode; a "
+            "rule of several modes has no one street network to draw)",
+            "绘制服务范围的规则（默认为全部单一出行方式的规则；多种出行方式的规则无法绘制）",
             example=["medical_walk_15"],
         ),
         Key(

@@ -65,6 +65,7 @@ __all__ = [
     "read_project_facilities",
     "run_into",
     "run_project",
+    "run_stages",
     "study_area",
     "whole_demand_area",
     "write_travel_times",
@@ -349,12 +350,18 @@ def _check_rule_references(project: Project, where: str) -> None:
                 "type_column (the column saying which units are urban and which rural) / "
                 "按单元类型设阈值须在 [units] 中设置 type_column"
             )
-    ids = [r.id for r in project.rules]
+    rules = {r.id: r for r in project.rules}
     for rule_id in (project.service_areas or {}).get("rules", []):
-        if rule_id not in ids:
+        if rule_id not in rules:
             raise ConfigError(
                 f"{where}: [service_areas] rules: {rule_id!r} is not a rule of the project "
-                f"(rules: {', '.join(ids)}) / 服务范围引用了不存在的规则"
+                f"(rules: {', '.join(rules)}) / 服务范围引用了不存在的规则"
+            )
+        if rules[rule_id].mixed:
+            raise ConfigError(
+                f"{where}: [service_areas] rules: {rule_id!r} travels by several modes "
+                f"({rules[rule_id].mode_label}); service areas are drawn on one mode's streets: "
+                "name a rule of one mode / 服务范围须为单一出行方式的规则"
             )
 
 
@@ -425,7 +432,9 @@ STAGES = ("load", "check", "snap+engine", "coverage", "gaps", "service_areas", "
 """The stages of a run (``sensitivity`` after ``gaps`` when the project asks for it)."""
 
 
-def _stages(project: Project) -> tuple[str, ...]:
+def run_stages(project: Project) -> tuple[str, ...]:
+    """The stages a run of ``project`` goes through (:data:`STAGES`, with ``sensitivity``
+    when the project has ``[sensitivity]``), as ``on_stage`` reports them."""
     if project.sensitivity is None:
         return STAGES
     at = STAGES.index("gaps") + 1
@@ -474,7 +483,7 @@ def run_into(
     on_stage: StageCallback | None = None,
 ) -> RunResult:
     """Compute ``project`` and write its outputs into an open result folder (``staged``)."""
-    stages = Stages(_stages(project), progress=progress, on_stage=on_stage)
+    stages = Stages(run_stages(project), progress=progress, on_stage=on_stage)
     try:
         result = compute_project(project, stages, sensitivity=True)
         with stages.stage("write"):
@@ -642,7 +651,8 @@ def add_service_areas(result: RunResult) -> None:
     options = result.project.service_areas
     if options is None:
         return
-    rules = [r for r in result.project.rules if r.id in options.get("rules", [r.id])]
+    named = options.get("rules")  # default: every rule of one mode (checked when loaded)
+    rules = [r for r in result.project.rules if (r.id in named if named else not r.mixed)]
     if not rules:  # the project's rules were replaced (a plan check, a notebook): none to draw
         return
     per, width_m = options["per"], float(options["width_m"])
