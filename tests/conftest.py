@@ -118,6 +118,25 @@ def shared_file():
     return shared_path
 
 
+@pytest.fixture
+def app(tmp_path):
+    """``geoplan serve``'s application over a fresh data root, runs without PDF
+    (tests/test_app*.py)."""
+    from geoplan.app.runs import Runner
+    from geoplan.app.web import create_app
+
+    return create_app(tmp_path / "projects", runner=Runner(pdf=False))
+
+
+@pytest.fixture
+def pages(app):
+    """The app's pages through Flask's test client (``test_app.Pages``: forms with their
+    CSRF token)."""
+    from test_app import Pages
+
+    return Pages(app)
+
+
 @pytest.fixture(scope="session")
 def plan_indicators(shared_file) -> Path:
     """``plans/plan_indicators.csv`` of the shared data, which every ``geoplan check`` reads."""

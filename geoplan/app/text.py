@@ -36,11 +36,30 @@ UI: dict[str, tuple[str, str]] = {
     "search": ("搜索", "Search"),
     "no_match": ("没有找到匹配的地方。", "No place matches."),
     "places_known": ("可选地方：{n} 个", "{n} places to choose from"),
-    "places_not_yet": (
-        "目前可选的只有 geoplan 附带规划的地方；全国任一县区的检索尚未提供，其他地方请上传边界。",
-        "Only the places whose plans ship with geoplan can be chosen today; searching every "
-        "county of China is not available yet: for another place, upload its boundary.",
+    "places_more": (
+        "只列出前 {n} 个；请输入更完整的名称或代码。",
+        "Only the first {n} are listed; type more of the name or code.",
     ),
+    "places_plans": (
+        "附带规划的地方（输入名称或代码搜索其他地方）：",
+        "Places whose plans ship with geoplan (search by name or code for others):",
+    ),
+    "places_all": (
+        "可检索全国所有县、区和地级市（行政区划边界：{source}）。",
+        "Every county, district and city of China can be searched (boundaries: {source}).",
+    ),
+    "places_not_yet": (
+        "未安装全国县区数据（pip install 'geoplan[counties]'），目前只能选 geoplan 附带规划的 13 "
+        "个地方；其他地方请安装后重启，或上传边界。",
+        "The registry of every county is not installed (pip install 'geoplan[counties]'): only "
+        "the 13 places whose plans ship with geoplan can be chosen; for another place install "
+        "it and restart, or upload the boundary.",
+    ),
+    "places_ambiguous": (
+        "“{query}”对应 {n} 个地方，请选择其中一个：",
+        "{n} places are called “{query}”: choose one:",
+    ),
+    "has_plan": ("附带规划", "plan ships"),
     "choose_place": ("选择此地并创建项目", "Create the project for this place"),
     "or_boundary": ("或：上传研究区边界", "Or: upload the area's boundary"),
     "boundary_file": (
@@ -94,6 +113,8 @@ UI: dict[str, tuple[str, str]] = {
     "crs": ("坐标系（整个文件）", "Coordinate system (whole file)"),
     "field_facility_id": ("编号", "Facility id"),
     "field_name": ("名称", "Name"),
+    "field_grade": ("医院等级", "Hospital grade"),
+    "field_ownership": ("经济类型（公立/民营）", "Ownership (public/private)"),
     "field_category": ("类型", "Type (category)"),
     "field_lon": ("经度", "Longitude"),
     "field_lat": ("纬度", "Latitude"),
@@ -150,9 +171,9 @@ UI: dict[str, tuple[str, str]] = {
     "uploaded": ("已上传：{files}", "Uploaded: {files}"),
     # network and population
     "inputs_intro": (
-        "选择路网和人口数据：上传文件、选用项目文件夹中已有的文件，或联网获取。",
+        "选择路网和人口数据：上传文件、选用项目文件夹中已有的文件，或从本机的大文件中裁剪。",
         "Choose the road network and the population: upload files, pick files already in the "
-        "project folder, or fetch them.",
+        "project folder, or cut them out of large files on this computer.",
     ),
     "network": ("路网", "Road network"),
     "demand": ("人口", "Population"),
@@ -162,7 +183,37 @@ UI: dict[str, tuple[str, str]] = {
     "pick_file": ("选用项目文件夹中的文件", "Pick a file in the project folder"),
     "pick": ("选用", "Use it"),
     "no_files": ("项目文件夹中没有此类文件。", "No such file in the project folder."),
-    "fetch": ("联网获取（OSM 路网与人口栅格）", "Fetch (OSM network and population raster)"),
+    "fetch": ("获取路网与人口（geoplan fetch）", "Get the network and population (geoplan fetch)"),
+    "fetch_intro": (
+        "从本机已有的大文件中裁剪出本区域（边界外扩一段距离）：省级 OSM 文件（如 Geofabrik 的 "
+        ".osm.pbf）和/或人口栅格（GeoTIFF，如 WorldPop）。结果写入项目的 inputs/，"
+        "并设为路网和人口。填写完整路径，或相对于项目文件夹的路径。",
+        "Cut the area (its boundary plus a buffer) out of large files already on this computer: "
+        "a province's OSM file (e.g. Geofabrik's .osm.pbf) and/or a population raster "
+        "(GeoTIFF, e.g. WorldPop). The cut goes into the project's inputs/ and becomes the "
+        "network and population. Give the full path, or one relative to the project folder.",
+    ),
+    "fetch_pbf": ("OSM 文件路径（路网）", "OSM file path (network)"),
+    "fetch_raster": ("人口栅格路径", "Population raster path"),
+    "fetch_buffer": ("边界外扩（米）", "Buffer around the boundary (m)"),
+    "fetch_online": ("联网获取", "fetch online"),
+    "fetch_online_note": (
+        "勾选后不读本机文件，而是联网下载：路网来自 OpenStreetMap 的 Overpass 服务，人口来自 "
+        "WorldPop。默认不联网。",
+        "Ticked, nothing local is read: the network is downloaded from OpenStreetMap's "
+        "Overpass service and the population from WorldPop. Off by default.",
+    ),
+    "fetch_replace": ("替换上次获取的文件", "replace the earlier fetch"),
+    "fetch_replace_note": (
+        "inputs/ 中已有上次获取的文件；再次获取会删除它们（包括这次未再获取的）。",
+        "inputs/ holds the files of an earlier fetch; fetching again removes them (also those "
+        "not fetched again).",
+    ),
+    "fetch_start": ("开始裁剪 / 获取", "Cut / fetch"),
+    "fetch_started": ("已开始获取数据。", "The fetch has started."),
+    "fetching": ("正在获取数据……", "Fetching …"),
+    "fetch_done": ("获取完成。", "The fetch is done."),
+    "fetch_failed": ("获取失败：", "The fetch failed:"),
     "options": ("选项", "Options"),
     "population_column": ("人口字段", "Population column"),
     "group_column": ("人口网格字段（同一网格只计一次）", "Cell column (one cell counted once)"),
@@ -239,8 +290,8 @@ UI: dict[str, tuple[str, str]] = {
         "A run of this project is already going on; wait until it finishes.",
     ),
     "project_busy": (
-        "该项目正在运行，运行结束前不能修改。",
-        "This project is running; it cannot be changed until the run ends.",
+        "该项目正在运行或获取数据，结束前不能修改。",
+        "A run or fetch of this project is going on; it cannot be changed until it ends.",
     ),
     "stage_load": ("读取输入", "reading inputs"),
     "stage_check": ("检查输入", "checking inputs"),

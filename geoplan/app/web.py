@@ -40,9 +40,11 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from .. import schema
 from ..analysis.rules import MODES, RULE_ID_PATTERN, check_unique_ids, rule_from_mapping
 from ..errors import GeoplanError
+from ..plans import places
 from ..plans.packs import available_packs, load_pack
 from ..taxonomy import CATEGORIES, GROUP_LABELS, GROUPS, TIER_LABELS
 from ..workflows import config
+from ..workflows.fetch import DEFAULT_BUFFER_M
 from . import sources
 from .preview import preview_layers
 from .projects import AppError, ProjectFolder, Store, check_name
@@ -261,12 +263,16 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
     @app.get("/new")
     def new():
         query = request.args.get("q", "")
+        registry = sources.every_county()
+        source = f"{places.REGISTRY_PACKAGE} {places.registry_version()}" if registry else ""
         return render_template(
             "new.html",
             query=query,
-            places=sources.search_places(query),
-            searched="q" in request.args,
-            registry=sources.every_county(),
+            found=sources.search(query),
+            searched=bool(query.strip()),
+            registry=registry,
+            registry_source=source,
+            max_candidates=sources.MAX_CANDIDATES,
         )
 
     @app.post("/new")
@@ -276,12 +282,13 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
         upload = request.files.get("boundary")
         example_rule = False  # init writes the place's plan rules, or one example to replace
         if adcode:
-            place = next((p for p in sources.search_places(adcode) if p.adcode == adcode), None)
+            place = sources.place_by_adcode(adcode)
             if place is None:
                 raise AppError(UI["choose_one"][0], UI["choose_one"][1])
             name = request.form.get("project_name", "").strip() or place.name
             folder = store.new_folder(check_name(name))
-            sources.init_place(place.adcode, folder)
+            sources.init_place(place, folder)
+            example_rule = place.plan is None  # no plan: init wrote an example rule
         elif upload is not None and upload.filename:
             area = check_name(request.form.get("area_name", ""))
             name = request.form.get("project_name", "").strip() or area
@@ -410,15 +417,44 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
                     _field(k, values.get(k.name), g.lang) for k in _option_keys(slot, chosen)
                 ],
             }
-        can_fetch, why_zh, why_en = sources.fetch_status()
         return render_template(
             "inputs.html",
             project=project,
             steps=_steps(project),
             slots=slots,
-            can_fetch=can_fetch,
-            fetch_reason=why_en if g.lang == "en" else why_zh,
+            candidates=sources.local_candidates(project),
+            fetched_before=sources.fetched_before(project),
+            fetch=runs.fetch_state(slug),
+            busy=runs.busy(slug),
+            buffer_m=f"{DEFAULT_BUFFER_M:g}",
         )
+
+    @app.post("/p/<slug>/fetch")
+    @acting
+    def fetch_start(slug: str):
+        project = editable(slug)
+        form = request.form
+        online = form.get("online") == "on"
+        pbf = sources.local_file(form.get("pbf", ""), project, "pbf")
+        raster = sources.local_file(form.get("raster", ""), project, "raster")
+        buffer_m = _number(form.get("buffer_m"))
+        work = sources.fetch_into(
+            project,
+            pbf=pbf,
+            raster=raster,
+            online=online,
+            buffer_m=DEFAULT_BUFFER_M if buffer_m is None else buffer_m,
+            replace=form.get("replace") == "on",
+        )
+        runs.start_fetch(project, work)
+        flash(tr("fetch_started", g.lang), "ok")
+        return redirect(url_for("inputs", slug=slug) + "#fetch")
+
+    @app.get("/p/<slug>/fetch/status")
+    def fetch_status(slug: str):
+        project_or_404(slug)
+        state = runs.fetch_state(slug)
+        return jsonify({"status": "none"} if state is None else state.as_dict())
 
     @app.post("/p/<slug>/inputs/<slot>")
     @acting

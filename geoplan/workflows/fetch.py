@@ -748,8 +748,9 @@ def fetch_project(
     ``[boundary]`` is the area. The files go into ``PROJECT/inputs/`` (a result folder:
     ``overwrite`` replaces an earlier fetch), then ``[network]``, ``[demand]`` and, with
     ``units``, ``[units]`` get ``path`` and ``credit`` (a table written commented out by
-    ``geoplan init`` is switched on); every other line and comment stays. The edited file is
-    checked against the project schema before it replaces the old one.
+    ``geoplan init`` is switched on); every other line and comment stays. The tables set are
+    checked against the project schema before the file is replaced (only they: a project the
+    app is still filling in, without ``[[rules]]`` yet, can be fetched for).
     """
     toml_path = Path(project)
     if toml_path.is_dir():
@@ -820,7 +821,12 @@ def fetch_project(
     from .. import schema
     from . import config
 
-    schema.validate(_toml_loads(text, toml_path), config.PROJECT_FILE, file=toml_path.name)
+    edited = _toml_loads(text, toml_path)
+    for table in tables:  # the tables the fetch set; the rest is the planner's, as it was (a
+        # project of `geoplan serve` has no [[rules]] until its rules step: still fetched for)
+        schema.check_table(
+            config.PROJECT_FILE.table(table), edited[table], file=toml_path.name, label=f"[{table}]"
+        )
     _io.write_text(toml_path, text)
     result.project = toml_path
     result.notes.append(
