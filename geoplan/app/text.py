@@ -124,8 +124,6 @@ UI: dict[str, tuple[str, str]] = {
     "field_doctors": ("执业（助理）医师数", "Doctors"),
     "field_nurses": ("注册护士数", "Nurses"),
     "field_crs": ("每行的坐标系", "Coordinate system of each row"),
-    "field_grade": ("医院等级", "Hospital grade (等级)"),
-    "field_ownership": ("所有制（公立/民营）", "Ownership (public/private)"),
     "sev_error": ("错误", "error"),
     "sev_warning": ("警告", "warning"),
     "sev_info": ("提示", "note"),
