@@ -132,6 +132,11 @@ def _highways(pbf: Path) -> list:
     return lines
 
 
+def shared_pbf(folder: Path) -> Path:
+    text = (folder / "national.toml").read_text(encoding="utf-8")
+    return Path(text.split('path = "', 1)[1].split('"', 1)[0])
+
+
 def _counties(folder: Path):
     from geoplan.workflows.national import counties_from
 
@@ -176,10 +181,10 @@ def test_national_run_resumes_and_equals_serial_runs(national_inputs, tmp_path, 
     #    it leaves no finished folder
     real = national._county_into
 
-    def failing(county, spec, staged, record):
+    def failing(county, spec, staged, record, region=None):
         if county.adcode == "900004":
             raise RuntimeError("simulated crash")
-        return real(county, spec, staged, record)
+        return real(county, spec, staged, record, region)
 
     monkeypatch.setattr(national, "_county_into", failing)
     first = {
@@ -213,6 +218,20 @@ def test_national_run_resumes_and_equals_serial_runs(national_inputs, tmp_path, 
     for code, manifest_id in first.items():  # finished counties were not recomputed
         slug = table.loc[table["adcode"] == code, "slug"].iloc[0]
         assert read_manifest(out / "counties" / slug)["id"] == manifest_id
+
+    # a county cut from its province's cut equals its cut from the national file
+    from geoplan.workflows.fetch import cut_osm, padded_area
+
+    (county,) = [c for c in _counties(national_inputs) if c.adcode == "900002"]
+    record = json.loads((out / "counties" / county.slug / "county.json").read_text("utf-8"))
+    assert record["network"]["via"] == "90.osm.pbf"
+    pad = json.loads((out / "national_summary.json").read_text("utf-8"))["buffer_m"]
+    direct = cut_osm(
+        shared_pbf(national_inputs), padded_area(county.frame(), pad), tmp_path / "d.osm.pbf"
+    )
+    for key in ("ways", "nodes", "relations", "tagged_nodes"):
+        assert record["network"][key] == direct[key], key
+    assert not (out / ".regions").exists()  # intermediate province cuts are removed
 
     # every county is in the table: no silent drops, a reason where there are no figures
     assert set(table["adcode"]) == set(BOXES)
@@ -264,6 +283,8 @@ def test_national_run_resumes_and_equals_serial_runs(national_inputs, tmp_path, 
     assert "范围内无设施" in page and "裁剪为空" in page
     rejects = pd.read_csv(out / "registry_rejects.csv", encoding="utf-8-sig")
     assert len(rejects) == 1  # the registry's bad row is reported once, nationally
+    text = (out / "registry_rejects.csv").read_text(encoding="utf-8-sig")
+    assert "'=坏记录" in text and '"=坏记录' not in text  # a formula never reaches Excel
 
 
 def test_national_refusals(national_inputs, tmp_path, monkeypatch):

@@ -9,8 +9,9 @@ county is one Dask task that
 
 1. pads the county's polygon by the travel buffer (default :func:`~geoplan.workflows.batch.
    padding_m`: the farthest any rule's trip can reach) and cuts that area out of the national
-   PBF (:func:`~geoplan.workflows.fetch.cut_osm`) or road lines, and out of the raster
-   (:func:`~geoplan.workflows.fetch.cut_raster`) or points;
+   PBF (:func:`~geoplan.workflows.fetch.cut_osm`) or road lines; the population raster
+   (:func:`~geoplan.workflows.fetch.cut_raster`) or points are cut to the county itself
+   (widened by the boundary's 100 m tolerance): residents count only where they live;
 2. takes the registry's facilities within the same padded area (the registry is read and
    checked **once**, by the client; its rejects go to ``registry_rejects.csv``);
 3. writes ``inputs/project.toml`` (the template pointed at the cut files and the county's
@@ -37,7 +38,10 @@ import html
 import json
 import logging
 import math
+import os
+import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -63,6 +67,7 @@ __all__ = [
     "NationalSpec",
     "counties_from",
     "county_done",
+    "cut_region",
     "gallery_html",
     "national_table",
     "prepare_national",
@@ -74,6 +79,11 @@ COUNTY_FILE = "county.json"
 """Each finished county folder's record (status, reason, seconds, counts, its summary)."""
 COUNTIES_DIR = "counties"
 REGISTRY_FILE = "registry.parquet"
+REGIONS_DIR = ".regions"
+_CUT_LOCK = threading.Lock()
+"""OSM cuts run one at a time within a process: with two threads of one process cutting at
+once, pyosmium's pass once raised ``BufferError: cannot resize an array that is exporting
+buffers`` in a test (not root-caused; worker processes, the default, each have their own)."""
 _RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
 _LINE_SUFFIXES = (".parquet", ".geoparquet", ".geojson", ".gpkg", ".shp")
 
@@ -288,8 +298,14 @@ def county_done(folder: Path) -> dict | None:
         return None
 
 
-def run_county(county: County, spec: NationalSpec, *, overwrite: bool = False) -> dict[str, Any]:
+def run_county(
+    county: County, spec: NationalSpec, *, overwrite: bool = False, region: dict | None = None
+) -> dict[str, Any]:
     """Cut, run and write one county into ``spec.out_dir/counties/<slug>``; never raises.
+
+    ``region`` is the result of :func:`cut_region` for the county's province: the county is
+    cut from that smaller file instead of the national one (the same ways, nodes and
+    relations: the region is the union of its counties' padded areas).
 
     Returns the county's record (also written as ``county.json`` when the county finished:
     ``ok``, ``empty_cut`` or ``no_facilities``). ``failed`` records are not written: the
@@ -312,7 +328,7 @@ def run_county(county: County, spec: NationalSpec, *, overwrite: bool = False) -
     try:
         with output_folder(folder, command="run", overwrite=overwrite, inputs=inputs) as staged:
             try:
-                _county_into(county, spec, staged, record)
+                _county_into(county, spec, staged, record, region)
             except InputError as exc:  # nothing of the county in the national data: recorded
                 if record.get("stage") not in ("network", "demand"):
                     raise
@@ -331,7 +347,10 @@ def run_county(county: County, spec: NationalSpec, *, overwrite: bool = False) -
     return record
 
 
-def _county_into(county: County, spec: NationalSpec, staged, record: dict) -> None:
+def _county_into(
+    county: County, spec: NationalSpec, staged, record: dict, region: dict | None = None
+) -> None:
+    from .config import DEFAULT_AREA_TOLERANCE_M
     from .fetch import cut_osm, cut_raster, padded_area, set_table_keys
     from .project import load_project, run_into
 
@@ -346,9 +365,17 @@ def _county_into(county: County, spec: NationalSpec, staged, record: dict) -> No
 
     record["stage"] = "network"
     network_path = spec.network
-    if network_path.name.lower().endswith((".pbf", ".osm", ".osm.bz2", ".osm.gz")):
+    if _is_osm(network_path):
         network_file = "network.osm.pbf"
-        record["network"] = cut_osm(network_path, area, inputs / network_file)
+        if region is not None:
+            if region.get("path") is None:  # the province's cut failed: so does the county's
+                error = InputError if region.get("empty") else RuntimeError
+                raise error(region.get("error") or "region cut failed")
+            network_path = Path(region["path"])
+        with _CUT_LOCK:
+            record["network"] = cut_osm(network_path, area, inputs / network_file)
+        if region is not None:
+            record["network"]["via"] = network_path.name
     elif network_path.name.lower().endswith(_LINE_SUFFIXES):
         network_file = "network.parquet"
         record["network"] = {"lines": _cut_lines(network_path, area, inputs / network_file)}
@@ -357,15 +384,19 @@ def _county_into(county: County, spec: NationalSpec, staged, record: dict) -> No
         record["network"] = {"whole": True}
 
     record["stage"] = "demand"
+    # residents count only inside the county (the run keeps those within the boundary's
+    # tolerance): the demand is cut to the polygon widened by that tolerance, not by the
+    # travel buffer (which only brings in streets and facilities)
+    home = padded_area(boundary, DEFAULT_AREA_TOLERANCE_M + 1.0)
     if spec.demand.suffix.lower() in _RASTER_SUFFIXES:
         demand_file = "population.tif"
-        stats = cut_raster(spec.demand, area, inputs / demand_file)
+        stats = cut_raster(spec.demand, home, inputs / demand_file)
         record["demand"] = {"kept_cells": stats["kept_cells"], "kind": stats["kind"]}
         if stats["kept_cells"] == 0:
             raise InputError("栅格在区县内没有人口 / the raster has no populated cell in the area")
     else:
         demand_file = "demand.parquet"
-        n = _cut_points(spec.demand, area, inputs / demand_file)
+        n = _cut_points(spec.demand, home, inputs / demand_file)
         record["demand"] = {"points": n}
         if n == 0:
             raise InputError("区县内没有需求点 / no demand point lies in the area")
@@ -412,6 +443,45 @@ def _county_into(county: County, spec: NationalSpec, staged, record: dict) -> No
     project = load_project(inputs / "project.toml")
     result = run_into(project, staged, basemap_key=project.map.key())
     record.update(status="ok", summary=result.summary)
+
+
+def _is_osm(path: Path) -> bool:
+    return path.name.lower().endswith((".pbf", ".osm", ".osm.bz2", ".osm.gz"))
+
+
+def cut_region(spec: NationalSpec, key: str, counties: Sequence[County]) -> dict[str, Any]:
+    """Cut the union of ``counties``' padded areas (one province) out of the national OSM
+    file into ``spec.out_dir/.regions/<key>.osm.pbf``; never raises.
+
+    Each county is then cut from this file: streaming a province instead of the country per
+    county. Returns ``path`` (None on failure), ``error``, ``empty`` (nothing of the region in
+    the file), ``seconds`` and ``counts``.
+    """
+    from .fetch import cut_osm, padded_area
+
+    start = time.perf_counter()
+    folder = spec.out_dir / REGIONS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{key}.osm.pbf"
+    partial = folder / f".{key}.{os.getpid()}.partial.osm.pbf"
+    out: dict[str, Any] = {"key": key, "path": None, "error": None, "empty": False}
+    try:
+        area = shapely.union_all([padded_area(c.frame(), spec.buffer_m) for c in counties])
+        with _CUT_LOCK:
+            out["counts"] = cut_osm(spec.network, area, partial)
+        os.replace(partial, target)
+        out["path"] = str(target)
+    except Exception as exc:  # the counties report it (empty_cut, or failed and retried)
+        out.update(error=f"{type(exc).__name__}: {exc}", empty=isinstance(exc, InputError))
+        with contextlib.suppress(OSError):
+            partial.unlink()
+    out["seconds"] = round(time.perf_counter() - start, 3)
+    return out
+
+
+def _region_key(county: County) -> str:
+    code = county.adcode
+    return code[:2] if len(code) >= 2 and code[:2].isdigit() else "all"
 
 
 def _cut_lines(source: Path, area: shapely.Geometry, target: Path) -> int:
@@ -530,15 +600,31 @@ def run_national(
         with quiet_dask_logs(), contextlib.ExitStack() as stack:
             from distributed import as_completed
 
+            # intermediate province cuts, removed however the run ends
+            stack.callback(shutil.rmtree, out_dir / REGIONS_DIR, ignore_errors=True)
             client = dask_client(stack, scheduler, n_workers, processes, len(todo))
-            futures = client.map(
-                run_county,
-                todo,
-                spec=spec,
-                overwrite=overwrite,
-                key=[f"geoplan-county-{c.slug}" for c in todo],
-                pure=False,
-            )
+            regions: dict[str, Any] = {}
+            if _is_osm(spec.network):  # a province is streamed once, not once per county
+                groups: dict[str, list[County]] = {}
+                for county in todo:
+                    groups.setdefault(_region_key(county), []).append(county)
+                for key, members in groups.items():
+                    if len(members) > 1:
+                        regions[key] = client.submit(
+                            cut_region, spec, key, members, key=f"geoplan-region-{key}", pure=False
+                        )
+            futures = [
+                client.submit(
+                    run_county,
+                    county,
+                    spec,
+                    overwrite=overwrite,
+                    region=regions.get(_region_key(county)),
+                    key=f"geoplan-county-{county.slug}",
+                    pure=False,
+                )
+                for county in todo
+            ]
             by_key = {f.key: c for f, c in zip(futures, todo, strict=True)}
             bar = None
             if progress:
@@ -586,7 +672,7 @@ def run_national(
             }
         )
     table = national_table(ordered)
-    _write_national(out_dir, table, ordered, time.perf_counter() - start)
+    _write_national(out_dir, table, ordered, time.perf_counter() - start, spec.buffer_m)
     return table
 
 
@@ -626,7 +712,9 @@ def national_table(records: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(NATIONAL_COLUMNS))
 
 
-def _write_national(out_dir: Path, table: pd.DataFrame, records: list[dict], seconds: float):
+def _write_national(
+    out_dir: Path, table: pd.DataFrame, records: list[dict], seconds: float, buffer_m: float
+):
     labelled = table.rename(columns=NATIONAL_COLUMNS)
     _io.write_csv(labelled, out_dir / "national_summary.csv")
     _io.write_xlsx({"national": labelled}, out_dir / "national_summary.xlsx")
@@ -637,6 +725,7 @@ def _write_national(out_dir: Path, table: pd.DataFrame, records: list[dict], sec
             "counties": [{k: v for k, v in r.items() if k != "traceback"} for r in records],
             "n_counties": len(records),
             "by_status": counts,
+            "buffer_m": buffer_m,
             "seconds": round(seconds, 3),
         },
     )
