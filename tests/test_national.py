@@ -310,3 +310,32 @@ def test_counties_from_the_registry():
     (county,) = counties_from("445102")
     assert county.name == "湘桥区" and county.slug == "445102-湘桥区"
     assert shapely.from_wkb(county.wkb).area > 0
+
+
+def test_cli_on_a_scheduler_given_by_address(national_inputs, tmp_path, capsys):
+    from distributed import LocalCluster
+
+    from geoplan.cli import main
+
+    out = tmp_path / "two"
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        args = [
+            "batch",
+            "--national",
+            str(national_inputs / "national.toml"),
+            "--counties",
+            "900001,900003",
+            "--boundaries",
+            str(national_inputs / "counties.geojson"),
+            "--scheduler",
+            cluster.scheduler_address,
+            "--out",
+            str(out),
+        ]
+        assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "2 个区县 / counties: ok 1, no_facilities 1" in printed
+    table = pd.read_csv(out / "national_summary.csv", encoding="utf-8-sig", dtype=str)
+    assert list(table["区划代码/adcode"].unique()) == ["900001", "900003"]

@@ -41,7 +41,6 @@ import math
 import os
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -80,10 +79,7 @@ COUNTY_FILE = "county.json"
 COUNTIES_DIR = "counties"
 REGISTRY_FILE = "registry.parquet"
 REGIONS_DIR = ".regions"
-_CUT_LOCK = threading.Lock()
-"""OSM cuts run one at a time within a process: with two threads of one process cutting at
-once, pyosmium's pass once raised ``BufferError: cannot resize an array that is exporting
-buffers`` in a test (not root-caused; worker processes, the default, each have their own)."""
+
 _RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
 _LINE_SUFFIXES = (".parquet", ".geoparquet", ".geojson", ".gpkg", ".shp")
 
@@ -372,8 +368,7 @@ def _county_into(
                 error = InputError if region.get("empty") else RuntimeError
                 raise error(region.get("error") or "region cut failed")
             network_path = Path(region["path"])
-        with _CUT_LOCK:
-            record["network"] = cut_osm(network_path, area, inputs / network_file)
+        record["network"] = cut_osm(network_path, area, inputs / network_file)
         if region is not None:
             record["network"]["via"] = network_path.name
     elif network_path.name.lower().endswith(_LINE_SUFFIXES):
@@ -467,8 +462,7 @@ def cut_region(spec: NationalSpec, key: str, counties: Sequence[County]) -> dict
     out: dict[str, Any] = {"key": key, "path": None, "error": None, "empty": False}
     try:
         area = shapely.union_all([padded_area(c.frame(), spec.buffer_m) for c in counties])
-        with _CUT_LOCK:
-            out["counts"] = cut_osm(spec.network, area, partial)
+        out["counts"] = cut_osm(spec.network, area, partial)
         os.replace(partial, target)
         out["path"] = str(target)
     except Exception as exc:  # the counties report it (empty_cut, or failed and retried)
