@@ -224,17 +224,53 @@ def _traveltimes(args: argparse.Namespace) -> int:
 
 def _batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "config", type=Path, help="folder of project TOML files, or a batch TOML file"
+        "config",
+        type=Path,
+        nargs="?",
+        help="folder of project TOML files, or a batch TOML file (not with --national)",
     )
     parser.add_argument(
         "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: local)"
     )
     parser.add_argument("--workers", type=int, help="local workers (default: min(CPUs, areas))")
+    national = parser.add_argument_group(
+        "national inputs / 全国数据",
+        "one run per county cut from national inputs; resumable (finished counties are kept)",
+    )
+    national.add_argument(
+        "--national",
+        type=Path,
+        metavar="TEMPLATE",
+        help="project file whose [network] (PBF or road lines), [demand] (raster or points) "
+        "and [facilities] (the registry) are national",
+    )
+    national.add_argument(
+        "--counties",
+        default=None,
+        help='adcodes, comma-separated, or "all" (every county and district: geoplan[counties])',
+    )
+    national.add_argument(
+        "--boundaries",
+        type=Path,
+        help="polygon layer of the counties (code and name columns) instead of the registry",
+    )
+    national.add_argument(
+        "--buffer-m",
+        type=float,
+        help="travel buffer around each county, metres (default: the rules' farthest reach)",
+    )
+    national.add_argument(
+        "--stop-after", type=int, help="run at most this many of the counties still to do"
+    )
     _add_out(parser)
 
 
 @_command("batch", "run many areas on Dask and merge their summaries", _batch_arguments)
 def _batch(args: argparse.Namespace) -> int:
+    if args.national is not None:
+        return _national(args)
+    if args.config is None:
+        raise ConfigError("give a batch file or folder, or --national TEMPLATE --counties …")
     from .workflows.batch import run_batch
 
     table = run_batch(
@@ -249,6 +285,37 @@ def _batch(args: argparse.Namespace) -> int:
         print(f"{table['slug'].nunique()} areas, {len(table)} area × rule rows")
         print(f"outputs in {args.out} (batch_summary.csv, index.html)")
     return 0
+
+
+def _national(args: argparse.Namespace) -> int:
+    from .workflows.national import run_national
+
+    if args.config is not None:
+        raise ConfigError("--national 与批量文件不能同时给出 / --national takes no batch file")
+    if not args.counties:
+        raise ConfigError(
+            '--national 需要 --counties / --national needs --counties (adcodes or "all")'
+        )
+    table = run_national(
+        args.national,
+        args.counties,
+        args.out,
+        boundaries=args.boundaries,
+        buffer_m=args.buffer_m,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        stop_after=args.stop_after,
+    )
+    status = table.drop_duplicates("slug")["status"].value_counts().to_dict()
+    if not args.quiet:
+        print(
+            f"{table['slug'].nunique()} 个区县 / counties: "
+            + ", ".join(f"{k} {v}" for k, v in status.items())
+        )
+        print(f"outputs in {args.out} (national_summary.csv/.xlsx, index.html, counties/)")
+    return 1 if status.get("failed") or status.get("not_run") else 0
 
 
 # --------------------------------------------------------------------------- check-facilities

@@ -24,6 +24,8 @@ limit                      default      what it bounds
 ``service_area_features``  20,000       service-area polygons of a run (areas × bands over
                                         every rule of ``[service_areas]``), counted before
                                         they are built
+``batch_areas``            3,000        counties (tasks) of one national batch (China
+                                        has 2,898 county-level units)
 =========================  ===========  ==================================================
 
 A limit is taken from the project's ``[limits]`` table, else from the environment variable
@@ -58,6 +60,7 @@ DEFAULTS: dict[str, int] = {
     "map_facilities": 5_000,
     "map_points": 20_000,
     "service_area_features": 20_000,
+    "batch_areas": 3_000,
 }
 """Each limit's default (see the module docstring)."""
 
@@ -74,6 +77,7 @@ class Limits:
     map_facilities: int = DEFAULTS["map_facilities"]
     map_points: int = DEFAULTS["map_points"]
     service_area_features: int = DEFAULTS["service_area_features"]
+    batch_areas: int = DEFAULTS["batch_areas"]
 
     @classmethod
     def resolve(cls, table: Mapping | None = None, *, where: str = "project") -> Limits:

@@ -27,6 +27,7 @@ import difflib
 import functools
 import importlib.metadata
 import importlib.util
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -41,6 +42,8 @@ from .._paths import shipped_path
 from ..errors import ConfigError
 from ..taxonomy import normalize_text
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "BOUNDARY_FILE",
     "LEVELS",
@@ -50,6 +53,7 @@ __all__ = [
     "Place",
     "Plan",
     "available_places",
+    "county_places",
     "english_name",
     "find_place",
     "place_boundary",
@@ -574,6 +578,16 @@ def find_place(place: str) -> Place:
 def _listing(places: Sequence[Place], most: int = 30) -> str:
     shown = ", ".join(f"{p.full_name} ({p.adcode})" for p in places[:most])
     return shown + (f", … (+{len(places) - most})" if len(places) > most else "")
+
+
+def county_places() -> list[Place]:
+    """Every county and district known (levels ``county`` and ``district``; not the cities),
+    in adcode order: all of China's county-level units with ``geoplan[counties]``, else the
+    plans' places (a warning says so)."""
+    if not registry_installed():
+        logger.warning(_install_hint())
+    places = [p for p in _index().places if p.level != "city"]
+    return sorted(places, key=lambda p: p.adcode)
 
 
 def available_places() -> pd.DataFrame:

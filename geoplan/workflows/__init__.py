@@ -1,6 +1,6 @@
 """Workflows: the project file and the commands built on it (run, plan check, scenario, sites,
-batch, init, fetch), each reading its inputs, calling the layers below and writing one result
-folder.
+batch, national, init, fetch), each reading its inputs, calling the layers below and writing
+one result folder.
 """
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "config",
     "fetch",
     "init",
+    "national",
     "plan_check",
     "plan_kinds",
     "project",

@@ -90,11 +90,14 @@ __all__ = [
     "Area",
     "BatchError",
     "areas_from",
+    "dask_client",
     "index_html",
     "padding_m",
+    "quiet_dask_logs",
     "run_area",
     "run_batch",
     "summary_table",
+    "unique_slug",
 ]
 
 BATCH_FILES = ("batch_summary.csv", "batch_summary.json", "index.html")
@@ -286,6 +289,12 @@ def _slugify(text: str) -> str:
     """A folder name: letters (any script), digits, ``.``, ``_`` and ``-``; at most 80."""
     text = unicodedata.normalize("NFKC", text)
     return re.sub(r"[^\w.-]+", "-", text).strip("-._")[:80]
+
+
+def unique_slug(text: str, seen: set[str], default: str = "area") -> str:
+    """A folder name for ``text`` (letters of any script, digits, ``.``, ``_``, ``-``) not yet
+    in ``seen`` (compared without case); added to it."""
+    return _unique_slug(_slugify(text) or default, seen)
 
 
 def _unique_slug(slug: str, seen: set[str]) -> str:
@@ -528,7 +537,7 @@ def run_batch(
 
     start = time.perf_counter()
     with output_folder(out_dir, command="batch", overwrite=overwrite, inputs=inputs) as staged:
-        with _quiet_dask_logs():
+        with quiet_dask_logs():
             records = _run_on_dask(
                 areas,
                 staged.path,
@@ -567,7 +576,7 @@ def run_batch(
 
 
 @contextlib.contextmanager
-def _quiet_dask_logs() -> Iterator[None]:
+def quiet_dask_logs() -> Iterator[None]:
     """Keep distributed's INFO chatter (cluster start/stop) off the log unless debugging.
 
     ``distributed`` sets its own logger to INFO on import; with a root handler in place (the
@@ -599,7 +608,7 @@ def _run_on_dask(
 
     records: list[dict[str, Any] | None] = [None] * len(areas)
     with contextlib.ExitStack() as stack:
-        client = _client(stack, scheduler, n_workers, processes, len(areas))
+        client = dask_client(stack, scheduler, n_workers, processes, len(areas))
         futures = client.map(
             run_area,
             areas,
@@ -643,7 +652,7 @@ def _run_on_dask(
     return [r for r in records if r is not None]
 
 
-def _client(
+def dask_client(
     stack: contextlib.ExitStack, scheduler: Any, n_workers: int | None, processes: bool, n: int
 ):
     """A connected ``Client`` (closed by ``stack`` unless it was given)."""

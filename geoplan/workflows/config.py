@@ -955,6 +955,12 @@ LIMITS = Table(
             "服务范围多边形数上限",
             "polygons",
         ),
+        _limit(
+            "batch_areas",
+            "Most counties (tasks) of one national batch (geoplan batch --national)",
+            "全国批量运行的区县数上限",
+            "counties",
+        ),
     ),
 )
 

@@ -198,15 +198,20 @@ def cut_osm(
     batch_ids, batch_lines = array("q"), []  # ways whose lines are tested together
     counts = dict.fromkeys(("ways_read", "ways", "tagged_nodes", "relations_read", "relations"), 0)
 
+    # the batches are replaced, not emptied in place, after each flush: an array whose buffer
+    # a numpy view still exports cannot be resized (``BufferError``, seen now and then when
+    # the cut ran in a Dask worker thread; not root-caused)
     def flush_nodes() -> None:
+        nonlocal ids, xs, ys
         if not ids:
             return
         inside = shapely.intersects_xy(area, np.frombuffer(xs), np.frombuffer(ys))
         node_ids.extend(np.frombuffer(ids, dtype=np.int64)[inside].tolist())
         counts["tagged_nodes"] += int(inside.sum())
-        del ids[:], xs[:], ys[:]
+        ids, xs, ys = array("q"), array("d"), array("d")
 
     def flush_ways() -> None:
+        nonlocal batch_ids, batch_lines
         if not batch_lines:
             return
         lines = np.asarray(batch_lines, dtype=object)
@@ -215,7 +220,7 @@ def cut_osm(
             lines[built] = shapely.from_wkb(lines[built])
         hit = shapely.intersects(area, lines)
         way_ids.update(np.frombuffer(batch_ids, dtype=np.int64)[hit].tolist())
-        del batch_ids[:], batch_lines[:]
+        batch_ids, batch_lines = array("q"), []
 
     # pass 1: which tagged ways touch the area (nodes only as locations, in C++)
     seen_way = False
