@@ -435,8 +435,6 @@ def compute_coverage(
             "y": dem_xy[1],
         }
     )
-    if unit_types is not None:
-        points["unit_type"] = np.asarray(unit_types, dtype=object)
     facility_ids = facilities["facility_id"].astype(str).to_numpy()
     categories = facilities["category"].astype(str).to_numpy()
     if unit_types is not None and not isinstance(unit_types, UnitTypes):
