@@ -1,0 +1,212 @@
+"""Per-point outputs at I/O speed (issue 16, item 1): the Arrow CSV writer writes the bytes
+pandas wrote (BOM, quoting, number formatting, the formula guard), and ``[outputs]`` skips
+or reformats the per-point tables without changing any figure."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from geoplan import _io
+from geoplan.errors import ConfigError
+from geoplan.workflows.project import load_project, per_point_outputs, run_project
+
+TEXTS = np.array(
+    [
+        "a",
+        "=SUM(A1)",
+        "+1",
+        "-x",
+        "@y",
+        "\tz",
+        "\rw",
+        'q"z',
+        "中文，名称",
+        "a,b",
+        "line\nbreak",
+        "'",
+        "",
+        None,
+    ],
+    dtype=object,
+)
+
+
+def _tricky(n: int = 3000, seed: int = 1) -> pd.DataFrame:
+    """Every kind of cell the per-point tables hold, at every float magnitude."""
+    rng = np.random.default_rng(seed)
+    special = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-4, 9.99e-5, 1e-5, 1e14, 1e15, 1e16]
+    special += [9.999999999999998e15, 123456789012345.6, 21719658199.286813, 5e-324, 1.0, 2.5]
+    floats = np.concatenate(
+        [
+            rng.normal(0, 1, n),
+            10 ** rng.uniform(-12, 20, n),
+            -(10 ** rng.uniform(-12, 20, n)),
+            rng.integers(-(10**6), 10**6, n).astype(float),
+            np.round(rng.uniform(0, 1000, n), 2),
+            np.tile(special, n // len(special) + 1)[:n],
+        ]
+    )
+    m = len(floats)
+    text = TEXTS[rng.integers(0, len(TEXTS), m)]
+    return pd.DataFrame(
+        {
+            "f": floats,
+            "i": rng.integers(-5, 5, m),
+            "u": rng.integers(0, 9, m).astype(np.uint8),
+            "b": rng.random(m) < 0.5,
+            "t": text,
+            "s": pd.array(text, dtype="string"),
+            "c": pd.Categorical(TEXTS[rng.integers(0, len(TEXTS) - 1, m)]),
+            "none": np.full(m, None, dtype=object),
+            "=name": np.full(m, np.nan),
+            "名称": text[::-1],
+        }
+    )
+
+
+def _both(frame: pd.DataFrame, tmp_path) -> tuple[bytes, bytes]:
+    _io._csv_pandas(frame, tmp_path / "pandas.csv")
+    assert _io._csv_arrow(frame, tmp_path / "arrow.csv")
+    return (tmp_path / "pandas.csv").read_bytes(), (tmp_path / "arrow.csv").read_bytes()
+
+
+def test_arrow_csv_writes_the_bytes_pandas_wrote(tmp_path, monkeypatch):
+    monkeypatch.setattr(_io, "CSV_CHUNK_ROWS", 1000)  # several chunks
+    old, new = _both(_tricky(), tmp_path)
+    assert new == old
+    assert new.startswith('\ufeff"f","i","u","b","t","s","c","none","\'=name","名称"\n'.encode())
+    # the guard: every formula-like text cell got its leading quote
+    assert b'"\'=SUM(A1)"' in new and b'"\'\tz"' in new and b'"\'+1"' in new
+
+
+def test_arrow_csv_one_row_one_column_and_empty(tmp_path):
+    for frame in (
+        pd.DataFrame({"x": [1.0]}),
+        pd.DataFrame({"x": ["=1"]}),
+        pd.DataFrame({"x": pd.Series([], dtype=float), "y": pd.Series([], dtype=object)}),
+    ):
+        old, new = _both(frame, tmp_path)
+        assert new == old
+
+
+def test_other_column_types_go_through_pandas(tmp_path):
+    frames = [
+        pd.DataFrame({"d": pd.to_datetime(["2024-01-01", None]), "x": [1.0, 2.0]}),
+        pd.DataFrame({"mixed": ["=a", 1]}),
+        pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}),
+        pd.DataFrame({"f": np.array([0.1, 1.0], dtype=np.float32)}),
+    ]
+    for k, frame in enumerate(frames):
+        assert not _io._csv_arrow(frame, tmp_path / f"no{k}.csv")
+        _io.write_csv(frame, tmp_path / f"w{k}.csv")
+        _io._csv_pandas(frame, tmp_path / f"p{k}.csv")
+        assert (tmp_path / f"w{k}.csv").read_bytes() == (tmp_path / f"p{k}.csv").read_bytes()
+
+
+def test_demo_tables_equal_the_pandas_writer(tmp_path):
+    """The demo's CSVs, cell for cell (byte for byte), as the old writer wrote them."""
+    from geoplan.workflows.project import DEMO_PROJECT, facilities_used_table
+
+    out = tmp_path / "demo"
+    result = run_project(DEMO_PROJECT, out)
+    frames = {
+        "coverage_points.csv": result.coverage.table.drop(columns=["x", "y"]),
+        "coverage_by_unit.csv": result.by_unit,
+        "rejects.csv": result.rejects,
+        "facilities_used.csv": facilities_used_table(result),
+    }
+    for name, frame in frames.items():
+        _io._csv_pandas(frame, tmp_path / name)
+        assert (out / name).read_bytes() == (tmp_path / name).read_bytes(), name
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["per_point_outputs"]["written"] is True
+    assert summary["per_point_outputs"]["points"] == len(result.coverage.table)
+    assert pyogrio.list_layers(out / "gaps.gpkg")[:, 0].tolist() == ["gaps", "uncovered_points"]
+
+
+def _figures(out) -> dict:
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return {k: summary[k] for k in ("population_total", "rules")}
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    from geoplan.workflows.project import DEMO_PROJECT
+
+    out = tmp_path_factory.mktemp("default") / "out"
+    run_project(DEMO_PROJECT, out)
+    return out
+
+
+def test_per_point_tables_skipped_above_the_size(demo_project, tmp_path, default_run, caplog):
+    project = demo_project(append="\n[outputs]\nper_point_max_points = 100\n")
+    out = tmp_path / "out"
+    with caplog.at_level("WARNING"):
+        run_project(project, out)
+    assert not (out / "coverage_points.csv").exists()
+    assert not (out / "coverage_points.parquet").exists()
+    assert pyogrio.list_layers(out / "gaps.gpkg")[:, 0].tolist() == ["gaps"]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    plan = summary["per_point_outputs"]
+    assert plan["written"] is False and plan["max_points"] == 100 and plan["points"] > 100
+    note = [w for w in summary["warnings"] if w["check"] == "per_point_skipped"]
+    assert len(note) == 1 and "per_point_max_points" in note[0]["message_en"]
+    assert "逐点表" in note[0]["message_zh"]
+    assert "per-point tables not written" in caplog.text
+    # the aggregated tables are written, with the same figures
+    for name in ("coverage_by_unit.csv", "gaps.csv", "rejects.csv"):  # facilities_used: its path
+        assert (out / name).read_bytes() == (default_run / name).read_bytes(), name
+    assert _figures(out) == _figures(default_run)
+    assert gpd.read_file(out / "gaps.gpkg", layer="gaps").equals(
+        gpd.read_file(default_run / "gaps.gpkg", layer="gaps")
+    )
+
+
+def test_per_point_always_and_never(demo_project):
+    always = load_project(
+        demo_project(append='\n[outputs]\nper_point = "always"\nper_point_max_points = 1\n')
+    )
+    assert per_point_outputs(always, 10**7)["written"] is True
+    never = load_project(demo_project("n.toml", append='\n[outputs]\nper_point = "never"\n'))
+    assert per_point_outputs(never, 1)["written"] is False
+    default = load_project(demo_project("d.toml"))
+    assert per_point_outputs(default, 500_000)["written"] is True
+    assert per_point_outputs(default, 500_001)["written"] is False
+
+
+def test_outputs_table_is_checked(demo_project):
+    with pytest.raises(ConfigError, match="per_point"):
+        load_project(demo_project(append='\n[outputs]\nper_point = "sometimes"\n'))
+    with pytest.raises(ConfigError, match="per_point_format"):
+        load_project(demo_project("f.toml", append='\n[outputs]\nper_point_format = "xlsx"\n'))
+
+
+def test_per_point_parquet(demo_project, tmp_path, default_run):
+    project = demo_project(append='\n[outputs]\nper_point_format = "parquet"\n')
+    out = tmp_path / "out"
+    result = run_project(project, out)
+    assert not (out / "coverage_points.csv").exists()
+    assert pyogrio.list_layers(out / "gaps.gpkg")[:, 0].tolist() == ["gaps"]
+    points = gpd.read_parquet(out / "coverage_points.parquet")
+    assert points.crs.to_epsg() == 4326
+    csv = pd.read_csv(default_run / "coverage_points.csv", encoding="utf-8-sig")
+    assert list(points.columns[:-1]) == list(csv.columns)
+    table = pd.DataFrame(points.drop(columns="geometry"))
+    expected = result.coverage.table.drop(columns=["x", "y"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(table, expected, check_dtype=False)
+    # the uncovered points are its rows with a rule not covered, at the same positions
+    uncovered = gpd.read_file(default_run / "gaps.gpkg", layer="uncovered_points")
+    covered = [c for c in table.columns if c.endswith("_covered")]
+    chosen = points[~table[covered].all(axis=1)].reset_index(drop=True)
+    assert chosen["demand_id"].tolist() == uncovered["demand_id"].tolist()
+    np.testing.assert_array_equal(chosen.geometry.x, uncovered.geometry.x)
+    np.testing.assert_array_equal(chosen.geometry.y, uncovered.geometry.y)
+    assert _figures(out) == _figures(default_run)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["per_point_outputs"]["files"] == ["coverage_points.parquet"]
