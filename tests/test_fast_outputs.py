@@ -210,3 +210,35 @@ def test_per_point_parquet(demo_project, tmp_path, default_run):
     assert _figures(out) == _figures(default_run)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["per_point_outputs"]["files"] == ["coverage_points.parquet"]
+
+
+def _members(path) -> dict:
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:  # core.xml holds the time it was written
+        return {n: book.read(n) for n in book.namelist() if n != "docProps/core.xml"}
+
+
+def test_xlsx_rows_are_what_openpyxl_wrote(tmp_path, monkeypatch):
+    """The spliced sheet rows equal openpyxl's own, byte for byte (texts, guard, numbers)."""
+    frame = _tricky(300)
+    frame["big"] = np.arange(len(frame)) * 10**12 + 7
+    spaces = ["  a", "b  ", "   ", " ", "x y", "&<>\"'", "a\r\nb", "\tt"]
+    frame["spaces"] = np.array(spaces, dtype=object)[np.arange(len(frame)) % len(spaces)]
+    frame["na"] = pd.array(["x", None] * (len(frame) // 2), dtype="string")  # pd.NA: "<NA>"
+    mixed = frame.astype(object)
+    mixed.iloc[5, :] = None  # an empty row
+    sheets = {"gaps": pd.concat([mixed, frame], ignore_index=True), "second": frame.iloc[:40]}
+    _io.write_xlsx(sheets, tmp_path / "fast.xlsx")
+    monkeypatch.setattr(_io, "_sheet_rows_xml", lambda frame: None)  # openpyxl, cell by cell
+    _io.write_xlsx(sheets, tmp_path / "slow.xlsx")
+    fast, slow = _members(tmp_path / "fast.xlsx"), _members(tmp_path / "slow.xlsx")
+    assert fast.keys() == slow.keys()
+    for name in fast:
+        assert fast[name] == slow[name], name
+
+
+def test_xlsx_cells_openpyxl_must_write_fall_back():
+    assert _io._sheet_rows_xml(pd.DataFrame({"d": pd.to_datetime(["2024-01-01"])})) is None
+    assert _io._sheet_rows_xml(pd.DataFrame({"t": ["bell\x07"]})) is None
+    assert _io._sheet_rows_xml(pd.DataFrame({"t": ["x" * 40_000]})) is None
