@@ -242,3 +242,29 @@ def test_xlsx_cells_openpyxl_must_write_fall_back():
     assert _io._sheet_rows_xml(pd.DataFrame({"d": pd.to_datetime(["2024-01-01"])})) is None
     assert _io._sheet_rows_xml(pd.DataFrame({"t": ["bell\x07"]})) is None
     assert _io._sheet_rows_xml(pd.DataFrame({"t": ["x" * 40_000]})) is None
+
+
+def test_map_geometries_are_the_json_of_mapping():
+    """Gap cells and units (polygons without holes) go to the map's JSON as before."""
+    import shapely
+    from shapely.geometry import mapping
+
+    from geoplan.rendering import maps
+
+    rng = np.random.default_rng(3)
+    cells = [
+        shapely.box(x, y, x + 0.0045123456, y + 0.0045) for x, y in rng.uniform(0, 50, (50, 2))
+    ]
+    others = [
+        shapely.Point(115.12345678, 30.1),
+        None,
+        shapely.Polygon(),
+        shapely.box(0, 0, 10, 10).difference(shapely.box(2, 2, 3, 3)),  # a hole
+        shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)]),
+        shapely.Polygon([(0, 0, 1), (1, 0, 2), (1, 1, 3)]),  # 3D
+        shapely.LineString([(0, 0), (1e-7, 3)]),
+    ]
+    geoms = gpd.GeoSeries(cells[:20] + others + cells[20:])
+    rounded = shapely.transform(np.asarray(geoms.values), lambda c: np.round(c, 6))
+    expected = [None if g is None or g.is_empty else mapping(g) for g in rounded]
+    assert json.dumps(maps._geojson_geometries(geoms)) == json.dumps(expected)

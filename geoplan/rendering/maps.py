@@ -480,10 +480,21 @@ def _geojson_geometries(geoms: gpd.GeoSeries) -> list[dict | None]:
     """
     rounded = shapely.transform(np.asarray(geoms.values), lambda c: np.round(c, 6))
     skip = shapely.is_missing(rounded) | shapely.is_empty(rounded)
-    return [
-        None if s else shapely.geometry.mapping(g)
-        for g, s in zip(rounded.tolist(), skip.tolist(), strict=True)
+    # polygons without holes (gap cells, units): their rings at once, as mapping() gives them
+    # (lists for tuples: the same JSON)
+    simple = ~skip & (shapely.get_type_id(rounded) == 3) & ~shapely.has_z(rounded)
+    simple[simple] = shapely.get_num_interior_rings(rounded[simple]) == 0
+    shapes = [
+        None if s or fast else shapely.geometry.mapping(g)
+        for g, s, fast in zip(rounded.tolist(), skip.tolist(), simple.tolist(), strict=True)
     ]
+    if simple.any():
+        where = np.flatnonzero(simple)
+        coords, index = shapely.get_coordinates(rounded[where], return_index=True)
+        rings = np.split(coords, np.flatnonzero(np.diff(index)) + 1)
+        for k, ring in zip(where.tolist(), rings, strict=True):
+            shapes[k] = {"type": "Polygon", "coordinates": [ring.tolist()]}
+    return shapes
 
 
 def _category_label(key: object, lang: str | None) -> tuple[str, str]:
