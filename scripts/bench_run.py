@@ -104,7 +104,9 @@ threshold_min = 15
 """
 
 
-def write_inputs(folder: Path, n_points: int, n_facilities: int, seed: int) -> Path:
+def write_inputs(
+    folder: Path, n_points: int, n_facilities: int, seed: int, outputs: str = ""
+) -> Path:
     """Synthetic demand (GeoParquet) and facilities (CSV) on the real network; the TOML."""
     network_path = shared_path(WUHAN)
     edges = gpd.read_parquet(network_path)
@@ -150,7 +152,8 @@ def write_inputs(folder: Path, n_points: int, n_facilities: int, seed: int) -> P
     facilities.to_csv(facility_path, index=False, encoding="utf-8-sig")
     project_path = folder / "wuhan_bench.toml"
     project_path.write_text(
-        PROJECT.format(network=network_path, demand=demand_path, facilities=facility_path),
+        PROJECT.format(network=network_path, demand=demand_path, facilities=facility_path)
+        + (f"\n[outputs]\n{outputs}\n" if outputs else ""),
         encoding="utf-8",
     )
     return project_path
@@ -272,6 +275,14 @@ def main() -> None:
         help="also run N copies of the project with geoplan.workflows.batch.run_batch (throughput)",
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="for --batch")
+    parser.add_argument(
+        "--per-point",
+        choices=("auto", "always", "never"),
+        help="[outputs] per_point of the project",
+    )
+    parser.add_argument(
+        "--per-point-format", choices=("csv", "parquet"), help="[outputs] per_point_format"
+    )
     parser.add_argument("--child", nargs=2, metavar=("PROJECT", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--child-compute", metavar="PROJECT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -317,7 +328,15 @@ def bench_size(args, folder: Path, n_points: int, env: dict) -> dict:
     """Cold run, then ``repeats`` × (computation alone, run end to end); the per-stage table."""
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    project = write_inputs(folder, n_points, args.facilities, args.seed)
+    outputs = "\n".join(
+        f'{key} = "{value}"'
+        for key, value in (
+            ("per_point", args.per_point),
+            ("per_point_format", args.per_point_format),
+        )
+        if value
+    )
+    project = write_inputs(folder, n_points, args.facilities, args.seed, outputs)
     print(
         f"\n== {n_points:,} points: inputs written in {time.perf_counter() - start:.1f} s "
         f"to {folder}"

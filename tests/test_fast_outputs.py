@@ -268,3 +268,49 @@ def test_map_geometries_are_the_json_of_mapping():
     rounded = shapely.transform(np.asarray(geoms.values), lambda c: np.round(c, 6))
     expected = [None if g is None or g.is_empty else mapping(g) for g in rounded]
     assert json.dumps(maps._geojson_geometries(geoms)) == json.dumps(expected)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_gap_popups_are_what_popup_wrote(lang):
+    """The gap popups, built with the repeated texts escaped once, equal maps._popup's."""
+    import shapely
+
+    from geoplan.rendering import maps
+
+    n = 60
+    rng = np.random.default_rng(4)
+    names = np.array(["卫生站<一>", "A & B {{ 7*7 }}", None, '"quoted"'], dtype=object)
+    gaps = gpd.GeoDataFrame(
+        {
+            "rule_id": "r1",
+            "rank": np.arange(1, n + 1),
+            "population": rng.uniform(0, 5000, n),
+            "median_travel_time_s": np.where(rng.random(n) < 0.2, np.nan, rng.uniform(0, 3e3, n)),
+            "nearest_facility_id": np.array(["F1", "F2", None], dtype=object)[np.arange(n) % 3],
+            "nearest_facility_name": names[np.arange(n) % 4],
+            "unit_name": np.array(["街道<1>", None], dtype=object)[np.arange(n) % 2],
+            "_label_lat": rng.uniform(30, 31, n),
+            "_label_lon": rng.uniform(114, 115, n),
+        },
+        geometry=[shapely.box(x, 30, x + 0.01, 30.01) for x in rng.uniform(114, 115, n)],
+        crs=4326,
+    )
+    rule = {"id": "r1", "name_zh": "十五分钟<医疗>", "name_en": "15 min & more"}
+    rows = maps._gap_rows(gaps, rule, {"F1": "设施一", "F2": "F&2"}, lang)
+    assert len(rows) == n
+    for row, (_, gap) in zip(rows, gaps.iterrows(), strict=True):
+        name = gap["nearest_facility_name"]
+        if maps._missing(name):
+            fid = gap["nearest_facility_id"]
+            name = None if maps._missing(fid) else {"F1": "设施一", "F2": "F&2"}[fid]
+        median = gap["median_travel_time_s"]
+        fields = [
+            ("rule", maps._rule_name(rule, lang)),
+            ("population", maps._fmt_people(gap["population"])),
+            ("median_time", maps._minutes_text(None if np.isnan(median) else median / 60, lang)),
+            ("nearest", "—" if maps._missing(name) else str(name)),
+        ]
+        if not maps._missing(gap["unit_name"]):
+            fields.append(("unit", str(gap["unit_name"])))
+        rank = int(gap["rank"])
+        assert row[4] == maps._popup(maps._t("gap_title", lang, rank=rank), fields, lang)
