@@ -314,3 +314,23 @@ def test_gap_popups_are_what_popup_wrote(lang):
             fields.append(("unit", str(gap["unit_name"])))
         rank = int(gap["rank"])
         assert row[4] == maps._popup(maps._t("gap_title", lang, rank=rank), fields, lang)
+
+
+def test_report_reads_the_parquet_points(demo_project, tmp_path, monkeypatch):
+    """The report's travel-time charts come from coverage_points.parquet when it replaces the
+    CSV, and say the points are missing when they were not written."""
+    from geoplan.rendering import browser, report
+
+    def no_chromium(*args, **kwargs):
+        raise FileNotFoundError("Chromium not found (disabled by the test)")
+
+    monkeypatch.setattr(browser, "find_chromium", no_chromium)
+    missing = report._TEXT["no_points"][1]
+    for name, outputs, says_missing in (
+        ("parquet", 'per_point_format = "parquet"', False),
+        ("never", 'per_point = "never"', True),
+    ):
+        out = tmp_path / name
+        run_project(demo_project(f"{name}.toml", append=f"\n[outputs]\n{outputs}\n"), out)
+        html = report.write_reports(out, lang="en").reports[0].read_text(encoding="utf-8")
+        assert (missing in html) is says_missing, name
