@@ -119,8 +119,8 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
 
     Text cells and column names are neutralised (:func:`safe_table`) and quoted; numbers are
     written as numbers. Tables of text, whole-number, boolean and float64 columns are formatted
-    column by column through Arrow (:func:`_csv_arrow`, the same bytes ten times faster); any
-    other column type goes through pandas' writer (:func:`_csv_pandas`).
+    column by column through Arrow (:func:`_csv_arrow`, the same bytes, about three times as fast
+    as pandas); any other column type goes through pandas' writer (:func:`_csv_pandas`).
     """
     with atomic_path(path) as tmp:
         if not _csv_arrow(frame, tmp):
@@ -226,8 +226,10 @@ def _arrow_cells(column: pd.Series, kind: str):
         return _float_cells(column.to_numpy(), pa, pc)
     text = _arrow_text(column)
     risky = pc.fill_null(pc.match_substring_regex(text, _FORMULA_START), False)
-    text = pc.if_else(risky, pc.binary_join_element_wise(_text("'"), text, _text("")), text)
-    text = pc.replace_substring(text, '"', '""')
+    if pc.any(risky).as_py():
+        text = pc.if_else(risky, pc.binary_join_element_wise(_text("'"), text, _text("")), text)
+    if pc.any(pc.match_substring(text, '"')).as_py():
+        text = pc.replace_substring(text, '"', '""')
     return pc.fill_null(
         pc.binary_join_element_wise(_text('"'), text, _text('"'), _text("")), _text('""')
     )
@@ -251,9 +253,12 @@ def _float_cells(values: np.ndarray, pa, pc):
         fixed = np.array(text.to_numpy(zero_copy_only=False), dtype=object)
         fixed[where] = [repr(float(v)) for v in values[where]]
         text = pa.array(fixed, type=pa.large_string())
-    whole = pc.invert(pc.match_substring_regex(text, "[.eni]"))
-    text = pc.if_else(whole, pc.binary_join_element_wise(text, _text(".0"), _text("")), text)
-    return pc.if_else(pa.array(np.isnan(values)), _text('""'), text)
+    whole = finite & ~odd & (values == np.trunc(np.where(finite, values, 0.0)))
+    if whole.any():  # written by Arrow without a decimal point
+        joined = pc.binary_join_element_wise(text, _text(".0"), _text(""))
+        text = pc.if_else(pa.array(whole), joined, text)
+    missing = np.isnan(values)
+    return pc.if_else(pa.array(missing), _text('""'), text) if missing.any() else text
 
 
 def _joined_rows(cells: list, pa) -> memoryview:
