@@ -59,6 +59,7 @@ __all__ = [
     "facilities_used_table",
     "load_network",
     "load_project",
+    "per_point_outputs",
     "read_boundary",
     "read_demand_table",
     "read_project_demand",
@@ -593,6 +594,8 @@ def _compute_project(project: Project, stages: Stages, *, sensitivity: bool = Fa
     summary["study_area"] = {"source": area.source, "tolerance_m": area.tolerance_m}
     summary["demand_outside_area"] = outside
     summary["credits"] = credits
+    # which per-point tables a run of it writes ([outputs]); said when skipped at write time
+    summary["per_point_outputs"] = per_point_outputs(project, len(coverage.table))
     _terrain_summary(network, summary)
     if sensitivity and project.sensitivity is not None:
         from ..analysis.sensitivity import sensitivity_bands
@@ -1211,7 +1214,7 @@ def _per_point_note(plan: dict) -> dict:
 def _write_tables(result: RunResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = per_point_outputs(result.project, len(result.coverage.table))
-    result.summary["per_point_outputs"] = plan
+    result.summary["per_point_outputs"] = plan  # as compute_project said it
     if not plan["written"]:
         note = _per_point_note(plan)
         logger.warning("%s", note["message_en"])
