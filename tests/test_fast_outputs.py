@@ -334,3 +334,21 @@ def test_report_reads_the_parquet_points(demo_project, tmp_path, monkeypatch):
         run_project(demo_project(f"{name}.toml", append=f"\n[outputs]\n{outputs}\n"), out)
         html = report.write_reports(out, lang="en").reports[0].read_text(encoding="utf-8")
         assert (missing in html) is says_missing, name
+
+
+def test_run_per_point_option_overrides_the_project(demo_project, tmp_path):
+    from geoplan.cli import main
+
+    project = demo_project(append="\n[outputs]\nper_point_max_points = 100\n")
+    out = tmp_path / "always"
+    assert main(["-q", "run", str(project), "--out", str(out), "--per-point", "always"]) == 0
+    assert (out / "coverage_points.csv").is_file()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["per_point_outputs"]["written"] is True
+    assert summary["per_point_outputs"]["per_point"] == "always"
+    out = tmp_path / "never"
+    assert (
+        main(["-q", "run", str(demo_project("d.toml")), "--out", str(out), "--per-point", "never"])
+        == 0
+    )
+    assert not (out / "coverage_points.csv").exists()

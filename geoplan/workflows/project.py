@@ -454,6 +454,7 @@ def run_project(
     basemap: str | None = None,
     command: str = "run",
     on_stage: StageCallback | None = None,
+    per_point: str | None = None,
 ) -> RunResult:
     """Run a project end to end and write its outputs into the result folder ``out_dir``.
 
@@ -463,11 +464,16 @@ def run_project(
     ``manifest.json``, all at once (see :mod:`geoplan.results`: ``--out`` is checked and
     locked before any work, an earlier result is replaced only with ``overwrite``). ``lang``
     (one map in that language) and ``basemap`` override ``[map]``; ``command`` is recorded in
-    the manifest; ``on_stage`` is told as each stage starts (:data:`StageCallback`).
+    the manifest; ``on_stage`` is told as each stage starts (:data:`StageCallback`);
+    ``per_point`` (auto/always/never) overrides ``[outputs] per_point``.
     """
     if not isinstance(project, Project):
         project = load_project(project)
     project = _with_map_overrides(project, lang=lang, basemap=basemap)
+    if per_point is not None:
+        outputs = {**project.outputs, "per_point": per_point}
+        outputs = schema.check_table(config.OUTPUTS, outputs, label="--per-point")
+        project = dataclasses.replace(project, outputs=outputs)
     basemap_key = project.map.key()  # fail before computing when the key is missing
     with output_folder(
         out_dir, command=command, overwrite=overwrite, inputs=project.input_paths()
@@ -1200,13 +1206,14 @@ def _per_point_note(plan: dict) -> dict:
         "check": "per_point_skipped",
         "message_zh": (
             f"未写出逐点表（{files}）：{why_zh}。按单元与缺口的汇总表照常写出，数字不变；"
-            '如需逐点表，请在项目文件中设 [outputs] per_point = "always"（可配合 '
-            'per_point_format = "parquet" 以加快写出）。'
+            '如需逐点表，请在项目文件中设 [outputs] per_point = "always"（或 geoplan run '
+            '--per-point always；可配合 per_point_format = "parquet" 以加快写出）。'
         ),
         "message_en": (
             f"per-point tables not written ({files}): {why_en}. The tables by unit and of gaps "
             "are written as always, with the same figures; to get them, set [outputs] per_point = "
-            '"always" in the project file (per_point_format = "parquet" writes them faster).'
+            '"always" in the project file or run with --per-point always (per_point_format = '
+            '"parquet" writes them faster).'
         ),
     }
 
