@@ -18,6 +18,7 @@ import json
 import math
 import numbers
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -117,12 +118,168 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """Write a table as CSV in UTF-8 with BOM (so Excel shows Chinese), atomically and safely.
 
     Text cells and column names are neutralised (:func:`safe_table`) and quoted; numbers are
-    written as numbers.
+    written as numbers. Tables of text, whole-number, boolean and float64 columns are formatted
+    column by column through Arrow (:func:`_csv_arrow`, the same bytes, about three times as fast
+    as pandas); any other column type goes through pandas' writer (:func:`_csv_pandas`).
     """
     with atomic_path(path) as tmp:
-        safe_table(frame).to_csv(
-            tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC
-        )
+        if not _csv_arrow(frame, tmp):
+            _csv_pandas(frame, tmp)
+
+
+def _csv_pandas(frame: pd.DataFrame, path: Path) -> None:
+    """The reference writer: pandas with every non-number quoted, UTF-8 with BOM."""
+    safe_table(frame).to_csv(path, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC)
+
+
+CSV_CHUNK_ROWS = 200_000
+"""Rows formatted at once by :func:`_csv_arrow` (bounds its memory)."""
+_FORMULA_START = "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]"
+
+
+def _csv_arrow(frame: pd.DataFrame, path: Path) -> bool:
+    """Write ``frame`` as :func:`_csv_pandas` would, byte for byte, formatting through Arrow.
+
+    What pandas (``csv.QUOTE_NONNUMERIC``) writes, and this reproduces: text quoted with
+    ``"`` doubled and neutralised; a missing text or float value as ``""``; floats as Python's
+    ``repr`` (``1.0``, ``1e-05``, ``inf``); integers as digits; booleans as ``True``/``False``;
+    rows ending in ``\n``. (``pyarrow.csv.write_csv`` differs in each of these: ``1``,
+    ``0.00001``, ``true``, an unquoted empty cell.) Returns False, writing nothing, when a
+    column is of another type (dates, nullable integers, mixed objects): pandas writes those.
+    """
+    import pyarrow as pa
+
+    if frame.shape[1] == 0 or frame.columns.duplicated().any():
+        return False
+    kinds = []
+    for k in range(frame.shape[1]):
+        kind = _arrow_kind(frame.iloc[:, k])
+        if kind is None:
+            return False
+        kinds.append(kind)
+    header = safe_table(frame.iloc[:0]).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
+    with open(path, "wb") as out:
+        out.write(("\ufeff" + header).encode("utf-8"))
+        for start in range(0, len(frame), CSV_CHUNK_ROWS):
+            part = frame.iloc[start : start + CSV_CHUNK_ROWS]
+            cells = [_arrow_cells(part.iloc[:, k], kind) for k, kind in enumerate(kinds)]
+            out.write(_joined_rows(cells, pa))
+    return True
+
+
+def _arrow_kind(column: pd.Series) -> str | None:
+    """How :func:`_csv_arrow` formats a column ("float", "int", "bool", "text"), or None."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "text" if _all_text(column.cat.categories) else None
+    if dtype == np.float64:
+        return "float"
+    if dtype.kind in "iu" and isinstance(dtype, np.dtype):
+        return "int"
+    if dtype == np.bool_:
+        return "bool"
+    if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+        return "text" if _all_text(column) else None
+    return None
+
+
+def _all_text(values) -> bool:
+    """Whether every value is a ``str`` or missing (None, NaN, pd.NA)."""
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.StringDtype):
+        return True
+    try:
+        kind = _arrow_text(values, typed=False).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
+
+
+def _arrow_text(values, *, typed: bool = True):
+    """A text column (object, pandas string or categorical of text) as an Arrow array;
+    missing values are nulls. ``typed``: as large strings (else Arrow infers the type)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    if isinstance(values.dtype, pd.StringDtype):
+        array = pa.array(values, from_pandas=True)  # Arrow-backed: no copy
+    else:
+        array = pa.array(np.asarray(values, dtype=object), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return pc.cast(array, pa.large_string()) if typed else array
+
+
+def _arrow_cells(column: pd.Series, kind: str):
+    """The CSV text of each cell of ``column`` (an Arrow string array without nulls)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if kind == "int":
+        return pc.cast(pa.array(column.to_numpy()), pa.large_string())
+    if kind == "bool":
+        return pc.if_else(pa.array(column.to_numpy()), _text("True"), _text("False"))
+    if kind == "float":
+        return _float_cells(column.to_numpy(), pa, pc)
+    text = _arrow_text(column)
+    risky = pc.fill_null(pc.match_substring_regex(text, _FORMULA_START), False)
+    if pc.any(risky).as_py():
+        text = pc.if_else(risky, pc.binary_join_element_wise(_text("'"), text, _text("")), text)
+    if pc.any(pc.match_substring(text, '"')).as_py():
+        text = pc.replace_substring(text, '"', '""')
+    return pc.fill_null(
+        pc.binary_join_element_wise(_text('"'), text, _text('"'), _text("")), _text('""')
+    )
+
+
+def _float_cells(values: np.ndarray, pa, pc):
+    """Floats as Python's ``repr`` writes them; a NaN as ``""`` (pandas' quoted empty cell).
+
+    Arrow's shortest round-trip digits are Python's; only the notation can differ: Arrow
+    leaves out ``.0`` of whole numbers (added here) and switches to an exponent at other
+    magnitudes than Python (which does below 1e-4 and from 1e16), so the values either writes
+    with an exponent are written by ``repr`` itself.
+    """
+    text = pc.cast(pa.array(values), pa.large_string())
+    finite = np.isfinite(values)
+    size = np.abs(np.where(finite, values, 1.0))
+    exponent = pc.match_substring(text, "e").to_numpy(zero_copy_only=False)
+    odd = finite & (((size < 1e-4) & (size != 0)) | (size >= 1e16) | exponent)
+    if odd.any():
+        where = np.flatnonzero(odd)
+        fixed = np.array(text.to_numpy(zero_copy_only=False), dtype=object)
+        fixed[where] = [repr(float(v)) for v in values[where]]
+        text = pa.array(fixed, type=pa.large_string())
+    whole = finite & ~odd & (values == np.trunc(np.where(finite, values, 0.0)))
+    if whole.any():  # written by Arrow without a decimal point
+        joined = pc.binary_join_element_wise(text, _text(".0"), _text(""))
+        text = pc.if_else(pa.array(whole), joined, text)
+    missing = np.isnan(values)
+    return pc.if_else(pa.array(missing), _text('""'), text) if missing.any() else text
+
+
+def _joined_rows(cells: list, pa) -> memoryview:
+    """The rows ``cell,cell,…\n`` of columns of cell text, as UTF-8 bytes."""
+    import pyarrow.compute as pc
+
+    last = pc.binary_join_element_wise(cells[-1], _text("\n"), _text(""))
+    rows = pc.binary_join_element_wise(*cells[:-1], last, _text(",")) if len(cells) > 1 else last
+    if len(rows) == 0:
+        return memoryview(b"")
+    # the rows' text lies end to end in the array's data buffer, between the first and last
+    # offsets
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset :]
+    return memoryview(rows.buffers()[2])[offsets[0] : offsets[len(rows)]]
+
+
+def _text(value: str):
+    """``value`` as an Arrow large-string scalar (the type of every cell array)."""
+    import pyarrow as pa
+
+    return pa.scalar(value, pa.large_string())
 
 
 def _xlsx_value(value: object) -> tuple[object, bool]:
@@ -167,6 +324,8 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
                 f"{Path(path).name}: sheet {name!r} has {len(frame):,} rows, more than an XLSX "
                 f"sheet holds ({XLSX_MAX_ROWS - 1:,}); write .csv or .parquet instead"
             )
+    fast_rows = [_sheet_rows_xml(frame) for frame in sheets.values()]
+    fast = all(rows is not None for rows in fast_rows)
     book = Workbook(write_only=True)
     for name, frame in sheets.items():
         sheet = book.create_sheet(title=name)
@@ -180,10 +339,143 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
             return out
 
         sheet.append([cell(str(c)) for c in frame.columns])
-        for row in frame.itertuples(index=False, name=None):
-            sheet.append([cell(v) for v in row])
+        if not fast:
+            for row in frame.itertuples(index=False, name=None):
+                sheet.append([cell(v) for v in row])
     with atomic_path(path) as tmp:
         book.save(tmp)
+        if fast:
+            _splice_rows(tmp, fast_rows)
+
+
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_XLSX_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+"""Characters openpyxl refuses in a cell (it raises; the slow path keeps that error)."""
+XLSX_MAX_TEXT = 32_767
+"""Longest text of an XLSX cell."""
+
+
+def _sheet_rows_xml(frame: pd.DataFrame) -> str | None:
+    """The ``<row>`` elements of a sheet's data rows (from row 2), as openpyxl's write-only
+    mode writes them, byte for byte, several times faster; None when a cell needs openpyxl
+    itself (a date, text it refuses or truncates).
+
+    Each cell is decided by :func:`_xlsx_value` as before: missing values are left out,
+    text is an inline string (neutralised; ``xml:space="preserve"`` when it has outer
+    spaces), numbers and booleans are written as ``"%.16g"`` (openpyxl's ``safe_string``).
+    Built column by column: float, integer and boolean columns without going through
+    Python objects one by one.
+    """
+    from openpyxl.utils import get_column_letter
+
+    rows = range(2, len(frame) + 2)
+    columns = []
+    for k in range(frame.shape[1]):
+        letter = get_column_letter(k + 1)
+        column = frame.iloc[:, k]
+        dtype = column.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind == "f":
+            values = column.to_numpy(dtype=float)
+            cells = [
+                f'<c r="{letter}{r}" t="n"><v>{v:.16g}</v></c>' if math.isfinite(v) else ""
+                for r, v in zip(rows, values.tolist(), strict=True)
+            ]
+            for i in np.flatnonzero(np.isinf(values)):
+                inf = neutralise("inf" if values[i] > 0 else "-inf")  # as _xlsx_value
+                cells[i] = _text_cell(letter, int(i) + 2, inf)
+        elif isinstance(dtype, np.dtype) and dtype.kind in "iu":
+            cells = [
+                f'<c r="{letter}{r}" t="n"><v>{v:.16g}</v></c>'
+                for r, v in zip(rows, column.to_numpy().tolist(), strict=True)
+            ]
+        elif isinstance(dtype, np.dtype) and dtype.kind == "b":
+            cells = [
+                f'<c r="{letter}{r}" t="b"><v>{v:d}</v></c>'
+                for r, v in zip(rows, column.to_numpy().tolist(), strict=True)
+            ]
+        elif _arrow_kind(column) == "text":  # text (or missing) only: each distinct once
+            cells = _text_cells(letter, rows, column)
+            if cells is None:
+                return None
+        else:
+            cells = []
+            for r, raw in zip(rows, column.tolist(), strict=True):
+                value, text = _xlsx_value(raw)
+                if value is None:
+                    cells.append("")
+                elif text:
+                    if len(value) > XLSX_MAX_TEXT or _XLSX_ILLEGAL.search(value):
+                        return None
+                    cells.append(_text_cell(letter, r, value))
+                elif isinstance(value, bool):
+                    cells.append(f'<c r="{letter}{r}" t="b"><v>{value:d}</v></c>')
+                elif isinstance(value, int | float):
+                    cells.append(f'<c r="{letter}{r}" t="n"><v>{value:.16g}</v></c>')
+                else:  # dates: openpyxl's own conversion
+                    return None
+        columns.append(cells)
+    if not columns:
+        return "".join(f'<row r="{r}"></row>' for r in rows)
+    return "".join(
+        f'<row r="{r}">{"".join(cells)}</row>'
+        for r, cells in zip(rows, zip(*columns, strict=True), strict=True)
+    )
+
+
+def _text_cells(letter: str, rows: range, column: pd.Series) -> list[str] | None:
+    """The cells of a column of text (missing values left out), each distinct text escaped
+    once; None if a text needs openpyxl (too long, or a character it refuses)."""
+    ends: dict[str, str] = {}
+    cells = []
+    for r, raw in zip(rows, column.astype(object).tolist(), strict=True):
+        if raw is None or (isinstance(raw, float) and math.isnan(raw)):  # pd.NA: "<NA>"
+            cells.append("")
+            continue
+        end = ends.get(raw)
+        if end is None:
+            value = neutralise(str(raw))  # as _xlsx_value: pd.NA is the text "<NA>"
+            if len(value) > XLSX_MAX_TEXT or _XLSX_ILLEGAL.search(value):
+                return None
+            end = _text_cell("", 0, value).partition('t="inlineStr"')[2]
+            ends[raw] = end
+        cells.append(f'<c r="{letter}{r}" t="inlineStr"{end}')
+    return cells
+
+
+def _text_cell(letter: str, row: int, value: str) -> str:
+    """An inline-string cell as openpyxl writes it."""
+    if value == "":
+        return f'<c r="{letter}{row}" t="inlineStr" />'
+    stripped = value.strip()
+    space = ' xml:space="preserve"' if stripped and stripped != value else ""
+    escaped = value.translate(_XML_ESCAPES)
+    return f'<c r="{letter}{row}" t="inlineStr"><is><t{space}>{escaped}</t></is></c>'
+
+
+def _splice_rows(path: Path, sheets_rows: list[str]) -> None:
+    """Put each sheet's data rows after its header row in the workbook openpyxl wrote."""
+    import zipfile
+
+    rebuilt = path.with_name(path.name + ".rows")
+    try:
+        with (
+            zipfile.ZipFile(path) as source,
+            zipfile.ZipFile(rebuilt, "w") as target,
+        ):
+            for info in source.infolist():
+                data = source.read(info.filename)
+                match = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
+                if match:
+                    rows = sheets_rows[int(match.group(1)) - 1]
+                    head, sep, tail = data.decode("utf-8").partition("</sheetData>")
+                    if not sep:
+                        raise OutputError(f"{path.name}: unexpected worksheet {info.filename}")
+                    data = (head + rows + sep + tail).encode("utf-8")
+                target.writestr(info, data, compresslevel=1)  # the same content, faster
+        os.replace(rebuilt, path)
+    finally:
+        if rebuilt.exists():
+            rebuilt.unlink()
 
 
 TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")

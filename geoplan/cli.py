@@ -123,9 +123,17 @@ def _add_project(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    from .workflows.config import PER_POINT_CHOICES
+
     _add_project(parser)
     _add_out(parser)
     _add_map_options(parser)
+    parser.add_argument(
+        "--per-point",
+        choices=PER_POINT_CHOICES,
+        help="per-point tables (coverage_points.csv, the uncovered_points layer): auto writes "
+        "them up to [outputs] per_point_max_points demand points (default: [outputs] per_point)",
+    )
 
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -145,6 +153,7 @@ def _run(args: argparse.Namespace, *, project: Path | None = None, name: str = "
         lang=args.lang,
         basemap=args.basemap,
         command=name,
+        per_point=getattr(args, "per_point", None),
     )
     if not args.quiet:
         _print_summary(result.summary, args.out)

@@ -480,10 +480,21 @@ def _geojson_geometries(geoms: gpd.GeoSeries) -> list[dict | None]:
     """
     rounded = shapely.transform(np.asarray(geoms.values), lambda c: np.round(c, 6))
     skip = shapely.is_missing(rounded) | shapely.is_empty(rounded)
-    return [
-        None if s else shapely.geometry.mapping(g)
-        for g, s in zip(rounded.tolist(), skip.tolist(), strict=True)
+    # polygons without holes (gap cells, units): their rings at once, as mapping() gives them
+    # (lists for tuples: the same JSON)
+    simple = ~skip & (shapely.get_type_id(rounded) == 3) & ~shapely.has_z(rounded)
+    simple[simple] = shapely.get_num_interior_rings(rounded[simple]) == 0
+    shapes = [
+        None if s or fast else shapely.geometry.mapping(g)
+        for g, s, fast in zip(rounded.tolist(), skip.tolist(), simple.tolist(), strict=True)
     ]
+    if simple.any():
+        where = np.flatnonzero(simple)
+        coords, index = shapely.get_coordinates(rounded[where], return_index=True)
+        rings = np.split(coords, np.flatnonzero(np.diff(index)) + 1)
+        for k, ring in zip(where.tolist(), rings, strict=True):
+            shapes[k] = {"type": "Polygon", "coordinates": [ring.tolist()]}
+    return shapes
 
 
 def _category_label(key: object, lang: str | None) -> tuple[str, str]:
@@ -1082,6 +1093,9 @@ def _gap_rows(
     def column(name: str) -> list:
         return rule_gaps[name].tolist() if name in rule_gaps else [None] * len(rule_gaps)
 
+    headers = {k: _e(_t(k, lang)) for k in ("rule", "population", "median_time", "nearest", "unit")}
+    rule_cell = f"<tr><th>{headers['rule']}</th><td>{_e(_rule_name(rule, lang))}</td></tr>"
+    escape = functools.lru_cache(maxsize=4096)(_e)  # names, units and minutes repeat
     rows = []
     for geometry, rank, name, fid, median_s, pop, unit, lat, lon in zip(
         _geojson_geometries(rule_gaps.geometry),
@@ -1103,14 +1117,16 @@ def _gap_rows(
         median_min = None if _missing(median_s) else float(median_s) / 60
         population = _fmt_people(pop)
         fields = [
-            ("rule", _rule_name(rule, lang)),
             ("population", population),
             ("median_time", _minutes_text(median_min, lang)),
             ("nearest", "—" if _missing(name) else str(name)),
         ]
         if not _missing(unit):
             fields.append(("unit", str(unit)))
-        popup = _popup(_t("gap_title", lang, rank=rank), fields, lang)
+        # _popup(title, [("rule", …), *fields], lang), with the repeated texts escaped once
+        cells = "".join(f"<tr><th>{headers[k]}</th><td>{escape(v)}</td></tr>" for k, v in fields)
+        title = _e(_t("gap_title", lang, rank=rank))
+        popup = f'<div class="gp-pop"><b>{title}</b><table>{rule_cell}{cells}</table></div>'
         tooltip = _e(_t("gap_tooltip", lang, rank=rank, pop=population))
         label = None
         label_html = None

@@ -987,6 +987,12 @@ class _Report:
             *(column(i, "covered") for i in ids),
         }
         points = _csv(folder / "coverage_points.csv", usecols=lambda c: c in wanted)
+        parquet = folder / "coverage_points.parquet"  # [outputs] per_point_format = "parquet"
+        if points is None and parquet.is_file():
+            import pyarrow.parquet as pq
+
+            names = [c for c in pq.read_schema(parquet).names if c in wanted]
+            points = pd.read_parquet(parquet, columns=names)
         return "\n".join(
             self.rule_section(k + 1, rule, by_unit, gaps, points)
             for k, rule in enumerate(self.run["rules"])

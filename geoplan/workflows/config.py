@@ -74,6 +74,7 @@ __all__ = [
     "DEFAULT_MAX_SNAP_M",
     "DOC_PATH",
     "LIMITS",
+    "OUTPUTS",
     "PROJECT_FILE",
     "ROLES_TABLE",
     "SCENARIO_FILE",
@@ -791,6 +792,57 @@ MAP = Table(
     ),
 )
 
+PER_POINT_CHOICES = ("auto", "always", "never")
+"""``[outputs] per_point``: by size (``per_point_max_points``), always, or never."""
+PER_POINT_FORMATS = ("csv", "parquet")
+"""``[outputs] per_point_format``."""
+DEFAULT_PER_POINT_MAX_POINTS = 500_000
+"""``[outputs] per_point_max_points`` when not given."""
+
+OUTPUTS = Table(
+    "outputs",
+    "输出",
+    "Which result files a run writes. The per-point tables (coverage_points.csv, one row per "
+    "demand point, and the uncovered_points layer of gaps.gpkg) are written up to "
+    'per_point_max_points demand points; above, only when asked (per_point = "always"), and '
+    "the run says so (a warning, and per_point_outputs in summary.json). The aggregated "
+    "tables (coverage_by_unit.csv, gaps.csv/.xlsx/.gpkg layer gaps) are always written and "
+    "their figures do not depend on these keys.",
+    "运行写出哪些结果文件。逐点表（coverage_points.csv，每个需求点一行；gaps.gpkg 的 "
+    "uncovered_points 图层）在需求点数不超过 per_point_max_points 时写出；超过时仅在要求时写出"
+    '（per_point = "always"），并在警告与 summary.json 的 per_point_outputs 中说明。汇总表'
+    "（按单元、缺口）始终写出，其数字不受这些设置影响。",
+    (
+        Key(
+            "per_point",
+            OneOf(PER_POINT_CHOICES),
+            "Per-point tables: auto (up to per_point_max_points demand points), always, never",
+            "逐点表：auto（不超过 per_point_max_points 个需求点时写出）、always（总是）、"
+            "never（从不）",
+            "auto",
+        ),
+        Key(
+            "per_point_max_points",
+            Number(1, integer=True),
+            "With per_point = auto, the most demand points whose per-point tables are written",
+            "per_point = auto 时写出逐点表的需求点数上限",
+            DEFAULT_PER_POINT_MAX_POINTS,
+            unit="points",
+        ),
+        Key(
+            "per_point_format",
+            OneOf(PER_POINT_FORMATS),
+            "csv: coverage_points.csv and the uncovered_points layer of gaps.gpkg; parquet: "
+            "coverage_points.parquet instead (GeoParquet, WGS84 points, the same columns; the "
+            "uncovered points are its rows with a <rule>_covered false), several times faster",
+            "csv：coverage_points.csv 与 gaps.gpkg 的 uncovered_points 图层；parquet：改写 "
+            "coverage_points.parquet（GeoParquet，WGS84 点，列相同；未覆盖点即某规则 _covered 为 "
+            "false 的行），快数倍",
+            "csv",
+        ),
+    ),
+)
+
 SPEEDS = Table(
     "speeds",
     "速度表",
@@ -1058,6 +1110,7 @@ PROJECT_FILE = FileSchema(
         CONGESTION,
         SERVICE_AREAS,
         MAP,
+        OUTPUTS,
         SENSITIVITY,
         LIMITS,
         RULE,

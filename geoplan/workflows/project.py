@@ -59,6 +59,7 @@ __all__ = [
     "facilities_used_table",
     "load_network",
     "load_project",
+    "per_point_outputs",
     "read_boundary",
     "read_demand_table",
     "read_project_demand",
@@ -169,6 +170,7 @@ class Project:
     service_areas: dict | None = None
     speeds: dict = field(default_factory=dict)
     sensitivity: dict | None = None
+    outputs: dict = field(default_factory=lambda: schema.check_table(config.OUTPUTS, {}))
 
     @property
     def facilities(self) -> dict:
@@ -328,6 +330,7 @@ def load_project(path: str | Path) -> Project:
         service_areas=tables.get("service_areas"),
         speeds=tables.get("speeds") or {},
         sensitivity=tables.get("sensitivity"),
+        outputs=tables.get("outputs") or schema.check_table(config.OUTPUTS, {}),
     )
     project.keep_duplicates  # noqa: B018 - the files must agree: said now, before any work
     _check_rule_references(project, where)
@@ -451,6 +454,7 @@ def run_project(
     basemap: str | None = None,
     command: str = "run",
     on_stage: StageCallback | None = None,
+    per_point: str | None = None,
 ) -> RunResult:
     """Run a project end to end and write its outputs into the result folder ``out_dir``.
 
@@ -460,11 +464,16 @@ def run_project(
     ``manifest.json``, all at once (see :mod:`geoplan.results`: ``--out`` is checked and
     locked before any work, an earlier result is replaced only with ``overwrite``). ``lang``
     (one map in that language) and ``basemap`` override ``[map]``; ``command`` is recorded in
-    the manifest; ``on_stage`` is told as each stage starts (:data:`StageCallback`).
+    the manifest; ``on_stage`` is told as each stage starts (:data:`StageCallback`);
+    ``per_point`` (auto/always/never) overrides ``[outputs] per_point``.
     """
     if not isinstance(project, Project):
         project = load_project(project)
     project = _with_map_overrides(project, lang=lang, basemap=basemap)
+    if per_point is not None:
+        outputs = {**project.outputs, "per_point": per_point}
+        outputs = schema.check_table(config.OUTPUTS, outputs, label="--per-point")
+        project = dataclasses.replace(project, outputs=outputs)
     basemap_key = project.map.key()  # fail before computing when the key is missing
     with output_folder(
         out_dir, command=command, overwrite=overwrite, inputs=project.input_paths()
@@ -591,6 +600,8 @@ def _compute_project(project: Project, stages: Stages, *, sensitivity: bool = Fa
     summary["study_area"] = {"source": area.source, "tolerance_m": area.tolerance_m}
     summary["demand_outside_area"] = outside
     summary["credits"] = credits
+    # which per-point tables a run of it writes ([outputs]); said when skipped at write time
+    summary["per_point_outputs"] = per_point_outputs(project, len(coverage.table))
     _terrain_summary(network, summary)
     if sensitivity and project.sensitivity is not None:
         from ..analysis.sensitivity import sensitivity_bands
@@ -1150,12 +1161,80 @@ _AS_READ = ("wgs84", "cgcs2000")
 """Coordinate sources that need no conversion (CGCS2000 agrees with WGS84 within a metre)."""
 
 
+def per_point_outputs(project: Project, points: int) -> dict:
+    """Whether a run of ``project`` with ``points`` demand points writes its per-point tables
+    (``[outputs]``), as ``summary.json`` records it under ``per_point_outputs``.
+
+    ``written`` (bool), ``points``, ``per_point`` (auto/always/never), ``max_points``,
+    ``format`` (csv/parquet) and ``files``: the per-point files written (``gaps.gpkg:
+    uncovered_points`` names a layer), or, when skipped, those that would have been.
+    """
+    options = {**schema.check_table(config.OUTPUTS, {}), **(project.outputs or {})}
+    mode, limit = options["per_point"], int(options["per_point_max_points"])
+    fmt = options["per_point_format"]
+    written = mode == "always" or (mode == "auto" and points <= limit)
+    files = (
+        ["coverage_points.csv", "gaps.gpkg:uncovered_points"]
+        if fmt == "csv"
+        else ["coverage_points.parquet"]
+    )
+    return {
+        "written": written,
+        "points": int(points),
+        "per_point": mode,
+        "max_points": limit,
+        "format": fmt,
+        "files": files,
+    }
+
+
+def _per_point_note(plan: dict) -> dict:
+    """The warning (``check`` ``per_point_skipped``) of a run that skips its per-point tables."""
+    files = ", ".join(plan["files"])
+    if plan["per_point"] == "never":
+        why_zh, why_en = '[outputs] per_point = "never"', '[outputs] per_point = "never"'
+    else:
+        why_zh = (
+            f"需求点 {plan['points']:,} 个，超过 [outputs] per_point_max_points"
+            f"（{plan['max_points']:,}）"
+        )
+        why_en = (
+            f"{plan['points']:,} demand points, more than [outputs] per_point_max_points "
+            f"({plan['max_points']:,})"
+        )
+    return {
+        "check": "per_point_skipped",
+        "message_zh": (
+            f"未写出逐点表（{files}）：{why_zh}。按单元与缺口的汇总表照常写出，数字不变；"
+            '如需逐点表，请在项目文件中设 [outputs] per_point = "always"（或 geoplan run '
+            '--per-point always；可配合 per_point_format = "parquet" 以加快写出）。'
+        ),
+        "message_en": (
+            f"per-point tables not written ({files}): {why_en}. The tables by unit and of gaps "
+            "are written as always, with the same figures; to get them, set [outputs] per_point = "
+            '"always" in the project file or run with --per-point always (per_point_format = '
+            '"parquet" writes them faster).'
+        ),
+    }
+
+
 def _write_tables(result: RunResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
+    plan = per_point_outputs(result.project, len(result.coverage.table))
+    result.summary["per_point_outputs"] = plan  # as compute_project said it
+    if not plan["written"]:
+        note = _per_point_note(plan)
+        logger.warning("%s", note["message_en"])
+        result.summary.setdefault("warnings", []).append(note)
     _io.write_json(out_dir / "summary.json", result.summary)
     _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
-    points = result.coverage.table.drop(columns=["x", "y"])
-    _io.write_csv(points, out_dir / "coverage_points.csv")
+    per_point_csv = plan["written"] and plan["format"] == "csv"
+    if per_point_csv:
+        _io.write_csv(
+            result.coverage.table.drop(columns=["x", "y"]), out_dir / "coverage_points.csv"
+        )
+    elif plan["written"]:
+        _write_points_parquet(result, out_dir / "coverage_points.parquet")
     _io.write_csv(result.rejects, out_dir / "rejects.csv")
     _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
     gaps_wgs84 = result.gaps.to_crs(4326)
@@ -1167,12 +1246,39 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
     _io.write_xlsx({"gaps": table, "coverage_by_unit": result.by_unit}, out_dir / "gaps.xlsx")
     with _io.atomic_path(out_dir / "gaps.gpkg") as tmp:
         gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
-        uncovered = _uncovered_points(result)
-        uncovered.to_file(
-            tmp, layer="uncovered_points", driver="GPKG", engine="pyogrio", use_arrow=True
-        )
+        if per_point_csv:
+            uncovered = _uncovered_points(result)
+            uncovered.to_file(
+                tmp, layer="uncovered_points", driver="GPKG", engine="pyogrio", use_arrow=True
+            )
     if result.service_areas is not None:
         _write_service_areas(result.service_areas, out_dir / SERVICE_AREAS_FILE)
+
+
+def _write_points_parquet(result: RunResult, path: Path) -> None:
+    """``coverage_points.parquet``: the columns of coverage_points.csv and each demand point
+    in WGS84 (GeoParquet, WKB), one row per demand point."""
+    points = result.coverage.table
+    frame = gpd.GeoDataFrame(
+        points.drop(columns=["x", "y"]).reset_index(drop=True),
+        geometry=_wgs84_points(points["x"].to_numpy(), points["y"].to_numpy(), result.network.crs),
+        crs=4326,
+    )
+    with _io.atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def _wgs84_points(x: np.ndarray, y: np.ndarray, crs) -> np.ndarray:
+    """Points at ``x``, ``y`` (in ``crs``) in WGS84: the coordinates that ``GeoSeries.to_crs``
+    gives, transformed as arrays (without building the projected points first)."""
+    import shapely
+    from pyproj import CRS, Transformer
+
+    transformer = Transformer.from_crs(
+        CRS.from_user_input(crs), CRS.from_epsg(4326), always_xy=True
+    )
+    lon, lat = transformer.transform(x, y)
+    return shapely.points(lon, lat)
 
 
 def _write_service_areas(areas: gpd.GeoDataFrame, path: Path) -> None:
@@ -1253,12 +1359,11 @@ def _uncovered_points(result: RunResult) -> gpd.GeoDataFrame:
     for rule in result.project.rules:
         any_uncovered |= ~points[column(rule.id, "covered")].to_numpy()
     chosen = points[any_uncovered]
-    frame = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         chosen.drop(columns=["x", "y"]),
-        geometry=gpd.points_from_xy(chosen["x"], chosen["y"]),
-        crs=result.network.crs,
+        geometry=_wgs84_points(chosen["x"].to_numpy(), chosen["y"].to_numpy(), result.network.crs),
+        crs=4326,
     )
-    return frame.to_crs(4326)
 
 
 def _with_map_overrides(project: Project, *, lang: str | None, basemap: str | None) -> Project:
