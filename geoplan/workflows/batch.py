@@ -94,6 +94,7 @@ __all__ = [
     "index_html",
     "padding_m",
     "quiet_dask_logs",
+    "rule_row",
     "run_area",
     "run_batch",
     "summary_table",
@@ -699,25 +700,30 @@ def summary_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         summary = record.get("summary")
         if not record.get("ok") or summary is None:
             continue
-        for rule in summary["rules"]:
-            rows.append(
-                {
-                    "area": summary["area"],
-                    "area_en": summary.get("area_en", summary["area"]),
-                    "slug": record["slug"],
-                    "rule_id": rule["id"],
-                    "rule_name_zh": rule["name_zh"],
-                    "rule_name_en": rule["name_en"],
-                    "mode": rule["mode"],
-                    "threshold_min": rule["threshold_min"],
-                    "population_total": summary["population_total"],
-                    "population_covered": rule["population_covered"],
-                    "share_covered": rule["share_covered"],
-                    "target_share": rule["target_share"],
-                    "met": rule["met"],
-                }
-            )
+        area = {
+            "area": summary["area"],
+            "area_en": summary.get("area_en", summary["area"]),
+            "slug": record["slug"],
+        }
+        rows += [area | rule_row(summary, rule) for rule in summary["rules"]]
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def rule_row(summary: dict, rule: dict) -> dict:
+    """One rule of a run's ``summary.json`` (``rule``: one of its ``rules``) as the columns a
+    batch or national summary table gives each rule."""
+    return {
+        "rule_id": rule["id"],
+        "rule_name_zh": rule["name_zh"],
+        "rule_name_en": rule["name_en"],
+        "mode": rule["mode"],
+        "threshold_min": rule["threshold_min"],
+        "population_total": summary["population_total"],
+        "population_covered": rule["population_covered"],
+        "share_covered": rule["share_covered"],
+        "target_share": rule["target_share"],
+        "met": rule["met"],
+    }
 
 
 _STYLE = """

@@ -672,6 +672,8 @@ def run_national(
 
 def national_table(records: Sequence[dict]) -> pd.DataFrame:
     """One row per county × rule (finished counties), one per county without figures."""
+    from .batch import rule_row
+
     rows = []
     for r in records:
         base = {
@@ -687,22 +689,7 @@ def national_table(records: Sequence[dict]) -> pd.DataFrame:
         if r["status"] != "ok" or not summary:
             rows.append(base)
             continue
-        for rule in summary["rules"]:
-            rows.append(
-                base
-                | {
-                    "rule_id": rule["id"],
-                    "rule_name_zh": rule["name_zh"],
-                    "rule_name_en": rule["name_en"],
-                    "mode": rule["mode"],
-                    "threshold_min": rule["threshold_min"],
-                    "population_total": summary["population_total"],
-                    "population_covered": rule["population_covered"],
-                    "share_covered": rule["share_covered"],
-                    "target_share": rule["target_share"],
-                    "met": rule["met"],
-                }
-            )
+        rows += [base | rule_row(summary, rule) for rule in summary["rules"]]
     return pd.DataFrame(rows, columns=list(NATIONAL_COLUMNS))
 
 

@@ -86,6 +86,7 @@ __all__ = [
     "CheckContext",
     "CheckResult",
     "access_matrix",
+    "add_gap",
     "add_row",
     "compare",
     "compute_checks",
@@ -595,6 +596,23 @@ def _unit_level(project: Project, given: str | None) -> tuple[str | None, str]:
 # ----------------------------------------------------------------------------- rows
 
 
+def add_gap(ctx: _Context, rule, row: pd.Series, value: str, reason: str) -> None:
+    """One facility that fails ``rule`` into presence_gaps.csv (``row``: the facility's row
+    of the facility table; ``value``: what the file says; ``reason``: why it fails)."""
+    ctx.gaps.append(
+        {
+            "rule_id": rule.id,
+            "unit_name": row["unit_name"],
+            "unit_code": row["unit_code"],
+            "facility_id": row["facility_id"],
+            "name": row["name"],
+            "category": row["category"],
+            "value": value,
+            "reason": reason,
+        }
+    )
+
+
 def _row(
     ctx: _Context,
     rule_type: str,
@@ -945,18 +963,8 @@ def _facility_presence(ctx: _Context, rule: PresenceRule) -> None:
             continue
         reason = "no" if flags.loc[idx] is False else "blank or unrecognised value"
         failing.append(idx)
-        ctx.gaps.append(
-            {
-                "rule_id": rule.id,
-                "unit_name": row["unit_name"],
-                "unit_code": row["unit_code"],
-                "facility_id": row["facility_id"],
-                "name": row["name"],
-                "category": row["category"],
-                "value": " / ".join("" if pd.isna(row[h]) else str(row[h]) for h in headers),
-                "reason": f"{label}: {reason}",
-            }
-        )
+        value = " / ".join("" if pd.isna(row[h]) else str(row[h]) for h in headers)
+        add_gap(ctx, rule, row, value, f"{label}: {reason}")
     if failing:
         layer = fac.loc[failing, ["facility_id", "name", "category", "unit_name", "geometry"]]
         values = fac.loc[failing, headers].astype(str).agg(" / ".join, axis=1)

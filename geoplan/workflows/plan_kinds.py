@@ -58,6 +58,7 @@ from .plan_check import (
     UNIT_GROUPS,
     CheckContext,
     access_matrix,
+    add_gap,
     add_row,
     facility_quantity,
     find_column,
@@ -220,21 +221,6 @@ def _attribute_flags(
     return service_flags(fac, headers).to_numpy(dtype=object), " / ".join(headers)
 
 
-def _gap(ctx: CheckContext, rule, row: pd.Series, value: str, reason: str) -> None:
-    ctx.gaps.append(
-        {
-            "rule_id": rule.id,
-            "unit_name": row["unit_name"],
-            "unit_code": row["unit_code"],
-            "facility_id": row["facility_id"],
-            "name": row["name"],
-            "category": row["category"],
-            "value": value,
-            "reason": reason,
-        }
-    )
-
-
 def _failing_points(ctx: CheckContext, rule, fac: gpd.GeoDataFrame, values) -> None:
     if len(fac):
         layer = fac[["facility_id", "name", "category", "unit_name", "geometry"]]
@@ -346,7 +332,7 @@ def _share_rows(
     for i in failing:
         row = fac.iloc[i]
         reason = "no" if flags[i] is False else "blank or unrecognised value"
-        _gap(ctx, rule, row, str(flags[i]), f"{label}: {reason}")
+        add_gap(ctx, rule, row, str(flags[i]), f"{label}: {reason}")
     if len(failing):
         _failing_points(ctx, rule, fac.iloc[failing], [flags[i] for i in failing])
 
@@ -926,7 +912,7 @@ def _referral(ctx: CheckContext, rule: ReferralRule) -> None:
                 if not np.isfinite(minutes[k])
                 else f"{minutes[k]:.1f} min to {up['name']}, above {threshold:g} min"
             )
-            _gap(ctx, rule, low, f"{minutes[k]:.1f}", reason)
+            add_gap(ctx, rule, low, f"{minutes[k]:.1f}", reason)
     reached = minutes[np.isfinite(minutes)]
     ctx.figures[rule.id] = {
         "facilities": len(lower),
