@@ -441,8 +441,8 @@ NEW_TARGETS = {
     ("pingluo", "fever_isolation_central_1"): ("presence", 1),  # P L565–569
     ("pingluo", "recommended_standard_township"): ("presence", 1),  # P L565–567
 }
-# Targets that need new rule kinds (attribute shares, named units; h-plans-grammar): recorded as
-# not modelled, with the exact citation, for that work to convert.
+# Targets the first rule kinds could not express (attribute shares, named units): rules of the
+# further kinds now, each citing the plan's words.
 FOR_THE_GRAMMAR = {
     ("qinzhou", "geriatrics_share"): "≥60",  # Q L268–272
     ("xiangqiao", "geriatrics_share"): "60",  # X L208
