@@ -514,13 +514,13 @@ def test_sites_and_scenarios_time_a_response_rule_as_the_run_does(drive_run):
     )
 
 
-def test_project_judges_urban_and_rural_units_by_their_own_thresholds(demo_project, tmp_path):
-    """The demo's boundary cut in two at its centroid: the west half urban (城区), the east
-    rural (乡镇); a walking rule with 5 min in town and 15 in the townships."""
+def typed_halves(folder):
+    """The demo's boundary cut in two at its centroid, written to ``folder/units.gpkg``: the
+    west half urban (城区), the east rural (乡镇). Returns the ``[units]`` table and a rule
+    walking 5 min in town and 15 in the townships, and the cut's x (EPSG:32650)."""
     from shapely.geometry import box
 
     from geoplan._paths import shipped_path
-    from geoplan.workflows.project import compute_project, load_project
 
     boundary = gpd.read_file(shipped_path("boundaries/huangshi_tuanchengshan_official.geojson"))
     boundary = boundary.to_crs(32650)
@@ -534,7 +534,7 @@ def test_project_judges_urban_and_rural_units_by_their_own_thresholds(demo_proje
     units = gpd.GeoDataFrame(
         {"name": ["西 west", "东 east"], "kind": ["城区", "乡镇"]}, geometry=halves, crs=32650
     )
-    units.to_file(tmp_path / "units.gpkg", driver="GPKG")
+    units.to_file(folder / "units.gpkg", driver="GPKG")
     typed = """
 [units]
 path = "{path}"
@@ -549,7 +549,16 @@ categories = ["medical"]
 mode = "walk"
 threshold_min = 10
 threshold_by_type = {{urban = 5, rural = 15}}
-""".format(path=tmp_path / "units.gpkg")
+""".format(path=folder / "units.gpkg")
+    return typed, x
+
+
+def test_project_judges_urban_and_rural_units_by_their_own_thresholds(demo_project, tmp_path):
+    """The demo cut in two (:func:`typed_halves`): the typed rule's figures per type are the
+    residents' own times against their type's threshold."""
+    from geoplan.workflows.project import compute_project, load_project
+
+    typed, x = typed_halves(tmp_path)
     run = compute_project(load_project(demo_project(append=typed)))
     points = run.coverage.table
     row = next(r for r in run.summary["rules"] if r["id"] == "typed")
@@ -570,3 +579,48 @@ threshold_by_type = {{urban = 5, rural = 15}}
     plain = points["medical_walk_15_covered"].to_numpy()
     assert (points["typed_covered"].to_numpy()[~west] == plain[~west]).all()
     assert pop[west & plain].sum() > row["by_type"]["urban"]["population_covered"]
+
+
+@pytest.mark.slow
+def test_report_shows_response_congestion_modes_and_figures_per_unit_type(demo_project, tmp_path):
+    """The report says how each rule's times were taken and gives the typed figures of
+    summary.json as a table; the service areas are named with their polygon counts."""
+    import html as html_lib
+    import json
+
+    from geoplan.rendering.report import write_reports
+    from geoplan.workflows.project import load_project, run_project
+
+    mixed = """
+[[rules]]
+id = "mixed"
+name_zh = "步行或驾车"
+name_en = "Walk or drive"
+categories = ["medical"]
+modes = ["walk", "drive"]
+threshold_min = 5
+"""
+    typed, _ = typed_halves(tmp_path)
+    path = demo_project(append=DRIVE_RULES + typed + mixed)
+    out = path.parent / "out"
+    run_project(load_project(path), out)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    write_reports(out, lang="en", pdf=False)
+    text = html_lib.unescape((out / "report_en.html").read_text(encoding="utf-8"))
+    response = text.split("id='rule-response'")[1].split("</section>")[0]
+    assert "Response times: from the facility" in response
+    assert "Congestion profile peak" in response
+    assert "Congestion profile" not in text.split("id='rule-to_clinic'")[1].split("</section>")[0]
+    rule = next(r for r in summary["rules"] if r["id"] == "mixed")
+    drive = rule["population_covered_by_mode"]["drive"]
+    assert drive > 0
+    assert "by their fastest mode: walk " in text and f"drive {drive:,.0f}" in text
+    areas = summary["service_areas"]["rules"]
+    assert f"{areas[0]['rule_id']} {areas[0]['polygons']}" in text
+    typed = next(r for r in summary["rules"] if r["id"] == "typed")["by_type"]
+    section = text.split("id='rule-typed'")[1].split("</section>")[0]
+    for kind, label in (("urban", "urban"), ("rural", "rural")):
+        figures = typed[kind]
+        row = section.split(f"<td>{label}</td>")[1].split("</tr>")[0]
+        assert f">{figures['threshold_min']:g}<" in row
+        assert f">{figures['population_covered']:,.0f}<" in row

@@ -51,6 +51,7 @@ from ..analysis.coverage import OUTSIDE_UNITS, column
 from ..errors import InputError, OutputError, OutputExistsError
 from ..plans.packs import KIND_RULE_TYPES
 from ..progress import Stages
+from ..readers.boundaries import UNIT_TYPES
 from ..results import MANIFEST, output_files, read_manifest, report_output, require_complete
 from . import browser, charts
 from .maps import LANGS
@@ -390,6 +391,10 @@ def _csv(path: Path, **kwargs) -> pd.DataFrame | None:
 # --------------------------------------------------------------------------- formatting
 
 _e = html.escape
+
+
+_PER_ZH = {"facility": "个设施", "catchment": "个片区", "category": "类设施", "rule": "条规则"}
+"""How ``[service_areas] per`` reads in Chinese."""
 
 
 class _Tr:
@@ -897,6 +902,7 @@ class _Report:
             )
         lines += self.network_lines()
         lines += self.sensitivity_lines()
+        lines += self.service_area_lines()
         lines += [
             str(w.get(f"message_{self.lang}") or w.get("message_en", ""))
             for w in s.get("warnings", [])
@@ -936,6 +942,25 @@ class _Report:
                 f"Sensitivity: every rule rerun with {' and '.join(en) or 'the same settings'} "
                 f"({runs} runs); the band is the lowest–highest share of those runs, the share "
                 "column the result with the project's own settings.",
+            )
+        ]
+
+    def service_area_lines(self) -> list[str]:
+        """Where the run's service areas are (display layers; coverage is per resident)."""
+        tr, areas = self.tr, self.run.get("service_areas")
+        if not areas:
+            return []
+        zh = "，".join(f"{r['rule_id']} {r['polygons']}" for r in areas.get("rules", []))
+        en = ", ".join(f"{r['rule_id']} {r['polygons']}" for r in areas.get("rules", []))
+        width = _num(areas.get("width_m"))
+        return [
+            tr(
+                f"服务范围（每{_PER_ZH.get(areas.get('per'), areas.get('per'))}，街道两侧各 "
+                f"{width} 米）见 {areas.get('file')} 与交互地图（多边形数：{zh}）；仅供展示，"
+                "覆盖率按每位居民的出行时间计算。",
+                f"Service areas (per {areas.get('per')}, {width} m either side of the streets) "
+                f"are in {areas.get('file')} and the interactive map (polygons: {en}); display "
+                "only, coverage is decided per resident.",
             )
         ]
 
@@ -1047,6 +1072,7 @@ class _Report:
             [
                 f"<section class='page' id='rule-{_e(rid, quote=True)}'>",
                 f"<h2>{_e(heading)}</h2><p class='headline'>{headline}</p>",
+                self.travel_detail(rule),
                 _figure(shot.png, caption, shot.note),
                 link,
                 self.unit_chart(rule, by_unit),
@@ -1055,6 +1081,75 @@ class _Report:
                 "</section>",
             ]
         )
+
+    def travel_detail(self, rule: dict) -> str:
+        """How a rule's times were taken when it is not one mode towards the facility on the
+        speed table: the response direction, the congestion profile, the residents covered
+        per fastest mode, and the figures per unit type (``threshold_by_type``)."""
+        tr, lines = self.tr, []
+        if rule.get("direction") == "from_facility":
+            lines.append(
+                tr(
+                    "响应时间：自设施（如急救站）出发到达居民，单行道按此方向计。",
+                    "Response times: from the facility (e.g. an ambulance station) to the "
+                    "resident; one-way streets count in that direction.",
+                )
+            )
+        if rule.get("congestion"):
+            name = str(rule["congestion"])
+            lines.append(
+                tr(
+                    f"拥堵情景 {name}：车辆速度按 [congestion] 的道路等级系数折减。",
+                    f"Congestion profile {name}: vehicle speeds × the road-class factors of "
+                    "[congestion].",
+                )
+            )
+        by_mode = rule.get("population_covered_by_mode") or {}
+        if by_mode:
+            zh = "，".join(
+                f"{charts.MODE_LABELS.get(m, (m, m))[0]} {_num(v)} 人" for m, v in by_mode.items()
+            )
+            en = ", ".join(
+                f"{charts.MODE_LABELS.get(m, (m, m))[1]} {_num(v)}" for m, v in by_mode.items()
+            )
+            lines.append(
+                tr(
+                    f"覆盖的居民按其最快方式：{zh}。",
+                    f"Residents covered, by their fastest mode: {en}.",
+                )
+            )
+        by_type = rule.get("by_type") or {}
+        if by_type:
+            minutes = _num(rule.get("threshold_min"))
+            lines.append(
+                tr(
+                    f"时间上限按居民所在单元的类型设定（下表；其他居民为 {minutes} 分钟）。",
+                    f"The time limit depends on the type of the resident's unit (below; "
+                    f"{minutes} minutes for the others).",
+                )
+            )
+        out = "".join(f"<p>{_e(line)}</p>" for line in lines)
+        if by_type:
+            labels = {**UNIT_TYPES, "outside_units": ("不在任何单元", "outside every unit")}
+            head = [
+                tr("单元类型", "Unit type"),
+                tr("时间上限（分钟）", "Limit (min)"),
+                tr("居民", "Residents"),
+                tr("覆盖", "Covered"),
+                tr("覆盖率", "Share"),
+            ]
+            rows = [
+                [
+                    tr.pair(labels, kind),
+                    _num(v.get("threshold_min")),
+                    _num(v.get("population")),
+                    _num(v.get("population_covered")),
+                    _pct(v.get("share_covered")),
+                ]
+                for kind, v in by_type.items()
+            ]
+            out += _table(head, rows, num=(1, 2, 3, 4))
+        return out
 
     def unit_chart(self, rule: dict, by_unit: pd.DataFrame | None) -> str:
         tr = self.tr
