@@ -500,3 +500,29 @@ def test_geocode_missing_with_a_fake_online_provider(tmp_path):
     assert (hit.geometry.x, hit.geometry.y) == pytest.approx((106.83, 38.935), abs=1e-7)
     assert (out.rejects["reason_code"] == "geocode_failed").sum() == 7
     assert out.read == len(out.used) + len(out.rejects)
+
+
+def test_geocode_missing_reads_the_rows_with_the_tables_own_mappings(tmp_path):
+    """A file read with ``columns=`` and ``categories=`` is geocoded through the same
+    mappings: its renamed address column is found and its own category word is understood
+    (before: the category was resolved again without the mapping — "category '甲类单位' is
+    unknown" — and a mapped address column was not read)."""
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "编号,机构,单位性质,所在地,经度,纬度\n"
+        "A1,某卫生服务中心,甲类单位,平罗县黄渠桥镇,106.6,38.9\n"
+        "A2,无坐标单位,甲类单位,平罗县黄渠桥镇,,\n",
+        encoding="utf-8",
+    )
+    table = read_facilities(
+        path,
+        columns={"name": "机构", "category": "单位性质", "address": "所在地"},
+        categories={"甲类单位": "community_health_centre"},
+    )
+    assert list(table.rejects["reason_code"]) == ["missing_coordinates"]
+    geocoder = GazetteerGeocoder([_points(["黄渠桥"], [(106.66, 39.0)], "township")])
+    out = geocode_missing(table, geocoder)
+    placed = out.used[out.used["facility_id"] == "A2"].iloc[0]
+    assert placed["category"] == "community_health_centre"
+    assert placed["geocode_precision"] == "township"  # from the mapped address column
+    assert (placed.geometry.x, placed.geometry.y) == pytest.approx((106.66, 39.0))

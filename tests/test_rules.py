@@ -423,6 +423,14 @@ def test_assumptions_refuse_unknown_names_and_options():
     ]
     with pytest.raises(ConfigError, match="nowhere"):
         pack_from_mapping(bad)
+    # a rule written otherwise than its default reading: the reading would silently win
+    both = _minimal(categories=["medical"])
+    options = {"x": {"set": {"categories": ["fitness"]}}, "y": {"set": {}}}
+    both["assumptions"] = [{"id": "a", "rules": ["c1"], "default": "x", "options": options}]
+    with pytest.raises(ConfigError, match=r"'c1' disagrees with the default reading 'x'"):
+        pack_from_mapping(both)
+    both["circles"][0]["categories"] = ["fitness"]
+    assert pack_from_mapping(both).circles[0].categories == ("fitness",)
 
 
 # The targets the plans set that the packs now check: (pack, rule id) → what must hold.
@@ -460,6 +468,8 @@ def test_the_plans_measurable_targets_are_rules(packs):
             assert rule.target == number, (pack_id, rule_id)
         else:
             assert rule.min_count == number, (pack_id, rule_id)
+        quotes = [c.quote for c in packs[pack_id].sources[rule_id].citations]
+        assert any(f"{number:g}" in q for q in quotes), (pack_id, rule_id)  # the plan's number
     childcare = _rule(packs["qinzhou"], "childcare_places_per_1000")
     assert (childcare.comparator, childcare.categories) == ("about_up", ("childcare",))
     share = _rule(packs["pingluo"], "public_health_staff_share")

@@ -885,6 +885,20 @@ def pack_from_mapping(
     )
 
 
+def _check_default_reading(
+    rule: Mapping, option: AssumptionOption, where: str, rule_id: str
+) -> None:
+    """The rule's own table must already read as the default option says: a value written
+    in both places that disagrees would be silently replaced by the option's."""
+    differ = [k for k, v in option.set.items() if k in rule and rule[k] != v]
+    differ += [k for k in option.unset if k in rule]
+    if differ:
+        raise ConfigError(
+            f"{where}: rule {rule_id!r} disagrees with the default reading {option.key!r} on "
+            f"{', '.join(differ)}; write the rule as the default reads it / 规则与默认读法不一致"
+        )
+
+
 def _apply_assumptions(
     data: Mapping, assume: Mapping[str, str], where: str, plan_file: str
 ) -> tuple[Mapping, tuple[Assumption, ...]]:
@@ -942,6 +956,7 @@ def _apply_assumptions(
         for rule_id in rules:
             key, k = rule_tables[rule_id]
             rule = out[key][k]
+            _check_default_reading(rule, options[default], f"{here} {assumption_id}", rule_id)
             rule.update(options[chosen].set)
             for name in options[chosen].unset:
                 rule.pop(name, None)
@@ -1517,7 +1532,7 @@ def kind_table(key: str) -> Table:
                 "须同址或邻近的设施类别",
                 required=True,
                 aliases=("with", "partner", "partners"),
-                example=["elderly_home"],
+                example=["elderly_care"],
             ),
             Key(
                 "within_m",

@@ -113,6 +113,7 @@ __all__ = [
     "HeaderError",
     "capacity_problem_text",
     "capacity_value",
+    "category_of",
     "declared_to_wgs84",
     "decode_text",
     "distance_outside_m",
@@ -238,6 +239,10 @@ class FacilityTable:
     capacity_issues : pandas.DataFrame
         One row per capacity cell of a used record that is not a non-negative number (read
         as NaN): :data:`CAPACITY_ISSUE_COLUMNS`.
+    columns, categories : mapping
+        The column and category mappings the records were read with (``columns=`` and
+        ``categories=`` of :func:`read_facilities`, the latter keyed by normalised text), so
+        a later step (geocoding the rejected rows) reads them the same way.
     """
 
     used: gpd.GeoDataFrame
@@ -245,6 +250,8 @@ class FacilityTable:
     read: int
     source: str = ""
     capacity_issues: pd.DataFrame = field(default_factory=_no_capacity_issues)
+    columns: Mapping[str, str] | None = None
+    categories: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.read != len(self.used) + len(self.rejects):
@@ -485,6 +492,13 @@ def _unique_headers(cells: Sequence[str]) -> list[str]:
     return out
 
 
+def _absent_headers(mapping: Mapping[str, str] | None, headers: Sequence[str]) -> dict[str, str]:
+    """The fields whose header the column ``mapping`` names but ``headers`` lack (cells
+    compared stripped, as :func:`map_columns` matches them)."""
+    cells = {str(h).strip() for h in headers}
+    return {c: h for c, h in (mapping or {}).items() if h and h.strip() not in cells}
+
+
 def map_columns(headers: Sequence[str], mapping: Mapping[str, str] | None = None) -> dict[str, str]:
     """``{canonical: header}`` of a header row: the user's ``mapping`` first (``columns=``; an
     empty header means "no such column"), then :func:`geoplan.taxonomy.match_columns` for the
@@ -537,7 +551,7 @@ def _missing_columns_error(
     wanted = [*missing, "lonlat"] if {"lon", "lat"} & set(missing) else missing
     accepted = "; ".join(f"{c}: {', '.join(COLUMN_ALIASES[c])}" for c in wanted)
     shown = ", ".join(repr(c) for c in columns) or "(none)"
-    absent = {c: h for c, h in (mapping or {}).items() if h and h.strip() not in columns}
+    absent = _absent_headers(mapping, columns)
     named = (
         "; the column mapping names headers the file does not have: "
         + ", ".join(f"{c} = {h!r}" for c, h in absent.items())
@@ -1030,6 +1044,15 @@ def _checked_columns(columns: Mapping[str, str] | None) -> dict[str, str] | None
             f"{', '.join(COLUMN_ALIASES)}"
         )
     return {str(c): str(h) for c, h in columns.items()}
+
+
+def category_of(text: str, categories: Mapping[str, str]) -> str | None:
+    """The taxonomy key of a category cell: the project's ``categories`` mapping (keyed by
+    normalised text, :func:`_checked_categories`) first, then the taxonomy's own names."""
+    text = text.strip()
+    if not text:
+        return None
+    return categories.get(normalize_text(text)) or resolve_category(text)
 
 
 def _checked_categories(categories: Mapping[str, str] | None) -> dict[str, str]:
@@ -1545,9 +1568,7 @@ def _start_row(
         )
         return row
     category_text = get("category").strip()
-    key = categories.get(normalize_text(category_text)) if category_text else None
-    if key is None and category_text:
-        key = resolve_category(category_text)
+    key = category_of(category_text, categories)
     if key is None:
         row.reject = _reject_category(row, category_text, cols["category"])
         return row
@@ -1675,7 +1696,7 @@ def _build(
     ``mapping`` is the column mapping (:func:`map_columns`), ``categories`` the category
     mapping keyed by normalised text (:func:`_checked_categories`).
     """
-    absent = {c: h for c, h in (mapping or {}).items() if h and h.strip() not in records.columns}
+    absent = _absent_headers(mapping, records.columns)
     if absent:
         raise InputError(
             f"{records.source}: the column mapping names headers the file does not have: "
@@ -1695,7 +1716,9 @@ def _build(
 
     used, capacity_issues = _used_frame([r for r in rows if r.reject is None], records, cols)
     rejects = _rejects_frame([r for r in rows if r.reject is not None], records)
-    table = FacilityTable(used, rejects, len(rows), source, capacity_issues)
+    table = FacilityTable(
+        used, rejects, len(rows), source, capacity_issues, mapping, categories or {}
+    )
     if len(rejects):
         logger.warning(
             "%s: %d of %d facility records rejected (%s); see FacilityTable.rejects",

@@ -73,11 +73,9 @@ from ..errors import (
 from ..messages import duplicate_id, geocode_failed, geocoded_outside_area, record_label
 from ..taxonomy import (
     CATEGORIES,
-    match_columns,
     normalize_text,
     parse_grade,
     parse_ownership,
-    resolve_category,
 )
 from .boundaries import CODE_COLUMNS, NAME_COLUMNS, first_present
 from .facilities import (
@@ -88,7 +86,9 @@ from .facilities import (
     FacilityTable,
     capacity_problem_text,
     capacity_value,
+    category_of,
     distance_outside_m,
+    map_columns,
 )
 
 __all__ = [
@@ -1366,7 +1366,7 @@ def geocode_missing(
     if len(todo) == 0:
         return dataclasses.replace(table, used=used, rejects=rejects.copy())
     inputs = _input_columns(rejects)
-    cols = match_columns(list(inputs))
+    cols = map_columns(list(inputs), table.columns)  # as the records were read
     kind = "feature" if "geometry" in rejects.columns else "row"
 
     def cell(i: Any, canonical: str) -> str:
@@ -1412,7 +1412,9 @@ def geocode_missing(
             updates[i] = ("outside_area", *texts)
             continue
         taken.add(fid)
-        row, row_issues = _used_row(i, cell, cols, answer, provider, source_row, fid, name, kind)
+        row, row_issues = _used_row(
+            i, cell, cols, answer, provider, source_row, fid, name, kind, table.categories
+        )
         new_rows.append(row)
         issues.extend(row_issues)
 
@@ -1457,9 +1459,11 @@ def _used_row(
     fid: str,
     name: str,
     kind: str,
+    categories: Mapping[str, str],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The ``used`` row of a geocoded record, and its capacity cells that are not numbers."""
-    category = resolve_category(cell(i, "category").strip())
+    """The ``used`` row of a geocoded record, and its capacity cells that are not numbers
+    (its category read through the table's ``categories`` mapping, as the reader did)."""
+    category = category_of(cell(i, "category"), categories)
     if category is None:  # cannot happen for missing_coordinates rows; be safe
         raise InputError(f"row {source_row}: category {cell(i, 'category')!r} is unknown")
     row: dict[str, Any] = {
