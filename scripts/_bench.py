@@ -12,6 +12,62 @@ import time
 WUHAN = "osm/wuhan_fua_osm_streets.parquet"
 """The real Wuhan FUA street network (shared data), the benchmarks' city-scale graph."""
 
+MEDICAL_TYPES = ("社区卫生服务中心", "社区卫生服务站", "综合医院", "诊所", "村卫生室")
+FITNESS_TYPES = ("全民健身中心", "健身广场", "健身路径", "体育馆", "社区多功能运动场")
+"""Facility types the synthetic facilities are drawn from (as a 卫健委 list writes them)."""
+
+_VEHICLE_RULE = {
+    "drive": ("15分钟车程可达医疗卫生机构", "Medical facility within a 15-minute drive"),
+    "ebike": (
+        "15分钟电动自行车可达医疗卫生机构",
+        "Medical facility within a 15-minute e-bike ride",
+    ),
+}
+
+
+def inputs_and_rules(vehicle: str) -> str:
+    """The project-file tables after ``[network]`` shared by the benchmark projects:
+    ``[demand]``, ``[facilities]`` and ``[gaps]`` (``{demand}``/``{facilities}`` left to
+    format) and three rules — medical and fitness within a 15-minute walk, medical within 15
+    minutes by ``vehicle``."""
+    name_zh, name_en = _VEHICLE_RULE[vehicle]
+    return f"""
+[demand]
+path = "{{demand}}"
+
+[facilities]
+path = "{{facilities}}"
+crs = "wgs84"
+max_snap_m = 500
+
+[gaps]
+cell_m = 500
+
+[[rules]]
+id = "medical_walk_15"
+name_zh = "15分钟步行可达医疗卫生机构"
+name_en = "Medical facility within a 15-minute walk"
+categories = ["medical"]
+mode = "walk"
+threshold_min = 15
+
+[[rules]]
+id = "fitness_walk_15"
+name_zh = "15分钟健身圈（步行）"
+name_en = "Fitness venue within a 15-minute walk"
+categories = ["fitness"]
+mode = "walk"
+threshold_min = 15
+
+[[rules]]
+id = "medical_{vehicle}_15"
+name_zh = "{name_zh}"
+name_en = "{name_en}"
+categories = ["medical"]
+mode = "{vehicle}"
+threshold_min = 15
+"""
+
 
 def timed(fn, repeats: int):
     """Median seconds of ``repeats`` calls and the last result."""

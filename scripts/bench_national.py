@@ -39,14 +39,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from _bench import WUHAN
+from _bench import FITNESS_TYPES, MEDICAL_TYPES, WUHAN, inputs_and_rules
 from pyproj import Transformer
 
 from geoplan._paths import shared_path
 
 CHINA_COUNTIES = 2898
-MEDICAL_TYPES = ("社区卫生服务中心", "社区卫生服务站", "综合医院", "诊所", "村卫生室")
-FITNESS_TYPES = ("全民健身中心", "健身广场", "健身路径", "体育馆", "社区多功能运动场")
 
 TEMPLATE = """\
 # National template written by scripts/bench_national.py: a real road layer (Wuhan FUA, OSM)
@@ -59,42 +57,7 @@ hypothetical_facilities = true
 [network]
 path = "{network}"
 walk_speed_m_per_min = 70
-
-[demand]
-path = "{raster}"
-
-[facilities]
-path = "{registry}"
-crs = "wgs84"
-max_snap_m = 500
-
-[gaps]
-cell_m = 500
-
-[[rules]]
-id = "medical_walk_15"
-name_zh = "15分钟步行可达医疗卫生机构"
-name_en = "Medical facility within a 15-minute walk"
-categories = ["medical"]
-mode = "walk"
-threshold_min = 15
-
-[[rules]]
-id = "fitness_walk_15"
-name_zh = "15分钟健身圈（步行）"
-name_en = "Fitness venue within a 15-minute walk"
-categories = ["fitness"]
-mode = "walk"
-threshold_min = 15
-
-[[rules]]
-id = "medical_ebike_15"
-name_zh = "15分钟电动自行车可达医疗卫生机构"
-name_en = "Medical facility within a 15-minute e-bike ride"
-categories = ["medical"]
-mode = "ebike"
-threshold_min = 15
-"""
+""" + inputs_and_rules("ebike")
 
 
 def write_inputs(folder: Path, n_counties: int, n_facilities: int, cell_m: float, seed: int):
@@ -168,7 +131,7 @@ def write_inputs(folder: Path, n_counties: int, n_facilities: int, cell_m: float
     grid.to_file(grid_path, driver="GeoJSON")
     template = folder / "national_bench.toml"
     template.write_text(
-        TEMPLATE.format(network=network, raster=raster, registry=registry), encoding="utf-8"
+        TEMPLATE.format(network=network, demand=raster, facilities=registry), encoding="utf-8"
     )
     return template, grid_path, (width * height, int((counts > 0).sum()), dx, dy)
 

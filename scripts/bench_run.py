@@ -40,14 +40,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from _bench import WUHAN, peak_mb
+from _bench import FITNESS_TYPES, MEDICAL_TYPES, WUHAN, inputs_and_rules, peak_mb
 from pyproj import Transformer
 
 from geoplan._paths import shared_path
 from geoplan.workflows.project import STAGES  # the run's stages, in order
 
-MEDICAL_TYPES = ("社区卫生服务中心", "社区卫生服务站", "综合医院", "诊所", "村卫生室")
-FITNESS_TYPES = ("全民健身中心", "健身广场", "健身路径", "体育馆", "社区多功能运动场")
 TARGET_S = 10.0
 TARGET_MB = 1536.0
 TARGETS_S = {200_000: 4.0, 1_000_000: 10.0}
@@ -66,42 +64,7 @@ hypothetical_facilities = true
 [network]
 path = "{network}"
 walk_speed_m_per_min = 70
-
-[demand]
-path = "{demand}"
-
-[facilities]
-path = "{facilities}"
-crs = "wgs84"
-max_snap_m = 500
-
-[gaps]
-cell_m = 500
-
-[[rules]]
-id = "medical_walk_15"
-name_zh = "15分钟步行可达医疗卫生机构"
-name_en = "Medical facility within a 15-minute walk"
-categories = ["medical"]
-mode = "walk"
-threshold_min = 15
-
-[[rules]]
-id = "fitness_walk_15"
-name_zh = "15分钟健身圈（步行）"
-name_en = "Fitness venue within a 15-minute walk"
-categories = ["fitness"]
-mode = "walk"
-threshold_min = 15
-
-[[rules]]
-id = "medical_drive_15"
-name_zh = "15分钟车程可达医疗卫生机构"
-name_en = "Medical facility within a 15-minute drive"
-categories = ["medical"]
-mode = "drive"
-threshold_min = 15
-"""
+""" + inputs_and_rules("drive")
 
 
 def write_inputs(

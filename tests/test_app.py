@@ -491,6 +491,8 @@ def test_a_plans_rule_pack_replaces_the_rules_and_a_rule_can_be_removed(app, pag
     circles = load_pack("qinzhou").circles
     assert [r["id"] for r in project.rules()] == [c.id for c in circles]
     assert [r["threshold_min"] for r in project.rules()] == [c.threshold_min for c in circles]
+    page = pages.get(f"{base}/rules").text  # a named set of categories shows its name
+    assert "公共体育健身设施" in page and "public_fitness" not in page.split("</table>")[0]
     assert pages.post(f"{base}/rules", f"{base}/rules/0/remove", {}).status_code == 302
     assert [r["id"] for r in project.rules()] == [c.id for c in circles[1:]]
     assert pages.post(f"{base}/rules", f"{base}/rules/pack", {"pack": "pingluo"}).status_code == 302

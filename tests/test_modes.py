@@ -287,7 +287,7 @@ def test_sensitivity_bands_equal_independent_runs(valley, clinic, residents):
     cov = run(valley, clinic, residents, rules)
     walks, factors = [50.0, 60.0, 70.0], [0.8, 1.0, 1.25]
     result = sensitivity_bands(
-        valley, cov, clinic, walk_speeds=walks, speed_factors=factors, walk_speed_m_per_min=60
+        cov, walk_speeds=walks, speed_factors=factors, walk_speed_m_per_min=60
     )
     assert len(result["runs"]) == 9
     # walk: 3 speeds (the factor does not change it: remembered); mix: 9 combinations × 2

@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from test_checks import _rows
 from test_engine_real import _reference_times
 
 from geoplan._paths import shipped_path
 from geoplan.analysis import engine
+from geoplan.analysis.capacity import travel_times_by_id, two_step_fca
 from geoplan.analysis.catchments import weighted_percentile
 from geoplan.analysis.coverage import OUTSIDE_UNITS
 from geoplan.analysis.equity import concentration_index, gini, weighted_mean
@@ -129,6 +131,14 @@ PACK = _pack(
             "rank_by": "人均可支配收入",
             "max_gini": 0.2,
         },
+        {
+            "id": "primary_access_equity",
+            "categories": ["township_hospital", "central_township_hospital", "village_clinic"],
+            "mode": "walk",
+            "measure": "access_2sfca",
+            "supply": "facilities",
+            "cutoff_min": 15,
+        },
     ],
     named_units=[
         {
@@ -186,10 +196,6 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def result(project, plan_indicators):
     return compute_checks(project, PACK)
-
-
-def _rows(result, rule_id):
-    return result.checks[result.checks["rule_id"] == rule_id].set_index("unit_name")
 
 
 def _inside(points):
@@ -443,6 +449,42 @@ def test_equity_indices_equal_a_recomputation(result, project):
     )
     # judged: the residents' Gini at most 0.2
     assert income.loc[ALL_UNITS, "status"] == ("met" if gini(x, w) <= 0.2 else "not met")
+
+
+def test_access_equity_is_the_gini_of_an_independent_2sfca(result, project):
+    """2SFCA access (each facility one unit of supply, 15 minutes' walk) of the residents
+    inside the units, from a matrix of their own (not the run's points) and capacity's 2SFCA:
+    its population-weighted Gini is the rule's figure."""
+    run = result.run
+    network = run.network
+    times = network.mode_times("walk", **project.network_options)
+    fac = _facilities(result)
+    primary = ["township_hospital", "central_township_hospital", "village_clinic"]
+    xy = fac[fac["category"].isin(primary)].geometry.to_crs(network.crs)
+    points = _inside(run.coverage.table)
+    matrix = engine.travel_time_matrix(
+        network,
+        times.forward_s,
+        times.backward_s,
+        engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=times.facility_edges),
+        engine.snap_points(
+            network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
+        ),
+        cutoff_s=900.0,
+        access_speed_m_per_min=project.walk_speed_m_per_min,
+    )
+    ids = [f"f{i}" for i in range(len(xy))]
+    demand = pd.Series(points["population"].to_numpy(), index=points["demand_id"].to_numpy())
+    access = two_step_fca(
+        travel_times_by_id(matrix, demand.index, ids),
+        pd.Series(1.0, index=ids),
+        demand,
+        cutoff_s=900.0,
+    )
+    x = access.to_numpy() * 1000.0
+    assert (x > 0).sum() > 10 and (x == 0).any()  # a real spread, not all zero
+    rows = _rows(result, "primary_access_equity")
+    assert rows.loc[ALL_UNITS, "value"] == pytest.approx(gini(x, demand.to_numpy()), abs=1e-4)
 
 
 # ----------------------------------------------------------------------------- named, co-located

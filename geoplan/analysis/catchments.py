@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .equity import weighted_mean
+
 __all__ = ["catchment_table", "percentile_column", "weighted_percentile"]
 
 
@@ -59,7 +61,7 @@ def catchment_table(
         row = {"hub": h, "population": total, "points": int(mine.sum())}
         for q in percentiles:
             row[percentile_column(q)] = weighted_percentile(t, w, q) / 60.0
-        row["mean_min"] = float(np.dot(w, t) / total / 60.0) if total > 0 else np.nan
+        row["mean_min"] = weighted_mean(t, w) / 60.0
         row["max_min"] = float(t.max() / 60.0) if len(t) else np.nan
         if threshold_s is not None:
             inside = float(w[t <= threshold_s].sum())

@@ -324,7 +324,7 @@ class Coverage:
 def _by_type(rule: Rule, types: pd.Series, population: np.ndarray, covered: np.ndarray) -> dict:
     """A typed rule's figures per unit type (see :meth:`Coverage.summary`)."""
     thresholds = dict(rule.threshold_by_type)
-    kinds = types.astype(str).to_numpy()
+    kinds = types.fillna("").astype(str).to_numpy()  # None: in no unit, or untyped
     out = {}
     for kind in sorted(set(kinds), key=lambda k: (k == "", k)):
         mask = kinds == kind

@@ -16,10 +16,12 @@ from ..schema import Key, ListOf, Number, OneOf, Table, Text, TextTable, check_t
 __all__ = [
     "DEFAULT_UNIT_TYPE",
     "MODES",
+    "MODE_LABELS",
     "RULE",
     "RULE_ID_PATTERN",
     "Rule",
     "check_unique_ids",
+    "mode_label",
     "rule_from_mapping",
     "travel_label",
 ]
@@ -186,8 +188,12 @@ class Rule:
     @property
     def travels(self) -> tuple[tuple[str, str, str | None], ...]:
         """``(mode, direction, congestion)`` per mode of the rule: rules that share one share
-        its edge times and snaps."""
-        return tuple((mode, self.direction, self.congestion) for mode in self.modes)
+        its edge times and snaps. Walking has no congestion (traffic does not slow it), so a
+        walk leg is the same whichever profile the rule names."""
+        return tuple(
+            (mode, self.direction, None if mode == "walk" else self.congestion)
+            for mode in self.modes
+        )
 
     def thresholds_s(self, unit_types: np.ndarray | None, n: int) -> np.ndarray:
         """Each of ``n`` residents' threshold in seconds: ``threshold_by_type`` for residents
@@ -234,6 +240,47 @@ class Rule:
         if self.modes_by_unit_type:
             out["modes_by_unit_type"] = {k: list(v) for k, v in self.modes_by_unit_type}
         return out
+
+
+MODE_LABELS = {
+    "walk": ("步行", "walk"),
+    "bike": ("骑行", "bike"),
+    "ebike": ("电动自行车", "e-bike"),
+    "motorcycle": ("摩托车", "motorcycle"),
+    "drive": ("驾车", "drive"),
+}
+"""Travel modes' labels: key → (中文, English), for reports, charts and the app."""
+
+
+def mode_label(rule: Mapping) -> tuple[str, str]:
+    """A rule's travel as written in summary.json or a project file, as (中文, English): one
+    mode, the fastest of several ("步行或电动自行车"), or the modes per unit type (城镇/乡村)."""
+
+    def several(modes: list) -> tuple[str, str]:
+        labels = [MODE_LABELS.get(str(m), (str(m), str(m))) for m in modes]
+        return "或".join(z for z, _ in labels), " or ".join(e for _, e in labels)
+
+    def kind_label(kind: object) -> tuple[str, str]:
+        try:
+            key = parse_unit_type(kind)
+        except ValueError:
+            key = None
+        return UNIT_TYPES.get(key, (str(kind), str(kind)))
+
+    by_type = rule.get("modes_by_unit_type")
+    if by_type:
+        parts = [(kind_label(kind), several(list(modes))) for kind, modes in by_type.items()]
+        return (
+            "按单元类型：" + "；".join(f"{k[0]} {zh}" for k, (zh, _) in parts),
+            "by unit type: " + "; ".join(f"{k[1]} {en}" for k, (_, en) in parts),
+        )
+    modes = rule.get("modes") or [rule.get("mode")]
+    modes = [modes] if isinstance(modes, str) else list(modes)
+    if len(modes) > 1:
+        zh, en = several(modes)
+        return f"{zh}（取最快）", f"{en} (fastest)"
+    mode = str(modes[0])
+    return MODE_LABELS.get(mode, (mode, mode))
 
 
 def travel_label(mode: str, direction: str = DIRECTIONS[0], congestion: str | None = None) -> str:

@@ -16,10 +16,9 @@ import itertools
 import logging
 from collections.abc import Sequence
 
-import geopandas as gpd
 import numpy as np
 
-from .coverage import Coverage, rule_facility_positions, rule_pass
+from .coverage import Coverage, ModeSetup, rule_pass
 
 __all__ = ["sensitivity_bands"]
 
@@ -27,9 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def sensitivity_bands(
-    network,
     coverage: Coverage,
-    facilities: gpd.GeoDataFrame,
     *,
     walk_speeds: Sequence[float] | None,
     speed_factors: Sequence[float] | None,
@@ -39,12 +36,9 @@ def sensitivity_bands(
 
     Parameters
     ----------
-    network : Network
-        The network ``coverage`` was computed on.
     coverage : Coverage
-        The main run (its mode setups, points and unit types are reused).
-    facilities : GeoDataFrame
-        The facilities of the main run (``category``), in its order.
+        The main run (its network, mode setups, each rule's facilities, points and unit types
+        are reused).
     walk_speeds : sequence of float, optional
         Walking speeds (m/min) to try; None: the main run's.
     speed_factors : sequence of float, optional
@@ -64,18 +58,21 @@ def sensitivity_bands(
     factors = [float(f) for f in (speed_factors or [1.0])]
     population = coverage.table["population"].to_numpy(dtype=float)
     total = float(population.sum())
-    categories = facilities["category"].astype(str).to_numpy()
     types = None if coverage.unit_types is None else coverage.unit_types.points
     memo: dict[tuple, np.ndarray] = {}
+    scaled: dict[tuple, ModeSetup] = {}
+
+    def setup_at(travel: tuple, walk: float, factor: float) -> ModeSetup:
+        """A travel's setup at this walking speed and speed factor (scaled once)."""
+        setup = coverage.setups[travel]
+        ratio = walk_speed_m_per_min / walk if setup.mode == "walk" else 1.0 / factor
+        if (travel, ratio) not in scaled:
+            scaled[travel, ratio] = setup.scaled(ratio)
+        return scaled[travel, ratio]
+
     passes = 0
     runs = []
     for walk, factor in itertools.product(walks, factors):
-        setups = {
-            travel: setup.scaled(
-                walk_speed_m_per_min / walk if setup.mode == "walk" else 1.0 / factor
-            )
-            for travel, setup in coverage.setups.items()
-        }
         shares = {}
         for rule in coverage.rules:
             # what the pass depends on: the rule, each mode's scale, the access legs' speed
@@ -86,10 +83,10 @@ def sensitivity_bands(
             )
             if key not in memo:
                 found = rule_pass(
-                    network,
+                    coverage.network,
                     rule,
-                    setups,
-                    rule_facility_positions(rule, categories),
+                    {t: setup_at(t, walk, factor) for t in rule.travels},
+                    coverage.searches[rule.id].chosen,
                     walk,
                     coverage.unit_types,
                 )

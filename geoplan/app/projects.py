@@ -31,6 +31,7 @@ from .. import _io
 from ..errors import GeoplanError
 from ..results import JOURNAL, LOCK, STAGING_PREFIX, read_manifest
 from ..workflows.config import project_template
+from .text import UI
 
 __all__ = [
     "INPUTS",
@@ -152,10 +153,7 @@ def check_name(text: str) -> str:
     """A name typed into a form: trimmed, one line, no control characters."""
     text = unicodedata.normalize("NFC", str(text or "")).strip()
     if not text or any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text):
-        raise AppError(
-            "名称不能为空，也不能含换行等控制字符。",
-            "Names must not be empty or contain line breaks or other control characters.",
-        )
+        raise AppError(*UI["bad_name"])
     return text[:200]
 
 

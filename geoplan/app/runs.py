@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import GeoplanError
 from ..workflows.project import STAGES, run_project
 from .projects import AppError, ProjectFolder
+from .text import UI
 
 __all__ = ["RUN_STAGES", "FetchState", "RunState", "Runner"]
 
@@ -136,15 +137,17 @@ class Runner:
                 raise AppError(*_BUSY)
             state = FetchState(project.slug)
             self._fetches[project.slug] = state
-            thread = threading.Thread(
-                target=self._fetch,
-                args=(project, work, state),
-                name=f"geoplan-fetch-{project.slug}",
-                daemon=True,
-            )
-            self._threads[project.slug] = thread
+            thread = self._thread(project.slug, "fetch", self._fetch, (project, work, state))
         thread.start()
         return state
+
+    def _thread(self, slug: str, kind: str, target: Callable, args: tuple) -> threading.Thread:
+        """The project's one worker thread (a run or a fetch), registered under the lock."""
+        thread = threading.Thread(
+            target=target, args=args, name=f"geoplan-{kind}-{slug}", daemon=True
+        )
+        self._threads[slug] = thread
+        return thread
 
     def _fetch(self, project: ProjectFolder, work: Callable, state: FetchState) -> None:
         def progress(fraction: float | None, message: str) -> None:
@@ -182,22 +185,13 @@ class Runner:
         with self._lock:
             current = self._states.get(project.slug)
             if current is not None and current.status == "running":
-                raise AppError(
-                    "该项目已有一个运行正在进行，请等待其完成。",
-                    "A run of this project is already going on; wait until it finishes.",
-                )
+                raise AppError(*UI["run_busy"])
             if self._busy(project.slug):
                 raise AppError(*_BUSY)
             out = project.new_run_dir()
             state = RunState(project.slug, out.name)
             self._states[project.slug] = state
-            thread = threading.Thread(
-                target=self._run,
-                args=(project, out, state),
-                name=f"geoplan-run-{project.slug}",
-                daemon=True,
-            )
-            self._threads[project.slug] = thread
+            thread = self._thread(project.slug, "run", self._run, (project, out, state))
         thread.start()
         return state
 

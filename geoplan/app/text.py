@@ -6,6 +6,8 @@ reader switched). A missing key is an error at once (``KeyError``), never a blan
 
 from __future__ import annotations
 
+from ..analysis.rules import MODE_LABELS, mode_label
+
 __all__ = ["LANGS", "UI", "tr", "travel_text"]
 
 LANGS = ("zh", "en")
@@ -268,11 +270,6 @@ UI: dict[str, tuple[str, str]] = {
     ),
     "pack_no_circles": ("该规则包没有出行时间圈。", "This pack has no travel-time circle."),
     "groups": ("类组", "Groups"),
-    "mode_walk": ("步行", "walk"),
-    "mode_bike": ("骑行", "bike"),
-    "mode_ebike": ("电动自行车", "e-bike"),
-    "mode_motorcycle": ("摩托车", "motorcycle"),
-    "mode_drive": ("驾车", "drive"),
     # run
     "run_intro": ("检查项目是否完整，然后运行。", "Check that the project is complete, then run."),
     "ready": ("可以运行。", "Ready to run."),
@@ -364,6 +361,7 @@ UI: dict[str, tuple[str, str]] = {
     ),
     "choose_one": ("请选择一个地方，或上传边界。", "Choose a place, or upload a boundary."),
 }
+UI.update({f"mode_{mode}": label for mode, label in MODE_LABELS.items()})  # one source
 
 
 def tr(key: str, lang: str, **values: object) -> str:
@@ -373,23 +371,6 @@ def tr(key: str, lang: str, **values: object) -> str:
 
 
 def travel_text(rule: dict, lang: str) -> str:
-    """How a rule of a project file travels, in ``lang``: ``步行``, ``步行+电动自行车`` (the
-    fastest of), or per unit type ``城镇：步行；乡村：步行+电动自行车``."""
-    from ..readers.boundaries import UNIT_TYPES, parse_unit_type
-
-    def modes(names) -> str:
-        names = [names] if isinstance(names, str) else list(names or [])
-        return "+".join(tr(f"mode_{m}", lang) if f"mode_{m}" in UI else str(m) for m in names)
-
-    by_type = rule.get("modes_by_unit_type")
-    if isinstance(by_type, dict) and by_type:
-        parts = []
-        for kind, names in by_type.items():
-            try:
-                key = parse_unit_type(kind)
-            except ValueError:
-                key = None
-            label = UNIT_TYPES[key][1 if lang == "en" else 0] if key in UNIT_TYPES else str(kind)
-            parts.append(f"{label}{': ' if lang == 'en' else '：'}{modes(names)}")
-        return ("; " if lang == "en" else "；").join(parts)
-    return modes(rule.get("modes") or rule.get("mode"))
+    """How a rule of a project file travels, in ``lang``, as the report says it
+    (:func:`geoplan.analysis.rules.mode_label`)."""
+    return mode_label(rule)[1 if lang == "en" else 0]

@@ -37,7 +37,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from .. import schema
+from .. import schema, taxonomy
 from ..analysis.rules import MODES, RULE_ID_PATTERN, check_unique_ids, rule_from_mapping
 from ..errors import GeoplanError
 from ..plans import places
@@ -49,7 +49,7 @@ from . import sources
 from .preview import preview_layers
 from .projects import AppError, ProjectFolder, Store, check_name
 from .review import FIELDS, boundary_of, network_of, review_file
-from .runs import RUN_STAGES, Runner
+from .runs import Runner
 from .text import LANGS, UI, tr, travel_text
 
 __all__ = ["CSP", "DEFAULT_MAX_UPLOAD_MB", "create_app"]
@@ -142,11 +142,10 @@ def create_app(
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
-        labels = _category_labels(g.lang)
         return {
             "t": lambda key, **kw: tr(key, g.lang, **kw),
             "lang": g.lang,
-            "category_label": lambda key: labels.get(key, key),
+            "category_label": lambda key: _category_label(key, g.lang),
             "travel_text": lambda rule: travel_text(rule, g.lang),
             "check_label": lambda code: _check_label(code, g.lang),
             "severity_label": lambda sev: tr(f"sev_{sev}", g.lang) if f"sev_{sev}" in UI else sev,
@@ -213,7 +212,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
     def editable(slug: str) -> ProjectFolder:
         project = project_or_404(slug)
         if runs.busy(slug):
-            raise AppError(UI["project_busy"][0], UI["project_busy"][1])
+            raise AppError(*UI["project_busy"])
         return project
 
     edits = threading.Lock()  # one change at a time: project.toml is read, changed, written
@@ -284,7 +283,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
         if adcode:
             place = sources.place_by_adcode(adcode)
             if place is None:
-                raise AppError(UI["choose_one"][0], UI["choose_one"][1])
+                raise AppError(*UI["choose_one"])
             name = request.form.get("project_name", "").strip() or place.name
             folder = store.new_folder(check_name(name))
             sources.init_place(place, folder)
@@ -300,7 +299,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
                 sources.init_boundary(Path(scratch) / staged, folder, area)
             example_rule = True
         else:
-            raise AppError(UI["choose_one"][0], UI["choose_one"][1])
+            raise AppError(*UI["choose_one"])
         project = ProjectFolder(folder)
         tables = project.tables()
         tables.setdefault("map", {})["langs"] = list(LANGS)  # a map in both languages
@@ -356,7 +355,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
         project = editable(slug)
         files = [f for f in request.files.getlist("files") if f and f.filename]
         if not files:
-            raise AppError(UI["no_file_chosen"][0], UI["no_file_chosen"][1])
+            raise AppError(*UI["no_file_chosen"])
         names = [project.save_upload("facilities", f.filename, f) for f in files]
         project.set_facility_tables(project.facility_tables() + [{"path": n} for n in names])
         flash(tr("uploaded", g.lang, files=", ".join(names)), "ok")
@@ -475,7 +474,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
         elif project.input_table(slot) is not None:
             path = current["path"]  # only the options change
         else:
-            raise AppError(UI["no_file_chosen"][0], UI["no_file_chosen"][1])
+            raise AppError(*UI["no_file_chosen"])
         table = {"path": path}
         for key in _option_keys(slot, table):
             value = _form_value(key, request.form.get(f"opt_{key.name}"))
@@ -518,7 +517,6 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
             modes=MODES,
             category_groups=_category_groups(g.lang),
             group_options=[(k, v[1 if g.lang == "en" else 0]) for k, v in GROUP_LABELS.items()],
-            labels=_category_labels(g.lang),
         )
 
     @app.post("/p/<slug>/rules/add")
@@ -574,7 +572,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
             abort(404)
         pack = load_pack(pack_id)
         if not pack.circles:
-            raise AppError(UI["pack_no_circles"][0], UI["pack_no_circles"][1])
+            raise AppError(*UI["pack_no_circles"])
         tables = project.tables()
         tables["rules"] = [
             {k: v for k, v in rule.as_dict().items() if v is not None} for rule in pack.circles
@@ -595,7 +593,6 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
             steps=_steps(project),
             missing=_missing(project),
             state=runs.state(slug),
-            stages=RUN_STAGES,
         )
 
     @app.post("/p/<slug>/run")
@@ -793,12 +790,13 @@ def _check_label(code: str, lang: str) -> str:
     return code if titles is None else titles[2 if lang == "en" else 1]
 
 
-def _category_labels(lang: str) -> dict[str, str]:
-    """Category and group keys → their names in ``lang``."""
-    i = 1 if lang == "en" else 0
-    labels = {k: (c.name_zh, c.name_en)[i] for k, c in CATEGORIES.items()}
-    labels.update({k: v[i] for k, v in GROUP_LABELS.items()})
-    return labels
+def _category_label(key: str, lang: str) -> str:
+    """A category, tier, group or named-set key's name in ``lang`` (the key itself when it is
+    none of them)."""
+    try:
+        return taxonomy.label(key)[1 if lang == "en" else 0]
+    except KeyError:
+        return key
 
 
 def _option_keys(slot: str, table: dict | None) -> list[schema.Key]:
@@ -851,9 +849,7 @@ def _form_value(key: schema.Key, text: str | None) -> Any:
         return None
     text = text.strip()
     if isinstance(key.kind, schema.Number):
-        value = _number(text)
-        if value is None:
-            raise AppError(f"{key.name}：请填写数字。", f"{key.name}: write a number")
+        value = _number(text)  # not empty here: a number or an AppError
         return int(value) if key.kind.integer and value == int(value) else value
     return text
 

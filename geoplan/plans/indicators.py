@@ -19,7 +19,6 @@ form              written as                                      met when
 ``circle``        a travel-time circle (unit 分钟, name …圈)        reported, no comparator
 ``none``          baseline or inventory only                      (no target)
 ``context``       a population figure (常住人口 168万, 总人口)          context, not a target
-``none``          baseline or inventory only                      (no target)
 ``unparsed``      a target without a measurable form              (e.g. two numbers)
 ================  ==============================================  ===========================
 
@@ -424,8 +423,6 @@ _LEAD_WORDS = (
     *_DOWN_VERBS,
     *_KEEP_WORDS,
     "继续保持",
-    "控制在",
-    "缩短到",
     "达到",
     "力争",
     "前进",

@@ -380,8 +380,16 @@ def _read_names(path: Path) -> dict[str, str]:
     return dict(zip(codes[ok].str[3:], table["name"][ok].astype(str), strict=True))
 
 
+@functools.lru_cache(maxsize=1)
+def _shipped_table() -> pd.DataFrame:
+    """The shipped places' attributes (no geometry), read once."""
+    import pyogrio
+
+    return pyogrio.read_dataframe(shipped_path(BOUNDARY_FILE), read_geometry=False)
+
+
 def _shipped_places() -> tuple[list[Place], dict[str, str]]:
-    frame = gpd.read_file(shipped_path(BOUNDARY_FILE))
+    frame = _shipped_table()
     places = []
     for code, name, source in zip(
         frame["adcode"].astype(str), frame["name"], frame["source"], strict=True
@@ -468,12 +476,8 @@ def _index() -> _Index:
     )
 
 
-@functools.lru_cache(maxsize=1)
 def _shipped_codes() -> frozenset[str]:
-    import pyogrio
-
-    table = pyogrio.read_dataframe(shipped_path(BOUNDARY_FILE), read_geometry=False)
-    return frozenset(table["adcode"].astype(str))
+    return frozenset(_shipped_table()["adcode"].astype(str))
 
 
 def _code_query(query: str) -> str | None:

@@ -92,8 +92,7 @@ def tobler_speed_ratio(grade: np.ndarray | float) -> np.ndarray:
 
 def tobler_time_factor(grade: np.ndarray | float) -> np.ndarray:
     """Walking time on ``grade`` over the time on flat ground (1 / :func:`tobler_speed_ratio`)."""
-    grade = np.asarray(grade, dtype=np.float64)
-    return np.exp(TOBLER_K * np.abs(grade - TOBLER_OPTIMUM) + TOBLER_K * TOBLER_OPTIMUM)
+    return 1.0 / tobler_speed_ratio(grade)
 
 
 @dataclass(frozen=True, eq=False)

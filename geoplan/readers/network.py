@@ -624,7 +624,7 @@ def _check_speed_factors(factors: Mapping[str, float] | None) -> dict[str, float
     """Speed factors per OSM class, checked: known classes (or ``other``), finite and > 0."""
     if not factors:
         return {}
-    known = (*HIGHWAY_RANK, OTHER_CLASS)
+    known = SPEED_CLASSES
     out = {}
     for name, value in factors.items():
         if name not in known:

@@ -133,17 +133,20 @@ def township_units(
         raise InputError("边界没有坐标系 / the boundary has no coordinate system")
     metric = boundary.to_crs(4326).estimate_utm_crs()
     outline = shapely.union_all(boundary.to_crs(metric).geometry.to_numpy())
-    projected = areas.to_crs(metric)
-    inside_share = np.asarray(
-        shapely.area(shapely.intersection(projected.geometry.to_numpy(), outline))
-        / np.maximum(shapely.area(projected.geometry.to_numpy()), 1e-9)
-    )
-    inside = areas[inside_share >= MIN_INSIDE_SHARE]
-    units = inside[inside["admin_level"] == admin_level].reset_index(drop=True)
+
+    def inside(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """The areas at least MIN_INSIDE_SHARE inside the boundary."""
+        shapes = frame.to_crs(metric).geometry.to_numpy()
+        share = shapely.area(shapely.intersection(shapes, outline)) / np.maximum(
+            shapely.area(shapes), 1e-9
+        )
+        return frame[np.asarray(share) >= MIN_INSIDE_SHARE]
+
+    units = inside(areas[areas["admin_level"] == admin_level]).reset_index(drop=True)
     name = Path(path).name
     notes = _incomplete_note(name, [r for r in incomplete if r["admin_level"] == admin_level])
-    if units.empty:
-        levels = inside["admin_level"].value_counts().sort_index()
+    if units.empty:  # which levels would do: only now are the other levels' areas cut
+        levels = inside(areas)["admin_level"].value_counts().sort_index()
         found = ", ".join(f"{level} ({count})" for level, count in levels.items()) or "none"
         raise InputError(
             f"{name} 在边界内没有 admin_level={admin_level} 的行政区 / {name} has no "

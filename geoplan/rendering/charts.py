@@ -22,6 +22,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from ..analysis.rules import MODE_LABELS, mode_label
+
 __all__ = [
     "CJK_FONT_NAMES",
     "MODE_LABELS",
@@ -58,37 +60,6 @@ _BAR = "#3b6ea8"
 _BAR_ALL = "#1f3d5c"
 _TARGET = "#c0392b"
 _GRID = "#d9d9d9"
-MODE_LABELS = {
-    "walk": ("步行", "walk"),
-    "bike": ("骑行", "bike"),
-    "ebike": ("电动自行车", "e-bike"),
-    "motorcycle": ("摩托车", "motorcycle"),
-    "drive": ("驾车", "drive"),
-}
-"""Travel modes' labels: key → (中文, English); the report's tables use them too."""
-
-
-def mode_label(rule: dict) -> tuple[str, str]:
-    """A rule's travel as (中文, English): one mode, the fastest of several ("步行或电动自行车"),
-    or the modes per unit type."""
-
-    def several(modes: list) -> tuple[str, str]:
-        labels = [MODE_LABELS.get(str(m), (str(m), str(m))) for m in modes]
-        return "或".join(z for z, _ in labels), " or ".join(e for _, e in labels)
-
-    by_type = rule.get("modes_by_unit_type")
-    if by_type:
-        parts = [(kind, several(list(modes))) for kind, modes in by_type.items()]
-        return (
-            "按单元类型：" + "；".join(f"{kind} {zh}" for kind, (zh, _) in parts),
-            "by unit type: " + "; ".join(f"{kind} {en}" for kind, (_, en) in parts),
-        )
-    modes = rule.get("modes") or [rule.get("mode")]
-    if len(modes) > 1:
-        zh, en = several(modes)
-        return f"{zh}（取最快）", f"{en} (fastest)"
-    mode = str(modes[0])
-    return MODE_LABELS.get(mode, (mode, mode))
 
 
 @dataclass(frozen=True)

@@ -1106,16 +1106,14 @@ class _Report:
             )
         by_mode = rule.get("population_covered_by_mode") or {}
         if by_mode:
-            zh = "，".join(
-                f"{charts.MODE_LABELS.get(m, (m, m))[0]} {_num(v)} 人" for m, v in by_mode.items()
-            )
-            en = ", ".join(
-                f"{charts.MODE_LABELS.get(m, (m, m))[1]} {_num(v)}" for m, v in by_mode.items()
+            people = tr("，", ", ").join(
+                f"{tr.pair(charts.MODE_LABELS, m)} {_num(v)}{tr(' 人', '')}"
+                for m, v in by_mode.items()
             )
             lines.append(
                 tr(
-                    f"覆盖的居民按其最快方式：{zh}。",
-                    f"Residents covered, by their fastest mode: {en}.",
+                    f"覆盖的居民按其最快方式：{people}。",
+                    f"Residents covered, by their fastest mode: {people}.",
                 )
             )
         by_type = rule.get("by_type") or {}

@@ -42,8 +42,6 @@ from ..readers.elevation import DEM_MISSING
 from ..readers.facilities import DEFAULT_BOUNDARY_TOLERANCE_M
 from ..readers.network import (
     DEFAULT_WALK_SPEED_M_PER_MIN,
-    HIGHWAY_RANK,
-    OTHER_CLASS,
     SPEED_CLASSES,
     SPEED_TABLE_MODES,
 )
@@ -1031,7 +1029,7 @@ CONGESTION = Table(
     (),
     free_keys=Key(
         "profile",
-        TextTable(Number(0, 2, low_open=True), names=(*HIGHWAY_RANK, OTHER_CLASS), non_empty=True),
+        TextTable(Number(0, 2, low_open=True), names=SPEED_CLASSES, non_empty=True),
         "A congestion profile: OSM road class → factor multiplying its speed (above 0, at most 2)",
         "拥堵情景：道路等级 → 速度系数（大于 0，至多 2）",
         example=("peak", {"primary": 0.6, "secondary": 0.7, "tertiary": 0.8}),

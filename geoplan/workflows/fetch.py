@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 import math
@@ -49,6 +48,7 @@ import numpy as np
 import shapely
 
 from .. import _io
+from .._cache import file_sha256
 from ..errors import ConfigError, InputError, InputFileNotFoundError, LimitError
 from ..limits import current as current_limits
 from ..readers.credits import GHS_POP, OSM, WORLDPOP
@@ -574,17 +574,13 @@ def _population_credit(path: Path) -> str:
 
 
 def _source(kind: str, path: Path, source: str, credit: str) -> dict:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
     return {
         "kind": kind,
         "file": path.name,
         "source": source,
         "retrieved": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "bytes": path.stat().st_size,
-        "sha256": digest.hexdigest(),
+        "sha256": file_sha256(path),
         "credit": credit,
     }
 

@@ -20,6 +20,7 @@ import pandas as pd
 from .. import _io
 from ..errors import ConfigError
 from ..plans.places import BOUNDARY_FILE, Place, find_place, place_boundary, plan_of
+from ..readers.credits import OSM
 from ..results import output_folder
 from .config import project_template
 
@@ -144,7 +145,7 @@ def _units_values(
             "name_column": "name",
             "code_column": "code",
             "level": "township",
-            "credit": "© OpenStreetMap contributors, ODbL 1.0",
+            "credit": OSM,
         }
     }
     comments = {

@@ -142,6 +142,8 @@ class NationalSpec:
     demand: Path
     registry: Path
     registry_columns: dict
+    facility_tolerance_m: float = 0.0
+    dem: Path | None = None
 
 
 # --------------------------------------------------------------------------- the counties
@@ -258,7 +260,7 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
     used = registry.used.copy()
     used["registry_row"] = used.pop("source_row")
     with _io.atomic_path(out_dir / REGISTRY_FILE) as tmp:
-        used.to_parquet(tmp)
+        used.to_parquet(tmp, write_covering_bbox=True)  # each county reads its box only
     _io.write_csv(registry.rejects, out_dir / "registry_rejects.csv")
     if len(registry.rejects):
         logger.warning(
@@ -276,6 +278,8 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
         demand=project.resolve(project.demand["path"]),
         registry=out_dir / REGISTRY_FILE,
         registry_columns=dict(table.get("columns") or {}),
+        facility_tolerance_m=float(table.get("boundary_tolerance_m", 0.0)),
+        dem=project.resolve(project.dem) if project.dem else None,
     )
     return spec, registry.rejects
 
@@ -397,7 +401,7 @@ def _county_into(
             raise InputError("区县内没有需求点 / no demand point lies in the area")
 
     record["stage"] = "facilities"
-    registry = gpd.read_parquet(spec.registry)
+    registry = gpd.read_parquet(spec.registry, bbox=tuple(area.bounds))
     inside = registry[shapely.intersects(area, registry.geometry.to_numpy())]
     record["facilities"] = len(inside)
     if inside.empty:
@@ -418,13 +422,11 @@ def _county_into(
         renamed.to_file(tmp, driver="GPKG", layer="facilities")
 
     record["stage"] = "run"
-    template = load_project(spec.template)
-    template_table = template.facility_tables[0]
     text = spec.template.read_text(encoding="utf-8")
     text = set_table_keys(text, "network", {"path": network_file})
     text = set_table_keys(text, "demand", {"path": demand_file})
     # the registry's rows within the padded area are the county's: none is "outside"
-    tolerance = max(spec.buffer_m, float(template_table.get("boundary_tolerance_m", 0.0)))
+    tolerance = max(spec.buffer_m, spec.facility_tolerance_m)
     text = set_table_keys(
         text,
         "facilities",
@@ -432,8 +434,8 @@ def _county_into(
     )
     text = set_table_keys(text, "boundary", {"path": "boundary.geojson"})
     text = set_table_keys(text, "project", {"area": county.name})
-    if template.dem:  # the DEM is used whole (it is read by window)
-        text = set_table_keys(text, "network", {"dem": str(template.resolve(template.dem))})
+    if spec.dem is not None:  # the DEM is used whole (it is read by window)
+        text = set_table_keys(text, "network", {"dem": str(spec.dem)})
     _io.write_text(inputs / "project.toml", text)
     project = load_project(inputs / "project.toml")
     result = run_into(project, staged, basemap_key=project.map.key())

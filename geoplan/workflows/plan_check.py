@@ -85,7 +85,7 @@ __all__ = [
     "URBAN",
     "CheckContext",
     "CheckResult",
-    "access_matrix",
+    "access_per_point",
     "add_gap",
     "add_row",
     "compare",
@@ -1356,20 +1356,7 @@ def _access(
     mode, minutes = _access_catchment(ctx.pack)
     cutoff_s = minutes * 60.0
     demand = pd.Series(points["population"].to_numpy(), index=points["demand_id"].to_numpy())
-    rows = np.flatnonzero(np.isfinite(supply))
-    if len(rows):
-        matrix = _access_matrix(ctx, mode, cutoff_s, mask)
-        local = np.full(len(supply), -1, dtype=np.int64)
-        local[rows] = np.arange(len(rows))
-        facility = local[matrix["facility"].to_numpy()]
-        kept = facility >= 0
-        matrix = matrix[kept].assign(facility=facility[kept])
-        ids = [f"f{i}" for i in range(len(rows))]
-        times = travel_times_by_id(matrix, demand.index, ids)
-        values = pd.Series(supply[rows], index=ids)
-        access = two_step_fca(times, values, demand, cutoff_s=cutoff_s)
-    else:
-        access = pd.Series(0.0, index=demand.index)
+    access = _access_per_point(ctx, mode, cutoff_s, mask, supply, demand)
     unit_of = pd.Series(points["unit_name"].to_numpy(), index=demand.index)
     inside = unit_of != OUTSIDE_UNITS
     table_by_unit = access_by_unit(access[inside], demand[inside], unit_of[inside])
@@ -1384,6 +1371,32 @@ def _access(
         f"({mode}), population-weighted mean per unit — a geoplan supplement, not a plan target"
     )
     return out
+
+
+def _access_per_point(
+    ctx: _Context,
+    mode: str,
+    cutoff_s: float,
+    mask: np.ndarray,
+    supply: np.ndarray,
+    demand: pd.Series,
+) -> pd.Series:
+    """2SFCA access of the demand points of ``demand`` (residents by demand id, any subset of
+    the run's) to the facilities ``ctx.facilities[mask]`` with ``supply`` (one value per masked
+    facility; NaN: left out), within ``cutoff_s`` by ``mode``."""
+    rows = np.flatnonzero(np.isfinite(supply))
+    if not len(rows):
+        return pd.Series(0.0, index=demand.index)
+    matrix = _access_matrix(ctx, mode, cutoff_s, mask)
+    local = np.full(len(supply), -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    facility = local[matrix["facility"].to_numpy()]
+    kept = facility >= 0
+    matrix = matrix[kept].assign(facility=facility[kept])
+    ids = [f"f{i}" for i in range(len(rows))]
+    times = travel_times_by_id(matrix, ctx.run.coverage.table["demand_id"].to_numpy(), ids)
+    times = times[times["demand_id"].isin(demand.index)]
+    return two_step_fca(times, pd.Series(supply[rows], index=ids), demand, cutoff_s=cutoff_s)
 
 
 def _access_matrix(ctx: _Context, mode: str, cutoff_s: float, mask: np.ndarray) -> pd.DataFrame:
@@ -1613,5 +1626,5 @@ CheckContext = _Context
 add_row = _row
 not_computable = _not_computable
 facility_quantity = _quantity
-access_matrix = _access_matrix
+access_per_point = _access_per_point
 units_for_rows = _units_for_rows

@@ -31,7 +31,6 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from ..analysis import engine
-from ..analysis.capacity import two_step_fca
 from ..analysis.catchments import catchment_table, percentile_column, weighted_percentile
 from ..analysis.coverage import OUTSIDE_UNITS, expand_categories
 from ..analysis.equity import concentration_index, gini, weighted_mean
@@ -57,7 +56,7 @@ from .plan_check import (
     INCOMPLETE,
     UNIT_GROUPS,
     CheckContext,
-    access_matrix,
+    access_per_point,
     add_gap,
     add_row,
     facility_quantity,
@@ -113,15 +112,8 @@ def check_network_rules(ctx: CheckContext) -> None:
 def _categories(ctx: CheckContext, rule_type: str, rule, categories) -> np.ndarray | None:
     """Which facilities are of ``categories``; None (and a not-computable row) when the
     taxonomy does not know one of them."""
-    try:
-        keys = expand_categories(tuple(categories))
-    except ConfigError:
-        unknown = []
-        for name in categories:
-            try:
-                expand_categories((name,))
-            except ConfigError:
-                unknown.append(name)
+    mask, unknown = _category_mask(ctx, categories)
+    if mask is None:
         not_computable(
             ctx,
             rule_type,
@@ -129,8 +121,22 @@ def _categories(ctx: CheckContext, rule_type: str, rule, categories) -> np.ndarr
             f"facility categories {', '.join(unknown)} are not in geoplan's taxonomy, so no "
             "facility file can supply them",
         )
-        return None
-    return ctx.facilities["category"].isin(keys).to_numpy()
+    return mask
+
+
+def _category_mask(ctx: CheckContext, categories) -> tuple[np.ndarray | None, list[str]]:
+    """Which facilities are of ``categories``, and the names the taxonomy does not know (the
+    mask is None when there are any); writes nothing."""
+    unknown = []
+    for name in categories:
+        try:
+            expand_categories((name,))
+        except ConfigError:
+            unknown.append(name)
+    if unknown:
+        return None, unknown
+    keys = expand_categories(tuple(categories))
+    return ctx.facilities["category"].isin(keys).to_numpy(), []
 
 
 def _designated(ctx: CheckContext, role: str, attribute) -> tuple[np.ndarray, np.ndarray] | None:
@@ -444,17 +450,15 @@ def _ratio_flags(ctx: CheckContext, rule: ShareRule, chosen: np.ndarray) -> np.n
 
 def _colocation(ctx: CheckContext, rule: ColocationRule) -> None:
     chosen = _categories(ctx, "colocation", rule, rule.categories)
-    partner = (
-        _categories(ctx, "colocation", rule, rule.with_categories) if chosen is not None else None
-    )
     if chosen is None:
         return
     headers = find_columns(ctx.attribute_columns, rule.attribute) if rule.attribute else []
+    partner, _ = _category_mask(ctx, rule.with_categories)
     if partner is None:
-        if not headers:
-            return  # the not-computable row is written
-        ctx.rows.pop()  # the partner category is unknown, but the column tells
-        partner = np.zeros(len(ctx.facilities), dtype=bool)
+        if not headers:  # neither the partner category nor a column can tell
+            _categories(ctx, "colocation", rule, rule.with_categories)
+            return
+        partner = np.zeros(len(ctx.facilities), dtype=bool)  # the column tells
     elif not partner.any() and not headers:
         not_computable(
             ctx,
@@ -473,7 +477,6 @@ def _colocation(ctx: CheckContext, rule: ColocationRule) -> None:
         tree = cKDTree(np.column_stack(_metric(ctx, others)))
         distance, _ = tree.query(np.column_stack(_metric(ctx, fac)))
         near = distance <= rule.within_m + 1e-9
-    flags = np.where(near, True, None).astype(object)
     if headers:
         column = service_flags(fac, headers).to_numpy(dtype=object)
         flags = np.where(near, True, column).astype(object)
@@ -1127,16 +1130,7 @@ def _measure(
     mask = chosen & np.isfinite(supply)
     cutoff_s = rule.cutoff_min * 60.0
     demand = pd.Series(points["population"].to_numpy(), index=points["demand_id"].to_numpy())
-    matrix = access_matrix(ctx, rule.mode, cutoff_s, mask)
-    ids = [f"f{i}" for i in range(int(mask.sum()))]
-    all_points = ctx.run.coverage.table["demand_id"].to_numpy()
-    matrix = matrix.assign(demand=all_points[matrix["demand"].to_numpy()])
-    inside = matrix["demand"].isin(demand.index)
-    long = matrix[inside]
-    times = long.rename(columns={"demand": "demand_id"}).assign(
-        facility_id=[ids[f] for f in long["facility"]]
-    )[["demand_id", "facility_id", "travel_time_s"]]
-    access = two_step_fca(times, pd.Series(supply[mask], index=ids), demand, cutoff_s=cutoff_s)
+    access = access_per_point(ctx, rule.mode, cutoff_s, mask, supply[mask], demand)
     missing = int((chosen & ~np.isfinite(supply)).sum())
     note = (
         f"2SFCA: {rule.supply} of {int(mask.sum())} facilities within {rule.cutoff_min:g} min "

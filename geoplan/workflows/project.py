@@ -608,9 +608,7 @@ def _compute_project(project: Project, stages: Stages, *, sensitivity: bool = Fa
 
         with stages.stage("sensitivity"):
             summary["sensitivity"] = sensitivity_bands(
-                network,
                 coverage,
-                used,
                 walk_speeds=project.sensitivity.get("walk_speed_m_per_min"),
                 speed_factors=project.sensitivity.get("speed_factor"),
                 walk_speed_m_per_min=project.walk_speed_m_per_min,
@@ -778,22 +776,29 @@ def _terrain_summary(network, summary: dict) -> None:
     terrain = network.terrain
     if terrain is None:
         return
-    block = terrain.summary()
-    summary["network"]["terrain"] = block
-    if block["edges_flat_missing"]:
-        zh = (
-            f"{block['nodes_missing']:,} 个路网节点位于高程数据范围外或无数据处，"
-            f'{block["edges_flat_missing"]:,} 条路段按平地计算（dem_missing = "flat"）。'
-        )
-        en = (
-            f"{block['nodes_missing']:,} network nodes lie outside the DEM or on nodata: "
-            f"{block['edges_flat_missing']:,} edges were walked as flat "
-            '(dem_missing = "flat").'
-        )
-        logger.warning("%s", en)
-        summary.setdefault("warnings", []).append(
-            {"check": "dem_missing", "message_zh": zh, "message_en": en}
-        )
+    summary["network"]["terrain"] = block = terrain.summary()
+    warning = _terrain_warning(block)
+    if warning is not None:
+        summary.setdefault("warnings", []).append(warning)
+
+
+def _terrain_warning(block: dict) -> dict | None:
+    """The warning (logged, and returned as a summary.json entry) when nodes off the DEM left
+    edges walked as flat (``block``: :meth:`Terrain.summary`); None when every edge followed
+    the terrain."""
+    if not block["edges_flat_missing"]:
+        return None
+    zh = (
+        f"{block['nodes_missing']:,} 个路网节点位于高程数据范围外或无数据处，"
+        f'{block["edges_flat_missing"]:,} 条路段按平地计算（dem_missing = "flat"）。'
+    )
+    en = (
+        f"{block['nodes_missing']:,} network nodes lie outside the DEM or on nodata: "
+        f"{block['edges_flat_missing']:,} edges were walked as flat "
+        '(dem_missing = "flat").'
+    )
+    logger.warning("%s", en)
+    return {"check": "dem_missing", "message_zh": zh, "message_en": en}
 
 
 def _credits(project: Project, inputs: dict[str, str]) -> dict[str, str]:
@@ -1220,8 +1225,7 @@ def _per_point_note(plan: dict) -> dict:
 
 def _write_tables(result: RunResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan = per_point_outputs(result.project, len(result.coverage.table))
-    result.summary["per_point_outputs"] = plan  # as compute_project said it
+    plan = result.summary["per_point_outputs"]  # decided by compute_project
     if not plan["written"]:
         note = _per_point_note(plan)
         logger.warning("%s", note["message_en"])
@@ -1542,13 +1546,7 @@ def write_travel_times(
             from ..readers.elevation import with_terrain
 
             net = with_terrain(net, dem, missing=dem_missing)
-            terrain = net.terrain.summary()
-            if terrain["edges_flat_missing"]:
-                logger.warning(
-                    "%d network nodes lie outside the DEM or on nodata: %d edges walked as flat",
-                    terrain["nodes_missing"],
-                    terrain["edges_flat_missing"],
-                )
+            _terrain_warning(net.terrain.summary())  # logged
         points = read_demand(demand)
         checked = check_inputs(
             network=net,
