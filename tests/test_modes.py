@@ -121,11 +121,8 @@ def test_project_speeds_replace_cells_open_and_close_classes():
     np.testing.assert_allclose(forward, [20, 30, np.inf])
     default, _ = net.edge_times_s("motorcycle")
     np.testing.assert_allclose(default, [360 / 35, np.inf, 360 / 20])  # (other) is 20 km/h
-    # other modes keep their tables; a speed factor scales every cell
+    # other modes keep their tables
     np.testing.assert_allclose(net.edge_times_s("ebike", speeds=speeds)[0], [18, 30, 24])
-    np.testing.assert_allclose(
-        net.edge_times_s("motorcycle", speeds=speeds, speed_factor=2)[0], [10, 15, np.inf]
-    )
     table, other = speed_table("drive", {"residential": None})
     assert table["residential"] is None and table["primary"] == SPEED_KPH["drive"]["primary"]
     assert other == 20.0
@@ -133,8 +130,6 @@ def test_project_speeds_replace_cells_open_and_close_classes():
         speed_table("ebike", {"teritary": 10})
     with pytest.raises(ConfigError, match="walking has no speed table"):
         speed_table("walk", {"residential": 5})
-    with pytest.raises(ConfigError, match="speed_factor"):
-        net.edge_times_s("drive", speed_factor=0)
 
 
 def test_access_tags_for_ebike_and_motorcycle():

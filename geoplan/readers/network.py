@@ -356,7 +356,6 @@ class Network:
         walk_speed_m_per_min: float = DEFAULT_WALK_SPEED_M_PER_MIN,
         private_ways: str = "exclude",
         speeds: Mapping[str, Mapping[str, float | None]] | None = None,
-        speed_factor: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Travel seconds per edge for one mode.
 
@@ -374,9 +373,6 @@ class Network:
         speeds : mapping, optional
             A project's ``[speeds]``: per vehicle mode, km/h by class replacing the table's
             (:func:`speed_table`).
-        speed_factor : float, default 1.0
-            Every speed of a vehicle mode's table multiplied by this (sensitivity runs);
-            walking is varied through ``walk_speed_m_per_min``.
 
         Returns
         -------
@@ -394,7 +390,6 @@ class Network:
             walk_speed_m_per_min,
             _check_private_ways(private_ways),
             speeds=speeds,
-            speed_factor=speed_factor,
         )
         return forward_s, backward_s
 
@@ -408,7 +403,6 @@ class Network:
         direction: str = "to_facility",
         speed_factors: Mapping[str, float] | None = None,
         speeds: Mapping[str, Mapping[str, float | None]] | None = None,
-        speed_factor: float = 1.0,
     ) -> ModeTimes:
         """Everything a mode needs from the network: edge seconds, private edges, and where
         residents and facilities may join it.
@@ -433,7 +427,7 @@ class Network:
         :func:`main_component_edges`), as osmnx keeps only that component: a
         resident whose nearest street is cut off (one-way streets at the extract's edge, an
         unconnected footway) joins the main network instead of being unreachable. ``speeds``
-        and ``speed_factor`` as in :meth:`edge_times_s`; the terrain (if any) slows or speeds
+        as in :meth:`edge_times_s`; the terrain (if any) slows or speeds
         walking per edge and direction.
         """
         forward_s, backward_s, private = self._times_and_private(
@@ -442,7 +436,6 @@ class Network:
             _check_private_ways(private_ways),
             speed_factors,
             speeds=speeds,
-            speed_factor=speed_factor,
         )
         if direction not in DIRECTIONS:
             raise ConfigError(
@@ -469,7 +462,6 @@ class Network:
         speed_factors: Mapping[str, float] | None = None,
         *,
         speeds: Mapping[str, Mapping[str, float | None]] | None = None,
-        speed_factor: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Edge seconds with access applied, and the private edges left usable (endpoints)."""
         _check_mode(mode)
@@ -481,9 +473,6 @@ class Network:
         if mode == "walk":
             walk = _positive(walk_speed_m_per_min, "walk_speed_m_per_min")
             speed_kph = [None if s is None else walk * 60.0 / 1000.0 for s in speed_kph]
-        else:
-            factor = _positive(speed_factor, "speed_factor")
-            speed_kph = [None if s is None else s * factor for s in speed_kph]
         if factors and mode != "walk":  # congestion slows vehicles, not people on foot
             speed_kph = [
                 None if s is None else s * factors.get(c if c in table else OTHER_CLASS, 1.0)
