@@ -533,3 +533,21 @@ def test_sections_are_the_plans_headings_and_hold_every_rule(packs, shared_file)
     x = packs["xiangqiao"]
     assert x.section_of("beds_per_1000").title_zh == "（三）发展目标"
     assert x.section_of("fitness_15").line == 319
+
+
+def test_a_rules_travel_choice_has_one_check_in_files_and_in_python():
+    """``mode``/``modes``/``modes_by_unit_type``: the same words whether the rule is a file's
+    table or a :class:`Rule` built in Python (one check, ``rules._check_rule_modes``)."""
+    base = {"id": "r", "name_zh": "r", "name_en": "r", "categories": ["medical"]}
+    for travel in (
+        {},
+        {"mode": "walk", "modes": ["walk"]},
+        {"mode": "walk", "modes_by_unit_type": {"urban": ["walk"]}},
+    ):
+        with pytest.raises(ConfigError) as in_file:
+            rule_from_mapping({**base, "threshold_min": 5, **travel}, where="x #1", file="p.toml")
+        with pytest.raises(ConfigError) as in_python:
+            Rule("r", "r", "r", ("medical",), threshold_min=5, **travel)
+        said = str(in_file.value).removeprefix("p.toml: x #1: ")
+        assert said == str(in_python.value).removeprefix("rule 'r': ")
+        assert "须且只能给出" in said

@@ -99,23 +99,18 @@ class Rule:
                 else (modes_by_unit_type or ())
             )
         )
-        if by_type:
-            if mode is not None:
-                raise ConfigError(f"rule {id!r}: give mode or modes_by_unit_type, not both")
-            union = tuple(dict.fromkeys(m for _, kinds in by_type for m in kinds))
-            if modes is not None and tuple(modes) != union:
+        if by_type and modes is not None:  # a rule rebuilt from its own fields
+            if tuple(modes) != tuple(dict.fromkeys(m for _, kinds in by_type for m in kinds)):
                 raise ConfigError(f"rule {id!r}: modes and modes_by_unit_type disagree")
-            chosen = union
-        elif mode is not None and modes is not None:
-            raise ConfigError(f"rule {id!r}: give mode or modes, not both")
+            modes = None
+        given = {"mode": mode, "modes": modes, "modes_by_unit_type": by_type or None}
+        _check_rule_modes({k: v for k, v in given.items() if v is not None}, f"rule {id!r}")
+        if by_type:
+            chosen = tuple(dict.fromkeys(m for _, kinds in by_type for m in kinds))
         elif mode is not None:
             chosen = _checked_modes([mode], f"rule {id!r} mode")
-        elif modes is not None:
-            chosen = _checked_modes(modes, f"rule {id!r} modes")
         else:
-            raise ConfigError(
-                f"rule {id!r} needs a travel mode (mode, modes or modes_by_unit_type)"
-            )
+            chosen = _checked_modes(modes, f"rule {id!r} modes")
         if congestion is not None and set(chosen) == {"walk"}:
             raise ConfigError(
                 f"rule {id!r}: congestion slows vehicles, and the rule only walks; remove "
@@ -324,14 +319,22 @@ def _checked_modes(values: Iterable[str], where: str) -> tuple[str, ...]:
     return modes
 
 
-def _check_rule_modes(table: dict, where: str) -> None:
-    """A rule names its travel by exactly one of mode, modes, modes_by_unit_type."""
+def _check_rule_modes(table: Mapping, where: str) -> None:
+    """A rule names its travel by exactly one of mode, modes, modes_by_unit_type (the one
+    check, of a file's table and of a :class:`Rule` built in Python)."""
     given = [k for k in ("mode", "modes", "modes_by_unit_type") if k in table]
-    if len(given) != 1:
-        what = "none" if not given else " and ".join(given)
+    if not given:
         raise ConfigError(
             f"{where}: give exactly one of `mode`, `modes` or `modes_by_unit_type` (found "
-            f"{what}) / 须且只能给出 mode、modes、modes_by_unit_type 之一"
+            "none) / 须且只能给出 mode、modes、modes_by_unit_type 之一"
+        )
+    if len(given) > 1:
+        raise ConfigError(
+            f"{where}: give {' or '.join(given)}, not both / "
+            "须且只能给出 mode、modes、modes_by_unit_type 之一"
+            if len(given) == 2
+            else f"{where}: give only one of mode, modes or modes_by_unit_type / "
+            "须且只能给出 mode、modes、modes_by_unit_type 之一"
         )
     if "modes_by_unit_type" in table and not table["modes_by_unit_type"]:
         raise ConfigError(f"{where}: modes_by_unit_type names no unit type / 未给出单元类型")
