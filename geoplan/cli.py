@@ -457,6 +457,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _fetch_arguments(parser: argparse.ArgumentParser) -> None:
+    from .workflows.fetch import DEFAULT_BUFFER_M, DEFAULT_WORLDPOP_YEAR, WORLDPOP_YEARS
+
     parser.add_argument(
         "project",
         nargs="?",
@@ -479,8 +481,8 @@ def _fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--buffer-m",
         type=float,
-        default=2000.0,
-        help="metres around the boundary to include (default 2000)",
+        default=DEFAULT_BUFFER_M,
+        help=f"metres around the boundary to include (default {DEFAULT_BUFFER_M:g})",
     )
     parser.add_argument("--no-network", action="store_true", help="no street network")
     parser.add_argument("--no-population", action="store_true", help="no population raster")
@@ -495,7 +497,12 @@ def _fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--population-url", help="with --online: the raster to read (default: WorldPop China)"
     )
-    parser.add_argument("--year", type=int, default=2020, help="WorldPop year (2000–2020)")
+    parser.add_argument(
+        "--year",
+        type=int,
+        default=DEFAULT_WORLDPOP_YEAR,
+        help="WorldPop year ({}–{}, default {})".format(*WORLDPOP_YEARS, DEFAULT_WORLDPOP_YEAR),
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier fetch")
 
 
@@ -796,11 +803,22 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--root", type=Path, help="folder of the app's projects (default: ~/geoplan-projects)"
+    from .app.server import (  # no Flask
+        DEFAULT_HOST,
+        DEFAULT_MAX_UPLOAD_MB,
+        DEFAULT_PORT,
+        default_root,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+
+    parser.add_argument(
+        "--root", type=Path, help=f"folder of the app's projects (default: {default_root()})"
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
     parser.add_argument(
         "--i-know-this-exposes-data",
         dest="expose",
@@ -810,8 +828,8 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-upload-mb",
         type=float,
-        default=200,
-        help="largest upload (all files of one form), MB (default 200)",
+        default=DEFAULT_MAX_UPLOAD_MB,
+        help=f"largest upload (all files of one form), MB (default {DEFAULT_MAX_UPLOAD_MB:g})",
     )
 
 

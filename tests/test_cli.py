@@ -196,3 +196,31 @@ def test_every_command_is_one_entry_of_the_table(capsys):
         assert command.help
         assert callable(command.handle) and callable(command.arguments)
     assert "catchments" in cli._COMMANDS and "sites" in cli._COMMANDS
+
+
+def test_help_shows_the_defaults_of_the_modules_that_own_them(monkeypatch, capsys):
+    """``serve`` and ``fetch`` take their defaults from the app's server module and the fetch
+    workflow (changed there, the command line follows), and ``serve --help`` loads no Flask."""
+    import sys
+
+    from geoplan.app import server
+    from geoplan.cli import _parser
+    from geoplan.workflows import fetch
+
+    monkeypatch.setattr(server, "DEFAULT_PORT", 9123)
+    monkeypatch.setattr(server, "DEFAULT_HOST", "::1")
+    monkeypatch.setattr(server, "DEFAULT_MAX_UPLOAD_MB", 321)
+    monkeypatch.setattr(fetch, "DEFAULT_BUFFER_M", 1234.0)
+    monkeypatch.setattr(fetch, "DEFAULT_WORLDPOP_YEAR", 2015)
+    args = _parser().parse_args(["serve"])
+    assert (args.port, args.host, args.max_upload_mb) == (9123, "::1", 321)
+    args = _parser().parse_args(["fetch", "p"])
+    assert (args.buffer_m, args.year) == (1234.0, 2015)
+    monkeypatch.delitem(sys.modules, "flask", raising=False)
+    assert main(["serve", "--help"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "(default 9123)" in said and "(default ::1)" in said and "MB (default 321)" in said
+    assert "flask" not in sys.modules
+    assert main(["fetch", "--help"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "(default 1234)" in said and "2000–2020, default 2015" in said

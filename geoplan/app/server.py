@@ -12,9 +12,21 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["DEFAULT_PORT", "default_root", "is_loopback", "serve"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_UPLOAD_MB",
+    "DEFAULT_PORT",
+    "default_root",
+    "is_loopback",
+    "serve",
+]
 
+DEFAULT_HOST = "127.0.0.1"
+"""The address served unless told otherwise: loopback, this computer only."""
 DEFAULT_PORT = 8765
+DEFAULT_MAX_UPLOAD_MB = 200
+"""Largest request (all files of one upload together), MB; ``--max-upload-mb`` changes it.
+Kept here, not in :mod:`~geoplan.app.web`, so that the command line reads it without Flask."""
 
 
 def default_root() -> Path:
@@ -35,7 +47,7 @@ def is_loopback(host: str) -> bool:
 def serve(
     root: str | Path | None = None,
     *,
-    host: str = "127.0.0.1",
+    host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     max_upload_mb: float | None = None,
     expose: bool = False,
@@ -50,7 +62,7 @@ def serve(
     try:
         import waitress
 
-        from .web import DEFAULT_MAX_UPLOAD_MB, create_app
+        from .web import create_app
     except ImportError as exc:
         raise ConfigError(
             f"geoplan serve needs the app extra ({exc.name} is missing): "

@@ -50,12 +50,10 @@ from .preview import preview_layers
 from .projects import AppError, ProjectFolder, Store, check_name
 from .review import FIELDS, boundary_of, network_of, review_file
 from .runs import Runner
+from .server import DEFAULT_MAX_UPLOAD_MB
 from .text import LANGS, UI, tr, travel_text
 
-__all__ = ["CSP", "DEFAULT_MAX_UPLOAD_MB", "create_app"]
-
-DEFAULT_MAX_UPLOAD_MB = 200
-"""Largest request (all files of one upload together), MB; ``--max-upload-mb`` changes it."""
+__all__ = ["CSP", "create_app"]
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -56,9 +56,11 @@ from ..results import output_folder
 
 __all__ = [
     "DEFAULT_BUFFER_M",
+    "DEFAULT_WORLDPOP_YEAR",
     "INPUTS_FOLDER",
     "SOURCES_FILE",
     "WORLDPOP_URL",
+    "WORLDPOP_YEARS",
     "FetchResult",
     "Progress",
     "cut_inputs",
@@ -599,7 +601,13 @@ WORLDPOP_URL = (
     "https://data.worldpop.org/GIS/Population/Global_2000_2020/{year}/CHN/chn_ppp_{year}.tif"
 )
 """WorldPop's 100 m China population counts (unconstrained, persons per cell) of a year
-2000–2020: read through GDAL's ``/vsicurl/``, only the window over the area is fetched."""
+(:data:`WORLDPOP_YEARS`): read through GDAL's ``/vsicurl/``, only the window over the area is
+fetched."""
+
+WORLDPOP_YEARS = (2000, 2020)
+"""The first and last year of :data:`WORLDPOP_URL`."""
+DEFAULT_WORLDPOP_YEAR = WORLDPOP_YEARS[1]
+"""The year fetched unless told otherwise: the latest."""
 
 
 def fetch_inputs(
@@ -610,7 +618,7 @@ def fetch_inputs(
     network: bool = True,
     population: bool = True,
     population_url: str | None = None,
-    year: int = 2020,
+    year: int = DEFAULT_WORLDPOP_YEAR,
     online: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
@@ -637,8 +645,9 @@ def fetch_inputs(
         )
     if not (network or population):
         raise ConfigError("没有要下载的内容 / nothing to fetch: both network and population off")
-    if not 2000 <= int(year) <= 2020:
-        raise ConfigError(f"WorldPop years are 2000–2020, got {year}")
+    first, last = WORLDPOP_YEARS
+    if not first <= int(year) <= last:
+        raise ConfigError(f"WorldPop years are {first}–{last}, got {year} / WorldPop 年份无效")
     frame = _boundary_frame(boundary)
     area = padded_area(frame, buffer_m)
     url = population_url or WORLDPOP_URL.format(year=int(year))
@@ -738,7 +747,7 @@ def fetch_project(
     units: bool = False,
     units_level: int | None = None,
     population_url: str | None = None,
-    year: int = 2020,
+    year: int = DEFAULT_WORLDPOP_YEAR,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> FetchResult:
