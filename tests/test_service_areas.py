@@ -326,16 +326,25 @@ def test_congestion_profiles_are_checked():
 
 
 def test_thresholds_by_unit_type_judge_urban_and_rural_residents_apart():
+    from types import SimpleNamespace
+
+    from geoplan.analysis.coverage import OUTSIDE_UNITS
+    from geoplan.rendering.report import _Report, _Tr
+
     net = network_of([((0, 0), (1000, 0))])
     fac = facilities_at([(0, 0)])
     rule = make_rule(minutes=10, threshold_by_type={"urban": 5, "rural": 12})
-    # 400 s, 400 s, 700 s, 700 s away; types urban, rural, rural, outside every unit
-    demand = residents([(400, 0), (400, 0), (700, 0), (700, 0)], [1.0, 2.0, 4.0, 8.0])
-    types = np.array(["urban", "rural", "rural", ""], dtype=object)
+    # 400 s, 400 s, 700 s, 700 s, 500 s away; types urban, rural, rural, then two without a
+    # type: one outside every unit, one in a unit that has no type
+    demand = residents([(400, 0), (400, 0), (700, 0), (700, 0), (500, 0)], [1, 2, 4, 8, 16.0])
+    types = np.array(["urban", "rural", "rural", "", ""], dtype=object)
     cov = compute_coverage(net, fac, demand, [rule], walk_speed_m_per_min=60.0, unit_types=types)
-    assert list(cov.table["r_covered"]) == [False, True, True, False]
+    assert list(cov.table["r_covered"]) == [False, True, True, False, True]
+    # without the residents' units, untyped residents are just that
+    assert set(cov.summary()[0]["by_type"]) == {"urban", "rural", "untyped"}
+    cov.table["unit_name"] = ["u", "r", "r", OUTSIDE_UNITS, "村 without a type"]  # as a run has
     row = cov.summary()[0]
-    assert row["population_covered"] == 6.0
+    assert row["population_covered"] == 22.0
     assert row["by_type"]["urban"] == {
         "threshold_min": 5.0,
         "population": 1.0,
@@ -343,7 +352,25 @@ def test_thresholds_by_unit_type_judge_urban_and_rural_residents_apart():
         "share_covered": 0.0,
     }
     assert row["by_type"]["rural"]["population_covered"] == 6.0
-    assert row["by_type"]["outside_units"]["threshold_min"] == 10.0
+    assert row["by_type"]["outside_units"] == {
+        "threshold_min": 10.0,
+        "population": 8.0,
+        "population_covered": 0.0,
+        "share_covered": 0.0,
+    }
+    assert row["by_type"]["untyped"] == {
+        "threshold_min": 10.0,
+        "population": 16.0,
+        "population_covered": 16.0,
+        "share_covered": 1.0,
+    }
+    # the report names them apart, in both languages
+    for lang, untyped, outside in (
+        ("zh", "未分类", "不在任何单元"),
+        ("en", "untyped", "outside every unit"),
+    ):
+        text = _Report.travel_detail(SimpleNamespace(tr=_Tr(lang)), row)
+        assert f"<td>{untyped}</td>" in text and f"<td>{outside}</td>" in text
     with pytest.raises(ConfigError, match="type_column"):
         compute_coverage(net, fac, demand, [rule], walk_speed_m_per_min=60.0)
 

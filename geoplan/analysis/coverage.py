@@ -263,7 +263,9 @@ class Coverage:
         ``points_unreachable``: never hidden, also when zero); a rule of several modes adds
         the residents covered per winning mode (``population_covered_by_mode``). A rule with
         thresholds by unit type adds ``by_type``: per type its threshold, population, covered
-        and share (``outside_units``: residents in no unit, judged by ``threshold_min``)."""
+        and share; residents without a type are judged by ``threshold_min`` and counted as
+        ``outside_units`` (in no unit: ``unit_name`` is :data:`OUTSIDE_UNITS`) or ``untyped``
+        (in a unit that has no type, or, before the units are assigned, all of them)."""
         population = self.table["population"].to_numpy()
         total = float(population.sum())
         rows = []
@@ -282,7 +284,7 @@ class Coverage:
                 "points_unreachable": int(unreachable.sum()),
             }
             if rule.threshold_by_type and "unit_type" in self.table:
-                row["by_type"] = _by_type(rule, self.table["unit_type"], population, covered_mask)
+                row["by_type"] = _by_type(rule, self.table, population, covered_mask)
             if rule.mixed:
                 chosen = self.table[column(rule.id, "mode")].to_numpy(dtype=object)
                 row["population_covered_by_mode"] = {
@@ -321,16 +323,20 @@ class Coverage:
         return table
 
 
-def _by_type(rule: Rule, types: pd.Series, population: np.ndarray, covered: np.ndarray) -> dict:
+def _by_type(rule: Rule, table: pd.DataFrame, population: np.ndarray, covered: np.ndarray) -> dict:
     """A typed rule's figures per unit type (see :meth:`Coverage.summary`)."""
     thresholds = dict(rule.threshold_by_type)
-    kinds = types.fillna("").astype(str).to_numpy()  # None: in no unit, or untyped
+    kinds = table["unit_type"].fillna("").astype(str).to_numpy(dtype=object)
+    if "unit_name" in table:
+        outside = (table["unit_name"] == OUTSIDE_UNITS).to_numpy()
+        kinds[(kinds == "") & outside] = "outside_units"
+    kinds[kinds == ""] = "untyped"
     out = {}
-    for kind in sorted(set(kinds), key=lambda k: (k == "", k)):
+    for kind in sorted(set(kinds), key=lambda k: (k in ("untyped", "outside_units"), k)):
         mask = kinds == kind
         total = float(population[mask].sum())
         part = float(population[mask & covered].sum())
-        out[kind or "outside_units"] = {
+        out[kind] = {
             "threshold_min": thresholds.get(kind, rule.threshold_min),
             "population": total,
             "population_covered": part,

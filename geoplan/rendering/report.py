@@ -1128,7 +1128,11 @@ class _Report:
             )
         out = "".join(f"<p>{_e(line)}</p>" for line in lines)
         if by_type:
-            labels = {**UNIT_TYPES, "outside_units": ("不在任何单元", "outside every unit")}
+            labels = {
+                **UNIT_TYPES,
+                "untyped": ("未分类", "untyped"),
+                "outside_units": ("不在任何单元", "outside every unit"),
+            }
             head = [
                 tr("单元类型", "Unit type"),
                 tr("时间上限（分钟）", "Limit (min)"),
