@@ -551,3 +551,43 @@ def test_a_rules_travel_choice_has_one_check_in_files_and_in_python():
         said = str(in_file.value).removeprefix("p.toml: x #1: ")
         assert said == str(in_python.value).removeprefix("rule 'r': ")
         assert "须且只能给出" in said
+
+
+def test_a_pack_rules_where_is_checked_like_every_table():
+    """``where = {…}`` of a presence or ratio rule: an unknown or misspelt key, or a value of
+    the wrong kind, is refused naming the pack, the rule and the key (it was silently dropped:
+    ``ownership = "公立"`` restricted nothing, a misspelt ``name_zh`` left the label empty)."""
+    source = {"kind": "预期性", "source": {"file": "x.txt", "line": 1, "quote": "q"}}
+    presence = {
+        "id": "grade_ii_fever",
+        "scope": "facility",
+        "categories": ["hospital"],
+        "attribute": ["发热门诊"],
+        **source,
+    }
+    ratio = {"id": "beds_grade_ii", "numerator": "beds", "target": 1, **source}
+    good = {"columns": ["等级"], "values": ["二级"], "name_zh": "二级医院"}
+    pack = pack_from_mapping(
+        {"pack": {"id": "p"}, "presence": [{**presence, "where": good}]}, where="mine.toml"
+    )
+    assert pack.presence[0].where.label == "二级医院"
+    for kind, rule in (("presence", presence), ("ratios", ratio)):
+        for where, said in (
+            ({**good, "ownership": "公立"}, r"`ownership`: unknown key in where"),
+            (
+                {**good, "colums": ["级别"]},
+                r"`colums`: unknown key in where; did you mean `columns`",
+            ),
+            ({**good, "nmae_zh": "x"}, r"`nmae_zh`: unknown key in where; did you mean `name_zh`"),
+            ({"columns": ["等级"], "value": ["二级"]}, r"`value`: unknown key in where; did you"),
+            ({**good, "values": [2]}, r"where values: must be a non-empty list of values, each"),
+            ({**good, "values": []}, r"where values: must be a non-empty list"),
+            ({"columns": ["等级"]}, r"where: missing `values`"),
+            ("二级", r"where must be a table of keys"),
+        ):
+            data = {"pack": {"id": "p"}, kind: [{**rule, "where": where}]}
+            with pytest.raises(ConfigError, match=rf"^mine\.toml \[\[{kind}\]\] #1 {rule['id']}: "):
+                pack_from_mapping(data, where="mine.toml")
+            with pytest.raises(ConfigError, match=said) as refused:
+                pack_from_mapping(data, where="mine.toml")
+            assert " / " in str(refused.value)  # and in Chinese

@@ -49,6 +49,7 @@ __all__ = [
     "CAPACITY_COLUMNS",
     "CIRCLE_SOURCE_KEYS",
     "COMPARATORS",
+    "FACILITY_FILTER",
     "KINDS",
     "KIND_RULE_TYPES",
     "KIND_TABLES",
@@ -1132,20 +1133,45 @@ def _services(value: object, where: str) -> tuple[tuple[str, ...], ...]:
     return (headers,) if headers else ()
 
 
+FACILITY_FILTER = Table(
+    "where",
+    "设施筛选",
+    "Only facilities whose cell in one of the columns names one of the values count "
+    "(a presence or ratio rule's where = {…}; e.g. the plans' 二级医院)",
+    "仅统计指定列中含有所列取值的设施（如二级医院）",
+    (
+        Key(
+            "columns",
+            ListOf(Text(), single=True, non_empty=True),
+            "Accepted headers of the facility file's column",
+            "设施表中该字段的可接受列名",
+            required=True,
+            example=["医院等级", "等级"],
+        ),
+        Key(
+            "values",
+            ListOf(Text(), single=True, non_empty=True),
+            "Values a cell names (a cell containing one counts: 二级甲等 contains 二级)",
+            "取值（单元格包含其一即计入）",
+            required=True,
+            example=["二级", "二甲"],
+        ),
+        Key("name_zh", Text(), "Chinese name of the facilities kept", "所筛选设施的中文名称"),
+        Key("name_en", Text(), "English name of the facilities kept", "所筛选设施的英文名称"),
+    ),
+)
+"""A pack rule's ``where = {…}`` (:class:`FacilityFilter`): unknown keys are refused."""
+
+
 def _facility_filter(value: object, where: str) -> FacilityFilter | None:
     if value is None:
         return None
-    if not isinstance(value, Mapping) or not {"columns", "values"} <= value.keys():
-        raise ConfigError(f"{where}: where must be a table {{columns = [...], values = [...]}}")
-    columns = _strings(value["columns"], where, "where.columns")
-    values = _strings(value["values"], where, "where.values")
-    if not columns or not values:
-        raise ConfigError(f"{where}: where needs at least one column and one value")
+    table = check_table(FACILITY_FILTER, value, file=where, label="where")
     return FacilityFilter(
-        columns=columns,
-        values=values,
-        name_zh=str(value.get("name_zh", "")),
-        name_en=str(value.get("name_en", "")),
+        columns=tuple(table["columns"]),
+        values=tuple(table["values"]),
+        name_zh=table.get("name_zh", ""),
+        name_en=table.get("name_en", ""),
     )
 
 
