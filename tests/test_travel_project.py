@@ -234,3 +234,58 @@ def test_modes_by_unit_type_in_a_project_equal_each_units_own_rule(demo_project,
     # without a type column the rule cannot be read for anyone: said when the file is loaded
     with pytest.raises(ConfigError, match="needs a \\[units\\] table with type_column"):
         load_project(demo_project("untyped.toml", append=BY_TYPE_RULE))
+
+
+def test_streets_of_a_rule_by_unit_type_are_each_units_own_rules(demo_project, tmp_path):
+    """The map's streets (:func:`geoplan.analysis.streets.street_minutes`) of a rule by unit
+    type: on the streets of the 街道 half they are the walking rule's, on those of the 乡镇
+    half the walk-or-e-bike rule's, minute for minute and cut for cut."""
+    from geoplan.analysis.streets import street_minutes
+    from geoplan.workflows.project import compute_project, load_project
+
+    units = typed_units(tmp_path / "units.geojson")
+    table = f'\n[units]\npath = "{units}"\ntype_column = "类型"\n'
+    run = compute_project(load_project(demo_project("typed.toml", append=table + BY_TYPE_RULE)))
+    streets = street_minutes(run.network, run.coverage)
+    kind = run.coverage.unit_types.edges[streets["edge"].to_numpy()]
+    by_type = streets["medical_by_type_15"].to_numpy()
+    for unit_type, own in (("urban", "medical_walk_15"), ("rural", "medical_walk_ebike_15")):
+        on = kind == unit_type
+        assert on.sum() > 100
+        np.testing.assert_array_equal(by_type[on], streets[own].to_numpy()[on])
+        np.testing.assert_array_equal(
+            streets["medical_by_type_15_usable"].to_numpy()[on], streets[f"{own}_usable"][on]
+        )
+        # each rule alone is cut where its own bands change: the same cuts on its half
+        alone = street_minutes(run.network, _only(run.coverage, ["medical_by_type_15"]))
+        mine = street_minutes(run.network, _only(run.coverage, [own]))
+        for frame in (alone, mine):
+            frame["kind"] = run.coverage.unit_types.edges[frame["edge"].to_numpy()]
+        a = alone[alone["kind"] == unit_type].reset_index(drop=True)
+        b = mine[mine["kind"] == unit_type].reset_index(drop=True)
+        for name in ("edge", "start_fraction", "end_fraction"):
+            np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-12)
+        # (a piece's minutes are its first cut's middle: the band is what the map shows)
+        assert band(a["medical_by_type_15"]) == band(b[own])
+    # the e-bike is faster somewhere in the 乡镇 half: the halves are not all walking
+    rural = kind == "rural"
+    walk = streets["medical_walk_15"].to_numpy()
+    assert (by_type[rural] < walk[rural]).any()
+
+
+def band(minutes: pd.Series) -> list[int]:
+    """The street band of each piece of a 15-minute rule (-1: no facility reached)."""
+    from geoplan.analysis.streets import band_edges_min
+
+    values = minutes.to_numpy(dtype=float)
+    found = np.searchsorted(band_edges_min(15.0), values, side="left")
+    return np.where(np.isnan(values), -1, found).tolist()
+
+
+def _only(coverage, rule_ids):
+    """``coverage`` with only the rules ``rule_ids`` (for drawing them alone)."""
+    import dataclasses
+
+    rules = tuple(r for r in coverage.rules if r.id in rule_ids)
+    searches = {k: v for k, v in coverage.searches.items() if k in rule_ids}
+    return dataclasses.replace(coverage, rules=rules, searches=searches)
