@@ -695,3 +695,39 @@ def test_the_whole_flow_gives_the_cli_figures_and_escapes_every_page(app, pages,
         assert "&lt;img src=x onerror=alert(1)&gt;" in facilities_page
         counts = "12 records read, 10 used, 2 rejected" if lang == "en" else "读入 12 条"
         assert counts in facilities_page
+
+
+def test_a_page_reads_the_project_file_once_and_the_mapping_step_reviews_once(
+    app, pages, monkeypatch
+):
+    """Every page parses ``project.toml`` once (its steps, inputs and reviews share the
+    parsed tables); saving the column mapping reads only the file's headers, and the page
+    it returns to reviews the file once."""
+    from geoplan.app import projects, review
+
+    slug = ready_project(app, pages)
+    base = f"/p/{slug}"
+    parsed, reviewed = [], []
+    read_toml, read_facilities = projects._io.read_toml, review.read_facilities
+
+    def counting_toml(path, *args, **kwargs):
+        parsed.append(Path(path).name)
+        return read_toml(path, *args, **kwargs)
+
+    def counting_facilities(path, *args, **kwargs):
+        reviewed.append(Path(path).name)
+        return read_facilities(path, *args, **kwargs)
+
+    monkeypatch.setattr(projects._io, "read_toml", counting_toml)
+    monkeypatch.setattr(review, "read_facilities", counting_facilities)
+    for page in ("/", "/", "facilities", "inputs", "rules", "run"):
+        parsed.clear()
+        pages.get(page if page == "/" else f"{base}/{page}")
+        assert parsed.count("project.toml") == 1, (page, parsed)
+    form = {"csrf_token": pages.token(f"{base}/facilities"), "col_name": "名称", "crs": "wgs84"}
+    reviewed.clear()
+    response = pages.client.post(f"{base}/facilities/0/mapping", data=form)
+    assert response.status_code == 302 and not reviewed  # the headers only
+    page = pages.get(f"{base}/facilities").text
+    assert reviewed == ["f.csv"]
+    assert "读入 10 条，使用 10 条，拒绝 0 条" in page

@@ -13,6 +13,7 @@ file "picked" on a page must be one :meth:`ProjectFolder.files_for` lists.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -183,10 +184,16 @@ class RunInfo:
 
 
 class ProjectFolder:
-    """One project folder: its project file as plain tables, its inputs and its runs."""
+    """One project folder: its project file as plain tables, its inputs and its runs.
+
+    The project file is parsed once per version of the file (a page's steps, inputs and
+    reviews share one reading); a file written since (a save, a fetch, an editor: each
+    replaces the file, so its inode, time or size change) is read again.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._parsed: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
     @property
     def slug(self) -> str:
@@ -201,8 +208,16 @@ class ProjectFolder:
     # ---------------------------------------------------------------- the project file
 
     def tables(self) -> dict[str, Any]:
-        """The project file's tables as parsed (not yet checked against the schema)."""
-        return _io.read_toml(self.toml)
+        """The project file's tables as parsed (not yet checked against the schema): a copy,
+        so a change reaches the file only through :meth:`save`."""
+        try:
+            stat = self.toml.stat()
+            version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError:  # gone: read_toml says so
+            version = None
+        if self._parsed is None or version is None or self._parsed[0] != version:
+            self._parsed = (version, _io.read_toml(self.toml))
+        return copy.deepcopy(self._parsed[1])
 
     def area(self) -> str:
         """``[project] area``."""

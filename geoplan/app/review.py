@@ -30,7 +30,7 @@ from ..workflows.config import DEFAULT_MAX_SNAP_M
 from ..workflows.project import FACILITY_READ_KEYS
 from .projects import ProjectFolder
 
-__all__ = ["FIELDS", "FileReview", "boundary_of", "network_of", "review_file"]
+__all__ = ["FIELDS", "FileReview", "boundary_of", "network_of", "review_file", "review_headers"]
 
 FIELDS: tuple[str, ...] = tuple(c for c in COLUMN_ALIASES if c != "osm_type")
 """The fields of the column mapping, in the reader's order."""
@@ -85,15 +85,9 @@ def boundary_of(project: ProjectFolder) -> gpd.GeoDataFrame | None:
     return None if path is None else read_units(path)
 
 
-def review_file(
-    project: ProjectFolder,
-    index: int,
-    table: dict,
-    *,
-    boundary: gpd.GeoDataFrame | None,
-    network=None,
-) -> FileReview:
-    """Read, check and describe the facility file of ``table`` (see the module notes)."""
+def review_headers(project: ProjectFolder, index: int, table: dict) -> FileReview:
+    """The file's headers (as the column mapping finds them) and worksheets, without reading
+    its records: what the mapping form needs; ``error`` says why they cannot be read."""
     review = FileReview(index, table)
     path = project.resolve(str(table["path"]))
     if path is None:
@@ -113,8 +107,23 @@ def review_file(
         review.error = str(exc)
         return review
     review.found = map_columns(review.headers, table.get("columns"))
+    return review
+
+
+def review_file(
+    project: ProjectFolder,
+    index: int,
+    table: dict,
+    *,
+    boundary: gpd.GeoDataFrame | None,
+    network=None,
+) -> FileReview:
+    """Read, check and describe the facility file of ``table`` (see the module notes)."""
+    review = review_headers(project, index, table)
     if review.error:
         return review
+    path = project.resolve(str(table["path"]))
+    options = {k: table[k] for k in FACILITY_READ_KEYS if k in table}
     try:
         with warnings.catch_warnings():  # capacity cells: listed as findings instead
             warnings.simplefilter("ignore", DataQualityWarning)

@@ -48,7 +48,7 @@ from ..workflows.fetch import DEFAULT_BUFFER_M
 from . import sources
 from .preview import preview_layers
 from .projects import AppError, ProjectFolder, Store, check_name
-from .review import FIELDS, boundary_of, network_of, review_file
+from .review import FIELDS, boundary_of, network_of, review_file, review_headers
 from .runs import Runner
 from .server import DEFAULT_MAX_UPLOAD_MB
 from .text import LANGS, UI, tr, travel_text
@@ -334,17 +334,18 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
     @app.get("/p/<slug>/facilities")
     def facilities(slug: str):
         project = project_or_404(slug)
+        network, network_error = _network(project)
         return render_template(
             "facilities.html",
             project=project,
             steps=_steps(project),
-            reviews=_reviews(project),
+            reviews=_reviews(project, network),
             fields=FIELDS,
             crs_choices=_CRS_CHOICES,
             category_groups=_category_groups(g.lang),
             max_rows=_MAX_ROWS,
             network_chosen=project.input_table("network") is not None,
-            network_error=_network_error(project),
+            network_error=network_error,
         )
 
     @app.post("/p/<slug>/facilities/upload")
@@ -367,7 +368,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
         if not 0 <= index < len(tables):
             abort(404)
         table = dict(tables[index])
-        review = review_file(project, index, table, boundary=None)
+        review = review_headers(project, index, table)  # the facilities page reviews it
         table["columns"] = _columns_from_form(request.form, review.headers, table)
         crs = request.form.get("crs", "")
         if crs in _CRS_CHOICES:
@@ -491,7 +492,7 @@ def _register_pages(app: Flask, store: Store, runs: Runner, max_upload_mb: float
     @app.get("/p/<slug>/preview.json")
     def preview(slug: str):
         project = project_or_404(slug)
-        points = [r.points for r in _reviews(project, network=False)]
+        points = [r.points for r in _reviews(project, None)]
         return jsonify(preview_layers(project, points))
 
     # ------------------------------------------------------------------ rules
@@ -709,25 +710,20 @@ def _missing(project: ProjectFolder) -> list[str]:
     return missing
 
 
-def _network_error(project: ProjectFolder) -> str:
-    """Why the chosen network cannot be read ("" when it can, or none is chosen)."""
+def _network(project: ProjectFolder) -> tuple[Any, str]:
+    """The chosen network (None when none is chosen or it cannot be read) and why it cannot
+    be read ("" when it can, or none is chosen): said on the page, refused by the run."""
     try:
-        network_of(project)
+        return network_of(project), ""
     except GeoplanError as exc:
-        return str(exc)
-    return ""
+        return None, str(exc)
 
 
-def _reviews(project: ProjectFolder, *, network: bool = True) -> list:
-    """The facility files as a run reads them; with the network when it can be read (a
-    network that cannot is said on the inputs page and refused by the run)."""
+def _reviews(project: ProjectFolder, network) -> list:
+    """The facility files as a run reads them, checked against ``network`` too when given."""
     boundary = boundary_of(project)
-    try:
-        net = network_of(project) if network else None
-    except GeoplanError:
-        net = None
     return [
-        review_file(project, i, table, boundary=boundary, network=net)
+        review_file(project, i, table, boundary=boundary, network=network)
         for i, table in enumerate(project.facility_tables())
     ]
 
