@@ -591,3 +591,26 @@ def test_a_pack_rules_where_is_checked_like_every_table():
             with pytest.raises(ConfigError, match=said) as refused:
                 pack_from_mapping(data, where="mine.toml")
             assert " / " in str(refused.value)  # and in Chinese
+
+
+def test_a_pack_refuses_unknown_keys_of_presence_and_ratio_rules():
+    """A misspelt key of a ``[[presence]]`` or ``[[ratios]]`` rule changed a figure without a
+    word (``min_cuont = 3`` left one facility enough, ``pre = 10000`` counted per 1,000): it is
+    refused naming the pack, the rule, the key and the closest known one, in zh/en."""
+    source = {"kind": "预期性", "source": {"file": "x.txt", "line": 1, "quote": "q"}}
+    presence = {"id": "u", "scope": "unit", "level": "village", "categories": ["village_clinic"]}
+    ratio = {"id": "r", "numerator": "beds", "target": 1}
+    for kind, rule, key, known in (
+        ("presence", presence, "min_cuont", "min_count"),
+        ("presence", presence, "withinmin", "within_min"),
+        ("ratios", ratio, "pre", "per"),
+        ("ratios", ratio, "comparater", "comparator"),
+    ):
+        data = {"pack": {"id": "p"}, kind: [{**rule, **source, key: 3}]}
+        with pytest.raises(ConfigError) as refused:
+            pack_from_mapping(data, where="mine.toml")
+        said = str(refused.value)
+        assert said.startswith(f"mine.toml [[{kind}]] #1 {rule['id']}: `{key}`: unknown key")
+        assert f"did you mean `{known}`?" in said and f"应为 `{known}`" in said
+    ok = {"pack": {"id": "p"}, "presence": [{**presence, **source, "min_count": 2}]}
+    assert pack_from_mapping(ok).presence[0].min_count == 2

@@ -57,8 +57,10 @@ __all__ = [
     "MEASURES",
     "PACKS_PACKAGE_DIR",
     "PACK_TABLES",
+    "PRESENCE_KEYS",
     "PRESENCE_SCOPES",
     "QUANTITY_UNITS",
+    "RATIO_KEYS",
     "ROLES",
     "SOURCE_KEYS",
     "Assumption",
@@ -1079,9 +1081,63 @@ def _attribute_filter(value: object, where: str) -> AttributeFilter:
     )
 
 
+PRESENCE_KEYS = (
+    "id",
+    "name_zh",
+    "name_en",
+    "scope",
+    "categories",
+    "attribute",
+    "level",
+    "within_min",
+    "mode",
+    "min_count",
+    "reported",
+    "where",
+)
+"""The keys of a ``[[presence]]`` rule besides its citation (:data:`SOURCE_KEYS`)."""
+RATIO_KEYS = (
+    "id",
+    "name_zh",
+    "name_en",
+    "numerator",
+    "target",
+    "denominator",
+    "per",
+    "comparator",
+    "categories",
+    "columns",
+    "where",
+    "level",
+)
+"""The keys of a ``[[ratios]]`` rule besides its citation (:data:`SOURCE_KEYS`)."""
+
+
+def _known_keys(table: Mapping, keys: tuple[str, ...], where: str) -> None:
+    """Refuse a key the rule does not read (a misspelt ``min_count`` would change a figure
+    without a word), naming the closest known one."""
+    known = (*keys, *SOURCE_KEYS)
+    for name in table:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+        hint = (
+            (f"did you mean `{close[0]}`?", f"，应为 `{close[0]}`？")
+            if close
+            else (
+                f"known keys: {', '.join(known)}",
+                "",
+            )
+        )
+        raise ConfigError(
+            f"{where}: `{name}`: unknown key; {hint[0]} / 规则中没有 `{name}` 这个键{hint[1]}"
+        )
+
+
 def _presence(table: Mapping, where: str) -> PresenceRule:
     _require(table, ("id", "scope", "categories"), where)
     rule_id = _rule_id(table, where)
+    _known_keys(table, PRESENCE_KEYS, f"{where} {rule_id}")
     scope = str(table["scope"])
     if scope not in PRESENCE_SCOPES:
         raise ConfigError(f"{where} {rule_id}: scope must be one of {', '.join(PRESENCE_SCOPES)}")
@@ -1178,6 +1234,7 @@ def _facility_filter(value: object, where: str) -> FacilityFilter | None:
 def _ratio(table: Mapping, where: str) -> RatioTarget:
     _require(table, ("id", "numerator", "target"), where)
     rule_id = _rule_id(table, where)
+    _known_keys(table, RATIO_KEYS, f"{where} {rule_id}")
     columns = _strings(table.get("columns", []), where, "columns")
     numerator = str(table["numerator"])
     denominator = str(table.get("denominator", "population"))
