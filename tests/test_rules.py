@@ -614,3 +614,13 @@ def test_a_pack_refuses_unknown_keys_of_presence_and_ratio_rules():
         assert f"did you mean `{known}`?" in said and f"应为 `{known}`" in said
     ok = {"pack": {"id": "p"}, "presence": [{**presence, **source, "min_count": 2}]}
     assert pack_from_mapping(ok).presence[0].min_count == 2
+    # and the pack's own tables: about_tolerence kept 5 %, cutof_min no cutoff
+    for table, key, known in (
+        ("pack", "about_tolerence", "about_tolerance"),
+        ("access", "cutof_min", "cutoff_min"),
+    ):
+        data = {**ok, table: {**ok.get(table, {}), key: 0.5}}
+        with pytest.raises(ConfigError, match=rf"^mine.toml \[{table}\]: `{key}`: unknown key; "):
+            pack_from_mapping(data, where="mine.toml")
+        with pytest.raises(ConfigError, match=rf"did you mean `{known}`\?.*，应为 `{known}`"):
+            pack_from_mapping(data, where="mine.toml")

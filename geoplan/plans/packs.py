@@ -45,6 +45,7 @@ from ..schema import Key, ListOf, Number, OneOf, Table, Text, check_table
 from ..taxonomy import OWNERSHIPS, normalize_text
 
 __all__ = [
+    "ACCESS_KEYS",
     "ASSIGNMENTS",
     "CAPACITY_COLUMNS",
     "CIRCLE_SOURCE_KEYS",
@@ -56,6 +57,7 @@ __all__ = [
     "LEVELS",
     "MEASURES",
     "PACKS_PACKAGE_DIR",
+    "PACK_KEYS",
     "PACK_TABLES",
     "PRESENCE_KEYS",
     "PRESENCE_SCOPES",
@@ -793,6 +795,7 @@ def pack_from_mapping(
     if not isinstance(meta, Mapping) or "id" not in meta:
         raise ConfigError(f"{where}: missing [pack] table with an 'id'")
     _check_pack_tables(data, where)
+    _known_keys(meta, PACK_KEYS, f"{where} [pack]")
     pack_id = str(meta["id"])
     if not RULE_ID_PATTERN.match(pack_id):
         raise ConfigError(f"{where}: pack id {pack_id!r} must be letters, digits and _")
@@ -852,6 +855,7 @@ def pack_from_mapping(
     access = data.get("access", {})
     if not isinstance(access, Mapping):
         raise ConfigError(f"{where}: [access] must be a table (cutoff_min, mode)")
+    _known_keys(access, ACCESS_KEYS, f"{where} [access]")
     cutoff = access.get("cutoff_min")
     if cutoff is not None and not float(cutoff) > 0:
         raise ConfigError(f"{where}: [access] cutoff_min must be positive")
@@ -1113,10 +1117,27 @@ RATIO_KEYS = (
 """The keys of a ``[[ratios]]`` rule besides its citation (:data:`SOURCE_KEYS`)."""
 
 
-def _known_keys(table: Mapping, keys: tuple[str, ...], where: str) -> None:
-    """Refuse a key the rule does not read (a misspelt ``min_count`` would change a figure
-    without a word), naming the closest known one."""
-    known = (*keys, *SOURCE_KEYS)
+PACK_KEYS = (
+    "id",
+    "name_zh",
+    "name_en",
+    "place_zh",
+    "place_en",
+    "plan_file",
+    "period",
+    "status",
+    "level",
+    "about_tolerance",
+    "notes",
+)
+"""The keys of a pack's ``[pack]`` table."""
+ACCESS_KEYS = ("cutoff_min", "mode")
+"""The keys of a pack's ``[access]`` table."""
+
+
+def _known_keys(table: Mapping, known: tuple[str, ...], where: str) -> None:
+    """Refuse a key the pack's reader does not read (a misspelt ``min_count`` would change a
+    figure without a word), naming the closest known one."""
     for name in table:
         if name in known:
             continue
@@ -1130,14 +1151,14 @@ def _known_keys(table: Mapping, keys: tuple[str, ...], where: str) -> None:
             )
         )
         raise ConfigError(
-            f"{where}: `{name}`: unknown key; {hint[0]} / 规则中没有 `{name}` 这个键{hint[1]}"
+            f"{where}: `{name}`: unknown key; {hint[0]} / {where} 中没有 `{name}` 这个键{hint[1]}"
         )
 
 
 def _presence(table: Mapping, where: str) -> PresenceRule:
     _require(table, ("id", "scope", "categories"), where)
     rule_id = _rule_id(table, where)
-    _known_keys(table, PRESENCE_KEYS, f"{where} {rule_id}")
+    _known_keys(table, (*PRESENCE_KEYS, *SOURCE_KEYS), f"{where} {rule_id}")
     scope = str(table["scope"])
     if scope not in PRESENCE_SCOPES:
         raise ConfigError(f"{where} {rule_id}: scope must be one of {', '.join(PRESENCE_SCOPES)}")
@@ -1234,7 +1255,7 @@ def _facility_filter(value: object, where: str) -> FacilityFilter | None:
 def _ratio(table: Mapping, where: str) -> RatioTarget:
     _require(table, ("id", "numerator", "target"), where)
     rule_id = _rule_id(table, where)
-    _known_keys(table, RATIO_KEYS, f"{where} {rule_id}")
+    _known_keys(table, (*RATIO_KEYS, *SOURCE_KEYS), f"{where} {rule_id}")
     columns = _strings(table.get("columns", []), where, "columns")
     numerator = str(table["numerator"])
     denominator = str(table.get("denominator", "population"))
