@@ -1142,16 +1142,12 @@ def _known_keys(table: Mapping, known: tuple[str, ...], where: str) -> None:
         if name in known:
             continue
         close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
-        hint = (
-            (f"did you mean `{close[0]}`?", f"，应为 `{close[0]}`？")
-            if close
-            else (
-                f"known keys: {', '.join(known)}",
-                "",
-            )
-        )
+        if close:
+            en, zh = f"did you mean `{close[0]}`?", f"，应为 `{close[0]}`？"
+        else:
+            en, zh = f"known keys: {', '.join(known)}", ""
         raise ConfigError(
-            f"{where}: `{name}`: unknown key; {hint[0]} / {where} 中没有 `{name}` 这个键{hint[1]}"
+            f"{where}: `{name}`: unknown key; {en} / {where} 中没有 `{name}` 这个键{zh}"
         )
 
 
