@@ -624,3 +624,36 @@ def test_a_pack_refuses_unknown_keys_of_presence_and_ratio_rules():
             pack_from_mapping(data, where="mine.toml")
         with pytest.raises(ConfigError, match=rf"did you mean `{known}`\?.*，应为 `{known}`"):
             pack_from_mapping(data, where="mine.toml")
+
+
+def test_a_pack_refuses_unknown_keys_of_not_modelled_assumptions_and_sections():
+    """``[[not_modelled]]``, ``[[assumptions]]`` (and each option) and ``[[sections]]`` read
+    only their own keys: a misspelt ``unsett`` left the rule's key in place (a different
+    figure, exit 0), a misspelt ``title_en`` fell back to the Chinese title."""
+    source = {"kind": "预期性", "source": {"file": "x.txt", "line": 1, "quote": "q"}}
+    presence = {"id": "u", "scope": "unit", "level": "village", "categories": ["village_clinic"]}
+    presence = {**presence, **source, "min_count": 2}
+    option = {"set": {"min_count": 2}}
+    assumption = {"id": "a", "rules": ["u"], "default": "two", "options": {"two": option}}
+    base = {"pack": {"id": "p"}, "presence": [presence]}
+    assert pack_from_mapping({**base, "assumptions": [assumption]}).assumptions[0].id == "a"
+    for table, entry, where, key, known in (
+        ("not_modelled", {"id": "n", "reason": "r", "reson_en": "r"}, "#1", "reson_en", None),
+        ("not_modelled", {"id": "n", "reason": "r", "name_ne": "x"}, "#1", "name_ne", "name_en"),
+        ("assumptions", {**assumption, "defualt": "two"}, "#1 a", "defualt", "default"),
+        (
+            "assumptions",
+            {**assumption, "options": {"two": {**option, "unsett": ["min_count"]}}},
+            "#1 a option 'two'",
+            "unsett",
+            "unset",
+        ),
+        ("sections", {"line": 1, "title": "一", "titel_en": "One"}, "#1", "titel_en", "title_en"),
+    ):
+        data = {**base, table: [entry]}
+        with pytest.raises(ConfigError) as refused:
+            pack_from_mapping(data, where="mine.toml")
+        said = str(refused.value)
+        assert said.startswith(f"mine.toml [[{table}]] {where}: `{key}`: unknown key"), said
+        if known:
+            assert f"did you mean `{known}`?" in said and f"应为 `{known}`" in said

@@ -47,6 +47,7 @@ from ..taxonomy import OWNERSHIPS, normalize_text
 __all__ = [
     "ACCESS_KEYS",
     "ASSIGNMENTS",
+    "ASSUMPTION_KEYS",
     "CAPACITY_COLUMNS",
     "CIRCLE_SOURCE_KEYS",
     "COMPARATORS",
@@ -56,6 +57,8 @@ __all__ = [
     "KIND_TABLES",
     "LEVELS",
     "MEASURES",
+    "NOT_MODELLED_KEYS",
+    "OPTION_KEYS",
     "PACKS_PACKAGE_DIR",
     "PACK_KEYS",
     "PACK_TABLES",
@@ -64,6 +67,7 @@ __all__ = [
     "QUANTITY_UNITS",
     "RATIO_KEYS",
     "ROLES",
+    "SECTION_KEYS",
     "SOURCE_KEYS",
     "Assumption",
     "AssumptionOption",
@@ -832,6 +836,7 @@ def pack_from_mapping(
     for i, table in enumerate(_tables(data, "not_modelled", where)):
         here = f"{where} [[not_modelled]] #{i + 1}"
         _require(table, ("id", "reason"), here)
+        _known_keys(table, (*NOT_MODELLED_KEYS, *SOURCE_KEYS), here)
         item = NotModelled(
             id=_rule_id(table, here),
             name_zh=str(table.get("name_zh", table["id"])),
@@ -932,6 +937,7 @@ def _apply_assumptions(
         here = f"{where} [[assumptions]] #{i + 1}"
         _require(table, ("id", "rules", "default", "options"), here)
         assumption_id = _rule_id(table, here)
+        _known_keys(table, (*ASSUMPTION_KEYS, *SOURCE_KEYS), f"{here} {assumption_id}")
         rules = _strings(table["rules"], here, "rules")
         missing = [r for r in rules if r not in rule_tables]
         if not rules or missing:
@@ -945,6 +951,7 @@ def _apply_assumptions(
         for key, option in raw.items():
             if not isinstance(option, Mapping) or not isinstance(option.get("set", {}), Mapping):
                 raise ConfigError(f"{here} {assumption_id}: option {key!r} needs set = {{…}}")
+            _known_keys(option, OPTION_KEYS, f"{here} {assumption_id} option {key!r}")
             options[str(key)] = AssumptionOption(
                 key=str(key),
                 name_zh=str(option.get("name_zh", key)),
@@ -991,6 +998,7 @@ def _sections(data: Mapping, where: str, plan_file: str) -> tuple[Section, ...]:
     for i, table in enumerate(_tables(data, "sections", where)):
         here = f"{where} [[sections]] #{i + 1}"
         _require(table, ("line", "title"), here)
+        _known_keys(table, SECTION_KEYS, here)
         line = table["line"]
         if not isinstance(line, int) or line < 1:
             raise ConfigError(f"{here}: line must be a line number ≥ 1")
@@ -1133,6 +1141,14 @@ PACK_KEYS = (
 """The keys of a pack's ``[pack]`` table."""
 ACCESS_KEYS = ("cutoff_min", "mode")
 """The keys of a pack's ``[access]`` table."""
+NOT_MODELLED_KEYS = ("id", "name_zh", "name_en", "reason")
+"""The keys of a ``[[not_modelled]]`` entry besides its citation (:data:`SOURCE_KEYS`)."""
+ASSUMPTION_KEYS = ("id", "name_zh", "name_en", "rules", "default", "options")
+"""The keys of an ``[[assumptions]]`` entry besides its citation (:data:`SOURCE_KEYS`)."""
+OPTION_KEYS = ("name_zh", "name_en", "set", "unset")
+"""The keys of one option of an ``[[assumptions]]`` entry."""
+SECTION_KEYS = ("line", "title", "title_en", "file", "quote")
+"""The keys of a ``[[sections]]`` heading."""
 
 
 def _known_keys(table: Mapping, known: tuple[str, ...], where: str) -> None:
