@@ -458,6 +458,25 @@ def test_time_limit_reports_status_and_gap():
         assert result.gap > 0
 
 
+def test_out_of_time_before_any_solution_reports_the_greedy_start():
+    """A time limit too short for HiGHS to complete even the greedy start (under load 1 ms
+    was) raised "found no solution" although a feasible answer was known: the greedy answer
+    is reported with status time_limit, the coverable population as its bound."""
+    rng = np.random.default_rng(11)
+    n_dem, n_fac = 3000, 200
+    d = rng.integers(0, n_dem, 30000)
+    f = rng.integers(0, n_fac, 30000)
+    table = _table([(f"d{i}", f"f{j}", 1.0) for i, j in zip(d, f, strict=True)])
+    pop = pd.Series(rng.random(n_dem) * 100, index=[f"d{i}" for i in range(n_dem)])
+    greedy = location.mclp(table, pop, p=20, cutoff_s=1, method="greedy")
+    result = location.mclp(table, pop, p=20, cutoff_s=1, time_limit_s=1e-9)
+    assert result.status == "time_limit" and result.method == "milp"
+    assert result.selected == greedy.selected
+    assert result.objective == pytest.approx(greedy.objective)
+    assert result.bound == pytest.approx(result.coverable_population)
+    assert result.gap > 0
+
+
 def test_library_prints_nothing():
     # HiGHS prints a banner once per process on its first use: geoplan sends it to the log.
     code = (

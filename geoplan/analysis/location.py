@@ -1683,6 +1683,16 @@ def _solve(
                 time_limit_s,
             )
         return _Solution(values, objective, bound, state)
+    if values is None and start is not None and state == "time_limit":
+        # Out of time before HiGHS completed even the start: the start (a feasible greedy
+        # answer of the caller) is the best solution known, reported as such, without a bound.
+        logger.warning(
+            "HiGHS found no solution within time_limit_s=%g: the greedy start is reported",
+            time_limit_s,
+        )
+        values = np.zeros(n_cols)
+        values[start[0]] = start[1]
+        return _Solution(values, math.nan, math.nan, state)
     if values is None:
         raise ConfigError(
             f"HiGHS found no solution (status {state}) within time_limit_s={time_limit_s:g}; "
