@@ -243,6 +243,12 @@ def test_national_table_in_a_batch_file(national_inputs, tmp_path, capsys):  # n
     )
     options = national_file(path)
     assert options["counties"] == ["900001", "900003"]
+    from geoplan.workflows.national import _wanted
+
+    assert _wanted(["all"]) is None and _wanted("ALL") is None  # counties = "all" in a file
+    assert _wanted(["900001, 900003", "900001"]) == ["900001", "900003"]
+    with pytest.raises(ConfigError, match="all"):
+        _wanted(["all", "900001"])
     assert options["out_dir"] == (tmp_path / "china").resolve()
     assert options["buffer_m"] == 2100.0 and options["code_column"] == "code"
 

@@ -209,13 +209,16 @@ def counties_from(
 
 
 def _wanted(counties: str | Sequence[str]) -> list[str] | None:
+    """The adcodes asked for (comma-separated texts split), or None for ``"all"``."""
     if isinstance(counties, str):
-        if counties.strip().lower() == "all":
-            return None
-        counties = [c for c in counties.split(",")]
-    codes = [str(c).strip() for c in counties if str(c).strip()]
+        counties = [counties]
+    codes = [c.strip() for item in counties for c in str(item).split(",") if c.strip()]
     if not codes:
         raise ConfigError('给出区划代码或 all / give adcodes or "all"')
+    if any(c.lower() == "all" for c in codes):
+        if len(codes) > 1:
+            raise ConfigError('"all" 不能与区划代码同时给出 / "all" cannot be listed with adcodes')
+        return None
     return list(dict.fromkeys(codes))
 
 
