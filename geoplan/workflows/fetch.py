@@ -375,13 +375,20 @@ def cut_layer(source: str | Path, area: gpd.GeoSeries, target: str | Path) -> tu
 
 
 def cut_raster(
-    source: str | Path, area: shapely.Geometry, target: str | Path, *, band: int | None = None
+    source: str | Path,
+    area: shapely.Geometry,
+    target: str | Path,
+    *,
+    band: int | None = None,
+    all_touched: bool = True,
 ) -> dict[str, Any]:
     """Cut ``area`` (WGS84 polygon) out of a raster into ``target`` (GeoTIFF).
 
     Reads only the window over the area (in the raster's CRS); cells whose square does not
     touch the area become nodata (rasterio's ``all_touched``), so every cell a project's
-    boundary test (by cell centre) could keep is kept. Values, data type, CRS, transform
+    boundary test (by cell centre) could keep is kept; with ``all_touched=False`` only the
+    cells whose centre lies in the area are kept (an area that is already the boundary plus
+    its tolerance: no cell the run would count as outside). Values, data type, CRS, transform
     (cell grid), tags and nodata are the source's; without a nodata value one is chosen (NaN
     for floats, the type's minimum for integers). A density raster (per km²) says so in its
     band units, whatever its new name.
@@ -446,7 +453,7 @@ def cut_raster(
             [shapely.geometry.mapping(shape)],
             out_shape=(height, width),
             transform=transform,
-            all_touched=True,
+            all_touched=all_touched,
         )
         data[:, outside] = nodata
         kind, _ = raster_kind(ds, bands[0], Path(source_name), "auto")

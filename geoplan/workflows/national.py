@@ -423,7 +423,9 @@ def _county_into(
     home = padded_area(boundary, DEFAULT_AREA_TOLERANCE_M + 1.0)
     if spec.demand.suffix.lower() in _RASTER_SUFFIXES:
         demand_file = "population.tif"
-        stats = cut_raster(spec.demand, home, inputs / demand_file)
+        # cells by centre: a cell merely touching the widened county would be a resident
+        # "outside the study area" in the county's warnings
+        stats = cut_raster(spec.demand, home, inputs / demand_file, all_touched=False)
         record["demand"] = {"kept_cells": stats["kept_cells"], "kind": stats["kind"]}
         if stats["kept_cells"] == 0:
             raise InputError("栅格在区县内没有人口 / the raster has no populated cell in the area")
