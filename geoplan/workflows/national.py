@@ -4,7 +4,8 @@
 provincial OSM PBF or road-line layer, its ``[demand]`` a national population raster or point
 layer, its ``[facilities]`` the national facility registry, and its rules) and a list of
 counties (adcodes, or ``"all"``: every county and district of the registry
-``geoplan[counties]``; or the polygons of a ``boundaries`` layer instead of the registry). Each
+``geoplan[counties]``; or the polygons of a ``boundaries`` layer instead of the registry);
+:func:`run_national_file` takes the same from a batch file's ``[national]`` table. Each
 county is one Dask task that
 
 1. pads the county's polygon by the travel buffer (default :func:`~geoplan.workflows.batch.
@@ -13,7 +14,8 @@ county is one Dask task that
    (:func:`~geoplan.workflows.fetch.cut_raster`) or points are cut to the county itself
    (widened by the boundary's 100 m tolerance): residents count only where they live;
 2. takes the registry's facilities within the same padded area (the registry is read and
-   checked **once**, by the client; its rejects go to ``registry_rejects.csv``);
+   checked **once**, by the client; its rejects go to ``registry_rejects.csv``; the county's
+   file keeps every registry column: see :func:`read_registry`);
 3. writes ``inputs/project.toml`` (the template pointed at the cut files and the county's
    boundary) and runs it into the county's folder ``counties/<slug>/``.
 
@@ -281,13 +283,13 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
 def read_registry(path: Path, read: dict[str, Any]):
     """The national registry, read and checked once.
 
-    Returns the county files' source (a GeoDataFrame holding, per accepted row, **every
-    column of the registry** as read (text, under its own header: the template's column
-    mapping and the plan checks' attribute columns find them in each county's file as in
-    the registry), the WGS84 point,
-    ``registry_row`` (its row in the registry) and, when the registry has no id column,
-    ``facility_id`` (the ids the registry's reading gave, ``row-<n>``)) and the
-    :class:`~geoplan.readers.facilities.FacilityTable` (its rejects, counts).
+    Returns ``(frame, table)``: ``frame`` is the source of every county's facility file, one
+    row per accepted record with **every column of the registry** as read (text, under its
+    own header, so the template's column mapping and the plan checks' attribute columns —
+    次中心, 等级, 所有制, 床位数, yes/no services — find them in a county as in the registry),
+    the WGS84 point, ``registry_row`` (its row in the registry) and, when the registry has no
+    id column, ``facility_id`` (the ids its reading gave, ``row-<n>``); ``table`` is the
+    :class:`~geoplan.readers.facilities.FacilityTable` (rejects, counts).
 
     ``read``: the template's ``[facilities]`` reading keys (sheet, layer, encoding, crs,
     columns, categories).
