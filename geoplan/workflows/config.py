@@ -1308,7 +1308,7 @@ NATIONAL = Table(
         ),
         Key(
             "out",
-            PATH,
+            Text(pattern_text="a folder path (text; relative to this file, or absolute)"),
             "The national output folder (relative to this file)",
             "全国输出文件夹",
             example="china_2025",
