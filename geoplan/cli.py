@@ -236,7 +236,8 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
         "config",
         type=Path,
         nargs="?",
-        help="folder of project TOML files, or a batch TOML file (not with --national)",
+        help="folder of project TOML files, or a batch TOML file ([[areas]]/[batch], or "
+        "[national]: flags override its keys)",
     )
     parser.add_argument(
         "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: local)"
@@ -271,15 +272,20 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
     national.add_argument(
         "--stop-after", type=int, help="run at most this many of the counties still to do"
     )
-    _add_out(parser)
+    parser.add_argument(
+        "--out", type=Path, help="output folder (required unless the [national] table gives out)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
 @_command("batch", "run many areas on Dask and merge their summaries", _batch_arguments)
 def _batch(args: argparse.Namespace) -> int:
-    if args.national is not None:
+    if args.national is not None or _has_national_table(args.config):
         return _national(args)
     if args.config is None:
         raise ConfigError("give a batch file or folder, or --national TEMPLATE --counties …")
+    if args.out is None:
+        raise ConfigError("--out is required: the batch's output folder")
     from .workflows.batch import run_batch
 
     table = run_batch(
@@ -297,34 +303,54 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _national(args: argparse.Namespace) -> int:
-    from .workflows.national import run_national
+    from .workflows.national import run_national, run_national_file
 
-    if args.config is not None:
-        raise ConfigError("--national 与批量文件不能同时给出 / --national takes no batch file")
-    if not args.counties:
-        raise ConfigError(
-            '--national 需要 --counties / --national needs --counties (adcodes or "all")'
-        )
-    table = run_national(
-        args.national,
-        args.counties,
-        args.out,
-        boundaries=args.boundaries,
-        buffer_m=args.buffer_m,
-        scheduler=args.scheduler,
-        n_workers=args.workers,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-        stop_after=args.stop_after,
-    )
+    flags = {
+        "template": args.national,
+        "counties": args.counties,
+        "boundaries": args.boundaries,
+        "buffer_m": args.buffer_m,
+        "scheduler": args.scheduler,
+        "n_workers": args.workers,
+        "out_dir": args.out,
+    }
+    common = {
+        "overwrite": args.overwrite,
+        "progress": not args.quiet,
+        "stop_after": args.stop_after,
+    }
+    if args.config is not None:  # a batch file with [national]: the flags override its keys
+        table = run_national_file(args.config, **flags, **common)
+        out = args.out or table.attrs.get("out_dir")
+    else:
+        if not args.counties:
+            raise ConfigError(
+                '--national 需要 --counties / --national needs --counties (adcodes or "all")'
+            )
+        if args.out is None:
+            raise ConfigError("--out is required: the national output folder")
+        table = run_national(**flags, **common)
+        out = args.out
     status = table.drop_duplicates("slug")["status"].value_counts().to_dict()
     if not args.quiet:
         print(
             f"{table['slug'].nunique()} 个区县 / counties: "
             + ", ".join(f"{k} {v}" for k, v in status.items())
         )
-        print(f"outputs in {args.out} (national_summary.csv/.xlsx, index.html, counties/)")
+        print(f"outputs in {out} (national_summary.csv/.xlsx, index.html, counties/)")
     return 1 if status.get("failed") or status.get("not_run") else 0
+
+
+def _has_national_table(config: Path | None) -> bool:
+    """Whether ``config`` is a batch file with a ``[national]`` table (checked later)."""
+    import tomllib
+
+    if config is None or not config.is_file():
+        return False
+    try:
+        return "national" in tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # the batch reader says what is wrong with it
 
 
 # --------------------------------------------------------------------------- check-facilities

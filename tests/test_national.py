@@ -31,7 +31,15 @@ FACILITIES = [  # name, category, lon, lat (towns of Andorra; none within 3 km o
     ("奥尔迪诺卫生院", "卫生院", 1.5331, 42.5556),
     ("卡尼略卫生院", "卫生院", 1.5975, 42.5676),
     ("索尔德乌卫生院", "卫生院", 1.6680, 42.5770),
+    ("莱斯卡尔德卫生院", "卫生院", 1.52655, 42.52949),  # on a street in 西南县, 57 m from 西北县
 ]
+EXTRA = {  # registry columns beyond the facility contract: roles, yes/no services, capacity
+    "安道尔城卫生院": {"次中心": "是", "标准化达标": "是", "床位数": "40", "所有制": "公立"},
+    "圣胡利娅卫生院": {"次中心": "", "标准化达标": "否", "床位数": "10", "所有制": "公立"},
+    "马萨纳社区卫生服务中心": {"次中心": "是", "标准化达标": "是", "床位数": "", "所有制": "民营"},
+    "奥尔迪诺卫生院": {"次中心": "", "标准化达标": "否", "床位数": "12", "所有制": "公立"},
+    "莱斯卡尔德卫生院": {"次中心": "", "标准化达标": "是", "床位数": "8", "所有制": "公立"},
+}
 TEMPLATE = """\
 [project]
 area = "全国模板"
@@ -98,7 +106,14 @@ def national_inputs(tmp_path_factory, shared_file):
         out.write(counts, 1)
     registry = pd.DataFrame(
         [
-            {"编号": f"F{i + 1:03d}", "名称": n, "类型": c, "经度": x, "纬度": y}
+            {
+                "编号": f"F{i + 1:03d}",
+                "名称": n,
+                "类型": c,
+                "经度": x,
+                "纬度": y,
+                **EXTRA.get(n, {}),
+            }
             for i, (n, c, x, y) in enumerate(FACILITIES)
         ]
         + [{"编号": "F999", "名称": "=坏记录", "类型": "卫生院", "经度": "", "纬度": ""}]

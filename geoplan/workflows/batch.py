@@ -94,6 +94,7 @@ __all__ = [
     "index_html",
     "padding_m",
     "quiet_dask_logs",
+    "resolve_path",
     "rule_row",
     "run_area",
     "run_batch",
@@ -117,7 +118,6 @@ SUMMARY_COLUMNS = (
     "target_share",
     "met",
 )
-_LINE_SUFFIXES = (".parquet", ".geoparquet", ".geojson", ".gpkg", ".shp")
 _RESERVED = frozenset(name.lower() for name in (*BATCH_FILES, MANIFEST))
 
 
@@ -199,7 +199,11 @@ def _areas_from_dir(folder: Path) -> list[Area]:
     seen: set[str] = set()
     for toml_path in sorted(folder.glob("*.toml")):
         data = _try_toml(toml_path)
-        if data is not None and "project" not in data and ("batch" in data or "areas" in data):
+        if (
+            data is not None
+            and "project" not in data
+            and data.keys() & {"batch", "areas", "national"}
+        ):
             logger.warning("%s: a batch file, not a project; skipped", toml_path)
             continue
         areas.append(_project_area(toml_path.resolve(), data, seen, slug=None))
@@ -217,12 +221,19 @@ def _areas_from_file(path: Path) -> list[Area]:
         )
     where = path.name
     tables = schema.validate(data, config.BATCH_FILE, file=where)
+    if "national" in tables:
+        raise ConfigError(
+            f"{where}: [national] 是全国批量，用 geoplan batch {where} 运行 / a [national] table "
+            f"is a national run: run it with `geoplan batch {where}` (or "
+            "geoplan.workflows.national.run_national_file), and keep [[areas]]/[batch] in "
+            "another file"
+        )
     if not tables:
         raise ConfigError(f"{where}: a batch file needs [[areas]] tables or a [batch] table")
     seen: set[str] = set()
     areas: list[Area] = []
     for i, entry in enumerate(tables.get("areas", [])):
-        project_path = _resolve(path, entry["project"], key=f"[[areas]] #{i + 1} project")
+        project_path = resolve_path(path, entry["project"], key=f"[[areas]] #{i + 1} project")
         slug = entry.get("slug")
         areas.append(_project_area(project_path, _try_toml(project_path), seen, slug=slug))
     if "batch" in tables:
@@ -233,8 +244,8 @@ def _areas_from_file(path: Path) -> list[Area]:
 def _template_areas(path: Path, batch: dict, seen: set[str]) -> list[Area]:
     from ..readers.boundaries import read_units
 
-    template = _resolve(path, str(batch["template"]), key="[batch] template")
-    units_path = _resolve(path, str(batch["units"]), key="[batch] units")
+    template = resolve_path(path, str(batch["template"]), key="[batch] template")
+    units_path = resolve_path(path, str(batch["units"]), key="[batch] units")
     name_column = batch.get("name_column")
     code_column = batch.get("code_column")
     units = read_units(units_path, name_column=name_column, code_column=code_column)
@@ -272,7 +283,7 @@ def _try_toml(path: Path) -> dict | None:
         return None
 
 
-def _resolve(base_file: Path, value: str, *, key: str) -> Path:
+def resolve_path(base_file: Path, value: str, *, key: str) -> Path:
     """A path from a batch file: ``geoplan:…``, ``shared:…``, absolute, or relative to it."""
     from .._paths import prefixed_path
 
@@ -454,21 +465,16 @@ def _first_unit(points: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> np.ndarray
 
 def _clipped_network(project: Project, padded: gpd.GeoSeries, inputs: Path) -> dict:
     """The template's network, clipped to ``padded`` when it is a road-line layer."""
+    from .fetch import LAYER_SUFFIXES, cut_layer
+
     path = project.resolve(project.network["path"])
-    if not path.name.lower().endswith(_LINE_SUFFIXES):
+    if not path.name.lower().endswith(LAYER_SUFFIXES):
         return dict(project.network)
-    if path.suffix.lower() in (".parquet", ".geoparquet"):
-        lines = gpd.read_parquet(path)
-    else:
-        lines = gpd.read_file(path)
-    if lines.crs is None:
-        return dict(project.network)  # read_network reports the missing CRS
-    mask = padded.to_crs(lines.crs).iloc[0]
-    clipped = lines[lines.intersects(mask)]
     out = inputs / "network.parquet"
-    with _io.atomic_path(out) as tmp:
-        clipped.to_parquet(tmp)
-    logger.info("network clipped to the padded area: %d of %d lines", len(clipped), len(lines))
+    kept, total = cut_layer(path, padded, out)
+    if not kept:
+        raise InputError(f"{path.name}: 区域内没有道路 / no road line in the padded area")
+    logger.info("network clipped to the padded area: %d of %d lines", kept, total)
     credit = input_credit("network", path, project.network)  # the source's, not the copy's
     return {**project.network, "path": str(out.resolve()), "credit": credit}
 

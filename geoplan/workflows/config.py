@@ -72,6 +72,7 @@ __all__ = [
     "DEFAULT_MAX_SNAP_M",
     "DOC_PATH",
     "LIMITS",
+    "NATIONAL",
     "OUTPUTS",
     "PROJECT_FILE",
     "ROLES_TABLE",
@@ -1237,11 +1238,90 @@ BATCH = Table(
     ),
 )
 
+NATIONAL = Table(
+    "national",
+    "全国批量",
+    "A national run (geoplan batch FILE, or geoplan batch --national): a template project "
+    "whose [network] (OSM PBF or road lines), [demand] (population raster or points) and "
+    "[facilities] (the facility registry, every column of which each county's facility file "
+    "keeps) cover the country or a province, cut into one run per county. Command-line "
+    "flags (--national, --counties, --boundaries, --buffer-m, --workers, --scheduler, --out) "
+    "override these keys.",
+    "全国批量运行：模板项目的路网、人口与设施登记表为全国（或全省）数据，按区县切分，每区县"
+    "运行一次；命令行参数优先于这些键。",
+    (
+        Key(
+            "template",
+            PATH,
+            "The national template project file (no [boundary] or [units]; one [facilities])",
+            "全国模板项目",
+            required=True,
+            example="national.toml",
+        ),
+        Key(
+            "counties",
+            ListOf(NAME, single=True, non_empty=True),
+            'The counties: "all", or adcodes (a list, or one comma-separated text); with '
+            "boundaries, the codes of its polygons",
+            '区县："all" 或区划代码列表',
+            example=["445102", "445103"],
+        ),
+        Key(
+            "counties_file",
+            PATH,
+            "A text file of adcodes, one per line (# starts a comment); instead of counties",
+            "区划代码清单文件（每行一个），可代替 counties",
+            example="counties.txt",
+        ),
+        Key(
+            "boundaries",
+            PATH,
+            "Polygon layer of the counties (default: the registry of every county of China, "
+            "geoplan[counties])",
+            "区县面图层（默认：内置全国区县）",
+            example="counties.gpkg",
+        ),
+        Key("name_column", NAME, "Column of the boundaries' names", "名称字段", example="name"),
+        Key("code_column", NAME, "Column of the boundaries' codes", "代码字段", example="code"),
+        Key(
+            "buffer_m",
+            Number(0, 1_000_000),
+            "Travel buffer around each county: its streets and facilities are cut that far "
+            "beyond its edge (default: the rules' farthest reach)",
+            "区县外扩距离（默认：规则最远可达距离）",
+            unit="m",
+            example=12000,
+        ),
+        Key(
+            "workers",
+            Number(1, 10_000, integer=True),
+            "Workers of the local Dask cluster (default: min(CPUs, counties))",
+            "本地工作进程数",
+            example=4,
+        ),
+        Key(
+            "scheduler",
+            NAME,
+            "Address of a running Dask scheduler (default: a local cluster)",
+            "Dask 调度器地址",
+            example="tcp://10.0.0.5:8786",
+        ),
+        Key(
+            "out",
+            Text(pattern_text="a folder path (text; relative to this file, or absolute)"),
+            "The national output folder (relative to this file)",
+            "全国输出文件夹",
+            example="china_2025",
+        ),
+    ),
+)
+
 BATCH_FILE = FileSchema(
     "batch file",
-    "A batch file (geoplan batch FILE): [[areas]] tables and/or a [batch] table.",
-    "批处理文件：[[areas]] 表和/或 [batch] 表。",
-    (AREAS, BATCH),
+    "A batch file (geoplan batch FILE): [[areas]] tables and/or a [batch] table, or a "
+    "[national] table.",
+    "批处理文件：[[areas]] 表和/或 [batch] 表，或 [national] 表。",
+    (AREAS, BATCH, NATIONAL),
 )
 
 

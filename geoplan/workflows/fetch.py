@@ -64,6 +64,7 @@ __all__ = [
     "FetchResult",
     "Progress",
     "cut_inputs",
+    "cut_layer",
     "cut_osm",
     "cut_raster",
     "fetch_inputs",
@@ -340,17 +341,56 @@ def _header_box(source: Path) -> str:
     )
 
 
+# --------------------------------------------------------------------------- vector layers
+
+LAYER_SUFFIXES = (".parquet", ".geoparquet", ".geojson", ".gpkg", ".shp")
+"""Vector layers :func:`cut_layer` reads (road lines, demand points)."""
+
+
+def cut_layer(source: str | Path, area: gpd.GeoSeries, target: str | Path) -> tuple[int, int]:
+    """The features of a vector layer that touch ``area`` (one polygon, any CRS), kept whole,
+    written to ``target`` (GeoParquet in the layer's CRS) when there is at least one.
+
+    Returns ``(kept, total)`` features.
+
+    Raises
+    ------
+    ConfigError
+        The layer has no CRS (the area cannot be placed on it).
+    """
+    source = Path(source)
+    if source.suffix.lower() in (".parquet", ".geoparquet"):
+        layer = gpd.read_parquet(source)
+    else:
+        layer = gpd.read_file(source)
+    if layer.crs is None:
+        raise ConfigError(f"{source.name}: 图层没有坐标系 / the layer has no CRS; save it with one")
+    mask = area.to_crs(layer.crs).iloc[0]
+    kept = layer[layer.intersects(mask)]
+    if len(kept):
+        with _io.atomic_path(Path(target)) as tmp:
+            kept.to_parquet(tmp)
+    return len(kept), len(layer)
+
+
 # --------------------------------------------------------------------------- raster
 
 
 def cut_raster(
-    source: str | Path, area: shapely.Geometry, target: str | Path, *, band: int | None = None
+    source: str | Path,
+    area: shapely.Geometry,
+    target: str | Path,
+    *,
+    band: int | None = None,
+    all_touched: bool = True,
 ) -> dict[str, Any]:
     """Cut ``area`` (WGS84 polygon) out of a raster into ``target`` (GeoTIFF).
 
     Reads only the window over the area (in the raster's CRS); cells whose square does not
     touch the area become nodata (rasterio's ``all_touched``), so every cell a project's
-    boundary test (by cell centre) could keep is kept. Values, data type, CRS, transform
+    boundary test (by cell centre) could keep is kept; with ``all_touched=False`` only the
+    cells whose centre lies in the area are kept (an area that is already the boundary plus
+    its tolerance: no cell the run would count as outside). Values, data type, CRS, transform
     (cell grid), tags and nodata are the source's; without a nodata value one is chosen (NaN
     for floats, the type's minimum for integers). A density raster (per km²) says so in its
     band units, whatever its new name.
@@ -386,8 +426,7 @@ def cut_raster(
         shape = shapely.geometry.shape(
             transform_geom("EPSG:4326", ds.crs, shapely.geometry.mapping(area))
         )
-        window = rasterio.windows.from_bounds(*shape.bounds, transform=ds.transform)
-        window = window.round_offsets(op="floor").round_lengths(op="ceil")
+        window = _covering_window(rasterio.windows.from_bounds(*shape.bounds, ds.transform))
         try:
             window = window.intersection(rasterio.windows.Window(0, 0, ds.width, ds.height))
             height, width = int(window.height), int(window.width)
@@ -416,7 +455,7 @@ def cut_raster(
             [shapely.geometry.mapping(shape)],
             out_shape=(height, width),
             transform=transform,
-            all_touched=True,
+            all_touched=all_touched,
         )
         data[:, outside] = nodata
         kind, _ = raster_kind(ds, bands[0], Path(source_name), "auto")
@@ -458,6 +497,18 @@ def cut_raster(
         "kind": kind,
         "nodata": None if isinstance(nodata, float) and math.isnan(nodata) else nodata,
     }
+
+
+def _covering_window(window):
+    """The whole cells ``window`` (fractional) touches: first row and column floored, last
+    ceiled. (rasterio 1.4's ``round_lengths`` ignores ``op="ceil"``, and rounding offset and
+    length apart loses the last row or column anyway.)"""
+    from rasterio.windows import Window
+
+    col0, row0 = math.floor(window.col_off), math.floor(window.row_off)
+    col1 = math.ceil(window.col_off + window.width)
+    row1 = math.ceil(window.row_off + window.height)
+    return Window(col0, row0, col1 - col0, row1 - row0)
 
 
 # --------------------------------------------------------------------------- cut
@@ -869,8 +920,9 @@ def _toml_loads(text: str, path: Path) -> dict:
 _HEADER = re.compile(r"^(#\s*)?\[([A-Za-z_][\w.]*)\]\s*$")
 
 
-def set_table_keys(text: str, table: str, values: dict[str, str]) -> str:
-    """``text`` (a TOML file) with ``key = "value"`` set in ``[table]``, comments kept.
+def set_table_keys(text: str, table: str, values: dict[str, str | None]) -> str:
+    """``text`` (a TOML file) with ``key = "value"`` set in ``[table]``, comments kept; a key
+    whose value is None is removed (its line commented out).
 
     A key already set is replaced; one written commented out (``# key = …``, as
     ``geoplan init`` writes every optional key) is replaced by the active line in its place;
@@ -900,10 +952,15 @@ def set_table_keys(text: str, table: str, values: dict[str, str]) -> str:
         match = re.match(r"^(#\s*)?([A-Za-z_]\w*)\s*=", lines[j].strip())
         if match and match.group(2) in pending:
             key = match.group(2)
-            if match.group(1) is None or all(
+            if pending[key] is None:  # removed: an active line is commented out
+                if match.group(1) is None:
+                    lines[j] = f"# {lines[j].strip()}"
+            elif match.group(1) is None or all(
                 not re.match(rf"^{key}\s*=", lines[k].strip()) for k in range(start + 1, end)
             ):
                 lines[j] = f"{key} = {json.dumps(pending.pop(key), ensure_ascii=False)}"
-    added = [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in pending.items()]
+    added = [
+        f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in pending.items() if v is not None
+    ]
     lines[start + 1 : start + 1] = added
     return "\n".join(lines) + "\n"

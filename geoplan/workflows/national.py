@@ -4,7 +4,8 @@
 provincial OSM PBF or road-line layer, its ``[demand]`` a national population raster or point
 layer, its ``[facilities]`` the national facility registry, and its rules) and a list of
 counties (adcodes, or ``"all"``: every county and district of the registry
-``geoplan[counties]``; or the polygons of a ``boundaries`` layer instead of the registry). Each
+``geoplan[counties]``; or the polygons of a ``boundaries`` layer instead of the registry);
+:func:`run_national_file` takes the same from a batch file's ``[national]`` table. Each
 county is one Dask task that
 
 1. pads the county's polygon by the travel buffer (default :func:`~geoplan.workflows.batch.
@@ -13,7 +14,8 @@ county is one Dask task that
    (:func:`~geoplan.workflows.fetch.cut_raster`) or points are cut to the county itself
    (widened by the boundary's 100 m tolerance): residents count only where they live;
 2. takes the registry's facilities within the same padded area (the registry is read and
-   checked **once**, by the client; its rejects go to ``registry_rejects.csv``);
+   checked **once**, by the client; its rejects go to ``registry_rejects.csv``; the county's
+   file keeps every registry column: see :func:`read_registry`);
 3. writes ``inputs/project.toml`` (the template pointed at the cut files and the county's
    boundary) and runs it into the county's folder ``counties/<slug>/``.
 
@@ -68,10 +70,13 @@ __all__ = [
     "county_done",
     "cut_region",
     "gallery_html",
+    "national_file",
     "national_table",
     "prepare_national",
+    "read_registry",
     "run_county",
     "run_national",
+    "run_national_file",
 ]
 
 COUNTY_FILE = "county.json"
@@ -81,7 +86,6 @@ REGISTRY_FILE = "registry.parquet"
 REGIONS_DIR = ".regions"
 
 _RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
-_LINE_SUFFIXES = (".parquet", ".geoparquet", ".geojson", ".gpkg", ".shp")
 
 NATIONAL_COLUMNS: dict[str, str] = {
     "adcode": "区划代码/adcode",
@@ -141,7 +145,6 @@ class NationalSpec:
     network: Path
     demand: Path
     registry: Path
-    registry_columns: dict
     facility_tolerance_m: float = 0.0
     dem: Path | None = None
 
@@ -208,13 +211,16 @@ def counties_from(
 
 
 def _wanted(counties: str | Sequence[str]) -> list[str] | None:
+    """The adcodes asked for (comma-separated texts split), or None for ``"all"``."""
     if isinstance(counties, str):
-        if counties.strip().lower() == "all":
-            return None
-        counties = [c for c in counties.split(",")]
-    codes = [str(c).strip() for c in counties if str(c).strip()]
+        counties = [counties]
+    codes = [c.strip() for item in counties for c in str(item).split(",") if c.strip()]
     if not codes:
         raise ConfigError('给出区划代码或 all / give adcodes or "all"')
+    if any(c.lower() == "all" for c in codes):
+        if len(codes) > 1:
+            raise ConfigError('"all" 不能与区划代码同时给出 / "all" cannot be listed with adcodes')
+        return None
     return list(dict.fromkeys(codes))
 
 
@@ -242,25 +248,16 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
             "template has no [units] or [boundary]: each county's polygon takes their place"
         )
     table = project.facility_tables[0]
-    if "sheet" in table or "layer" in table:
-        raise ConfigError(
-            f"{template.name}: [facilities] sheet/layer: 请将登记表存为单表文件 / save the "
-            "registry as a single-table file (CSV, GeoJSON, GeoPackage of one layer)"
-        )
     pad = padding_m(project) if buffer_m is None else float(buffer_m)
     if not (math.isfinite(pad) and pad >= 0):
         raise ConfigError(f"--buffer-m 须为非负数 / --buffer-m must be ≥ 0, got {buffer_m}")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    from ..readers.facilities import read_facilities
-
     registry_path = project.resolve(table["path"])
     read = {k: table[k] for k in FACILITY_READ_KEYS if k in table}
-    registry = read_facilities(registry_path, **read)
-    used = registry.used.copy()
-    used["registry_row"] = used.pop("source_row")
+    frame, registry = read_registry(registry_path, read)
     with _io.atomic_path(out_dir / REGISTRY_FILE) as tmp:
-        used.to_parquet(tmp, write_covering_bbox=True)  # each county reads its box only
+        frame.to_parquet(tmp, write_covering_bbox=True)  # each county reads its box only
     _io.write_csv(registry.rejects, out_dir / "registry_rejects.csv")
     if len(registry.rejects):
         logger.warning(
@@ -277,11 +274,47 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
         network=project.resolve(project.network["path"]),
         demand=project.resolve(project.demand["path"]),
         registry=out_dir / REGISTRY_FILE,
-        registry_columns=dict(table.get("columns") or {}),
         facility_tolerance_m=float(table.get("boundary_tolerance_m", 0.0)),
         dem=project.resolve(project.dem) if project.dem else None,
     )
     return spec, registry.rejects
+
+
+def read_registry(path: Path, read: dict[str, Any]):
+    """The national registry, read and checked once.
+
+    Returns ``(frame, table)``: ``frame`` is the source of every county's facility file, one
+    row per accepted record with **every column of the registry** as read (text, under its
+    own header, so the template's column mapping and the plan checks' attribute columns —
+    次中心, 等级, 所有制, 床位数, yes/no services — find them in a county as in the registry),
+    the WGS84 point, ``registry_row`` (its row in the registry) and, when the registry has no
+    id column, ``facility_id`` (the ids its reading gave, ``row-<n>``); ``table`` is the
+    :class:`~geoplan.readers.facilities.FacilityTable` (rejects, counts).
+
+    ``read``: the template's ``[facilities]`` reading keys (sheet, layer, encoding, crs,
+    columns, categories).
+    """
+    from ..readers.facilities import map_columns, read_facilities, read_raw_records
+
+    registry = read_facilities(path, **read)
+    raw = read_raw_records(
+        path, **{k: read[k] for k in ("layer", "sheet", "encoding", "crs", "columns") if k in read}
+    )
+    headers = [c for c in raw.columns if c != "source_row"]
+    clash = [c for c in headers if c.strip().casefold() in ("geometry", "registry_row")]
+    if clash:
+        raise ConfigError(
+            f"{path.name}: 登记表的列名 {clash} 与区县文件的列冲突，请改名 / the registry's "
+            f"column(s) {clash} would clash with the county files' own; rename them"
+        )
+    used = registry.used
+    own = raw.set_index("source_row").loc[used["source_row"].to_numpy(), headers]
+    columns = {c: own[c].to_numpy(dtype=object) for c in headers}
+    if "facility_id" not in map_columns(headers, read.get("columns")):
+        columns["facility_id"] = used["facility_id"].to_numpy(dtype=object)
+    columns["registry_row"] = used["source_row"].to_numpy()
+    frame = gpd.GeoDataFrame(columns, geometry=used.geometry.to_numpy(), crs=used.crs)
+    return frame, registry
 
 
 # --------------------------------------------------------------------------- one county
@@ -351,7 +384,7 @@ def _county_into(
     county: County, spec: NationalSpec, staged, record: dict, region: dict | None = None
 ) -> None:
     from .config import DEFAULT_AREA_TOLERANCE_M
-    from .fetch import cut_osm, cut_raster, padded_area, set_table_keys
+    from .fetch import LAYER_SUFFIXES, cut_layer, cut_osm, cut_raster, padded_area, set_table_keys
     from .project import load_project, run_into
 
     inputs = staged.path / "inputs"
@@ -375,9 +408,12 @@ def _county_into(
         record["network"] = cut_osm(network_path, area, inputs / network_file)
         if region is not None:
             record["network"]["via"] = network_path.name
-    elif network_path.name.lower().endswith(_LINE_SUFFIXES):
+    elif network_path.name.lower().endswith(LAYER_SUFFIXES):
         network_file = "network.parquet"
-        record["network"] = {"lines": _cut_lines(network_path, area, inputs / network_file)}
+        lines, _ = cut_layer(network_path, gpd.GeoSeries([area], crs=4326), inputs / network_file)
+        if not lines:
+            raise InputError(f"{network_path.name}: 区域内没有道路 / no road line in the area")
+        record["network"] = {"lines": lines}
     else:  # GraphML and other whole-network files are used whole
         network_file = str(network_path)
         record["network"] = {"whole": True}
@@ -389,13 +425,15 @@ def _county_into(
     home = padded_area(boundary, DEFAULT_AREA_TOLERANCE_M + 1.0)
     if spec.demand.suffix.lower() in _RASTER_SUFFIXES:
         demand_file = "population.tif"
-        stats = cut_raster(spec.demand, home, inputs / demand_file)
+        # cells by centre: a cell merely touching the widened county would be a resident
+        # "outside the study area" in the county's warnings
+        stats = cut_raster(spec.demand, home, inputs / demand_file, all_touched=False)
         record["demand"] = {"kept_cells": stats["kept_cells"], "kind": stats["kind"]}
         if stats["kept_cells"] == 0:
             raise InputError("栅格在区县内没有人口 / the raster has no populated cell in the area")
     else:
         demand_file = "demand.parquet"
-        n = _cut_points(spec.demand, home, inputs / demand_file)
+        n, _ = cut_layer(spec.demand, gpd.GeoSeries([home], crs=4326), inputs / demand_file)
         record["demand"] = {"points": n}
         if n == 0:
             raise InputError("区县内没有需求点 / no demand point lies in the area")
@@ -413,13 +451,8 @@ def _county_into(
             ),
         )
         return
-    # the registry's own headers where the template maps them, so its [facilities] columns hold
-    renamed = inside.drop(columns=["registry_row"]).rename(
-        columns={k: v for k, v in spec.registry_columns.items() if v}
-    )
-    renamed["registry_row"] = inside["registry_row"].to_numpy()
-    with _io.atomic_path(inputs / "facilities.gpkg") as tmp:
-        renamed.to_file(tmp, driver="GPKG", layer="facilities")
+    with _io.atomic_path(inputs / "facilities.gpkg") as tmp:  # the registry's own columns
+        inside.to_file(tmp, driver="GPKG", layer="facilities", FID="geoplan_fid")
 
     record["stage"] = "run"
     text = spec.template.read_text(encoding="utf-8")
@@ -430,7 +463,14 @@ def _county_into(
     text = set_table_keys(
         text,
         "facilities",
-        {"path": "facilities.gpkg", "crs": "wgs84", "boundary_tolerance_m": tolerance + 1.0},
+        {
+            "path": "facilities.gpkg",
+            "crs": "wgs84",
+            "boundary_tolerance_m": tolerance + 1.0,
+            "layer": None,  # the county file has one layer, whatever sheet the registry was
+            "sheet": None,
+            "encoding": None,
+        },
     )
     text = set_table_keys(text, "boundary", {"path": "boundary.geojson"})
     text = set_table_keys(text, "project", {"area": county.name})
@@ -480,31 +520,94 @@ def _region_key(county: County) -> str:
     return code[:2] if len(code) >= 2 and code[:2].isdigit() else "all"
 
 
-def _cut_lines(source: Path, area: shapely.Geometry, target: Path) -> int:
-    lines = gpd.read_parquet(source) if source.suffix in (".parquet", ".geoparquet") else None
-    if lines is None:
-        lines = gpd.read_file(source)
-    if lines.crs is None:
-        raise ConfigError(f"{source.name}: 道路图层没有坐标系 / the road layer has no CRS")
-    mask = gpd.GeoSeries([area], crs=4326).to_crs(lines.crs).iloc[0]
-    kept = lines[lines.intersects(mask)]
-    if kept.empty:
-        raise InputError(f"{source.name}: 区域内没有道路 / no road line in the area")
-    with _io.atomic_path(target) as tmp:
-        kept.to_parquet(tmp)
-    return len(kept)
+# --------------------------------------------------------------------------- the batch file
+
+_FILE_OPTIONS = {  # [national] key → run_national keyword
+    "template": "template",
+    "counties": "counties",
+    "boundaries": "boundaries",
+    "name_column": "name_column",
+    "code_column": "code_column",
+    "buffer_m": "buffer_m",
+    "workers": "n_workers",
+    "scheduler": "scheduler",
+    "out": "out_dir",
+}
 
 
-def _cut_points(source: Path, area: shapely.Geometry, target: Path) -> int:
-    points = gpd.read_parquet(source) if source.suffix == ".parquet" else gpd.read_file(source)
-    if points.crs is None:
-        raise ConfigError(f"{source.name}: 需求点图层没有坐标系 / the demand layer has no CRS")
-    mask = gpd.GeoSeries([area], crs=4326).to_crs(points.crs).iloc[0]
-    kept = points[points.intersects(mask)]
-    if not kept.empty:
-        with _io.atomic_path(target) as tmp:
-            kept.to_parquet(tmp)
-    return len(kept)
+def national_file(path: str | Path) -> dict[str, Any]:
+    """The ``[national]`` table of a batch file as :func:`run_national` keywords.
+
+    Keys are checked by :data:`geoplan.workflows.config.NATIONAL` (unknown or misspelt keys
+    and out-of-range values are refused); paths are relative to the file; ``counties_file``
+    (one adcode a line, ``#`` comments) becomes ``counties``. Keys the file leaves out are
+    absent from the result.
+    """
+    import tomllib
+
+    from .. import schema
+    from . import config
+    from .batch import resolve_path
+
+    path = Path(path)
+    where = path.name
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: 批量文件不存在 / no such batch file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{where}: 不是有效的 UTF-8 TOML 文件 / not valid TOML: {exc}") from None
+    tables = schema.validate(data, config.BATCH_FILE, file=where)
+    if "national" not in tables:
+        raise ConfigError(
+            f"{where}: 没有 [national] 表 / no [national] table (a national run needs one, or "
+            "--national TEMPLATE)"
+        )
+    if tables.keys() & {"areas", "batch"}:
+        raise ConfigError(
+            f"{where}: [national] 不能与 [[areas]]/[batch] 同在一个文件 / a [national] table "
+            "cannot share its file with [[areas]] or [batch]: one batch per file"
+        )
+    table = dict(tables["national"])
+    if "counties" in table and "counties_file" in table:
+        raise ConfigError(
+            f"{where}: [national] 只能给 counties 或 counties_file 之一 / give counties or "
+            "counties_file, not both"
+        )
+    for key in ("template", "boundaries", "counties_file"):
+        if key in table:
+            table[key] = resolve_path(path, str(table[key]), key=f"[national] {key}")
+    if "out" in table:
+        out = Path(str(table["out"]))
+        table["out"] = out if out.is_absolute() else (path.parent / out).resolve()
+    listing = table.pop("counties_file", None)
+    if listing is not None:
+        codes = [line.split("#", 1)[0].strip() for line in _read_lines(listing)]
+        table["counties"] = [c for c in codes if c]
+        if not table["counties"]:
+            raise ConfigError(f"{listing.name}: 清单中没有区划代码 / the file lists no adcode")
+    return {_FILE_OPTIONS[k]: v for k, v in table.items()}
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name}: 请存为 UTF-8 / save the list as UTF-8") from None
+
+
+def run_national_file(path: str | Path, **overrides: Any) -> pd.DataFrame:
+    """:func:`run_national` with the keywords of a batch file's ``[national]`` table
+    (:func:`national_file`); ``overrides`` that are not None win over the file's."""
+    options = national_file(path)
+    options.update({k: v for k, v in overrides.items() if v is not None})
+    for key, flag in (("template", "template"), ("counties", "counties"), ("out_dir", "out")):
+        if key not in options:
+            raise ConfigError(
+                f"{Path(path).name}: [national] 缺少 {flag} / [national] needs {flag} (or its "
+                "command-line flag)"
+            )
+    return run_national(**options)
 
 
 # --------------------------------------------------------------------------- the country
@@ -516,6 +619,8 @@ def run_national(
     out_dir: str | Path,
     *,
     boundaries: str | Path | None = None,
+    name_column: str | None = None,
+    code_column: str | None = None,
     buffer_m: float | None = None,
     scheduler: Any = None,
     n_workers: int | None = None,
@@ -536,8 +641,9 @@ def run_national(
     out_dir
         The national folder: ``counties/<slug>/`` per county, ``national_summary.*``,
         ``index.html``, ``registry.parquet`` and ``registry_rejects.csv``.
-    boundaries
-        Take the counties' polygons from this layer instead of the registry.
+    boundaries, name_column, code_column
+        Take the counties' polygons from this layer (names and codes from these columns,
+        default: the usual ones) instead of the registry.
     buffer_m
         Travel buffer around each county (default: the rules' farthest reach).
     scheduler, n_workers, processes, progress
@@ -560,7 +666,12 @@ def run_national(
     if counties and isinstance(next(iter(counties)), County) and not isinstance(counties, str):
         chosen = list(counties)
     else:
-        chosen = counties_from(counties, boundaries=boundaries)  # type: ignore[arg-type]
+        chosen = counties_from(
+            counties,  # type: ignore[arg-type]
+            boundaries=boundaries,
+            name_column=name_column,
+            code_column=code_column,
+        )
     current_limits().check(
         "batch_areas",
         len(chosen),
@@ -669,6 +780,7 @@ def run_national(
         )
     table = national_table(ordered)
     _write_national(out_dir, table, ordered, time.perf_counter() - start, spec.buffer_m)
+    table.attrs["out_dir"] = str(out_dir)
     return table
 
 
