@@ -12,10 +12,12 @@ map may hold are the tile templates of a basemap chosen explicitly (:data:`BASEM
 Amap's GCJ-02 tiles every overlay coordinate is shifted from WGS84 to GCJ-02 first.
 
 Every user-supplied string (names, addresses, titles, notes, attribution) is HTML-escaped
-before it reaches a popup, tooltip, layer name or the legend. The data of the layers is
-embedded as compact JSON and drawn by a few lines of JavaScript (street geometry once,
-delta-encoded; per rule only a band code per street), so a county with 100k streets stays a
-file a browser opens.
+before it reaches a popup, tooltip, layer name or the legend, or set as text by the browser.
+The data of the layers is embedded as arrays of integers and drawn by a few lines of
+JavaScript (``data/map/layers.js``): street geometry once, delta-encoded, and per rule only a
+band code per street; gap areas and uncovered residents as numbers, their tooltips and popups
+built when opened from a table of names and the map's UI strings; uncovered residents summed
+into coarser cells when zoomed out. A county with 100k streets stays a file a browser opens.
 
 The map's own styles and layer helpers (``data/map/map.css``, ``layers.js``, ``features.js``)
 and the interface around it (``data/map/ui.js`` and ``ui.css``), all inlined, are files beside
@@ -409,12 +411,6 @@ def _fmt_pct(share: object) -> str:
 
 def _fmt_min(minutes: float) -> str:
     return f"{minutes:g}" if float(minutes).is_integer() else f"{minutes:.1f}"
-
-
-def _minutes_text(minutes: object, lang: str) -> str:
-    if _missing(minutes) or not math.isfinite(float(minutes)):
-        return _t("unreachable", lang)
-    return _t("minutes", lang, m=f"{float(minutes):.1f}")
 
 
 def _to_wgs84(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:

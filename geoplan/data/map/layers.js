@@ -168,7 +168,9 @@ function gpUncovered(map, group, data, options, text) {
         shown = j;
     }
     map.on("zoomend", update);
-    group.on("add", update);
+    group.on("add", function (event) {
+        if (!event.propagatedFrom) { update(); }  /* the layer's, not a member's */
+    });
     update();
 }
 function gpFacilities(group, rows, style) {
@@ -203,8 +205,8 @@ function gpGaps(map, group, data, options, text) {
     /* data (maps.py _gap_data, by rank): rank (delta-encoded), pop, min (tenths, -1:
        unreachable), facility and unit (indices into names and units, -1: none), labels
        ([lat, lon] of the top ranks), shapes. Tooltips and popups are built when opened, every
-       name as text; the best rank is drawn on top. */
-    var ranks = gpUndelta(data.rank), shapes = gpShapes(data.shapes), labels = [];
+       name as text; the best rank is drawn on top. Drawn when first shown. */
+    var ranks = gpUndelta(data.rank), shapes = null, labels = [];
     function people(i) { return data.pop[i] < 0 ? "—" : gpFmtInt(data.pop[i]); }
     group.gpData = {ranks: ranks, data: data};  /* for tests */
     group.bindTooltip(function (layer) {
@@ -224,13 +226,20 @@ function gpGaps(map, group, data, options, text) {
         if (data.unit[i] >= 0) { rows.push([text.unit, data.units[data.unit[i]]]); }
         return gpPopup(gpFill(text.gap_title, {rank: ranks[i]}), rows);
     }, {maxWidth: 360});
-    for (var i = ranks.length - 1; i >= 0; i--) {
-        if (!shapes[i].length) { continue; }
-        var area = L.polygon(shapes[i], options.style);
-        area.gpRow = i;
-        group.addLayer(area);
+    function build() {
+        /* the areas and labels, when the layer is first shown (another rule's are not
+           built until it is chosen) */
+        if (shapes !== null) { return; }
+        shapes = gpShapes(data.shapes);
+        for (var i = ranks.length - 1; i >= 0; i--) {
+            if (!shapes[i].length) { continue; }
+            var area = L.polygon(shapes[i], options.style);
+            area.gpRow = i;
+            group.addLayer(area);
+        }
+        data.labels.forEach(label);
     }
-    data.labels.forEach(function (point, i) {
+    function label(point, i) {
         var box = gpText("div", "gp-rank-label", "");
         box.appendChild(gpText("b", "", String(ranks[i])));
         box.appendChild(gpText("span", "gp-rank-sep", " · "));
@@ -242,7 +251,7 @@ function gpGaps(map, group, data, options, text) {
         marker.gpRow = i;
         labels.push(marker);
         group.addLayer(marker);
-    });
+    }
     function declutter() {
         /* a label that overlaps a better-ranked one shows its rank only */
         var placed = [];
@@ -263,7 +272,12 @@ function gpGaps(map, group, data, options, text) {
         });
     }
     map.on("zoomend", declutter);
-    group.on("add", declutter);
+    group.on("add", function (event) {
+        if (event.propagatedFrom) { return; }  /* a member's, not the layer's */
+        build();
+        declutter();
+    });
+    if (map.hasLayer(group)) { build(); }
 }
 function gpAreas(group, data, styles) {
     /* data (maps.py _area_data, the longest band first): shapes (gpShapes) and rows of
