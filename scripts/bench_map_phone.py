@@ -24,8 +24,14 @@ PHONE = {
     "is_mobile": True,
     "device_scale_factor": 3,
 }
-FEATURES_JS = """() => Object.values(window.gpLayers)
-    .reduce((n, group) => n + (group.getLayers ? group.getLayers().length : 0), 0)"""
+FEATURES_JS = """() => {
+    /* the features drawn: layers of the groups, counted through nested groups (a GeoJSON
+       layer, a zoom level of uncovered residents) */
+    const count = (group) => group.getLayers().reduce(
+        (n, layer) => n + (layer.getLayers ? count(layer) : 1), 0);
+    return Object.values(window.gpLayers)
+        .reduce((n, group) => n + (group.getLayers ? count(group) : 0), 0);
+}"""
 
 
 def main() -> None:

@@ -687,3 +687,184 @@ def test_amap_overlays_are_shifted_to_gcj02(offline_page, basemap_dirs):
     np.testing.assert_allclose(gcj[:, 1], np.asarray(expect_lat)[order], atol=2e-6)
     shift_m = np.hypot((gcj[:, 0] - wgs[:, 0]) * 96_000, (gcj[:, 1] - wgs[:, 1]) * 111_000)
     assert np.all((shift_m > 200) & (shift_m < 800))  # Huangshi: a few hundred metres
+
+
+# --------------------------------------------------------------------------- gaps and levels
+
+CLICK_GAP_JS = """([key, row]) => {
+    /* centre gap area `row` of layer `key` and return a point inside it, clear of labels */
+    const group = window.gpLayers[key];
+    const area = group.getLayers().find(l => l.gpRow === row && l instanceof L.Polygon);
+    const ring = area.getLatLngs()[0][0];
+    const inside = L.latLng((3 * ring[0].lat + ring[2].lat) / 4,
+                            (3 * ring[0].lng + ring[2].lng) / 4);
+    window.gpMap.setView(inside, 17, {animate: false});
+    const p = window.gpMap.latLngToContainerPoint(inside);
+    const box = window.gpMap.getContainer().getBoundingClientRect();
+    return [p.x + box.left, p.y + box.top];
+}"""
+
+
+def _open_gap_popup(page, key: str, row: int) -> str:
+    """Click gap area ``row`` (0: rank 1) of layer ``key`` like a user; the popup's text."""
+    page.evaluate("() => { window.gpMap.closePopup(); }")
+    page.wait_for_function("() => !document.querySelector('.leaflet-popup')")  # faded out
+    page.mouse.click(*page.evaluate(CLICK_GAP_JS, [key, row]))
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(state="visible", timeout=3000)
+    return popup.inner_text()
+
+
+@pytest.mark.parametrize("name", ["map.html", "map_en.html"])
+def test_a_clicked_gap_shows_its_row_of_gaps_csv(offline_page, demo_dir, name):
+    """The popup of a gap area, built in the browser from numbers, says what gaps.csv says of
+    it: rank, rule, residents, median minutes, nearest facility, unit."""
+    import pandas as pd
+
+    english = name.endswith("_en.html")
+    table = pd.read_csv(demo_dir / "gaps.csv")
+    offline_page.open(demo_dir / name)
+    page = offline_page.page
+    project = load_project(DEMO)
+    for rule in project.rules[:2]:
+        page.evaluate(
+            "(i) => { const s = document.getElementById('gp-rule');"
+            "s.value = String(i); s.dispatchEvent(new Event('change')); }",
+            project.rules.index(rule),
+        )
+        rows = table[table["rule_id"] == rule.id].sort_values("rank")
+        for row in (0, 1, len(rows) - 1):
+            gap = rows.iloc[row]
+            text = _open_gap_popup(page, f"gaps:{rule.id}", row)
+            lines = [line.split("\t") for line in text.splitlines()]
+            title = f"Gap #{gap['rank']} " if english else f"缺口 #{gap['rank']}（"
+            assert lines[0][0].startswith(title), text
+            minutes = f"{gap['median_travel_time_s'] / 60:.1f}"
+            facts = dict(line for line in lines[1:] if len(line) == 2)
+            assert facts == {
+                ("rule" if english else "覆盖规则"): rule.name_en if english else rule.name_zh,
+                ("population" if english else "人口"): f"{round(gap['population']):,}",
+                ("median travel time" if english else "中位出行时间"): (
+                    f"{minutes} min" if english else f"{minutes} 分钟"
+                ),
+                ("nearest facility" if english else "最近设施"): gap["nearest_facility_name"],
+                ("unit" if english else "所在单元"): gap["unit_name"],
+            }, text
+    _assert_clean(offline_page)
+
+
+def _synthetic_map(folder: Path, n: int, names: tuple[str, str, str]) -> Path:
+    """A coverage map of ``n`` random uncovered residents (a tenth unreachable) in a 4 km
+    square and three gap cells whose rule, nearest facility and unit are ``names``."""
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point, box
+
+    from geoplan.rendering import maps
+
+    rng = np.random.default_rng(7)
+    x0, y0 = 115.0, 30.2
+    lon, lat = x0 + rng.uniform(0, 0.04, n), y0 + rng.uniform(0, 0.04, n)
+    minutes = np.where(rng.random(n) < 0.1, np.nan, rng.uniform(16, 60, n))
+    demand = gpd.GeoDataFrame(
+        {
+            "population": rng.integers(1, 200, n).astype(float),
+            "r_covered": False,
+            "r_minutes": minutes,
+        },
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=4326,
+    ).to_crs(32650)
+    gaps = gpd.GeoDataFrame(
+        {
+            "rule_id": "r",
+            "rank": [1, 2, 3],
+            "population": [900.0, 500.0, 100.0],
+            "median_travel_time_s": [1800.0, np.nan, 1300.0],
+            "nearest_facility_name": [names[1], None, names[1]],
+            "nearest_facility_id": ["F", "F", "F"],
+            "unit_name": [names[2], names[2], None],
+        },
+        geometry=[box(x0 + 0.01 * k, y0, x0 + 0.01 * k + 0.005, y0 + 0.005) for k in range(3)],
+        crs=4326,
+    )
+    m = maps.coverage_map(
+        title_zh="合成",
+        title_en="synthetic",
+        boundary=None,
+        facilities=gpd.GeoDataFrame(
+            {"facility_id": ["F"], "name": [names[1]], "category": ["clinic"]},
+            geometry=[Point(x0 + 0.02, y0 + 0.02)],
+            crs=4326,
+        ),
+        rules=[{"id": "r", "name_zh": names[0], "name_en": names[0], "threshold_min": 15}],
+        street_minutes=gpd.GeoDataFrame(
+            {"r": [20.0]}, geometry=[LineString([(x0, y0), (x0 + 0.04, y0 + 0.04)])], crs=4326
+        ),
+        demand=demand,
+        gaps=gaps,
+    )
+    path = folder / f"synthetic_{n}.html"
+    maps.save_map(m, path)
+    return path
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NAMES)
+def test_gap_popups_show_hostile_names_as_text(offline_page, tmp_path, hostile):
+    names = (f"rule {hostile}", f"clinic {hostile}\"';", f"unit {hostile}")
+    offline_page.open(_synthetic_map(tmp_path, 50, names))
+    page = offline_page.page
+    text = _open_gap_popup(page, "gaps:r", 0)
+    for name in names:
+        assert name in text
+    assert names[1] in _open_gap_popup(page, "gaps:r", 1)  # named through its facility id
+    assert names[2] not in _open_gap_popup(page, "gaps:r", 2)  # no unit: no unit row
+    page.mouse.move(5, 5)
+    page.mouse.move(*page.evaluate(CLICK_GAP_JS, ["gaps:r", 2]))  # its tooltip
+    page.locator(".leaflet-tooltip").first.wait_for(state="visible", timeout=3000)
+    assert page.evaluate("() => window.gpPwned") is None
+    assert page.evaluate("() => document.querySelectorAll('img[src=\"x\"]').length") == 0
+    _assert_clean(offline_page)
+
+
+LEVELS_JS = """() => {
+    const group = window.gpLayers['uncovered:r'];
+    const sum = (level, far) => level.pop.reduce(
+        (a, p, i) => a + ((level.min[i] < 0) === far ? p : 0), 0);
+    const drawn = [];
+    group.eachLayer(level => level.eachLayer(c => drawn.push(c)));
+    return {levels: group.gpLevels.map(l => ({cell: l.cell, n: l.pop.length,
+                                               reachable: sum(l, false), far: sum(l, true)})),
+            drawn: drawn.length, level: drawn.length ? drawn[0].gpLevel.cell : null};
+}"""
+
+
+def test_uncovered_residents_are_summed_into_coarser_cells_when_zoomed_out(offline_page, tmp_path):
+    """Above GP_DETAIL_ROWS points a zoomed-out map draws cells of 200 m, 400 m … whose
+    residents add up to the points' (reachable and unreachable apart), and the points when
+    zoomed in; a coarse circle's tooltip says its cell."""
+    n = 6000
+    offline_page.open(_synthetic_map(tmp_path, n, ("r", "f", "u")))
+    page = offline_page.page
+    out = page.evaluate(LEVELS_JS)
+    fine, *coarse = out["levels"]
+    assert fine["n"] == n and fine["cell"] is None and len(coarse) >= 3
+    assert [level["cell"] for level in coarse] == [100 * 2**j for j in range(1, len(coarse) + 1)]
+    for level in coarse:  # the sums of tenths of residents are exact
+        assert (level["reachable"], level["far"]) == (fine["reachable"], fine["far"])
+        assert level["n"] < fine["n"]
+    assert out["level"] is not None and out["drawn"] < n  # fitted: cells, not points
+    page.evaluate("() => { window.gpMap.setZoom(18, {animate: false}); }")
+    page.wait_for_timeout(200)
+    assert page.evaluate(LEVELS_JS)["level"] is None  # zoomed in: the points themselves
+    page.evaluate("() => { window.gpMap.setZoom(13, {animate: false}); }")
+    page.wait_for_timeout(200)
+    out = page.evaluate(LEVELS_JS)
+    assert out["level"] is not None
+    tip = page.evaluate(
+        """() => { let c = null;
+            window.gpLayers['uncovered:r'].eachLayer(l => l.eachLayer(m => { c = c || m; }));
+            c.fire('mouseover', {latlng: c.getLatLng()}, true);  /* as a hover does */
+            return document.querySelector('.leaflet-tooltip').innerText; }"""
+    )
+    assert f"{out['level']:,} 米网格内合计" in tip, tip
+    _assert_clean(offline_page)

@@ -270,9 +270,10 @@ def test_map_geometries_are_the_json_of_mapping():
     assert json.dumps(maps._geojson_geometries(geoms)) == json.dumps(expected)
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_gap_popups_are_what_popup_wrote(lang):
-    """The gap popups, built with the repeated texts escaped once, equal maps._popup's."""
+def test_gap_numbers_decode_to_the_gap_rows():
+    """A rule's gap areas as numbers (maps._gap_data, drawn and filled in by the browser)
+    decode to each row's rank, residents, median minutes, nearest facility (its name, else the
+    name of its id) and unit, names kept as they are (hostile ones too), and one box each."""
     import shapely
 
     from geoplan.rendering import maps
@@ -296,24 +297,31 @@ def test_gap_popups_are_what_popup_wrote(lang):
         crs=4326,
     )
     rule = {"id": "r1", "name_zh": "十五分钟<医疗>", "name_en": "15 min & more"}
-    rows = maps._gap_rows(gaps, rule, {"F1": "设施一", "F2": "F&2"}, lang)
-    assert len(rows) == n
-    for row, (_, gap) in zip(rows, gaps.iterrows(), strict=True):
-        name = gap["nearest_facility_name"]
+    lookup = {"F1": "设施一", "F2": "F&2"}
+    data = maps._gap_data(gaps.sample(frac=1, random_state=1), rule, lookup)  # any order
+    assert np.cumsum(data["rank"]).tolist() == list(range(1, n + 1))
+    for i, (_, gap) in enumerate(gaps.iterrows()):
+        name, fid, unit = gap[["nearest_facility_name", "nearest_facility_id", "unit_name"]]
         if maps._missing(name):
-            fid = gap["nearest_facility_id"]
-            name = None if maps._missing(fid) else {"F1": "设施一", "F2": "F&2"}[fid]
+            name = None if maps._missing(fid) else lookup[fid]
+        f, u = data["facility"][i], data["unit"][i]
+        assert (None if f < 0 else data["names"][f]) == name
+        assert (None if u < 0 else data["units"][u]) == (None if maps._missing(unit) else unit)
+        assert data["pop"][i] == round(gap["population"])
         median = gap["median_travel_time_s"]
-        fields = [
-            ("rule", maps._rule_name(rule, lang)),
-            ("population", maps._fmt_people(gap["population"])),
-            ("median_time", maps._minutes_text(None if np.isnan(median) else median / 60, lang)),
-            ("nearest", "—" if maps._missing(name) else str(name)),
-        ]
-        if not maps._missing(gap["unit_name"]):
-            fields.append(("unit", str(gap["unit_name"])))
-        rank = int(gap["rank"])
-        assert row[4] == maps._popup(maps._t("gap_title", lang, rank=rank), fields, lang)
+        if np.isnan(median):
+            assert data["min"][i] == -1
+        else:
+            assert abs(data["min"][i] / 10 - median / 60) <= 0.05 + 1e-9
+    labels = gaps.loc[gaps["rank"] <= maps.MAX_RANK_LABELS, ["_label_lat", "_label_lon"]]
+    np.testing.assert_allclose(data["labels"], labels.to_numpy(), atol=1e-6)
+    shapes = data["shapes"]
+    assert shapes["parts"] == [1] * n and shapes["rings"] == [1] * n and shapes["verts"] == [4] * n
+    corners = np.column_stack([np.cumsum(shapes["lon"]), np.cumsum(shapes["lat"])]) / 1e6
+    first = gaps.geometry.iloc[0]
+    np.testing.assert_allclose(
+        corners[:4], np.asarray(first.exterior.coords)[:4], atol=1e-6, rtol=0
+    )
 
 
 def test_report_reads_the_parquet_points(demo_project, tmp_path, monkeypatch):

@@ -272,7 +272,8 @@ def test_chinese_map_has_no_english_ui_text_and_vice_versa(inputs, page, page_en
     # In English, Chinese text comes only from the data (names and addresses).
     data = [*inputs["facilities"]["name"], *inputs["facilities"]["address"].dropna()]
     for value in sorted(data, key=len, reverse=True):
-        en = en.replace(html.escape(value), "").replace(value, "")
+        # escaped in HTML, or as text in the layers' data (a JSON string)
+        en = en.replace(html.escape(value), "").replace(maps._js(value)[1:-1], "")
     assert CJK.findall(en) == []
 
 
@@ -336,10 +337,8 @@ def _without_scripts(text: str) -> str:
 def test_no_tiles_and_rank_markers_are_div_icons(page):
     assert "L.tileLayer" not in page
     assert re.search(r"function gpGaps\(.*?L\.divIcon\(\{className: \"gp-rank-icon\"", page, re.S)
-    labels = [row[5] for call in _call_args(page, "gpGaps") for row in call]
-    assert labels and all(
-        label.startswith('<div class="gp-rank-label"><b>1</b>') for label in labels
-    )
+    # each rule's gap of rank 1 has its label point (the label itself is built in the browser)
+    assert [[gap["label"] is not None for gap in rule] for rule in _gaps(page)] == [[True]] * 2
 
 
 def test_remote_resource_left_after_rendering_raises(inputs):
@@ -357,13 +356,10 @@ def test_folium_popup_needing_jquery_raises(inputs):
 
 
 def test_street_bands_encoded_once_with_codes_per_rule(page):
-    lines = re.search(r"gpDecodeLines\((\[.*?\]\])\)", page)
-    assert lines is not None
-    parts = json.loads(lines.group(1))
-    assert len(parts) == 5
-    # delta encoding: first vertex absolute (1e-6 degrees, lat first)
-    assert parts[0][0] == pytest.approx(30_205_000, abs=2)
-    assert parts[0][1] == pytest.approx(115_000_000, abs=2)
+    parts = _street_parts(page)
+    assert len(parts) == 5 and [len(p) for p in parts] == [2, 2, 3, 2, 2]
+    np.testing.assert_allclose(parts[0][0], [115.0, 30.205], atol=2e-6, rtol=0)
+    np.testing.assert_allclose(parts[4][1], [115.02, 30.22], atol=2e-6, rtol=0)
     codes = re.findall(r'gpBands\(parent, gp_lines_\w+, "(\d+)"', page)
     # walk_med (15 min): 3, 8, 14, 22, NaN; walk_fit (30 min): 12, 25, NaN, 31, 40
     assert codes == ["01234", "12433"]
@@ -385,8 +381,8 @@ def test_empty_inputs_still_render(inputs, tmp_path):
     text = path.read_text(encoding="utf-8")
     assert "gpDecodeLines" in text
     assert _call_args(text, "gpFacilities") == []
-    assert _call_args(text, "gpGaps") == [[], []]  # one empty gap layer per rule
-    assert [len(rows) for rows in _call_args(text, "gpUncovered")] == [2, 4]
+    assert _gaps(text) == [[], []]  # one empty gap layer per rule
+    assert [len(rows) for rows in _uncovered(text)] == [2, 4]
     assert '"boundary":feature_group_' not in text and 'id="gp-legend"' in text
     # without a boundary the map fits the demand points
     bounds = _fitted_bounds(text)
@@ -481,6 +477,70 @@ def _call_args(text: str, function: str) -> list[list]:
     return out
 
 
+def _street_parts(text: str) -> list[np.ndarray]:
+    """The street parts of ``gpDecodeLines``'s numbers, decoded: (lon, lat) per vertex."""
+    found = re.search(r"gpDecodeLines\((\{.*?\})\);", text)
+    assert found is not None
+    data = json.loads(found.group(1))
+    lonlat = np.column_stack([np.cumsum(data["lon"]), np.cumsum(data["lat"])]) / 1e6
+    return np.split(lonlat, np.cumsum(data["verts"])[:-1])
+
+
+def _uncovered(text: str) -> list[list[list]]:
+    """Per rule, the uncovered points of ``gpUncovered``'s numbers, decoded independently of
+    the code that wrote them: ``[lat, lon, residents, minutes or None]``."""
+    out = []
+    for data in _call_args(text, "gpUncovered"):
+        lat, lon = np.cumsum(data["lat"]) / 1e6, np.cumsum(data["lon"]) / 1e6
+        out.append(
+            [
+                [la, lo, p / 10, None if t < 0 else t / 10]
+                for la, lo, p, t in zip(lat, lon, data["pop"], data["min"], strict=True)
+            ]
+        )
+    return out
+
+
+def _gaps(text: str) -> list[list[dict]]:
+    """Per rule, the gap areas of ``gpGaps``'s numbers, decoded: rank, residents, median
+    minutes (None: unreachable), nearest facility, unit, label point and rings (lon, lat)."""
+    out = []
+    for data in _call_args(text, "gpGaps"):
+        shapes = data["shapes"]
+        lat, lon = np.cumsum(shapes["lat"]) / 1e6, np.cumsum(shapes["lon"]) / 1e6
+        vertex = np.r_[0, np.cumsum(shapes["verts"])]
+        ring = np.r_[0, np.cumsum(shapes["rings"])]
+        part = np.r_[0, np.cumsum(shapes["parts"])]
+        rows = []
+        for i, rank in enumerate(np.cumsum(data["rank"]).tolist()):
+            rings = [
+                np.column_stack([lon[vertex[r] : vertex[r + 1]], lat[vertex[r] : vertex[r + 1]]])
+                for p in range(part[i], part[i + 1])
+                for r in range(ring[p], ring[p + 1])
+            ]
+            f, u = data["facility"][i], data["unit"][i]
+            rows.append(
+                {
+                    "rank": rank,
+                    "population": data["pop"][i],
+                    "minutes": None if data["min"][i] < 0 else data["min"][i] / 10,
+                    "nearest": None if f < 0 else data["names"][f],
+                    "unit": None if u < 0 else data["units"][u],
+                    "label": data["labels"][i] if i < len(data["labels"]) else None,
+                    "rings": rings,
+                }
+            )
+        out.append(rows)
+    return out
+
+
+def _texts(text: str) -> dict[str, str]:
+    """The UI strings the layers' JavaScript fills in (``gp_text_*``)."""
+    found = re.search(r"var gp_text_map_\w+ = (\{.*?\});\n", text)
+    assert found is not None
+    return json.loads(found.group(1))
+
+
 _INTERFACE = re.compile(
     r"gpInterface\((map_\w+), (layer_control_\w+), (\{[^}]*\}),\s*(\[[^\]]*\]), "
     r"(null|\[\[[^\]]*\],\[[^\]]*\]\]), "
@@ -518,13 +578,12 @@ def test_overlays_are_shifted_to_gcj02_only_for_amap(inputs, basemap):
         expected = wgs[order]
     np.testing.assert_allclose(shown, expected, atol=1e-6, rtol=0)
     # the streets, the uncovered points and the bounds move with the facilities
-    first = json.loads(re.search(r"gpDecodeLines\((\[.*?\]\])\)", text).group(1))[0]
-    street = np.array([first[1] / 1e6, first[0] / 1e6])
+    street = _street_parts(text)[0][0]
     x0, y0 = 115.0, 30.205
     shift = basemap == "amap"
     expect = np.array(coords.wgs84_to_gcj02(x0, y0)) if shift else np.array([x0, y0])
     np.testing.assert_allclose(street, expect, atol=2e-6, rtol=0)
-    uncovered = _call_args(text, "gpUncovered")[0][0]  # d3 at (115.016, 30.217)
+    uncovered = _uncovered(text)[0][0]  # d3 at (115.016, 30.217)
     expect = np.array(coords.wgs84_to_gcj02(115.016, 30.217)) if shift else [115.016, 30.217]
     np.testing.assert_allclose([uncovered[1], uncovered[0]], expect, atol=2e-6, rtol=0)
     bounds = _fitted_bounds(text)
@@ -596,24 +655,21 @@ def test_units_need_their_share_columns(inputs):
         maps.coverage_map(**inputs, units=units)
 
 
-@pytest.mark.parametrize(("lang", "people"), [("zh", "510人"), ("en", "510 people")])
+@pytest.mark.parametrize(("lang", "people"), [("zh", "{pop}人"), ("en", "{pop} people")])
 def test_gap_labels_carry_rank_and_uncovered_population(inputs, lang, people):
     text = _render(inputs, lang=lang)
-    rows = _call_args(text, "gpGaps")[0]
-    (gap,) = rows
-    assert gap[2] == 1 and gap[1] is not None
-    assert gap[5] == (
-        '<div class="gp-rank-label"><b>1</b><span class="gp-rank-sep"> · </span>'
-        f'<span class="gp-rank-pop">{people}</span></div>'
-    )
+    (gap,) = _gaps(text)[0]
+    assert gap["rank"] == 1 and gap["population"] == 510
+    # the label point lies in the area (a representative point)
+    assert Polygon(gap["rings"][0]).contains(Point(gap["label"][::-1]))
+    assert _texts(text)["people"] == people
 
 
 def test_gap_label_only_for_the_top_ranks(inputs):
     gaps = inputs["gaps"].iloc[[0]].copy()
     gaps["rank"] = [maps.MAX_RANK_LABELS + 1]
-    rows = _call_args(_render(inputs, gaps=gaps), "gpGaps")[0]
-    assert rows[0][1] is None and rows[0][5] is None
-    assert rows[0][3] == f"缺口 #{maps.MAX_RANK_LABELS + 1}：510人"
+    (gap,) = _gaps(_render(inputs, gaps=gaps))[0]
+    assert gap["rank"] == maps.MAX_RANK_LABELS + 1 and gap["label"] is None
 
 
 HOSTILE_NAMES = ("<img src=x onerror=alert(1)>", "</script><script>alert(1)</script>")
@@ -697,7 +753,7 @@ def test_frame_without_crs_must_be_lon_lat(inputs):
 
 
 def test_uncovered_circles_are_the_uncovered_residents(page):
-    med, fit = _call_args(page, "gpUncovered")
+    med, fit = _uncovered(page)
     # [lat, lon, residents, minutes]; d5 has no residents, d4's minutes are NaN (unreachable)
     assert [row[2:] for row in med] == [[450.0, 21.0], [60.0, None]]
     assert [row[2:] for row in fit] == [[80.0, 20.0], [300.0, 24.0], [450.0, 33.0], [60.0, None]]
@@ -710,24 +766,28 @@ def test_gap_popups_name_rule_residents_time_nearest_and_unit(inputs):
     gaps = inputs["gaps"].assign(
         nearest_facility_name=[None, None], nearest_facility_id=["f1", "zz"], unit_name=["甲", None]
     )
-    med, fit = _call_args(_render(inputs, gaps=gaps), "gpGaps")
-    assert med[0][3] == "缺口 #1：510人" and fit[0][3] == "缺口 #1：890人"
-    for part in (
-        "<b>缺口 #1（按未覆盖人口排名）</b>",
-        "<th>覆盖规则</th><td>15分钟步行可达医疗卫生机构</td>",
-        "<th>人口</th><td>510</td>",
-        "<th>中位出行时间</th><td>21.0 分钟</td>",
-        "<th>最近设施</th><td>团城山社区卫生服务中心</td>",  # looked up by its id
-        "<th>所在单元</th><td>甲</td>",
-    ):
-        assert part in med[0][4], part
-    for part in (
-        "<th>人口</th><td>890</td>",
-        "<th>中位出行时间</th><td>不可达</td>",
-        "<th>最近设施</th><td>zz</td>",  # an id not among the facilities stays as it is
-    ):
-        assert part in fit[0][4], part
-    assert "所在单元" not in fit[0][4]
+    text = _render(inputs, gaps=gaps)
+    (med,), (fit,) = _gaps(text)
+    assert (med["rank"], med["population"], med["minutes"]) == (1, 510, 21.0)
+    assert med["nearest"] == "团城山社区卫生服务中心"  # looked up by its id
+    assert med["unit"] == "甲"
+    assert (fit["rank"], fit["population"], fit["minutes"]) == (1, 890, None)  # unreachable
+    assert fit["nearest"] == "zz"  # an id not among the facilities stays as it is
+    assert fit["unit"] is None
+    # the popup's words and the rule's name (the browser fills them in: test_browser.py)
+    texts = _texts(text)
+    assert (texts["gap_title"], texts["gap_tooltip"]) == (
+        "缺口 #{rank}（按未覆盖人口排名）",
+        "缺口 #{rank}：{pop}人",
+    )
+    assert [texts[k] for k in ("rule", "population", "median_time", "nearest", "unit")] == [
+        "覆盖规则",
+        "人口",
+        "中位出行时间",
+        "最近设施",
+        "所在单元",
+    ]
+    assert '"rule":"15分钟步行可达医疗卫生机构"' in text
 
 
 JINJA = '{{ "gp" ~ "pwned" }}{# gp-comment #}'
@@ -802,8 +862,41 @@ def test_feature_map_fits_the_boundary_else_its_layers(inputs):
 
 
 def test_uncovered_circles_shrink_when_there_are_many_points():
-    few = [[[0, 0, 100.0, None]] * 10]
-    many = [[[0, 0, 100.0, None]] * 50_000]
+    few = [np.full(10, 100.0)]
+    many = [np.full(50_000, 100.0)]
     assert maps._radius_scale(few) * 10 == pytest.approx(maps._MAX_RADIUS_PX)
     assert maps._radius_scale(many) * 10 == pytest.approx(3.0)
-    assert maps._radius_scale([[]]) == 0.0
+    assert maps._radius_scale([np.zeros(0)]) == 0.0
+
+
+@pytest.mark.parametrize("name", ["map.html", "map_en.html"])
+def test_demo_gap_numbers_are_the_gap_table(demo_dir, name):
+    """Every gap area of the demo's map decodes to its row of gaps.csv: one area per row
+    (rank by rank, rule by rule), the same residents, median minutes, nearest facility and
+    unit, and the row's point (lon, lat) inside the area drawn."""
+    import pandas as pd
+    from shapely import Point as P
+    from shapely import Polygon as Poly
+
+    table = pd.read_csv(demo_dir / "gaps.csv")
+    text = (demo_dir / name).read_text(encoding="utf-8")
+    rule_ids = json.loads(_interface_call(text).group(4))
+    shown = _gaps(text)
+    assert len(shown) == len(rule_ids) and sum(map(len, shown)) == len(table) > 20
+    for rule_id, areas in zip(rule_ids, shown, strict=True):
+        rows = table[table["rule_id"] == rule_id].sort_values("rank")
+        assert [a["rank"] for a in areas] == rows["rank"].tolist()
+        for area, (_, row) in zip(areas, rows.iterrows(), strict=True):
+            assert area["population"] == round(row["population"])
+            if np.isnan(row["median_travel_time_s"]):
+                assert area["minutes"] is None
+            else:
+                assert abs(area["minutes"] - row["median_travel_time_s"] / 60) <= 0.05 + 1e-9
+            assert area["nearest"] == (
+                None if pd.isna(row["nearest_facility_name"]) else row["nearest_facility_name"]
+            )
+            assert area["unit"] == (None if pd.isna(row["unit_name"]) else row["unit_name"])
+            assert (area["label"] is not None) == (row["rank"] <= maps.MAX_RANK_LABELS)
+            (ring,) = area["rings"]  # the demo's gap areas are single cells
+            assert len(ring) == 4
+            assert Poly(ring).buffer(1e-6).contains(P(row["lon"], row["lat"]))

@@ -138,12 +138,10 @@ def test_streets_a_mode_cannot_use_are_not_drawn_for_it():
 
 def _band_lines(html: str) -> tuple[list[np.ndarray], str]:
     """The street parts (lon/lat arrays) and the first rule's band codes in a coverage map."""
-    encoded = re.search(r"gpDecodeLines\((\[.*?\]\])\)", html, re.S).group(1)
+    data = json.loads(re.search(r"gpDecodeLines\((\{.*?\})\);", html, re.S).group(1))
     codes = re.search(r"gpBands\(parent, gp_lines_\w+, \"(\d*)\"", html).group(1)
-    parts = []
-    for flat in json.loads(encoded):
-        q = np.cumsum(np.array(flat, dtype=np.int64).reshape(-1, 2), axis=0) / 1e6
-        parts.append(q[:, ::-1])  # lon, lat
+    lonlat = np.column_stack([np.cumsum(data["lon"]), np.cumsum(data["lat"])]) / 1e6
+    parts = np.split(lonlat, np.cumsum(data["verts"])[:-1])
     return parts, codes
 
 

@@ -12,10 +12,12 @@ map may hold are the tile templates of a basemap chosen explicitly (:data:`BASEM
 Amap's GCJ-02 tiles every overlay coordinate is shifted from WGS84 to GCJ-02 first.
 
 Every user-supplied string (names, addresses, titles, notes, attribution) is HTML-escaped
-before it reaches a popup, tooltip, layer name or the legend. The data of the layers is
-embedded as compact JSON and drawn by a few lines of JavaScript (street geometry once,
-delta-encoded; per rule only a band code per street), so a county with 100k streets stays a
-file a browser opens.
+before it reaches a popup, tooltip, layer name or the legend, or set as text by the browser.
+The data of the layers is embedded as arrays of integers and drawn by a few lines of
+JavaScript (``data/map/layers.js``): street geometry once, delta-encoded, and per rule only a
+band code per street; gap areas and uncovered residents as numbers, their tooltips and popups
+built when opened from a table of names and the map's UI strings; uncovered residents summed
+into coarser cells when zoomed out. A county with 100k streets stays a file a browser opens.
 
 The map's own styles and layer helpers (``data/map/map.css``, ``layers.js``, ``features.js``)
 and the interface around it (``data/map/ui.js`` and ``ui.css``), all inlined, are files beside
@@ -50,6 +52,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
@@ -215,6 +218,11 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "people": ("{pop}人", "{pop} people"),
     "minutes": ("{m} 分钟", "{m} min"),
     "uncovered_tip": ("未覆盖人口：", "Uncovered residents: "),
+    "cell_sum": ("{m} 米网格内合计", "total of a {m} m cell"),
+    "cell_sum_about": (
+        "约 {m} 米网格内合计（放大查看细节）",
+        "total of a cell of about {m} m (zoom in for detail)",
+    ),
     "to_nearest": ("至最近设施：", "To the nearest facility: "),
     "threshold": ("{rule}（阈值 {m} 分钟）", "{rule} (threshold {m} min)"),
     "banner": (
@@ -358,14 +366,10 @@ def _e(value: object) -> str:
 
 
 def _js(value: object) -> str:
-    """Compact JSON that is safe inside an HTML ``<script>`` element."""
+    """Compact JSON that is safe inside an HTML ``<script>`` element: no ``<`` at all (a name
+    such as ``</script><img …>`` reaches the page only as ``\\u003c/script>…``)."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return (
-        text.replace("</", "<\\/")
-        .replace("<!--", "<\\!--")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _missing(value: object) -> bool:
@@ -409,12 +413,6 @@ def _fmt_min(minutes: float) -> str:
     return f"{minutes:g}" if float(minutes).is_integer() else f"{minutes:.1f}"
 
 
-def _minutes_text(minutes: object, lang: str) -> str:
-    if _missing(minutes) or not math.isfinite(float(minutes)):
-        return _t("unreachable", lang)
-    return _t("minutes", lang, m=f"{float(minutes):.1f}")
-
-
 def _to_wgs84(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     """``frame`` in EPSG:4326; a frame without CRS is accepted only if it looks like lon/lat."""
     if frame.crs is None:
@@ -438,6 +436,24 @@ def _gcj02_xy(xy: np.ndarray) -> np.ndarray:
     return np.column_stack([lon, lat])
 
 
+def _simplified(geoms: gpd.GeoSeries, tolerance_m: float = _SIMPLIFY_M) -> gpd.GeoSeries:
+    """``geoms`` simplified by about ``tolerance_m`` metres (in their own CRS)."""
+    if not len(geoms):
+        return geoms
+    projected = geoms.crs is not None and geoms.crs.is_projected
+    tolerance = tolerance_m if projected else _SIMPLIFY_DEG * tolerance_m / _SIMPLIFY_M
+    return geoms.simplify(tolerance, preserve_topology=True)
+
+
+def _lonlat(coords: np.ndarray, crs, *, gcj02: bool) -> np.ndarray:
+    """``(x, y)`` rows in ``crs`` as drawn: lon/lat rows, shifted to GCJ-02 if asked (as
+    :func:`_display` moves geometries, without building them)."""
+    if len(coords) and not pyproj.CRS.from_user_input(crs).equals(4326):
+        to_4326 = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+        coords = np.column_stack(to_4326.transform(coords[:, 0], coords[:, 1]))
+    return _gcj02_xy(coords) if gcj02 and len(coords) else coords
+
+
 def _display(
     geoms: gpd.GeoSeries, *, gcj02: bool, simplify: bool = False, tolerance_m: float = _SIMPLIFY_M
 ) -> gpd.GeoSeries:
@@ -446,10 +462,8 @@ def _display(
 
     ``geoms`` must have a CRS; the result is labelled EPSG:4326 even when shifted.
     """
-    if simplify and len(geoms):
-        projected = geoms.crs is not None and geoms.crs.is_projected
-        tolerance = tolerance_m if projected else _SIMPLIFY_DEG * tolerance_m / _SIMPLIFY_M
-        geoms = geoms.simplify(tolerance, preserve_topology=True)
+    if simplify:
+        geoms = _simplified(geoms, tolerance_m)
     geoms = geoms.to_crs(4326)
     if gcj02 and len(geoms):
         shifted = shapely.transform(np.asarray(geoms.values), _gcj02_xy)
@@ -603,29 +617,17 @@ def _area_labels(bands: Sequence[Sequence[float]], lang: str) -> list[str]:
     return labels
 
 
-def _encode_polygons(geoms: gpd.GeoSeries) -> list[list[list[list[int]]]]:
-    """Per (Multi)Polygon in WGS84: its polygons, each its rings delta-encoded as lines (1e-6
-    degrees, :func:`_encode_lines`), about a third of the size of GeoJSON."""
-    polygons, which = shapely.get_parts(np.asarray(geoms.values), return_index=True)
-    out: list[list] = [[] for _ in range(len(geoms))]
-    for polygon, row in zip(polygons, which.tolist(), strict=True):
-        rings = [polygon.exterior, *polygon.interiors]
-        encoded, _ = _encode_lines(gpd.GeoSeries(rings, crs=4326))
-        out[row].append(encoded)
-    return out
-
-
-def _area_rows(areas: gpd.GeoDataFrame, rule_id: str, bands, lang: str) -> list[list]:
-    """``[polygons, band index, tooltip, popup]`` of a rule's service areas (``areas`` as
-    drawn), the longest band first so that shorter ones lie on top."""
+def _area_data(areas: gpd.GeoDataFrame, rule_id: str, bands, lang: str) -> dict[str, list]:
+    """A rule's service areas (``areas`` as drawn) for ``gpAreas``, the longest band first so
+    that shorter ones lie on top: ``shapes`` (:func:`_encode_shapes`) and ``rows`` of
+    ``[band index, tooltip, popup]``."""
     mine = areas[areas["rule_id"] == rule_id]
+    mine = mine[~(mine.geometry.isna() | mine.geometry.is_empty)]
     index = {float(b): k for k, b in enumerate(bands)}
     mine = mine.assign(_k=[index[float(b)] for b in mine["band_min"]])
     mine = mine.sort_values("_k", ascending=False, kind="stable")
     rows = []
-    for (_, row), geometry in zip(mine.iterrows(), _encode_polygons(mine.geometry), strict=True):
-        if not geometry:
-            continue
+    for _, row in mine.iterrows():
         band = _t("band_le", lang, m=_fmt_min(float(row["band_min"])))
         name = str(row["name"])
         if row["per"] == "category" and "category" in row:
@@ -638,8 +640,8 @@ def _area_rows(areas: gpd.GeoDataFrame, rule_id: str, bands, lang: str) -> list[
         ]
         if row["per"] in ("facility", "catchment"):
             fields.append(("facility_id", row["facility_id"]))
-        rows.append([geometry, int(row["_k"]), _e(f"{name}: {band}"), _popup(name, fields, lang)])
-    return rows
+        rows.append([int(row["_k"]), _e(f"{name}: {band}"), _popup(name, fields, lang)])
+    return {"shapes": _encode_shapes(mine.geometry), "rows": rows}
 
 
 def _share_colours(share: np.ndarray) -> list[str]:
@@ -856,29 +858,50 @@ _CSS_VALUES = {"FONT": _FONT, "BACKGROUND": _BACKGROUND, "GAP_COLOUR": _GAP_COLO
 
 _JS_VALUES = {"MIN": _MIN_RADIUS_PX, "MAX": _MAX_RADIUS_PX}
 
+_JS_TEXTS = (
+    "uncovered_tip",
+    "to_nearest",
+    "minutes",
+    "unreachable",
+    "cell_sum",
+    "cell_sum_about",
+    "gap_title",
+    "gap_tooltip",
+    "people",
+    "rule",
+    "population",
+    "median_time",
+    "nearest",
+    "unit",
+)
+"""UI strings the layers' JavaScript fills in (``{name}`` fields and all) for the tooltips
+and popups it builds from numbers (``gp_text_*``, one language per map)."""
+
 
 # --------------------------------------------------------------------------- layers
 
 
-def _encode_lines(geoms: gpd.GeoSeries) -> tuple[list[list[int]], np.ndarray]:
-    """Delta-encoded integer coordinates (1e-6 degrees) per line part, and each part's row.
+def _encode_lines(
+    geoms: gpd.GeoSeries, *, gcj02: bool = False
+) -> tuple[dict[str, list[int]], np.ndarray]:
+    """Lines (any CRS) as drawn (:func:`_lonlat`) in numbers for ``gpDecodeLines``, and each
+    line part's row.
 
-    ``geoms`` are in WGS84; MultiLineStrings become several parts of the same row.
+    ``verts``: vertices per part (MultiLineStrings become several parts of the same row);
+    ``lat``, ``lon``: every vertex in 1e-6 degrees, delta-encoded over the whole sequence
+    (:func:`_deltas`).
     """
-    values = geoms.values
-    parts, row = shapely.get_parts(np.asarray(values), return_index=True)
-    if len(parts) == 0:
-        return [], np.zeros(0, dtype=np.int64)
+    parts, row = shapely.get_parts(np.asarray(geoms.values), return_index=True)
     keep = ~shapely.is_empty(parts)
     parts, row = parts[keep], row[keep]
     coords, which = shapely.get_coordinates(parts, return_index=True)
-    q = np.round(coords[:, ::-1] * 1e6).astype(np.int64)  # lat, lon
-    delta = q.copy()
-    delta[1:] -= q[:-1]
-    starts = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
-    delta[starts] = q[starts]
-    encoded = [chunk.tolist() for chunk in np.split(delta.ravel(), starts[1:] * 2)]
-    return encoded, row
+    q = np.round(_lonlat(coords, geoms.crs, gcj02=gcj02) * 1e6)
+    data = {
+        "verts": np.bincount(which, minlength=len(parts)).tolist(),
+        "lat": _deltas(q[:, 1]),
+        "lon": _deltas(q[:, 0]),
+    }
+    return data, row
 
 
 def _boundary_layer(
@@ -928,32 +951,45 @@ def _band_styles() -> list[dict]:
     return styles
 
 
-def _uncovered_rows(demand: gpd.GeoDataFrame, rule_id: str) -> list[list]:
-    """``[lat, lon, population, minutes or None]`` of the uncovered points (``demand`` drawn)."""
+def _deltas(values: np.ndarray) -> list[int]:
+    """Integers as their differences from the one before (the first as it is): short in JSON
+    when neighbours are close (``gpUndelta`` in ``layers.js`` adds them up again)."""
+    values = np.asarray(values, dtype=np.int64)
+    return np.diff(values, prepend=0).tolist()
+
+
+def _uncovered_data(demand: gpd.GeoDataFrame, rule_id: str) -> dict[str, list[int]]:
+    """The uncovered points (``demand`` as drawn) as numbers for ``gpUncovered``.
+
+    ``lat``, ``lon``: 1e-6 degrees, delta-encoded (:func:`_deltas`); ``pop``: residents in
+    tenths; ``min``: minutes to the nearest facility in tenths, -1 when none can be reached.
+    """
     covered = (
         demand[column(rule_id, "covered")].astype("boolean").fillna(False).to_numpy(dtype=bool)
     )
     population = pd.to_numeric(demand["population"], errors="coerce").to_numpy(dtype=float)
     minutes = pd.to_numeric(demand[f"{rule_id}_minutes"], errors="coerce").to_numpy(dtype=float)
     mask = ~covered & (population > 0)
-    lons = np.round(demand.geometry.x.to_numpy()[mask], 6).tolist()
-    lats = np.round(demand.geometry.y.to_numpy()[mask], 6).tolist()
-    pops = [round(p, 1) for p in population[mask].tolist()]
-    mins = [round(t, 1) if math.isfinite(t) else None for t in minutes[mask].tolist()]
-    return [list(row) for row in zip(lats, lons, pops, mins, strict=True)]
+    return {
+        "lat": _deltas(np.round(demand.geometry.y.to_numpy()[mask] * 1e6)),
+        "lon": _deltas(np.round(demand.geometry.x.to_numpy()[mask] * 1e6)),
+        "pop": _tenths(population[mask]).tolist(),
+        "min": _tenths(minutes[mask]).tolist(),
+    }
 
 
-def _radius_scale(rows_per_rule: Sequence[Sequence[Sequence]]) -> float:
-    """``k`` of ``radius_px = k * sqrt(population)``, shared by all rules.
+def _radius_scale(populations: Sequence[np.ndarray]) -> float:
+    """``k`` of ``radius_px = k * sqrt(population)``, shared by all rules (one array of the
+    uncovered points' residents per rule).
 
     The most populous point gets ``_MAX_RADIUS_PX`` on a map with up to 500 points; with more
     points the largest circle shrinks (down to 3 px) so a county's points do not merge into
     one blot.
     """
-    max_pop = max((r[2] for rows in rows_per_rule for r in rows), default=0.0)
+    max_pop = max((float(np.max(p)) for p in populations if len(p)), default=0.0)
     if max_pop <= 0:
         return 0.0
-    n = max((len(rows) for rows in rows_per_rule), default=0)
+    n = max((len(p) for p in populations), default=0)
     largest = min(_MAX_RADIUS_PX, max(3.0, _MAX_RADIUS_PX * math.sqrt(500 / max(n, 1))))
     return largest / math.sqrt(max_pop)
 
@@ -1081,64 +1117,92 @@ def aggregate_facilities(
     return out, cell
 
 
-def _gap_rows(
-    gaps: gpd.GeoDataFrame, rule: Mapping, facility_names: Mapping[str, str], lang: str
-) -> list[list]:
-    """Rows for ``gpGaps``; ``gaps`` as drawn, with ``_label_lat``/``_label_lon``."""
-    rule_gaps = gaps[gaps["rule_id"].astype(str) == str(rule["id"])]
-    if rule_gaps.empty:
-        return []
-    rule_gaps = rule_gaps.sort_values("rank")
+def _encode_shapes(geoms: gpd.GeoSeries) -> dict[str, list[int]]:
+    """(Multi)Polygons in WGS84 as numbers for ``gpShapes`` in ``layers.js``.
 
-    def column(name: str) -> list:
-        return rule_gaps[name].tolist() if name in rule_gaps else [None] * len(rule_gaps)
+    ``parts``: polygons per geometry; ``rings``: rings per polygon (exterior first);
+    ``verts``: vertices per ring (the closing one left out); ``lat``, ``lon``: every vertex
+    in 1e-6 degrees, delta-encoded over the whole sequence (:func:`_deltas`).
+    """
+    polygons, which = shapely.get_parts(np.asarray(geoms.values), return_index=True)
+    polygonal = shapely.get_type_id(polygons) == 3
+    polygons, which = polygons[polygonal], which[polygonal]
+    rings, ring_of = shapely.get_rings(polygons, return_index=True)
+    coords, vertex_of = shapely.get_coordinates(rings, return_index=True)
+    counts = np.bincount(vertex_of, minlength=len(rings))
+    keep = np.ones(len(coords), dtype=bool)
+    keep[np.cumsum(counts)[counts > 0] - 1] = False  # the closing vertex repeats the first
+    q = np.round(coords[keep] * 1e6)
+    return {
+        "parts": np.bincount(which, minlength=len(geoms)).tolist(),
+        "rings": np.bincount(ring_of, minlength=len(polygons)).tolist(),
+        "verts": np.maximum(counts - 1, 0).tolist(),
+        "lat": _deltas(q[:, 1]),
+        "lon": _deltas(q[:, 0]),
+    }
 
-    headers = {k: _e(_t(k, lang)) for k in ("rule", "population", "median_time", "nearest", "unit")}
-    rule_cell = f"<tr><th>{headers['rule']}</th><td>{_e(_rule_name(rule, lang))}</td></tr>"
-    escape = functools.lru_cache(maxsize=4096)(_e)  # names, units and minutes repeat
-    rows = []
-    for geometry, rank, name, fid, median_s, pop, unit, lat, lon in zip(
-        _geojson_geometries(rule_gaps.geometry),
-        rule_gaps["rank"].tolist(),
-        column("nearest_facility_name"),
-        column("nearest_facility_id"),
-        column("median_travel_time_s"),
-        rule_gaps["population"].tolist(),
-        column("unit_name"),
-        rule_gaps["_label_lat"].tolist(),
-        rule_gaps["_label_lon"].tolist(),
-        strict=True,
-    ):
-        if geometry is None:
-            continue
-        rank = int(rank)
-        if _missing(name):
-            name = None if _missing(fid) else facility_names.get(str(fid), str(fid))
-        median_min = None if _missing(median_s) else float(median_s) / 60
-        population = _fmt_people(pop)
-        fields = [
-            ("population", population),
-            ("median_time", _minutes_text(median_min, lang)),
-            ("nearest", "—" if _missing(name) else str(name)),
-        ]
-        if not _missing(unit):
-            fields.append(("unit", str(unit)))
-        # _popup(title, [("rule", …), *fields], lang), with the repeated texts escaped once
-        cells = "".join(f"<tr><th>{headers[k]}</th><td>{escape(v)}</td></tr>" for k, v in fields)
-        title = _e(_t("gap_title", lang, rank=rank))
-        popup = f'<div class="gp-pop"><b>{title}</b><table>{rule_cell}{cells}</table></div>'
-        tooltip = _e(_t("gap_tooltip", lang, rank=rank, pop=population))
-        label = None
-        label_html = None
-        if rank <= MAX_RANK_LABELS:
-            label = [round(float(lat), 6), round(float(lon), 6)]
-            people = _e(_t("people", lang, pop=population))
-            label_html = (
-                f'<div class="gp-rank-label"><b>{rank}</b><span class="gp-rank-sep"> · </span>'
-                f'<span class="gp-rank-pop">{people}</span></div>'
-            )
-        rows.append([geometry, label, rank, tooltip, popup, label_html])
-    return rows
+
+def _tenths(values: object, scale: float = 1.0) -> np.ndarray:
+    """``values * scale`` in tenths, rounded (integers); -1 where missing or not finite."""
+    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float) * scale
+    finite = np.isfinite(x)
+    return np.where(finite, np.round(np.where(finite, x, 0.0) * 10), -1).astype(np.int64)
+
+
+def _indices(values: Sequence) -> tuple[list[int], list[str]]:
+    """Each value's index into a table of the distinct values as text (-1: missing)."""
+    codes, table = pd.factorize(pd.Series(values, dtype=object).map(_text_or_none))
+    return codes.tolist(), [str(v) for v in table]
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if _missing(value) else str(value)
+
+
+def _gap_data(
+    gaps: gpd.GeoDataFrame, rule: Mapping, facility_names: Mapping[str, str]
+) -> dict[str, list]:
+    """A rule's gap areas (``gaps`` as drawn, with ``_label_lat``/``_label_lon``) as numbers
+    for ``gpGaps``, by rank; the texts of its popups are built in the browser.
+
+    ``rank``: delta-encoded; ``pop``: uncovered residents, rounded (-1: missing); ``min``:
+    median minutes in tenths (-1: unreachable); ``facility`` and ``unit``: indices into
+    ``names`` and ``units`` (-1: none; a facility without a name is named by its id, looked
+    up in ``facility_names``); ``labels``: ``[lat, lon]`` of the areas ranked up to
+    :data:`MAX_RANK_LABELS`; ``shapes``: the areas (:func:`_encode_shapes`).
+    """
+    rule_gaps = gaps[gaps["rule_id"].astype(str) == str(rule["id"])].sort_values("rank")
+    n = len(rule_gaps)
+
+    def column_of(name: str) -> pd.Series:
+        return rule_gaps[name] if name in rule_gaps else pd.Series([None] * n, dtype=object)
+
+    names = column_of("nearest_facility_name").to_numpy(dtype=object, copy=True)
+    ids = column_of("nearest_facility_id").to_numpy(dtype=object)
+    unnamed = pd.isna(names)
+    names[unnamed] = [
+        None if _missing(fid) else facility_names.get(str(fid), str(fid)) for fid in ids[unnamed]
+    ]
+    facility, name_table = _indices(names)
+    unit, unit_table = _indices(column_of("unit_name").to_numpy(dtype=object))
+    ranks = rule_gaps["rank"].astype(int).to_numpy()
+    population = pd.to_numeric(rule_gaps["population"], errors="coerce").to_numpy(dtype=float)
+    top = ranks <= MAX_RANK_LABELS
+    return {
+        "rank": _deltas(ranks),
+        "pop": np.where(np.isfinite(population), np.round(population), -1)
+        .astype(np.int64)
+        .tolist(),
+        "min": _tenths(column_of("median_travel_time_s").to_numpy(), 1 / 60).tolist(),
+        "facility": facility,
+        "unit": unit,
+        "names": name_table,
+        "units": unit_table,
+        "labels": np.round(
+            rule_gaps.loc[top, ["_label_lat", "_label_lon"]].to_numpy(dtype=float), 6
+        ).tolist(),
+        "shapes": _encode_shapes(rule_gaps.geometry),
+    }
 
 
 def _unit_rows(units: gpd.GeoDataFrame, rule: Mapping, lang: str) -> list[list]:
@@ -1343,6 +1407,7 @@ def coverage_map(
     street_minutes: gpd.GeoDataFrame,
     demand: gpd.GeoDataFrame,
     gaps: gpd.GeoDataFrame,
+    demand_cell_m: float | None = None,
     notes_zh: Sequence[str] = (),
     notes_en: Sequence[str] = (),
     attribution: Sequence[str] = (),
@@ -1375,6 +1440,9 @@ def coverage_map(
         False: the rule's mode may not use the street, which is then not drawn for it).
     demand : GeoDataFrame
         Points with ``population`` and per rule ``<id>_covered`` and ``<id>_minutes``.
+    demand_cell_m : float, optional
+        The grid cell (metres) of ``demand`` when its points are cells of aggregated residents
+        (:func:`geoplan.rendering.run_maps.map_demand`); only said in the tooltips.
     gaps : GeoDataFrame
         Polygons with ``rule_id``, ``rank``, ``population``, ``median_travel_time_s`` and
         ``nearest_facility_name`` (or ``nearest_facility_id``, looked up in ``facilities``).
@@ -1446,7 +1514,8 @@ def coverage_map(
         )
         for rid, frame in service_areas.groupby("rule_id", sort=False):
             area_bands[str(rid)] = sorted({float(b) for b in frame["band_min"]})
-    streets = _display_frame(street_minutes, "street_minutes", gcj02=shift, simplify=True)
+    streets = street_minutes if street_minutes.crs else _to_wgs84(street_minutes, "street_minutes")
+    streets = streets[~(streets.geometry.isna() | streets.geometry.is_empty)]
     if gaps.crs is None:
         gaps = _to_wgs84(gaps, "gaps")
     gaps = gaps[~(gaps.geometry.isna() | gaps.geometry.is_empty)]
@@ -1468,7 +1537,7 @@ def coverage_map(
 
     categories = list(dict.fromkeys(facilities["category"].dropna()))
     groups_present = list(dict.fromkeys(_category_label(c, lang)[1] for c in categories))
-    uncovered_rows = {rid: _uncovered_rows(demand, rid) for rid in rule_ids}
+    uncovered = {rid: _uncovered_data(demand, rid) for rid in rule_ids}
     legend = _legend_html(
         title=title,
         crs_note=_t(f"crs_{spec.key}", lang),
@@ -1479,7 +1548,7 @@ def coverage_map(
         has_boundary=boundary is not None,
         has_units=units is not None and bool(rules),
         lang=lang,
-        has_unreachable=any(r[3] is None for rows in uncovered_rows.values() for r in rows),
+        has_unreachable=any(-1 in data["min"] for data in uncovered.values()),
         areas=None
         if not area_bands
         else {
@@ -1505,12 +1574,15 @@ def coverage_map(
         layers["boundary"] = _boundary_layer(boundary, lang, fill_opacity=fill).add_to(m)
 
     # Street geometry once (delta-encoded), band codes per rule.
-    lines, part_row = _encode_lines(streets.geometry)
+    lines, part_row = _encode_lines(_simplified(streets.geometry), gcj02=shift)
     lines_var = f"gp_lines_{m.get_name()}"
+    text_var = f"gp_text_{m.get_name()}"
     if rules:
         m.add_child(_Script(f"var {lines_var} = gpDecodeLines({_js(lines)});", wrap=False))
+        texts = {key: _pick(UI_STRINGS[key], lang) for key in _JS_TEXTS}
+        m.add_child(_Script(f"var {text_var} = {_js(texts)};", wrap=False))
 
-    k = _radius_scale(list(uncovered_rows.values()))
+    k = _radius_scale([np.asarray(data["pop"]) / 10 for data in uncovered.values()])
     facility_names = {}
     if "facility_id" in facilities and "name" in facilities:
         facility_names = dict(
@@ -1574,34 +1646,35 @@ def coverage_map(
         )
         layers[f"bands:{rid}"] = bands.add_to(m)
 
-        uncovered = folium.FeatureGroup(
+        circles = folium.FeatureGroup(
             name=f"{mark}{_swatch_dot(_UNCOVERED_COLOUR, border=_UNCOVERED_COLOUR)} "
             + _e(_t("layer_uncovered", lang)),
             show=i == 0,
         )
-        text = {
-            "pop": _e(_t("uncovered_tip", lang)),
-            "time": _e(_t("to_nearest", lang)),
-            "unit": _e(_t("minutes", lang, m="")),
-            "unreachable": _e(_t("unreachable", lang)),
-            "threshold": "<br>" + _e(_t("threshold", lang, rule=name, m=_fmt_min(threshold))),
+        options = {
+            "k": k,
+            "cell_m": demand_cell_m,
+            "style": uncovered_style,
+            "unreachableStyle": unreachable_style,
+            "threshold": _t("threshold", lang, rule=name, m=_fmt_min(threshold)),
         }
-        uncovered.add_child(
+        circles.add_child(
             _Script(
-                f"gpUncovered(parent, {_js(uncovered_rows[rid])}, {k!r}, "
-                f"{_js(uncovered_style)}, {_js(unreachable_style)}, {_js(text)});"
+                f"gpUncovered({m.get_name()}, parent, {_js(uncovered[rid])}, {_js(options)}, "
+                f"{text_var});"
             )
         )
-        layers[f"uncovered:{rid}"] = uncovered.add_to(m)
+        layers[f"uncovered:{rid}"] = circles.add_to(m)
 
         gap_group = folium.FeatureGroup(
             name=f'{mark}<span class="gp-rank" style="display:inline-block;width:16px;'
             'font-size:10px;line-height:14px">1</span> ' + _e(_t("layer_gaps", lang)),
             show=i == 0,
         )
-        rows = _gap_rows(gaps, rule, facility_names, lang)
+        data = _gap_data(gaps, rule, facility_names)
+        options = {"style": gap_style, "rule": name}
         gap_group.add_child(
-            _Script(f"gpGaps({m.get_name()}, parent, {_js(rows)}, {_js(gap_style)});")
+            _Script(f"gpGaps({m.get_name()}, parent, {_js(data)}, {_js(options)}, {text_var});")
         )
         layers[f"gaps:{rid}"] = gap_group.add_to(m)
 
@@ -1621,8 +1694,8 @@ def coverage_map(
                 name=f"{mark}{_swatch_area(AREA_COLOURS[1])} " + _e(_t("layer_areas", lang)),
                 show=False,
             )
-            rows = _area_rows(service_areas, rid, bands, lang)
-            area_group.add_child(_Script(f"gpAreas(parent, {_js(rows)}, {_js(styles)});"))
+            data = _area_data(service_areas, rid, bands, lang)
+            area_group.add_child(_Script(f"gpAreas(parent, {_js(data)}, {_js(styles)});"))
             layers[f"service:{rid}"] = area_group.add_to(m)
 
     facility_groups = []

@@ -43,6 +43,7 @@ class MapInputs:
     facilities: gpd.GeoDataFrame
     gaps: gpd.GeoDataFrame
     notes: list[dict]  # one warning per aggregation (also on the map, in its language)
+    demand_cell_m: float | None = None  # the grid cell of aggregated residents (None: points)
 
 
 def map_inputs(
@@ -84,7 +85,7 @@ def map_inputs(
     warnings_ = [
         {"check": "map_aggregated", "message_zh": zh, "message_en": en} for zh, en in notes
     ]
-    return MapInputs(demand, shown, gaps, warnings_)
+    return MapInputs(demand, shown, gaps, warnings_, demand.attrs.get("cell_m"))
 
 
 def draw_coverage_map(
@@ -115,6 +116,7 @@ def draw_coverage_map(
         rules=rules,
         street_minutes=streets,
         demand=shown.demand,
+        demand_cell_m=shown.demand_cell_m,
         gaps=shown.gaps,
         notes_zh=[*notes_zh, *(n["message_zh"] for n in shown.notes)],
         notes_en=[*notes_en, *(n["message_en"] for n in shown.notes)],
@@ -146,7 +148,8 @@ def map_demand(
     The map is for display; coverage was decided per point. Aggregated rows carry one rule's
     uncovered population each (covered for the other rules) and its population-weighted
     mean minutes; the unreachable residents of a cell are a row of their own (minutes NaN).
-    Returns the frame and, when aggregated, a note (zh, en) saying so.
+    Returns the frame (its ``attrs["cell_m"]``: the cell size, when aggregated) and, when
+    aggregated, a note (zh, en) saying so.
     """
     points = coverage.table
     rules = coverage.rules
@@ -160,11 +163,9 @@ def map_demand(
         note = None
     else:
         cell_m = MAP_CELL_M
-        while True:
-            parts = [_uncovered_cells(points, rule, rules, cell_m) for rule in rules]
-            if max((len(p) for p in parts), default=0) <= limit:
-                break
+        while max((_n_cells(points, rule, cell_m) for rule in rules), default=0) > limit:
             cell_m *= 2
+        parts = [_uncovered_cells(points, rule, rules, cell_m) for rule in rules]
         frame = pd.concat(parts, ignore_index=True)
         note = (
             f"需求点 {len(points):,} 个（多于 {threshold:,} 个）：未覆盖居民按 {cell_m:,.0f} 米网格"
@@ -177,7 +178,22 @@ def map_demand(
         geometry=gpd.points_from_xy(frame["x"], frame["y"]),
         crs=coverage.network.crs,
     )
+    if note is not None:
+        shown.attrs["cell_m"] = cell_m
     return shown, note
+
+
+def _n_cells(points: pd.DataFrame, rule: Rule, cell_m: float) -> int:
+    """How many map rows :func:`_uncovered_cells` makes of a rule's uncovered residents."""
+    out = ~points[column(rule.id, "covered")].to_numpy()
+    cx = np.floor(points["x"].to_numpy()[out] / cell_m).astype(np.int64)
+    cy = np.floor(points["y"].to_numpy()[out] / cell_m).astype(np.int64)
+    unreachable = ~np.isfinite(points[column(rule.id, "time_s")].to_numpy()[out])
+    if not len(cx):
+        return 0
+    rows = int(cy.max() - cy.min()) + 1
+    key = ((cx - cx.min()) * rows + (cy - cy.min())) * 2 + unreachable
+    return len(pd.unique(key))
 
 
 def _uncovered_cells(
