@@ -22,6 +22,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -160,10 +161,12 @@ def _csv_arrow(frame: pd.DataFrame, path: Path) -> bool:
     header = safe_table(frame.iloc[:0]).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
     with open(path, "wb") as out:
         out.write(("\ufeff" + header).encode("utf-8"))
-        for start in range(0, len(frame), CSV_CHUNK_ROWS):
-            part = frame.iloc[start : start + CSV_CHUNK_ROWS]
-            cells = [_arrow_cells(part.iloc[:, k], kind) for k, kind in enumerate(kinds)]
-            out.write(_joined_rows(cells, pa))
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for start in range(0, len(frame), CSV_CHUNK_ROWS):
+                part = frame.iloc[start : start + CSV_CHUNK_ROWS]
+                columns = [part.iloc[:, k] for k in range(part.shape[1])]
+                cells = list(pool.map(_arrow_cells, columns, kinds))  # Arrow frees the GIL
+                out.write(_joined_rows(cells, pa))
     return True
 
 
@@ -496,14 +499,25 @@ def _text_sheet_cells(letter: str, numbers, column: pd.Series):
     import pyarrow.compute as pc
 
     encoded = pc.dictionary_encode(_arrow_text(column))
-    distinct = encoded.dictionary.to_pylist()
-    ends = []
-    for raw in [*distinct, "<NA>"]:
+    distinct = encoded.dictionary
+    n_distinct = len(distinct)
+    # the end of each distinct text's cell: plain texts joined here, the others by Python
+    ends = pc.binary_join_element_wise(
+        _text("><is><t>"), distinct, _text("</t></is></c>"), _text("")
+    )
+    plain = pc.and_(
+        pc.match_substring_regex(distinct, _PLAIN_TEXT),
+        pc.less_equal(pc.utf8_length(distinct), XLSX_MAX_TEXT),
+    )
+    ends = ends.to_numpy(zero_copy_only=False)
+    others = np.flatnonzero(~plain.to_numpy(zero_copy_only=False))
+    for i, raw in zip(others, distinct.take(others).to_pylist(), strict=True):
         value = neutralise(raw)
         if len(value) > XLSX_MAX_TEXT or _XLSX_ILLEGAL.search(value):
             return None
-        ends.append(_text_cell("", 0, value).partition('t="inlineStr"')[2])
-    ends.append("")  # no cell
+        ends[i] = _text_cell("", 0, value).partition('t="inlineStr"')[2]
+    na_end = _text_cell("", 0, "<NA>").partition('t="inlineStr"')[2]
+    ends = [*ends, na_end, ""]  # then no cell
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     missing = np.flatnonzero(encoded.indices.is_null().to_numpy(zero_copy_only=False))
     if missing.size:
@@ -514,14 +528,14 @@ def _text_sheet_cells(letter: str, numbers, column: pd.Series):
             na = np.zeros(missing.size, dtype=bool)  # NaN as an object
         else:
             na = np.array([v is pd.NA for v in column.to_numpy()[missing]], dtype=bool)
-        codes[missing] = np.where(na, len(distinct), len(distinct) + 1)
+        codes[missing] = np.where(na, n_distinct, n_distinct + 1)
     end = pa.array(ends, type=pa.large_string()).take(pa.array(codes))
     cells = pc.binary_join_element_wise(
         _text(f'<c r="{letter}'), numbers, _text('" t="inlineStr"'), end, _text("")
     )
     if not missing.size:
         return cells
-    return pc.if_else(pa.array(codes == len(distinct) + 1), _text(""), cells)
+    return pc.if_else(pa.array(codes == n_distinct + 1), _text(""), cells)
 
 
 def _object_sheet_cells(letter: str, column: pd.Series):
@@ -545,6 +559,17 @@ def _object_sheet_cells(letter: str, column: pd.Series):
         else:  # dates: openpyxl's own conversion
             return None
     return pa.array(cells, type=pa.large_string())
+
+
+_SPACES = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+    r"\x{205f}\x{3000}"
+)
+"""Python's whitespace (``str.isspace``), as a character class of Arrow's regular expressions."""
+_ILLEGAL = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+_PLAIN_TEXT = f"^[^{_SPACES}{_ILLEGAL}&<>=+\\-@]([^{_ILLEGAL}&<>]*[^{_SPACES}{_ILLEGAL}&<>])?$"
+"""Text an inline-string cell holds as it is: not empty, nothing to escape or neutralise, no
+outer whitespace (so no ``xml:space``), no character openpyxl refuses."""
 
 
 def _text_cell(letter: str, row: int, value: str) -> str:

@@ -489,3 +489,22 @@ def test_uncovered_points_layer_is_what_to_file_wrote(tmp_path, case):
     )
     assert _gpkg_rows(tmp_path / "fast.gpkg") == _gpkg_rows(tmp_path / "ref.gpkg")
     assert len(gpd.read_file(tmp_path / "fast.gpkg")) == (~covered).sum()
+
+
+def test_xlsx_text_at_the_edges_is_what_openpyxl_wrote(tmp_path, monkeypatch):
+    """Every whitespace Python strips, at either end and inside (xml:space), texts to escape
+    or neutralise, and the longest text a cell holds, as openpyxl wrote them."""
+    import sys
+
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+    legal = [c for c in spaces if not _io._XLSX_ILLEGAL.search(c)]
+    texts = [f"{c}a" for c in legal] + [f"a{c}" for c in legal] + [f"a{c}b" for c in legal]
+    texts += [*legal, "", "a&b", "<x>", "=1", "-1", "+", "@", "中文", "x" * _io.XLSX_MAX_TEXT]
+    frame = pd.DataFrame({"t": pd.Series(texts, dtype="str"), "o": np.array(texts, dtype=object)})
+    _io.write_xlsx({"t": frame}, tmp_path / "fast.xlsx")
+    monkeypatch.setattr(_io, "_sheet_rows_xml", lambda frame: None)  # openpyxl, cell by cell
+    _io.write_xlsx({"t": frame}, tmp_path / "slow.xlsx")
+    assert _members(tmp_path / "fast.xlsx") == _members(tmp_path / "slow.xlsx")
+    monkeypatch.undo()
+    for refused in ["a\x1fb", "=" + "x" * (_io.XLSX_MAX_TEXT - 1), "x" * (_io.XLSX_MAX_TEXT + 1)]:
+        assert _io._sheet_rows_xml(pd.DataFrame({"t": ["a", refused]})) is None

@@ -1224,36 +1224,52 @@ def _per_point_note(plan: dict) -> dict:
 
 
 def _write_tables(result: RunResult, out_dir: Path) -> None:
+    """Every table of a run: summary.json, the CSVs, gaps.xlsx/.gpkg, the service areas.
+
+    The per-point table, the largest and formatted by Arrow outside the GIL, is written by a
+    worker thread while this one writes the others (GDAL's GeoPackage last: it holds the
+    GIL). The stage ends when both are done; an error of either fails the run with its own
+    message, raised only once neither thread writes any more (every file is atomic).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = result.summary["per_point_outputs"]  # decided by compute_project
     if not plan["written"]:
         note = _per_point_note(plan)
         logger.warning("%s", note["message_en"])
         result.summary.setdefault("warnings", []).append(note)
-    _io.write_json(out_dir / "summary.json", result.summary)
-    _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
     per_point_csv = plan["written"] and plan["format"] == "csv"
-    if per_point_csv:
-        _io.write_csv(
-            result.coverage.table.drop(columns=["x", "y"]), out_dir / "coverage_points.csv"
-        )
-    elif plan["written"]:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoplan-per-point") as pool:
+        per_point = pool.submit(_write_per_point, result, out_dir) if plan["written"] else None
+        _io.write_json(out_dir / "summary.json", result.summary)
+        _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
+        _io.write_csv(result.rejects, out_dir / "rejects.csv")
+        _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
+        gaps_wgs84 = result.gaps.to_crs(4326)
+        table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
+        centre = gaps_wgs84.geometry.representative_point()
+        table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
+        table["median_travel_time_min"] = (table["median_travel_time_s"] / 60).round(2)
+        _io.write_csv(table, out_dir / "gaps.csv")
+        _io.write_xlsx({"gaps": table, "coverage_by_unit": result.by_unit}, out_dir / "gaps.xlsx")
+        with _io.atomic_path(out_dir / "gaps.gpkg") as tmp:
+            gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
+            if per_point_csv:
+                _write_uncovered_points(result, tmp)
+        if result.service_areas is not None:
+            _write_service_areas(result.service_areas, out_dir / SERVICE_AREAS_FILE)
+    if per_point is not None:
+        per_point.result()  # its error, if it had one
+
+
+def _write_per_point(result: RunResult, out_dir: Path) -> None:
+    """``coverage_points.csv`` or ``coverage_points.parquet`` (``[outputs] per_point_format``)."""
+    if result.summary["per_point_outputs"]["format"] == "csv":
+        points = result.coverage.table.drop(columns=["x", "y"])
+        _io.write_csv(points, out_dir / "coverage_points.csv")
+    else:
         _write_points_parquet(result, out_dir / "coverage_points.parquet")
-    _io.write_csv(result.rejects, out_dir / "rejects.csv")
-    _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
-    gaps_wgs84 = result.gaps.to_crs(4326)
-    table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
-    centre = gaps_wgs84.geometry.representative_point()
-    table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
-    table["median_travel_time_min"] = (table["median_travel_time_s"] / 60).round(2)
-    _io.write_csv(table, out_dir / "gaps.csv")
-    _io.write_xlsx({"gaps": table, "coverage_by_unit": result.by_unit}, out_dir / "gaps.xlsx")
-    with _io.atomic_path(out_dir / "gaps.gpkg") as tmp:
-        gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
-        if per_point_csv:
-            _write_uncovered_points(result, tmp)
-    if result.service_areas is not None:
-        _write_service_areas(result.service_areas, out_dir / SERVICE_AREAS_FILE)
 
 
 def _write_points_parquet(result: RunResult, path: Path) -> None:
