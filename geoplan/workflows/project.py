@@ -1403,7 +1403,7 @@ def _write_uncovered_points(result: RunResult, path: Path) -> None:
         )
         for name, dtype in table.dtypes.items()
     )
-    if not plain:  # a column pyogrio converts first (dates, mixed objects): its own way
+    if not plain:  # a column pyogrio converts itself first (dates, all None): its way
         frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
         frame.to_file(path, layer=UNCOVERED_LAYER, driver="GPKG", engine="pyogrio", use_arrow=True)
         return
