@@ -22,6 +22,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -160,10 +161,12 @@ def _csv_arrow(frame: pd.DataFrame, path: Path) -> bool:
     header = safe_table(frame.iloc[:0]).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
     with open(path, "wb") as out:
         out.write(("\ufeff" + header).encode("utf-8"))
-        for start in range(0, len(frame), CSV_CHUNK_ROWS):
-            part = frame.iloc[start : start + CSV_CHUNK_ROWS]
-            cells = [_arrow_cells(part.iloc[:, k], kind) for k, kind in enumerate(kinds)]
-            out.write(_joined_rows(cells, pa))
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for start in range(0, len(frame), CSV_CHUNK_ROWS):
+                part = frame.iloc[start : start + CSV_CHUNK_ROWS]
+                columns = [part.iloc[:, k] for k in range(part.shape[1])]
+                cells = list(pool.map(_arrow_cells, columns, kinds))  # Arrow frees the GIL
+                out.write(_joined_rows(cells, pa))
     return True
 
 
@@ -267,12 +270,16 @@ def _joined_rows(cells: list, pa) -> memoryview:
 
     last = pc.binary_join_element_wise(cells[-1], _text("\n"), _text(""))
     rows = pc.binary_join_element_wise(*cells[:-1], last, _text(",")) if len(cells) > 1 else last
-    if len(rows) == 0:
+    return _buffer_text(rows)
+
+
+def _buffer_text(strings) -> memoryview:
+    """The text of an Arrow large-string array without nulls, end to end, as UTF-8 bytes
+    (it lies in the array's data buffer, between the first and last offsets)."""
+    if len(strings) == 0:
         return memoryview(b"")
-    # the rows' text lies end to end in the array's data buffer, between the first and last
-    # offsets
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset :]
-    return memoryview(rows.buffers()[2])[offsets[0] : offsets[len(rows)]]
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)[strings.offset :]
+    return memoryview(strings.buffers()[2])[offsets[0] : offsets[len(strings)]]
 
 
 def _text(value: str):
@@ -355,91 +362,214 @@ XLSX_MAX_TEXT = 32_767
 """Longest text of an XLSX cell."""
 
 
-def _sheet_rows_xml(frame: pd.DataFrame) -> str | None:
-    """The ``<row>`` elements of a sheet's data rows (from row 2), as openpyxl's write-only
-    mode writes them, byte for byte, several times faster; None when a cell needs openpyxl
-    itself (a date, text it refuses or truncates).
+def _sheet_rows_xml(frame: pd.DataFrame) -> bytes | None:
+    """The ``<row>`` elements of a sheet's data rows (from row 2) as UTF-8, as openpyxl's
+    write-only mode writes them, byte for byte, many times faster; None when a cell needs
+    openpyxl itself (a date, text it refuses or truncates).
 
     Each cell is decided by :func:`_xlsx_value` as before: missing values are left out,
     text is an inline string (neutralised; ``xml:space="preserve"`` when it has outer
     spaces), numbers and booleans are written as ``"%.16g"`` (openpyxl's ``safe_string``).
-    Built column by column: float, integer and boolean columns without going through
-    Python objects one by one.
+    Built column by column through Arrow: numbers formatted as arrays, each distinct text
+    escaped once, the rows joined without a Python object per cell.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
     from openpyxl.utils import get_column_letter
 
-    rows = range(2, len(frame) + 2)
+    n = len(frame)
+    if n == 0:
+        return b""
+    numbers = pc.cast(pa.array(np.arange(2, n + 2)), pa.large_string())
     columns = []
     for k in range(frame.shape[1]):
         letter = get_column_letter(k + 1)
         column = frame.iloc[:, k]
         dtype = column.dtype
         if isinstance(dtype, np.dtype) and dtype.kind == "f":
-            values = column.to_numpy(dtype=float)
-            cells = [
-                f'<c r="{letter}{r}" t="n"><v>{v:.16g}</v></c>' if math.isfinite(v) else ""
-                for r, v in zip(rows, values.tolist(), strict=True)
-            ]
-            for i in np.flatnonzero(np.isinf(values)):
-                inf = neutralise("inf" if values[i] > 0 else "-inf")  # as _xlsx_value
-                cells[i] = _text_cell(letter, int(i) + 2, inf)
+            cells = _float_sheet_cells(letter, numbers, column.to_numpy(dtype=float))
         elif isinstance(dtype, np.dtype) and dtype.kind in "iu":
-            cells = [
-                f'<c r="{letter}{r}" t="n"><v>{v:.16g}</v></c>'
-                for r, v in zip(rows, column.to_numpy().tolist(), strict=True)
-            ]
+            values = column.to_numpy()
+            cells = _sheet_cells(letter, numbers, "n", _g16_int(values))
         elif isinstance(dtype, np.dtype) and dtype.kind == "b":
-            cells = [
-                f'<c r="{letter}{r}" t="b"><v>{v:d}</v></c>'
-                for r, v in zip(rows, column.to_numpy().tolist(), strict=True)
-            ]
+            digit = pc.if_else(pa.array(column.to_numpy()), _text("1"), _text("0"))
+            cells = _sheet_cells(letter, numbers, "b", digit)
         elif _arrow_kind(column) == "text":  # text (or missing) only: each distinct once
-            cells = _text_cells(letter, rows, column)
-            if cells is None:
-                return None
+            cells = _text_sheet_cells(letter, numbers, column)
         else:
-            cells = []
-            for r, raw in zip(rows, column.tolist(), strict=True):
-                value, text = _xlsx_value(raw)
-                if value is None:
-                    cells.append("")
-                elif text:
-                    if len(value) > XLSX_MAX_TEXT or _XLSX_ILLEGAL.search(value):
-                        return None
-                    cells.append(_text_cell(letter, r, value))
-                elif isinstance(value, bool):
-                    cells.append(f'<c r="{letter}{r}" t="b"><v>{value:d}</v></c>')
-                elif isinstance(value, int | float):
-                    cells.append(f'<c r="{letter}{r}" t="n"><v>{value:.16g}</v></c>')
-                else:  # dates: openpyxl's own conversion
-                    return None
+            cells = _object_sheet_cells(letter, column)
+        if cells is None:
+            return None
         columns.append(cells)
-    if not columns:
-        return "".join(f'<row r="{r}"></row>' for r in rows)
-    return "".join(
-        f'<row r="{r}">{"".join(cells)}</row>'
-        for r, cells in zip(rows, zip(*columns, strict=True), strict=True)
+    opened = pc.binary_join_element_wise(_text('<row r="'), numbers, _text('">'), _text(""))
+    return bytes(
+        _buffer_text(pc.binary_join_element_wise(opened, *columns, _text("</row>"), _text("")))
     )
 
 
-def _text_cells(letter: str, rows: range, column: pd.Series) -> list[str] | None:
-    """The cells of a column of text (missing values left out), each distinct text escaped
-    once; None if a text needs openpyxl (too long, or a character it refuses)."""
-    ends: dict[str, str] = {}
+def _sheet_cells(letter: str, numbers, kind: str, values):
+    """Cells ``<c r="A2" t="n"><v>…</v></c>`` of one column (``numbers``: the row numbers)."""
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise(
+        _text(f'<c r="{letter}'),
+        numbers,
+        _text(f'" t="{kind}"><v>'),
+        values,
+        _text("</v></c>"),
+        _text(""),
+    )
+
+
+def _float_sheet_cells(letter: str, numbers, values: np.ndarray):
+    """A float column's cells: finite values as numbers, NaN left out, infinities as text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    finite = np.isfinite(values)
+    cells = _sheet_cells(letter, numbers, "n", _g16_float(np.where(finite, values, 0.0)))
+    if finite.all():
+        return cells
+    cells = pc.if_else(pa.array(finite), cells, _text(""))
+    infinite = np.flatnonzero(np.isinf(values))
+    if infinite.size:
+        fixed = np.array(cells.to_numpy(zero_copy_only=False), dtype=object)
+        for i in infinite:  # as _xlsx_value: text, neutralised
+            fixed[i] = _text_cell(
+                letter, int(i) + 2, neutralise("inf" if values[i] > 0 else "-inf")
+            )
+        cells = pa.array(fixed, type=pa.large_string())
+    return cells
+
+
+def _g16_float(values: np.ndarray):
+    """Finite floats as ``"%.16g"`` writes them (Arrow strings).
+
+    Arrow writes the shortest digits that read back (``repr``'s) in plain notation where
+    ``%.16g`` does too, without ``.0``. ``%.16g`` rounds the exact binary value to 16
+    digits instead: the same digits when the shortest ones are 16, and when they are fewer
+    and the value lies closer to them than half a unit of the 16th digit, which holds
+    whenever half its spacing (``np.spacing``) does. Every other value (an exponent in
+    either notation, 17 shortest digits, a spacing that does not tell, a power of two whose
+    spacing is uneven) is formatted by Python itself.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(values), pa.large_string())
+    size = np.abs(values)
+    exponent = pc.match_substring(text, "e").to_numpy(zero_copy_only=False)
+    odd = ((size < 1e-4) & (size != 0)) | (size >= 1e16) | exponent
+    digits = pc.utf8_length(pc.replace_substring(pc.utf8_ltrim(text, "-0."), ".", ""))
+    digits = digits.to_numpy(zero_copy_only=False)
+    odd |= digits > 16
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # the decimal exponent, one too small near a power of ten (then more go to Python)
+        low = np.floor(np.log10(np.where(size > 0, size, 1.0)) - 1e-9)
+        unclear = np.spacing(size) >= 10.0 ** (low - 15)
+    odd |= (digits < 16) & (size != 0) & (unclear | (np.frexp(size)[0] == 0.5))
+    if odd.any():
+        where = np.flatnonzero(odd)
+        fixed = np.array(text.to_numpy(zero_copy_only=False), dtype=object)
+        fixed[where] = [format(v, ".16g") for v in values[where].tolist()]
+        text = pa.array(fixed, type=pa.large_string())
+    return text
+
+
+def _g16_int(values: np.ndarray):
+    """Integers as ``"%.16g"`` writes them (as a float: digits up to 2**53, else Python's)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(values), pa.large_string())
+    odd = (values > 2**53) | (values < -(2**53)) if values.dtype.kind == "i" else values > 2**53
+    if odd.any():
+        where = np.flatnonzero(odd)
+        fixed = np.array(text.to_numpy(zero_copy_only=False), dtype=object)
+        fixed[where] = [format(v, ".16g") for v in values[where].tolist()]
+        text = pa.array(fixed, type=pa.large_string())
+    return text
+
+
+def _text_sheet_cells(letter: str, numbers, column: pd.Series):
+    """The cells of a column of text, each distinct text escaped once; None if a text needs
+    openpyxl (too long, or a character it refuses). A missing value (None, NaN) has no
+    cell; ``pd.NA`` is the text ``<NA>``, as :func:`_xlsx_value` writes it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(_arrow_text(column))
+    distinct = encoded.dictionary
+    n_distinct = len(distinct)
+    # the end of each distinct text's cell: plain texts joined here, the others by Python
+    ends = pc.binary_join_element_wise(
+        _text("><is><t>"), distinct, _text("</t></is></c>"), _text("")
+    )
+    plain = pc.and_(
+        pc.match_substring_regex(distinct, _PLAIN_TEXT),
+        pc.less_equal(pc.utf8_length(distinct), XLSX_MAX_TEXT),
+    )
+    ends = ends.to_numpy(zero_copy_only=False)
+    others = np.flatnonzero(~plain.to_numpy(zero_copy_only=False))
+    for i, raw in zip(others, distinct.take(others).to_pylist(), strict=True):
+        value = neutralise(raw)
+        if len(value) > XLSX_MAX_TEXT or _XLSX_ILLEGAL.search(value):
+            return None
+        ends[i] = _text_cell("", 0, value).partition('t="inlineStr"')[2]
+    na_end = _text_cell("", 0, "<NA>").partition('t="inlineStr"')[2]
+    ends = [*ends, na_end, ""]  # then no cell
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    missing = np.flatnonzero(encoded.indices.is_null().to_numpy(zero_copy_only=False))
+    if missing.size:
+        codes = np.where(np.isnan(codes), 0, codes).astype(np.int64)
+        if isinstance(column.dtype, pd.StringDtype):
+            na = np.full(missing.size, column.dtype.na_value is pd.NA)
+        elif isinstance(column.dtype, pd.CategoricalDtype):
+            na = np.zeros(missing.size, dtype=bool)  # NaN as an object
+        else:
+            na = np.array([v is pd.NA for v in column.to_numpy()[missing]], dtype=bool)
+        codes[missing] = np.where(na, n_distinct, n_distinct + 1)
+    end = pa.array(ends, type=pa.large_string()).take(pa.array(codes))
+    cells = pc.binary_join_element_wise(
+        _text(f'<c r="{letter}'), numbers, _text('" t="inlineStr"'), end, _text("")
+    )
+    if not missing.size:
+        return cells
+    return pc.if_else(pa.array(codes == n_distinct + 1), _text(""), cells)
+
+
+def _object_sheet_cells(letter: str, column: pd.Series):
+    """The cells of a column of mixed values, one by one as :func:`_xlsx_value` decides;
+    None if a cell needs openpyxl (a date, text it refuses or truncates)."""
+    import pyarrow as pa
+
     cells = []
-    for r, raw in zip(rows, column.astype(object).tolist(), strict=True):
-        if raw is None or (isinstance(raw, float) and math.isnan(raw)):  # pd.NA: "<NA>"
+    for r, raw in enumerate(column.tolist(), start=2):
+        value, text = _xlsx_value(raw)
+        if value is None:
             cells.append("")
-            continue
-        end = ends.get(raw)
-        if end is None:
-            value = neutralise(str(raw))  # as _xlsx_value: pd.NA is the text "<NA>"
+        elif text:
             if len(value) > XLSX_MAX_TEXT or _XLSX_ILLEGAL.search(value):
                 return None
-            end = _text_cell("", 0, value).partition('t="inlineStr"')[2]
-            ends[raw] = end
-        cells.append(f'<c r="{letter}{r}" t="inlineStr"{end}')
-    return cells
+            cells.append(_text_cell(letter, r, value))
+        elif isinstance(value, bool):
+            cells.append(f'<c r="{letter}{r}" t="b"><v>{value:d}</v></c>')
+        elif isinstance(value, int | float):
+            cells.append(f'<c r="{letter}{r}" t="n"><v>{value:.16g}</v></c>')
+        else:  # dates: openpyxl's own conversion
+            return None
+    return pa.array(cells, type=pa.large_string())
+
+
+_SPACES = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+    r"\x{205f}\x{3000}"
+)
+"""Python's whitespace (``str.isspace``), as a character class of Arrow's regular expressions."""
+_ILLEGAL = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+_PLAIN_TEXT = f"^[^{_SPACES}{_ILLEGAL}&<>=+\\-@]([^{_ILLEGAL}&<>]*[^{_SPACES}{_ILLEGAL}&<>])?$"
+"""Text an inline-string cell holds as it is: not empty, nothing to escape or neutralise, no
+outer whitespace (so no ``xml:space``), no character openpyxl refuses."""
 
 
 def _text_cell(letter: str, row: int, value: str) -> str:
@@ -452,7 +582,7 @@ def _text_cell(letter: str, row: int, value: str) -> str:
     return f'<c r="{letter}{row}" t="inlineStr"><is><t{space}>{escaped}</t></is></c>'
 
 
-def _splice_rows(path: Path, sheets_rows: list[str]) -> None:
+def _splice_rows(path: Path, sheets_rows: list[bytes]) -> None:
     """Put each sheet's data rows after its header row in the workbook openpyxl wrote."""
     import zipfile
 
@@ -467,10 +597,10 @@ def _splice_rows(path: Path, sheets_rows: list[str]) -> None:
                 match = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
                 if match:
                     rows = sheets_rows[int(match.group(1)) - 1]
-                    head, sep, tail = data.decode("utf-8").partition("</sheetData>")
+                    head, sep, tail = data.partition(b"</sheetData>")
                     if not sep:
                         raise OutputError(f"{path.name}: unexpected worksheet {info.filename}")
-                    data = (head + rows + sep + tail).encode("utf-8")
+                    data = b"".join((head, rows, sep, tail))
                 target.writestr(info, data, compresslevel=1)  # the same content, faster
         os.replace(rebuilt, path)
     finally:

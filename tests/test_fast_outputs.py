@@ -4,6 +4,7 @@ or reformats the per-point tables without changing any figure."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import geopandas as gpd
@@ -360,3 +361,158 @@ def test_run_per_point_option_overrides_the_project(demo_project, tmp_path):
         == 0
     )
     assert not (out / "coverage_points.csv").exists()
+
+
+def _g16_cases() -> np.ndarray:
+    """Floats where ``%.16g`` and the shortest digits part: every bit pattern, float32
+    values, rounded decimals, neighbours of powers of ten and two, runs of adjacent floats."""
+    rng = np.random.default_rng(11)
+    n = 20_000
+    ten = 10.0 ** np.arange(-10, 20)
+    two = 2.0 ** np.arange(-40, 60)
+    steps = np.arange(-300, 300)
+    decimals_of = rng.uniform(-1e7, 1e7, n).tolist()
+    values = np.concatenate(
+        [
+            rng.integers(0, 2**63, n, dtype=np.uint64).view(np.float64),
+            rng.normal(size=n).astype(np.float32).astype(float) * 10.0 ** rng.integers(-6, 18, n),
+            [
+                round(v, d)
+                for v, d in zip(decimals_of, rng.integers(0, 12, n).tolist(), strict=True)
+            ],
+            ten,
+            np.nextafter(ten, np.inf),
+            np.nextafter(ten, 0),
+            ten * 9.5,
+            two,
+            np.nextafter(two, 0),
+            two * 3,
+            8.5 + steps * np.spacing(8.5),
+            999.9 + steps * np.spacing(999.9),
+            [0.0, -0.0, 5e-324, 1e-4, 9.99e-5, 1e16, 9999999999999998.0, 2.0**53 + 2],
+        ]
+    )
+    values = values[np.isfinite(values)]
+    return np.concatenate([values, -values])
+
+
+def test_xlsx_numbers_are_formatted_as_openpyxl_does():
+    """Floats and integers as ``"%.16g"`` (openpyxl's safe_string) writes each one."""
+    values = _g16_cases()
+    assert _io._g16_float(values).to_pylist() == [format(v, ".16g") for v in values.tolist()]
+    ints = np.array([0, -1, 2**53, 2**53 + 1, -(2**53) - 1, -(2**63), 2**63 - 1, 10**16])
+    assert _io._g16_int(ints).to_pylist() == [format(v, ".16g") for v in ints.tolist()]
+    big = np.array([0, 2**53 + 1, 2**64 - 1], dtype=np.uint64)
+    assert _io._g16_int(big).to_pylist() == [format(v, ".16g") for v in big.tolist()]
+
+
+def test_xlsx_rows_of_every_column_type_are_what_openpyxl_wrote(tmp_path, monkeypatch):
+    """float32, extreme integers, text with None/NaN/pd.NA in object, str, string and
+    categorical columns: the spliced rows equal openpyxl's, byte for byte."""
+    rng = np.random.default_rng(5)
+    floats = _g16_cases()[::7]
+    m = len(floats)
+    text = np.array(["a", None, np.nan, pd.NA, "=x", " y", "z ", "", "&<>"], dtype=object)
+    text = text[rng.integers(0, len(text), m)]
+    plain = np.where(pd.isna(text), None, text)
+    frame = pd.DataFrame(
+        {
+            "f": floats,
+            "f32": np.clip(floats, -3e38, 3e38).astype(np.float32),
+            "i": rng.integers(-(2**63), 2**63 - 1, m, dtype=np.int64),
+            "u": rng.integers(0, 2**64 - 1, m, dtype=np.uint64, endpoint=True),
+            "o": text,
+            "str": pd.Series(plain, dtype="str"),
+            "string": pd.Series(plain, dtype="string"),
+            "c": pd.Categorical(np.array(["a", "b", None], dtype=object)[rng.integers(0, 3, m)]),
+        }
+    )
+    frame.loc[3, "f"] = np.inf
+    frame.loc[4, "f"] = -np.inf
+    frame.loc[5, "f"] = np.nan
+    _io.write_xlsx({"t": frame}, tmp_path / "fast.xlsx")
+    monkeypatch.setattr(_io, "_sheet_rows_xml", lambda frame: None)  # openpyxl, cell by cell
+    _io.write_xlsx({"t": frame}, tmp_path / "slow.xlsx")
+    assert _members(tmp_path / "fast.xlsx") == _members(tmp_path / "slow.xlsx")
+
+
+def _gpkg_rows(path) -> dict:
+    """Every row of every table of a GeoPackage (its R-tree too), but the time it was written."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        names = [r[0] for r in db.execute("select name from sqlite_master where type = 'table'")]
+        rows = {name: sorted(map(repr, db.execute(f'select * from "{name}"'))) for name in names}
+        rows["gpkg_contents"] = [
+            repr(r[:4] + r[5:]) for r in db.execute("select * from gpkg_contents")
+        ]  # last_change left out
+        rows["schema"] = sorted(map(repr, db.execute("select * from sqlite_master")))
+    return rows
+
+
+@pytest.mark.parametrize("case", ["plain", "column of None", "all covered"])
+def test_uncovered_points_layer_is_what_to_file_wrote(tmp_path, case):
+    """The layer written from WKB built from the coordinates equals the one
+    ``GeoDataFrame.to_file`` wrote from shapely points: every row, its R-tree, its types."""
+    from types import SimpleNamespace
+
+    from geoplan.workflows.project import _wgs84_points, _write_uncovered_points
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    covered = rng.random(n) < (1.0 if case == "all covered" else 0.4)
+    table = pd.DataFrame(
+        {
+            "demand_id": pd.Series([f"D{i}" for i in range(n)], dtype="str"),
+            "population": rng.uniform(0, 100, n),
+            "x": rng.uniform(400_000, 450_000, n),
+            "y": rng.uniform(3_300_000, 3_350_000, n),
+            "r_time_s": np.where(rng.random(n) < 0.1, np.nan, rng.uniform(0, 3000, n)),
+            "r_facility_id": pd.Series(np.where(covered, "F1", None), dtype="str"),
+            "r_covered": covered,
+            "n": rng.integers(0, 9, n),
+            "unit_name": np.array(["=甲", "乙", None], dtype=object)[np.arange(n) % 3],
+        }
+    )
+    if case == "column of None":  # a null type to Arrow: pyogrio writes it as text
+        table["nothing"] = np.full(n, None, dtype=object)
+    result = SimpleNamespace(
+        coverage=SimpleNamespace(table=table),
+        project=SimpleNamespace(rules=[SimpleNamespace(id="r")]),
+        network=SimpleNamespace(crs="EPSG:32650"),
+    )
+    _write_uncovered_points(result, tmp_path / "fast.gpkg")
+    chosen = table[~covered]
+    reference = gpd.GeoDataFrame(
+        chosen.drop(columns=["x", "y"]),
+        geometry=_wgs84_points(chosen["x"].to_numpy(), chosen["y"].to_numpy(), "EPSG:32650"),
+        crs=4326,
+    )
+    reference.to_file(
+        tmp_path / "ref.gpkg",
+        layer="uncovered_points",
+        driver="GPKG",
+        engine="pyogrio",
+        use_arrow=True,
+    )
+    assert _gpkg_rows(tmp_path / "fast.gpkg") == _gpkg_rows(tmp_path / "ref.gpkg")
+    assert len(gpd.read_file(tmp_path / "fast.gpkg")) == (~covered).sum()
+
+
+def test_xlsx_text_at_the_edges_is_what_openpyxl_wrote(tmp_path, monkeypatch):
+    """Every whitespace Python strips, at either end and inside (xml:space), texts to escape
+    or neutralise, and the longest text a cell holds, as openpyxl wrote them."""
+    import sys
+
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+    legal = [c for c in spaces if not _io._XLSX_ILLEGAL.search(c)]
+    texts = [f"{c}a" for c in legal] + [f"a{c}" for c in legal] + [f"a{c}b" for c in legal]
+    texts += [*legal, "", "a&b", "<x>", "=1", "-1", "+", "@", "中文", "x" * _io.XLSX_MAX_TEXT]
+    frame = pd.DataFrame({"t": pd.Series(texts, dtype="str"), "o": np.array(texts, dtype=object)})
+    _io.write_xlsx({"t": frame}, tmp_path / "fast.xlsx")
+    monkeypatch.setattr(_io, "_sheet_rows_xml", lambda frame: None)  # openpyxl, cell by cell
+    _io.write_xlsx({"t": frame}, tmp_path / "slow.xlsx")
+    assert _members(tmp_path / "fast.xlsx") == _members(tmp_path / "slow.xlsx")
+    monkeypatch.undo()
+    for refused in ["a\x1fb", "=" + "x" * (_io.XLSX_MAX_TEXT - 1), "x" * (_io.XLSX_MAX_TEXT + 1)]:
+        assert _io._sheet_rows_xml(pd.DataFrame({"t": ["a", refused]})) is None

@@ -1224,39 +1224,52 @@ def _per_point_note(plan: dict) -> dict:
 
 
 def _write_tables(result: RunResult, out_dir: Path) -> None:
+    """Every table of a run: summary.json, the CSVs, gaps.xlsx/.gpkg, the service areas.
+
+    The per-point table, the largest and formatted by Arrow outside the GIL, is written by a
+    worker thread while this one writes the others (GDAL's GeoPackage last: it holds the
+    GIL). The stage ends when both are done; an error of either fails the run with its own
+    message, raised only once neither thread writes any more (every file is atomic).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = result.summary["per_point_outputs"]  # decided by compute_project
     if not plan["written"]:
         note = _per_point_note(plan)
         logger.warning("%s", note["message_en"])
         result.summary.setdefault("warnings", []).append(note)
-    _io.write_json(out_dir / "summary.json", result.summary)
-    _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
     per_point_csv = plan["written"] and plan["format"] == "csv"
-    if per_point_csv:
-        _io.write_csv(
-            result.coverage.table.drop(columns=["x", "y"]), out_dir / "coverage_points.csv"
-        )
-    elif plan["written"]:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoplan-per-point") as pool:
+        per_point = pool.submit(_write_per_point, result, out_dir) if plan["written"] else None
+        _io.write_json(out_dir / "summary.json", result.summary)
+        _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
+        _io.write_csv(result.rejects, out_dir / "rejects.csv")
+        _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
+        gaps_wgs84 = result.gaps.to_crs(4326)
+        table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
+        centre = gaps_wgs84.geometry.representative_point()
+        table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
+        table["median_travel_time_min"] = (table["median_travel_time_s"] / 60).round(2)
+        _io.write_csv(table, out_dir / "gaps.csv")
+        _io.write_xlsx({"gaps": table, "coverage_by_unit": result.by_unit}, out_dir / "gaps.xlsx")
+        with _io.atomic_path(out_dir / "gaps.gpkg") as tmp:
+            gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
+            if per_point_csv:
+                _write_uncovered_points(result, tmp)
+        if result.service_areas is not None:
+            _write_service_areas(result.service_areas, out_dir / SERVICE_AREAS_FILE)
+    if per_point is not None:
+        per_point.result()  # its error, if it had one
+
+
+def _write_per_point(result: RunResult, out_dir: Path) -> None:
+    """``coverage_points.csv`` or ``coverage_points.parquet`` (``[outputs] per_point_format``)."""
+    if result.summary["per_point_outputs"]["format"] == "csv":
+        points = result.coverage.table.drop(columns=["x", "y"])
+        _io.write_csv(points, out_dir / "coverage_points.csv")
+    else:
         _write_points_parquet(result, out_dir / "coverage_points.parquet")
-    _io.write_csv(result.rejects, out_dir / "rejects.csv")
-    _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
-    gaps_wgs84 = result.gaps.to_crs(4326)
-    table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
-    centre = gaps_wgs84.geometry.representative_point()
-    table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
-    table["median_travel_time_min"] = (table["median_travel_time_s"] / 60).round(2)
-    _io.write_csv(table, out_dir / "gaps.csv")
-    _io.write_xlsx({"gaps": table, "coverage_by_unit": result.by_unit}, out_dir / "gaps.xlsx")
-    with _io.atomic_path(out_dir / "gaps.gpkg") as tmp:
-        gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
-        if per_point_csv:
-            uncovered = _uncovered_points(result)
-            uncovered.to_file(
-                tmp, layer="uncovered_points", driver="GPKG", engine="pyogrio", use_arrow=True
-            )
-    if result.service_areas is not None:
-        _write_service_areas(result.service_areas, out_dir / SERVICE_AREAS_FILE)
 
 
 def _write_points_parquet(result: RunResult, path: Path) -> None:
@@ -1273,16 +1286,21 @@ def _write_points_parquet(result: RunResult, path: Path) -> None:
 
 
 def _wgs84_points(x: np.ndarray, y: np.ndarray, crs) -> np.ndarray:
-    """Points at ``x``, ``y`` (in ``crs``) in WGS84: the coordinates that ``GeoSeries.to_crs``
-    gives, transformed as arrays (without building the projected points first)."""
+    """Points at ``x``, ``y`` (in ``crs``) in WGS84 (:func:`_wgs84_xy`)."""
     import shapely
+
+    return shapely.points(*_wgs84_xy(x, y, crs))
+
+
+def _wgs84_xy(x: np.ndarray, y: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of ``x``, ``y`` (in ``crs``): the coordinates that
+    ``GeoSeries.to_crs(4326)`` gives, transformed as arrays (without building points)."""
     from pyproj import CRS, Transformer
 
     transformer = Transformer.from_crs(
         CRS.from_user_input(crs), CRS.from_epsg(4326), always_xy=True
     )
-    lon, lat = transformer.transform(x, y)
-    return shapely.points(lon, lat)
+    return transformer.transform(x, y)
 
 
 def _write_service_areas(areas: gpd.GeoDataFrame, path: Path) -> None:
@@ -1356,18 +1374,67 @@ def facilities_used_table(result: RunResult) -> pd.DataFrame:
     return table
 
 
-def _uncovered_points(result: RunResult) -> gpd.GeoDataFrame:
-    """Demand points not covered by at least one rule, in WGS84, with per-rule columns."""
+def _uncovered_points(result: RunResult) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Demand points not covered by at least one rule, with per-rule columns, and their
+    WGS84 longitudes and latitudes."""
     points = result.coverage.table
     any_uncovered = np.zeros(len(points), dtype=bool)
     for rule in result.project.rules:
         any_uncovered |= ~points[column(rule.id, "covered")].to_numpy()
     chosen = points[any_uncovered]
-    return gpd.GeoDataFrame(
-        chosen.drop(columns=["x", "y"]),
-        geometry=_wgs84_points(chosen["x"].to_numpy(), chosen["y"].to_numpy(), result.network.crs),
-        crs=4326,
+    lon, lat = _wgs84_xy(chosen["x"].to_numpy(), chosen["y"].to_numpy(), result.network.crs)
+    return chosen.drop(columns=["x", "y"]), lon, lat
+
+
+def _write_uncovered_points(result: RunResult, path: Path) -> None:
+    """The layer ``uncovered_points`` of gaps.gpkg (:func:`_uncovered_points`), as
+    ``GeoDataFrame.to_file`` writes it (pyogrio's Arrow path), without making a shapely
+    point per row: the points go to GDAL as WKB built from the coordinate arrays."""
+    import pyarrow as pa
+    import pyogrio
+
+    table, lon, lat = _uncovered_points(result)
+    plain = all(
+        (isinstance(dtype, np.dtype) and dtype.kind in "biuf")
+        or isinstance(dtype, pd.StringDtype)
+        or (
+            pd.api.types.is_object_dtype(dtype)
+            and pd.api.types.infer_dtype(table[name]) == "string"
+        )
+        for name, dtype in table.dtypes.items()
     )
+    if not plain:  # a column pyogrio converts itself first (dates, all None): its way
+        frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+        frame.to_file(path, layer=UNCOVERED_LAYER, driver="GPKG", engine="pyogrio", use_arrow=True)
+        return
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    arrow = arrow.append_column("geometry", _wkb_points(lon, lat))
+    pyogrio.write_arrow(
+        arrow,
+        path,
+        layer=UNCOVERED_LAYER,
+        driver="GPKG",
+        geometry_name="geometry",
+        geometry_type="Point" if len(arrow) else "Unknown",  # as geopandas infers it
+        crs="EPSG:4326",
+    )
+
+
+UNCOVERED_LAYER = "uncovered_points"
+"""The layer of gaps.gpkg with one point per demand point not covered by a rule."""
+
+
+def _wkb_points(x: np.ndarray, y: np.ndarray):
+    """2D points as little-endian WKB (an Arrow binary array): the bytes ``shapely.to_wkb``
+    writes for ``shapely.points(x, y)``, 21 per point, without a GEOS object per point."""
+    import pyarrow as pa
+
+    record = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    wkb = np.empty(len(x), dtype=record)  # packed: 1 + 4 + 8 + 8 bytes
+    wkb["order"], wkb["kind"], wkb["x"], wkb["y"] = 1, 1, x, y
+    offsets = np.arange(0, record.itemsize * (len(x) + 1), record.itemsize, dtype=np.int32)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(wkb.view(np.uint8))]
+    return pa.Array.from_buffers(pa.binary(), len(x), buffers)
 
 
 def _with_map_overrides(project: Project, *, lang: str | None, basemap: str | None) -> Project:
