@@ -1061,8 +1061,8 @@ def _frame_crs(frame: gpd.GeoDataFrame, source: str) -> CRS:
 
 
 def _geometry_array(frame: gpd.GeoDataFrame) -> np.ndarray:
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    return np.where(pd.isna(geoms), None, geoms)
+    """The geometries as a new object array (a missing one is None, as geopandas holds it)."""
+    return np.array(frame.geometry.array, dtype=object)
 
 
 def _match_column(frame: Frame, name: str) -> str | None:
