@@ -34,7 +34,6 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import shapely
 from pyproj import CRS
 
@@ -1043,10 +1042,6 @@ def _read_vector(path: Path) -> Frame:
         raise
     except Exception as exc:  # pyogrio/pyarrow raise many types; report them uniformly
         raise InputError(f"cannot read {path.name}: {exc}") from exc
-    finally:
-        # Arrow's allocator keeps the pages of its read buffers: ~100 MB resident after 1M
-        # GeoParquet points, for the whole run, unless handed back
-        pa.default_memory_pool().release_unused()
 
 
 def _require_rows(frame: Frame, source: str) -> None:
