@@ -188,6 +188,7 @@ def _read_entry(folder: Path, key: str) -> Entry:
         if file_sha256(path) != record["sha256"]:
             raise ValueError(f"{record['file']}: checksum differs")
         tables[name] = _read_table(path, record)
+    pa.default_memory_pool().release_unused()  # Arrow keeps its read buffers' pages: ~20 MB
     return Entry(tables=tables, meta=manifest["meta"])
 
 

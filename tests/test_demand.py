@@ -416,6 +416,51 @@ def test_points_column_choice_errors(tmp_path):
         demand_from_points(swapped)
 
 
+def _point_layer(tmp_path, ids, geoms, population=None) -> Path:
+    """A GeoParquet point layer (EPSG:32650) with ``id`` and ``population`` columns."""
+    layer = gpd.GeoDataFrame(
+        {"id": ids, "population": population or [1.0] * len(ids)}, geometry=geoms, crs=32650
+    )
+    path = tmp_path / "points.parquet"
+    layer.to_parquet(path)
+    return path
+
+
+def test_point_layer_rows_read_and_refused_by_record(tmp_path):
+    # the fast path of a large point layer (only single-part multipoints unwrapped, ids
+    # stripped and proven unique once) reads and names rows as the row-by-row reading did
+    point = shapely.Point
+    messy = _point_layer(
+        tmp_path,
+        [" A7 ", "B", "C", "D"],
+        [point(0, 0), shapely.MultiPoint([(5, 5)]), point(1, 2), point(3, 3)],
+        [1.0, 2.0, None, 4.0],
+    )
+    with pytest.warns(DataQualityWarning, match=r"dropped 1 records .*: record 3 \(id 'C'\)$"):
+        out = read_demand(messy)
+    assert out["demand_id"].tolist() == ["A7", "B", "D"]
+    assert [g.wkt for g in out.geometry] == ["POINT (0 0)", "POINT (5 5)", "POINT (3 3)"]
+    assert out["population"].tolist() == [1.0, 2.0, 4.0] and out.crs.to_epsg() == 32650
+    refused = [
+        (["A", "  ", "C"], "empty id in column 'id': record 2 (id '')"),
+        ([7.0, None, 9.0], "empty id in column 'id': record 2 (id None)"),
+        (["A", " A ", "C", "C"], "ids in column 'id' must be unique; 2 repeat: 'A', 'C'"),
+        ([7.0, 8.0, 7.0], "ids in column 'id' must be unique; 1 repeat: '7'"),
+    ]
+    for ids, message in refused:
+        path = _point_layer(tmp_path, ids, [point(i, i) for i in range(len(ids))])
+        with pytest.raises(InputError) as error:
+            read_demand(path)
+        assert str(error.value) == f"points.parquet: {message}"
+    two_parts = [point(0, 0), shapely.MultiPoint([(1, 1), (2, 2)]), point()]
+    with pytest.raises(InputError) as error:
+        read_demand(_point_layer(tmp_path, ["A", "B", "C"], two_parts))
+    assert str(error.value) == (
+        "points.parquet: need one Point per record; these are not: record 2 (id 'B') "
+        "[MultiPoint], record 3 (id 'C') [Point]"
+    )
+
+
 def test_points_from_geodataframe_keeps_crs_and_ids():
     gdf = gpd.GeoDataFrame(
         {"demand_id": [3, 4], "Population": [1.5, 2.0], "unit_code": ["x", "y"]},

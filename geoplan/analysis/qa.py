@@ -227,11 +227,15 @@ _SYSTEMS = {
 }
 
 
-def _snap_m(network: Any, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Straight distance (m) of each WGS84 point to the nearest edge of ``network``."""
+def _snap_m(network: Any, *positions: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    """Straight distance (m) of each WGS84 point to the nearest edge of ``network``, per
+    ``(lon, lat)`` set: one snap of them all (each point's distance is its own)."""
     to_net = pyproj.Transformer.from_crs("EPSG:4326", network.crs, always_xy=True)
+    lon = np.concatenate([np.asarray(p[0], dtype=float) for p in positions])
+    lat = np.concatenate([np.asarray(p[1], dtype=float) for p in positions])
     x, y = to_net.transform(lon, lat)
-    return snap_points(network, np.asarray(x), np.asarray(y)).snap_distance_m
+    distance_m = snap_points(network, np.asarray(x), np.asarray(y)).snap_distance_m
+    return np.split(distance_m, np.cumsum([len(p[0]) for p in positions])[:-1])
 
 
 def detect_gcj02(
@@ -294,13 +298,12 @@ def detect_gcj02(
     lon, lat = lon[ok], lat[ok]
     if len(lon) < min_points:
         return None
-    as_read = _snap_m(network, lon, lat)
+    shifted = {s: (_SYSTEMS[s][0](lon, lat), _SYSTEMS[s][1](lon, lat)) for s in systems}
+    as_read, *distances = _snap_m(network, (lon, lat), *(p for s in systems for p in shifted[s]))
     best: tuple[float, str, dict[str, float]] | None = None
-    for system in systems:
-        inverse, forward = _SYSTEMS[system][:2]
-        c_lon, c_lat = inverse(lon, lat)
-        converted = _snap_m(network, c_lon, c_lat)
-        opposite = _snap_m(network, *forward(lon, lat))
+    for i, system in enumerate(systems):
+        (c_lon, c_lat), _ = shifted[system]
+        converted, opposite = distances[2 * i], distances[2 * i + 1]
         m_read, m_conv, m_opp = (float(np.median(d)) for d in (as_read, converted, opposite))
         share = float(np.mean(converted < as_read))
         if not (m_conv < ratio * m_read and m_conv < ratio * m_opp and share >= min_share):
@@ -715,7 +718,7 @@ def _far_from_road(
     if used.empty:
         return []
     lon, lat = _lonlat(used)
-    dist = _snap_m(network, lon, lat)
+    (dist,) = _snap_m(network, (lon, lat))
     out = []
     for i in np.flatnonzero(dist > max_snap_m):
         row = used.iloc[i]

@@ -409,15 +409,19 @@ def _points(
         geoms = _geometry_array(frame)
         types = shapely.get_type_id(geoms)
         single_multi = (types == _MULTIPOINT) & (shapely.get_num_geometries(geoms) == 1)
-        geoms = np.where(single_multi, shapely.get_geometry(geoms, 0), geoms)
-        types = shapely.get_type_id(geoms)
+        if single_multi.any():  # only those: taking part 0 of every point copies them all
+            geoms = geoms.copy()
+            geoms[single_multi] = shapely.get_geometry(geoms[single_multi], 0)
+            types = shapely.get_type_id(geoms)
         bad = keep & ((types != _POINT) | shapely.is_empty(geoms))
         _raise_rows(bad, labels, f"{source}: need one Point per record; these are not", types)
     else:
         geoms, out_crs, note = _table_points(frame, labels, keep, source, crs)
         detail += f", {note}"
     extras = _unit_columns(frame, keep)
-    return _finish(ids[keep], population[keep], geoms[keep], out_crs, extras, func, source, detail)
+    return _finish(
+        ids[keep], population[keep], geoms[keep], out_crs, extras, func, source, detail, unique=True
+    )
 
 
 def _table_points(
@@ -895,7 +899,15 @@ def _polygons(
     extras = _unit_columns(frame, keep)
     detail = f"population column {pop_col!r}, points={points or 'centroid-if-inside'}"
     return _finish(
-        ids[keep], population[keep], pts, out_crs, extras, "demand_from_polygons", source, detail
+        ids[keep],
+        population[keep],
+        pts,
+        out_crs,
+        extras,
+        "demand_from_polygons",
+        source,
+        detail,
+        unique=True,
     )
 
 
@@ -1044,8 +1056,8 @@ def _frame_crs(frame: gpd.GeoDataFrame, source: str) -> CRS:
 
 
 def _geometry_array(frame: gpd.GeoDataFrame) -> np.ndarray:
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    return np.where(pd.isna(geoms), None, geoms)
+    """The geometries as a new object array (a missing one is None, as geopandas holds it)."""
+    return np.array(frame.geometry.array, dtype=object)
 
 
 def _match_column(frame: Frame, name: str) -> str | None:
@@ -1112,10 +1124,10 @@ def _ids(
     raw = frame[col]
     ids = _as_text(raw).to_numpy(dtype=object)
     labels = _RecordLabels(numbers, ids, col)
-    missing = raw.isna().to_numpy() | (pd.Series(ids, dtype=object).str.strip() == "").to_numpy()
+    missing = raw.isna().to_numpy() | (ids == "")  # the text is stripped
     _raise_rows(missing, labels, f"{source}: empty id in column {col!r}")
-    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
-    if dup.any():
+    if not pd.Series(ids, dtype=object).is_unique:
+        dup = pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy()
         values = list(dict.fromkeys(ids[dup]))
         shown = ", ".join(repr(v) for v in values[:_MAX_NAMED])
         raise InputError(
@@ -1250,8 +1262,11 @@ def _finish(
     func: str,
     source: str,
     detail: str,
+    *,
+    unique: bool = False,
 ) -> gpd.GeoDataFrame:
-    """Assemble, check and log the Demand table."""
+    """Assemble, check and log the Demand table (``unique``: the ids are known to be unique,
+    as :func:`_ids` proves of the rows it reads)."""
     population = np.asarray(population, dtype=np.float64)
     if population.size == 0:
         raise InputError(f"{source}: no usable demand records")
@@ -1259,7 +1274,7 @@ def _finish(
     if not np.all(np.isfinite(population)) or np.any(population < 0):
         raise InputError(f"{source}: internal error: population not finite and >= 0")
     id_series = pd.Series(ids, dtype=object)
-    if id_series.duplicated().any():
+    if not unique and not id_series.is_unique:
         dups = list(dict.fromkeys(id_series[id_series.duplicated()]))[:_MAX_NAMED]
         raise InputError(f"{source}: demand ids are not unique: {dups}")
     data: dict[str, Any] = {"demand_id": id_series.astype(str), "population": population}
