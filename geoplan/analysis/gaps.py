@@ -60,7 +60,7 @@ def coverage_gaps(
                 rule_id=rule.id,
                 covered=points[column(rule.id, "covered")].to_numpy(),
                 travel_time_s=points[column(rule.id, "time_s")].to_numpy(),
-                facility_id=points[column(rule.id, "facility_id")].to_numpy(),
+                facility_id=points[column(rule.id, "facility_id")].array,
                 crs=crs,
                 cell_m=cell_m,
                 merge_contiguous=merge_contiguous,
@@ -129,16 +129,16 @@ def find_gaps(
         else:
             labels = np.arange(grid.size).reshape(grid.shape)
         cluster[mine] = 2 * labels[iy[mine] - oy, ix[mine] - ox] + int(kind)
-    units = points["unit_name"].to_numpy()[mask] if "unit_name" in points else None
+    # a cell holds one cluster of each kind: (cell, kind) numbers the (cell, cluster) pairs
+    cell = 2 * ((iy - oy) * (ix.max() - ox + 1) + (ix - ox)) + unreachable
     table = pd.DataFrame(
         {
             "cluster": cluster,
             "population": points["population"].to_numpy()[mask],
             "time": time,
-            "facility": np.asarray(facility_id, dtype=object)[mask],
-            "unit": units if units is not None else "",
             "ix": ix,
             "iy": iy,
+            "cell": cell,
         }
     )
     table["unreachable"] = np.where(unreachable, table["population"], 0.0)
@@ -150,8 +150,11 @@ def find_gaps(
         max_travel_time_s=("time", "max"),
         unreachable_population=("unreachable", "sum"),
     )
-    gaps["nearest_facility_id"] = _heaviest(table, "facility")
-    gaps["unit_name"] = _heaviest(table, "unit")
+    gaps["nearest_facility_id"] = _heaviest(table, *_codes(facility_id, mask))
+    if "unit_name" in points:
+        gaps["unit_name"] = _heaviest(table, *_codes(points["unit_name"].array, mask))
+    else:
+        gaps["unit_name"] = ""
     reason = np.where(gaps.index.to_numpy() % 2 == 1, "unreachable", "beyond_threshold")
     gaps["reason"] = reason
     gaps["reason_zh"] = [GAP_REASONS[r][0] for r in reason]
@@ -165,20 +168,42 @@ def find_gaps(
     return gpd.GeoDataFrame(gaps[[*GAP_COLUMNS, "geometry"]], geometry="geometry", crs=crs)
 
 
-def _heaviest(table: pd.DataFrame, key: str) -> pd.Series:
-    """Per cluster, the value of ``key`` holding the most population (None if all missing)."""
-    weights = table.dropna(subset=[key]).groupby(["cluster", key], sort=True)["population"].sum()
-    if weights.empty:
+def _codes(values, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values[mask]`` as integer codes (-1: missing) numbered in the values' sort order, and
+    the value of each code: grouping by the codes groups and orders as by the values, without
+    a Python string per point."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if not isinstance(values, pd.api.extensions.ExtensionArray):
+        values = np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(values[mask], sort=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _heaviest(table: pd.DataFrame, codes: np.ndarray, values: np.ndarray) -> pd.Series:
+    """Per cluster, the value holding the most population (ties: the lowest value; None if all
+    missing). ``codes`` follow ``table``'s rows (:func:`_codes`)."""
+    known = codes >= 0
+    if not known.any():
         return pd.Series(None, index=table["cluster"].unique(), dtype=object)
-    best = weights.reset_index().sort_values(
-        ["cluster", "population"], ascending=[True, False], kind="stable"
-    )
-    return best.drop_duplicates("cluster").set_index("cluster")[key]
+    # one int key ordered as (cluster, code): a single-key groupby sums as the two-key one
+    pair = table["cluster"].to_numpy()[known] * len(values) + codes[known]
+    weights = pd.Series(table["population"].to_numpy()[known]).groupby(pair, sort=True).sum()
+    best = pd.DataFrame(
+        {
+            "cluster": weights.index.to_numpy() // len(values),
+            "code": weights.index.to_numpy() % len(values),
+            "population": weights.to_numpy(),
+        }
+    ).sort_values(["cluster", "population"], ascending=[True, False], kind="stable")
+    best = best.drop_duplicates("cluster")
+    return pd.Series(values[best["code"].to_numpy()], index=best["cluster"].to_numpy())
 
 
 def _cluster_cells(table: pd.DataFrame, cell_m: float) -> pd.Series:
-    """Per cluster, the union of its grid cells (one box when the cluster is one cell)."""
-    cells = table[["cluster", "ix", "iy"]].drop_duplicates()
+    """Per cluster, the union of its grid cells (one box when the cluster is one cell, in the
+    order the rows first reach them); ``table["cell"]`` numbers the (cell, cluster) pairs."""
+    cells = table.iloc[np.sort(np.unique(table["cell"].to_numpy(), return_index=True)[1])]
     boxes = shapely.box(
         cells["ix"] * cell_m,
         cells["iy"] * cell_m,
