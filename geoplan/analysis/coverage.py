@@ -522,7 +522,11 @@ def string_column(values: np.ndarray, codes: np.ndarray | None = None):
     (a million rows: ~0.03 s instead of ~0.3 s); otherwise it is the object array itself.
     """
     if codes is None:
-        codes, values = pd.factorize(np.asarray(values, dtype=object))
+        values = np.asarray(values, dtype=object)
+        if len(values) and isinstance(values[0], str) and (values == values[0]).all():
+            codes, values = np.zeros(len(values), dtype=np.int64), values[:1]  # one value
+        else:
+            codes, values = pd.factorize(values)
     values = np.asarray(values, dtype=object)
     codes = np.asarray(codes, dtype=np.int64)
     missing = codes < 0

@@ -53,14 +53,16 @@ def coverage_gaps(
     rules = coverage.rules if rule_ids is None else [coverage.rule(r) for r in rule_ids]
     points = coverage.table
     crs = None if coverage.network is None else coverage.network.crs
+    units = _unit_codes(points)  # once for every rule
     gaps = pd.concat(
         [
-            find_gaps(
+            _gap_areas(
                 points,
                 rule_id=rule.id,
                 covered=points[column(rule.id, "covered")].to_numpy(),
                 travel_time_s=points[column(rule.id, "time_s")].to_numpy(),
-                facility_id=points[column(rule.id, "facility_id")].array,
+                facilities=_codes(points[column(rule.id, "facility_id")]),
+                units=units,
                 crs=crs,
                 cell_m=cell_m,
                 merge_contiguous=merge_contiguous,
@@ -105,6 +107,33 @@ def find_gaps(
     covered, travel_time_s, facility_id : arrays
         Per point, for the rule.
     """
+    return _gap_areas(
+        points,
+        rule_id=rule_id,
+        covered=covered,
+        travel_time_s=travel_time_s,
+        facilities=_codes(facility_id),
+        units=_unit_codes(points),
+        crs=crs,
+        cell_m=cell_m,
+        merge_contiguous=merge_contiguous,
+    )
+
+
+def _gap_areas(
+    points: pd.DataFrame,
+    *,
+    rule_id: str,
+    covered: np.ndarray,
+    travel_time_s: np.ndarray,
+    facilities: tuple[np.ndarray, np.ndarray],
+    units: tuple[np.ndarray, np.ndarray] | None,
+    crs,
+    cell_m: float,
+    merge_contiguous: bool,
+) -> gpd.GeoDataFrame:
+    """:func:`find_gaps` with the facility ids and unit names as :func:`_codes` (``units``
+    None: the points have no unit)."""
     if cell_m <= 0:
         raise ValueError("cell_m must be positive")
     mask = ~np.asarray(covered, dtype=bool) & (points["population"].to_numpy() > 0)
@@ -150,9 +179,9 @@ def find_gaps(
         max_travel_time_s=("time", "max"),
         unreachable_population=("unreachable", "sum"),
     )
-    gaps["nearest_facility_id"] = _heaviest(table, *_codes(facility_id, mask))
-    if "unit_name" in points:
-        gaps["unit_name"] = _heaviest(table, *_codes(points["unit_name"].array, mask))
+    gaps["nearest_facility_id"] = _heaviest(table, facilities[0][mask], facilities[1])
+    if units is not None:
+        gaps["unit_name"] = _heaviest(table, units[0][mask], units[1])
     else:
         gaps["unit_name"] = ""
     reason = np.where(gaps.index.to_numpy() % 2 == 1, "unreachable", "beyond_threshold")
@@ -168,16 +197,21 @@ def find_gaps(
     return gpd.GeoDataFrame(gaps[[*GAP_COLUMNS, "geometry"]], geometry="geometry", crs=crs)
 
 
-def _codes(values, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``values[mask]`` as integer codes (-1: missing) numbered in the values' sort order, and
-    the value of each code: grouping by the codes groups and orders as by the values, without
-    a Python string per point."""
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as integer codes (-1: missing) numbered in the values' sort order, and the
+    value of each code: grouping by the codes groups and orders as by the values, without a
+    Python string per point."""
     if isinstance(values, pd.Series):
         values = values.array
     if not isinstance(values, pd.api.extensions.ExtensionArray):
         values = np.asarray(values, dtype=object)
-    codes, uniques = pd.factorize(values[mask], sort=True)
+    codes, uniques = pd.factorize(values, sort=True)
     return codes, np.asarray(uniques, dtype=object)
+
+
+def _unit_codes(points: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_codes` of the points' ``unit_name`` (None without the column)."""
+    return _codes(points["unit_name"]) if "unit_name" in points else None
 
 
 def _heaviest(table: pd.DataFrame, codes: np.ndarray, values: np.ndarray) -> pd.Series:
@@ -203,7 +237,7 @@ def _heaviest(table: pd.DataFrame, codes: np.ndarray, values: np.ndarray) -> pd.
 def _cluster_cells(table: pd.DataFrame, cell_m: float) -> pd.Series:
     """Per cluster, the union of its grid cells (one box when the cluster is one cell, in the
     order the rows first reach them); ``table["cell"]`` numbers the (cell, cluster) pairs."""
-    cells = table.iloc[np.sort(np.unique(table["cell"].to_numpy(), return_index=True)[1])]
+    cells = table[~table["cell"].duplicated()]
     boxes = shapely.box(
         cells["ix"] * cell_m,
         cells["iy"] * cell_m,

@@ -644,7 +644,9 @@ def _compute_project(project: Project, stages: Stages, *, sensitivity: bool = Fa
 def _resident_units(area: StudyArea, x, y, crs, project: Project):
     """Each resident's unit name and code (``x``/``y`` in the network CRS)."""
     if area.source == "demand":  # one unit holding every resident by construction
-        return np.full(len(x), project.area, dtype=object), np.full(len(x), "", dtype=object)
+        names, codes = np.empty(len(x), dtype=object), np.empty(len(x), dtype=object)
+        names[:], codes[:] = project.area, ""  # one shared str (np.full makes one per point)
+        return names, codes
     return assign_units(
         x, y, crs, area.units, outside=OUTSIDE_UNITS, tolerance_m=area.unit_tolerance_m
     )
