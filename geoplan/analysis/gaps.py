@@ -220,6 +220,9 @@ def _heaviest(table: pd.DataFrame, codes: np.ndarray, values: np.ndarray) -> pd.
     known = codes >= 0
     if not known.any():
         return pd.Series(None, index=table["cluster"].unique(), dtype=object)
+    if len(values) == 1:  # one value (a study area of the demand): no weights to compare
+        clusters = pd.unique(table["cluster"].to_numpy()[known])
+        return pd.Series(values[np.zeros(len(clusters), dtype=np.int64)], index=clusters)
     # one int key ordered as (cluster, code): a single-key groupby sums as the two-key one
     pair = table["cluster"].to_numpy()[known] * len(values) + codes[known]
     weights = pd.Series(table["population"].to_numpy()[known]).groupby(pair, sort=True).sum()
