@@ -206,3 +206,44 @@ def test_gaps_merge_touching_cells_when_asked():
     )
     assert list(gaps["population"]) == [4.0, 3.0]  # the two diagonal cells form one area
     assert list(gaps["n_points"]) == [1, 2]
+
+
+def test_gaps_name_the_heaviest_facility_and_unit_ties_to_the_lowest():
+    """Per area the facility (and unit) nearest to most of its residents: equal weights go to
+    the lowest id, missing ids are not counted, an area of missing ids names none."""
+    points = pd.DataFrame(
+        {
+            "x": [10.0, 20.0, 30.0, 40.0, 50.0, 610.0, 620.0, 1210.0],
+            "y": [10.0] * 8,
+            "population": [3.0, 2.0, 1.0, 3.0, 9.0, 4.0, 4.0, 5.0],
+            "unit_name": pd.array(["乙", "甲", "甲", "乙", None, "丙", "丁", None], dtype=object),
+        }
+    )
+    facility = np.array(["G", "F", "F", "B", None, "Z", "A", None], dtype=object)
+    gaps = find_gaps(
+        points,
+        rule_id="r",
+        covered=np.zeros(8, bool),
+        travel_time_s=np.full(8, 1000.0),
+        facility_id=facility,
+        crs=CRS,
+        cell_m=500,
+    )
+    # cell 0: G 3, F 3, B 3 (None 9 not counted) -> "B"; units 乙 6 > 甲 3
+    # cell 1: Z 4 = A 4 -> "A"; 丙 4 = 丁 4 -> the lower string, "丁" (U+4E01 < U+4E19)
+    # cell 2: nothing named
+    by_x = gaps.sort_values("population", ascending=False)
+    assert list(by_x["population"]) == [18.0, 8.0, 5.0]
+    assert list(by_x["nearest_facility_id"].iloc[:2]) == ["B", "A"]
+    assert list(by_x["unit_name"].iloc[:2]) == ["乙", "丁"]
+    assert pd.isna(by_x["nearest_facility_id"].iloc[2]) and pd.isna(by_x["unit_name"].iloc[2])
+    same = find_gaps(
+        points.assign(unit_name=pd.Series(list(points["unit_name"]))),  # pandas ≥ 3: Arrow
+        rule_id="r",
+        covered=np.zeros(8, bool),
+        travel_time_s=np.full(8, 1000.0),
+        facility_id=pd.Series(facility).array,
+        crs=CRS,
+        cell_m=500,
+    )
+    pd.testing.assert_frame_equal(gaps, same)

@@ -333,3 +333,103 @@ def test_wuhan_equals_the_strtree_nearest_query(shared_file):
     np.testing.assert_array_equal(snap.edge, lowest)  # ties: the lowest row
     expected = shapely.line_locate_point(geoms[snap.edge], points, normalized=True)
     np.testing.assert_allclose(snap.fraction, expected, rtol=0, atol=1e-9)
+
+
+# ---------------------------------------------------------------------- joined edges
+
+
+def two_step(network, x, y, usable, joined):
+    """The reference of :func:`engine.snap_joined`: snap to the usable edges, then snap the
+    points that landed on an edge not joined again, to the joined ones."""
+    snap = engine.snap_points(network, x, y, usable=usable)
+    moved = ~np.asarray(joined)[snap.edge]
+    if moved.any():
+        part = engine.snap_points(network, x[moved], y[moved], usable=joined)
+        snap.edge[moved] = part.edge
+        snap.fraction[moved] = part.fraction
+        snap.snap_distance_m[moved] = part.snap_distance_m
+    return snap, moved
+
+
+def assert_same_joined(network, x, y, usable, joined):
+    snap, moved = engine.snap_joined(network, x, y, usable=usable, joined=joined)
+    engine._SNAP_CACHE.clear()
+    engine._SNAP_MEMO.clear()
+    ref, ref_moved = two_step(network, x, y, usable, joined)
+    np.testing.assert_array_equal(moved, ref_moved)
+    np.testing.assert_array_equal(snap.edge, ref.edge)
+    np.testing.assert_array_equal(snap.fraction, ref.fraction)
+    np.testing.assert_array_equal(snap.snap_distance_m, ref.snap_distance_m)
+    return moved
+
+
+def test_snap_joined_ties_between_a_joined_and_a_cut_off_edge():
+    # rows: 0 cut off (usable, not joined), 1 joined, 2 motorway (not usable) nearest of all,
+    # 3 joined with a cut-off twin at the same distance on the other side (row 4)
+    lines = [
+        [(0, 10), (100, 10)],
+        [(0, -10), (100, -10)],
+        [(0, 0), (100, 0)],
+        [(500, -10), (600, -10)],
+        [(500, 10), (600, 10)],
+    ]
+    net = make_network(lines)
+    usable = np.array([True, True, False, True, True])
+    joined = np.array([False, True, False, True, False])
+    x = np.array([50.0, 50.0, 50.0, 550.0, 550.0])
+    y = np.array([1.0, -1.0, 0.0, 0.0, 12.0])
+    snap, moved = engine.snap_joined(net, x, y, usable=usable, joined=joined)
+    # on the motorway at y=0 both streets are 10 m away: the cut-off one has the lower row
+    np.testing.assert_array_equal(moved, [True, False, True, False, True])
+    np.testing.assert_array_equal(snap.edge, [1, 1, 1, 3, 3])
+    np.testing.assert_allclose(snap.snap_distance_m, [11, 9, 10, 10, 22])
+    assert_same_joined(net, x, y, usable, joined)
+    joined_low = np.array([True, False, False, False, True])  # now the joined one is lower
+    moved = assert_same_joined(net, x, y, usable | joined_low, joined_low)
+    assert not moved[2]
+
+
+def test_snap_joined_equals_snapping_twice_on_random_masks(monkeypatch):
+    rng = np.random.default_rng(7)
+    lines = [
+        [tuple(p) for p in rng.uniform(0, 1000, (rng.integers(2, 5), 2)).round(0)]
+        for _ in range(300)
+    ]
+    net = make_network(lines)
+    x, y = rng.uniform(-200, 1200, 20_000).round(0), rng.uniform(-200, 1200, 20_000).round(0)
+    x[:200], y[:200] = shapely.get_coordinates(net.edges.geometry.values)[:200].T  # ties
+    monkeypatch.setattr(engine, "_MEMO_MIN_POINTS", 1000)
+    for share_usable, share_joined in ((0.95, 0.9), (0.6, 0.5), (1.0, 1.0), (0.97, 0.97)):
+        usable = rng.random(300) < share_usable
+        joined = usable & (rng.random(300) < share_joined / share_usable)
+        moved = assert_same_joined(net, x, y, usable, joined)
+        assert moved.any() == bool((usable & ~joined).any())
+
+
+def test_snap_joined_tuanchengshan_modes(tuanchengshan_walk):
+    network = tuanchengshan_walk
+    rng = np.random.default_rng(3)
+    x0, y0, x1, y1 = network.edges.total_bounds
+    x, y = rng.uniform(x0 - 500, x1 + 500, 5000), rng.uniform(y0 - 500, y1 + 500, 5000)
+    nodes = network.nodes.sample(300, random_state=2)  # exactly on junctions: ties
+    x = np.concatenate([x, nodes["x"].to_numpy()])
+    y = np.concatenate([y, nodes["y"].to_numpy()])
+    for mode in ("walk", "drive"):
+        times = network.mode_times(mode)
+        usable = mode_edge_mask(times.forward_s, times.backward_s)
+        assert_same_joined(network, x, y, usable, times.demand_edges)
+
+
+@pytest.mark.slow
+def test_snap_joined_wuhan_modes(shared_file):
+    """200,000 points over the Wuhan FUA, walk and drive: one index per mode, same answer."""
+    network = read_network(shared_file("osm/wuhan_fua_osm_streets.parquet"))
+    rng = np.random.default_rng(16)
+    x0, y0, x1, y1 = network.edges.total_bounds
+    x, y = rng.uniform(x0, x1, 200_000), rng.uniform(y0, y1, 200_000)
+    for mode in ("walk", "drive"):
+        times = network.mode_times(mode)
+        usable = mode_edge_mask(times.forward_s, times.backward_s)
+        assert not times.demand_edges.all() and not usable.all()
+        moved = assert_same_joined(network, x, y, usable, times.demand_edges)
+        assert moved.sum() > 10

@@ -37,6 +37,7 @@ __all__ = [
     "nearest_facility",
     "point_times",
     "road_distance_m",
+    "snap_joined",
     "snap_points",
     "transposed_street_csr",
     "travel_time_matrix",
@@ -114,6 +115,15 @@ def snap_points(network, x: np.ndarray, y: np.ndarray, *, usable: np.ndarray | N
     usable : bool array, optional
         Edges the mode may use; others are never snapped to.
     """
+    x, y, keep, edges = _snap_inputs(network, x, y, usable)
+    if len(x) == 0:
+        return _no_snaps()
+    return _snap_kept(edges, keep, x, y)
+
+
+def _snap_inputs(network, x, y, usable) -> tuple:
+    """Checked ``x``, ``y`` (flat float arrays), the usable edges (all: None) and the edges'
+    coordinates (None when there is no point)."""
     x = np.ascontiguousarray(x, dtype=float).ravel()
     y = np.ascontiguousarray(y, dtype=float).ravel()
     if x.shape != y.shape:
@@ -125,15 +135,23 @@ def snap_points(network, x: np.ndarray, y: np.ndarray, *, usable: np.ndarray | N
     if not keep.any():
         raise NetworkError("the network has no edge usable by this travel mode")
     if len(x) == 0:
-        empty = np.empty(0)
-        return Snap(empty.astype(np.int64), empty, empty)
+        return x, y, keep, None
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         raise InputError(
             f"{int(bad.sum())} of {len(x)} points have non-finite coordinates "
             f"(first at position {int(np.flatnonzero(bad)[0])}); drop or fix them before snapping"
         )
-    edges = _EdgeCoordinates.of(geoms)
+    return x, y, keep, _EdgeCoordinates.of(geoms)
+
+
+def _no_snaps() -> Snap:
+    empty = np.empty(0)
+    return Snap(empty.astype(np.int64), empty, empty)
+
+
+def _snap_kept(edges: _EdgeCoordinates, keep: np.ndarray, x: np.ndarray, y: np.ndarray) -> Snap:
+    """Snap checked points to the nearest of the ``keep`` edges (see :func:`snap_points`)."""
     if keep.mean() >= _SHARE_MIN_USABLE:
         full = _snap_all_edges(edges, x, y)
         if full is not None:
@@ -143,12 +161,55 @@ def snap_points(network, x: np.ndarray, y: np.ndarray, *, usable: np.ndarray | N
             # The nearest of all edges, where usable, is the nearest usable one (and the
             # lowest of the usable ones at that distance): only the others are snapped again.
             redo = np.flatnonzero(wrong)
-            part = _snap_with(_segment_index(edges, keep), x[redo], y[redo])
-            full.edge[redo] = part.edge
-            full.fraction[redo] = part.fraction
-            full.snap_distance_m[redo] = part.snap_distance_m
+            _put(full, redo, _snap_with(_segment_index(edges, keep), x[redo], y[redo]))
             return full
     return _snap_with(_segment_index(edges, keep), x, y)
+
+
+def _put(snap: Snap, where: np.ndarray, part: Snap) -> None:
+    """Overwrite the snaps of the points at ``where`` (positions) with ``part``."""
+    snap.edge[where] = part.edge
+    snap.fraction[where] = part.fraction
+    snap.snap_distance_m[where] = part.snap_distance_m
+
+
+def snap_joined(
+    network, x: np.ndarray, y: np.ndarray, *, usable: np.ndarray, joined: np.ndarray
+) -> tuple[Snap, np.ndarray]:
+    """Snap points to the nearest ``joined`` edge, and say which ones "moved": those whose
+    nearest ``usable`` edge is not joined (both boolean per edge; ``joined`` ⊆ ``usable``, as
+    a mode's edges joined to its main network are among those it may use).
+
+    The same answer as snapping to the usable edges and snapping again, to the joined ones,
+    the points that landed on an edge not joined, without an index of the usable edges: the
+    snap to all edges decides most points (its nearest edge is joined, or usable and not
+    joined: moved); only the points nearest to an edge the mode may not use are snapped to
+    the joined edges and to the few usable, not joined ones, the nearer (then the lower row,
+    as :func:`snap_points` breaks ties) saying whether they moved.
+    """
+    x, y, joined, edges = _snap_inputs(network, x, y, joined)
+    usable = np.asarray(usable, dtype=bool)
+    if usable.shape != joined.shape or (joined & ~usable).any():
+        raise ValueError("usable needs one flag per edge, set on every joined edge")
+    if len(x) == 0:
+        return _no_snaps(), np.zeros(0, dtype=bool)
+    snap = _snap_kept(edges, np.ones(len(joined), dtype=bool), x, y)
+    nearest = snap.edge.copy()  # the nearest of all edges
+    redo = np.flatnonzero(~joined[nearest])
+    moved = np.zeros(len(nearest), dtype=bool)
+    if len(redo) == 0:
+        return snap, moved
+    _put(snap, redo, _snap_with(_segment_index(edges, joined), x[redo], y[redo]))
+    moved[redo] = usable[nearest[redo]]
+    other = usable & ~joined
+    ask = redo[~usable[nearest[redo]]]  # nearest to an edge the mode may not use
+    if len(ask) and other.any():
+        near = _snap_with(_segment_index(edges, other), x[ask], y[ask])
+        to_joined = snap.snap_distance_m[ask]
+        moved[ask] = (near.snap_distance_m < to_joined) | (
+            (near.snap_distance_m == to_joined) & (near.edge < snap.edge[ask])
+        )
+    return snap, moved
 
 
 def _snap_with(index: _SegmentIndex | None, x: np.ndarray, y: np.ndarray) -> Snap:

@@ -53,14 +53,16 @@ def coverage_gaps(
     rules = coverage.rules if rule_ids is None else [coverage.rule(r) for r in rule_ids]
     points = coverage.table
     crs = None if coverage.network is None else coverage.network.crs
+    units = _unit_codes(points)  # once for every rule
     gaps = pd.concat(
         [
-            find_gaps(
+            _gap_areas(
                 points,
                 rule_id=rule.id,
                 covered=points[column(rule.id, "covered")].to_numpy(),
                 travel_time_s=points[column(rule.id, "time_s")].to_numpy(),
-                facility_id=points[column(rule.id, "facility_id")].to_numpy(),
+                facilities=_codes(points[column(rule.id, "facility_id")]),
+                units=units,
                 crs=crs,
                 cell_m=cell_m,
                 merge_contiguous=merge_contiguous,
@@ -105,6 +107,33 @@ def find_gaps(
     covered, travel_time_s, facility_id : arrays
         Per point, for the rule.
     """
+    return _gap_areas(
+        points,
+        rule_id=rule_id,
+        covered=covered,
+        travel_time_s=travel_time_s,
+        facilities=_codes(facility_id),
+        units=_unit_codes(points),
+        crs=crs,
+        cell_m=cell_m,
+        merge_contiguous=merge_contiguous,
+    )
+
+
+def _gap_areas(
+    points: pd.DataFrame,
+    *,
+    rule_id: str,
+    covered: np.ndarray,
+    travel_time_s: np.ndarray,
+    facilities: tuple[np.ndarray, np.ndarray],
+    units: tuple[np.ndarray, np.ndarray] | None,
+    crs,
+    cell_m: float,
+    merge_contiguous: bool,
+) -> gpd.GeoDataFrame:
+    """:func:`find_gaps` with the facility ids and unit names as :func:`_codes` (``units``
+    None: the points have no unit)."""
     if cell_m <= 0:
         raise ValueError("cell_m must be positive")
     mask = ~np.asarray(covered, dtype=bool) & (points["population"].to_numpy() > 0)
@@ -129,16 +158,16 @@ def find_gaps(
         else:
             labels = np.arange(grid.size).reshape(grid.shape)
         cluster[mine] = 2 * labels[iy[mine] - oy, ix[mine] - ox] + int(kind)
-    units = points["unit_name"].to_numpy()[mask] if "unit_name" in points else None
+    # a cell holds one cluster of each kind: (cell, kind) numbers the (cell, cluster) pairs
+    cell = 2 * ((iy - oy) * (ix.max() - ox + 1) + (ix - ox)) + unreachable
     table = pd.DataFrame(
         {
             "cluster": cluster,
             "population": points["population"].to_numpy()[mask],
             "time": time,
-            "facility": np.asarray(facility_id, dtype=object)[mask],
-            "unit": units if units is not None else "",
             "ix": ix,
             "iy": iy,
+            "cell": cell,
         }
     )
     table["unreachable"] = np.where(unreachable, table["population"], 0.0)
@@ -150,8 +179,11 @@ def find_gaps(
         max_travel_time_s=("time", "max"),
         unreachable_population=("unreachable", "sum"),
     )
-    gaps["nearest_facility_id"] = _heaviest(table, "facility")
-    gaps["unit_name"] = _heaviest(table, "unit")
+    gaps["nearest_facility_id"] = _heaviest(table, facilities[0][mask], facilities[1])
+    if units is not None:
+        gaps["unit_name"] = _heaviest(table, units[0][mask], units[1])
+    else:
+        gaps["unit_name"] = ""
     reason = np.where(gaps.index.to_numpy() % 2 == 1, "unreachable", "beyond_threshold")
     gaps["reason"] = reason
     gaps["reason_zh"] = [GAP_REASONS[r][0] for r in reason]
@@ -165,20 +197,50 @@ def find_gaps(
     return gpd.GeoDataFrame(gaps[[*GAP_COLUMNS, "geometry"]], geometry="geometry", crs=crs)
 
 
-def _heaviest(table: pd.DataFrame, key: str) -> pd.Series:
-    """Per cluster, the value of ``key`` holding the most population (None if all missing)."""
-    weights = table.dropna(subset=[key]).groupby(["cluster", key], sort=True)["population"].sum()
-    if weights.empty:
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as integer codes (-1: missing) numbered in the values' sort order, and the
+    value of each code: grouping by the codes groups and orders as by the values, without a
+    Python string per point."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if not isinstance(values, pd.api.extensions.ExtensionArray):
+        values = np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _unit_codes(points: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_codes` of the points' ``unit_name`` (None without the column)."""
+    return _codes(points["unit_name"]) if "unit_name" in points else None
+
+
+def _heaviest(table: pd.DataFrame, codes: np.ndarray, values: np.ndarray) -> pd.Series:
+    """Per cluster, the value holding the most population (ties: the lowest value; None if all
+    missing). ``codes`` follow ``table``'s rows (:func:`_codes`)."""
+    known = codes >= 0
+    if not known.any():
         return pd.Series(None, index=table["cluster"].unique(), dtype=object)
-    best = weights.reset_index().sort_values(
-        ["cluster", "population"], ascending=[True, False], kind="stable"
-    )
-    return best.drop_duplicates("cluster").set_index("cluster")[key]
+    if len(values) == 1:  # one value (a study area of the demand): no weights to compare
+        clusters = pd.unique(table["cluster"].to_numpy()[known])
+        return pd.Series(values[np.zeros(len(clusters), dtype=np.int64)], index=clusters)
+    # one int key ordered as (cluster, code): a single-key groupby sums as the two-key one
+    pair = table["cluster"].to_numpy()[known] * len(values) + codes[known]
+    weights = pd.Series(table["population"].to_numpy()[known]).groupby(pair, sort=True).sum()
+    best = pd.DataFrame(
+        {
+            "cluster": weights.index.to_numpy() // len(values),
+            "code": weights.index.to_numpy() % len(values),
+            "population": weights.to_numpy(),
+        }
+    ).sort_values(["cluster", "population"], ascending=[True, False], kind="stable")
+    best = best.drop_duplicates("cluster")
+    return pd.Series(values[best["code"].to_numpy()], index=best["cluster"].to_numpy())
 
 
 def _cluster_cells(table: pd.DataFrame, cell_m: float) -> pd.Series:
-    """Per cluster, the union of its grid cells (one box when the cluster is one cell)."""
-    cells = table[["cluster", "ix", "iy"]].drop_duplicates()
+    """Per cluster, the union of its grid cells (one box when the cluster is one cell, in the
+    order the rows first reach them); ``table["cell"]`` numbers the (cell, cluster) pairs."""
+    cells = table[~table["cell"].duplicated()]
     boxes = shapely.box(
         cells["ix"] * cell_m,
         cells["iy"] * cell_m,
