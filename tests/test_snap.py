@@ -433,3 +433,36 @@ def test_snap_joined_wuhan_modes(shared_file):
         assert not times.demand_edges.all() and not usable.all()
         moved = assert_same_joined(network, x, y, usable, times.demand_edges)
         assert moved.sum() > 10
+
+
+def test_a_remembered_part_of_a_snap_equals_snapping_the_part(monkeypatch):
+    """``remember_part``: the snaps of a subset of the points, taken from a remembered snap
+    of them all, are those a fresh snap of the subset gives (ties on vertices included), and
+    a later snap of the subset computes nothing."""
+    rng = np.random.default_rng(16)
+    lines = [
+        [tuple(p) for p in rng.uniform(0, 1000, (rng.integers(2, 5), 2)).round(2)]
+        for _ in range(300)
+    ]
+    net = make_network(lines)
+    x, y = rng.uniform(-200, 1200, 30_000), rng.uniform(-200, 1200, 30_000)
+    x[:200], y[:200] = shapely.get_coordinates(net.edges.geometry.values)[:200].T  # ties
+    inside = rng.random(len(x)) < 0.6
+    monkeypatch.setattr(engine, "_MEMO_MIN_POINTS", 1000)
+    fresh = engine.snap_points(net, x[inside], y[inside])
+    engine._SNAP_MEMO.clear()
+    engine.remember_part(net, x, y, inside)  # nothing remembered yet: does nothing
+    assert not engine._SNAP_MEMO
+    engine.snap_points(net, x, y)
+    engine.remember_part(net, x, y, inside)
+    assert len(engine._SNAP_MEMO) == 2
+    monkeypatch.setattr(engine, "_snap_with", lambda *args: pytest.fail("snapped again"))
+    for mask in (None, np.ones(300, dtype=bool)):
+        part = engine.snap_points(net, x[inside], y[inside], usable=mask)
+        np.testing.assert_array_equal(part.edge, fresh.edge)
+        np.testing.assert_array_equal(part.fraction, fresh.fraction)
+        np.testing.assert_array_equal(part.snap_distance_m, fresh.snap_distance_m)
+    every = np.ones(300, dtype=bool)
+    joined, moved = engine.snap_joined(net, x[inside], y[inside], usable=every, joined=every)
+    assert not moved.any()
+    np.testing.assert_array_equal(joined.fraction, fresh.fraction)

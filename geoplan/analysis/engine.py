@@ -36,6 +36,7 @@ __all__ = [
     "facility_search",
     "nearest_facility",
     "point_times",
+    "remember_part",
     "road_distance_m",
     "snap_joined",
     "snap_points",
@@ -238,22 +239,54 @@ def _snap_all_edges(edges: _EdgeCoordinates, x: np.ndarray, y: np.ndarray) -> Sn
         return None
     if len(x) < _MEMO_MIN_POINTS:
         return _snap_with(index, x, y)
-    digest = hashlib.blake2b(edges.key, digest_size=20)
-    digest.update(x.view(np.uint8))
-    digest.update(y.view(np.uint8))
-    key = digest.digest()
+    key = _memo_key(edges, x, y)
     with _SNAP_CACHE_LOCK:
         snap = _SNAP_MEMO.get(key)
         if snap is not None:
             _SNAP_MEMO.move_to_end(key)
     if snap is None:
         snap = _snap_with(index, x, y)
-        with _SNAP_CACHE_LOCK:
-            _SNAP_MEMO[key] = snap
-            while len(_SNAP_MEMO) > _SNAP_MEMO_SIZE:
-                _SNAP_MEMO.popitem(last=False)
+        _remember(key, snap)
     # copies: callers own their arrays, the memo must not change under them
     return Snap(snap.edge.copy(), snap.fraction.copy(), snap.snap_distance_m.copy())
+
+
+def remember_part(network, x: np.ndarray, y: np.ndarray, take: np.ndarray) -> None:
+    """If the snap of the points ``x, y`` to all edges is remembered, remember the snap of
+    ``x[take], y[take]`` too, so that snapping those points later costs nothing.
+
+    The numbers are the same as snapping them anew: each point's snap is its own (exact, ties
+    to the lowest row), whatever other points are snapped with it. (A run with a study area
+    snaps every demand point in its checks, then the residents inside the area in the engine.)
+    ``take`` is a boolean mask or positions.
+    """
+    x = np.ascontiguousarray(x, dtype=float).ravel()
+    y = np.ascontiguousarray(y, dtype=float).ravel()
+    part_x, part_y = x[take], y[take]
+    if len(part_x) < _MEMO_MIN_POINTS or len(part_x) == len(x):
+        return  # not remembered when snapped, or the same points
+    edges = _EdgeCoordinates.of(np.asarray(network.edges.geometry.values))
+    with _SNAP_CACHE_LOCK:
+        snap = _SNAP_MEMO.get(_memo_key(edges, x, y))
+    if snap is None:
+        return
+    _remember(_memo_key(edges, part_x, part_y), snap.take(take))
+
+
+def _remember(key: bytes, snap: Snap) -> None:
+    with _SNAP_CACHE_LOCK:
+        _SNAP_MEMO[key] = snap
+        _SNAP_MEMO.move_to_end(key)
+        while len(_SNAP_MEMO) > _SNAP_MEMO_SIZE:
+            _SNAP_MEMO.popitem(last=False)
+
+
+def _memo_key(edges: _EdgeCoordinates, x: np.ndarray, y: np.ndarray) -> bytes:
+    """The memo's key of a snap of ``x, y`` (contiguous float arrays) to all ``edges``."""
+    digest = hashlib.blake2b(edges.key, digest_size=20)
+    digest.update(x.view(np.uint8))
+    digest.update(y.view(np.uint8))
+    return digest.digest()
 
 
 # ---- exact nearest-segment search
