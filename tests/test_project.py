@@ -228,3 +228,49 @@ def test_optional_parameters_default_as_the_functions_do():
     )
     assert custom.max_snap_m == 80.0
     assert (custom.gap_cell_m, custom.gap_merge_contiguous) == (250.0, True)
+
+
+def test_a_run_with_a_boundary_snaps_the_demand_once(demo_project, tmp_path, monkeypatch):
+    """The check stage snaps every demand point to the streets; the engine takes the snaps
+    of the residents inside the study area from it instead of snapping them again, and
+    every figure stays the same (issue 16)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geoplan._paths import REPO_ROOT
+    from geoplan.analysis import engine
+    from geoplan.workflows.project import compute_project
+
+    official = "boundaries/huangshi_tuanchengshan_official.geojson"
+    area = gpd.read_file(REPO_ROOT / "data" / official).to_crs(4326)
+    w, s, e, n = area.total_bounds
+    west = area.geometry.union_all().intersection(box(w, s, w + 0.8 * (e - w), n))
+    gpd.GeoDataFrame(geometry=[west], crs=4326).to_file(tmp_path / "west.geojson")
+    path = demo_project("west.toml", {f"geoplan:{official}": str(tmp_path / "west.geojson")})
+    monkeypatch.setattr(engine, "_MEMO_MIN_POINTS", 1)  # the demo has a few thousand points
+    snapped: list[int] = []  # points per snap computed
+    real = engine._snap_with
+
+    def counting(index, x, y):
+        snapped.append(len(x))
+        return real(index, x, y)
+
+    monkeypatch.setattr(engine, "_snap_with", counting)
+
+    def run():
+        engine._SNAP_MEMO.clear()
+        snapped.clear()
+        return compute_project(load_project(path)), sum(snapped)
+
+    once, points_once = run()
+    monkeypatch.setattr(engine, "remember_part", lambda *args: None)  # the old way
+    twice, points_twice = run()
+    residents = len(once.coverage.table)
+    outside = once.summary["demand_outside_area"]["points"]
+    assert residents > 1000 and outside > 50
+    assert points_twice - points_once == residents  # the residents' snap was not redone
+    pd.testing.assert_frame_equal(once.coverage.table, twice.coverage.table, check_exact=True)
+    pd.testing.assert_frame_equal(once.gaps, twice.gaps, check_exact=True)
+    assert json.dumps(once.summary, sort_keys=True, default=str) == json.dumps(
+        twice.summary, sort_keys=True, default=str
+    )

@@ -433,3 +433,92 @@ def test_snap_joined_wuhan_modes(shared_file):
         assert not times.demand_edges.all() and not usable.all()
         moved = assert_same_joined(network, x, y, usable, times.demand_edges)
         assert moved.sum() > 10
+
+
+def test_a_remembered_part_of_a_snap_equals_snapping_the_part(monkeypatch):
+    """``remember_part``: the snaps of a subset of the points, taken from a remembered snap
+    of them all, are those a fresh snap of the subset gives (ties on vertices included), and
+    a later snap of the subset computes nothing."""
+    rng = np.random.default_rng(16)
+    lines = [
+        [tuple(p) for p in rng.uniform(0, 1000, (rng.integers(2, 5), 2)).round(2)]
+        for _ in range(300)
+    ]
+    net = make_network(lines)
+    x, y = rng.uniform(-200, 1200, 30_000), rng.uniform(-200, 1200, 30_000)
+    x[:200], y[:200] = shapely.get_coordinates(net.edges.geometry.values)[:200].T  # ties
+    inside = rng.random(len(x)) < 0.6
+    monkeypatch.setattr(engine, "_MEMO_MIN_POINTS", 1000)
+    fresh = engine.snap_points(net, x[inside], y[inside])
+    engine._SNAP_MEMO.clear()
+    engine.remember_part(net, x, y, inside)  # nothing remembered yet: does nothing
+    assert not engine._SNAP_MEMO
+    engine.snap_points(net, x, y)
+    engine.remember_part(net, x, y, inside)
+    assert len(engine._SNAP_MEMO) == 2
+    monkeypatch.setattr(engine, "_snap_with", lambda *args: pytest.fail("snapped again"))
+    for mask in (None, np.ones(300, dtype=bool)):
+        part = engine.snap_points(net, x[inside], y[inside], usable=mask)
+        np.testing.assert_array_equal(part.edge, fresh.edge)
+        np.testing.assert_array_equal(part.fraction, fresh.fraction)
+        np.testing.assert_array_equal(part.snap_distance_m, fresh.snap_distance_m)
+    every = np.ones(300, dtype=bool)
+    joined, moved = engine.snap_joined(net, x[inside], y[inside], usable=every, joined=every)
+    assert not moved.any()
+    np.testing.assert_array_equal(joined.fraction, fresh.fraction)
+
+
+def test_large_indexes_are_kept_on_disk_and_rebuilt_when_damaged(monkeypatch, tmp_path):
+    """A snapping index stored in the cache folder answers bit for bit as a built one; a
+    different network or mode mask has its own entry; a damaged entry is rebuilt."""
+    monkeypatch.setenv("GEOPLAN_CACHE", str(tmp_path))
+    monkeypatch.setattr(engine, "_DISK_MIN_VERTICES", 1)
+    rng = np.random.default_rng(7)
+    lines = [
+        [tuple(p) for p in rng.uniform(0, 1000, (rng.integers(2, 6), 2)).round(1)]
+        for _ in range(400)
+    ]
+    net = make_network(lines)
+    x, y = rng.uniform(-100, 1100, 20_000), rng.uniform(-100, 1100, 20_000)
+    x[:300], y[:300] = shapely.get_coordinates(net.edges.geometry.values)[:300].T  # ties
+    mask = rng.random(400) < 0.8
+    built = {
+        name: engine.snap_points(net, x, y, usable=m) for name, m in (("all", None), ("mask", mask))
+    }
+    folder = tmp_path / engine._DISK_KIND
+    assert len(list(folder.iterdir())) == 2  # one entry per mask
+    real_build = engine._build_segment_index
+    monkeypatch.setattr(engine, "_build_segment_index", lambda *a: pytest.fail("built again"))
+    for name, m in (("all", None), ("mask", mask)):
+        engine._SNAP_CACHE.clear()
+        engine._SNAP_MEMO.clear()
+        loaded = engine.snap_points(net, x, y, usable=m)
+        for field in ("edge", "fraction", "snap_distance_m"):
+            np.testing.assert_array_equal(getattr(loaded, field), getattr(built[name], field))
+    # another network (one vertex moved) is not answered from the stored index
+    lines[0] = [(lines[0][0][0] + 1.0, lines[0][0][1]), *lines[0][1:]]
+    monkeypatch.setattr(engine, "_build_segment_index", real_build)
+    engine.snap_points(make_network(lines), x[:10], y[:10])
+    assert len(list(folder.iterdir())) == 3
+    # a damaged entry (a file changed) is deleted and rebuilt, never used
+    rebuilt = []
+    monkeypatch.setattr(
+        engine, "_build_segment_index", lambda *a: rebuilt.append(1) or real_build(*a)
+    )
+    for entry in folder.iterdir():
+        items = entry / "items.parquet"
+        items.write_bytes(items.read_bytes()[:-100] + bytes(100))
+    engine._SNAP_CACHE.clear()
+    again = engine.snap_points(net, x, y, usable=mask)
+    assert rebuilt == [1]
+    np.testing.assert_array_equal(again.edge, built["mask"].edge)
+    np.testing.assert_array_equal(again.snap_distance_m, built["mask"].snap_distance_m)
+    # one that does not hang together (checksums that fit, positions that do not): ignored
+    from geoplan import _cache
+
+    (key,) = engine._SNAP_CACHE  # the mask's index (80 % of the edges: no all-edges snap)
+    entry = _cache.load(engine._DISK_KIND, engine._disk_key(key))
+    assert entry is not None and engine._index_from_disk(key) is not None
+    tables = dict(entry.tables, items=entry.tables["items"].assign(segment=10**9))
+    assert _cache.save(engine._DISK_KIND, engine._disk_key(key), tables, entry.meta)
+    assert engine._index_from_disk(key) is None

@@ -36,6 +36,7 @@ __all__ = [
     "facility_search",
     "nearest_facility",
     "point_times",
+    "remember_part",
     "road_distance_m",
     "snap_joined",
     "snap_points",
@@ -238,22 +239,54 @@ def _snap_all_edges(edges: _EdgeCoordinates, x: np.ndarray, y: np.ndarray) -> Sn
         return None
     if len(x) < _MEMO_MIN_POINTS:
         return _snap_with(index, x, y)
-    digest = hashlib.blake2b(edges.key, digest_size=20)
-    digest.update(x.view(np.uint8))
-    digest.update(y.view(np.uint8))
-    key = digest.digest()
+    key = _memo_key(edges, x, y)
     with _SNAP_CACHE_LOCK:
         snap = _SNAP_MEMO.get(key)
         if snap is not None:
             _SNAP_MEMO.move_to_end(key)
     if snap is None:
         snap = _snap_with(index, x, y)
-        with _SNAP_CACHE_LOCK:
-            _SNAP_MEMO[key] = snap
-            while len(_SNAP_MEMO) > _SNAP_MEMO_SIZE:
-                _SNAP_MEMO.popitem(last=False)
+        _remember(key, snap)
     # copies: callers own their arrays, the memo must not change under them
     return Snap(snap.edge.copy(), snap.fraction.copy(), snap.snap_distance_m.copy())
+
+
+def remember_part(network, x: np.ndarray, y: np.ndarray, take: np.ndarray) -> None:
+    """If the snap of the points ``x, y`` to all edges is remembered, remember the snap of
+    ``x[take], y[take]`` too, so that snapping those points later costs nothing.
+
+    The numbers are the same as snapping them anew: each point's snap is its own (exact, ties
+    to the lowest row), whatever other points are snapped with it. (A run with a study area
+    snaps every demand point in its checks, then the residents inside the area in the engine.)
+    ``take`` is a boolean mask or positions.
+    """
+    x = np.ascontiguousarray(x, dtype=float).ravel()
+    y = np.ascontiguousarray(y, dtype=float).ravel()
+    part_x, part_y = x[take], y[take]
+    if len(part_x) < _MEMO_MIN_POINTS or len(part_x) == len(x):
+        return  # not remembered when snapped, or the same points
+    edges = _EdgeCoordinates.of(np.asarray(network.edges.geometry.values))
+    with _SNAP_CACHE_LOCK:
+        snap = _SNAP_MEMO.get(_memo_key(edges, x, y))
+    if snap is None:
+        return
+    _remember(_memo_key(edges, part_x, part_y), snap.take(take))
+
+
+def _remember(key: bytes, snap: Snap) -> None:
+    with _SNAP_CACHE_LOCK:
+        _SNAP_MEMO[key] = snap
+        _SNAP_MEMO.move_to_end(key)
+        while len(_SNAP_MEMO) > _SNAP_MEMO_SIZE:
+            _SNAP_MEMO.popitem(last=False)
+
+
+def _memo_key(edges: _EdgeCoordinates, x: np.ndarray, y: np.ndarray) -> bytes:
+    """The memo's key of a snap of ``x, y`` (contiguous float arrays) to all ``edges``."""
+    digest = hashlib.blake2b(edges.key, digest_size=20)
+    digest.update(x.view(np.uint8))
+    digest.update(y.view(np.uint8))
+    return digest.digest()
 
 
 # ---- exact nearest-segment search
@@ -464,16 +497,148 @@ def _segment_index(edges: _EdgeCoordinates, keep: np.ndarray | None) -> _Segment
         if key in _SNAP_CACHE:
             _SNAP_CACHE.move_to_end(key)
             return _SNAP_CACHE[key]
-    if everything:
-        index = _build_segment_index(edges.coords, edges.line, edges.new_part)
-    else:
-        kept = keep[edges.line]
-        index = _build_segment_index(edges.coords[kept], edges.line[kept], edges.new_part[kept])
+    kept = None if everything else keep[edges.line]
+    on_disk = (len(edges.coords) if kept is None else int(kept.sum())) >= _DISK_MIN_VERTICES
+    index = _index_from_disk(key) if on_disk else None
+    if index is None:
+        if kept is None:
+            index = _build_segment_index(edges.coords, edges.line, edges.new_part)
+        else:
+            index = _build_segment_index(edges.coords[kept], edges.line[kept], edges.new_part[kept])
+        if on_disk and index is not None:
+            _index_to_disk(key, index)
     with _SNAP_CACHE_LOCK:
         _SNAP_CACHE[key] = index
         while len(_SNAP_CACHE) > _SNAP_CACHE_SIZE:
             _SNAP_CACHE.popitem(last=False)
     return index
+
+
+# ---- large indexes kept in the cache folder (geoplan._cache): loading beats building
+
+_DISK_MIN_VERTICES = 50_000
+"""Indexes of at least this many edge vertices are kept on disk too (a city's network of
+850k tree items takes ~0.35 s to build and ~0.1 s to load)."""
+_DISK_KIND = "segment-index"
+_SEGMENT_COLUMNS = ("ax", "ay", "bx", "by", "edge", "offset_m", "length_m", "edge_length_m")
+
+
+def _disk_key(key: bytes) -> str:
+    """The cache key of an index: its content key (the edges' vertices and the kept edges),
+    this module's code and the libraries that build and read it."""
+    from importlib import metadata
+
+    from .. import _cache
+
+    return _cache.digest(
+        _DISK_KIND,
+        key.hex(),
+        _cache.source_sha256([__file__]),
+        f"numpy={np.__version__},scipy={metadata.version('scipy')}",
+    )
+
+
+def _index_to_disk(key: bytes, index: _SegmentIndex) -> None:
+    """Store an index (its arrays and its k-d tree's nodes as scipy pickles them)."""
+    from .. import _cache
+
+    nodes, data, n, dims, leafsize, maxes, mins, indices, boxsize, _ = index.tree.__getstate__()
+    if boxsize is not None or dims != 2 or nodes.nbytes % 8 or data.shape != (n, 2):
+        return
+    ends = index.ends
+    segments = dict(zip(_SEGMENT_COLUMNS[:4], ends.T, strict=True))
+    segments |= {
+        "edge": index.edge,
+        "offset_m": index.offset_m,
+        "length_m": index.length_m,
+        "edge_length_m": index.edge_length_m,
+    }
+    items = {"x": data[:, 0], "y": data[:, 1], "segment": index.item_segment, "order": indices}
+    meta = {
+        "n": int(n),
+        "leafsize": int(leafsize),
+        "maxes": [float(v) for v in maxes],
+        "mins": [float(v) for v in mins],
+        "half_m": index.half_m,
+    }
+    _cache.save(
+        _DISK_KIND,
+        _disk_key(key),
+        {
+            "segments": pd.DataFrame(segments),
+            "items": pd.DataFrame(items),
+            "nodes": pd.DataFrame({"word": np.ascontiguousarray(nodes).view(np.int64)}),
+        },
+        meta,
+    )
+
+
+def _index_from_disk(key: bytes) -> _SegmentIndex | None:
+    """The stored index of ``key``; None when absent or not whole (then it is rebuilt: a
+    damaged entry is deleted by :func:`geoplan._cache.load`, one that does not hang
+    together is ignored)."""
+    from .. import _cache
+
+    entry = _cache.load(_DISK_KIND, _disk_key(key))
+    if entry is None:
+        return None
+    try:
+        return _index_of_entry(entry)
+    except (KeyError, TypeError, ValueError) as exc:
+        logger.warning("stored snapping index does not hang together (%s); rebuilding it", exc)
+        return None
+
+
+def _index_of_entry(entry) -> _SegmentIndex:
+    segments, items, meta = entry.tables["segments"], entry.tables["items"], entry.meta
+    nodes = np.ascontiguousarray(entry.tables["nodes"]["word"].to_numpy(dtype=np.int64))
+    n, n_seg = int(meta["n"]), len(segments)
+    node_bytes = cKDTree(np.zeros((1, 2))).__getstate__()[0].nbytes  # a tree of one node
+    segment = items["segment"].to_numpy(dtype=np.int64)
+    order = items["order"].to_numpy(dtype=np.intp)
+    edge = segments["edge"].to_numpy(dtype=np.int64)
+    if not (
+        len(items) == n > 0
+        and n_seg > 0
+        and nodes.nbytes >= node_bytes
+        and nodes.nbytes % node_bytes == 0
+        and 0 <= segment.min()
+        and segment.max() < n_seg
+        and 0 <= order.min()
+        and order.max() < n
+        and edge.min() >= 0
+    ):
+        raise ValueError("sizes or positions out of range")
+    data = np.column_stack([items["x"].to_numpy(dtype=float), items["y"].to_numpy(dtype=float)])
+    tree = cKDTree.__new__(cKDTree)
+    tree.__setstate__(
+        (
+            nodes.view("S1"),
+            data,
+            n,
+            2,
+            int(meta["leafsize"]),
+            np.array(meta["maxes"], dtype=float),
+            np.array(meta["mins"], dtype=float),
+            order,
+            None,
+            None,
+        )
+    )
+    ax, ay, bx, by = (segments[c].to_numpy(dtype=float) for c in _SEGMENT_COLUMNS[:4])
+    dx, dy = bx - ax, by - ay
+    length_m = segments["length_m"].to_numpy(dtype=float)
+    return _SegmentIndex(
+        ends=np.column_stack([ax, ay, bx, by]),
+        ranking=np.column_stack([ax, ay, bx, by, dx, dy, dx * dx + dy * dy, length_m]),
+        edge=edge,
+        offset_m=segments["offset_m"].to_numpy(dtype=float),
+        length_m=length_m,
+        edge_length_m=segments["edge_length_m"].to_numpy(dtype=float),
+        tree=tree,
+        item_segment=segment,
+        half_m=float(meta["half_m"]),
+    )
 
 
 def _build_segment_index(

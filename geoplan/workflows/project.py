@@ -21,6 +21,7 @@ import pandas as pd
 from .. import _io, coords, schema
 from .._cache import file_sha256
 from .._paths import DEMO_PROJECT, SHARED_PREFIX, SHIPPED_PREFIX, prefixed_path
+from ..analysis import engine
 from ..analysis.coverage import (
     OUTSIDE_UNITS,
     Coverage,
@@ -579,7 +580,10 @@ def _compute_project(project: Project, stages: Stages, *, sensitivity: bool = Fa
         area = study_area(project, boundary, units_layer, network.crs)
         outside = {"points": 0, "population": 0.0}
         if area is not None:
-            demand, (x, y), outside = _residents(demand, (x, y), area, project)
+            every = (x, y)
+            demand, (x, y), outside, inside = _residents(demand, every, area, project)
+            # the check snapped every point: the engine takes the residents' snaps from it
+            engine.remember_part(network, *every, inside)
         if area is None:
             area = whole_demand_area(project, pd.DataFrame({"x": x, "y": y}), used, network.crs)
         # units first: a rule may judge residents by their unit's type (threshold_by_type,
@@ -1064,7 +1068,8 @@ def whole_demand_area(
 
 def _residents(demand: gpd.GeoDataFrame, xy: tuple, area: StudyArea, project: Project):
     """The demand points inside the study area or within its tolerance of it, their ``xy``
-    (coordinate arrays in the network CRS), and how many were left out. Raises
+    (coordinate arrays in the network CRS), how many were left out, and which were kept (a
+    boolean mask of ``demand``). Raises
     :class:`InputError` when nobody is left.
 
     The tolerance is applied as a buffer (16 segments per quarter circle: at most 0.13 % of
@@ -1099,8 +1104,8 @@ def _residents(demand: gpd.GeoDataFrame, xy: tuple, area: StudyArea, project: Pr
             f"{area.source} describe the same place? / 研究区域内没有居民"
         )
     if inside.all():
-        return demand, xy, outside
-    return demand[inside].reset_index(drop=True), (x[inside], y[inside]), outside
+        return demand, xy, outside, inside
+    return demand[inside].reset_index(drop=True), (x[inside], y[inside]), outside, inside
 
 
 def _summary(project: Project, coverage: Coverage, checked: Checked, points) -> dict:
