@@ -542,7 +542,10 @@ def _index_to_disk(key: bytes, index: _SegmentIndex) -> None:
     """Store an index (its arrays and its k-d tree's nodes as scipy pickles them)."""
     from .. import _cache
 
-    nodes, data, n, dims, leafsize, maxes, mins, indices, boxsize, _ = index.tree.__getstate__()
+    try:  # scipy's pickled state of a cKDTree; another layout is not stored (built each run)
+        nodes, data, n, dims, leafsize, maxes, mins, indices, boxsize, _ = index.tree.__getstate__()
+    except (AttributeError, TypeError, ValueError):
+        return
     if boxsize is not None or dims != 2 or nodes.nbytes % 8 or data.shape != (n, 2):
         return
     ends = index.ends
