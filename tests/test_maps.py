@@ -900,3 +900,29 @@ def test_demo_gap_numbers_are_the_gap_table(demo_dir, name):
             (ring,) = area["rings"]  # the demo's gap areas are single cells
             assert len(ring) == 4
             assert Poly(ring).buffer(1e-6).contains(P(row["lon"], row["lat"]))
+
+
+def test_simplified_passes_over_two_point_lines_with_the_same_result():
+    """Skipping two-point lines (nothing to remove) gives simplify's own result, geometry by
+    geometry (WKB), whatever the mix: longer lines, empty, missing, points, polygons."""
+    import shapely
+
+    from geoplan.rendering.maps import _simplified
+
+    rng = np.random.default_rng(1)
+    geoms = [  # wiggles of 0.3 m (removed) or 30 m (kept) along 50 m
+        shapely.LineString(
+            np.column_stack([np.sort(rng.uniform(0, 50, k)), wiggle * rng.random(k)])
+        )
+        for k, wiggle in zip(rng.integers(2, 6, 3000), rng.choice([0.3, 30.0], 3000), strict=True)
+    ]
+    geoms += [shapely.LineString([(0, 0), (0, 0)]), shapely.LineString(), None]
+    geoms += [shapely.Point(1, 1), shapely.Polygon([(0, 0), (9, 0), (4.5, 0.1), (0, 0)])]
+    metres = gpd.GeoSeries(geoms, crs=32650)
+    degrees = metres.scale(1e-5, 1e-5, origin=(0, 0)).set_crs(4326, allow_override=True)
+    for series, tolerance in ((metres, 1.0), (degrees, 1e-5)):
+        new = [g if g is None else g.wkb for g in _simplified(series).to_numpy()]
+        old = [g if g is None else g.wkb for g in series.simplify(tolerance).to_numpy()]
+        given = [g if g is None else g.wkb for g in series.to_numpy()]
+        assert new == old
+        assert sum(a != b for a, b in zip(new, given, strict=True)) > 100  # it did simplify

@@ -437,12 +437,21 @@ def _gcj02_xy(xy: np.ndarray) -> np.ndarray:
 
 
 def _simplified(geoms: gpd.GeoSeries, tolerance_m: float = _SIMPLIFY_M) -> gpd.GeoSeries:
-    """``geoms`` simplified by about ``tolerance_m`` metres (in their own CRS)."""
+    """``geoms`` simplified by about ``tolerance_m`` metres (in their own CRS).
+
+    Two-point lines (most street segments) are passed over: they have no vertex to remove.
+    """
     if not len(geoms):
         return geoms
     projected = geoms.crs is not None and geoms.crs.is_projected
     tolerance = tolerance_m if projected else _SIMPLIFY_DEG * tolerance_m / _SIMPLIFY_M
-    return geoms.simplify(tolerance, preserve_topology=True)
+    values = np.asarray(geoms.values)
+    bare = (shapely.get_type_id(values) == 1) & (shapely.get_num_coordinates(values) <= 2)
+    if not bare.any():
+        return geoms.simplify(tolerance, preserve_topology=True)
+    out = values.copy()
+    out[~bare] = shapely.simplify(values[~bare], tolerance, preserve_topology=True)
+    return gpd.GeoSeries(out, index=geoms.index, crs=geoms.crs)
 
 
 def _lonlat(coords: np.ndarray, crs, *, gcj02: bool) -> np.ndarray:
