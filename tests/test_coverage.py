@@ -247,3 +247,23 @@ def test_gaps_name_the_heaviest_facility_and_unit_ties_to_the_lowest():
         cell_m=500,
     )
     pd.testing.assert_frame_equal(gaps, same)
+
+
+def test_point_xy_is_geopandas_x_and_y_reprojected():
+    """point_xy's one-pass coordinates: .x/.y of the reprojected points, bit for bit; empty
+    and missing points NaN; a line refused as GeoSeries.x refuses it."""
+    from geoplan.analysis.coverage import point_xy
+
+    rng = np.random.default_rng(2)
+    lonlat = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(rng.uniform(114, 115, 999), rng.uniform(30, 31, 999)), crs=4326
+    )
+    x, y = point_xy(lonlat, "EPSG:32650")
+    moved = lonlat.to_crs(32650).geometry
+    assert np.array_equal(x, moved.x.to_numpy()) and np.array_equal(y, moved.y.to_numpy())
+    mixed = gpd.GeoDataFrame(geometry=[Point(1, 2), Point(), None, Point(3, 4)], crs=32650)
+    x, y = point_xy(mixed, "EPSG:32650")
+    assert np.array_equal(x, [1, np.nan, np.nan, 3], equal_nan=True)
+    assert np.array_equal(y, [2, np.nan, np.nan, 4], equal_nan=True)
+    with pytest.raises(ValueError):
+        point_xy(gpd.GeoDataFrame(geometry=[LineString([(0, 0), (1, 1)])], crs=32650), 32650)

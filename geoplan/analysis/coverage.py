@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import shapely
 from pyproj import Transformer
 
 from ..errors import ConfigError
@@ -721,8 +722,12 @@ def point_xy(frame: gpd.GeoDataFrame, crs) -> tuple[np.ndarray, np.ndarray]:
     The coordinates are transformed as arrays (the numbers ``GeoSeries.to_crs`` gives, without
     building a second geometry array: 1M points in ~0.4 s instead of ~3 s).
     """
-    geometry = frame.geometry
-    x, y = geometry.x.to_numpy(dtype=float), geometry.y.to_numpy(dtype=float)
+    geoms = np.asarray(frame.geometry.array)
+    coords = shapely.get_coordinates(geoms)  # one pass, where .x and .y take two
+    if len(coords) == len(geoms) and bool(np.all(shapely.get_type_id(geoms) == 0)):
+        x, y = coords[:, 0].copy(), coords[:, 1].copy()
+    else:  # an empty or a missing point has no coordinate (NaN from .x), a line raises
+        x, y = frame.geometry.x.to_numpy(dtype=float), frame.geometry.y.to_numpy(dtype=float)
     if frame.crs is not None and not frame.crs.equals(crs):
         transformer = Transformer.from_crs(frame.crs, crs, always_xy=True)
         x, y = (np.asarray(v, dtype=float) for v in transformer.transform(x, y))
