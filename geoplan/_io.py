@@ -432,13 +432,12 @@ def _float_sheet_cells(letter: str, numbers, values: np.ndarray):
         return cells
     cells = pc.if_else(pa.array(finite), cells, _text(""))
     infinite = np.flatnonzero(np.isinf(values))
-    if infinite.size:
-        fixed = np.array(cells.to_numpy(zero_copy_only=False), dtype=object)
-        for i in infinite:  # as _xlsx_value: text, neutralised
-            fixed[i] = _text_cell(
-                letter, int(i) + 2, neutralise("inf" if values[i] > 0 else "-inf")
-            )
-        cells = pa.array(fixed, type=pa.large_string())
+    if infinite.size:  # as _xlsx_value: text, neutralised
+        texts = [
+            _text_cell(letter, int(i) + 2, neutralise("inf" if values[i] > 0 else "-inf"))
+            for i in infinite
+        ]
+        cells = _replaced(cells, infinite, texts)
     return cells
 
 
@@ -468,12 +467,7 @@ def _g16_float(values: np.ndarray):
         low = np.floor(np.log10(np.where(size > 0, size, 1.0)) - 1e-9)
         unclear = np.spacing(size) >= 10.0 ** (low - 15)
     odd |= (digits < 16) & (size != 0) & (unclear | (np.frexp(size)[0] == 0.5))
-    if odd.any():
-        where = np.flatnonzero(odd)
-        fixed = np.array(text.to_numpy(zero_copy_only=False), dtype=object)
-        fixed[where] = [format(v, ".16g") for v in values[where].tolist()]
-        text = pa.array(fixed, type=pa.large_string())
-    return text
+    return _python_g16(text, values, odd)
 
 
 def _g16_int(values: np.ndarray):
@@ -483,12 +477,26 @@ def _g16_int(values: np.ndarray):
 
     text = pc.cast(pa.array(values), pa.large_string())
     odd = (values > 2**53) | (values < -(2**53)) if values.dtype.kind == "i" else values > 2**53
-    if odd.any():
-        where = np.flatnonzero(odd)
-        fixed = np.array(text.to_numpy(zero_copy_only=False), dtype=object)
-        fixed[where] = [format(v, ".16g") for v in values[where].tolist()]
-        text = pa.array(fixed, type=pa.large_string())
-    return text
+    return _python_g16(text, values, odd)
+
+
+def _python_g16(text, values: np.ndarray, odd: np.ndarray):
+    """``text`` (Arrow strings of ``values``) with the values where ``odd`` is true formatted
+    by Python's ``"%.16g"`` instead."""
+    if not odd.any():
+        return text
+    where = np.flatnonzero(odd)
+    return _replaced(text, where, [format(v, ".16g") for v in values[where].tolist()])
+
+
+def _replaced(strings, where: np.ndarray, texts: list[str]):
+    """Arrow large strings ``strings`` with the elements at the indices ``where`` replaced by
+    ``texts``."""
+    import pyarrow as pa
+
+    fixed = np.array(strings.to_numpy(zero_copy_only=False), dtype=object)
+    fixed[where] = texts
+    return pa.array(fixed, type=pa.large_string())
 
 
 def _text_sheet_cells(letter: str, numbers, column: pd.Series):

@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: the timing helper, peak memory and the Wuhan network.
+"""What the benchmark scripts share: the timing helpers, peak memory and the Wuhan network.
 
 Imported as a sibling module (``python scripts/bench_*.py`` puts ``scripts/`` on the path).
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import resource
 import statistics
 import time
+from contextlib import contextmanager
 
 WUHAN = "osm/wuhan_fua_osm_streets.parquet"
 """The real Wuhan FUA street network (shared data), the benchmarks' city-scale graph."""
@@ -83,3 +84,23 @@ def timed(fn, repeats: int):
 def peak_mb() -> float:
     """Peak resident memory of this process so far (MB; Linux reports KB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def watch_stages() -> dict[str, tuple[float, float, float]]:
+    """Per stage of the geoplan runs of this process from now on (``Stages.stage`` wrapped),
+    filled as each stage ends: wall seconds, CPU seconds of the process, and the process's
+    peak resident memory (MB) when it ends."""
+    from geoplan.progress import Stages
+
+    out: dict[str, tuple[float, float, float]] = {}
+    original = Stages.stage
+
+    @contextmanager
+    def stage(self, name):
+        wall, cpu = time.perf_counter(), time.process_time()
+        with original(self, name):
+            yield
+        out[name] = (time.perf_counter() - wall, time.process_time() - cpu, peak_mb())
+
+    Stages.stage = stage
+    return out

@@ -40,7 +40,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from _bench import FITNESS_TYPES, MEDICAL_TYPES, WUHAN, inputs_and_rules, peak_mb
+from _bench import FITNESS_TYPES, MEDICAL_TYPES, WUHAN, inputs_and_rules, peak_mb, watch_stages
 from pyproj import Transformer
 
 from geoplan._paths import shared_path
@@ -124,21 +124,9 @@ def write_inputs(
 
 def child(project: str, out: str, profile: bool) -> None:
     """One run in this process; prints wall seconds and per-stage peaks as JSON (last line)."""
-    from contextlib import contextmanager
-
-    from geoplan.workflows import project as project_module
     from geoplan.workflows.project import run_project
 
-    peak_after_mb: dict[str, float] = {}
-    original = project_module.Stages.stage
-
-    @contextmanager
-    def stage(self, name):  # the process's peak resident memory when each stage ends
-        with original(self, name):
-            yield
-        peak_after_mb[name] = peak_mb()
-
-    project_module.Stages.stage = stage
+    stages = watch_stages()
     start = time.perf_counter()
     if profile:
         import cProfile
@@ -153,7 +141,9 @@ def child(project: str, out: str, profile: bool) -> None:
         stats.sort_stats("cumulative").print_stats(40)
     else:
         run_project(project, out, overwrite=True)
-    print(json.dumps({"wall_s": time.perf_counter() - start, "peak_after_mb": peak_after_mb}))
+    wall_s = time.perf_counter() - start
+    peak_after_mb = {name: peak for name, (_, _, peak) in stages.items()}  # when each ends
+    print(json.dumps({"wall_s": wall_s, "peak_after_mb": peak_after_mb}))
 
 
 def child_compute(project: str) -> None:

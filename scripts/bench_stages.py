@@ -18,10 +18,8 @@ import argparse
 import json
 import subprocess
 import sys
-import time
-from contextlib import contextmanager
 
-from _bench import peak_mb
+from _bench import watch_stages
 
 OWN = ("snap+engine", "coverage", "gaps")
 """The stages summed in the last column (the engine's part of the computation)."""
@@ -29,20 +27,10 @@ OWN = ("snap+engine", "coverage", "gaps")
 
 def child(project: str) -> None:
     """One ``compute_project`` here; prints per stage (wall s, CPU s, peak MB) as JSON."""
-    from geoplan.workflows import project as project_module
+    from geoplan.workflows.project import compute_project, load_project
 
-    out: dict[str, tuple[float, float, float]] = {}
-    original = project_module.Stages.stage
-
-    @contextmanager
-    def stage(self, name):
-        wall, cpu = time.perf_counter(), time.process_time()
-        with original(self, name):
-            yield
-        out[name] = (time.perf_counter() - wall, time.process_time() - cpu, peak_mb())
-
-    project_module.Stages.stage = stage
-    project_module.compute_project(project_module.load_project(project))
+    out = watch_stages()
+    compute_project(load_project(project))
     print(json.dumps(out))
 
 

@@ -875,8 +875,6 @@ def test_demo_gap_numbers_are_the_gap_table(demo_dir, name):
     (rank by rank, rule by rule), the same residents, median minutes, nearest facility and
     unit, and the row's point (lon, lat) inside the area drawn."""
     import pandas as pd
-    from shapely import Point as P
-    from shapely import Polygon as Poly
 
     table = pd.read_csv(demo_dir / "gaps.csv")
     text = (demo_dir / name).read_text(encoding="utf-8")
@@ -899,15 +897,13 @@ def test_demo_gap_numbers_are_the_gap_table(demo_dir, name):
             assert (area["label"] is not None) == (row["rank"] <= maps.MAX_RANK_LABELS)
             (ring,) = area["rings"]  # the demo's gap areas are single cells
             assert len(ring) == 4
-            assert Poly(ring).buffer(1e-6).contains(P(row["lon"], row["lat"]))
+            assert Polygon(ring).buffer(1e-6).contains(Point(row["lon"], row["lat"]))
 
 
 def test_simplified_passes_over_two_point_lines_with_the_same_result():
     """Skipping two-point lines (nothing to remove) gives simplify's own result, geometry by
     geometry (WKB), whatever the mix: longer lines, empty, missing, points, polygons."""
     import shapely
-
-    from geoplan.rendering.maps import _simplified
 
     rng = np.random.default_rng(1)
     geoms = [  # wiggles of 0.3 m (removed) or 30 m (kept) along 50 m
@@ -921,7 +917,7 @@ def test_simplified_passes_over_two_point_lines_with_the_same_result():
     metres = gpd.GeoSeries(geoms, crs=32650)
     degrees = metres.scale(1e-5, 1e-5, origin=(0, 0)).set_crs(4326, allow_override=True)
     for series, tolerance in ((metres, 1.0), (degrees, 1e-5)):
-        new = [g if g is None else g.wkb for g in _simplified(series).to_numpy()]
+        new = [g if g is None else g.wkb for g in maps._simplified(series).to_numpy()]
         old = [g if g is None else g.wkb for g in series.simplify(tolerance).to_numpy()]
         given = [g if g is None else g.wkb for g in series.to_numpy()]
         assert new == old

@@ -401,22 +401,34 @@ def test_shares_over_grade_and_ownership_with_blanks(result):
 # ----------------------------------------------------------------------------- equity
 
 
-def test_equity_indices_equal_a_recomputation(result, project):
-    run = result.run
-    network = run.network
+def _primary_walk(result, project):
+    """The walk times, the primary facilities' and the inside residents' snaps, and those
+    residents: the equity rules' figures recomputed apart from the checks."""
+    network = result.run.network
     times = network.mode_times("walk", **project.network_options)
     fac = _facilities(result)
     primary = ["township_hospital", "central_township_hospital", "village_clinic"]
     xy = fac[fac["category"].isin(primary)].geometry.to_crs(network.crs)
-    points = _inside(run.coverage.table)
+    points = _inside(result.run.coverage.table)
+    facilities = engine.snap_points(
+        network, xy.x.to_numpy(), xy.y.to_numpy(), usable=times.facility_edges
+    )
+    residents = engine.snap_points(
+        network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
+    )
+    return times, facilities, residents, points
+
+
+def test_equity_indices_equal_a_recomputation(result, project):
+    run = result.run
+    network = run.network
+    times, at_facilities, at_residents, points = _primary_walk(result, project)
     near = engine.nearest_facility(
         network,
         times.forward_s,
         times.backward_s,
-        engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=times.facility_edges),
-        engine.snap_points(
-            network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
-        ),
+        at_facilities,
+        at_residents,
         access_speed_m_per_min=project.walk_speed_m_per_min,
     )
     minutes = near.travel_time_s / 60
@@ -455,25 +467,17 @@ def test_access_equity_is_the_gini_of_an_independent_2sfca(result, project):
     """2SFCA access (each facility one unit of supply, 15 minutes' walk) of the residents
     inside the units, from a matrix of their own (not the run's points) and capacity's 2SFCA:
     its population-weighted Gini is the rule's figure."""
-    run = result.run
-    network = run.network
-    times = network.mode_times("walk", **project.network_options)
-    fac = _facilities(result)
-    primary = ["township_hospital", "central_township_hospital", "village_clinic"]
-    xy = fac[fac["category"].isin(primary)].geometry.to_crs(network.crs)
-    points = _inside(run.coverage.table)
+    times, at_facilities, at_residents, points = _primary_walk(result, project)
     matrix = engine.travel_time_matrix(
-        network,
+        result.run.network,
         times.forward_s,
         times.backward_s,
-        engine.snap_points(network, xy.x.to_numpy(), xy.y.to_numpy(), usable=times.facility_edges),
-        engine.snap_points(
-            network, points["x"].to_numpy(), points["y"].to_numpy(), usable=times.demand_edges
-        ),
+        at_facilities,
+        at_residents,
         cutoff_s=900.0,
         access_speed_m_per_min=project.walk_speed_m_per_min,
     )
-    ids = [f"f{i}" for i in range(len(xy))]
+    ids = [f"f{i}" for i in range(len(at_facilities))]
     demand = pd.Series(points["population"].to_numpy(), index=points["demand_id"].to_numpy())
     access = two_step_fca(
         travel_times_by_id(matrix, demand.index, ids),
@@ -499,6 +503,29 @@ def test_named_units_and_colocation(result):
     # TE has VE2 about 96 m away (0.001° of longitude at 30.2°N); TW none, and 两院一体 = 否
     two = _rows(result, "two_in_one").loc[ALL_UNITS]
     assert two["value"] == 50 and two["status"] == "not met"
+
+
+def test_colocation_with_a_partner_category_the_taxonomy_does_not_know(project, plan_indicators):
+    """An unknown partner category: the column alone tells when the rule names one (TE 是,
+    TW 否), else the rule is one not-computable row naming the category."""
+    rule = {
+        "categories": ["township_hospital", "central_township_hospital"],
+        "with_categories": ["village_clinc"],
+        "within_m": 150,
+        "target": 100,
+    }
+    pack = _pack(
+        colocation=[
+            {**rule, "id": "by_column", "attribute": ["两院一体"]},
+            {**rule, "id": "no_column"},
+        ]
+    )
+    result = compute_checks(project, pack)
+    by_column = _rows(result, "by_column").loc[ALL_UNITS]
+    assert by_column["value"] == 50 and by_column["status"] == "not met"
+    no_column = result.checks[result.checks["rule_id"] == "no_column"]
+    assert no_column["status"].tolist() == ["not computable"]
+    assert "village_clinc are not in geoplan's taxonomy" in no_column["note"].iloc[0]
 
 
 def test_grade_ownership_and_unit_type_words():

@@ -438,15 +438,22 @@ def test_inputs_are_not_mutated_and_results_are_frozen():
         result.selected = ()
 
 
-def test_time_limit_reports_status_and_gap():
-    # A random instance big enough that HiGHS cannot prove optimality in a millisecond; the
-    # greedy warm start guarantees a solution to report.
+def _random_instance() -> tuple[pd.DataFrame, pd.Series]:
+    """3,000 residents, 200 candidates, 30,000 random pairs at 1 s: too big for HiGHS to
+    prove optimality in a millisecond."""
     rng = np.random.default_rng(11)
     n_dem, n_fac = 3000, 200
     d = rng.integers(0, n_dem, 30000)
     f = rng.integers(0, n_fac, 30000)
     table = _table([(f"d{i}", f"f{j}", 1.0) for i, j in zip(d, f, strict=True)])
     pop = pd.Series(rng.random(n_dem) * 100, index=[f"d{i}" for i in range(n_dem)])
+    return table, pop
+
+
+def test_time_limit_reports_status_and_gap():
+    # A random instance big enough that HiGHS cannot prove optimality in a millisecond; the
+    # greedy warm start guarantees a solution to report.
+    table, pop = _random_instance()
     result = location.mclp(table, pop, p=20, cutoff_s=1, time_limit_s=1e-3)
     assert result.status in {"time_limit", "optimal"}
     assert len(result.selected) == 20
@@ -462,12 +469,7 @@ def test_out_of_time_before_any_solution_reports_the_greedy_start():
     """A time limit too short for HiGHS to complete even the greedy start (under load 1 ms
     was) raised "found no solution" although a feasible answer was known: the greedy answer
     is reported with status time_limit, the coverable population as its bound."""
-    rng = np.random.default_rng(11)
-    n_dem, n_fac = 3000, 200
-    d = rng.integers(0, n_dem, 30000)
-    f = rng.integers(0, n_fac, 30000)
-    table = _table([(f"d{i}", f"f{j}", 1.0) for i, j in zip(d, f, strict=True)])
-    pop = pd.Series(rng.random(n_dem) * 100, index=[f"d{i}" for i in range(n_dem)])
+    table, pop = _random_instance()
     greedy = location.mclp(table, pop, p=20, cutoff_s=1, method="greedy")
     result = location.mclp(table, pop, p=20, cutoff_s=1, time_limit_s=1e-9)
     assert result.status == "time_limit" and result.method == "milp"

@@ -44,6 +44,33 @@ def make_network(lines: list[list[tuple[float, float]]]) -> SimpleNamespace:
     return SimpleNamespace(nodes=nodes, edges=edges, crs=edges.crs)
 
 
+def random_lines(rng, n: int, *, decimals: int, most_vertices: int = 4) -> list:
+    """``n`` random polylines of 2 to ``most_vertices`` vertices in a 1 km square, their
+    coordinates rounded to ``decimals`` (shared vertices: ties)."""
+    lines = []
+    for _ in range(n):
+        vertices = rng.integers(2, most_vertices + 1)
+        lines.append([tuple(p) for p in rng.uniform(0, 1000, (vertices, 2)).round(decimals)])
+    return lines
+
+
+def random_points(rng, network, n: int, *, ties: int, low=-200, high=1200, decimals=None):
+    """``n`` random points around a random network (rounded to ``decimals`` if given), the
+    first ``ties`` exactly on its first vertices."""
+    x, y = rng.uniform(low, high, n), rng.uniform(low, high, n)
+    if decimals is not None:
+        x, y = x.round(decimals), y.round(decimals)
+    x[:ties], y[:ties] = shapely.get_coordinates(network.edges.geometry.values)[:ties].T
+    return x, y
+
+
+def assert_same_snap(snap, ref):
+    """Edge, fraction and distance bit for bit."""
+    np.testing.assert_array_equal(snap.edge, ref.edge)
+    np.testing.assert_array_equal(snap.fraction, ref.fraction)
+    np.testing.assert_array_equal(snap.snap_distance_m, ref.snap_distance_m)
+
+
 def brute_force(network, x, y, usable=None):
     """Per point: the minimum GEOS distance and every edge that attains it."""
     geoms = np.asarray(network.edges.geometry.values)
@@ -247,13 +274,8 @@ def test_index_is_reused_and_keyed_by_content():
 def test_sharing_a_snap_to_all_edges_between_modes_changes_nothing(monkeypatch):
     """Re-snapping only the misfits of an all-edges snap equals snapping the mode directly."""
     rng = np.random.default_rng(21)
-    lines = [
-        [tuple(p) for p in rng.uniform(0, 1000, (rng.integers(2, 5), 2)).round(2)]
-        for _ in range(300)
-    ]
-    net = make_network(lines)
-    x, y = rng.uniform(-200, 1200, 30_000), rng.uniform(-200, 1200, 30_000)
-    x[:100], y[:100] = shapely.get_coordinates(net.edges.geometry.values)[:100].T  # ties
+    net = make_network(random_lines(rng, 300, decimals=2))
+    x, y = random_points(rng, net, 30_000, ties=100)
     masks = {"all": None, "most": rng.random(300) < 0.95, "half": rng.random(300) < 0.5}
     monkeypatch.setattr(engine, "_MEMO_MIN_POINTS", 1000)
     shared = {name: engine.snap_points(net, x, y, usable=m) for name, m in masks.items()}
@@ -357,9 +379,7 @@ def assert_same_joined(network, x, y, usable, joined):
     engine._SNAP_MEMO.clear()
     ref, ref_moved = two_step(network, x, y, usable, joined)
     np.testing.assert_array_equal(moved, ref_moved)
-    np.testing.assert_array_equal(snap.edge, ref.edge)
-    np.testing.assert_array_equal(snap.fraction, ref.fraction)
-    np.testing.assert_array_equal(snap.snap_distance_m, ref.snap_distance_m)
+    assert_same_snap(snap, ref)
     return moved
 
 
@@ -391,13 +411,8 @@ def test_snap_joined_ties_between_a_joined_and_a_cut_off_edge():
 
 def test_snap_joined_equals_snapping_twice_on_random_masks(monkeypatch):
     rng = np.random.default_rng(7)
-    lines = [
-        [tuple(p) for p in rng.uniform(0, 1000, (rng.integers(2, 5), 2)).round(0)]
-        for _ in range(300)
-    ]
-    net = make_network(lines)
-    x, y = rng.uniform(-200, 1200, 20_000).round(0), rng.uniform(-200, 1200, 20_000).round(0)
-    x[:200], y[:200] = shapely.get_coordinates(net.edges.geometry.values)[:200].T  # ties
+    net = make_network(random_lines(rng, 300, decimals=0))
+    x, y = random_points(rng, net, 20_000, ties=200, decimals=0)
     monkeypatch.setattr(engine, "_MEMO_MIN_POINTS", 1000)
     for share_usable, share_joined in ((0.95, 0.9), (0.6, 0.5), (1.0, 1.0), (0.97, 0.97)):
         usable = rng.random(300) < share_usable
@@ -440,13 +455,8 @@ def test_a_remembered_part_of_a_snap_equals_snapping_the_part(monkeypatch):
     of them all, are those a fresh snap of the subset gives (ties on vertices included), and
     a later snap of the subset computes nothing."""
     rng = np.random.default_rng(16)
-    lines = [
-        [tuple(p) for p in rng.uniform(0, 1000, (rng.integers(2, 5), 2)).round(2)]
-        for _ in range(300)
-    ]
-    net = make_network(lines)
-    x, y = rng.uniform(-200, 1200, 30_000), rng.uniform(-200, 1200, 30_000)
-    x[:200], y[:200] = shapely.get_coordinates(net.edges.geometry.values)[:200].T  # ties
+    net = make_network(random_lines(rng, 300, decimals=2))
+    x, y = random_points(rng, net, 30_000, ties=200)
     inside = rng.random(len(x)) < 0.6
     monkeypatch.setattr(engine, "_MEMO_MIN_POINTS", 1000)
     fresh = engine.snap_points(net, x[inside], y[inside])
@@ -458,10 +468,7 @@ def test_a_remembered_part_of_a_snap_equals_snapping_the_part(monkeypatch):
     assert len(engine._SNAP_MEMO) == 2
     monkeypatch.setattr(engine, "_snap_with", lambda *args: pytest.fail("snapped again"))
     for mask in (None, np.ones(300, dtype=bool)):
-        part = engine.snap_points(net, x[inside], y[inside], usable=mask)
-        np.testing.assert_array_equal(part.edge, fresh.edge)
-        np.testing.assert_array_equal(part.fraction, fresh.fraction)
-        np.testing.assert_array_equal(part.snap_distance_m, fresh.snap_distance_m)
+        assert_same_snap(engine.snap_points(net, x[inside], y[inside], usable=mask), fresh)
     every = np.ones(300, dtype=bool)
     joined, moved = engine.snap_joined(net, x[inside], y[inside], usable=every, joined=every)
     assert not moved.any()
@@ -474,13 +481,9 @@ def test_large_indexes_are_kept_on_disk_and_rebuilt_when_damaged(monkeypatch, tm
     monkeypatch.setenv("GEOPLAN_CACHE", str(tmp_path))
     monkeypatch.setattr(engine, "_DISK_MIN_VERTICES", 1)
     rng = np.random.default_rng(7)
-    lines = [
-        [tuple(p) for p in rng.uniform(0, 1000, (rng.integers(2, 6), 2)).round(1)]
-        for _ in range(400)
-    ]
+    lines = random_lines(rng, 400, decimals=1, most_vertices=5)
     net = make_network(lines)
-    x, y = rng.uniform(-100, 1100, 20_000), rng.uniform(-100, 1100, 20_000)
-    x[:300], y[:300] = shapely.get_coordinates(net.edges.geometry.values)[:300].T  # ties
+    x, y = random_points(rng, net, 20_000, ties=300, low=-100, high=1100)
     mask = rng.random(400) < 0.8
     built = {
         name: engine.snap_points(net, x, y, usable=m) for name, m in (("all", None), ("mask", mask))
@@ -492,9 +495,7 @@ def test_large_indexes_are_kept_on_disk_and_rebuilt_when_damaged(monkeypatch, tm
     for name, m in (("all", None), ("mask", mask)):
         engine._SNAP_CACHE.clear()
         engine._SNAP_MEMO.clear()
-        loaded = engine.snap_points(net, x, y, usable=m)
-        for field in ("edge", "fraction", "snap_distance_m"):
-            np.testing.assert_array_equal(getattr(loaded, field), getattr(built[name], field))
+        assert_same_snap(engine.snap_points(net, x, y, usable=m), built[name])
     # another network (one vertex moved) is not answered from the stored index
     lines[0] = [(lines[0][0][0] + 1.0, lines[0][0][1]), *lines[0][1:]]
     monkeypatch.setattr(engine, "_build_segment_index", real_build)

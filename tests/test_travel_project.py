@@ -249,6 +249,9 @@ def test_streets_of_a_rule_by_unit_type_are_each_units_own_rules(demo_project, t
     streets = street_minutes(run.network, run.coverage)
     kind = run.coverage.unit_types.edges[streets["edge"].to_numpy()]
     by_type = streets["medical_by_type_15"].to_numpy()
+    # each rule alone is cut where its own bands change: the typed rule's cuts, half by half
+    alone = street_minutes(run.network, _only(run.coverage, ["medical_by_type_15"]))
+    alone["kind"] = run.coverage.unit_types.edges[alone["edge"].to_numpy()]
     for unit_type, own in (("urban", "medical_walk_15"), ("rural", "medical_walk_ebike_15")):
         on = kind == unit_type
         assert on.sum() > 100
@@ -256,11 +259,9 @@ def test_streets_of_a_rule_by_unit_type_are_each_units_own_rules(demo_project, t
         np.testing.assert_array_equal(
             streets["medical_by_type_15_usable"].to_numpy()[on], streets[f"{own}_usable"][on]
         )
-        # each rule alone is cut where its own bands change: the same cuts on its half
-        alone = street_minutes(run.network, _only(run.coverage, ["medical_by_type_15"]))
+        # ... the same as the unit type's own rule's cuts on its half
         mine = street_minutes(run.network, _only(run.coverage, [own]))
-        for frame in (alone, mine):
-            frame["kind"] = run.coverage.unit_types.edges[frame["edge"].to_numpy()]
+        mine["kind"] = run.coverage.unit_types.edges[mine["edge"].to_numpy()]
         a = alone[alone["kind"] == unit_type].reset_index(drop=True)
         b = mine[mine["kind"] == unit_type].reset_index(drop=True)
         for name in ("edge", "start_fraction", "end_fraction"):

@@ -12,7 +12,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -348,7 +348,6 @@ class _SegmentIndex:
     """
 
     ends: np.ndarray  # (m, 4): ax, ay, bx, by per segment, in edge order then along the edge
-    ranking: np.ndarray  # (m, 8): ax, ay, bx, by, dx, dy, len², len (one gather per lookup)
     edge: np.ndarray  # edge row per segment
     offset_m: np.ndarray  # length along the edge before the segment
     length_m: np.ndarray  # segment length
@@ -356,6 +355,14 @@ class _SegmentIndex:
     tree: cKDTree
     item_segment: np.ndarray  # segment per tree item
     half_m: float
+    # derived from ends and length_m: (m, 8) ax, ay, bx, by, dx, dy, len², len (one gather)
+    ranking: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ax, ay, bx, by = self.ends.T
+        dx, dy = bx - ax, by - ay
+        ranking = np.column_stack([ax, ay, bx, by, dx, dy, dx * dx + dy * dy, self.length_m])
+        object.__setattr__(self, "ranking", ranking)
 
     def nearest_segment(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Position of the nearest segment per point (the lowest position among equals).
@@ -548,14 +555,8 @@ def _index_to_disk(key: bytes, index: _SegmentIndex) -> None:
         return
     if boxsize is not None or dims != 2 or nodes.nbytes % 8 or data.shape != (n, 2):
         return
-    ends = index.ends
-    segments = dict(zip(_SEGMENT_COLUMNS[:4], ends.T, strict=True))
-    segments |= {
-        "edge": index.edge,
-        "offset_m": index.offset_m,
-        "length_m": index.length_m,
-        "edge_length_m": index.edge_length_m,
-    }
+    segments = dict(zip(_SEGMENT_COLUMNS[:4], index.ends.T, strict=True))
+    segments |= {c: getattr(index, c) for c in _SEGMENT_COLUMNS[4:]}
     items = {"x": data[:, 0], "y": data[:, 1], "segment": index.item_segment, "order": indices}
     meta = {
         "n": int(n),
@@ -628,15 +629,11 @@ def _index_of_entry(entry) -> _SegmentIndex:
             None,
         )
     )
-    ax, ay, bx, by = (segments[c].to_numpy(dtype=float) for c in _SEGMENT_COLUMNS[:4])
-    dx, dy = bx - ax, by - ay
-    length_m = segments["length_m"].to_numpy(dtype=float)
     return _SegmentIndex(
-        ends=np.column_stack([ax, ay, bx, by]),
-        ranking=np.column_stack([ax, ay, bx, by, dx, dy, dx * dx + dy * dy, length_m]),
+        ends=np.column_stack([segments[c].to_numpy(dtype=float) for c in _SEGMENT_COLUMNS[:4]]),
         edge=edge,
         offset_m=segments["offset_m"].to_numpy(dtype=float),
-        length_m=length_m,
+        length_m=segments["length_m"].to_numpy(dtype=float),
         edge_length_m=segments["edge_length_m"].to_numpy(dtype=float),
         tree=tree,
         item_segment=segment,
@@ -677,7 +674,6 @@ def _build_segment_index(
     )
     return _SegmentIndex(
         ends=ends,
-        ranking=np.column_stack([ax, ay, bx, by, dx, dy, len2, length_m]),
         edge=edge,
         offset_m=offset_m,
         length_m=length_m,

@@ -99,14 +99,15 @@ class Rule:
                 else (modes_by_unit_type or ())
             )
         )
+        union = tuple(dict.fromkeys(m for _, kinds in by_type for m in kinds))
         if by_type and modes is not None:  # a rule rebuilt from its own fields
-            if tuple(modes) != tuple(dict.fromkeys(m for _, kinds in by_type for m in kinds)):
+            if tuple(modes) != union:
                 raise ConfigError(f"rule {id!r}: modes and modes_by_unit_type disagree")
             modes = None
         given = {"mode": mode, "modes": modes, "modes_by_unit_type": by_type or None}
         _check_rule_modes({k: v for k, v in given.items() if v is not None}, f"rule {id!r}")
         if by_type:
-            chosen = tuple(dict.fromkeys(m for _, kinds in by_type for m in kinds))
+            chosen = union
         elif mode is not None:
             chosen = _checked_modes([mode], f"rule {id!r} mode")
         else:
@@ -323,19 +324,14 @@ def _check_rule_modes(table: Mapping, where: str) -> None:
     """A rule names its travel by exactly one of mode, modes, modes_by_unit_type (the one
     check, of a file's table and of a :class:`Rule` built in Python)."""
     given = [k for k in ("mode", "modes", "modes_by_unit_type") if k in table]
-    if not given:
-        raise ConfigError(
-            f"{where}: give exactly one of `mode`, `modes` or `modes_by_unit_type` (found "
-            "none) / 须且只能给出 mode、modes、modes_by_unit_type 之一"
-        )
-    if len(given) > 1:
-        raise ConfigError(
-            f"{where}: give {' or '.join(given)}, not both / "
-            "须且只能给出 mode、modes、modes_by_unit_type 之一"
-            if len(given) == 2
-            else f"{where}: give only one of mode, modes or modes_by_unit_type / "
-            "须且只能给出 mode、modes、modes_by_unit_type 之一"
-        )
+    if len(given) != 1:
+        if not given:
+            said = "give exactly one of `mode`, `modes` or `modes_by_unit_type` (found none)"
+        elif len(given) == 2:
+            said = f"give {' or '.join(given)}, not both"
+        else:
+            said = "give only one of mode, modes or modes_by_unit_type"
+        raise ConfigError(f"{where}: {said} / 须且只能给出 mode、modes、modes_by_unit_type 之一")
     if "modes_by_unit_type" in table and not table["modes_by_unit_type"]:
         raise ConfigError(f"{where}: modes_by_unit_type names no unit type / 未给出单元类型")
 

@@ -1056,8 +1056,9 @@ def _frame_crs(frame: gpd.GeoDataFrame, source: str) -> CRS:
 
 
 def _geometry_array(frame: gpd.GeoDataFrame) -> np.ndarray:
-    """The geometries as a new object array (a missing one is None, as geopandas holds it)."""
-    return np.array(frame.geometry.array, dtype=object)
+    """The geometries as an object array (a missing one is None, as geopandas holds it); it
+    may be the frame's own: copy it before changing it."""
+    return np.asarray(frame.geometry.array, dtype=object)
 
 
 def _match_column(frame: Frame, name: str) -> str | None:
@@ -1126,8 +1127,9 @@ def _ids(
     labels = _RecordLabels(numbers, ids, col)
     missing = raw.isna().to_numpy() | (ids == "")  # the text is stripped
     _raise_rows(missing, labels, f"{source}: empty id in column {col!r}")
-    if not pd.Series(ids, dtype=object).is_unique:
-        dup = pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy()
+    series = pd.Series(ids, dtype=object)
+    if not series.is_unique:
+        dup = series.duplicated(keep=False).to_numpy()
         values = list(dict.fromkeys(ids[dup]))
         shown = ", ".join(repr(v) for v in values[:_MAX_NAMED])
         raise InputError(

@@ -480,6 +480,14 @@ def _display(
     return geoms
 
 
+def _drawable(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    """``frame`` with a CRS (lon/lat if it has none, :func:`_to_wgs84`), without missing or
+    empty geometries."""
+    if frame.crs is None:
+        frame = _to_wgs84(frame, what)
+    return frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
+
+
 def _display_frame(
     frame: gpd.GeoDataFrame,
     what: str,
@@ -489,9 +497,7 @@ def _display_frame(
     tolerance_m: float = _SIMPLIFY_M,
 ) -> gpd.GeoDataFrame:
     """``frame`` without empty geometries, its geometry as drawn (see :func:`_display`)."""
-    if frame.crs is None:
-        frame = _to_wgs84(frame, what)
-    frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
+    frame = _drawable(frame, what)
     shown = _display(frame.geometry, gcj02=gcj02, simplify=simplify, tolerance_m=tolerance_m)
     return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=shown)
 
@@ -627,11 +633,10 @@ def _area_labels(bands: Sequence[Sequence[float]], lang: str) -> list[str]:
 
 
 def _area_data(areas: gpd.GeoDataFrame, rule_id: str, bands, lang: str) -> dict[str, list]:
-    """A rule's service areas (``areas`` as drawn) for ``gpAreas``, the longest band first so
-    that shorter ones lie on top: ``shapes`` (:func:`_encode_shapes`) and ``rows`` of
-    ``[band index, tooltip, popup]``."""
+    """A rule's service areas (``areas`` as drawn, :func:`_display_frame`) for ``gpAreas``,
+    the longest band first so that shorter ones lie on top: ``shapes`` (:func:`_encode_shapes`)
+    and ``rows`` of ``[band index, tooltip, popup]``."""
     mine = areas[areas["rule_id"] == rule_id]
-    mine = mine[~(mine.geometry.isna() | mine.geometry.is_empty)]
     index = {float(b): k for k, b in enumerate(bands)}
     mine = mine.assign(_k=[index[float(b)] for b in mine["band_min"]])
     mine = mine.sort_values("_k", ascending=False, kind="stable")
@@ -898,19 +903,14 @@ def _encode_lines(
 
     ``verts``: vertices per part (MultiLineStrings become several parts of the same row);
     ``lat``, ``lon``: every vertex in 1e-6 degrees, delta-encoded over the whole sequence
-    (:func:`_deltas`).
+    (:func:`_lat_lon`).
     """
     parts, row = shapely.get_parts(np.asarray(geoms.values), return_index=True)
     keep = ~shapely.is_empty(parts)
     parts, row = parts[keep], row[keep]
     coords, which = shapely.get_coordinates(parts, return_index=True)
-    q = np.round(_lonlat(coords, geoms.crs, gcj02=gcj02) * 1e6)
-    data = {
-        "verts": np.bincount(which, minlength=len(parts)).tolist(),
-        "lat": _deltas(q[:, 1]),
-        "lon": _deltas(q[:, 0]),
-    }
-    return data, row
+    verts = np.bincount(which, minlength=len(parts)).tolist()
+    return {"verts": verts, **_lat_lon(_lonlat(coords, geoms.crs, gcj02=gcj02))}, row
 
 
 def _boundary_layer(
@@ -967,10 +967,20 @@ def _deltas(values: np.ndarray) -> list[int]:
     return np.diff(values, prepend=0).tolist()
 
 
-def _uncovered_data(demand: gpd.GeoDataFrame, rule_id: str) -> dict[str, list[int]]:
-    """The uncovered points (``demand`` as drawn) as numbers for ``gpUncovered``.
+def _lat_lon(lonlat: np.ndarray) -> dict[str, list[int]]:
+    """``(lon, lat)`` rows (degrees) as ``lat`` and ``lon`` in 1e-6 degrees, each
+    delta-encoded (:func:`_deltas`) over the whole sequence."""
+    q = np.round(lonlat * 1e6)
+    return {"lat": _deltas(q[:, 1]), "lon": _deltas(q[:, 0])}
 
-    ``lat``, ``lon``: 1e-6 degrees, delta-encoded (:func:`_deltas`); ``pop``: residents in
+
+def _uncovered_data(
+    demand: gpd.GeoDataFrame, rule_id: str, lonlat: np.ndarray
+) -> dict[str, list[int]]:
+    """The uncovered points (``demand`` as drawn, its points' ``lonlat`` rows) as numbers for
+    ``gpUncovered``.
+
+    ``lat``, ``lon``: 1e-6 degrees, delta-encoded (:func:`_lat_lon`); ``pop``: residents in
     tenths; ``min``: minutes to the nearest facility in tenths, -1 when none can be reached.
     """
     covered = (
@@ -980,8 +990,7 @@ def _uncovered_data(demand: gpd.GeoDataFrame, rule_id: str) -> dict[str, list[in
     minutes = pd.to_numeric(demand[f"{rule_id}_minutes"], errors="coerce").to_numpy(dtype=float)
     mask = ~covered & (population > 0)
     return {
-        "lat": _deltas(np.round(demand.geometry.y.to_numpy()[mask] * 1e6)),
-        "lon": _deltas(np.round(demand.geometry.x.to_numpy()[mask] * 1e6)),
+        **_lat_lon(lonlat[mask]),
         "pop": _tenths(population[mask]).tolist(),
         "min": _tenths(minutes[mask]).tolist(),
     }
@@ -1131,7 +1140,7 @@ def _encode_shapes(geoms: gpd.GeoSeries) -> dict[str, list[int]]:
 
     ``parts``: polygons per geometry; ``rings``: rings per polygon (exterior first);
     ``verts``: vertices per ring (the closing one left out); ``lat``, ``lon``: every vertex
-    in 1e-6 degrees, delta-encoded over the whole sequence (:func:`_deltas`).
+    (:func:`_lat_lon`).
     """
     polygons, which = shapely.get_parts(np.asarray(geoms.values), return_index=True)
     polygonal = shapely.get_type_id(polygons) == 3
@@ -1141,21 +1150,24 @@ def _encode_shapes(geoms: gpd.GeoSeries) -> dict[str, list[int]]:
     counts = np.bincount(vertex_of, minlength=len(rings))
     keep = np.ones(len(coords), dtype=bool)
     keep[np.cumsum(counts)[counts > 0] - 1] = False  # the closing vertex repeats the first
-    q = np.round(coords[keep] * 1e6)
     return {
         "parts": np.bincount(which, minlength=len(geoms)).tolist(),
         "rings": np.bincount(ring_of, minlength=len(polygons)).tolist(),
         "verts": np.maximum(counts - 1, 0).tolist(),
-        "lat": _deltas(q[:, 1]),
-        "lon": _deltas(q[:, 0]),
+        **_lat_lon(coords[keep]),
     }
+
+
+def _rounded(x: np.ndarray) -> np.ndarray:
+    """Floats rounded to integers; -1 where not finite (missing)."""
+    finite = np.isfinite(x)
+    return np.where(finite, np.round(np.where(finite, x, 0.0)), -1).astype(np.int64)
 
 
 def _tenths(values: object, scale: float = 1.0) -> np.ndarray:
     """``values * scale`` in tenths, rounded (integers); -1 where missing or not finite."""
     x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float) * scale
-    finite = np.isfinite(x)
-    return np.where(finite, np.round(np.where(finite, x, 0.0) * 10), -1).astype(np.int64)
+    return _rounded(x * 10)
 
 
 def _indices(values: Sequence) -> tuple[list[int], list[str]]:
@@ -1199,9 +1211,7 @@ def _gap_data(
     top = ranks <= MAX_RANK_LABELS
     return {
         "rank": _deltas(ranks),
-        "pop": np.where(np.isfinite(population), np.round(population), -1)
-        .astype(np.int64)
-        .tolist(),
+        "pop": _rounded(population).tolist(),
         "min": _tenths(column_of("median_travel_time_s").to_numpy(), 1 / 60).tolist(),
         "facility": facility,
         "unit": unit,
@@ -1523,11 +1533,8 @@ def coverage_map(
         )
         for rid, frame in service_areas.groupby("rule_id", sort=False):
             area_bands[str(rid)] = sorted({float(b) for b in frame["band_min"]})
-    streets = street_minutes if street_minutes.crs else _to_wgs84(street_minutes, "street_minutes")
-    streets = streets[~(streets.geometry.isna() | streets.geometry.is_empty)]
-    if gaps.crs is None:
-        gaps = _to_wgs84(gaps, "gaps")
-    gaps = gaps[~(gaps.geometry.isna() | gaps.geometry.is_empty)]
+    streets = _drawable(street_minutes, "street_minutes")
+    gaps = _drawable(gaps, "gaps")
     labels = _display(gaps.geometry.representative_point(), gcj02=shift)
     gaps = _display_frame(
         gaps.assign(_label_lat=labels.y.to_numpy(), _label_lon=labels.x.to_numpy()),
@@ -1546,7 +1553,8 @@ def coverage_map(
 
     categories = list(dict.fromkeys(facilities["category"].dropna()))
     groups_present = list(dict.fromkeys(_category_label(c, lang)[1] for c in categories))
-    uncovered = {rid: _uncovered_data(demand, rid) for rid in rule_ids}
+    lonlat = np.column_stack([demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()])
+    uncovered = {rid: _uncovered_data(demand, rid, lonlat) for rid in rule_ids}
     legend = _legend_html(
         title=title,
         crs_note=_t(f"crs_{spec.key}", lang),

@@ -950,17 +950,18 @@ class _Report:
         tr, areas = self.tr, self.run.get("service_areas")
         if not areas:
             return []
-        zh = "，".join(f"{r['rule_id']} {r['polygons']}" for r in areas.get("rules", []))
-        en = ", ".join(f"{r['rule_id']} {r['polygons']}" for r in areas.get("rules", []))
+        polygons = tr("，", ", ").join(
+            f"{r['rule_id']} {r['polygons']}" for r in areas.get("rules", [])
+        )
         width = _num(areas.get("width_m"))
         return [
             tr(
                 f"服务范围（每{_PER_ZH.get(areas.get('per'), areas.get('per'))}，街道两侧各 "
-                f"{width} 米）见 {areas.get('file')} 与交互地图（多边形数：{zh}）；仅供展示，"
+                f"{width} 米）见 {areas.get('file')} 与交互地图（多边形数：{polygons}）；仅供展示，"
                 "覆盖率按每位居民的出行时间计算。",
                 f"Service areas (per {areas.get('per')}, {width} m either side of the streets) "
-                f"are in {areas.get('file')} and the interactive map (polygons: {en}); display "
-                "only, coverage is decided per resident.",
+                f"are in {areas.get('file')} and the interactive map (polygons: {polygons}); "
+                "display only, coverage is decided per resident.",
             )
         ]
 

@@ -183,14 +183,24 @@ def map_demand(
     return shown, note
 
 
+def _cells_of_uncovered(
+    points: pd.DataFrame, rule: Rule, cell_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A rule's uncovered residents (a mask of ``points``), their ``cell_m`` grid cell (column
+    and row as floats; network CRS) and whether no facility is reachable from them."""
+    out = ~points[column(rule.id, "covered")].to_numpy()
+    cx = np.floor(points["x"].to_numpy()[out] / cell_m)
+    cy = np.floor(points["y"].to_numpy()[out] / cell_m)
+    unreachable = ~np.isfinite(points[column(rule.id, "time_s")].to_numpy()[out])
+    return out, cx, cy, unreachable
+
+
 def _n_cells(points: pd.DataFrame, rule: Rule, cell_m: float) -> int:
     """How many map rows :func:`_uncovered_cells` makes of a rule's uncovered residents."""
-    out = ~points[column(rule.id, "covered")].to_numpy()
-    cx = np.floor(points["x"].to_numpy()[out] / cell_m).astype(np.int64)
-    cy = np.floor(points["y"].to_numpy()[out] / cell_m).astype(np.int64)
-    unreachable = ~np.isfinite(points[column(rule.id, "time_s")].to_numpy()[out])
+    _, cx, cy, unreachable = _cells_of_uncovered(points, rule, cell_m)
     if not len(cx):
         return 0
+    cx, cy = cx.astype(np.int64), cy.astype(np.int64)
     rows = int(cy.max() - cy.min()) + 1
     key = ((cx - cx.min()) * rows + (cy - cy.min())) * 2 + unreachable
     return len(pd.unique(key))
@@ -201,17 +211,17 @@ def _uncovered_cells(
 ) -> pd.DataFrame:
     """One rule's uncovered residents per ``cell_m`` grid cell (network CRS), as map rows; the
     unreachable ones of a cell are a row of their own."""
-    out = ~points[column(rule.id, "covered")].to_numpy()
+    out, cx, cy, unreachable = _cells_of_uncovered(points, rule, cell_m)
     pop = points["population"].to_numpy()[out]
     minutes = points[column(rule.id, "time_s")].to_numpy()[out] / 60
     cells = (
         pd.DataFrame(
             {
-                "cx": np.floor(points["x"].to_numpy()[out] / cell_m),
-                "cy": np.floor(points["y"].to_numpy()[out] / cell_m),
-                "unreachable": ~np.isfinite(minutes),
+                "cx": cx,
+                "cy": cy,
+                "unreachable": unreachable,
                 "population": pop,
-                "weighted": np.where(np.isfinite(minutes), minutes * pop, np.nan),
+                "weighted": np.where(unreachable, np.nan, minutes * pop),
             }
         )
         .groupby(["cx", "cy", "unreachable"], as_index=False)

@@ -114,29 +114,34 @@ def _categories(ctx: CheckContext, rule_type: str, rule, categories) -> np.ndarr
     taxonomy does not know one of them."""
     mask, unknown = _category_mask(ctx, categories)
     if mask is None:
-        not_computable(
-            ctx,
-            rule_type,
-            rule,
-            f"facility categories {', '.join(unknown)} are not in geoplan's taxonomy, so no "
-            "facility file can supply them",
-        )
+        _unknown_categories(ctx, rule_type, rule, unknown)
     return mask
 
 
 def _category_mask(ctx: CheckContext, categories) -> tuple[np.ndarray | None, list[str]]:
     """Which facilities are of ``categories``, and the names the taxonomy does not know (the
     mask is None when there are any); writes nothing."""
+    keys: set[str] = set()
     unknown = []
     for name in categories:
         try:
-            expand_categories((name,))
+            keys |= expand_categories((name,))
         except ConfigError:
             unknown.append(name)
     if unknown:
         return None, unknown
-    keys = expand_categories(tuple(categories))
     return ctx.facilities["category"].isin(keys).to_numpy(), []
+
+
+def _unknown_categories(ctx: CheckContext, rule_type: str, rule, unknown: list[str]) -> None:
+    """The not-computable row of a rule naming categories the taxonomy does not know."""
+    not_computable(
+        ctx,
+        rule_type,
+        rule,
+        f"facility categories {', '.join(unknown)} are not in geoplan's taxonomy, so no "
+        "facility file can supply them",
+    )
 
 
 def _designated(ctx: CheckContext, role: str, attribute) -> tuple[np.ndarray, np.ndarray] | None:
@@ -453,10 +458,10 @@ def _colocation(ctx: CheckContext, rule: ColocationRule) -> None:
     if chosen is None:
         return
     headers = find_columns(ctx.attribute_columns, rule.attribute) if rule.attribute else []
-    partner, _ = _category_mask(ctx, rule.with_categories)
+    partner, unknown = _category_mask(ctx, rule.with_categories)
     if partner is None:
         if not headers:  # neither the partner category nor a column can tell
-            _categories(ctx, "colocation", rule, rule.with_categories)
+            _unknown_categories(ctx, "colocation", rule, unknown)
             return
         partner = np.zeros(len(ctx.facilities), dtype=bool)  # the column tells
     elif not partner.any() and not headers:

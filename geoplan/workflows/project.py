@@ -1069,8 +1069,7 @@ def whole_demand_area(
 def _residents(demand: gpd.GeoDataFrame, xy: tuple, area: StudyArea, project: Project):
     """The demand points inside the study area or within its tolerance of it, their ``xy``
     (coordinate arrays in the network CRS), how many were left out, and which were kept (a
-    boolean mask of ``demand``). Raises
-    :class:`InputError` when nobody is left.
+    boolean mask of ``demand``). Raises :class:`InputError` when nobody is left.
 
     The tolerance is applied as a buffer (16 segments per quarter circle: at most 0.13 % of
     ``tolerance_m`` short at convex corners), so a million points cost two vectorised

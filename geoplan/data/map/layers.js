@@ -6,18 +6,19 @@ function gpUndelta(values) {
     for (var i = 0; i < values.length; i++) { v += values[i]; out[i] = v; }
     return out;
 }
-function gpDecodeLines(data) {
-    /* maps.py _encode_lines: verts per part; lat, lon in 1e-6 degrees, delta-encoded over
-       the whole sequence -> per part an array of L.LatLng */
-    var lat = gpUndelta(data.lat), lon = gpUndelta(data.lon), out = [], v = 0;
-    for (var p = 0; p < data.verts.length; p++) {
-        var line = new Array(data.verts[p]);
-        for (var i = 0; i < line.length; i++, v++) {
-            line[i] = L.latLng(lat[v] / 1e6, lon[v] / 1e6);
-        }
-        out.push(line);
-    }
+function gpSplit(items, counts) {
+    /* items in consecutive runs of counts[0], counts[1] ... items */
+    var out = new Array(counts.length), at = 0;
+    for (var i = 0; i < counts.length; i++) { out[i] = items.slice(at, at += counts[i]); }
     return out;
+}
+function gpDecodeLines(data) {
+    /* maps.py _encode_lines (or a shape's rings): verts per part; lat, lon in 1e-6 degrees,
+       delta-encoded over the whole sequence (maps.py _lat_lon) -> per part an array of
+       L.LatLng */
+    var lat = gpUndelta(data.lat), lon = gpUndelta(data.lon), points = new Array(lat.length);
+    for (var v = 0; v < lat.length; v++) { points[v] = L.latLng(lat[v] / 1e6, lon[v] / 1e6); }
+    return gpSplit(points, data.verts);
 }
 function gpBands(group, lines, codes, styles, order) {
     /* codes: one digit per line, an index into styles; higher digits are not drawn */
@@ -39,6 +40,11 @@ function gpFill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (all, key) {
         return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : all;
     });
+}
+function gpMinutes(tenths, text, before) {
+    /* minutes in tenths as text.minutes after `before`; -1: text.unreachable */
+    return tenths < 0 ? text.unreachable :
+        before + gpFill(text.minutes, {m: (tenths / 10).toFixed(1)});
 }
 function gpText(tag, className, text) {
     var el = document.createElement(tag);
@@ -142,8 +148,7 @@ function gpUncovered(map, group, data, options, text) {
         var level = marker.gpLevel, i = marker.gpRow, lines;
         if (!level) { return ""; }
         lines = [text.uncovered_tip + gpFmtInt(level.pop[i] / 10),
-                 level.min[i] < 0 ? text.unreachable : text.to_nearest +
-                     gpFill(text.minutes, {m: (level.min[i] / 10).toFixed(1)}),
+                 gpMinutes(level.min[i], text, text.to_nearest),
                  options.threshold];
         if (level.cell) {
             lines.push(gpFill(level.about ? text.cell_sum_about : text.cell_sum,
@@ -182,24 +187,7 @@ function gpFacilities(group, rows, style) {
 }
 function gpShapes(shapes) {
     /* maps.py _encode_shapes -> per geometry its polygons, each a list of rings of LatLngs */
-    var lat = gpUndelta(shapes.lat), lon = gpUndelta(shapes.lon), out = [];
-    var p = 0, r = 0, v = 0;
-    for (var g = 0; g < shapes.parts.length; g++) {
-        var polygons = [];
-        for (var i = 0; i < shapes.parts[g]; i++, p++) {
-            var rings = [];
-            for (var n = 0; n < shapes.rings[p]; n++, r++) {
-                var ring = [];
-                for (var e = 0; e < shapes.verts[r]; e++, v++) {
-                    ring.push(L.latLng(lat[v] / 1e6, lon[v] / 1e6));
-                }
-                rings.push(ring);
-            }
-            polygons.push(rings);
-        }
-        out.push(polygons);
-    }
-    return out;
+    return gpSplit(gpSplit(gpDecodeLines(shapes), shapes.rings), shapes.parts);
 }
 function gpGaps(map, group, data, options, text) {
     /* data (maps.py _gap_data, by rank): rank (delta-encoded), pop, min (tenths, -1:
@@ -219,8 +207,7 @@ function gpGaps(map, group, data, options, text) {
         var rows = [
             [text.rule, options.rule],
             [text.population, people(i)],
-            [text.median_time, data.min[i] < 0 ? text.unreachable :
-                gpFill(text.minutes, {m: (data.min[i] / 10).toFixed(1)})],
+            [text.median_time, gpMinutes(data.min[i], text, "")],
             [text.nearest, data.facility[i] < 0 ? "—" : data.names[data.facility[i]]]
         ];
         if (data.unit[i] >= 0) { rows.push([text.unit, data.units[data.unit[i]]]); }
