@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from geoplan import coords
+from geoplan.rendering.maps import MAX_RANK_LABELS
 from geoplan.workflows.project import load_project, run_project
 
 REPO = Path(__file__).resolve().parents[1]
@@ -705,6 +706,11 @@ CLICK_GAP_JS = """([key, row]) => {
 }"""
 
 
+GAP_LABELS_JS = """(key) => window.gpLayers[key].getLayers()
+    .filter(l => l instanceof L.Marker && l.gpRow !== undefined)
+    .map(l => [l.gpRow, l.options.icon.options.html.textContent])"""
+
+
 def _open_gap_popup(page, key: str, row: int) -> str:
     """Click gap area ``row`` (0: rank 1) of layer ``key`` like a user; the popup's text."""
     page.evaluate("() => { window.gpMap.closePopup(); }")
@@ -733,6 +739,13 @@ def test_a_clicked_gap_shows_its_row_of_gaps_csv(offline_page, demo_dir, name):
             project.rules.index(rule),
         )
         rows = table[table["rule_id"] == rule.id].sort_values("rank")
+        # the rank labels, filled in the browser: "rank · residents" of the top ranks
+        labels = dict(page.evaluate(GAP_LABELS_JS, f"gaps:{rule.id}"))
+        top = rows[rows["rank"] <= MAX_RANK_LABELS]
+        assert len(top) > 1 and labels == {
+            row: f"{gap['rank']} · {round(gap['population']):,}" + (" people" if english else "人")
+            for row, (_, gap) in enumerate(top.iterrows())
+        }, labels
         for row in (0, 1, len(rows) - 1):
             gap = rows.iloc[row]
             text = _open_gap_popup(page, f"gaps:{rule.id}", row)
