@@ -214,6 +214,32 @@ def test_cache_module_round_trips_types_exactly(cache):
     assert _cache.digest("a", 1) != _cache.digest("a", 2)
 
 
+def test_cache_module_round_trips_arrays_exactly_and_checks_them(cache, caplog):
+    """Bare arrays (.npy): dtype, shape and bits kept; a changed file is not trusted."""
+    arrays = {
+        "xy": np.array([[0.1, -0.0], [np.nan, 1e300]]),
+        "i": np.array([1, -2, 2**40], dtype=np.int64),
+        "u": np.frombuffer(b"\x00\xff\x07", dtype=np.uint8),
+        "empty": np.zeros((0, 4)),
+    }
+    assert _cache.save("demo", "k3", arrays, {"n": 3})
+    entry = _cache.load("demo", "k3")
+    assert entry is not None and entry.meta == {"n": 3}
+    for name, values in arrays.items():
+        got = entry.tables[name]
+        assert got.dtype == values.dtype and got.shape == values.shape
+        assert got.tobytes() == values.tobytes()
+    npy = cache / "demo" / "k3" / "i.npy"
+    npy.write_bytes(npy.read_bytes()[:-8] + np.int64(5).tobytes())
+    with caplog.at_level(logging.WARNING):
+        assert _cache.load("demo", "k3") is None
+    assert "checksum differs" in caplog.text
+    assert not (cache / "demo" / "k3").exists()
+    with caplog.at_level(logging.WARNING):
+        assert not _cache.save("demo", "k4", {"o": np.array(["a"], dtype=object)}, {})
+    assert "does not keep" in caplog.text
+
+
 def test_cache_module_refuses_unsupported_columns(cache, caplog):
     odd = pd.DataFrame({"when": pd.to_datetime(["2024-01-01"])})
     with caplog.at_level(logging.WARNING):

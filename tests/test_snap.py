@@ -507,7 +507,7 @@ def test_large_indexes_are_kept_on_disk_and_rebuilt_when_damaged(monkeypatch, tm
         engine, "_build_segment_index", lambda *a: rebuilt.append(1) or real_build(*a)
     )
     for entry in folder.iterdir():
-        items = entry / "items.parquet"
+        items = entry / "items_xy.npy"
         items.write_bytes(items.read_bytes()[:-100] + bytes(100))
     engine._SNAP_CACHE.clear()
     again = engine.snap_points(net, x, y, usable=mask)
@@ -520,6 +520,7 @@ def test_large_indexes_are_kept_on_disk_and_rebuilt_when_damaged(monkeypatch, tm
     (key,) = engine._SNAP_CACHE  # the mask's index (80 % of the edges: no all-edges snap)
     entry = _cache.load(engine._DISK_KIND, engine._disk_key(key))
     assert entry is not None and engine._index_from_disk(key) is not None
-    tables = dict(entry.tables, items=entry.tables["items"].assign(segment=10**9))
+    far = np.full_like(entry.tables["item_segment"], 10**9)
+    tables = dict(entry.tables, item_segment=far)
     assert _cache.save(engine._DISK_KIND, engine._disk_key(key), tables, entry.meta)
     assert engine._index_from_disk(key) is None
