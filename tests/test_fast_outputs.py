@@ -499,6 +499,22 @@ def test_uncovered_points_layer_is_what_to_file_wrote(tmp_path, case):
     assert len(gpd.read_file(tmp_path / "fast.gpkg")) == (~covered).sum()
 
 
+def test_wkb_points_are_shapely_bytes_with_64_bit_offsets():
+    """The WKB built from coordinates is shapely's, point for point, and its offsets are
+    64-bit: 32-bit ones wrap at 2**31 bytes, i.e. above 102 million points."""
+    import pyarrow as pa
+    import shapely
+
+    from geoplan.workflows.project import _wkb_points
+
+    x, y = np.array([114.1, -0.0, 1e300]), np.array([30.5, 0.0, -1e-300])
+    wkb = _wkb_points(x, y)
+    assert wkb.type == pa.large_binary()
+    assert wkb.to_pylist() == shapely.to_wkb(shapely.points(x, y), byte_order=1).tolist()
+    offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int64)
+    assert offsets.tolist() == [0, 21, 42, 63]
+
+
 def test_xlsx_text_at_the_edges_is_what_openpyxl_wrote(tmp_path, monkeypatch):
     """Every whitespace Python strips, at either end and inside (xml:space), texts to escape
     or neutralise, and the longest text a cell holds, as openpyxl wrote them."""

@@ -1439,16 +1439,17 @@ UNCOVERED_LAYER = "uncovered_points"
 
 
 def _wkb_points(x: np.ndarray, y: np.ndarray):
-    """2D points as little-endian WKB (an Arrow binary array): the bytes ``shapely.to_wkb``
-    writes for ``shapely.points(x, y)``, 21 per point, without a GEOS object per point."""
+    """2D points as little-endian WKB (an Arrow large-binary array): the bytes
+    ``shapely.to_wkb`` writes for ``shapely.points(x, y)``, 21 per point, without a GEOS
+    object per point. 64-bit offsets: 32-bit ones would wrap above 102 million points."""
     import pyarrow as pa
 
     record = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
     wkb = np.empty(len(x), dtype=record)  # packed: 1 + 4 + 8 + 8 bytes
     wkb["order"], wkb["kind"], wkb["x"], wkb["y"] = 1, 1, x, y
-    offsets = np.arange(0, record.itemsize * (len(x) + 1), record.itemsize, dtype=np.int32)
+    offsets = np.arange(0, record.itemsize * (len(x) + 1), record.itemsize, dtype=np.int64)
     buffers = [None, pa.py_buffer(offsets), pa.py_buffer(wkb.view(np.uint8))]
-    return pa.Array.from_buffers(pa.binary(), len(x), buffers)
+    return pa.Array.from_buffers(pa.large_binary(), len(x), buffers)
 
 
 def _with_map_overrides(project: Project, *, lang: str | None, basemap: str | None) -> Project:
