@@ -354,3 +354,60 @@ def test_cli_on_a_scheduler_given_by_address(national_inputs, tmp_path, capsys):
     assert "2 个区县 / counties: ok 1, no_facilities 1" in printed
     table = pd.read_csv(out / "national_summary.csv", encoding="utf-8-sig", dtype=str)
     assert list(table["区划代码/adcode"].unique()) == ["900001", "900003"]
+
+
+@pytest.mark.parametrize("form", ["inline", "table"])
+def test_registry_row_ids_reach_the_counties_when_the_template_has_no_id_column(
+    national_inputs, tmp_path, form
+):
+    """Defect: with ``facility_id = ""`` (the registry has no id column) the registry's rows
+    got ids ``row-<n>`` by their registry row, but each county read its own file with the
+    template's mapping and numbered the rows again: "row-2" in a county was another
+    facility than "row-2" in the registry. Now a county's ids are the registry's."""
+    from geoplan.workflows.national import read_registry, run_national
+
+    template = (national_inputs / "national.toml").read_text(encoding="utf-8")
+    if form == "inline":
+        text = template.replace('crs = "wgs84"\n', 'crs = "wgs84"\ncolumns = {facility_id = ""}\n')
+    else:
+        text = template.replace(
+            'crs = "wgs84"\n', 'crs = "wgs84"\n\n[facilities.columns]\nfacility_id = ""\n'
+        )
+    assert text != template
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("registry.csv", "population.tif"):
+        (folder / name).write_bytes((national_inputs / name).read_bytes())
+    (folder / "national.toml").write_text(text, encoding="utf-8")
+    registry, _ = read_registry(
+        folder / "registry.csv", {"crs": "wgs84", "columns": {"facility_id": ""}}
+    )
+    ids = dict(zip(registry["名称"], registry["facility_id"], strict=True))
+    assert len(set(ids.values())) == len(ids) and "row" in next(iter(ids.values()))
+    counties = [c for c in _counties(national_inputs) if c.adcode in ("900002", "900004")]
+    out = tmp_path / "out"
+    table = run_national(folder / "national.toml", counties, out, n_workers=1, processes=False)
+    assert set(table["status"]) == {"ok"}
+    seen = 0
+    for slug in table["slug"].unique():
+        used = pd.read_csv(out / "counties" / slug / "facilities_used.csv", encoding="utf-8-sig")
+        names = used["name"] if "name" in used else used["名称"]
+        assert used["facility_id"].tolist() == [ids[n] for n in names]
+        seen += len(used)
+    assert seen > 0
+
+
+def test_a_columns_mapping_that_cannot_take_the_registry_ids_is_refused_up_front(
+    national_inputs, tmp_path
+):
+    """Dotted keys (``columns.facility_id = ""``) cannot be rewritten line by line: refused
+    once, before any county runs, with the forms that work."""
+    from geoplan.workflows.national import prepare_national
+
+    template = (national_inputs / "national.toml").read_text(encoding="utf-8")
+    text = template.replace('crs = "wgs84"\n', 'crs = "wgs84"\ncolumns.facility_id = ""\n')
+    for name in ("registry.csv", "population.tif"):
+        (tmp_path / name).write_bytes((national_inputs / name).read_bytes())
+    (tmp_path / "national.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="inline table"):
+        prepare_national(tmp_path / "national.toml", tmp_path / "out")

@@ -920,9 +920,18 @@ def _toml_loads(text: str, path: Path) -> dict:
 _HEADER = re.compile(r"^(#\s*)?\[([A-Za-z_][\w.]*)\]\s*$")
 
 
-def set_table_keys(text: str, table: str, values: dict[str, str | None]) -> str:
+def _toml_value(value: object) -> str:
+    """A string, number or flat mapping as a TOML value (a mapping as an inline table)."""
+    if isinstance(value, dict):
+        pairs = (f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def set_table_keys(text: str, table: str, values: dict[str, str | dict | None]) -> str:
     """``text`` (a TOML file) with ``key = "value"`` set in ``[table]``, comments kept; a key
-    whose value is None is removed (its line commented out).
+    whose value is None is removed (its line commented out), one whose value is a mapping is
+    written as an inline table.
 
     A key already set is replaced; one written commented out (``# key = …``, as
     ``geoplan init`` writes every optional key) is replaced by the active line in its place;
@@ -958,9 +967,7 @@ def set_table_keys(text: str, table: str, values: dict[str, str | None]) -> str:
             elif match.group(1) is None or all(
                 not re.match(rf"^{key}\s*=", lines[k].strip()) for k in range(start + 1, end)
             ):
-                lines[j] = f"{key} = {json.dumps(pending.pop(key), ensure_ascii=False)}"
-    added = [
-        f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in pending.items() if v is not None
-    ]
+                lines[j] = f"{key} = {_toml_value(pending.pop(key))}"
+    added = [f"{k} = {_toml_value(v)}" for k, v in pending.items() if v is not None]
     lines[start + 1 : start + 1] = added
     return "\n".join(lines) + "\n"

@@ -41,6 +41,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -147,6 +148,10 @@ class NationalSpec:
     registry: Path
     facility_tolerance_m: float = 0.0
     dem: Path | None = None
+    registry_ids: bool = False
+    """Whether the registry has no id column, so its rows' ids (``row-<n>``, in the
+    registry's column ``facility_id``) are the counties' ids: their files are read with
+    that column as the id, not numbered again."""
 
 
 # --------------------------------------------------------------------------- the counties
@@ -267,6 +272,9 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
             len(registry.rejects),
             registry.read,
         )
+    registry_ids = frame.attrs.get(GENERATED_IDS, False)
+    if registry_ids:  # a columns mapping it cannot rewrite is refused now, not per county
+        _with_registry_ids(template.read_text(encoding="utf-8"))
     spec = NationalSpec(
         template=template,
         out_dir=out_dir,
@@ -276,6 +284,7 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
         registry=out_dir / REGISTRY_FILE,
         facility_tolerance_m=float(table.get("boundary_tolerance_m", 0.0)),
         dem=project.resolve(project.dem) if project.dem else None,
+        registry_ids=registry_ids,
     )
     return spec, registry.rejects
 
@@ -310,11 +319,44 @@ def read_registry(path: Path, read: dict[str, Any]):
     used = registry.used
     own = raw.set_index("source_row").loc[used["source_row"].to_numpy(), headers]
     columns = {c: own[c].to_numpy(dtype=object) for c in headers}
-    if "facility_id" not in map_columns(headers, read.get("columns")):
+    generated = "facility_id" not in map_columns(headers, read.get("columns"))
+    if generated:
         columns["facility_id"] = used["facility_id"].to_numpy(dtype=object)
     columns["registry_row"] = used["source_row"].to_numpy()
     frame = gpd.GeoDataFrame(columns, geometry=used.geometry.to_numpy(), crs=used.crs)
+    frame.attrs[GENERATED_IDS] = generated
     return frame, registry
+
+
+GENERATED_IDS = "geoplan_generated_ids"
+"""``frame.attrs`` key of :func:`read_registry`: True when the ids are the registry rows'."""
+
+
+def _with_registry_ids(text: str) -> str:
+    """A county's project text whose facility file is read with its column ``facility_id``
+    (the registry rows' ids) as the id, whatever the template's ``columns`` said."""
+    import tomllib
+
+    from .fetch import set_table_keys
+
+    if re.search(r"^\[facilities\.columns\]\s*$", text, re.MULTILINE):
+        text = set_table_keys(text, "facilities.columns", {"facility_id": "facility_id"})
+    else:
+        mapping = dict(tomllib.loads(text).get("facilities", {}).get("columns", {}))
+        text = set_table_keys(
+            text, "facilities", {"columns": {**mapping, "facility_id": "facility_id"}}
+        )
+    try:
+        columns = tomllib.loads(text)["facilities"]["columns"]
+    except (tomllib.TOMLDecodeError, KeyError, TypeError):
+        columns = {}
+    if columns.get("facility_id") != "facility_id":
+        raise ConfigError(
+            "全国模板 [facilities] 的 columns 请写成一行内联表 columns = {…} 或 "
+            "[facilities.columns] 表 / write the national template's [facilities] columns "
+            "as one inline table (columns = {…}) or as a [facilities.columns] table"
+        )
+    return text
 
 
 # --------------------------------------------------------------------------- one county
@@ -472,6 +514,8 @@ def _county_into(
             "encoding": None,
         },
     )
+    if spec.registry_ids:
+        text = _with_registry_ids(text)
     text = set_table_keys(text, "boundary", {"path": "boundary.geojson"})
     text = set_table_keys(text, "project", {"area": county.name})
     if spec.dem is not None:  # the DEM is used whole (it is read by window)
