@@ -3,10 +3,10 @@
 An entry is a folder ``<cache>/<kind>/<key>/`` holding one Parquet file per table, one
 ``.npy`` file per bare array, and a ``manifest.json`` (format version, key, per-table row
 counts, column types, geometry CRS, per-array dtype and shape, the SHA-256 of every file,
-and free ``meta``). Entries are written into a temporary folder
-and renamed into place, so readers see whole entries or none. Nothing is trusted blindly: a
-manifest that does not parse, a missing or altered file (checksum), or tables that disagree
-with the manifest make :func:`load` delete the entry and answer None, so the caller rebuilds.
+and free ``meta``). Entries are written into a temporary folder and renamed into place, so
+readers see whole entries or none. Nothing is trusted blindly: a manifest that does not
+parse, a missing or altered file (checksum), or tables that disagree with the manifest make
+:func:`load` delete the entry and answer None, so the caller rebuilds.
 
 Keys come from :func:`digest` over everything the result depends on (the input file's
 SHA-256 from :func:`file_sha256`, options, a fingerprint of the code from

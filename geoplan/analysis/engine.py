@@ -524,8 +524,8 @@ def _segment_index(edges: _EdgeCoordinates, keep: np.ndarray | None) -> _Segment
 # ---- large indexes kept in the cache folder (geoplan._cache): loading beats building
 
 _DISK_MIN_VERTICES = 50_000
-"""Indexes of at least this many edge vertices are kept on disk too (a city's network of
-850k tree items takes ~0.35 s to build and ~0.1 s to load)."""
+"""Indexes of at least this many edge vertices are kept on disk too (Wuhan's, 850k tree
+items, take 0.14–0.18 s to build and 0.05–0.07 s to load: ``scripts/bench_cache.py``)."""
 _DISK_KIND = "segment-index"
 
 
