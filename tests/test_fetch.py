@@ -281,6 +281,31 @@ def test_set_table_keys_keeps_everything_else():
     ]
 
 
+def test_set_table_keys_edits_the_one_element_of_an_array_of_tables():
+    """Defect: a national template whose registry was ``[[facilities]]`` (one element) got a
+    second ``[facilities]`` table appended in every county's project, which no longer
+    parsed ("Cannot declare ('facilities',) twice"): every county failed."""
+    import tomllib
+
+    from geoplan.workflows.fetch import set_table_keys
+
+    text = (
+        '[[facilities]]\npath = "registry.csv"\ncolumns = {name = "名称"}\n\n[[rules]]\nid = "a"\n'
+    )
+    out = set_table_keys(
+        text,
+        "facilities",
+        {"path": "f.gpkg", "columns": {"name": "名称", "facility_id": "facility_id"}},
+    )
+    parsed = tomllib.loads(out)
+    assert parsed["facilities"] == [
+        {"path": "f.gpkg", "columns": {"name": "名称", "facility_id": "facility_id"}}
+    ]
+    assert parsed["rules"] == [{"id": "a"}]
+    with pytest.raises(ValueError, match="2 elements"):
+        set_table_keys(text + '[[facilities]]\npath = "b.csv"\n', "facilities", {"path": "x"})
+
+
 # --------------------------------------------------------------------------- online (recorded)
 
 # What osmnx's network_type="all" query asks Overpass for (osmnx 2.x _get_osm_filter).

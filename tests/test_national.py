@@ -356,7 +356,7 @@ def test_cli_on_a_scheduler_given_by_address(national_inputs, tmp_path, capsys):
     assert list(table["区划代码/adcode"].unique()) == ["900001", "900003"]
 
 
-@pytest.mark.parametrize("form", ["inline", "table"])
+@pytest.mark.parametrize("form", ["inline", "table", "array"])
 def test_registry_row_ids_reach_the_counties_when_the_template_has_no_id_column(
     national_inputs, tmp_path, form
 ):
@@ -367,8 +367,10 @@ def test_registry_row_ids_reach_the_counties_when_the_template_has_no_id_column(
     from geoplan.workflows.national import read_registry, run_national
 
     template = (national_inputs / "national.toml").read_text(encoding="utf-8")
-    if form == "inline":
+    if form in ("inline", "array"):  # array: the registry as the one [[facilities]]
         text = template.replace('crs = "wgs84"\n', 'crs = "wgs84"\ncolumns = {facility_id = ""}\n')
+        if form == "array":
+            text = text.replace("[facilities]\n", "[[facilities]]\n")
     else:
         text = template.replace(
             'crs = "wgs84"\n', 'crs = "wgs84"\n\n[facilities.columns]\nfacility_id = ""\n'

@@ -936,11 +936,15 @@ def set_table_keys(text: str, table: str, values: dict[str, str | dict | None]) 
     A key already set is replaced; one written commented out (``# key = …``, as
     ``geoplan init`` writes every optional key) is replaced by the active line in its place;
     any other is added under the heading. A heading written commented out (``# [units]``) is
-    switched on; a table that is missing is appended at the end.
+    switched on; a table that is missing is appended at the end. A table written as the one
+    element of an array (``[[facilities]]``) is that element.
     """
     lines = text.splitlines()
-    start = None
-    for i, line in enumerate(lines):
+    elements = [i for i, line in enumerate(lines) if line.strip() == f"[[{table}]]"]
+    if len(elements) > 1:
+        raise ValueError(f"[[{table}]] has {len(elements)} elements; one table is edited at once")
+    start = elements[0] if elements else None
+    for i, line in enumerate(lines if start is None else ()):
         match = _HEADER.match(line.strip())
         if match and match.group(2) == table:
             start = i
@@ -949,7 +953,8 @@ def set_table_keys(text: str, table: str, values: dict[str, str | dict | None]) 
     if start is None:
         lines += ["", f"[{table}]"]
         start = len(lines) - 1
-    lines[start] = f"[{table}]"
+    if not elements:
+        lines[start] = f"[{table}]"
     end = len(lines)
     for j in range(start + 1, len(lines)):
         stripped = lines[j].strip()

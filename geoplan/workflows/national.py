@@ -339,16 +339,20 @@ def _with_registry_ids(text: str) -> str:
 
     from .fetch import set_table_keys
 
+    def facilities(text: str) -> dict:  # [facilities], or the one element of [[facilities]]
+        table = tomllib.loads(text).get("facilities", {})
+        return table[0] if isinstance(table, list) and len(table) == 1 else table
+
     if re.search(r"^\[facilities\.columns\]\s*$", text, re.MULTILINE):
         text = set_table_keys(text, "facilities.columns", {"facility_id": "facility_id"})
     else:
-        mapping = dict(tomllib.loads(text).get("facilities", {}).get("columns", {}))
+        mapping = dict(facilities(text).get("columns", {}))
         text = set_table_keys(
             text, "facilities", {"columns": {**mapping, "facility_id": "facility_id"}}
         )
     try:
-        columns = tomllib.loads(text)["facilities"]["columns"]
-    except (tomllib.TOMLDecodeError, KeyError, TypeError):
+        columns = facilities(text)["columns"]
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError):
         columns = {}
     if columns.get("facility_id") != "facility_id":
         raise ConfigError(
