@@ -240,7 +240,9 @@ def test_national_run_resumes_and_equals_serial_runs(national_inputs, tmp_path, 
     (county,) = [c for c in _counties(national_inputs) if c.adcode == "900002"]
     record = json.loads((out / "counties" / county.slug / "county.json").read_text("utf-8"))
     assert record["network"]["via"] == "90.osm.pbf"
-    pad = json.loads((out / "national_summary.json").read_text("utf-8"))["buffer_m"]
+    national_json = json.loads((out / "national_summary.json").read_text("utf-8"))
+    pad = national_json["buffer_m"]
+    assert pad == national_json["rules_reach_m"] and national_json["warnings"] == []
     direct = cut_osm(
         shared_pbf(national_inputs), padded_area(county.frame(), pad), tmp_path / "d.osm.pbf"
     )
@@ -414,3 +416,28 @@ def test_a_columns_mapping_that_cannot_take_the_registry_ids_is_refused_up_front
     (tmp_path / "national.toml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="inline table"):
         prepare_national(tmp_path / "national.toml", tmp_path / "out")
+
+
+def test_a_buffer_shorter_than_the_rules_reach_is_reported(national_inputs, tmp_path, caplog):
+    """A --buffer-m below the rules' farthest reach (30 min × 70 m/min = 2,100 m here) cuts
+    trips at the county's edge: said in the log and in national_summary.json."""
+    import logging
+
+    from geoplan.workflows.national import run_national
+
+    counties = [c for c in _counties(national_inputs) if c.adcode == "900002"]
+    with caplog.at_level(logging.WARNING):
+        run_national(
+            national_inputs / "national.toml",
+            counties,
+            tmp_path,
+            n_workers=1,
+            processes=False,
+            buffer_m=500,
+        )
+    assert "shorter than the rules' farthest reach (2,100 m)" in caplog.text
+    summary = json.loads((tmp_path / "national_summary.json").read_text("utf-8"))
+    assert summary["buffer_m"] == 500 and summary["rules_reach_m"] == pytest.approx(2100)
+    (warning,) = summary["warnings"]
+    assert warning["code"] == "short_buffer" and "500 m" in warning["message_en"]
+    assert "低估" in warning["message_zh"]

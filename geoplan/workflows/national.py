@@ -143,6 +143,9 @@ class NationalSpec:
     template: Path
     out_dir: Path
     buffer_m: float
+    reach_m: float
+    """The rules' farthest reach (:func:`~geoplan.workflows.batch.padding_m`); a smaller
+    ``buffer_m`` cuts trips that leave the county by more (reported)."""
     network: Path
     demand: Path
     registry: Path
@@ -253,9 +256,12 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
             "template has no [units] or [boundary]: each county's polygon takes their place"
         )
     table = project.facility_tables[0]
-    pad = padding_m(project) if buffer_m is None else float(buffer_m)
+    reach = padding_m(project)
+    pad = reach if buffer_m is None else float(buffer_m)
     if not (math.isfinite(pad) and pad >= 0):
         raise ConfigError(f"--buffer-m 须为非负数 / --buffer-m must be ≥ 0, got {buffer_m}")
+    if pad < reach:
+        logger.warning("%s / %s", *short_buffer_note(pad, reach))
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     registry_path = project.resolve(table["path"])
@@ -279,6 +285,7 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
         template=template,
         out_dir=out_dir,
         buffer_m=pad,
+        reach_m=reach,
         network=project.resolve(project.network["path"]),
         demand=project.resolve(project.demand["path"]),
         registry=out_dir / REGISTRY_FILE,
@@ -287,6 +294,17 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
         registry_ids=registry_ids,
     )
     return spec, registry.rejects
+
+
+def short_buffer_note(buffer_m: float, reach_m: float) -> tuple[str, str]:
+    """(中文, English) of a travel buffer smaller than the rules' farthest reach."""
+    return (
+        f"外扩距离 {buffer_m:,.0f} 米小于规则的最远可达距离 {reach_m:,.0f} 米："
+        "区县外更远的道路和设施不在各区县的输入中，边界附近的覆盖可能被低估",
+        f"the travel buffer ({buffer_m:,.0f} m) is shorter than the rules' farthest reach "
+        f"({reach_m:,.0f} m): streets and facilities farther out are not in the counties' "
+        "inputs, so coverage near county edges can be undercounted",
+    )
 
 
 def read_registry(path: Path, read: dict[str, Any]):
@@ -827,7 +845,7 @@ def run_national(
             }
         )
     table = national_table(ordered)
-    _write_national(out_dir, table, ordered, time.perf_counter() - start, spec.buffer_m)
+    _write_national(out_dir, table, ordered, time.perf_counter() - start, spec)
     table.attrs["out_dir"] = str(out_dir)
     return table
 
@@ -856,7 +874,7 @@ def national_table(records: Sequence[dict]) -> pd.DataFrame:
 
 
 def _write_national(
-    out_dir: Path, table: pd.DataFrame, records: list[dict], seconds: float, buffer_m: float
+    out_dir: Path, table: pd.DataFrame, records: list[dict], seconds: float, spec: NationalSpec
 ):
     labelled = table.rename(columns=NATIONAL_COLUMNS)
     _io.write_csv(labelled, out_dir / "national_summary.csv")
@@ -868,7 +886,13 @@ def _write_national(
             "counties": [{k: v for k, v in r.items() if k != "traceback"} for r in records],
             "n_counties": len(records),
             "by_status": counts,
-            "buffer_m": buffer_m,
+            "buffer_m": spec.buffer_m,
+            "rules_reach_m": spec.reach_m,
+            "warnings": [
+                {"code": "short_buffer", "message_zh": zh, "message_en": en}
+                for zh, en in [short_buffer_note(spec.buffer_m, spec.reach_m)]
+                if spec.buffer_m < spec.reach_m
+            ],
             "seconds": round(seconds, 3),
         },
     )
