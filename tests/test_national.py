@@ -402,6 +402,22 @@ def test_registry_row_ids_reach_the_counties_when_the_template_has_no_id_column(
     assert seen > 0
 
 
+def test_a_demand_table_of_points_is_refused_before_any_county(national_inputs, tmp_path):
+    """Defect: a CSV of points as the national [demand] failed in every county, each with a
+    programming error ("AttributeError: 'DataFrame' object has no attribute 'crs'"); now one
+    refusal up front that names the fix."""
+    from geoplan.workflows.national import prepare_national
+
+    template = (national_inputs / "national.toml").read_text(encoding="utf-8")
+    (tmp_path / "points.csv").write_text("经度,纬度,人口\n1.52,42.51,10\n", encoding="utf-8")
+    (tmp_path / "registry.csv").write_bytes((national_inputs / "registry.csv").read_bytes())
+    text = template.replace('path = "population.tif"', 'path = "points.csv"')
+    (tmp_path / "national.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"points\.csv: save the points as GeoParquet"):
+        prepare_national(tmp_path / "national.toml", tmp_path / "out")
+    assert not (tmp_path / "out" / "registry.parquet").exists()
+
+
 def test_a_columns_mapping_that_cannot_take_the_registry_ids_is_refused_up_front(
     national_inputs, tmp_path
 ):

@@ -255,6 +255,7 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
             f"{template.name}: 全国模板不应有 [units]/[boundary]（由各区县边界代替）/ a national "
             "template has no [units] or [boundary]: each county's polygon takes their place"
         )
+    _check_demand_format(project.resolve(project.demand["path"]), template)
     table = project.facility_tables[0]
     reach = padding_m(project)
     pad = reach if buffer_m is None else float(buffer_m)
@@ -294,6 +295,21 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
         registry_ids=registry_ids,
     )
     return spec, registry.rejects
+
+
+def _check_demand_format(path: Path, template: Path) -> None:
+    """A national demand each county can be cut from: a raster or a vector layer (a table of
+    points such as CSV/XLSX is refused now, not once per county)."""
+    from .fetch import LAYER_SUFFIXES
+
+    if not path.name.lower().endswith((*_RASTER_SUFFIXES, *LAYER_SUFFIXES)):
+        raise ConfigError(
+            f"{template.name}: 全国人口须为栅格（{'/'.join(_RASTER_SUFFIXES)}）或矢量图层"
+            f"（{'/'.join(LAYER_SUFFIXES)}），而非 {path.name}；请先转为 GeoParquet / a national "
+            f"[demand] is cut per county, so it must be a raster ({', '.join(_RASTER_SUFFIXES)}) "
+            f"or a vector layer ({', '.join(LAYER_SUFFIXES)}), not {path.name}: save the points "
+            "as GeoParquet or GeoPackage first"
+        )
 
 
 def short_buffer_note(buffer_m: float, reach_m: float) -> tuple[str, str]:
