@@ -922,3 +922,22 @@ def test_simplified_passes_over_two_point_lines_with_the_same_result():
         given = [g if g is None else g.wkb for g in series.to_numpy()]
         assert new == old
         assert sum(a != b for a, b in zip(new, given, strict=True)) > 100  # it did simplify
+
+
+def test_parts_are_shapely_get_parts():
+    """The shortcut for single-part geometries (streets, cells) gives get_parts' answer:
+    the same geometries in the same order, empties kept; multi-parts and missing ones go
+    through get_parts itself."""
+    import shapely
+
+    from geoplan.rendering.maps import _parts
+
+    line, empty = shapely.LineString([(0, 0), (1, 1)]), shapely.from_wkt("LINESTRING EMPTY")
+    cell = shapely.box(0, 0, 1, 1)
+    multi = shapely.MultiLineString([[(0, 0), (1, 0)], [(2, 0), (3, 0)]])
+    for geoms in ([line, empty, cell], [line, multi, cell], [line, None, cell], []):
+        values = np.array(geoms, dtype=object)
+        got, got_row = _parts(values)
+        want, want_row = shapely.get_parts(values, return_index=True)
+        assert shapely.to_wkb(got).tolist() == shapely.to_wkb(want).tolist()
+        assert got_row.tolist() == want_row.tolist()
