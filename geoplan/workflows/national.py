@@ -262,7 +262,7 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
     if not (math.isfinite(pad) and pad >= 0):
         raise ConfigError(f"--buffer-m 须为非负数 / --buffer-m must be ≥ 0, got {buffer_m}")
     if pad < reach:
-        logger.warning("%s / %s", *short_buffer_note(pad, reach))
+        logger.warning("%s / %s", *_short_buffer_note(pad, reach))
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     registry_path = project.resolve(table["path"])
@@ -312,7 +312,7 @@ def _check_demand_format(path: Path, template: Path) -> None:
         )
 
 
-def short_buffer_note(buffer_m: float, reach_m: float) -> tuple[str, str]:
+def _short_buffer_note(buffer_m: float, reach_m: float) -> tuple[str, str]:
     """(中文, English) of a travel buffer smaller than the rules' farthest reach."""
     return (
         f"外扩距离 {buffer_m:,.0f} 米小于规则的最远可达距离 {reach_m:,.0f} 米："
@@ -906,7 +906,7 @@ def _write_national(
             "rules_reach_m": spec.reach_m,
             "warnings": [
                 {"code": "short_buffer", "message_zh": zh, "message_en": en}
-                for zh, en in [short_buffer_note(spec.buffer_m, spec.reach_m)]
+                for zh, en in [_short_buffer_note(spec.buffer_m, spec.reach_m)]
                 if spec.buffer_m < spec.reach_m
             ],
             "seconds": round(seconds, 3),
