@@ -86,7 +86,7 @@ COUNTIES_DIR = "counties"
 REGISTRY_FILE = "registry.parquet"
 REGIONS_DIR = ".regions"
 
-_RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
+_RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc")
 
 NATIONAL_COLUMNS: dict[str, str] = {
     "adcode": "区划代码/adcode",
@@ -299,16 +299,15 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
 
 def _check_demand_format(path: Path, template: Path) -> None:
     """A national demand each county can be cut from: a raster or a vector layer (a table of
-    points such as CSV/XLSX is refused now, not once per county)."""
-    from .fetch import LAYER_SUFFIXES
+    points such as CSV/XLSX, or GraphML edges, is refused now, not once per county)."""
+    from ..readers.demand import GRAPHML_SUFFIXES, TABLE_SUFFIXES
 
-    if not path.name.lower().endswith((*_RASTER_SUFFIXES, *LAYER_SUFFIXES)):
+    if path.name.lower().endswith((*TABLE_SUFFIXES, *GRAPHML_SUFFIXES)):
         raise ConfigError(
-            f"{template.name}: 全国人口须为栅格（{'/'.join(_RASTER_SUFFIXES)}）或矢量图层"
-            f"（{'/'.join(LAYER_SUFFIXES)}），而非 {path.name}；请先转为 GeoParquet / a national "
-            f"[demand] is cut per county, so it must be a raster ({', '.join(_RASTER_SUFFIXES)}) "
-            f"or a vector layer ({', '.join(LAYER_SUFFIXES)}), not {path.name}: save the points "
-            "as GeoParquet or GeoPackage first"
+            f"{template.name}: 全国人口按区县裁剪，须为栅格或矢量图层（GeoParquet、GeoPackage "
+            f"等），而非 {path.name}；请先把点存为 GeoParquet / a national [demand] is cut per "
+            f"county, so it must be a raster or a vector layer (GeoParquet, GeoPackage …), not "
+            f"{path.name}: save the points as GeoParquet or GeoPackage first"
         )
 
 
