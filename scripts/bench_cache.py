@@ -74,13 +74,7 @@ def snapping_indexes(repeats: int) -> None:
 
     def index(mask, *, stored: bool):
         engine._SNAP_CACHE.clear()
-        if not stored:
-            keep = np.ones(len(network.edges), dtype=bool) if mask is None else mask
-            kept = keep[edges.line]
-            return engine._build_segment_index(
-                edges.coords[kept], edges.line[kept], edges.new_part[kept]
-            )
-        return engine._segment_index(edges, mask)
+        return engine._segment_index(edges, mask) if stored else engine._built_index(edges, mask)
 
     x0, y0, x1, y1 = network.edges.total_bounds
     x, y = rng.uniform(x0, x1, 20_000), rng.uniform(y0, y1, 20_000)

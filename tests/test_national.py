@@ -176,6 +176,23 @@ def _run(folder: Path, out: Path, **kwargs):
     return table, ran
 
 
+def _edited_template(inputs: Path, folder: Path, old: str, new: str) -> Path:
+    """The template with ``old`` replaced by ``new``, written into ``folder`` beside copies of
+    the registry and the raster it names."""
+    text = (inputs / "national.toml").read_text(encoding="utf-8")
+    assert old in text
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("registry.csv", "population.tif"):
+        (folder / name).write_bytes((inputs / name).read_bytes())
+    (folder / "national.toml").write_text(text.replace(old, new), encoding="utf-8")
+    return folder / "national.toml"
+
+
+def _county(inputs: Path, adcode: str):
+    (county,) = [c for c in _counties(inputs) if c.adcode == adcode]
+    return county
+
+
 def _status(table: pd.DataFrame) -> dict[str, str]:
     return dict(zip(table["adcode"], table["status"], strict=False))
 
@@ -237,7 +254,7 @@ def test_national_run_resumes_and_equals_serial_runs(national_inputs, tmp_path, 
     # a county cut from its province's cut equals its cut from the national file
     from geoplan.workflows.fetch import cut_osm, padded_area
 
-    (county,) = [c for c in _counties(national_inputs) if c.adcode == "900002"]
+    county = _county(national_inputs, "900002")
     record = json.loads((out / "counties" / county.slug / "county.json").read_text("utf-8"))
     assert record["network"]["via"] == "90.osm.pbf"
     national_json = json.loads((out / "national_summary.json").read_text("utf-8"))
@@ -368,38 +385,26 @@ def test_registry_row_ids_reach_the_counties_when_the_template_has_no_id_column(
     facility than "row-2" in the registry. Now a county's ids are the registry's."""
     from geoplan.workflows.national import read_registry, run_national
 
-    template = (national_inputs / "national.toml").read_text(encoding="utf-8")
-    if form in ("inline", "array"):  # array: the registry as the one [[facilities]]
-        text = template.replace('crs = "wgs84"\n', 'crs = "wgs84"\ncolumns = {facility_id = ""}\n')
-        if form == "array":
-            text = text.replace("[facilities]\n", "[[facilities]]\n")
-    else:
-        text = template.replace(
-            'crs = "wgs84"\n', 'crs = "wgs84"\n\n[facilities.columns]\nfacility_id = ""\n'
-        )
-    assert text != template
-    folder = tmp_path / "inputs"
-    folder.mkdir()
-    for name in ("registry.csv", "population.tif"):
-        (folder / name).write_bytes((national_inputs / name).read_bytes())
-    (folder / "national.toml").write_text(text, encoding="utf-8")
+    facilities = {
+        "inline": ("[facilities]\n", '[facilities]\ncolumns = {facility_id = ""}\n'),
+        "table": ('crs = "wgs84"\n', 'crs = "wgs84"\n\n[facilities.columns]\nfacility_id = ""\n'),
+        # the registry as the one element of [[facilities]]
+        "array": ("[facilities]\n", '[[facilities]]\ncolumns = {facility_id = ""}\n'),
+    }
+    template = _edited_template(national_inputs, tmp_path / "inputs", *facilities[form])
     registry, _ = read_registry(
-        folder / "registry.csv", {"crs": "wgs84", "columns": {"facility_id": ""}}
+        template.parent / "registry.csv", {"crs": "wgs84", "columns": {"facility_id": ""}}
     )
     ids = dict(zip(registry["名称"], registry["facility_id"], strict=True))
     assert len(set(ids.values())) == len(ids) and "row" in next(iter(ids.values()))
     # 西北县: its file holds registry rows 4, 5 and 8, which it would number 1, 2 and 3
-    counties = [c for c in _counties(national_inputs) if c.adcode == "900002"]
+    county = _county(national_inputs, "900002")
     out = tmp_path / "out"
-    table = run_national(folder / "national.toml", counties, out, n_workers=1, processes=False)
+    table = run_national(template, [county], out, n_workers=1, processes=False)
     assert set(table["status"]) == {"ok"}
-    seen = 0
-    for slug in table["slug"].unique():
-        used = pd.read_csv(out / "counties" / slug / "facilities_used.csv", encoding="utf-8-sig")
-        names = used["name"] if "name" in used else used["名称"]
-        assert used["facility_id"].tolist() == [ids[n] for n in names]
-        seen += len(used)
-    assert seen > 0
+    used = pd.read_csv(out / "counties" / county.slug / "facilities_used.csv", encoding="utf-8-sig")
+    assert len(used) > 0
+    assert used["facility_id"].tolist() == [ids[n] for n in used["name"]]
 
 
 def test_a_demand_table_of_points_is_refused_before_any_county(national_inputs, tmp_path):
@@ -408,13 +413,12 @@ def test_a_demand_table_of_points_is_refused_before_any_county(national_inputs, 
     refusal up front that names the fix."""
     from geoplan.workflows.national import prepare_national
 
-    template = (national_inputs / "national.toml").read_text(encoding="utf-8")
+    template = _edited_template(
+        national_inputs, tmp_path, 'path = "population.tif"', 'path = "points.csv"'
+    )
     (tmp_path / "points.csv").write_text("经度,纬度,人口\n1.52,42.51,10\n", encoding="utf-8")
-    (tmp_path / "registry.csv").write_bytes((national_inputs / "registry.csv").read_bytes())
-    text = template.replace('path = "population.tif"', 'path = "points.csv"')
-    (tmp_path / "national.toml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"points\.csv: save the points as GeoParquet"):
-        prepare_national(tmp_path / "national.toml", tmp_path / "out")
+        prepare_national(template, tmp_path / "out")
     assert not (tmp_path / "out" / "registry.parquet").exists()
 
 
@@ -425,13 +429,11 @@ def test_a_columns_mapping_that_cannot_take_the_registry_ids_is_refused_up_front
     once, before any county runs, with the forms that work."""
     from geoplan.workflows.national import prepare_national
 
-    template = (national_inputs / "national.toml").read_text(encoding="utf-8")
-    text = template.replace('crs = "wgs84"\n', 'crs = "wgs84"\ncolumns.facility_id = ""\n')
-    for name in ("registry.csv", "population.tif"):
-        (tmp_path / name).write_bytes((national_inputs / name).read_bytes())
-    (tmp_path / "national.toml").write_text(text, encoding="utf-8")
+    template = _edited_template(
+        national_inputs, tmp_path, 'crs = "wgs84"\n', 'crs = "wgs84"\ncolumns.facility_id = ""\n'
+    )
     with pytest.raises(ConfigError, match="inline table"):
-        prepare_national(tmp_path / "national.toml", tmp_path / "out")
+        prepare_national(template, tmp_path / "out")
 
 
 def test_a_buffer_shorter_than_the_rules_reach_is_reported(national_inputs, tmp_path, caplog):
@@ -441,11 +443,10 @@ def test_a_buffer_shorter_than_the_rules_reach_is_reported(national_inputs, tmp_
 
     from geoplan.workflows.national import run_national
 
-    counties = [c for c in _counties(national_inputs) if c.adcode == "900002"]
     with caplog.at_level(logging.WARNING):
         run_national(
             national_inputs / "national.toml",
-            counties,
+            [_county(national_inputs, "900002")],
             tmp_path,
             n_workers=1,
             processes=False,

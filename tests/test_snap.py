@@ -64,6 +64,18 @@ def random_points(rng, network, n: int, *, ties: int, low=-200, high=1200, decim
     return x, y
 
 
+def points_over(rng, network, n: int, *, pad_m: float = 0.0, junctions: int = 0, seed: int = 0):
+    """``n`` uniform points over a network's bounding box widened by ``pad_m``, then
+    ``junctions`` of its nodes (sampled with ``seed``): points exactly on junctions, ties."""
+    x0, y0, x1, y1 = network.edges.total_bounds
+    x, y = rng.uniform(x0 - pad_m, x1 + pad_m, n), rng.uniform(y0 - pad_m, y1 + pad_m, n)
+    if junctions:
+        nodes = network.nodes.sample(junctions, random_state=seed)
+        x = np.concatenate([x, nodes["x"].to_numpy()])
+        y = np.concatenate([y, nodes["y"].to_numpy()])
+    return x, y
+
+
 def assert_same_snap(snap, ref):
     """Edge, fraction and distance bit for bit."""
     np.testing.assert_array_equal(snap.edge, ref.edge)
@@ -317,14 +329,9 @@ def test_nearest_usable_edge_behind_a_long_unusable_one():
 def test_tuanchengshan_curved_edges_equal_brute_force(tuanchengshan_walk):
     network = tuanchengshan_walk
     assert (shapely.get_num_coordinates(network.edges.geometry.values) > 2).sum() > 300
-    rng = np.random.default_rng(20261124)
-    x0, y0, x1, y1 = network.edges.total_bounds
-    pad = 3000.0
-    x = rng.uniform(x0 - pad, x1 + pad, 3000)
-    y = rng.uniform(y0 - pad, y1 + pad, 3000)
-    nodes = network.nodes.sample(200, random_state=1)  # exactly on junctions: ties
-    x = np.concatenate([x, nodes["x"].to_numpy()])
-    y = np.concatenate([y, nodes["y"].to_numpy()])
+    x, y = points_over(
+        np.random.default_rng(20261124), network, 3000, pad_m=3000.0, junctions=200, seed=1
+    )
     snap = engine.snap_points(network, x, y)
     assert_exact(network, snap, x, y)
     forward_s, backward_s = network.edge_times_s("drive")
@@ -338,9 +345,7 @@ def test_tuanchengshan_curved_edges_equal_brute_force(tuanchengshan_walk):
 def test_wuhan_equals_the_strtree_nearest_query(shared_file):
     """200,000 points over the Wuhan FUA against GEOS's own nearest-edge query."""
     network = read_network(shared_file("osm/wuhan_fua_osm_streets.parquet"))
-    rng = np.random.default_rng(42)
-    x0, y0, x1, y1 = network.edges.total_bounds
-    x, y = rng.uniform(x0, x1, 200_000), rng.uniform(y0, y1, 200_000)
+    x, y = points_over(np.random.default_rng(42), network, 200_000)
     snap = engine.snap_points(network, x, y)
     geoms = np.asarray(network.edges.geometry.values)
     points = shapely.points(x, y)
@@ -423,12 +428,7 @@ def test_snap_joined_equals_snapping_twice_on_random_masks(monkeypatch):
 
 def test_snap_joined_tuanchengshan_modes(tuanchengshan_walk):
     network = tuanchengshan_walk
-    rng = np.random.default_rng(3)
-    x0, y0, x1, y1 = network.edges.total_bounds
-    x, y = rng.uniform(x0 - 500, x1 + 500, 5000), rng.uniform(y0 - 500, y1 + 500, 5000)
-    nodes = network.nodes.sample(300, random_state=2)  # exactly on junctions: ties
-    x = np.concatenate([x, nodes["x"].to_numpy()])
-    y = np.concatenate([y, nodes["y"].to_numpy()])
+    x, y = points_over(np.random.default_rng(3), network, 5000, pad_m=500.0, junctions=300, seed=2)
     for mode in ("walk", "drive"):
         times = network.mode_times(mode)
         usable = mode_edge_mask(times.forward_s, times.backward_s)
@@ -439,9 +439,7 @@ def test_snap_joined_tuanchengshan_modes(tuanchengshan_walk):
 def test_snap_joined_wuhan_modes(shared_file):
     """200,000 points over the Wuhan FUA, walk and drive: one index per mode, same answer."""
     network = read_network(shared_file("osm/wuhan_fua_osm_streets.parquet"))
-    rng = np.random.default_rng(16)
-    x0, y0, x1, y1 = network.edges.total_bounds
-    x, y = rng.uniform(x0, x1, 200_000), rng.uniform(y0, y1, 200_000)
+    x, y = points_over(np.random.default_rng(16), network, 200_000)
     for mode in ("walk", "drive"):
         times = network.mode_times(mode)
         usable = mode_edge_mask(times.forward_s, times.backward_s)

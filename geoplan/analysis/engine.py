@@ -504,14 +504,11 @@ def _segment_index(edges: _EdgeCoordinates, keep: np.ndarray | None) -> _Segment
         if key in _SNAP_CACHE:
             _SNAP_CACHE.move_to_end(key)
             return _SNAP_CACHE[key]
-    kept = None if everything else keep[edges.line]
-    on_disk = (len(edges.coords) if kept is None else int(kept.sum())) >= _DISK_MIN_VERTICES
+    vertices = len(edges.coords) if everything else int(keep[edges.line].sum())
+    on_disk = vertices >= _DISK_MIN_VERTICES
     index = _index_from_disk(key) if on_disk else None
     if index is None:
-        if kept is None:
-            index = _build_segment_index(edges.coords, edges.line, edges.new_part)
-        else:
-            index = _build_segment_index(edges.coords[kept], edges.line[kept], edges.new_part[kept])
+        index = _built_index(edges, None if everything else keep)
         if on_disk and index is not None:
             _index_to_disk(key, index)
     with _SNAP_CACHE_LOCK:
@@ -519,6 +516,14 @@ def _segment_index(edges: _EdgeCoordinates, keep: np.ndarray | None) -> _Segment
         while len(_SNAP_CACHE) > _SNAP_CACHE_SIZE:
             _SNAP_CACHE.popitem(last=False)
     return index
+
+
+def _built_index(edges: _EdgeCoordinates, keep: np.ndarray | None) -> _SegmentIndex | None:
+    """The :class:`_SegmentIndex` of the ``keep`` edges (None: all), built (not cached)."""
+    if keep is None:
+        return _build_segment_index(edges.coords, edges.line, edges.new_part)
+    kept = keep[edges.line]
+    return _build_segment_index(edges.coords[kept], edges.line[kept], edges.new_part[kept])
 
 
 # ---- large indexes kept in the cache folder (geoplan._cache): loading beats building
