@@ -291,3 +291,18 @@ def open_offline(chromium_browser):
 def offline_page(open_offline):
     """A fresh 1400×900 page with the network blocked; see :class:`OfflinePage`."""
     return open_offline(viewport={"width": 1400, "height": 900})
+
+
+def local_cluster(n_workers: int = 1):
+    """An in-process Dask cluster for ``--scheduler`` tests. Its scheduler's HTTP server
+    (which starts even without a dashboard) takes a free loopback port, not 8787: tests
+    on another xdist worker may hold 8787, and distributed's warning would fail the test."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=False,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+    )

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import local_cluster
 
 from geoplan.errors import ConfigError, LimitError
 
@@ -347,14 +348,10 @@ def test_counties_from_the_registry():
 
 
 def test_cli_on_a_scheduler_given_by_address(national_inputs, tmp_path, capsys):
-    from distributed import LocalCluster
-
     from geoplan.cli import main
 
     out = tmp_path / "two"
-    with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as cluster:
+    with local_cluster() as cluster:
         args = [
             "batch",
             "--national",

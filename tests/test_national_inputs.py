@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import local_cluster
 from test_national import BOXES, _counties, national_inputs, shared_pbf  # noqa: F401
 
 from geoplan.errors import ConfigError
@@ -232,8 +233,6 @@ def _batch_file(folder: Path, national_inputs: Path, body: str) -> Path:  # noqa
 
 
 def test_national_table_in_a_batch_file(national_inputs, tmp_path, capsys):  # noqa: F811
-    from distributed import LocalCluster
-
     from geoplan.cli import main
     from geoplan.workflows.national import national_file
 
@@ -272,9 +271,7 @@ def test_national_table_in_a_batch_file(national_inputs, tmp_path, capsys):  # n
     path = _batch_file(
         tmp_path, national_inputs, 'counties = ["900001", "900003"]\nout = "china"\nworkers = 2\n'
     )
-    with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as cluster:
+    with local_cluster() as cluster:
         args = ["batch", str(path), "--scheduler", cluster.scheduler_address]
         assert main([*args, "--counties", "900003"]) == 0
         assert "1 个区县 / counties: no_facilities 1" in capsys.readouterr().out

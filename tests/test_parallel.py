@@ -23,6 +23,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+from conftest import local_cluster
 
 from geoplan.cli import main
 from geoplan.errors import ConfigError, OutputExistsError
@@ -171,16 +172,8 @@ def test_failing_area_is_reported_and_the_others_finish(tmp_path, with_failure, 
 
 def test_cli_batch_exit_code_and_listing(tmp_path, with_failure, capsys):
     """``--scheduler``: a running cluster (here in-process, so the test stays fast)."""
-    from distributed import LocalCluster
-
     out = tmp_path / "out"
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=False,
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # 8787 may be taken
-    ) as cluster:
+    with local_cluster(2) as cluster:
         argv = ["-q", "batch", str(with_failure), "--out", str(out)]
         assert main([*argv, "--scheduler", cluster.scheduler_address]) == 1
         err = capsys.readouterr().err
