@@ -265,6 +265,14 @@ def _describe(root: Path, rel: str) -> dict:
     return {"path": rel, "bytes": path.stat().st_size, "sha256": _sha256(path)}
 
 
+def _describe_all(root: Path, files: Sequence[str]) -> list[dict]:
+    """:func:`_describe` of each file, hashed on every CPU (hashlib releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda rel: _describe(root, rel), files))
+
+
 def _walk(root: Path) -> tuple[list[str], list[str]]:
     """Files written below ``root`` and result folders (with a manifest) written there."""
     files: list[str] = []
@@ -760,7 +768,7 @@ def output_folder(
                 "started_at": started,
                 "finished_at": _now(),
                 "finished": True,
-                "files": [_describe(staging, rel) for rel in files],
+                "files": _describe_all(staging, files),
                 "results": [_result_entry(staging, rel) for rel in results],
                 "reports": {},
             }
@@ -914,7 +922,7 @@ def report_output(folder: str | Path, *, page: str, overwrite: bool = False) -> 
             page: {
                 "argv": _invocation,
                 "finished_at": _now(),
-                "files": [_describe(staging, rel) for rel in files],
+                "files": _describe_all(staging, files),
             },
         }
         journal = {

@@ -456,7 +456,11 @@ def test_uncovered_points_layer_is_what_to_file_wrote(tmp_path, case):
     ``GeoDataFrame.to_file`` wrote from shapely points: every row, its R-tree, its types."""
     from types import SimpleNamespace
 
-    from geoplan.workflows.project import _wgs84_points, _write_uncovered_points
+    from geoplan.workflows.project import (
+        _uncovered_layer,
+        _wgs84_points,
+        _write_uncovered_layer,
+    )
 
     rng = np.random.default_rng(3)
     n = 2000
@@ -481,7 +485,7 @@ def test_uncovered_points_layer_is_what_to_file_wrote(tmp_path, case):
         project=SimpleNamespace(rules=[SimpleNamespace(id="r")]),
         network=SimpleNamespace(crs="EPSG:32650"),
     )
-    _write_uncovered_points(result, tmp_path / "fast.gpkg")
+    _write_uncovered_layer(_uncovered_layer(result), tmp_path / "fast.gpkg")
     chosen = table[~covered]
     reference = gpd.GeoDataFrame(
         chosen.drop(columns=["x", "y"]),

@@ -81,6 +81,7 @@ from ..readers.credits import input_credit
 from ..results import MANIFEST, output_folder
 from . import config
 from .project import Project, load_project, run_into, run_project
+from .side_process import in_this_process
 
 logger = logging.getLogger(__name__)
 
@@ -337,17 +338,18 @@ def run_area(area: Area, out_dir: str | Path, *, overwrite: bool = False) -> dic
     record: dict[str, Any] = {"slug": area.slug, "area": area.name, "ok": False}
     try:
         area_dir = Path(out_dir) / area.slug
-        if area.project is not None:
-            result = run_project(area.project, area_dir, overwrite=overwrite)
-        else:
-            template = load_project(area.template)
-            key = template.map.key()
-            inputs = [*template.input_paths(), area.units]
-            with output_folder(
-                area_dir, command="run", overwrite=overwrite, inputs=inputs
-            ) as staged:  # the cut inputs are part of the area's result (inputs/)
-                project = _template_project(area, staged.path, template)
-                result = run_into(project, staged, basemap_key=key)
+        with in_this_process():  # the batch's workers keep the CPUs busy, an area each
+            if area.project is not None:
+                result = run_project(area.project, area_dir, overwrite=overwrite)
+            else:
+                template = load_project(area.template)
+                key = template.map.key()
+                inputs = [*template.input_paths(), area.units]
+                with output_folder(
+                    area_dir, command="run", overwrite=overwrite, inputs=inputs
+                ) as staged:  # the cut inputs are part of the area's result (inputs/)
+                    project = _template_project(area, staged.path, template)
+                    result = run_into(project, staged, basemap_key=key)
         record.update(ok=True, error=None, summary=result.summary, area=result.summary["area"])
     except Exception as exc:  # one area must not stop the batch: report and go on
         record.update(error=f"{type(exc).__name__}: {exc}", summary=None)

@@ -465,6 +465,7 @@ def _county_into(
     from .config import DEFAULT_AREA_TOLERANCE_M
     from .fetch import LAYER_SUFFIXES, cut_layer, cut_osm, cut_raster, padded_area, set_table_keys
     from .project import load_project, run_into
+    from .side_process import in_this_process
 
     inputs = staged.path / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
@@ -559,7 +560,8 @@ def _county_into(
         text = set_table_keys(text, "network", {"dem": str(spec.dem)})
     _io.write_text(inputs / "project.toml", text)
     project = load_project(inputs / "project.toml")
-    result = run_into(project, staged, basemap_key=project.map.key())
+    with in_this_process():  # the batch's workers keep the CPUs busy, a county each
+        result = run_into(project, staged, basemap_key=project.map.key())
     record.update(status="ok", summary=result.summary)
 
 

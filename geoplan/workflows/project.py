@@ -7,7 +7,7 @@ import logging
 import os
 import platform
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -46,6 +46,7 @@ from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
 from ..results import Staging, output_files, output_folder
 from . import config
 from .config import DEFAULT_AREA_TOLERANCE_M, DEFAULT_GAP_CELL_M, DEFAULT_MAX_SNAP_M
+from .side_process import SideProcess
 
 if TYPE_CHECKING:  # folium is imported only when a map is drawn
     from ..rendering.run_maps import MapInputs
@@ -502,30 +503,49 @@ def run_into(
     """Compute ``project`` and write its outputs into an open result folder (``staged``)."""
     stages = Stages(run_stages(project), progress=progress, on_stage=on_stage)
     try:
-        result = compute_project(project, stages, sensitivity=True)
-        with stages.stage("write"):
-            shown = _map_inputs(result)  # what the maps can embed; aggregation is a warning
-            _write_tables(result, staged.path)
-        with stages.stage("map"):
-            _write_maps(result, shown, staged.path, basemap_key=basemap_key)
-        _write_run_record(result, staged, stages.timings_s)
+        with SideProcess() as side:  # a large run writes gaps.gpkg/.xlsx in a second process
+
+            def start_side(n_points: int) -> None:  # worth it with the uncovered_points layer
+                plan = per_point_outputs(project, n_points)
+                if plan["written"] and plan["format"] == "csv":
+                    side.start_for(n_points)
+
+            result = compute_project(project, stages, sensitivity=True, on_demand_read=start_side)
+            with stages.stage("write"):
+                _write_tables(result, staged.path, side)
+                shown = _map_inputs(result)  # what the maps can embed; aggregation is a warning
+                _io.write_json(staged.path / "summary.json", result.summary)
+            with stages.stage("map"):
+                _write_maps(result, shown, staged.path, basemap_key=basemap_key)
+                side.finish()  # the second process's files
+        _write_run_record(result, staged, stages.timings_s, side_process_mb=side.peak_memory_mb)
     finally:
         stages.close()
     return result
 
 
 def compute_project(
-    project: Project, stages: Stages | None = None, *, sensitivity: bool = False
+    project: Project,
+    stages: Stages | None = None,
+    *,
+    sensitivity: bool = False,
+    on_demand_read: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Load a project's inputs and compute coverage, units and gaps, writing nothing.
 
     The inputs are checked first (:func:`geoplan.analysis.preflight.check_inputs`: duplicates, one
     place, coordinate systems, far from road, capacity values); work is bounded by the
     project's ``[limits]`` (:mod:`geoplan.limits`). With ``sensitivity`` a project's
-    ``[sensitivity]`` runs too (summary.json ``sensitivity``).
+    ``[sensitivity]`` runs too (summary.json ``sensitivity``). ``on_demand_read`` is told the
+    number of demand points as soon as they are read.
     """
     with applied(project.limits):
-        return _compute_project(project, stages or Stages(STAGES), sensitivity=sensitivity)
+        return _compute_project(
+            project,
+            stages or Stages(STAGES),
+            sensitivity=sensitivity,
+            on_demand_read=on_demand_read,
+        )
 
 
 def load_network(project: Project, inputs: dict | None = None):
@@ -550,12 +570,20 @@ def load_network(project: Project, inputs: dict | None = None):
     return network
 
 
-def _compute_project(project: Project, stages: Stages, *, sensitivity: bool = False) -> RunResult:
+def _compute_project(
+    project: Project,
+    stages: Stages,
+    *,
+    sensitivity: bool = False,
+    on_demand_read: Callable[[int], None] | None = None,
+) -> RunResult:
     inputs: dict[str, str] = {}
     with stages.stage("load"):
         network = load_network(project, inputs)
         boundary = read_boundary(project, inputs)
         demand = read_project_demand(project, inputs)
+        if on_demand_read is not None:
+            on_demand_read(len(demand))
         table, _ = read_project_facilities(project, boundary, inputs)
         units_layer = _units_layer(project, inputs)
         credits = _credits(project, inputs)
@@ -1237,13 +1265,15 @@ def _per_point_note(plan: dict) -> dict:
     }
 
 
-def _write_tables(result: RunResult, out_dir: Path) -> None:
-    """Every table of a run: summary.json, the CSVs, gaps.xlsx/.gpkg, the service areas.
+def _write_tables(result: RunResult, out_dir: Path, side: SideProcess) -> None:
+    """Every table of a run but summary.json: the CSVs, gaps.xlsx/.gpkg, the service areas.
 
     The per-point table, the largest and formatted by Arrow outside the GIL, is written by a
-    worker thread while this one writes the others (GDAL's GeoPackage last: it holds the
-    GIL). The stage ends when both are done; an error of either fails the run with its own
-    message, raised only once neither thread writes any more (every file is atomic).
+    worker thread while this one writes the others. gaps.gpkg and gaps.xlsx are handed to
+    ``side``: a second process, if it started, writes them meanwhile (GDAL's inserts and
+    openpyxl hold the GIL); else they are written here, last. The stage ends when the thread
+    is done; an error of either fails the run with its own message, raised only once neither
+    thread writes any more (every file is atomic).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -1256,25 +1286,33 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
     per_point_csv = plan["written"] and plan["format"] == "csv"
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoplan-per-point") as pool:
         per_point = pool.submit(_write_per_point, result, out_dir) if plan["written"] else None
-        _io.write_json(out_dir / "summary.json", result.summary)
-        _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
-        _io.write_csv(result.rejects, out_dir / "rejects.csv")
-        _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
         gaps_wgs84 = result.gaps.to_crs(4326)
+        uncovered = _uncovered_layer(result) if per_point_csv else None
+        side.submit(_write_gaps_gpkg, gaps_wgs84, uncovered, out_dir / "gaps.gpkg")
         table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
         centre = gaps_wgs84.geometry.representative_point()
         table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
         table["median_travel_time_min"] = (table["median_travel_time_s"] / 60).round(2)
+        sheets = {"gaps": table, "coverage_by_unit": result.by_unit}
+        side.submit(_io.write_xlsx, sheets, out_dir / "gaps.xlsx")
+        _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
+        _io.write_csv(result.rejects, out_dir / "rejects.csv")
+        _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
         _io.write_csv(table, out_dir / "gaps.csv")
-        _io.write_xlsx({"gaps": table, "coverage_by_unit": result.by_unit}, out_dir / "gaps.xlsx")
-        with _io.atomic_path(out_dir / "gaps.gpkg") as tmp:
-            gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
-            if per_point_csv:
-                _write_uncovered_points(result, tmp)
         if result.service_areas is not None:
             _write_service_areas(result.service_areas, out_dir / SERVICE_AREAS_FILE)
+        side.run_kept()  # without a second process: gaps.xlsx and gaps.gpkg, here, last
     if per_point is not None:
         per_point.result()  # its error, if it had one
+
+
+def _write_gaps_gpkg(gaps_wgs84: gpd.GeoDataFrame, uncovered, path: Path) -> None:
+    """gaps.gpkg: the layer ``gaps``, then ``uncovered_points`` when given
+    (:func:`_uncovered_layer`)."""
+    with _io.atomic_path(path) as tmp:
+        gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
+        if uncovered is not None:
+            _write_uncovered_layer(uncovered, tmp)
 
 
 def _write_per_point(result: RunResult, out_dir: Path) -> None:
@@ -1400,12 +1438,12 @@ def _uncovered_points(result: RunResult) -> tuple[pd.DataFrame, np.ndarray, np.n
     return chosen.drop(columns=["x", "y"]), lon, lat
 
 
-def _write_uncovered_points(result: RunResult, path: Path) -> None:
+def _uncovered_layer(result: RunResult):
     """The layer ``uncovered_points`` of gaps.gpkg (:func:`_uncovered_points`), as
-    ``GeoDataFrame.to_file`` writes it (pyogrio's Arrow path), without making a shapely
-    point per row: the points go to GDAL as WKB built from the coordinate arrays."""
+    :func:`_write_uncovered_layer` takes it: an Arrow table whose points are WKB built from
+    the coordinate arrays (no shapely point per row), or a GeoDataFrame when a column is one
+    pyogrio converts itself first (dates, all None)."""
     import pyarrow as pa
-    import pyogrio
 
     table, lon, lat = _uncovered_points(result)
     plain = all(
@@ -1417,19 +1455,27 @@ def _write_uncovered_points(result: RunResult, path: Path) -> None:
         )
         for name, dtype in table.dtypes.items()
     )
-    if not plain:  # a column pyogrio converts itself first (dates, all None): its way
-        frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
-        frame.to_file(path, layer=UNCOVERED_LAYER, driver="GPKG", engine="pyogrio", use_arrow=True)
-        return
+    if not plain:
+        return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
     arrow = pa.Table.from_pandas(table, preserve_index=False)
-    arrow = arrow.append_column("geometry", _wkb_points(lon, lat))
+    return arrow.append_column("geometry", _wkb_points(lon, lat))
+
+
+def _write_uncovered_layer(layer, path: Path) -> None:
+    """Add :func:`_uncovered_layer` to the GeoPackage ``path`` as ``GeoDataFrame.to_file``
+    writes it (pyogrio's Arrow path)."""
+    import pyogrio
+
+    if isinstance(layer, gpd.GeoDataFrame):
+        layer.to_file(path, layer=UNCOVERED_LAYER, driver="GPKG", engine="pyogrio", use_arrow=True)
+        return
     pyogrio.write_arrow(
-        arrow,
+        layer,
         path,
         layer=UNCOVERED_LAYER,
         driver="GPKG",
         geometry_name="geometry",
-        geometry_type="Point" if len(arrow) else "Unknown",  # as geopandas infers it
+        geometry_type="Point" if len(layer) else "Unknown",  # as geopandas infers it
         crs="EPSG:4326",
     )
 
@@ -1513,8 +1559,15 @@ def _write_maps(
         maps.save_map(m, out_dir / name)
 
 
-def _write_run_record(result: RunResult, staged: Staging, timings_s: dict[str, float]) -> None:
-    """run.json: inputs (a path the run derived itself is relative to the result folder)."""
+def _write_run_record(
+    result: RunResult,
+    staged: Staging,
+    timings_s: dict[str, float],
+    *,
+    side_process_mb: float | None = None,
+) -> None:
+    """run.json: inputs (a path the run derived itself is relative to the result folder);
+    the peak memory of this process and of its second one (:mod:`.side_process`), if any."""
     record = {
         "project": str(result.project.path),
         "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -1541,6 +1594,7 @@ def _write_run_record(result: RunResult, staged: Staging, timings_s: dict[str, f
         },
         "stage_timings_s": timings_s,
         "peak_memory_mb": _peak_memory_mb(),
+        "side_process_peak_memory_mb": side_process_mb,
         "versions": _versions(),
         "python": platform.python_version(),
         "platform": platform.platform(),

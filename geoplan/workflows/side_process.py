@@ -1,0 +1,243 @@
+"""Output files of a large run written by a second process, on the machine's other core.
+
+Writing a GeoPackage or a workbook is work that holds the GIL (GDAL's row-by-row inserts,
+openpyxl), so a thread cannot overlap it with the run's other outputs and its maps; a second
+process can. Once the demand is read, a run of at least :data:`MIN_POINTS` demand points on a
+machine with two or more CPUs starts one, which imports the writers while the run computes;
+the run then hands it jobs (a function and its arguments) and writes its other files and
+draws its maps meanwhile. A smaller run does the jobs itself: starting a process costs about
+a second of CPU and 150–250 MB.
+
+The second process is ``python -m geoplan.workflows.side_process``, not a
+:mod:`multiprocessing` child: those import the caller's ``__main__`` again, which would run a
+planner's script a second time. Each job is a pickle in a private temporary folder; the run
+writes its path on the process's stdin and reads one line back when the job is done, its
+outcome (error, peak memory) pickled beside it.
+
+The files are the same either way: the same functions make them from the same arguments. If
+the second process cannot start or stops, the run does the unfinished jobs itself (said in
+the log); a job's error is raised as it would be in the run's own process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MIN_POINTS", "SideProcess", "in_this_process"]
+
+MIN_POINTS = 100_000
+"""Demand points from which a run hands work to a second process."""
+
+_ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("side_process", default=True)
+
+
+@contextlib.contextmanager
+def in_this_process() -> Iterator[None]:
+    """Runs within do all their work in their own process: for a batch, whose workers
+    already keep every CPU busy with one area each."""
+    token = _ALLOWED.set(False)
+    try:
+        yield
+    finally:
+        _ALLOWED.reset(token)
+
+
+_READY = b"ready\n"
+_DONE = b"done\n"
+
+
+class SideProcess:
+    """Does a run's jobs in a second process once :meth:`start_for` started one, else in this
+    process. A context manager: leaving it ends the second process (after the jobs it has,
+    so that nothing writes into the result folder afterwards) and removes its job files."""
+
+    def __init__(self, min_points: int | None = None) -> None:
+        self.min_points = MIN_POINTS if min_points is None else min_points
+        self.peak_memory_mb: float | None = None
+        """The second process's peak resident memory (MB), once its jobs are done."""
+        self._process: subprocess.Popen | None = None
+        self._folder: Path | None = None
+        self._sent: list[tuple[Path, Callable, tuple]] = []  # not answered yet
+        self._n_sent = 0
+        self._kept: list[tuple[Callable, tuple]] = []  # for this process
+
+    def __enter__(self) -> SideProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._process is not None:
+            self._stop(wait=bool(self._sent))  # idle: it only has to exit, in its own time
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+    @property
+    def started(self) -> bool:
+        """True while a second process takes the jobs."""
+        return self._process is not None
+
+    def start_for(self, n_points: int) -> None:
+        """Start the second process (it imports the output code) when ``n_points`` demand
+        points are worth it; a process that cannot start is logged, and the jobs done here."""
+        if n_points < self.min_points or (os.cpu_count() or 1) < 2 or self.started:
+            return
+        if not _ALLOWED.get():  # within in_this_process()
+            return
+        if not sys.executable:  # embedded Python: no interpreter to start
+            return
+        package_root = str(Path(__file__).resolve().parents[2])  # the folder holding geoplan/
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (package_root, path)))}
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", __name__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+        except OSError as exc:
+            logger.info("outputs written in this process: no second process (%s)", exc)
+            return
+        self._folder = Path(tempfile.mkdtemp(prefix="geoplan-side-"))
+
+    def submit(self, function: Callable, *args) -> None:
+        """Do ``function(*args)`` (a module-level function): in the second process from now
+        on, else here, kept for :meth:`run_kept` (or :meth:`finish`)."""
+        if not self.started:
+            self._kept.append((function, args))
+            return
+        self._n_sent += 1
+        job = self._folder / f"job{self._n_sent}.pickle"
+        with open(job, "wb") as file:
+            pickle.dump((function, args), file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._sent.append((job, function, args))
+        try:
+            self._process.stdin.write(os.fsencode(job) + b"\n")
+            self._process.stdin.flush()
+        except OSError:  # it stopped: finish() finds no answer and does the job here
+            pass
+
+    def run_kept(self) -> None:
+        """Do here, now, the jobs kept for this process (none while a second one takes them)."""
+        kept, self._kept = self._kept, []
+        for function, args in kept:
+            function(*args)
+
+    def finish(self) -> None:
+        """Wait for the second process's jobs and do the rest here; raises a job's error."""
+        if self._sent:
+            self._collect()
+        self.run_kept()
+
+    def _collect(self) -> None:
+        """The outcome of each job sent, in order; a job without one is done here."""
+        while self._sent:
+            job, function, args = self._sent.pop(0)
+            outcome = self._answer(job) if self.started else None
+            if outcome is None:
+                if self.started:
+                    code = self._stop()
+                    logger.warning("the second process stopped (exit %s): doing its jobs", code)
+                function(*args)
+                continue
+            error, self.peak_memory_mb = outcome
+            if error is not None:
+                raise error
+
+    def _answer(self, job: Path) -> tuple[BaseException | None, float | None] | None:
+        """The next answer of the second process, for ``job``; None if it stopped first."""
+        line = self._process.stdout.readline()
+        if line == _READY:  # it has imported the output code
+            line = self._process.stdout.readline()
+        return _outcome(job) if line == _DONE else None
+
+    def _stop(self, *, wait: bool = True) -> int | None:
+        """End the second process (the end of its input) and its exit code; without ``wait``
+        a thread waits for it, and None is returned."""
+        process, self._process = self._process, None
+        try:
+            process.stdin.close()
+        except OSError:
+            pass
+        if not wait:
+            reaper = threading.Thread(target=_reap, args=(process,), name="geoplan-side")
+            reaper.daemon = True
+            reaper.start()
+            return None
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        return _reap(process)
+
+
+def _reap(process: subprocess.Popen) -> int:
+    """Wait for ``process`` to end, close its pipes; its exit code."""
+    with process:  # closes stdin and stdout, then waits
+        pass
+    return process.returncode
+
+
+def _outcome(job: Path) -> tuple[BaseException | None, float | None] | None:
+    """(error, peak MB) of a job the second process did; None when it has none to read."""
+    try:
+        return pickle.loads(job.with_suffix(".result").read_bytes())
+    except Exception as exc:  # e.g. an error that does not unpickle: the job is done here
+        logger.warning("no readable outcome of %s (%s)", job.name, exc)
+        return None
+
+
+def _serve() -> None:
+    """The second process: import the writers, then do each job named on stdin."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the run, which ends this
+    answers = sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but the answers on the pipe
+    import openpyxl  # noqa: F401
+    import pyogrio  # noqa: F401
+
+    from . import project  # noqa: F401
+
+    answers.write(_READY)
+    answers.flush()
+    for line in sys.stdin.buffer:
+        job = Path(os.fsdecode(line.rstrip(b"\n")))
+        error: BaseException | None = None
+        try:
+            function, args = pickle.loads(job.read_bytes())
+            function(*args)
+        except Exception as exc:
+            error = exc
+        try:
+            outcome = pickle.dumps((error, _peak_memory_mb()))
+        except Exception:  # an error that does not pickle: the run does the job and raises it
+            outcome = b""
+        job.with_suffix(".result").write_bytes(outcome)
+        answers.write(_DONE)
+        answers.flush()
+
+
+def _peak_memory_mb() -> float | None:
+    """This process's peak resident memory (MB); None where the OS does not say."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+if __name__ == "__main__":
+    _serve()

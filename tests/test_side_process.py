@@ -1,0 +1,185 @@
+"""The second process that writes a large run's gaps.gpkg and gaps.xlsx
+(:mod:`geoplan.workflows.side_process`): the same files as the run's own process, its errors
+raised in the run, its jobs done by the run when it stops, and a planner's script run once."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from test_fast_outputs import _gpkg_rows
+
+from geoplan.workflows import side_process
+from geoplan.workflows.project import DEMO_PROJECT, run_project
+from geoplan.workflows.side_process import SideProcess, in_this_process
+
+
+@pytest.fixture
+def two_cpus(monkeypatch):
+    """A second process starts only with two CPUs or more: as on CI, whatever this machine has."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+
+
+@pytest.fixture
+def source(tmp_path):
+    path = tmp_path / "source.txt"
+    path.write_text("甲乙丙, a file to copy\n", encoding="utf-8")
+    return path
+
+
+def _ended(pid: int, within_s: float = 20.0) -> bool:
+    """True once the process ``pid`` is gone (reaped), polling up to ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_below_the_size_the_jobs_are_done_here_when_asked(tmp_path, source, two_cpus):
+    copy = tmp_path / "copy.txt"
+    with SideProcess(min_points=10) as side:
+        side.start_for(9)
+        assert not side.started
+        side.submit(shutil.copyfile, source, copy)
+        assert not copy.exists()  # kept for this process
+        side.run_kept()
+        assert copy.read_bytes() == source.read_bytes()
+        copy.unlink()
+        side.finish()  # nothing kept any more
+        assert not copy.exists()
+    assert side.peak_memory_mb is None
+
+
+def test_jobs_done_by_the_second_process(tmp_path, source, two_cpus):
+    copy = tmp_path / "copy.txt"
+    with SideProcess(min_points=10) as side:
+        side.start_for(10)
+        assert side.started
+        pid, folder = side._process.pid, side._folder
+        side.submit(shutil.copyfile, source, copy)
+        side.run_kept()  # nothing kept: the job is the second process's
+        side.finish()
+        assert copy.read_bytes() == source.read_bytes()
+    assert side.peak_memory_mb > 10  # MB: a Python process that imported the writers
+    assert not folder.exists()  # its job files are removed
+    assert _ended(pid)
+
+
+def test_a_job_error_is_raised_in_the_run(tmp_path, two_cpus):
+    with SideProcess(min_points=0) as side:
+        side.start_for(1)
+        pid = side._process.pid
+        side.submit(shutil.copyfile, tmp_path / "missing.txt", tmp_path / "copy.txt")
+        with pytest.raises(FileNotFoundError, match=r"missing\.txt"):
+            side.finish()
+    assert _ended(pid)
+
+
+def test_jobs_of_a_stopped_second_process_are_done_here(tmp_path, source, two_cpus, caplog):
+    copies = [tmp_path / "before.txt", tmp_path / "after.txt"]
+    with SideProcess(min_points=0) as side:
+        side.start_for(1)
+        side.submit(shutil.copyfile, source, tmp_path / "first.txt")
+        side._process.kill()
+        side._process.wait()
+        for copy in copies:  # sent after it stopped: its stdin is a broken pipe
+            side.submit(shutil.copyfile, source, copy)
+        with caplog.at_level("WARNING", logger="geoplan.workflows.side_process"):
+            side.finish()
+        assert not side.started
+    assert "the second process stopped" in caplog.text
+    for copy in [tmp_path / "first.txt", *copies]:
+        assert copy.read_bytes() == source.read_bytes(), copy.name
+
+
+def test_a_run_writes_the_same_files_with_a_second_process(
+    tmp_path, monkeypatch, demo_dir, two_cpus
+):
+    """The demo run with gaps.gpkg and gaps.xlsx written by a second process: every row of
+    every GeoPackage table, every cell of the workbook and every other table as the run's
+    own process wrote them (``demo_dir``)."""
+    monkeypatch.setattr(side_process, "MIN_POINTS", 0)
+    out = tmp_path / "side"
+    run_project(DEMO_PROJECT, out)
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["side_process_peak_memory_mb"] > 10
+    own = json.loads((demo_dir / "run.json").read_text(encoding="utf-8"))
+    assert own["side_process_peak_memory_mb"] is None  # the demo is below the size
+    assert _gpkg_rows(out / "gaps.gpkg") == _gpkg_rows(demo_dir / "gaps.gpkg")
+    for sheet in ("gaps", "coverage_by_unit"):
+        pd.testing.assert_frame_equal(
+            pd.read_excel(out / "gaps.xlsx", sheet_name=sheet),
+            pd.read_excel(demo_dir / "gaps.xlsx", sheet_name=sheet),
+        )
+    for name in ("coverage_points.csv", "gaps.csv", "coverage_by_unit.csv", "summary.json"):
+        assert (out / name).read_bytes() == (demo_dir / name).read_bytes(), name
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path):
+    """The second process is not a multiprocessing child: it does not run the caller's
+    ``__main__`` again (a planner's script with no ``if __name__ == "__main__"``)."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU: a run starts no second process")
+    out = tmp_path / "out"
+    script = tmp_path / "plan.py"
+    script.write_text(
+        "from geoplan.workflows import side_process\n"
+        "from geoplan.workflows.project import DEMO_PROJECT, run_project\n"
+        "side_process.MIN_POINTS = 0\n"
+        "print('script ran')\n"
+        f"run_project(DEMO_PROJECT, {str(out)!r})\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("script ran") == 1
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["side_process_peak_memory_mb"] > 10
+
+
+def test_batch_workers_do_all_their_work_in_their_own_process(two_cpus):
+    with in_this_process(), SideProcess(min_points=0) as side:
+        side.start_for(10**6)
+        assert not side.started
+    with SideProcess(min_points=0) as side:  # outside it again: a second process
+        side.start_for(1)
+        assert side.started
+
+
+def test_a_failing_run_waits_for_the_second_process(tmp_path, monkeypatch, two_cpus):
+    """The run fails after handing gaps.gpkg over: the second process has finished writing
+    before the result folder is cleaned up, and the error is the run's."""
+    from geoplan.workflows import project
+
+    started: list[SideProcess] = []
+    start_for = SideProcess.start_for
+
+    def watched(self, n_points):
+        start_for(self, n_points)
+        started.append(self)
+
+    def broken(result):
+        raise RuntimeError("facilities_used.csv could not be built")
+
+    monkeypatch.setattr(side_process, "MIN_POINTS", 0)
+    monkeypatch.setattr(SideProcess, "start_for", watched)
+    monkeypatch.setattr(project, "facilities_used_table", broken)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="could not be built"):
+        run_project(DEMO_PROJECT, out)
+    (side,) = started
+    assert not side.started and side._sent  # stopped, with its job unanswered
+    assert not out.exists()
+    assert not list(tmp_path.iterdir())  # no staging folder or stray file left
