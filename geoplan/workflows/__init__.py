@@ -14,5 +14,6 @@ __all__ = [
     "plan_kinds",
     "project",
     "scenario",
+    "side_process",
     "sites",
 ]
