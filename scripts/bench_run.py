@@ -14,7 +14,7 @@ to medical, walk 15 min to fitness, drive 15 min to medical.
 Each run is ``geoplan.workflows.project.run_project`` in a fresh child process, so that its peak
 memory (``run.json``'s ``peak_memory_mb``, the process's maximum resident set) is its own. A
 run of 100,000 points or more writes gaps.gpkg and gaps.xlsx in a second process
-(:mod:`geoplan.workflows.side_process`): its peak (``side_process_peak_memory_mb``) is the
+(:mod:`geoplan.workflows.side_process`): its peak (``run.json``'s ``side_process``) is the
 ``side MB`` column, and the memory a run is held to is the sum of both peaks (an upper bound:
 the two need not peak at once).
 The first run starts from an empty network cache (``GEOPLAN_CACHE`` in the temporary folder),
@@ -187,7 +187,7 @@ def run_child(project: Path, out: Path, env: dict, *, profile: bool = False) -> 
         "peak_after_mb": reported["peak_after_mb"],
         "stages": record["stage_timings_s"],
         "peak_mb": record["peak_memory_mb"],
-        "side_mb": record.get("side_process_peak_memory_mb") or 0.0,
+        "side_mb": (record.get("side_process") or {}).get("peak_memory_mb", 0.0),
         "wall_s": wall,
         "process_s": process_s,
         "summary": json.loads((out / "summary.json").read_text(encoding="utf-8")),

@@ -111,10 +111,11 @@ def test_a_run_writes_the_same_files_with_a_second_process(
     monkeypatch.setattr(side_process, "MIN_POINTS", 0)
     out = tmp_path / "side"
     run_project(DEMO_PROJECT, out)
-    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    assert record["side_process_peak_memory_mb"] > 10
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))["side_process"]
+    assert record["peak_memory_mb"] > 10
+    assert set(record["job_seconds"]) == {"_write_gaps_gpkg", "write_xlsx"}
     own = json.loads((demo_dir / "run.json").read_text(encoding="utf-8"))
-    assert own["side_process_peak_memory_mb"] is None  # the demo is below the size
+    assert own["side_process"] is None  # the demo is below the size
     assert _gpkg_rows(out / "gaps.gpkg") == _gpkg_rows(demo_dir / "gaps.gpkg")
     for sheet in ("gaps", "coverage_by_unit"):
         pd.testing.assert_frame_equal(
@@ -146,7 +147,7 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("script ran") == 1
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    assert record["side_process_peak_memory_mb"] > 10
+    assert record["side_process"]["peak_memory_mb"] > 10
 
 
 def test_batch_workers_do_all_their_work_in_their_own_process(two_cpus):
@@ -183,3 +184,24 @@ def test_a_failing_run_waits_for_the_second_process(tmp_path, monkeypatch, two_c
     assert not side.started and side._sent  # stopped, with its job unanswered
     assert not out.exists()
     assert not list(tmp_path.iterdir())  # no staging folder or stray file left
+
+
+def test_warnings_and_log_records_of_a_job_reach_the_run(two_cpus, caplog):
+    """As if the job had run here: its warning goes through the run's filters (here
+    pytest's), its log record to the run's handlers, at their level and logger."""
+    import logging
+    import warnings
+
+    with SideProcess(min_points=0) as side:
+        side.start_for(1)
+        side.submit(warnings.warn, "a warning from the second process", UserWarning)
+        side.submit(logging.getLogger("geoplan.side-test").warning, "a %s record", "forwarded")
+        side.submit(logging.getLogger("geoplan.side-test").info, "below WARNING: not sent")
+        with (
+            pytest.warns(UserWarning, match="a warning from the second process"),
+            caplog.at_level("INFO", logger="geoplan.side-test"),
+        ):
+            side.finish()
+        assert set(side.record()["job_seconds"]) == {"warn", "warning", "info"}
+    sent = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert sent == [("geoplan.side-test", "WARNING", "a forwarded record")]

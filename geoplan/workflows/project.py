@@ -518,7 +518,7 @@ def run_into(
             with stages.stage("map"):
                 _write_maps(result, shown, staged.path, basemap_key=basemap_key)
                 side.finish()  # the second process's files
-        _write_run_record(result, staged, stages.timings_s, side_process_mb=side.peak_memory_mb)
+        _write_run_record(result, staged, stages.timings_s, side_process=side.record())
     finally:
         stages.close()
     return result
@@ -1564,10 +1564,11 @@ def _write_run_record(
     staged: Staging,
     timings_s: dict[str, float],
     *,
-    side_process_mb: float | None = None,
+    side_process: dict | None = None,
 ) -> None:
     """run.json: inputs (a path the run derived itself is relative to the result folder);
-    the peak memory of this process and of its second one (:mod:`.side_process`), if any."""
+    this process's peak memory, and its second one's (:mod:`.side_process`) peak memory and
+    seconds per job, if it had one."""
     record = {
         "project": str(result.project.path),
         "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -1594,7 +1595,7 @@ def _write_run_record(
         },
         "stage_timings_s": timings_s,
         "peak_memory_mb": _peak_memory_mb(),
-        "side_process_peak_memory_mb": side_process_mb,
+        "side_process": side_process,
         "versions": _versions(),
         "python": platform.python_version(),
         "platform": platform.platform(),

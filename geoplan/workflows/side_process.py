@@ -5,18 +5,19 @@ openpyxl), so a thread cannot overlap it with the run's other outputs and its ma
 process can. Once the demand is read, a run of at least :data:`MIN_POINTS` demand points on a
 machine with two or more CPUs starts one, which imports the writers while the run computes;
 the run then hands it jobs (a function and its arguments) and writes its other files and
-draws its maps meanwhile. A smaller run does the jobs itself: starting a process costs about
-a second of CPU and 150–250 MB.
+draws its maps meanwhile. A smaller run does the jobs itself: a second process costs about a
+second of CPU to start and, with its jobs' data, 350–400 MB at its peak in a 200k-point run.
 
 The second process is ``python -m geoplan.workflows.side_process``, not a
 :mod:`multiprocessing` child: those import the caller's ``__main__`` again, which would run a
 planner's script a second time. Each job is a pickle in a private temporary folder; the run
 writes its path on the process's stdin and reads one line back when the job is done, its
-outcome (error, peak memory) pickled beside it.
+:class:`Outcome` (error, warnings, log records, seconds, peak memory) pickled beside it.
 
 The files are the same either way: the same functions make them from the same arguments. If
 the second process cannot start or stops, the run does the unfinished jobs itself (said in
-the log); a job's error is raised as it would be in the run's own process.
+the log); a job's error is raised, and its Python warnings and log records (WARNING and
+above) are re-issued, as they would be in the run's own process.
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MIN_POINTS", "SideProcess", "in_this_process"]
+__all__ = ["MIN_POINTS", "Outcome", "SideProcess", "in_this_process"]
 
 MIN_POINTS = 100_000
 """Demand points from which a run hands work to a second process."""
@@ -59,6 +63,24 @@ _READY = b"ready\n"
 _DONE = b"done\n"
 
 
+@dataclass
+class Outcome:
+    """What the second process reports of a job."""
+
+    error: BaseException | None
+    warnings: list[tuple[type[Warning], Warning, str, int]]  # category, message, file, line
+    records: list[tuple[str, int, str]]  # logger name, level, message (WARNING and above)
+    seconds: float
+    peak_memory_mb: float | None
+
+    def reissue(self) -> None:
+        """The job's warnings and log records, here, as if the job had run here."""
+        for category, message, filename, lineno in self.warnings:
+            warnings.warn_explicit(message, category, filename, lineno)
+        for name, level, message in self.records:
+            logging.getLogger(name).log(level, "%s", message)
+
+
 class SideProcess:
     """Does a run's jobs in a second process once :meth:`start_for` started one, else in this
     process. A context manager: leaving it ends the second process (after the jobs it has,
@@ -68,6 +90,8 @@ class SideProcess:
         self.min_points = MIN_POINTS if min_points is None else min_points
         self.peak_memory_mb: float | None = None
         """The second process's peak resident memory (MB), once its jobs are done."""
+        self.job_seconds: dict[str, float] = {}
+        """Seconds the second process took for each job (by function name)."""
         self._process: subprocess.Popen | None = None
         self._folder: Path | None = None
         self._sent: list[tuple[Path, Callable, tuple]] = []  # not answered yet
@@ -152,11 +176,19 @@ class SideProcess:
                     logger.warning("the second process stopped (exit %s): doing its jobs", code)
                 function(*args)
                 continue
-            error, self.peak_memory_mb = outcome
-            if error is not None:
-                raise error
+            self.peak_memory_mb = outcome.peak_memory_mb
+            self.job_seconds[function.__name__] = round(outcome.seconds, 3)
+            outcome.reissue()
+            if outcome.error is not None:
+                raise outcome.error
 
-    def _answer(self, job: Path) -> tuple[BaseException | None, float | None] | None:
+    def record(self) -> dict | None:
+        """What run.json says of the second process (None when none started)."""
+        if self.peak_memory_mb is None:
+            return None
+        return {"peak_memory_mb": self.peak_memory_mb, "job_seconds": dict(self.job_seconds)}
+
+    def _answer(self, job: Path) -> Outcome | None:
         """The next answer of the second process, for ``job``; None if it stopped first."""
         line = self._process.stdout.readline()
         if line == _READY:  # it has imported the output code
@@ -190,8 +222,8 @@ def _reap(process: subprocess.Popen) -> int:
     return process.returncode
 
 
-def _outcome(job: Path) -> tuple[BaseException | None, float | None] | None:
-    """(error, peak MB) of a job the second process did; None when it has none to read."""
+def _outcome(job: Path) -> Outcome | None:
+    """The :class:`Outcome` of a job the second process did; None when it has none to read."""
     try:
         return pickle.loads(job.with_suffix(".result").read_bytes())
     except Exception as exc:  # e.g. an error that does not unpickle: the job is done here
@@ -215,19 +247,44 @@ def _serve() -> None:
     answers.flush()
     for line in sys.stdin.buffer:
         job = Path(os.fsdecode(line.rstrip(b"\n")))
-        error: BaseException | None = None
+        job.with_suffix(".result").write_bytes(_do(job))
+        answers.write(_DONE)
+        answers.flush()
+
+
+def _do(job: Path) -> bytes:
+    """In the second process: do ``job``; its pickled :class:`Outcome` (empty when its error
+    does not pickle: the run then does the job itself, and raises the error)."""
+    records: list[tuple[str, int, str]] = []
+    handler = _Records(records)
+    logging.getLogger().addHandler(handler)
+    start = time.perf_counter()
+    error: BaseException | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # the run's own filters decide when reissued
         try:
             function, args = pickle.loads(job.read_bytes())
             function(*args)
         except Exception as exc:
             error = exc
-        try:
-            outcome = pickle.dumps((error, _peak_memory_mb()))
-        except Exception:  # an error that does not pickle: the run does the job and raises it
-            outcome = b""
-        job.with_suffix(".result").write_bytes(outcome)
-        answers.write(_DONE)
-        answers.flush()
+    logging.getLogger().removeHandler(handler)
+    said = [(w.category, w.message, w.filename, w.lineno) for w in caught]
+    outcome = Outcome(error, said, records, time.perf_counter() - start, _peak_memory_mb())
+    try:
+        return pickle.dumps(outcome)
+    except Exception:
+        return b""
+
+
+class _Records(logging.Handler):
+    """Collects the log records of WARNING and above as (logger, level, message)."""
+
+    def __init__(self, into: list[tuple[str, int, str]]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append((record.name, record.levelno, record.getMessage()))
 
 
 def _peak_memory_mb() -> float | None:
@@ -239,5 +296,8 @@ def _peak_memory_mb() -> float | None:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-if __name__ == "__main__":
-    _serve()
+if __name__ == "__main__":  # run as a module: serve from its importable self, so that the
+    # outcomes it pickles name geoplan.workflows.side_process.Outcome, not __main__.Outcome
+    from geoplan.workflows import side_process
+
+    side_process._serve()
