@@ -941,3 +941,23 @@ def test_parts_are_shapely_get_parts():
         want, want_row = shapely.get_parts(values, return_index=True)
         assert shapely.to_wkb(got).tolist() == shapely.to_wkb(want).tolist()
         assert got_row.tolist() == want_row.tolist()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["甲", None, "乙", "甲", np.nan, "", "乙"],
+        [None, None],
+        [],
+        ["a", 1, 1.0, True, None, "1"],  # not all text: 1, 1.0 and True are three texts
+        ["x", float("nan"), "x"],
+    ],
+)
+def test_gap_text_indices_are_each_value_as_text(values):
+    """``_indices`` (the gap popups' facility and unit names): the index of each value's text
+    in the table of distinct texts, in order of first appearance; missing is -1."""
+    import pandas as pd
+
+    texts = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values]
+    codes, table = pd.factorize(pd.Series(texts, dtype=object))
+    assert maps._indices(np.array(values, dtype=object)) == (codes.tolist(), list(table))

@@ -1181,7 +1181,11 @@ def _tenths(values: object, scale: float = 1.0) -> np.ndarray:
 
 def _indices(values: Sequence) -> tuple[list[int], list[str]]:
     """Each value's index into a table of the distinct values as text (-1: missing)."""
-    codes, table = pd.factorize(pd.Series(values, dtype=object).map(_text_or_none))
+    series = pd.Series(values, dtype=object)
+    if pd.api.types.infer_dtype(series, skipna=True) != "string":  # 1 and 1.0 differ as text
+        codes, table = pd.factorize(series.map(_text_or_none))
+        return codes.tolist(), [str(v) for v in table]
+    codes, table = pd.factorize(series)  # text and missing only: each distinct text once
     return codes.tolist(), [str(v) for v in table]
 
 
