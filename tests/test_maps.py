@@ -961,3 +961,30 @@ def test_gap_text_indices_are_each_value_as_text(values):
     texts = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values]
     codes, table = pd.factorize(pd.Series(texts, dtype=object))
     assert maps._indices(np.array(values, dtype=object)) == (codes.tolist(), list(table))
+
+
+def test_simplified_equals_shapely_where_it_passes_over():
+    """Two-point lines and wide axis-aligned rectangles are passed over (no vertex could go);
+    every geometry comes out as ``shapely.simplify`` makes it, thin or turned boxes included."""
+    import shapely
+    from shapely import affinity
+
+    rng = np.random.default_rng(7)
+    shapes = []
+    for _ in range(300):
+        x, y = rng.uniform(-1e3, 1e3, 2)
+        w, h = 10 ** rng.uniform(-1, 3, 2)  # 0.1 m to 1 km: either side of the tolerances
+        shapes.append(box(x, y, x + w, y + h))
+        shapes.append(affinity.rotate(shapes[-1], float(rng.uniform(1, 89))))
+    shapes += [
+        Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(2, 2), (3, 2), (3, 3), (2, 2)]]),
+        Polygon([(0, 0), (10, 0), (10, 0.2), (10, 10), (0, 10)]),  # a collinear fifth corner
+        Polygon([(0, 0), (5, 0), (6, 5), (0, 5)]),
+        LineString([(0, 0), (1, 1)]),
+        LineString([(0, 0), (1, 0.1), (5, 0)]),
+    ]
+    geoms = gpd.GeoSeries(shapes, crs=32650)
+    for tolerance in (1.0, 2.0, 5.0):
+        fast = np.asarray(maps._simplified(geoms, tolerance).values)
+        plain = shapely.simplify(np.asarray(geoms.values), tolerance, preserve_topology=True)
+        assert shapely.equals_exact(fast, plain, tolerance=0).all(), tolerance

@@ -439,14 +439,22 @@ def _gcj02_xy(xy: np.ndarray) -> np.ndarray:
 def _simplified(geoms: gpd.GeoSeries, tolerance_m: float = _SIMPLIFY_M) -> gpd.GeoSeries:
     """``geoms`` simplified by about ``tolerance_m`` metres (in their own CRS).
 
-    Two-point lines (most street segments) are passed over: they have no vertex to remove.
+    Passed over, as they have no vertex to remove: two-point lines (most street segments) and
+    axis-aligned rectangles whose sides are over four tolerances (gap cells): a corner is at
+    least side/√2 from the chord of its neighbours.
     """
     if not len(geoms):
         return geoms
     projected = geoms.crs is not None and geoms.crs.is_projected
     tolerance = tolerance_m if projected else _SIMPLIFY_DEG * tolerance_m / _SIMPLIFY_M
     values = np.asarray(geoms.values)
-    bare = (shapely.get_type_id(values) == 1) & (shapely.get_num_coordinates(values) <= 2)
+    kind, n = shapely.get_type_id(values), shapely.get_num_coordinates(values)
+    bare = (kind == 1) & (n <= 2)
+    four = np.flatnonzero((kind == 3) & (n == 5))  # polygons of four corners, no hole
+    if len(four):
+        x0, y0, x1, y1 = shapely.bounds(values[four]).T
+        rectangle = np.isclose(shapely.area(values[four]), (x1 - x0) * (y1 - y0), rtol=1e-9)
+        bare[four[rectangle & (np.minimum(x1 - x0, y1 - y0) > 4 * tolerance)]] = True
     if not bare.any():
         return geoms.simplify(tolerance, preserve_topology=True)
     out = values.copy()
