@@ -207,3 +207,24 @@ def test_warnings_and_log_records_of_a_job_reach_the_run(two_cpus, caplog):
         assert set(side.record()["job_seconds"]) == {"warn", "warning", "info"}
     sent = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
     assert sent == [("geoplan.side-test", "WARNING", "a forwarded record")]
+
+
+@pytest.mark.parametrize(
+    ("outputs", "second_process"),
+    [
+        ('per_point = "never"', True),  # no per-point table: gaps.gpkg's gaps layer, gaps.xlsx
+        ('per_point_format = "parquet"', True),
+        ("per_point_max_points = 100", False),  # skipped for their size: memory counts most
+    ],
+)
+def test_which_runs_start_a_second_process(
+    demo_project, tmp_path, monkeypatch, two_cpus, outputs, second_process
+):
+    monkeypatch.setattr(side_process, "MIN_POINTS", 0)
+    out = tmp_path / "out"
+    run_project(demo_project(append=f"\n[outputs]\n{outputs}\n"), out)
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))["side_process"]
+    if second_process:
+        assert set(record["job_seconds"]) == {"_write_gaps_gpkg", "write_xlsx"}
+    else:
+        assert record is None

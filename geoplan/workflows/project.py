@@ -503,11 +503,12 @@ def run_into(
     """Compute ``project`` and write its outputs into an open result folder (``staged``)."""
     stages = Stages(run_stages(project), progress=progress, on_stage=on_stage)
     try:
-        with SideProcess() as side:  # a large run writes gaps.gpkg/.xlsx in a second process
+        with SideProcess() as side:  # a large run: gaps.gpkg/.xlsx by a second process
 
-            def start_side(n_points: int) -> None:  # worth it with the uncovered_points layer
+            def start_side(n_points: int) -> None:
+                # not for a run too large for its per-point tables: memory counts most there
                 plan = per_point_outputs(project, n_points)
-                if plan["written"] and plan["format"] == "csv":
+                if plan["written"] or n_points <= plan["max_points"]:
                     side.start_for(n_points)
 
             result = compute_project(project, stages, sensitivity=True, on_demand_read=start_side)

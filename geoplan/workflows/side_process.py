@@ -6,7 +6,9 @@ process can. Once the demand is read, a run of at least :data:`MIN_POINTS` deman
 machine with two or more CPUs starts one, which imports the writers while the run computes;
 the run then hands it jobs (a function and its arguments) and writes its other files and
 draws its maps meanwhile. A smaller run does the jobs itself: a second process costs about a
-second of CPU to start and, with its jobs' data, 350–400 MB at its peak in a 200k-point run.
+second of CPU to start and, with its jobs' data, 300–400 MB at its peak in a 200k-point run.
+So does a run too large for its per-point tables (above ``[outputs] per_point_max_points``):
+there memory is what counts, and the outputs are a small share of the time.
 
 The second process is ``python -m geoplan.workflows.side_process``, not a
 :mod:`multiprocessing` child: those import the caller's ``__main__`` again, which would run a
