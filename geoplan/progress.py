@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["StageCallback", "Stages"]
+__all__ = ["StageCallback", "Stages", "peak_memory_mb"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +58,12 @@ class Stages:
         """Finish the progress bar."""
         if self._bar is not None:
             self._bar.close()
+
+
+def peak_memory_mb() -> float | None:
+    """This process's peak resident memory (MB); None where the OS does not say (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -36,7 +36,7 @@ from ..analysis.rules import Rule, check_unique_ids, rule_from_mapping
 from ..analysis.streets import street_minutes
 from ..errors import ConfigError, InputError, InputFileNotFoundError, OutputError
 from ..limits import Limits, applied, current
-from ..progress import StageCallback, Stages
+from ..progress import StageCallback, Stages, peak_memory_mb
 from ..readers import boundaries
 from ..readers.access import PRIVATE_WAYS
 from ..readers.boundaries import assign_units, point_unit_types, read_units, units_from_frame
@@ -1595,19 +1595,13 @@ def _write_run_record(
             "network_crs": result.network.crs.to_string(),
         },
         "stage_timings_s": timings_s,
-        "peak_memory_mb": _peak_memory_mb(),
+        "peak_memory_mb": peak_memory_mb(),
         "side_process": side_process,
         "versions": _versions(),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
     _io.write_json(staged.path / "run.json", record)
-
-
-def _peak_memory_mb() -> float:
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _versions() -> dict[str, str]:

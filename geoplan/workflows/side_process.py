@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..progress import peak_memory_mb
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["MIN_POINTS", "Outcome", "SideProcess", "in_this_process"]
@@ -185,8 +187,8 @@ class SideProcess:
                 raise outcome.error
 
     def record(self) -> dict | None:
-        """What run.json says of the second process (None when none started)."""
-        if self.peak_memory_mb is None:
+        """What run.json says of the second process (None when it did no job)."""
+        if not self.job_seconds:
             return None
         return {"peak_memory_mb": self.peak_memory_mb, "job_seconds": dict(self.job_seconds)}
 
@@ -271,7 +273,7 @@ def _do(job: Path) -> bytes:
             error = exc
     logging.getLogger().removeHandler(handler)
     said = [(w.category, w.message, w.filename, w.lineno) for w in caught]
-    outcome = Outcome(error, said, records, time.perf_counter() - start, _peak_memory_mb())
+    outcome = Outcome(error, said, records, time.perf_counter() - start, peak_memory_mb())
     try:
         return pickle.dumps(outcome)
     except Exception:
@@ -287,15 +289,6 @@ class _Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.into.append((record.name, record.levelno, record.getMessage()))
-
-
-def _peak_memory_mb() -> float | None:
-    """This process's peak resident memory (MB); None where the OS does not say."""
-    try:
-        import resource
-    except ImportError:
-        return None
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 if __name__ == "__main__":  # run as a module: serve from its importable self, so that the
