@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -228,3 +229,47 @@ def test_which_runs_start_a_second_process(
         assert set(record["job_seconds"]) == {"_write_gaps_gpkg", "write_xlsx"}
     else:
         assert record is None
+
+
+def test_the_second_process_imports_the_runs_own_geoplan(tmp_path):
+    """A run that imported geoplan from a folder of its own (not the installed one): the
+    second process imports that same copy, not whatever its working folder or the
+    interpreter's path would give it."""
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(
+        Path(side_process.__file__).parents[1],
+        copy / "geoplan",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    seen = tmp_path / "seen.txt"
+    reveal = tmp_path / "reveal.py"
+    reveal.write_text(
+        f"import geoplan, pathlib\npathlib.Path({str(seen)!r}).write_text(geoplan.__file__)\n"
+    )
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import os, runpy, sys\n"
+        f"sys.path.insert(0, {str(copy)!r})\n"
+        "from geoplan.workflows.side_process import SideProcess\n"
+        "os.cpu_count = lambda: 2\n"
+        "with SideProcess(min_points=0) as side:\n"
+        "    side.start_for(1)\n"
+        "    assert side.started\n"
+        f"    side.submit(runpy.run_path, {str(reveal)!r})\n"
+        "    side.finish()\n"
+        "import geoplan\n"
+        "print(geoplan.__file__)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(side_process.__file__).parents[2],  # the repository: another geoplan here
+    )
+    assert done.returncode == 0, done.stderr
+    own = done.stdout.strip()
+    assert own.startswith(str(copy))
+    assert seen.read_text() == own

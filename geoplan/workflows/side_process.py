@@ -10,11 +10,12 @@ second of CPU to start and, with its jobs' data, 300–400 MB at its peak in a 2
 So does a run too large for its per-point tables (above ``[outputs] per_point_max_points``):
 there memory is what counts, and the outputs are a small share of the time.
 
-The second process is ``python -m geoplan.workflows.side_process``, not a
-:mod:`multiprocessing` child: those import the caller's ``__main__`` again, which would run a
-planner's script a second time. Each job is a pickle in a private temporary folder; the run
-writes its path on the process's stdin and reads one line back when the job is done, its
-:class:`Outcome` (error, warnings, log records, seconds, peak memory) pickled beside it.
+The second process is a fresh ``python`` that imports this module from the run's own
+``geoplan`` (:data:`_START`), not a :mod:`multiprocessing` child: those import the caller's
+``__main__`` again, which would run a planner's script a second time. Each job is a pickle
+in a private temporary folder; the run writes its path on the process's stdin and reads one
+line back when the job is done, its :class:`Outcome` (error, warnings, log records, seconds,
+peak memory) pickled beside it.
 
 The files are the same either way: the same functions make them from the same arguments. If
 the second process cannot start or stops, the run does the unfinished jobs itself (said in
@@ -65,6 +66,15 @@ def in_this_process() -> Iterator[None]:
 
 _READY = b"ready\n"
 _DONE = b"done\n"
+_START = """\
+import sys
+sys.path.insert(0, sys.argv[1])  # this geoplan, as the run imported it...
+from geoplan.workflows import side_process
+sys.path.remove(sys.argv[1])  # ...and nothing else from its folder (site-packages, maybe)
+side_process._serve()
+"""
+"""The second process's program (``python -P -c``: the working folder is not on its path);
+its argument is the folder that holds the run's ``geoplan`` package."""
 
 
 @dataclass
@@ -126,19 +136,18 @@ class SideProcess:
         if not sys.executable:  # embedded Python: no interpreter to start
             return
         package_root = str(Path(__file__).resolve().parents[2])  # the folder holding geoplan/
-        path = os.environ.get("PYTHONPATH")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (package_root, path)))}
         try:
+            self._folder = Path(tempfile.mkdtemp(prefix="geoplan-side-"))
             self._process = subprocess.Popen(
-                [sys.executable, "-m", __name__],
+                [sys.executable, "-P", "-c", _START, package_root],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env=env,
             )
         except OSError as exc:
             logger.info("outputs written in this process: no second process (%s)", exc)
-            return
-        self._folder = Path(tempfile.mkdtemp(prefix="geoplan-side-"))
+            if self._folder is not None:
+                shutil.rmtree(self._folder, ignore_errors=True)
+                self._folder = None
 
     def submit(self, function: Callable, *args) -> None:
         """Do ``function(*args)`` (a module-level function): in the second process from now
@@ -289,10 +298,3 @@ class _Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.into.append((record.name, record.levelno, record.getMessage()))
-
-
-if __name__ == "__main__":  # run as a module: serve from its importable self, so that the
-    # outcomes it pickles name geoplan.workflows.side_process.Outcome, not __main__.Outcome
-    from geoplan.workflows import side_process
-
-    side_process._serve()
