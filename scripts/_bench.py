@@ -5,10 +5,11 @@ Imported as a sibling module (``python scripts/bench_*.py`` puts ``scripts/`` on
 
 from __future__ import annotations
 
-import resource
 import statistics
 import time
 from contextlib import contextmanager
+
+from geoplan.progress import peak_memory_mb
 
 WUHAN = "osm/wuhan_fua_osm_streets.parquet"
 """The real Wuhan FUA street network (shared data), the benchmarks' city-scale graph."""
@@ -81,11 +82,6 @@ def timed(fn, repeats: int):
     return statistics.median(seconds), result
 
 
-def peak_mb() -> float:
-    """Peak resident memory of this process so far (MB; Linux reports KB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def watch_stages() -> dict[str, tuple[float, float, float]]:
     """Per stage of the geoplan runs of this process from now on (``Stages.stage`` wrapped),
     filled as each stage ends: wall seconds, CPU seconds of the process, and the process's
@@ -100,7 +96,7 @@ def watch_stages() -> dict[str, tuple[float, float, float]]:
         wall, cpu = time.perf_counter(), time.process_time()
         with original(self, name):
             yield
-        out[name] = (time.perf_counter() - wall, time.process_time() - cpu, peak_mb())
+        out[name] = (time.perf_counter() - wall, time.process_time() - cpu, peak_memory_mb())
 
     Stages.stage = stage
     return out

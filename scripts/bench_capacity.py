@@ -20,11 +20,12 @@ import argparse
 
 import numpy as np
 import pandas as pd
-from _bench import WUHAN, peak_mb, timed
+from _bench import WUHAN, timed
 
 from geoplan._paths import shared_path
 from geoplan.analysis import engine
 from geoplan.analysis.capacity import travel_times_by_id, two_step_fca
+from geoplan.progress import peak_memory_mb
 from geoplan.readers.network import mode_edge_mask, read_network
 
 
@@ -57,8 +58,8 @@ def main() -> None:
     rows = []
 
     def stage(name, seconds, note=""):
-        rows.append((name, seconds, peak_mb(), note))
-        print(f"  {name:<34} {seconds:8.3f} s   peak RSS so far {peak_mb():8.0f} MB  {note}")
+        rows.append((name, seconds, peak_memory_mb(), note))
+        print(f"  {name:<34} {seconds:8.3f} s   peak RSS so far {peak_memory_mb():8.0f} MB  {note}")
 
     print(f"stages (median of {args.repeats}), walk mode, cutoff {cutoff_s:.0f} s:")
     base_s, base = timed(
@@ -95,7 +96,7 @@ def main() -> None:
     print(
         f"matrix rows: {len(matrix):,}; matrix + naming + 2SFCA (step): {total:.2f} s "
         f"(target <= 5 s: {'met' if total <= 5 else 'NOT met'}); "
-        f"peak RSS {peak_mb():.0f} MB"
+        f"peak RSS {peak_memory_mb():.0f} MB"
     )
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import osmium
 import shapely
-from _bench import peak_mb, timed
+from _bench import timed
 
 from geoplan._paths import shared_path
+from geoplan.progress import peak_memory_mb
 from geoplan.workflows.fetch import cut_osm
 
 
@@ -37,7 +38,7 @@ def main() -> None:
         f"cut {pbf.name} ({objects:,} objects, {pbf.stat().st_size / 1e6:.1f} MB) to "
         f"{args.bbox}: {seconds:.2f} s, {objects / seconds:,.0f} objects/s, "
         f"{counts['ways']:,} ways and {counts['nodes']:,} nodes kept ({size / 1e6:.2f} MB), "
-        f"peak {peak_mb():.0f} MB"
+        f"peak {peak_memory_mb():.0f} MB"
     )
 
 

@@ -16,16 +16,13 @@ temporary folder.
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from geoplan.progress import peak_memory_mb
 
 
 def facilities(rows: int, folder: Path) -> None:
@@ -58,7 +55,8 @@ def facilities(rows: int, folder: Path) -> None:
     start = time.perf_counter()
     result = run_project(project, folder / "out")
     print(
-        f"{rows:,} facility rows: run {time.perf_counter() - start:.1f} s, peak {_peak_mb():.0f} MB"
+        f"{rows:,} facility rows: run {time.perf_counter() - start:.1f} s, "
+        f"peak {peak_memory_mb():.0f} MB"
     )
     for name in ("map.html", "map_en.html"):
         print(f"  {name}: {(folder / 'out' / name).stat().st_size:,} bytes")
@@ -87,7 +85,7 @@ def xlsx(rows: int, folder: Path) -> None:
     table = read_facilities(path)
     print(
         f"{rows:,} rows touching XFD ({path.stat().st_size:,} bytes): {len(table.used):,} "
-        f"records in {time.perf_counter() - start:.1f} s, peak {_peak_mb():.0f} MB (writing "
+        f"records in {time.perf_counter() - start:.1f} s, peak {peak_memory_mb():.0f} MB (writing "
         "the workbook included)"
     )
 

@@ -44,10 +44,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from _bench import FITNESS_TYPES, MEDICAL_TYPES, WUHAN, inputs_and_rules, peak_mb, watch_stages
+from _bench import FITNESS_TYPES, MEDICAL_TYPES, WUHAN, inputs_and_rules, watch_stages
 from pyproj import Transformer
 
 from geoplan._paths import shared_path
+from geoplan.progress import peak_memory_mb
 from geoplan.workflows.project import STAGES  # the run's stages, in order
 
 TARGET_S = 10.0
@@ -157,7 +158,7 @@ def child_compute(project: str) -> None:
     start = time.perf_counter()
     loaded = load_project(project)
     compute_project(loaded, sensitivity=True)
-    print(json.dumps({"wall_s": time.perf_counter() - start, "peak_mb": peak_mb()}))
+    print(json.dumps({"wall_s": time.perf_counter() - start, "peak_mb": peak_memory_mb()}))
 
 
 def run_compute_child(project: Path, env: dict) -> dict:

@@ -28,6 +28,12 @@ def two_cpus(monkeypatch):
 
 
 @pytest.fixture
+def any_size(monkeypatch):
+    """Every run is large enough for a second process (the demo's 1,500 points too)."""
+    monkeypatch.setattr(side_process, "MIN_POINTS", 0)
+
+
+@pytest.fixture
 def source(tmp_path):
     path = tmp_path / "source.txt"
     path.write_text("甲乙丙, a file to copy\n", encoding="utf-8")
@@ -48,9 +54,10 @@ def _ended(pid: int, within_s: float = 20.0) -> bool:
     return False
 
 
-def test_below_the_size_the_jobs_are_done_here_when_asked(tmp_path, source, two_cpus):
+def test_below_the_size_the_jobs_are_done_here_when_asked(tmp_path, source, two_cpus, monkeypatch):
+    monkeypatch.setattr(side_process, "MIN_POINTS", 10)
     copy = tmp_path / "copy.txt"
-    with SideProcess(min_points=10) as side:
+    with SideProcess() as side:
         side.start_for(9)
         assert not side.started
         side.submit(shutil.copyfile, source, copy)
@@ -63,9 +70,10 @@ def test_below_the_size_the_jobs_are_done_here_when_asked(tmp_path, source, two_
     assert side.peak_memory_mb is None
 
 
-def test_jobs_done_by_the_second_process(tmp_path, source, two_cpus):
+def test_jobs_done_by_the_second_process(tmp_path, source, two_cpus, monkeypatch):
+    monkeypatch.setattr(side_process, "MIN_POINTS", 10)
     copy = tmp_path / "copy.txt"
-    with SideProcess(min_points=10) as side:
+    with SideProcess() as side:
         side.start_for(10)
         assert side.started
         pid, folder = side._process.pid, side._folder
@@ -78,8 +86,8 @@ def test_jobs_done_by_the_second_process(tmp_path, source, two_cpus):
     assert _ended(pid)
 
 
-def test_a_job_error_is_raised_in_the_run(tmp_path, two_cpus):
-    with SideProcess(min_points=0) as side:
+def test_a_job_error_is_raised_in_the_run(tmp_path, two_cpus, any_size):
+    with SideProcess() as side:
         side.start_for(1)
         pid = side._process.pid
         side.submit(shutil.copyfile, tmp_path / "missing.txt", tmp_path / "copy.txt")
@@ -88,9 +96,11 @@ def test_a_job_error_is_raised_in_the_run(tmp_path, two_cpus):
     assert _ended(pid)
 
 
-def test_jobs_of_a_stopped_second_process_are_done_here(tmp_path, source, two_cpus, caplog):
+def test_jobs_of_a_stopped_second_process_are_done_here(
+    tmp_path, source, two_cpus, any_size, caplog
+):
     copies = [tmp_path / "before.txt", tmp_path / "after.txt"]
-    with SideProcess(min_points=0) as side:
+    with SideProcess() as side:
         side.start_for(1)
         side.submit(shutil.copyfile, source, tmp_path / "first.txt")
         side._process.kill()
@@ -105,13 +115,10 @@ def test_jobs_of_a_stopped_second_process_are_done_here(tmp_path, source, two_cp
         assert copy.read_bytes() == source.read_bytes(), copy.name
 
 
-def test_a_run_writes_the_same_files_with_a_second_process(
-    tmp_path, monkeypatch, demo_dir, two_cpus
-):
+def test_a_run_writes_the_same_files_with_a_second_process(tmp_path, demo_dir, two_cpus, any_size):
     """The demo run with gaps.gpkg and gaps.xlsx written by a second process: every row of
     every GeoPackage table, every cell of the workbook and every other table as the run's
     own process wrote them (``demo_dir``)."""
-    monkeypatch.setattr(side_process, "MIN_POINTS", 0)
     out = tmp_path / "side"
     run_project(DEMO_PROJECT, out)
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))["side_process"]
@@ -153,16 +160,16 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path):
     assert record["side_process"]["peak_memory_mb"] > 10
 
 
-def test_batch_workers_do_all_their_work_in_their_own_process(two_cpus):
-    with in_this_process(), SideProcess(min_points=0) as side:
+def test_batch_workers_do_all_their_work_in_their_own_process(two_cpus, any_size):
+    with in_this_process(), SideProcess() as side:
         side.start_for(10**6)
         assert not side.started
-    with SideProcess(min_points=0) as side:  # outside it again: a second process
+    with SideProcess() as side:  # outside it again: a second process
         side.start_for(1)
         assert side.started
 
 
-def test_a_failing_run_waits_for_the_second_process(tmp_path, monkeypatch, two_cpus):
+def test_a_failing_run_waits_for_the_second_process(tmp_path, monkeypatch, two_cpus, any_size):
     """The run fails after handing gaps.gpkg over: the second process has finished writing
     before the result folder is cleaned up, and the error is the run's."""
     from geoplan.workflows import project
@@ -177,7 +184,6 @@ def test_a_failing_run_waits_for_the_second_process(tmp_path, monkeypatch, two_c
     def broken(result):
         raise RuntimeError("facilities_used.csv could not be built")
 
-    monkeypatch.setattr(side_process, "MIN_POINTS", 0)
     monkeypatch.setattr(SideProcess, "start_for", watched)
     monkeypatch.setattr(project, "facilities_used_table", broken)
     out = tmp_path / "out"
@@ -189,13 +195,13 @@ def test_a_failing_run_waits_for_the_second_process(tmp_path, monkeypatch, two_c
     assert not list(tmp_path.iterdir())  # no staging folder or stray file left
 
 
-def test_warnings_and_log_records_of_a_job_reach_the_run(two_cpus, caplog):
+def test_warnings_and_log_records_of_a_job_reach_the_run(two_cpus, any_size, caplog):
     """As if the job had run here: its warning goes through the run's filters (here
     pytest's), its log record to the run's handlers, at their level and logger."""
     import logging
     import warnings
 
-    with SideProcess(min_points=0) as side:
+    with SideProcess() as side:
         side.start_for(1)
         side.submit(warnings.warn, "a warning from the second process", UserWarning)
         side.submit(logging.getLogger("geoplan.side-test").warning, "a %s record", "forwarded")
@@ -219,9 +225,8 @@ def test_warnings_and_log_records_of_a_job_reach_the_run(two_cpus, caplog):
     ],
 )
 def test_which_runs_start_a_second_process(
-    demo_project, tmp_path, monkeypatch, two_cpus, outputs, second_process
+    demo_project, tmp_path, two_cpus, any_size, outputs, second_process
 ):
-    monkeypatch.setattr(side_process, "MIN_POINTS", 0)
     out = tmp_path / "out"
     run_project(demo_project(append=f"\n[outputs]\n{outputs}\n"), out)
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))["side_process"]
@@ -250,9 +255,10 @@ def test_the_second_process_imports_the_runs_own_geoplan(tmp_path):
     script.write_text(
         "import os, runpy, sys\n"
         f"sys.path.insert(0, {str(copy)!r})\n"
-        "from geoplan.workflows.side_process import SideProcess\n"
+        "from geoplan.workflows import side_process\n"
         "os.cpu_count = lambda: 2\n"
-        "with SideProcess(min_points=0) as side:\n"
+        "side_process.MIN_POINTS = 0\n"
+        "with side_process.SideProcess() as side:\n"
         "    side.start_for(1)\n"
         "    assert side.started\n"
         f"    side.submit(runpy.run_path, {str(reveal)!r})\n"

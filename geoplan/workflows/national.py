@@ -261,8 +261,8 @@ def prepare_national(template: str | Path, out_dir: str | Path, *, buffer_m: flo
     pad = reach if buffer_m is None else float(buffer_m)
     if not (math.isfinite(pad) and pad >= 0):
         raise ConfigError(f"--buffer-m 须为非负数 / --buffer-m must be ≥ 0, got {buffer_m}")
-    if pad < reach:
-        logger.warning("%s / %s", *_short_buffer_note(pad, reach))
+    if (note := _short_buffer_note(pad, reach)) is not None:
+        logger.warning("%s / %s", *note)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     registry_path = project.resolve(table["path"])
@@ -311,8 +311,11 @@ def _check_demand_format(path: Path, template: Path) -> None:
         )
 
 
-def _short_buffer_note(buffer_m: float, reach_m: float) -> tuple[str, str]:
-    """(中文, English) of a travel buffer smaller than the rules' farthest reach."""
+def _short_buffer_note(buffer_m: float, reach_m: float) -> tuple[str, str] | None:
+    """(中文, English) of a travel buffer smaller than the rules' farthest reach; None when it
+    is not."""
+    if buffer_m >= reach_m:
+        return None
     return (
         f"外扩距离 {buffer_m:,.0f} 米小于规则的最远可达距离 {reach_m:,.0f} 米："
         "区县外更远的道路和设施不在各区县的输入中，边界附近的覆盖可能被低估",
@@ -897,6 +900,7 @@ def _write_national(
     _io.write_csv(labelled, out_dir / "national_summary.csv")
     _io.write_xlsx({"national": labelled}, out_dir / "national_summary.xlsx")
     counts = pd.Series([r["status"] for r in records]).value_counts().to_dict()
+    note = _short_buffer_note(spec.buffer_m, spec.reach_m)
     _io.write_json(
         out_dir / "national_summary.json",
         {
@@ -905,11 +909,9 @@ def _write_national(
             "by_status": counts,
             "buffer_m": spec.buffer_m,
             "rules_reach_m": spec.reach_m,
-            "warnings": [
-                {"code": "short_buffer", "message_zh": zh, "message_en": en}
-                for zh, en in [_short_buffer_note(spec.buffer_m, spec.reach_m)]
-                if spec.buffer_m < spec.reach_m
-            ],
+            "warnings": []
+            if note is None
+            else [{"code": "short_buffer", "message_zh": note[0], "message_en": note[1]}],
             "seconds": round(seconds, 3),
         },
     )

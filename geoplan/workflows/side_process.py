@@ -64,7 +64,6 @@ def in_this_process() -> Iterator[None]:
         _ALLOWED.reset(token)
 
 
-_READY = b"ready\n"
 _DONE = b"done\n"
 _START = """\
 import sys
@@ -100,8 +99,7 @@ class SideProcess:
     process. A context manager: leaving it ends the second process (after the jobs it has,
     so that nothing writes into the result folder afterwards) and removes its job files."""
 
-    def __init__(self, min_points: int | None = None) -> None:
-        self.min_points = MIN_POINTS if min_points is None else min_points
+    def __init__(self) -> None:
         self.peak_memory_mb: float | None = None
         """The second process's peak resident memory (MB), once its jobs are done."""
         self.job_seconds: dict[str, float] = {}
@@ -129,7 +127,7 @@ class SideProcess:
     def start_for(self, n_points: int) -> None:
         """Start the second process (it imports the output code) when ``n_points`` demand
         points are worth it; a process that cannot start is logged, and the jobs done here."""
-        if n_points < self.min_points or (os.cpu_count() or 1) < 2 or self.started:
+        if n_points < MIN_POINTS or (os.cpu_count() or 1) < 2 or self.started:
             return
         if not _ALLOWED.get():  # within in_this_process()
             return
@@ -204,8 +202,6 @@ class SideProcess:
     def _answer(self, job: Path) -> Outcome | None:
         """The next answer of the second process, for ``job``; None if it stopped first."""
         line = self._process.stdout.readline()
-        if line == _READY:  # it has imported the output code
-            line = self._process.stdout.readline()
         return _outcome(job) if line == _DONE else None
 
     def _stop(self, *, wait: bool = True) -> int | None:
@@ -256,8 +252,6 @@ def _serve() -> None:
 
     from . import project  # noqa: F401
 
-    answers.write(_READY)
-    answers.flush()
     for line in sys.stdin.buffer:
         job = Path(os.fsdecode(line.rstrip(b"\n")))
         job.with_suffix(".result").write_bytes(_do(job))
