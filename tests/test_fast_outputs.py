@@ -480,12 +480,12 @@ def test_uncovered_points_layer_is_what_to_file_wrote(tmp_path, case):
     )
     if case == "column of None":  # a null type to Arrow: pyogrio writes it as text
         table["nothing"] = np.full(n, None, dtype=object)
-    result = SimpleNamespace(
-        coverage=SimpleNamespace(table=table),
-        project=SimpleNamespace(rules=[SimpleNamespace(id="r")]),
+    coverage = SimpleNamespace(
+        table=table,
+        rules=[SimpleNamespace(id="r")],
         network=SimpleNamespace(crs="EPSG:32650"),
     )
-    _write_uncovered_layer(_uncovered_layer(result), tmp_path / "fast.gpkg")
+    _write_uncovered_layer(_uncovered_layer(coverage), tmp_path / "fast.gpkg")
     chosen = table[~covered]
     reference = gpd.GeoDataFrame(
         chosen.drop(columns=["x", "y"]),

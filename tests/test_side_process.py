@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyogrio
 import pytest
 from test_fast_outputs import _gpkg_rows
 
@@ -123,7 +124,11 @@ def test_a_run_writes_the_same_files_with_a_second_process(tmp_path, demo_dir, t
     run_project(DEMO_PROJECT, out)
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))["side_process"]
     assert record["peak_memory_mb"] > 10
-    assert set(record["job_seconds"]) == {"_write_gaps_gpkg", "write_xlsx"}
+    assert set(record["job_seconds"]) == {
+        "_write_uncovered_layer",
+        "_write_gaps_gpkg",
+        "write_xlsx",
+    }
     own = json.loads((demo_dir / "run.json").read_text(encoding="utf-8"))
     assert own["side_process"] is None  # the demo is below the size
     assert _gpkg_rows(out / "gaps.gpkg") == _gpkg_rows(demo_dir / "gaps.gpkg")
@@ -134,6 +139,9 @@ def test_a_run_writes_the_same_files_with_a_second_process(tmp_path, demo_dir, t
         )
     for name in ("coverage_points.csv", "gaps.csv", "coverage_by_unit.csv", "summary.json"):
         assert (out / name).read_bytes() == (demo_dir / name).read_bytes(), name
+    # the same files: gaps.gpkg begun with its uncovered layer left nothing behind
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in demo_dir.iterdir())
+    assert pyogrio.list_layers(out / "gaps.gpkg")[:, 0].tolist() == ["gaps", "uncovered_points"]
 
 
 def test_a_script_without_a_main_guard_runs_once(tmp_path):

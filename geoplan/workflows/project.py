@@ -511,9 +511,24 @@ def run_into(
                 if plan["written"] or n_points <= plan["max_points"]:
                     side.start_for(n_points)
 
-            result = compute_project(project, stages, sensitivity=True, on_demand_read=start_side)
+            uncovered: list[Path] = []  # gaps.gpkg begun with its layer uncovered_points
+
+            def hand_over_points(coverage: Coverage) -> None:
+                # the largest layer of gaps.gpkg, written while this process finds the gaps
+                plan = per_point_outputs(project, len(coverage.table))
+                if plan["written"] and plan["format"] == "csv":
+                    uncovered.append(staged.path / _GAPS_GPKG_BEGUN)
+                    side.submit(_write_uncovered_layer, _uncovered_layer(coverage), uncovered[0])
+
+            result = compute_project(
+                project,
+                stages,
+                sensitivity=True,
+                on_demand_read=start_side,
+                on_coverage=hand_over_points,
+            )
             with stages.stage("write"):
-                _write_tables(result, staged.path, side)
+                _write_tables(result, staged.path, side, begun=uncovered[0] if uncovered else None)
                 shown = _map_inputs(result)  # what the maps can embed; aggregation is a warning
                 _io.write_json(staged.path / "summary.json", result.summary)
             with stages.stage("map"):
@@ -531,6 +546,7 @@ def compute_project(
     *,
     sensitivity: bool = False,
     on_demand_read: Callable[[int], None] | None = None,
+    on_coverage: Callable[[Coverage], None] | None = None,
 ) -> RunResult:
     """Load a project's inputs and compute coverage, units and gaps, writing nothing.
 
@@ -538,7 +554,8 @@ def compute_project(
     place, coordinate systems, far from road, capacity values); work is bounded by the
     project's ``[limits]`` (:mod:`geoplan.limits`). With ``sensitivity`` a project's
     ``[sensitivity]`` runs too (summary.json ``sensitivity``). ``on_demand_read`` is told the
-    number of demand points as soon as they are read.
+    number of demand points as soon as they are read; ``on_coverage`` the coverage (its
+    per-point table as the result will hold it) as soon as it is decided, before the gaps.
     """
     with applied(project.limits):
         return _compute_project(
@@ -546,6 +563,7 @@ def compute_project(
             stages or Stages(STAGES),
             sensitivity=sensitivity,
             on_demand_read=on_demand_read,
+            on_coverage=on_coverage,
         )
 
 
@@ -577,6 +595,7 @@ def _compute_project(
     *,
     sensitivity: bool = False,
     on_demand_read: Callable[[int], None] | None = None,
+    on_coverage: Callable[[Coverage], None] | None = None,
 ) -> RunResult:
     inputs: dict[str, str] = {}
     with stages.stage("load"):
@@ -632,6 +651,8 @@ def _compute_project(
         points["unit_name"], points["unit_code"] = string_column(names), string_column(codes)
         coverage = dataclasses.replace(coverage, units=area.units)
         by_unit = coverage.by_unit()
+    if on_coverage is not None:
+        on_coverage(coverage)
     with stages.stage("gaps"):
         gaps = coverage_gaps(
             coverage, cell_m=project.gap_cell_m, merge_contiguous=project.gap_merge_contiguous
@@ -1266,15 +1287,18 @@ def _per_point_note(plan: dict) -> dict:
     }
 
 
-def _write_tables(result: RunResult, out_dir: Path, side: SideProcess) -> None:
+def _write_tables(
+    result: RunResult, out_dir: Path, side: SideProcess, *, begun: Path | None = None
+) -> None:
     """Every table of a run but summary.json: the CSVs, gaps.xlsx/.gpkg, the service areas.
 
     The per-point table, the largest and formatted by Arrow outside the GIL, is written by a
     worker thread while this one writes the others. gaps.gpkg and gaps.xlsx are handed to
     ``side``: a second process, if it started, writes them meanwhile (GDAL's inserts and
-    openpyxl hold the GIL); else they are written here, last. The stage ends when the thread
-    is done; an error of either fails the run with its own message, raised only once neither
-    thread writes any more (every file is atomic).
+    openpyxl hold the GIL); else they are written here, last. ``begun`` is gaps.gpkg's
+    layer ``uncovered_points``, handed to ``side`` before (:func:`_write_uncovered_layer`).
+    The stage ends when the thread is done; an error of either fails the run with its own
+    message, raised only once neither thread writes any more (every file is atomic).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -1284,12 +1308,10 @@ def _write_tables(result: RunResult, out_dir: Path, side: SideProcess) -> None:
         note = _per_point_note(plan)
         logger.warning("%s", note["message_en"])
         result.summary.setdefault("warnings", []).append(note)
-    per_point_csv = plan["written"] and plan["format"] == "csv"
+    gaps_wgs84 = result.gaps.to_crs(4326)
+    side.submit(_write_gaps_gpkg, gaps_wgs84, begun, out_dir / "gaps.gpkg")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoplan-per-point") as pool:
         per_point = pool.submit(_write_per_point, result, out_dir) if plan["written"] else None
-        gaps_wgs84 = result.gaps.to_crs(4326)
-        uncovered = _uncovered_layer(result) if per_point_csv else None
-        side.submit(_write_gaps_gpkg, gaps_wgs84, uncovered, out_dir / "gaps.gpkg")
         table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
         centre = gaps_wgs84.geometry.representative_point()
         table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
@@ -1307,13 +1329,33 @@ def _write_tables(result: RunResult, out_dir: Path, side: SideProcess) -> None:
         per_point.result()  # its error, if it had one
 
 
-def _write_gaps_gpkg(gaps_wgs84: gpd.GeoDataFrame, uncovered, path: Path) -> None:
-    """gaps.gpkg: the layer ``gaps``, then ``uncovered_points`` when given
-    (:func:`_uncovered_layer`)."""
+def _write_gaps_gpkg(gaps_wgs84: gpd.GeoDataFrame, begun: Path | None, path: Path) -> None:
+    """gaps.gpkg: the layer ``gaps``, and ``uncovered_points`` when ``begun`` (a GeoPackage
+    holding only that layer, :func:`_write_uncovered_layer`) is given, which becomes the file.
+    ``gaps`` is listed first either way: it is the layer a reader opens when none is named."""
     with _io.atomic_path(path) as tmp:
+        if begun is not None:
+            os.replace(begun, tmp)
         gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
-        if uncovered is not None:
-            _write_uncovered_layer(uncovered, tmp)
+        if begun is not None:
+            _list_first(tmp, "gaps")
+
+
+def _list_first(path: Path, layer: str) -> None:
+    """List ``layer`` first in the GeoPackage ``path``: readers (GDAL, so QGIS and geopandas)
+    list layers in the order of the rows of ``gpkg_contents``, which is the order they were
+    written in; the layer's rows there (and in ``gpkg_geometry_columns``) get the lowest rowid.
+    """
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        for table in ("gpkg_contents", "gpkg_geometry_columns"):
+            db.execute(
+                f"UPDATE {table} SET rowid = (SELECT min(rowid) - 1 FROM {table}) "
+                "WHERE table_name = ?",
+                (layer,),
+            )
 
 
 def _write_per_point(result: RunResult, out_dir: Path) -> None:
@@ -1427,26 +1469,26 @@ def facilities_used_table(result: RunResult) -> pd.DataFrame:
     return table
 
 
-def _uncovered_points(result: RunResult) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _uncovered_points(coverage: Coverage) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Demand points not covered by at least one rule, with per-rule columns, and their
     WGS84 longitudes and latitudes."""
-    points = result.coverage.table
+    points = coverage.table
     any_uncovered = np.zeros(len(points), dtype=bool)
-    for rule in result.project.rules:
+    for rule in coverage.rules:
         any_uncovered |= ~points[column(rule.id, "covered")].to_numpy()
     chosen = points[any_uncovered]
-    lon, lat = _wgs84_xy(chosen["x"].to_numpy(), chosen["y"].to_numpy(), result.network.crs)
+    lon, lat = _wgs84_xy(chosen["x"].to_numpy(), chosen["y"].to_numpy(), coverage.network.crs)
     return chosen.drop(columns=["x", "y"]), lon, lat
 
 
-def _uncovered_layer(result: RunResult):
+def _uncovered_layer(coverage: Coverage):
     """The layer ``uncovered_points`` of gaps.gpkg (:func:`_uncovered_points`), as
     :func:`_write_uncovered_layer` takes it: an Arrow table whose points are WKB built from
     the coordinate arrays (no shapely point per row), or a GeoDataFrame when a column is one
     pyogrio converts itself first (dates, all None)."""
     import pyarrow as pa
 
-    table, lon, lat = _uncovered_points(result)
+    table, lon, lat = _uncovered_points(coverage)
     plain = all(
         (isinstance(dtype, np.dtype) and dtype.kind in "biuf")
         or isinstance(dtype, pd.StringDtype)
@@ -1463,8 +1505,8 @@ def _uncovered_layer(result: RunResult):
 
 
 def _write_uncovered_layer(layer, path: Path) -> None:
-    """Add :func:`_uncovered_layer` to the GeoPackage ``path`` as ``GeoDataFrame.to_file``
-    writes it (pyogrio's Arrow path)."""
+    """Add :func:`_uncovered_layer` to the GeoPackage ``path`` (made if missing) as
+    ``GeoDataFrame.to_file`` writes it (pyogrio's Arrow path)."""
     import pyogrio
 
     if isinstance(layer, gpd.GeoDataFrame):
@@ -1483,6 +1525,9 @@ def _write_uncovered_layer(layer, path: Path) -> None:
 
 UNCOVERED_LAYER = "uncovered_points"
 """The layer of gaps.gpkg with one point per demand point not covered by a rule."""
+_GAPS_GPKG_BEGUN = ".gaps-uncovered_points.gpkg"
+"""gaps.gpkg holding only :data:`UNCOVERED_LAYER`, in the staged result folder until the
+layer ``gaps`` is added and it becomes gaps.gpkg (:func:`_write_gaps_gpkg`)."""
 
 
 def _wkb_points(x: np.ndarray, y: np.ndarray):
