@@ -159,6 +159,23 @@ def test_parallel_arcs_keep_the_cheapest():
     assert graph.nnz == 1 and graph[1, 0] == 0.0
 
 
+@pytest.mark.parametrize("n_arcs", [0, 1, 5_000])
+def test_cheapest_csr_is_the_minimum_per_pair(n_arcs):
+    """Against a dense reference: per (row, col) pair the least finite cost, every other cell
+    empty; parallel arcs (ties too), closed ones, zero costs; canonical CSR."""
+    rng = np.random.default_rng(n_arcs)
+    n = 60
+    rows, cols = rng.integers(0, n, n_arcs), rng.integers(0, n, n_arcs)
+    cost = rng.choice([0.0, 1.0, 2.5, 7.0, np.inf], n_arcs)  # few values: many ties
+    graph = cheapest_csr(rows, cols, cost, n)
+    least = np.full((n, n), np.inf)
+    np.minimum.at(least, (rows, cols), cost)
+    assert graph.has_canonical_format and graph.shape == (n, n)
+    assert graph.nnz == int(np.isfinite(least).sum())
+    r, c = np.repeat(np.arange(n), np.diff(graph.indptr)), graph.indices  # zeros included
+    assert np.array_equal(graph.data, least[r, c])  # every finite pair once, at its least
+
+
 def test_matrix_holds_every_pair_within_the_cutoff_inclusive(tiny):
     f, b = times(tiny, oneway_e1=True)
     facilities = snap(tiny, [(150, 10), (0, 0)])

@@ -473,6 +473,32 @@ def test_a_remembered_part_of_a_snap_equals_snapping_the_part(monkeypatch):
     np.testing.assert_array_equal(joined.fraction, fresh.fraction)
 
 
+def test_edge_coordinates_are_read_once_only_while_the_edges_are_unchanged(monkeypatch):
+    """Within ``edges_unchanged`` a network's edge coordinates are read once for every snap
+    (each geometry array its own); outside it every snap reads them again, so an edge edited
+    in place between two snaps moves the answer."""
+    rng = np.random.default_rng(5)
+    net = make_network(random_lines(rng, 200, decimals=2))
+    other = make_network(random_lines(rng, 150, decimals=2))
+    x, y = random_points(rng, net, 2_000, ties=50)
+    reads = []
+    of = engine._EdgeCoordinates.of
+    monkeypatch.setattr(engine._EdgeCoordinates, "of", lambda g: reads.append(g) or of(g))
+    alone = [engine.snap_points(n, x, y) for n in (net, other)]
+    assert len(reads) == 2
+    with engine.edges_unchanged():
+        for _ in range(3):
+            for n, expected in zip((net, other), alone, strict=True):
+                assert_same_snap(engine.snap_points(n, x, y), expected)
+        engine.snap_joined(net, x, y, usable=np.ones(200, bool), joined=np.ones(200, bool))
+    assert len(reads) == 4  # once per network in the block
+    geoms = np.asarray(net.edges.geometry.values)
+    nearest = alone[0].edge[0]
+    geoms[nearest] = shapely.affinity.translate(geoms[nearest], 5_000, 5_000)  # in place
+    assert engine.snap_points(net, x[:1], y[:1]).edge[0] != nearest
+    assert len(reads) == 5
+
+
 def test_large_indexes_are_kept_on_disk_and_rebuilt_when_damaged(monkeypatch, tmp_path):
     """A snapping index stored in the cache folder answers bit for bit as a built one; a
     different network or mode mask has its own entry; a damaged entry is rebuilt."""

