@@ -199,21 +199,34 @@ def _column_type(values: pd.Series) -> str:
 
 
 def _read_entry(folder: Path, key: str) -> Entry:
+    """The entry in ``folder``: each file read once, checked against its checksum, then parsed
+    from memory; the files are read and checked by threads (reading and hashing release the
+    GIL) while this one parses those already checked."""
+    from concurrent.futures import ThreadPoolExecutor
+
     manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
     if manifest.get("format_version") != FORMAT_VERSION or manifest.get("key") != key:
         raise ValueError("format version or key differs")
+    records = manifest["tables"]
     tables = {}
-    for name, record in manifest["tables"].items():
-        path = folder / record["file"]
-        data = path.read_bytes()  # read once: checked, then parsed from memory
-        if hashlib.sha256(data).hexdigest() != record["sha256"]:
-            raise ValueError(f"{record['file']}: checksum differs")
-        if "array" in record:
-            tables[name] = _read_array(data, path, record["array"])
-        else:
-            tables[name] = _read_table(pa.BufferReader(data), path, record)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        checked = pool.map(lambda record: _checked_bytes(folder, record), records.values())
+        for (name, record), data in zip(records.items(), checked, strict=True):
+            path = folder / record["file"]
+            if "array" in record:
+                tables[name] = _read_array(data, path, record["array"])
+            else:
+                tables[name] = _read_table(pa.BufferReader(data), path, record)
     pa.default_memory_pool().release_unused()  # Arrow keeps its read buffers' pages: ~20 MB
     return Entry(tables=tables, meta=manifest["meta"])
+
+
+def _checked_bytes(folder: Path, record: Mapping[str, Any]) -> bytes:
+    """The bytes of an entry's file, if their SHA-256 is the manifest's."""
+    data = (folder / record["file"]).read_bytes()
+    if hashlib.sha256(data).hexdigest() != record["sha256"]:
+        raise ValueError(f"{record['file']}: checksum differs")
+    return data
 
 
 def _read_array(data: bytes, path: Path, record: Mapping[str, Any]) -> np.ndarray:

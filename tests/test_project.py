@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -108,6 +109,44 @@ def test_large_demand_is_shown_per_cell_on_the_map_with_totals_kept(monkeypatch)
         rows = shown[~shown[f"{rule.id}_covered"]]
         assert rows["population"].sum() == pytest.approx(uncovered)
         assert rows[f"{rule.id}_minutes"].min() > 15  # every uncovered resident is beyond 15 min
+
+
+def test_map_cells_by_hand(monkeypatch):
+    """Uncovered residents per 100 m cell, by hand: each cell's population and weighted mean
+    minutes, the unreachable of a cell a row of their own, rows ordered by column, row, then
+    unreachable; cell centres; covered residents not shown; negative coordinates too."""
+    from types import SimpleNamespace
+
+    from geoplan.limits import Limits
+    from geoplan.rendering import run_maps
+
+    inf = np.inf
+    points = pd.DataFrame(
+        {
+            "demand_id": list("abcdefg"),
+            "population": [10.0, 30.0, 5.0, 7.0, 2.0, 4.0, 1.0],
+            "x": [10.0, 90.0, 50.0, 150.0, -20.0, 20.0, 15.0],
+            "y": [10.0, 50.0, 60.0, 10.0, 30.0, 120.0, 15.0],
+            "r_covered": [False, False, False, False, False, False, True],
+            "r_time_s": [1200.0, 2400.0, inf, 1800.0, 960.0, 3000.0, 60.0],
+        }
+    )
+    rule = SimpleNamespace(id="r")
+    coverage = SimpleNamespace(
+        table=points, rules=[rule], network=SimpleNamespace(crs="EPSG:32650")
+    )
+    monkeypatch.setattr(run_maps, "MAP_MAX_POINTS", 1)
+    shown, note = run_maps.map_demand(coverage, Limits(map_points=10))
+    assert shown.attrs["cell_m"] == 100.0 and "100 m" in note[1]
+    # (column, row): e (-1, 0); a, b (0, 0) and c (0, 0) unreachable; f (0, 1); d (1, 0)
+    assert shown["demand_id"].tolist() == [f"r-cell-{i}" for i in range(5)]
+    assert shown["population"].tolist() == [2.0, 40.0, 5.0, 4.0, 7.0]
+    assert shown.geometry.x.tolist() == [-50.0, 50.0, 50.0, 50.0, 150.0]
+    assert shown.geometry.y.tolist() == [50.0, 50.0, 50.0, 150.0, 50.0]
+    minutes = shown["r_minutes"].to_numpy()
+    expected = [16.0, (10 * 20 + 30 * 40) / 40, np.nan, 50.0, 30.0]
+    np.testing.assert_allclose(minutes, expected, rtol=0, atol=1e-12)
+    assert not shown["r_covered"].any()
 
 
 # --------------------------------------------------------------------------- [map] table

@@ -163,9 +163,10 @@ def map_demand(
         note = None
     else:
         cell_m = MAP_CELL_M
-        while max((_n_cells(points, rule, cell_m) for rule in rules), default=0) > limit:
+        uncovered = [_Uncovered.of(points, rule) for rule in rules]
+        while max((u.n_cells(cell_m) for u in uncovered), default=0) > limit:
             cell_m *= 2
-        parts = [_uncovered_cells(points, rule, rules, cell_m) for rule in rules]
+        parts = [u.cells(rules, cell_m) for u in uncovered]
         frame = pd.concat(parts, ignore_index=True)
         note = (
             f"需求点 {len(points):,} 个（多于 {threshold:,} 个）：未覆盖居民按 {cell_m:,.0f} 米网格"
@@ -183,61 +184,71 @@ def map_demand(
     return shown, note
 
 
-def _cells_of_uncovered(
-    points: pd.DataFrame, rule: Rule, cell_m: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A rule's uncovered residents (a mask of ``points``), their ``cell_m`` grid cell (column
-    and row as floats; network CRS) and whether no facility is reachable from them."""
-    out = ~points[column(rule.id, "covered")].to_numpy()
-    cx = np.floor(points["x"].to_numpy()[out] / cell_m)
-    cy = np.floor(points["y"].to_numpy()[out] / cell_m)
-    unreachable = ~np.isfinite(points[column(rule.id, "time_s")].to_numpy()[out])
-    return out, cx, cy, unreachable
+@dataclass(frozen=True)
+class _Uncovered:
+    """One rule's uncovered residents (network CRS), as :func:`map_demand` groups them."""
 
+    rule: Rule
+    x: np.ndarray
+    y: np.ndarray
+    population: np.ndarray
+    minutes: np.ndarray  # NaN where no facility is reachable
+    unreachable: np.ndarray
 
-def _n_cells(points: pd.DataFrame, rule: Rule, cell_m: float) -> int:
-    """How many map rows :func:`_uncovered_cells` makes of a rule's uncovered residents."""
-    _, cx, cy, unreachable = _cells_of_uncovered(points, rule, cell_m)
-    if not len(cx):
-        return 0
-    cx, cy = cx.astype(np.int64), cy.astype(np.int64)
-    rows = int(cy.max() - cy.min()) + 1
-    key = ((cx - cx.min()) * rows + (cy - cy.min())) * 2 + unreachable
-    return len(pd.unique(key))
+    @classmethod
+    def of(cls, points: pd.DataFrame, rule: Rule) -> _Uncovered:
+        out = ~points[column(rule.id, "covered")].to_numpy()
+        time_s = points[column(rule.id, "time_s")].to_numpy()[out]
+        return cls(
+            rule,
+            points["x"].to_numpy()[out],
+            points["y"].to_numpy()[out],
+            points["population"].to_numpy()[out],
+            time_s / 60,
+            ~np.isfinite(time_s),
+        )
 
+    def _keys(self, cell_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per resident, its ``cell_m`` grid cell as one int (ordered as column, row, then
+        unreachable after reachable: the map row it joins); and the first column and row."""
+        cx = np.floor(self.x / cell_m).astype(np.int64)
+        cy = np.floor(self.y / cell_m).astype(np.int64)
+        low = np.array([cx.min(), cy.min()]) if len(cx) else np.zeros(2, dtype=np.int64)
+        rows = int(cy.max() - low[1]) + 1 if len(cy) else 1
+        return ((cx - low[0]) * rows + (cy - low[1])) * 2 + self.unreachable, low, rows
 
-def _uncovered_cells(
-    points: pd.DataFrame, rule: Rule, rules: Sequence[Rule], cell_m: float
-) -> pd.DataFrame:
-    """One rule's uncovered residents per ``cell_m`` grid cell (network CRS), as map rows; the
-    unreachable ones of a cell are a row of their own."""
-    out, cx, cy, unreachable = _cells_of_uncovered(points, rule, cell_m)
-    pop = points["population"].to_numpy()[out]
-    minutes = points[column(rule.id, "time_s")].to_numpy()[out] / 60
-    cells = (
-        pd.DataFrame(
+    def n_cells(self, cell_m: float) -> int:
+        """How many map rows :meth:`cells` makes at ``cell_m``."""
+        return len(pd.unique(self._keys(cell_m)[0]))
+
+    def cells(self, rules: Sequence[Rule], cell_m: float) -> pd.DataFrame:
+        """The residents per ``cell_m`` grid cell, as map rows; the unreachable ones of a cell
+        are a row of their own (minutes: the population-weighted mean, NaN if unreachable)."""
+        key, low, rows = self._keys(cell_m)
+        cells = (
+            pd.DataFrame(
+                {
+                    "key": key,
+                    "population": self.population,
+                    "weighted": np.where(self.unreachable, np.nan, self.minutes * self.population),
+                }
+            )
+            .groupby("key")  # one int key: the order and sums of (column, row, unreachable)
+            .sum(min_count=1)
+        )
+        cell = cells.index.to_numpy() // 2
+        part = pd.DataFrame(
             {
-                "cx": cx,
-                "cy": cy,
-                "unreachable": unreachable,
-                "population": pop,
-                "weighted": np.where(unreachable, np.nan, minutes * pop),
+                "demand_id": [f"{self.rule.id}-cell-{i}" for i in range(len(cells))],
+                "population": cells["population"].to_numpy(),
+                "x": (cell // rows + low[0] + 0.5) * cell_m,
+                "y": (cell % rows + low[1] + 0.5) * cell_m,
             }
         )
-        .groupby(["cx", "cy", "unreachable"], as_index=False)
-        .sum(min_count=1)
-    )
-    part = pd.DataFrame(
-        {
-            "demand_id": [f"{rule.id}-cell-{i}" for i in range(len(cells))],
-            "population": cells["population"].to_numpy(),
-            "x": (cells["cx"].to_numpy() + 0.5) * cell_m,
-            "y": (cells["cy"].to_numpy() + 0.5) * cell_m,
-        }
-    )
-    for other in rules:
-        part[column(other.id, "covered")] = other.id != rule.id
-        part[column(other.id, "minutes")] = np.nan
-    with np.errstate(invalid="ignore", divide="ignore"):
-        part[column(rule.id, "minutes")] = (cells["weighted"] / cells["population"]).to_numpy()
-    return part
+        for other in rules:
+            part[column(other.id, "covered")] = other.id != self.rule.id
+            part[column(other.id, "minutes")] = np.nan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            weighted, population = cells["weighted"].to_numpy(), cells["population"].to_numpy()
+            part[column(self.rule.id, "minutes")] = weighted / population
+        return part
