@@ -88,7 +88,7 @@ def _add_verbosity(parser: argparse.ArgumentParser, *, default: bool) -> None:
 
 
 def _add_map_options(parser: argparse.ArgumentParser) -> None:
-    from .rendering.maps import BASEMAPS, LANGS
+    from .rendering.map_options import BASEMAPS, LANGS
 
     parser.add_argument("--lang", choices=LANGS, help="one map in this language (default: [map])")
     parser.add_argument(
@@ -779,7 +779,7 @@ def _catchments(args: argparse.Namespace) -> int:
 
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    from .rendering.maps import LANGS
+    from .rendering.map_options import LANGS
 
     parser.add_argument(
         "result_dir", type=Path, help="output folder of run, demo, check, scenario …"

@@ -4,6 +4,7 @@ __all__ = [
     "browser",
     "change_maps",
     "charts",
+    "map_options",
     "maps",
     "report",
     "run_maps",

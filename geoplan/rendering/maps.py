@@ -42,7 +42,6 @@ import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from importlib import resources
 from itertools import zip_longest
@@ -64,6 +63,7 @@ from ..coords import wgs84_to_gcj02
 from ..errors import InputError
 from ..messages import PRECISION_ZH
 from ..taxonomy import CATEGORIES, GROUP_LABELS, TIER_LABELS
+from .map_options import BASEMAPS, LANGS, Basemap
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +87,6 @@ __all__ = [
     "save_map",
 ]
 
-LANGS: tuple[str, ...] = ("zh", "en")
-"""Map languages: every label, layer name, popup and note is in one of them."""
 _HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 BAND_COLOURS: tuple[str, ...] = ("#006837", "#66bd63", "#f59d3d", "#d73027", "#8c8c8c")
@@ -279,61 +277,6 @@ def _check_lang(lang: object) -> str:
 # --------------------------------------------------------------------------- basemaps
 
 
-@dataclass(frozen=True)
-class Basemap:
-    """A tile basemap: Leaflet URL templates, its coordinate system and credit."""
-
-    key: str
-    name: tuple[str, str]
-    """(Chinese, English) name."""
-    tiles: tuple[str, ...]
-    """Leaflet URL templates, drawn bottom to top (``{tk}`` is the key option)."""
-    subdomains: str
-    credit: str
-    gcj02: bool
-    """True: the tiles are in GCJ-02, so overlays are shifted from WGS84 to GCJ-02."""
-    needs_key: bool = False
-    max_native_zoom: int = 18
-
-
-_TIANDITU = (
-    "https://t{s}.tianditu.gov.cn/%s_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-    "&LAYER=%s&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
-    "&TILECOL={x}&tk={tk}"
-)
-BASEMAPS: dict[str, Basemap] = {
-    "none": Basemap("none", ("无底图", "no basemap"), (), "", "", gcj02=False),
-    "osm": Basemap(
-        "osm",
-        ("OpenStreetMap", "OpenStreetMap"),
-        ("https://tile.openstreetmap.org/{z}/{x}/{y}.png",),
-        "",
-        "© OpenStreetMap contributors",
-        gcj02=False,
-        max_native_zoom=19,
-    ),
-    "tianditu": Basemap(
-        "tianditu",
-        ("天地图", "Tianditu"),
-        (_TIANDITU % ("vec", "vec"), _TIANDITU % ("cva", "cva")),
-        "01234567",
-        "© 天地图 Tianditu",
-        gcj02=False,
-        needs_key=True,
-    ),
-    "amap": Basemap(
-        "amap",
-        ("高德地图", "Amap"),
-        (
-            "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
-            "&x={x}&y={y}&z={z}",
-        ),
-        "1234",
-        "© 高德地图 AutoNavi",
-        gcj02=True,
-    ),
-}
-"""Basemaps by name; ``none`` (the default) keeps the map offline."""
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 

@@ -124,13 +124,13 @@ def _crs_problem(value: str) -> str | None:
 
 
 def _langs() -> tuple[str, ...]:
-    from ..rendering.maps import LANGS
+    from ..rendering.map_options import LANGS
 
     return LANGS
 
 
 def _basemaps() -> tuple[str, ...]:
-    from ..rendering.maps import BASEMAPS
+    from ..rendering.map_options import BASEMAPS
 
     return tuple(BASEMAPS)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib
 import logging
 import os
 import platform
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,7 +127,7 @@ class MapOptions:
 
     def key(self) -> str | None:
         """The basemap key from the environment (None if not needed); empty → an error."""
-        from ..rendering.maps import BASEMAPS
+        from ..rendering.map_options import BASEMAPS
 
         if not BASEMAPS[self.basemap].needs_key:
             return None
@@ -502,6 +505,7 @@ def run_into(
 ) -> RunResult:
     """Compute ``project`` and write its outputs into an open result folder (``staged``)."""
     stages = Stages(run_stages(project), progress=progress, on_stage=on_stage)
+    renderer = _import_meanwhile("geoplan.rendering.maps")  # folium: 0.2 s, needed last
     try:
         with SideProcess() as side:  # a large run: gaps.gpkg/.xlsx by a second process
 
@@ -537,7 +541,22 @@ def run_into(
         _write_run_record(result, staged, stages.timings_s, side_process=side.record())
     finally:
         stages.close()
+        renderer.join()  # a failed run raises once the import is done (a clean exit)
     return result
+
+
+def _import_meanwhile(module: str) -> threading.Thread:
+    """Import ``module`` on a thread, while the run reads its inputs (much of which releases
+    the GIL, and the other CPU is idle then); the run's own import of it waits for it (the
+    import lock) or finds it done. An error is left for that import to raise."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="geoplan-import")
+    thread.start()
+    return thread
 
 
 def compute_project(
