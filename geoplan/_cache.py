@@ -17,8 +17,10 @@ space.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -200,18 +202,26 @@ def _column_type(values: pd.Series) -> str:
 
 def _read_entry(folder: Path, key: str) -> Entry:
     """The entry in ``folder``: each file read once, checked against its checksum, then parsed
-    from memory; the files are read and checked by threads (reading and hashing release the
-    GIL) while this one parses those already checked."""
+    from memory; the next few files are read and checked by threads (reading and hashing
+    release the GIL) while this one parses those already checked."""
     from concurrent.futures import ThreadPoolExecutor
 
     manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
     if manifest.get("format_version") != FORMAT_VERSION or manifest.get("key") != key:
         raise ValueError("format version or key differs")
-    records = manifest["tables"]
     tables = {}
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        checked = pool.map(lambda record: _checked_bytes(folder, record), records.values())
-        for (name, record), data in zip(records.items(), checked, strict=True):
+    ahead = min(4, os.cpu_count() or 1)  # files read ahead of the parsing: bounds the memory
+    todo = iter(manifest["tables"].items())
+    with ThreadPoolExecutor(max_workers=ahead) as pool:
+        reading = collections.deque(
+            (name, record, pool.submit(_checked_bytes, folder, record))
+            for name, record in itertools.islice(todo, ahead)
+        )
+        while reading:
+            name, record, future = reading.popleft()
+            data = future.result()
+            for following, its in itertools.islice(todo, 1):
+                reading.append((following, its, pool.submit(_checked_bytes, folder, its)))
             path = folder / record["file"]
             if "array" in record:
                 tables[name] = _read_array(data, path, record["array"])

@@ -186,27 +186,22 @@ def map_demand(
 
 @dataclass(frozen=True)
 class _Uncovered:
-    """One rule's uncovered residents (network CRS), as :func:`map_demand` groups them."""
+    """One rule's uncovered residents (network CRS), as :func:`map_demand` groups them; their
+    coordinates taken once (every doubling of the cell reads them), the rest when grouped."""
 
     rule: Rule
+    points: pd.DataFrame
+    out: np.ndarray  # per point: not covered by the rule
     x: np.ndarray
     y: np.ndarray
-    population: np.ndarray
-    minutes: np.ndarray  # NaN where no facility is reachable
     unreachable: np.ndarray
 
     @classmethod
     def of(cls, points: pd.DataFrame, rule: Rule) -> _Uncovered:
         out = ~points[column(rule.id, "covered")].to_numpy()
         time_s = points[column(rule.id, "time_s")].to_numpy()[out]
-        return cls(
-            rule,
-            points["x"].to_numpy()[out],
-            points["y"].to_numpy()[out],
-            points["population"].to_numpy()[out],
-            time_s / 60,
-            ~np.isfinite(time_s),
-        )
+        x, y = points["x"].to_numpy()[out], points["y"].to_numpy()[out]
+        return cls(rule, points, out, x, y, ~np.isfinite(time_s))
 
     def _keys(self, cell_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per resident, its ``cell_m`` grid cell as one int (ordered as column, row, then
@@ -225,12 +220,14 @@ class _Uncovered:
         """The residents per ``cell_m`` grid cell, as map rows; the unreachable ones of a cell
         are a row of their own (minutes: the population-weighted mean, NaN if unreachable)."""
         key, low, rows = self._keys(cell_m)
+        population = self.points["population"].to_numpy()[self.out]
+        minutes = self.points[column(self.rule.id, "time_s")].to_numpy()[self.out] / 60
         cells = (
             pd.DataFrame(
                 {
                     "key": key,
-                    "population": self.population,
-                    "weighted": np.where(self.unreachable, np.nan, self.minutes * self.population),
+                    "population": population,
+                    "weighted": np.where(self.unreachable, np.nan, minutes * population),
                 }
             )
             .groupby("key")  # one int key: the order and sums of (column, row, unreachable)
