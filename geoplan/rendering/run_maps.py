@@ -203,9 +203,10 @@ class _Uncovered:
         x, y = points["x"].to_numpy()[out], points["y"].to_numpy()[out]
         return cls(rule, points, out, x, y, ~np.isfinite(time_s))
 
-    def _keys(self, cell_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _keys(self, cell_m: float) -> tuple[np.ndarray, np.ndarray, int]:
         """Per resident, its ``cell_m`` grid cell as one int (ordered as column, row, then
-        unreachable after reachable: the map row it joins); and the first column and row."""
+        unreachable after reachable: the map row it joins); the first column and row, and the
+        number of rows."""
         cx = np.floor(self.x / cell_m).astype(np.int64)
         cy = np.floor(self.y / cell_m).astype(np.int64)
         low = np.array([cx.min(), cy.min()]) if len(cx) else np.zeros(2, dtype=np.int64)

@@ -670,8 +670,8 @@ def _compute_project(
         points["unit_name"], points["unit_code"] = string_column(names), string_column(codes)
         coverage = dataclasses.replace(coverage, units=area.units)
         by_unit = coverage.by_unit()
-    if on_coverage is not None:
-        on_coverage(coverage)
+        if on_coverage is not None:
+            on_coverage(coverage)
     with stages.stage("gaps"):
         gaps = coverage_gaps(
             coverage, cell_m=project.gap_cell_m, merge_contiguous=project.gap_merge_contiguous
@@ -1365,7 +1365,6 @@ def _list_first(path: Path, layer: str) -> None:
     list layers in the order of the rows of ``gpkg_contents``, which is the order they were
     written in; the layer's rows there (and in ``gpkg_geometry_columns``) get the lowest rowid.
     """
-    import contextlib
     import sqlite3
 
     with contextlib.closing(sqlite3.connect(path)) as db, db:
