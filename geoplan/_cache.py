@@ -204,7 +204,7 @@ def _read_entry(folder: Path, key: str) -> Entry:
     """The entry in ``folder``: each file read once, checked against its checksum, then parsed
     from memory; the next few files are read and checked by threads (reading and hashing
     release the GIL) while this one parses those already checked."""
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
     if manifest.get("format_version") != FORMAT_VERSION or manifest.get("key") != key:
@@ -213,15 +213,16 @@ def _read_entry(folder: Path, key: str) -> Entry:
     ahead = min(4, os.cpu_count() or 1)  # files read ahead of the parsing: bounds the memory
     todo = iter(manifest["tables"].items())
     with ThreadPoolExecutor(max_workers=ahead) as pool:
-        reading = collections.deque(
-            (name, record, pool.submit(_checked_bytes, folder, record))
-            for name, record in itertools.islice(todo, ahead)
-        )
+
+        def read(item: tuple[str, dict]) -> tuple[str, dict, Future]:
+            return (*item, pool.submit(_checked_bytes, folder, item[1]))
+
+        reading = collections.deque(map(read, itertools.islice(todo, ahead)))
         while reading:
             name, record, future = reading.popleft()
             data = future.result()
-            for following, its in itertools.islice(todo, 1):
-                reading.append((following, its, pool.submit(_checked_bytes, folder, its)))
+            if (following := next(todo, None)) is not None:
+                reading.append(read(following))
             path = folder / record["file"]
             if "array" in record:
                 tables[name] = _read_array(data, path, record["array"])

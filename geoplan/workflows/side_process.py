@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import logging
 import os
 import pickle
@@ -107,7 +108,7 @@ class SideProcess:
         self._process: subprocess.Popen | None = None
         self._folder: Path | None = None
         self._sent: list[tuple[Path, Callable, tuple]] = []  # not answered yet
-        self._n_sent = 0
+        self._numbers = itertools.count(1)  # of the job files
         self._kept: list[tuple[Callable, tuple]] = []  # for this process
 
     def __enter__(self) -> SideProcess:
@@ -153,8 +154,7 @@ class SideProcess:
         if not self.started:
             self._kept.append((function, args))
             return
-        self._n_sent += 1
-        job = self._folder / f"job{self._n_sent}.pickle"
+        job = self._folder / f"job{next(self._numbers)}.pickle"
         with open(job, "wb") as file:
             pickle.dump((function, args), file, protocol=pickle.HIGHEST_PROTOCOL)
         self._sent.append((job, function, args))
