@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -129,6 +130,27 @@ def test_demo_tables_equal_the_pandas_writer(tmp_path):
     assert summary["per_point_outputs"]["written"] is True
     assert summary["per_point_outputs"]["points"] == len(result.coverage.table)
     assert pyogrio.list_layers(out / "gaps.gpkg")[:, 0].tolist() == ["gaps", "uncovered_points"]
+
+
+def test_an_error_writing_the_per_point_table_fails_the_run(tmp_path, monkeypatch):
+    """The per-point table is written by a thread from the moment the coverage is decided;
+    its error fails the run with its own message, once nothing else writes, and leaves no
+    result folder."""
+    from geoplan.errors import OutputError
+    from geoplan.workflows.project import DEMO_PROJECT
+
+    write_csv = _io.write_csv
+
+    def failing(frame, path):
+        if Path(path).name == "coverage_points.csv":
+            raise OutputError("coverage_points.csv: no space left (test)")
+        write_csv(frame, path)
+
+    monkeypatch.setattr(_io, "write_csv", failing)
+    with pytest.raises(OutputError, match="no space left"):
+        run_project(DEMO_PROJECT, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert list(tmp_path.iterdir()) == []  # nor its staging folder
 
 
 def _figures(out) -> dict:
@@ -456,11 +478,8 @@ def test_uncovered_points_layer_is_what_to_file_wrote(tmp_path, case):
     ``GeoDataFrame.to_file`` wrote from shapely points: every row, its R-tree, its types."""
     from types import SimpleNamespace
 
-    from geoplan.workflows.project import (
-        _uncovered_layer,
-        _wgs84_points,
-        _write_uncovered_layer,
-    )
+    from geoplan.workflows.gaps_gpkg import write_uncovered_layer
+    from geoplan.workflows.project import _uncovered_layer, _wgs84_points
 
     rng = np.random.default_rng(3)
     n = 2000
@@ -485,7 +504,7 @@ def test_uncovered_points_layer_is_what_to_file_wrote(tmp_path, case):
         rules=[SimpleNamespace(id="r")],
         network=SimpleNamespace(crs="EPSG:32650"),
     )
-    _write_uncovered_layer(_uncovered_layer(coverage), tmp_path / "fast.gpkg")
+    write_uncovered_layer(_uncovered_layer(coverage), tmp_path / "fast.gpkg")
     chosen = table[~covered]
     reference = gpd.GeoDataFrame(
         chosen.drop(columns=["x", "y"]),

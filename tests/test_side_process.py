@@ -125,8 +125,8 @@ def test_a_run_writes_the_same_files_with_a_second_process(tmp_path, demo_dir, t
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))["side_process"]
     assert record["peak_memory_mb"] > 10
     assert set(record["job_seconds"]) == {
-        "_write_uncovered_layer",
-        "_write_gaps_gpkg",
+        "write_uncovered_layer",
+        "write_gaps_gpkg",
         "write_xlsx",
     }
     own = json.loads((demo_dir / "run.json").read_text(encoding="utf-8"))
@@ -242,7 +242,7 @@ def test_which_runs_start_a_second_process(
     run_project(demo_project(append=f"\n[outputs]\n{outputs}\n"), out)
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))["side_process"]
     if second_process:
-        assert set(record["job_seconds"]) == {"_write_gaps_gpkg", "write_xlsx"}
+        assert set(record["job_seconds"]) == {"write_gaps_gpkg", "write_xlsx"}
     else:
         assert record is None
 

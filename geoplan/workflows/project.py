@@ -11,6 +11,7 @@ import platform
 import re
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -49,6 +50,7 @@ from ..readers.network import DEFAULT_WALK_SPEED_M_PER_MIN
 from ..results import Staging, output_files, output_folder
 from . import config
 from .config import DEFAULT_AREA_TOLERANCE_M, DEFAULT_GAP_CELL_M, DEFAULT_MAX_SNAP_M
+from .gaps_gpkg import GAPS_GPKG_BEGUN, write_gaps_gpkg, write_uncovered_layer
 from .side_process import SideProcess
 
 if TYPE_CHECKING:  # folium is imported only when a map is drawn
@@ -507,7 +509,10 @@ def run_into(
     stages = Stages(run_stages(project), progress=progress, on_stage=on_stage)
     renderer = _import_meanwhile("geoplan.rendering.maps")  # folium: 0.2 s, needed last
     try:
-        with SideProcess() as side:  # a large run: gaps.gpkg/.xlsx by a second process
+        with (
+            SideProcess() as side,  # a large run: gaps.gpkg/.xlsx by a second process
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoplan-per-point") as writer,
+        ):
 
             def start_side(n_points: int) -> None:
                 # not for a run too large for its per-point tables: memory counts most there
@@ -516,13 +521,21 @@ def run_into(
                     side.start_for(n_points)
 
             uncovered: list[Path] = []  # gaps.gpkg begun with its layer uncovered_points
+            per_point: list[Future] = []  # the per-point table, written by a thread
 
             def hand_over_points(coverage: Coverage) -> None:
-                # the largest layer of gaps.gpkg, written while this process finds the gaps
+                # the per-point tables, written while this process finds the gaps
                 plan = per_point_outputs(project, len(coverage.table))
-                if plan["written"] and plan["format"] == "csv":
-                    uncovered.append(staged.path / _GAPS_GPKG_BEGUN)
-                    side.submit(_write_uncovered_layer, _uncovered_layer(coverage), uncovered[0])
+                if not plan["written"]:
+                    return
+                points = coverage.table.copy(deep=False)  # its own columns: this thread adds
+                crs = coverage.network.crs
+                per_point.append(
+                    writer.submit(_write_per_point, points, plan["format"], crs, staged.path)
+                )
+                if plan["format"] == "csv":  # the largest layer of gaps.gpkg
+                    uncovered.append(staged.path / GAPS_GPKG_BEGUN)
+                    side.submit(write_uncovered_layer, _uncovered_layer(coverage), uncovered[0])
 
             result = compute_project(
                 project,
@@ -532,7 +545,13 @@ def run_into(
                 on_coverage=hand_over_points,
             )
             with stages.stage("write"):
-                _write_tables(result, staged.path, side, begun=uncovered[0] if uncovered else None)
+                _write_tables(
+                    result,
+                    staged.path,
+                    side,
+                    begun=uncovered[0] if uncovered else None,
+                    per_point=per_point[0] if per_point else None,
+                )
                 shown = _map_inputs(result)  # what the maps can embed; aggregation is a warning
                 _io.write_json(staged.path / "summary.json", result.summary)
             with stages.stage("map"):
@@ -1307,20 +1326,25 @@ def _per_point_note(plan: dict) -> dict:
 
 
 def _write_tables(
-    result: RunResult, out_dir: Path, side: SideProcess, *, begun: Path | None = None
+    result: RunResult,
+    out_dir: Path,
+    side: SideProcess,
+    *,
+    begun: Path | None = None,
+    per_point: Future | None = None,
 ) -> None:
     """Every table of a run but summary.json: the CSVs, gaps.xlsx/.gpkg, the service areas.
 
     The per-point table, the largest and formatted by Arrow outside the GIL, is written by a
-    worker thread while this one writes the others. gaps.gpkg and gaps.xlsx are handed to
-    ``side``: a second process, if it started, writes them meanwhile (GDAL's inserts and
-    openpyxl hold the GIL); else they are written here, last. ``begun`` is gaps.gpkg's
-    layer ``uncovered_points``, handed to ``side`` before (:func:`_write_uncovered_layer`).
-    The stage ends when the thread is done; an error of either fails the run with its own
-    message, raised only once neither thread writes any more (every file is atomic).
+    worker thread while this one writes the others: ``per_point`` when it was started already
+    (as soon as the coverage was decided, :func:`run_into`), else here. gaps.gpkg and gaps.xlsx
+    are handed to ``side``: a second process, if it started, writes them meanwhile (GDAL's
+    inserts and openpyxl hold the GIL); else they are written here, last. ``begun`` is
+    gaps.gpkg's layer ``uncovered_points``, handed to ``side`` before
+    (:func:`write_uncovered_layer`). Returns when the thread is done; an error of either
+    fails the run with its own message, raised only once neither thread writes any more
+    (every file is atomic).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = result.summary["per_point_outputs"]  # decided by compute_project
     if not plan["written"]:
@@ -1328,9 +1352,13 @@ def _write_tables(
         logger.warning("%s", note["message_en"])
         result.summary.setdefault("warnings", []).append(note)
     gaps_wgs84 = result.gaps.to_crs(4326)
-    side.submit(_write_gaps_gpkg, gaps_wgs84, begun, out_dir / "gaps.gpkg")
+    side.submit(write_gaps_gpkg, gaps_wgs84, begun, out_dir / "gaps.gpkg")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoplan-per-point") as pool:
-        per_point = pool.submit(_write_per_point, result, out_dir) if plan["written"] else None
+        if per_point is None and plan["written"]:
+            points = result.coverage.table
+            per_point = pool.submit(
+                _write_per_point, points, plan["format"], result.network.crs, out_dir
+            )
         table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
         centre = gaps_wgs84.geometry.representative_point()
         table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
@@ -1348,50 +1376,21 @@ def _write_tables(
         per_point.result()  # its error, if it had one
 
 
-def _write_gaps_gpkg(gaps_wgs84: gpd.GeoDataFrame, begun: Path | None, path: Path) -> None:
-    """gaps.gpkg: the layer ``gaps``, and ``uncovered_points`` when ``begun`` (a GeoPackage
-    holding only that layer, :func:`_write_uncovered_layer`) is given, which becomes the file.
-    ``gaps`` is listed first either way: it is the layer a reader opens when none is named."""
-    with _io.atomic_path(path) as tmp:
-        if begun is not None:
-            os.replace(begun, tmp)
-        gaps_wgs84.to_file(tmp, layer="gaps", driver="GPKG", engine="pyogrio", use_arrow=True)
-        if begun is not None:
-            _list_first(tmp, "gaps")
-
-
-def _list_first(path: Path, layer: str) -> None:
-    """List ``layer`` first in the GeoPackage ``path``: readers (GDAL, so QGIS and geopandas)
-    list layers in the order of the rows of ``gpkg_contents``, which is the order they were
-    written in; the layer's rows there (and in ``gpkg_geometry_columns``) get the lowest rowid.
-    """
-    import sqlite3
-
-    with contextlib.closing(sqlite3.connect(path)) as db, db:
-        for table in ("gpkg_contents", "gpkg_geometry_columns"):
-            db.execute(
-                f"UPDATE {table} SET rowid = (SELECT min(rowid) - 1 FROM {table}) "
-                "WHERE table_name = ?",
-                (layer,),
-            )
-
-
-def _write_per_point(result: RunResult, out_dir: Path) -> None:
-    """``coverage_points.csv`` or ``coverage_points.parquet`` (``[outputs] per_point_format``)."""
-    if result.summary["per_point_outputs"]["format"] == "csv":
-        points = result.coverage.table.drop(columns=["x", "y"])
-        _io.write_csv(points, out_dir / "coverage_points.csv")
+def _write_per_point(points: pd.DataFrame, fmt: str, crs, out_dir: Path) -> None:
+    """``coverage_points.csv`` or ``coverage_points.parquet`` (``fmt``, ``[outputs]
+    per_point_format``) of a coverage's per-point table ``points`` (``x``/``y`` in ``crs``)."""
+    if fmt == "csv":
+        _io.write_csv(points.drop(columns=["x", "y"]), out_dir / "coverage_points.csv")
     else:
-        _write_points_parquet(result, out_dir / "coverage_points.parquet")
+        _write_points_parquet(points, crs, out_dir / "coverage_points.parquet")
 
 
-def _write_points_parquet(result: RunResult, path: Path) -> None:
+def _write_points_parquet(points: pd.DataFrame, crs, path: Path) -> None:
     """``coverage_points.parquet``: the columns of coverage_points.csv and each demand point
     in WGS84 (GeoParquet, WKB), one row per demand point."""
-    points = result.coverage.table
     frame = gpd.GeoDataFrame(
         points.drop(columns=["x", "y"]).reset_index(drop=True),
-        geometry=_wgs84_points(points["x"].to_numpy(), points["y"].to_numpy(), result.network.crs),
+        geometry=_wgs84_points(points["x"].to_numpy(), points["y"].to_numpy(), crs),
         crs=4326,
     )
     with _io.atomic_path(path) as tmp:
@@ -1501,7 +1500,7 @@ def _uncovered_points(coverage: Coverage) -> tuple[pd.DataFrame, np.ndarray, np.
 
 def _uncovered_layer(coverage: Coverage):
     """The layer ``uncovered_points`` of gaps.gpkg (:func:`_uncovered_points`), as
-    :func:`_write_uncovered_layer` takes it: an Arrow table whose points are WKB built from
+    :func:`write_uncovered_layer` takes it: an Arrow table whose points are WKB built from
     the coordinate arrays (no shapely point per row), or a GeoDataFrame when a column is one
     pyogrio converts itself first (dates, all None)."""
     import pyarrow as pa
@@ -1520,32 +1519,6 @@ def _uncovered_layer(coverage: Coverage):
         return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     return arrow.append_column("geometry", _wkb_points(lon, lat))
-
-
-def _write_uncovered_layer(layer, path: Path) -> None:
-    """Add :func:`_uncovered_layer` to the GeoPackage ``path`` (made if missing) as
-    ``GeoDataFrame.to_file`` writes it (pyogrio's Arrow path)."""
-    import pyogrio
-
-    if isinstance(layer, gpd.GeoDataFrame):
-        layer.to_file(path, layer=UNCOVERED_LAYER, driver="GPKG", engine="pyogrio", use_arrow=True)
-        return
-    pyogrio.write_arrow(
-        layer,
-        path,
-        layer=UNCOVERED_LAYER,
-        driver="GPKG",
-        geometry_name="geometry",
-        geometry_type="Point" if len(layer) else "Unknown",  # as geopandas infers it
-        crs="EPSG:4326",
-    )
-
-
-UNCOVERED_LAYER = "uncovered_points"
-"""The layer of gaps.gpkg with one point per demand point not covered by a rule."""
-_GAPS_GPKG_BEGUN = ".gaps-uncovered_points.gpkg"
-"""gaps.gpkg holding only :data:`UNCOVERED_LAYER`, in the staged result folder until the
-layer ``gaps`` is added and it becomes gaps.gpkg (:func:`_write_gaps_gpkg`)."""
 
 
 def _wkb_points(x: np.ndarray, y: np.ndarray):

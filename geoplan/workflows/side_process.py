@@ -250,7 +250,7 @@ def _serve() -> None:
     import openpyxl  # noqa: F401
     import pyogrio  # noqa: F401
 
-    from . import project  # noqa: F401
+    from . import gaps_gpkg  # noqa: F401  (the jobs' module; not the whole run's code)
 
     for line in sys.stdin.buffer:
         job = Path(os.fsdecode(line.rstrip(b"\n")))
