@@ -184,17 +184,30 @@ def _gap_areas(
         gaps["unit_name"] = _heaviest(table, units[0][mask], units[1])
     else:
         gaps["unit_name"] = ""
-    reason = np.where(gaps.index.to_numpy() % 2 == 1, "unreachable", "beyond_threshold")
-    gaps["reason"] = reason
-    gaps["reason_zh"] = [GAP_REASONS[r][0] for r in reason]
-    gaps["reason_en"] = [GAP_REASONS[r][1] for r in reason]
-    gaps["geometry"] = _cluster_cells(table, cell_m)
+    odd = gaps.index.to_numpy() % 2 == 1  # the cluster's kind: unreachable
+    for name, k in (("reason", None), ("reason_zh", 0), ("reason_en", 1)):
+        texts = ["unreachable", "beyond_threshold"]
+        if k is not None:
+            texts = [GAP_REASONS[t][k] for t in texts]
+        gaps[name] = np.where(odd, *texts)
+    if merge_contiguous:
+        gaps["geometry"] = _cluster_cells(table, cell_m)
+    else:  # a cluster is one cell: 2 × its number in the grid (+1 if unreachable)
+        cell = gaps.index.to_numpy() // 2
+        width = ix.max() - ox + 1
+        gaps["geometry"] = _boxes(cell % width + ox, cell // width + oy, cell_m)
     gaps = gaps.reset_index()
-    gaps = gaps.sort_values(["population", "cluster"], ascending=[False, True], kind="stable")
+    order = np.lexsort((gaps["cluster"].to_numpy(), -gaps["population"].to_numpy()))
+    gaps = gaps.take(order)  # largest population first, then by cluster
     gaps["rank"] = np.arange(1, len(gaps) + 1)
     gaps["rule_id"] = rule_id
-    gaps["gap_id"] = [f"{rule_id}-{r:03d}" for r in gaps["rank"]]
+    gaps["gap_id"] = f"{rule_id}-" + gaps["rank"].astype("str").str.zfill(3)  # 001, …, 1000
     return gpd.GeoDataFrame(gaps[[*GAP_COLUMNS, "geometry"]], geometry="geometry", crs=crs)
+
+
+def _boxes(ix: np.ndarray, iy: np.ndarray, cell_m: float) -> np.ndarray:
+    """The grid cells of columns ``ix`` and rows ``iy`` (``cell_m`` metres) as polygons."""
+    return shapely.box(ix * cell_m, iy * cell_m, (ix + 1) * cell_m, (iy + 1) * cell_m)
 
 
 def _codes(values) -> tuple[np.ndarray, np.ndarray]:
@@ -241,13 +254,7 @@ def _cluster_cells(table: pd.DataFrame, cell_m: float) -> pd.Series:
     """Per cluster, the union of its grid cells (one box when the cluster is one cell, in the
     order the rows first reach them); ``table["cell"]`` numbers the (cell, cluster) pairs."""
     cells = table[~table["cell"].duplicated()]
-    boxes = shapely.box(
-        cells["ix"] * cell_m,
-        cells["iy"] * cell_m,
-        (cells["ix"] + 1) * cell_m,
-        (cells["iy"] + 1) * cell_m,
-    )
-    cells = cells.assign(geometry=boxes)
+    cells = cells.assign(geometry=_boxes(cells["ix"], cells["iy"], cell_m))
     counts = cells["cluster"].value_counts()
     single = cells[cells["cluster"].map(counts) == 1].set_index("cluster")["geometry"]
     multi = (

@@ -8,6 +8,7 @@ __all__ = [
     "check_facilities",
     "config",
     "fetch",
+    "gaps_gpkg",
     "init",
     "national",
     "plan_check",
