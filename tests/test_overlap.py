@@ -175,3 +175,27 @@ def test_overlap_error_is_an_input_error(demo_project, andorra):
     path = demo_project(replace={DEMO_NETWORK: f'"{andorra}"'})
     with pytest.raises(InputError):
         compute_project(load_project(path))
+
+
+def test_known_demand_coordinates_measure_the_same_overlap():
+    """A run hands the check the demand coordinates it computes anyway (``demand_xy``):
+    the shares are those the check measures from the points themselves; coordinates of
+    another number of points are refused."""
+    import geopandas as gpd
+    import numpy as np
+
+    from geoplan.analysis.coverage import point_xy
+    from geoplan.analysis.overlap import check_overlap
+    from geoplan.workflows.project import DEMO_PROJECT, load_network, read_project_demand
+
+    project = load_project(DEMO_PROJECT)
+    network, demand = load_network(project), read_project_demand(project)
+    none = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326))
+    common = dict(network=network, demand=demand, facilities=none, facility_snap_m=np.array([]))
+    own = check_overlap(**common, max_snap_m=500.0)
+    x, y = point_xy(demand, network.crs)
+    given = check_overlap(**common, max_snap_m=500.0, demand_xy=(x, y))
+    assert given.shares == own.shares and given.warnings == own.warnings
+    assert own.shares == {"demand_near_network": 1.0}  # every demo resident is near a street
+    with pytest.raises(ValueError, match="demand_xy has"):
+        check_overlap(**common, max_snap_m=500.0, demand_xy=(x[1:], y[1:]))

@@ -145,6 +145,7 @@ def check_overlap(
     units: gpd.GeoDataFrame | None = None,
     files: dict[str, str] | None = None,
     area: str = "",
+    demand_xy: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Overlap:
     """Measure how the inputs overlap; refuse inputs of different places, warn when partial.
 
@@ -173,6 +174,8 @@ def check_overlap(
         Input name → file name, for the messages.
     area : str
         The project's area name, for the messages.
+    demand_xy : (x, y) arrays, optional
+        The demand points' coordinates in the network CRS (:func:`point_xy` of ``demand``).
 
     Returns
     -------
@@ -187,7 +190,10 @@ def check_overlap(
     nodes = network.nodes
     net_box = (nodes["x"].min(), nodes["y"].min(), nodes["x"].max(), nodes["y"].max())
     boxes: dict[str, tuple[float, float, float, float]] = {"network": _bounds_wgs84(net_box, crs)}
-    residents = _Residents(*point_xy(demand, crs), demand["population"].to_numpy(dtype=float))
+    x, y = point_xy(demand, crs) if demand_xy is None else demand_xy
+    if len(x) != len(demand):
+        raise ValueError(f"demand_xy has {len(x)} points; demand has {len(demand)}")
+    residents = _Residents(x, y, demand["population"].to_numpy(dtype=float))
     if len(residents.x):
         x, y = residents.x, residents.y
         boxes["demand"] = _bounds_wgs84((x.min(), y.min(), x.max(), y.max()), crs)

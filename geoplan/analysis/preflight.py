@@ -68,12 +68,14 @@ def check_inputs(
     declare: tuple[str, str] = DECLARE["project"],
     files: dict[str, str] | None = None,
     area: str = "",
+    demand_xy: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Checked:
     """Run the checks of the module docstring on a run's inputs.
 
     ``max_snap_m`` is one distance, or one per facility file (keys: the ``source_file`` of
     the rows, as several facility files label them). ``boundary_tolerance_m``: residents this
-    close outside the boundary still belong to the area.
+    close outside the boundary still belong to the area. ``demand_xy``: the demand points'
+    coordinates in the network CRS when known (:func:`geoplan.analysis.coverage.point_xy`).
 
     Raises
     ------
@@ -105,6 +107,7 @@ def check_inputs(
         units=units,
         files=files,
         area=area,
+        demand_xy=demand_xy,
     )
     warnings_ += overlap.warnings
     if used.empty:

@@ -1000,6 +1000,14 @@ def _position_text(row: Mapping, lang: str) -> str | None:
     return _t("converted", lang, crs=_CRS_LABELS.get(source, source.upper()))
 
 
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """The rows of ``frame`` (but its geometry) as dicts of Python values, as
+    ``DataFrame.to_dict("records")`` gives them, column by column (not a Series per row)."""
+    names = [c for c in frame.columns if c != getattr(frame, "_geometry_column_name", None)]
+    columns = [frame[name].tolist() for name in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
 def _facility_popup(row: Mapping, lang: str) -> tuple[str, str]:
     """(tooltip, popup) HTML for one facility (or a cell of them), every value escaped.
 
@@ -1684,7 +1692,7 @@ def coverage_map(
         label, group = _category_label(category, lang)
         subset = facilities[facilities["category"] == category]
         rows = []
-        for (_, row), geom in zip(subset.iterrows(), subset.geometry, strict=True):
+        for row, geom in zip(_records(subset), subset.geometry, strict=True):
             tooltip, popup = _facility_popup(row, lang)
             rows.append([round(geom.y, 6), round(geom.x, 6), tooltip, popup])
         n = int(subset["n_facilities"].sum()) if "n_facilities" in subset else len(rows)
