@@ -555,3 +555,31 @@ def test_xlsx_text_at_the_edges_is_what_openpyxl_wrote(tmp_path, monkeypatch):
     monkeypatch.undo()
     for refused in ["a\x1fb", "=" + "x" * (_io.XLSX_MAX_TEXT - 1), "x" * (_io.XLSX_MAX_TEXT + 1)]:
         assert _io._sheet_rows_xml(pd.DataFrame({"t": ["a", refused]})) is None
+
+
+def test_the_cycle_collector_is_paused_within_a_run_and_restored_after():
+    """A run holds back the cycle collector (its geometries are not scanned again and again)
+    and gives it back as it found it: enabled, after an error too; left disabled when the
+    caller had disabled it."""
+    import gc
+
+    from geoplan._gc import collector_paused
+    from geoplan.workflows.project import DEMO_PROJECT, compute_project, load_project
+
+    assert gc.isenabled()
+    seen = []
+    compute_project(load_project(DEMO_PROJECT), on_coverage=lambda _: seen.append(gc.isenabled()))
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        with collector_paused():  # nested: the outer block restores it
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+        raise RuntimeError("stop")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -1622,7 +1622,7 @@ def coverage_map(
         band = _band_codes(minutes, threshold)
         if f"{rid}_usable" in streets:  # streets the rule's mode may not use: not drawn
             band[~streets[f"{rid}_usable"].to_numpy(dtype=bool)] = _NOT_DRAWN
-        codes = "".join(map(str, band[part_row].tolist()))
+        codes = (band[part_row] + ord("0")).astype(np.uint8).tobytes().decode("ascii")  # 0-5
         bands = folium.FeatureGroup(
             name=f"{mark}{_swatch_line(BAND_COLOURS[0])} " + _e(_t("layer_bands", lang)),
             show=i == 0,

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .. import _io, coords, schema
 from .._cache import file_sha256
+from .._gc import collector_paused
 from .._paths import DEMO_PROJECT, SHARED_PREFIX, SHIPPED_PREFIX, prefixed_path
 from ..analysis import engine
 from ..analysis.coverage import (
@@ -510,6 +511,7 @@ def run_into(
     renderer = _import_meanwhile("geoplan.rendering.maps")  # folium: 0.2 s, needed last
     try:
         with (
+            collector_paused(),  # its geometries are not scanned for cycles again and again
             SideProcess() as side,  # a large run: gaps.gpkg/.xlsx by a second process
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoplan-per-point") as writer,
         ):
@@ -595,7 +597,8 @@ def compute_project(
     number of demand points as soon as they are read; ``on_coverage`` the coverage (its
     per-point table as the result will hold it) as soon as it is decided, before the gaps.
     """
-    with applied(project.limits), engine.edges_unchanged():  # the network is this run's own
+    # the network is this run's own; its geometries are not scanned for cycles again and again
+    with applied(project.limits), engine.edges_unchanged(), collector_paused():
         return _compute_project(
             project,
             stages or Stages(STAGES),

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._gc import collector_paused
 from ..progress import peak_memory_mb
 
 logger = logging.getLogger(__name__)
@@ -270,8 +271,9 @@ def _do(job: Path) -> bytes:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # the run's own filters decide when reissued
         try:
-            function, args = pickle.loads(job.read_bytes())
-            function(*args)
+            with collector_paused():  # a layer's geometries, not scanned for cycles each time
+                function, args = pickle.loads(job.read_bytes())
+                function(*args)
         except Exception as exc:
             error = exc
     logging.getLogger().removeHandler(handler)
