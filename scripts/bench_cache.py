@@ -40,14 +40,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    os.environ["GEOPLAN_CACHE"] = tempfile.mkdtemp(prefix="geoplan_bench_cache_")
-    print(f"cache folder {os.environ['GEOPLAN_CACHE']}; medians of {args.repeats} runs\n")
+    with tempfile.TemporaryDirectory(prefix="geoplan_bench_cache_") as cache:  # removed after
+        os.environ["GEOPLAN_CACHE"] = cache
+        measure(args.repeats)
+
+
+def measure(repeats: int) -> None:
+    """Parse, store and load each network; then the snapping indexes."""
+    print(f"cache folder {os.environ['GEOPLAN_CACHE']}; medians of {repeats} runs\n")
     print(f"{'network':48s} {'edges':>9s} {'parse s':>9s} {'store s':>9s} {'cached s':>9s} ×")
     for relative in NETWORKS:
         path = shared_path(relative)
-        parse_s, parsed = timed(lambda path=path: read_network(path, cache=False), args.repeats)
+        parse_s, parsed = timed(lambda path=path: read_network(path, cache=False), repeats)
         store_s, _ = timed(lambda path=path: read_network(path), 1)
-        hit_s, cached = timed(lambda path=path: read_network(path), args.repeats)
+        hit_s, cached = timed(lambda path=path: read_network(path), repeats)
         pd.testing.assert_frame_equal(parsed.nodes, cached.nodes)
         pd.testing.assert_frame_equal(
             pd.DataFrame(parsed.edges.drop(columns="geometry")),
@@ -58,7 +64,7 @@ def main() -> None:
             f"{relative:48s} {len(parsed.edges):9,d} {parse_s:9.3f} {store_s:9.3f} "
             f"{hit_s:9.3f} {parse_s / hit_s:.1f}"
         )
-    snapping_indexes(args.repeats)
+    snapping_indexes(repeats)
 
 
 def snapping_indexes(repeats: int) -> None:

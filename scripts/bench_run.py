@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -258,10 +259,14 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GEOPLAN_CACHE": str(folder / "cache")}
     side_by_side = []
-    for n_points in args.points:
-        side_by_side.append(
-            (n_points, bench_size(args, folder / f"points_{n_points}", n_points, env))
-        )
+    try:
+        for n_points in args.points:
+            side_by_side.append(
+                (n_points, bench_size(args, folder / f"points_{n_points}", n_points, env))
+            )
+    finally:  # inputs, outputs and a cache of ~0.6 GB each time: kept only with --keep
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
     print(
         f"\nComputation alone (compute_project, nothing written) vs the run end to end "
         f"(run_project, every output), warm medians of {args.repeats} each, fresh processes; "
