@@ -215,20 +215,25 @@ def test_cache_module_round_trips_types_exactly(cache):
 
 
 def test_cache_module_round_trips_arrays_exactly_and_checks_them(cache, caplog):
-    """Bare arrays (.npy): dtype, shape and bits kept; a changed file is not trusted."""
+    """Bare arrays (.npy): dtype, shape, order and bits kept, read-only (they lie in the
+    file's bytes, not copied); a changed file is not trusted."""
     arrays = {
         "xy": np.array([[0.1, -0.0], [np.nan, 1e300]]),
         "i": np.array([1, -2, 2**40], dtype=np.int64),
         "u": np.frombuffer(b"\x00\xff\x07", dtype=np.uint8),
         "empty": np.zeros((0, 4)),
+        "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+        "big_endian": np.array([1.5, -2.25], dtype=">f8"),
     }
     assert _cache.save("demo", "k3", arrays, {"n": 3})
     entry = _cache.load("demo", "k3")
     assert entry is not None and entry.meta == {"n": 3}
     for name, values in arrays.items():
         got = entry.tables[name]
-        assert got.dtype == values.dtype and got.shape == values.shape
-        assert got.tobytes() == values.tobytes()
+        assert got.dtype == values.dtype and got.shape == values.shape, name
+        assert got.tobytes() == values.tobytes(), name
+        assert not got.flags.writeable, name
+    assert entry.tables["fortran"].flags.f_contiguous
     npy = cache / "demo" / "k3" / "i.npy"
     npy.write_bytes(npy.read_bytes()[:-8] + np.int64(5).tobytes())
     with caplog.at_level(logging.WARNING):
