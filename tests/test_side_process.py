@@ -87,6 +87,42 @@ def test_jobs_done_by_the_second_process(tmp_path, source, two_cpus, monkeypatch
     assert _ended(pid)
 
 
+def test_movable_jobs_not_begun_are_done_by_the_run(tmp_path, source, two_cpus, any_size):
+    """When the run has nothing left but to wait, it takes back the movable jobs at the end of
+    the queue that the second process has not begun, and does them itself; a job that is not
+    movable, or already begun, stays the second process's."""
+    with SideProcess() as side:
+        side.start_for(1)
+        side.submit(time.sleep, 1.0)  # busy (and first importing) when the run finishes
+        side.submit(shutil.copyfile, source, tmp_path / "theirs.txt")  # not movable
+        side.submit(shutil.copy, source, tmp_path / "ours.txt", movable=True)
+        side.finish()
+        assert set(side.record()["job_seconds"]) == {"sleep", "copyfile"}  # not "copy"
+    for name in ("theirs.txt", "ours.txt"):
+        assert (tmp_path / name).read_bytes() == source.read_bytes(), name
+
+    with SideProcess() as side:
+        side.start_for(1)
+        side.submit(shutil.copy, source, tmp_path / "begun.txt", movable=True)
+        deadline = time.monotonic() + 60
+        while not list(side._folder.glob("*.result")) and time.monotonic() < deadline:
+            time.sleep(0.02)  # done by the second process before the run finishes
+        side.finish()
+        assert set(side.record()["job_seconds"]) == {"copy"}
+    assert (tmp_path / "begun.txt").read_bytes() == source.read_bytes()
+
+
+def test_a_movable_job_done_by_the_run_raises_its_error(tmp_path, two_cpus, any_size):
+    with SideProcess() as side:
+        side.start_for(1)
+        pid = side._process.pid
+        side.submit(time.sleep, 1.0)
+        side.submit(shutil.copy, tmp_path / "missing.txt", tmp_path / "c.txt", movable=True)
+        with pytest.raises(FileNotFoundError, match=r"missing\.txt"):
+            side.finish()
+    assert _ended(pid)  # leaving waited for the second process's job, then ended it
+
+
 def test_a_job_error_is_raised_in_the_run(tmp_path, two_cpus, any_size):
     with SideProcess() as side:
         side.start_for(1)

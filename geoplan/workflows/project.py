@@ -1358,7 +1358,8 @@ def _write_tables(
         logger.warning("%s", note["message_en"])
         result.summary.setdefault("warnings", []).append(note)
     gaps_wgs84 = result.gaps.to_crs(4326)
-    side.submit(write_gaps_gpkg, gaps_wgs84, begun, out_dir / "gaps.gpkg")
+    # movable (finish() may write it here): unless it adds to the file begun by an earlier job
+    side.submit(write_gaps_gpkg, gaps_wgs84, begun, out_dir / "gaps.gpkg", movable=begun is None)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoplan-per-point") as pool:
         if per_point is None and plan["written"]:
             points = result.coverage.table
@@ -1370,7 +1371,7 @@ def _write_tables(
         table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
         table["median_travel_time_min"] = (table["median_travel_time_s"] / 60).round(2)
         sheets = {"gaps": table, "coverage_by_unit": result.by_unit}
-        side.submit(_io.write_xlsx, sheets, out_dir / "gaps.xlsx")
+        side.submit(_io.write_xlsx, sheets, out_dir / "gaps.xlsx", movable=True)
         _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
         _io.write_csv(result.rejects, out_dir / "rejects.csv")
         _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")

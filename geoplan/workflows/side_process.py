@@ -67,6 +67,7 @@ def in_this_process() -> Iterator[None]:
 
 
 _DONE = b"done\n"
+_SKIPPED = b"skipped\n"  # the run took the job back before the second process began it
 _START = """\
 import sys
 sys.path.insert(0, sys.argv[1])  # this geoplan, as the run imported it...
@@ -108,7 +109,7 @@ class SideProcess:
         """Seconds the second process took for each job (by function name)."""
         self._process: subprocess.Popen | None = None
         self._folder: Path | None = None
-        self._sent: list[tuple[Path, Callable, tuple]] = []  # not answered yet
+        self._sent: list[_Job] = []  # not answered yet
         self._numbers = itertools.count(1)  # of the job files
         self._kept: list[tuple[Callable, tuple]] = []  # for this process
 
@@ -149,16 +150,18 @@ class SideProcess:
                 shutil.rmtree(self._folder, ignore_errors=True)
                 self._folder = None
 
-    def submit(self, function: Callable, *args) -> None:
+    def submit(self, function: Callable, *args, movable: bool = False) -> None:
         """Do ``function(*args)`` (a module-level function): in the second process from now
-        on, else here, kept for :meth:`run_kept` (or :meth:`finish`)."""
+        on, else here, kept for :meth:`run_kept` (or :meth:`finish`). A ``movable`` job (one
+        that needs no earlier job done) is done here by :meth:`finish` if the second process
+        has not begun it by then."""
         if not self.started:
             self._kept.append((function, args))
             return
         job = self._folder / f"job{next(self._numbers)}.pickle"
         with open(job, "wb") as file:
             pickle.dump((function, args), file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._sent.append((job, function, args))
+        self._sent.append(_Job(job, function, args, movable))
         try:
             self._process.stdin.write(os.fsencode(job) + b"\n")
             self._process.stdin.flush()
@@ -172,24 +175,51 @@ class SideProcess:
             function(*args)
 
     def finish(self) -> None:
-        """Wait for the second process's jobs and do the rest here; raises a job's error."""
+        """Wait for the second process's jobs and do the rest here; raises a job's error.
+
+        The last jobs sent, if movable and not begun by the second process, are taken back
+        and done here meanwhile: this process has nothing else to do by now."""
         if self._sent:
+            self._take_back()
             self._collect()
         self.run_kept()
+
+    def _take_back(self) -> None:
+        """Claim the movable jobs at the end of the queue that the second process has not
+        begun (each job file is renamed by whichever process claims it first), and do them."""
+        for sent in reversed(self._sent):
+            if not sent.movable or not self.started:
+                break
+            try:
+                os.rename(sent.path, sent.path.with_suffix(".taken"))
+            except OSError:  # begun (or done) by the second process
+                break
+            sent.taken = True
+        for sent in self._sent:
+            if sent.taken:
+                sent.function(*sent.args)
 
     def _collect(self) -> None:
         """The outcome of each job sent, in order; a job without one is done here."""
         while self._sent:
-            job, function, args = self._sent.pop(0)
-            outcome = self._answer(job) if self.started else None
-            if outcome is None:
+            sent = self._sent.pop(0)
+            answer = self._answer(sent.path) if self.started else None
+            if sent.taken:  # done here already; the second process skipped it
+                if answer is None and self.started:
+                    self._stop()
+                continue
+            if answer is None:
                 if self.started:
                     code = self._stop()
                     logger.warning("the second process stopped (exit %s): doing its jobs", code)
-                function(*args)
+                sent.function(*sent.args)
+                continue
+            outcome = answer if isinstance(answer, Outcome) else None
+            if outcome is None:  # skipped, though not taken back: cannot happen; do it here
+                sent.function(*sent.args)
                 continue
             self.peak_memory_mb = outcome.peak_memory_mb
-            self.job_seconds[function.__name__] = round(outcome.seconds, 3)
+            self.job_seconds[sent.function.__name__] = round(outcome.seconds, 3)
             outcome.reissue()
             if outcome.error is not None:
                 raise outcome.error
@@ -200,9 +230,12 @@ class SideProcess:
             return None
         return {"peak_memory_mb": self.peak_memory_mb, "job_seconds": dict(self.job_seconds)}
 
-    def _answer(self, job: Path) -> Outcome | None:
-        """The next answer of the second process, for ``job``; None if it stopped first."""
+    def _answer(self, job: Path) -> Outcome | bytes | None:
+        """The next answer of the second process, for ``job``: its outcome, :data:`_SKIPPED`,
+        or None if it stopped first (or left no outcome to read)."""
         line = self._process.stdout.readline()
+        if line == _SKIPPED:
+            return line
         return _outcome(job) if line == _DONE else None
 
     def _stop(self, *, wait: bool = True) -> int | None:
@@ -223,6 +256,18 @@ class SideProcess:
         except subprocess.TimeoutExpired:
             process.kill()
         return _reap(process)
+
+
+@dataclass
+class _Job:
+    """A job sent to the second process: its file, what it does, and whether the run may
+    take it back (:meth:`SideProcess.finish`) and did."""
+
+    path: Path
+    function: Callable
+    args: tuple
+    movable: bool = False
+    taken: bool = False
 
 
 def _reap(process: subprocess.Popen) -> int:
@@ -255,8 +300,14 @@ def _serve() -> None:
 
     for line in sys.stdin.buffer:
         job = Path(os.fsdecode(line.rstrip(b"\n")))
-        job.with_suffix(".result").write_bytes(_do(job))
-        answers.write(_DONE)
+        begun = job.with_suffix(".begun")
+        try:  # claimed here, unless the run took it back first (SideProcess._take_back)
+            os.rename(job, begun)
+        except OSError:
+            answers.write(_SKIPPED)
+        else:
+            job.with_suffix(".result").write_bytes(_do(begun))
+            answers.write(_DONE)
         answers.flush()
 
 
