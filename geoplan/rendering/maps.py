@@ -1003,7 +1003,8 @@ def _position_text(row: Mapping, lang: str) -> str | None:
 def _records(frame: pd.DataFrame) -> list[dict]:
     """The rows of ``frame`` (but its geometry) as dicts of Python values, as
     ``DataFrame.to_dict("records")`` gives them, column by column (not a Series per row)."""
-    names = [c for c in frame.columns if c != getattr(frame, "_geometry_column_name", None)]
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    names = [c for c in frame.columns if c != geometry]
     columns = [frame[name].tolist() for name in names]
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 

@@ -203,19 +203,13 @@ class SideProcess:
         """The outcome of each job sent, in order; a job without one is done here."""
         while self._sent:
             sent = self._sent.pop(0)
-            answer = self._answer(sent.path) if self.started else None
-            if sent.taken:  # done here already; the second process skipped it
-                if answer is None and self.started:
-                    self._stop()
+            outcome = self._answer(sent.path) if self.started else None
+            if outcome is None and self.started:
+                code = self._stop()
+                logger.warning("the second process stopped (exit %s): doing its jobs", code)
+            if sent.taken:  # done here already (the second process skipped it)
                 continue
-            if answer is None:
-                if self.started:
-                    code = self._stop()
-                    logger.warning("the second process stopped (exit %s): doing its jobs", code)
-                sent.function(*sent.args)
-                continue
-            outcome = answer if isinstance(answer, Outcome) else None
-            if outcome is None:  # skipped, though not taken back: cannot happen; do it here
+            if not isinstance(outcome, Outcome):  # none: done here
                 sent.function(*sent.args)
                 continue
             self.peak_memory_mb = outcome.peak_memory_mb
