@@ -197,5 +197,7 @@ def test_known_demand_coordinates_measure_the_same_overlap():
     given = check_overlap(**common, max_snap_m=500.0, demand_xy=(x, y))
     assert given.shares == own.shares and given.warnings == own.warnings
     assert own.shares == {"demand_near_network": 1.0}  # every demo resident is near a street
+    with pytest.raises(InputError):  # the coordinates given are those measured: 1,000 km off
+        check_overlap(**common, max_snap_m=500.0, demand_xy=(x + 1e6, y))
     with pytest.raises(ValueError, match="demand_xy has"):
         check_overlap(**common, max_snap_m=500.0, demand_xy=(x[1:], y[1:]))

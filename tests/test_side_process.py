@@ -98,6 +98,7 @@ def test_movable_jobs_not_begun_are_done_by_the_run(tmp_path, source, two_cpus, 
         side.submit(shutil.copy, source, tmp_path / "ours.txt", movable=True)
         side.finish()
         assert set(side.record()["job_seconds"]) == {"sleep", "copyfile"}  # not "copy"
+        assert side.record()["taken_back"] == ["copy"]
     for name in ("theirs.txt", "ours.txt"):
         assert (tmp_path / name).read_bytes() == source.read_bytes(), name
 
@@ -109,6 +110,7 @@ def test_movable_jobs_not_begun_are_done_by_the_run(tmp_path, source, two_cpus, 
             time.sleep(0.02)  # done by the second process before the run finishes
         side.finish()
         assert set(side.record()["job_seconds"]) == {"copy"}
+        assert side.record()["taken_back"] == []
     assert (tmp_path / "begun.txt").read_bytes() == source.read_bytes()
 
 
@@ -160,11 +162,14 @@ def test_a_run_writes_the_same_files_with_a_second_process(tmp_path, demo_dir, t
     run_project(DEMO_PROJECT, out)
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))["side_process"]
     assert record["peak_memory_mb"] > 10
-    assert set(record["job_seconds"]) == {
+    # each job done once: by the second process, or taken back by the run when not begun
+    assert not set(record["job_seconds"]) & set(record["taken_back"])
+    assert set(record["job_seconds"]) | set(record["taken_back"]) == {
         "write_uncovered_layer",
         "write_gaps_gpkg",
         "write_xlsx",
     }
+    assert "write_uncovered_layer" in record["job_seconds"]  # not movable
     own = json.loads((demo_dir / "run.json").read_text(encoding="utf-8"))
     assert own["side_process"] is None  # the demo is below the size
     assert _gpkg_rows(out / "gaps.gpkg") == _gpkg_rows(demo_dir / "gaps.gpkg")
@@ -278,7 +283,9 @@ def test_which_runs_start_a_second_process(
     run_project(demo_project(append=f"\n[outputs]\n{outputs}\n"), out)
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))["side_process"]
     if second_process:
-        assert set(record["job_seconds"]) == {"write_gaps_gpkg", "write_xlsx"}
+        done = set(record["job_seconds"]) | set(record["taken_back"])  # each once, either way
+        assert done == {"write_gaps_gpkg", "write_xlsx"}
+        assert len(record["job_seconds"]) + len(record["taken_back"]) == 2
     else:
         assert record is None
 

@@ -148,10 +148,11 @@ def _gap_areas(
     ix = np.floor(x / cell_m).astype(np.int64)
     iy = np.floor(y / cell_m).astype(np.int64)
     ox, oy = ix.min(), iy.min()
+    width = ix.max() - ox + 1  # grid columns
     cluster = np.empty(len(x), dtype=np.int64)
     for kind in (False, True):  # clusters never mix the reachable and the unreachable
         mine = unreachable == kind
-        grid = np.zeros((iy.max() - oy + 1, ix.max() - ox + 1), dtype=bool)
+        grid = np.zeros((iy.max() - oy + 1, width), dtype=bool)
         grid[iy[mine] - oy, ix[mine] - ox] = True
         if merge_contiguous:
             labels, _ = ndimage.label(grid, structure=np.ones((3, 3), dtype=int))
@@ -159,7 +160,7 @@ def _gap_areas(
             labels = np.arange(grid.size).reshape(grid.shape)
         cluster[mine] = 2 * labels[iy[mine] - oy, ix[mine] - ox] + int(kind)
     # a cell holds one cluster of each kind: (cell, kind) numbers the (cell, cluster) pairs
-    cell = 2 * ((iy - oy) * (ix.max() - ox + 1) + (ix - ox)) + unreachable
+    cell = 2 * ((iy - oy) * width + (ix - ox)) + unreachable
     table = pd.DataFrame(
         {
             "cluster": cluster,
@@ -185,16 +186,14 @@ def _gap_areas(
     else:
         gaps["unit_name"] = ""
     odd = gaps.index.to_numpy() % 2 == 1  # the cluster's kind: unreachable
-    for name, k in (("reason", None), ("reason_zh", 0), ("reason_en", 1)):
-        texts = ["unreachable", "beyond_threshold"]
-        if k is not None:
-            texts = [GAP_REASONS[t][k] for t in texts]
-        gaps[name] = np.where(odd, *texts)
+    gaps["reason"] = np.where(odd, "unreachable", "beyond_threshold")
+    unreachable_text, beyond_text = GAP_REASONS["unreachable"], GAP_REASONS["beyond_threshold"]
+    for k, name in enumerate(("reason_zh", "reason_en")):
+        gaps[name] = np.where(odd, unreachable_text[k], beyond_text[k])
     if merge_contiguous:
         gaps["geometry"] = _cluster_cells(table, cell_m)
     else:  # a cluster is one cell: 2 × its number in the grid (+1 if unreachable)
         cell = gaps.index.to_numpy() // 2
-        width = ix.max() - ox + 1
         gaps["geometry"] = _boxes(cell % width + ox, cell // width + oy, cell_m)
     gaps = gaps.reset_index()
     order = np.lexsort((gaps["cluster"].to_numpy(), -gaps["population"].to_numpy()))

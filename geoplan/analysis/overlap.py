@@ -194,8 +194,7 @@ def check_overlap(
     if len(x) != len(demand):
         raise ValueError(f"demand_xy has {len(x)} points; demand has {len(demand)}")
     residents = _Residents(x, y, demand["population"].to_numpy(dtype=float))
-    if len(residents.x):
-        x, y = residents.x, residents.y
+    if len(x):
         boxes["demand"] = _bounds_wgs84((x.min(), y.min(), x.max(), y.max()), crs)
     relations = [_demand_near_network(network, residents, net_box)]
     if len(facilities):

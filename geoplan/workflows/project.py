@@ -1336,20 +1336,18 @@ def _write_tables(
     out_dir: Path,
     side: SideProcess,
     *,
-    begun: Path | None = None,
-    per_point: Future | None = None,
+    begun: Path | None,
+    per_point: Future | None,
 ) -> None:
     """Every table of a run but summary.json: the CSVs, gaps.xlsx/.gpkg, the service areas.
 
-    The per-point table, the largest and formatted by Arrow outside the GIL, is written by a
-    worker thread while this one writes the others: ``per_point`` when it was started already
-    (as soon as the coverage was decided, :func:`run_into`), else here. gaps.gpkg and gaps.xlsx
-    are handed to ``side``: a second process, if it started, writes them meanwhile (GDAL's
-    inserts and openpyxl hold the GIL); else they are written here, last. ``begun`` is
-    gaps.gpkg's layer ``uncovered_points``, handed to ``side`` before
-    (:func:`write_uncovered_layer`). Returns when the thread is done; an error of either
-    fails the run with its own message, raised only once neither thread writes any more
-    (every file is atomic).
+    ``per_point`` is the per-point table, the largest, which a worker thread has been writing
+    since the coverage was decided (:func:`run_into`; None when the run skips it): this waits
+    for it last and raises its error. gaps.gpkg and gaps.xlsx are handed to ``side``: a second
+    process, if it started, writes them meanwhile (GDAL's inserts and openpyxl hold the GIL);
+    else they are written here, last. ``begun`` is gaps.gpkg's layer ``uncovered_points``,
+    handed to ``side`` before (:func:`write_uncovered_layer`). An error here is raised once
+    the thread is done too (:func:`run_into` waits for it): every file is atomic.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = result.summary["per_point_outputs"]  # decided by compute_project
@@ -1360,25 +1358,19 @@ def _write_tables(
     gaps_wgs84 = result.gaps.to_crs(4326)
     # movable (finish() may write it here): unless it adds to the file begun by an earlier job
     side.submit(write_gaps_gpkg, gaps_wgs84, begun, out_dir / "gaps.gpkg", movable=begun is None)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoplan-per-point") as pool:
-        if per_point is None and plan["written"]:
-            points = result.coverage.table
-            per_point = pool.submit(
-                _write_per_point, points, plan["format"], result.network.crs, out_dir
-            )
-        table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
-        centre = gaps_wgs84.geometry.representative_point()
-        table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
-        table["median_travel_time_min"] = (table["median_travel_time_s"] / 60).round(2)
-        sheets = {"gaps": table, "coverage_by_unit": result.by_unit}
-        side.submit(_io.write_xlsx, sheets, out_dir / "gaps.xlsx", movable=True)
-        _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
-        _io.write_csv(result.rejects, out_dir / "rejects.csv")
-        _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
-        _io.write_csv(table, out_dir / "gaps.csv")
-        if result.service_areas is not None:
-            _write_service_areas(result.service_areas, out_dir / SERVICE_AREAS_FILE)
-        side.run_kept()  # without a second process: gaps.xlsx and gaps.gpkg, here, last
+    table = pd.DataFrame(gaps_wgs84.drop(columns="geometry"))
+    centre = gaps_wgs84.geometry.representative_point()
+    table["lon"], table["lat"] = centre.x.round(6), centre.y.round(6)
+    table["median_travel_time_min"] = (table["median_travel_time_s"] / 60).round(2)
+    sheets = {"gaps": table, "coverage_by_unit": result.by_unit}
+    side.submit(_io.write_xlsx, sheets, out_dir / "gaps.xlsx", movable=True)
+    _io.write_csv(result.by_unit, out_dir / "coverage_by_unit.csv")
+    _io.write_csv(result.rejects, out_dir / "rejects.csv")
+    _io.write_csv(facilities_used_table(result), out_dir / "facilities_used.csv")
+    _io.write_csv(table, out_dir / "gaps.csv")
+    if result.service_areas is not None:
+        _write_service_areas(result.service_areas, out_dir / SERVICE_AREAS_FILE)
+    side.run_kept()  # without a second process: gaps.xlsx and gaps.gpkg, here, last
     if per_point is not None:
         per_point.result()  # its error, if it had one
 

@@ -107,6 +107,8 @@ class SideProcess:
         """The second process's peak resident memory (MB), once its jobs are done."""
         self.job_seconds: dict[str, float] = {}
         """Seconds the second process took for each job (by function name)."""
+        self.taken_back: list[str] = []
+        """Jobs (by function name) the run took back and did itself (:meth:`finish`)."""
         self._process: subprocess.Popen | None = None
         self._folder: Path | None = None
         self._sent: list[_Job] = []  # not answered yet
@@ -197,6 +199,7 @@ class SideProcess:
             sent.taken = True
         for sent in self._sent:
             if sent.taken:
+                self.taken_back.append(sent.function.__name__)
                 sent.function(*sent.args)
 
     def _collect(self) -> None:
@@ -219,10 +222,15 @@ class SideProcess:
                 raise outcome.error
 
     def record(self) -> dict | None:
-        """What run.json says of the second process (None when it did no job)."""
-        if not self.job_seconds:
+        """What run.json says of the second process (None when it did no job): its peak
+        memory, seconds per job, and the jobs the run took back."""
+        if not self.job_seconds and not self.taken_back:
             return None
-        return {"peak_memory_mb": self.peak_memory_mb, "job_seconds": dict(self.job_seconds)}
+        return {
+            "peak_memory_mb": self.peak_memory_mb,
+            "job_seconds": dict(self.job_seconds),
+            "taken_back": list(self.taken_back),
+        }
 
     def _answer(self, job: Path) -> Outcome | bytes | None:
         """The next answer of the second process, for ``job``: its outcome, :data:`_SKIPPED`,
